@@ -1,0 +1,39 @@
+//! The audit trail: who changed what, when, with a before/after summary.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AuditId, EventId, UserId};
+
+/// Who made a change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// A staff user.
+    User(UserId),
+    /// An API client (OAuth2 client credentials), by client id.
+    Client(String),
+    /// The system itself (a worker, a seeder, a scheduled task).
+    System,
+}
+
+/// One audited change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// The id.
+    pub id: AuditId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// Who did it.
+    pub actor: Actor,
+    /// What was done, as `noun.verb`: `event.update`, `ticket.refund`, `scan.suspicious`…
+    pub action: String,
+    /// What it was done to, as `kind:id`.
+    pub target: String,
+    /// The event concerned, so organisers can read the trail of their own events.
+    pub event_id: Option<EventId>,
+    /// A short summary of the state before, if there was one.
+    pub before: Option<String>,
+    /// A short summary of the state after, if there is one.
+    pub after: Option<String>,
+}

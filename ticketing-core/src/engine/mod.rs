@@ -1,0 +1,110 @@
+//! [`Ticketing`]: the embedding API. It holds a [`Store`], a [`Keyring`], a [`Clock`] and a
+//! [`Randomness`] source, validates input into domain values, and runs every operation through
+//! the atomic steps the store offers.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use ticketing_core::engine::{Config, Ticketing};
+//! use ticketing_core::env::{FixedClock, Randomness};
+//! use ticketing_core::memory::MemoryStore;
+//! use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
+//!
+//! // Applications pass `env::OsRandomness` (feature `system`); a fixed pattern keeps this
+//! // example free of I/O. Never use a predictable source outside tests.
+//! struct NotRandom;
+//! impl Randomness for NotRandom {
+//!     fn fill(&self, buf: &mut [u8]) {
+//!         buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+//!     }
+//! }
+//!
+//! let clock = Arc::new(FixedClock::new(chrono::Utc::now()));
+//! let keyring = Keyring::new().with_key(KeyId(1), KeyState::Current, KeyMaterial::HmacSecret(vec![7; 32]))?;
+//! let store = Arc::new(MemoryStore::new(clock.clone()));
+//! let engine = Ticketing::new(store, keyring, clock, Arc::new(NotRandom), Config::default());
+//! assert_eq!(engine.config().session_ttl, chrono::Duration::seconds(30));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod catalog;
+mod error;
+mod tickets;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+
+pub use error::Error;
+pub use tickets::IssueRequest;
+
+use crate::env::{Clock, Randomness};
+use crate::signing::{Algorithm, Keyring};
+use crate::store::Store;
+
+/// Engine settings.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// How long a scan session stays confirmable (default 30 s).
+    pub session_ttl: Duration,
+    /// The algorithm QR payloads are signed with (default HMAC-SHA256).
+    pub qr_algorithm: Algorithm,
+    /// How often a compare-and-set that lost a race is tried again before giving up (default 16).
+    pub max_retries: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { session_ttl: Duration::seconds(30), qr_algorithm: Algorithm::HmacSha256, max_retries: 16 }
+    }
+}
+
+/// The ticketing engine over a store `S`.
+pub struct Ticketing<S: Store + ?Sized> {
+    pub(crate) store: Arc<S>,
+    pub(crate) keyring: Keyring,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) rng: Arc<dyn Randomness>,
+    pub(crate) config: Config,
+}
+
+impl<S: Store + ?Sized> Clone for Ticketing<S> {
+    fn clone(&self) -> Self {
+        Self {
+            store: self.store.clone(),
+            keyring: self.keyring.clone(),
+            clock: self.clock.clone(),
+            rng: self.rng.clone(),
+            config: self.config.clone(),
+        }
+    }
+}
+
+impl<S: Store + ?Sized> Ticketing<S> {
+    /// An engine over `store`, signing with `keyring`, reading time from `clock` and random
+    /// bytes from `rng`.
+    pub fn new(
+        store: Arc<S>,
+        keyring: Keyring,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Randomness>,
+        config: Config,
+    ) -> Self {
+        Self { store, keyring, clock, rng, config }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// The keyring.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+}

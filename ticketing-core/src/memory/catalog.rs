@@ -1,0 +1,158 @@
+//! Events, ticket types and gates in memory.
+
+use async_trait::async_trait;
+
+use super::{MemoryStore, page};
+use crate::event::Event;
+use crate::gate::Gate;
+use crate::ids::{EventId, GateId, TicketTypeId, UserId};
+use crate::quota;
+use crate::store::{EventFilter, EventRepository, GateRepository, StoreError, TicketTypeRepository};
+use crate::ticket_type::TicketType;
+
+#[async_trait]
+impl EventRepository for MemoryStore {
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if s.events.contains_key(&event.id()) {
+            return Err(StoreError::Conflict("event id".into()));
+        }
+        s.events.insert(event.id(), event.clone());
+        Ok(())
+    }
+
+    async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.events.contains_key(&event.id()) {
+            return Err(StoreError::NotFound("event"));
+        }
+        let live = s.live_by_event.get(&event.id()).copied().unwrap_or(0);
+        quota::check_limit(event.capacity(), live)?;
+        s.events.insert(event.id(), event.clone());
+        Ok(())
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        Ok(self.state().events.get(&id).cloned())
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let s = self.state();
+        let location = filter.location.as_ref().map(|l| l.to_lowercase());
+        let mut events: Vec<&Event> = s
+            .events
+            .values()
+            .filter(|e| filter.starts_from.is_none_or(|t| e.starts_at() >= t))
+            .filter(|e| filter.starts_before.is_none_or(|t| e.starts_at() < t))
+            .filter(|e| filter.status.is_none_or(|st| e.status() == st))
+            .filter(|e| location.as_ref().is_none_or(|l| e.location().to_lowercase().contains(l)))
+            .collect();
+        events.sort_by_key(|e| (e.starts_at(), e.id()));
+        Ok(page(events.into_iter().cloned(), filter.offset, filter.limit))
+    }
+
+    async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.events.contains_key(&id) {
+            return Err(StoreError::NotFound("event"));
+        }
+        if s.tickets.values().any(|t| t.event_id() == id) {
+            return Err(StoreError::Conflict("the event has tickets".into()));
+        }
+        s.events.remove(&id);
+        s.ticket_types.retain(|_, t| t.event_id() != id);
+        s.gates.retain(|_, g| g.event_id() != id);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TicketTypeRepository for MemoryStore {
+    async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.events.contains_key(&ticket_type.event_id()) {
+            return Err(StoreError::NotFound("event"));
+        }
+        if s.ticket_types.contains_key(&ticket_type.id()) {
+            return Err(StoreError::Conflict("ticket type id".into()));
+        }
+        let key = ticket_type.name_key();
+        if s.ticket_types.values().any(|t| t.event_id() == ticket_type.event_id() && t.name_key() == key) {
+            return Err(StoreError::Conflict(format!("ticket type name `{}`", ticket_type.name())));
+        }
+        s.ticket_types.insert(ticket_type.id(), ticket_type.clone());
+        Ok(())
+    }
+
+    async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.ticket_types.contains_key(&ticket_type.id()) {
+            return Err(StoreError::NotFound("ticket type"));
+        }
+        let key = ticket_type.name_key();
+        if s.ticket_types
+            .values()
+            .any(|t| t.id() != ticket_type.id() && t.event_id() == ticket_type.event_id() && t.name_key() == key)
+        {
+            return Err(StoreError::Conflict(format!("ticket type name `{}`", ticket_type.name())));
+        }
+        let live = s.live_by_type.get(&ticket_type.id()).copied().unwrap_or(0);
+        quota::check_limit(ticket_type.quota(), live)?;
+        s.ticket_types.insert(ticket_type.id(), ticket_type.clone());
+        Ok(())
+    }
+
+    async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
+        Ok(self.state().ticket_types.get(&id).cloned())
+    }
+
+    async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
+        let s = self.state();
+        let mut types: Vec<TicketType> =
+            s.ticket_types.values().filter(|t| t.event_id() == event_id).cloned().collect();
+        types.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(types)
+    }
+}
+
+#[async_trait]
+impl GateRepository for MemoryStore {
+    async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.events.contains_key(&gate.event_id()) {
+            return Err(StoreError::NotFound("event"));
+        }
+        if s.gates.contains_key(&gate.id()) {
+            return Err(StoreError::Conflict("gate id".into()));
+        }
+        s.gates.insert(gate.id(), gate.clone());
+        Ok(())
+    }
+
+    async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.gates.contains_key(&gate.id()) {
+            return Err(StoreError::NotFound("gate"));
+        }
+        s.gates.insert(gate.id(), gate.clone());
+        Ok(())
+    }
+
+    async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError> {
+        Ok(self.state().gates.get(&id).cloned())
+    }
+
+    async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
+        let s = self.state();
+        let mut gates: Vec<Gate> = s.gates.values().filter(|g| g.event_id() == event_id).cloned().collect();
+        gates.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(gates)
+    }
+
+    async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
+        let s = self.state();
+        let mut gates: Vec<Gate> = s.gates.values().filter(|g| g.has_agent(agent)).cloned().collect();
+        gates.sort_by(|a, b| a.name().cmp(b.name()));
+        Ok(gates)
+    }
+}

@@ -1,0 +1,147 @@
+//! An in-memory [`Store`](crate::store::Store): for tests, examples and applications that embed
+//! the engine without a database. One mutex guards all state, so every trait method is atomic;
+//! the live-ticket counters are kept beside the rows exactly as a SQL backend keeps them.
+
+mod catalog;
+mod scans;
+mod tickets;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditEntry;
+use crate::env::Clock;
+use crate::event::Event;
+use crate::gate::Gate;
+use crate::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use crate::magic_link::{MagicLink, TokenHash};
+use crate::scan::{Nonce, ScanLog, ScanSession};
+use crate::short_code::ShortCode;
+use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
+use crate::ticket::Ticket;
+use crate::ticket_type::TicketType;
+
+#[derive(Default)]
+struct State {
+    events: BTreeMap<EventId, Event>,
+    ticket_types: HashMap<TicketTypeId, TicketType>,
+    gates: HashMap<GateId, Gate>,
+    tickets: HashMap<TicketId, Ticket>,
+    /// Insertion order, for stable listings.
+    ticket_order: Vec<TicketId>,
+    by_code: HashMap<ShortCode, TicketId>,
+    live_by_type: HashMap<TicketTypeId, u32>,
+    live_by_event: HashMap<EventId, u32>,
+    sessions: HashMap<TokenHash, ScanSession>,
+    scan_logs: Vec<ScanLog>,
+    nonces: HashMap<(UserId, Nonce), usize>,
+    magic_links: HashMap<TokenHash, MagicLink>,
+    audit: Vec<AuditEntry>,
+    locks: HashMap<String, (String, DateTime<Utc>)>,
+}
+
+/// The in-memory store.
+pub struct MemoryStore {
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
+}
+
+impl MemoryStore {
+    /// An empty store; `clock` times lock expiry.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { state: Mutex::new(State::default()), clock }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied change: every method checks
+        // first and mutates last. So a poisoned lock is safe to keep using.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.state();
+        f.debug_struct("MemoryStore").field("events", &s.events.len()).field("tickets", &s.tickets.len()).finish()
+    }
+}
+
+fn page<T: Clone>(items: impl Iterator<Item = T>, offset: u32, limit: u32) -> Vec<T> {
+    let limit = if limit == 0 { usize::MAX } else { limit as usize };
+    items.skip(offset as usize).take(limit).collect()
+}
+
+#[async_trait]
+impl MagicLinkRepository for MemoryStore {
+    async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.tickets.contains_key(&link.ticket_id) {
+            return Err(StoreError::NotFound("ticket"));
+        }
+        if s.magic_links.contains_key(&link.token_hash) {
+            return Err(StoreError::Conflict("magic link token".into()));
+        }
+        s.magic_links.insert(link.token_hash, link.clone());
+        Ok(())
+    }
+
+    async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError> {
+        Ok(self.state().magic_links.get(token_hash).cloned())
+    }
+
+    async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let mut n = 0;
+        for link in s.magic_links.values_mut().filter(|l| l.ticket_id == ticket_id && l.revoked_at.is_none()) {
+            link.revoked_at = Some(at);
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl AuditRepository for MemoryStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.state().audit.push(entry.clone());
+        Ok(())
+    }
+
+    async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let s = self.state();
+        let matching = s.audit.iter().rev().filter(|e| event_id.is_none() || e.event_id == event_id).cloned();
+        Ok(page(matching, 0, limit))
+    }
+}
+
+#[async_trait]
+impl Locks for MemoryStore {
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let mut s = self.state();
+        match s.locks.get(key) {
+            Some((_, expires)) if *expires > now => Ok(false),
+            _ => {
+                s.locks.insert(key.to_owned(), (owner.to_owned(), until));
+                Ok(true)
+            }
+        }
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let mut s = self.state();
+        match s.locks.get(key) {
+            Some((holder, expires)) if holder == owner && *expires > now => {
+                s.locks.remove(key);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The scan log: one line per refused request and per confirmation, accepted or not.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::reason::{Direction, ScanReason};
+use crate::ids::{EventId, GateId, ScanLogId, TicketId, UserId};
+use crate::status::TicketStatus;
+
+/// Which step of the two-step scan a log line records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScanStage {
+    /// A request (only refused requests are logged: an accepted one opens a session instead).
+    Request,
+    /// A confirmation.
+    Confirm,
+}
+
+/// A client-chosen idempotency key for a confirmation: the same nonce from the same agent
+/// returns the first result and changes nothing. 1 to 64 printable ASCII characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Nonce(String);
+
+impl Nonce {
+    /// Parses a nonce; `None` if empty, too long or not printable ASCII.
+    pub fn parse(s: &str) -> Option<Self> {
+        (!s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| Self(s.to_owned()))
+    }
+
+    /// The nonce.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Nonce {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or("a nonce is 1 to 64 printable ASCII characters")
+    }
+}
+
+impl From<Nonce> for String {
+    fn from(n: Nonce) -> Self {
+        n.0
+    }
+}
+
+/// One line of the scan log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanLog {
+    /// The id.
+    pub id: ScanLogId,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The gate's event (the gate is always known).
+    pub event_id: EventId,
+    /// The gate.
+    pub gate_id: GateId,
+    /// The agent.
+    pub agent_id: UserId,
+    /// The ticket, when it could be identified.
+    pub ticket_id: Option<TicketId>,
+    /// Request or confirm.
+    pub stage: ScanStage,
+    /// The direction confirmed (confirm lines only).
+    pub direction: Option<Direction>,
+    /// The outcome.
+    pub reason: ScanReason,
+    /// The ticket's status after this step, when the ticket is known.
+    pub status_after: Option<TicketStatus>,
+    /// The ticket's entries after this step, when the ticket is known.
+    pub entries_after: Option<u32>,
+    /// The client's nonce, if it sent one.
+    pub nonce: Option<Nonce>,
+}

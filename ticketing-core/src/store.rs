@@ -1,0 +1,262 @@
+//! The ports the core needs from storage, shaped so SQLite, Postgres, Redis and in-memory
+//! backends can all implement them.
+//!
+//! The traits are coarse where atomicity matters: the core never asks "read, then write" of
+//! anything that must not race. [`TicketRepository::insert_tickets`] checks quota and capacity
+//! and writes in one step; [`TicketRepository::update_ticket`] is a compare-and-set on the
+//! ticket's version; [`ScanRepository::commit_scan`] spends a session, updates a ticket and
+//! writes a log line all together or not at all.
+//!
+//! All traits are object safe (`async_trait`), so `Arc<dyn Store>` works.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::audit::AuditEntry;
+use crate::event::{Event, EventStatus};
+use crate::gate::Gate;
+use crate::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use crate::magic_link::{MagicLink, TokenHash};
+use crate::quota::{Allocation, QuotaError};
+use crate::scan::{Nonce, ScanLog, ScanSession};
+use crate::short_code::ShortCode;
+use crate::status::TicketStatus;
+use crate::ticket::Ticket;
+use crate::ticket_type::TicketType;
+
+/// A storage failure a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The referenced row does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule was broken (a ticket type name, a short code, an id).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A quota, capacity or limit would be broken.
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
+    /// A compare-and-set lost: the row changed since it was read.
+    #[error("the row changed concurrently")]
+    Stale,
+    /// The backend cannot be reached or failed; nothing was written.
+    #[error("storage unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data could not be read back into a valid value.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Which events to list. Empty fields do not filter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Events that start at or after this.
+    pub starts_from: Option<DateTime<Utc>>,
+    /// Events that start before this.
+    pub starts_before: Option<DateTime<Utc>>,
+    /// Events whose location contains this text (case-insensitive).
+    pub location: Option<String>,
+    /// Events in this status.
+    pub status: Option<EventStatus>,
+    /// Page size (a backend may cap it).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// Which tickets to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TicketFilter {
+    /// The event (required: tickets are always listed per event).
+    pub event_id: Option<EventId>,
+    /// Only this type.
+    pub ticket_type_id: Option<TicketTypeId>,
+    /// Only this status.
+    pub status: Option<TicketStatus>,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// Which scan log lines to list, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanLogFilter {
+    /// Only this event.
+    pub event_id: Option<EventId>,
+    /// Only these gates (an agent sees only theirs).
+    pub gate_ids: Option<Vec<GateId>>,
+    /// Only this ticket.
+    pub ticket_id: Option<TicketId>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// Events.
+#[async_trait]
+pub trait EventRepository: Send + Sync {
+    /// Stores a new event; `Conflict` if the id exists.
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError>;
+    /// Replaces an event; `Quota(BelowLive)` if its capacity would drop below its live tickets.
+    async fn update_event(&self, event: &Event) -> Result<(), StoreError>;
+    /// An event by id.
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
+    /// Events matching `filter`, by start time.
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+    /// Deletes an event with its types and gates; `Conflict` if it has tickets.
+    async fn delete_event(&self, id: EventId) -> Result<(), StoreError>;
+}
+
+/// Ticket types.
+#[async_trait]
+pub trait TicketTypeRepository: Send + Sync {
+    /// Stores a new type; `Conflict` if its event already has the name
+    /// ([`TicketType::name_key`]), `NotFound` if the event does not exist.
+    async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError>;
+    /// Replaces a type; `Conflict` on a taken name, `Quota(BelowLive)` if the quota would drop
+    /// below its live tickets.
+    async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError>;
+    /// A type by id.
+    async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError>;
+    /// The types of an event, by name.
+    async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError>;
+}
+
+/// Gates.
+#[async_trait]
+pub trait GateRepository: Send + Sync {
+    /// Stores a new gate; `NotFound` if the event does not exist.
+    async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError>;
+    /// Replaces a gate.
+    async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError>;
+    /// A gate by id.
+    async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError>;
+    /// The gates of an event, by name.
+    async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError>;
+    /// The gates an agent is assigned to.
+    async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError>;
+}
+
+/// Tickets and the counters that guard quotas.
+#[async_trait]
+pub trait TicketRepository: Send + Sync {
+    /// Stores new tickets, all of one type, in one atomic step that also checks the type's quota
+    /// and the event's capacity against live tickets: either all are written or none
+    /// (`Quota(TypeQuota | EventCapacity)`, `Conflict` on a duplicate id or short code).
+    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError>;
+    /// A ticket by id.
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+    /// A ticket by short code.
+    async fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError>;
+    /// Replaces a ticket if its stored version is still `expected_version`, else `Stale`.
+    /// Counters follow the status (a ticket that stops being live frees its place).
+    async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError>;
+    /// Live tickets of a type and of its event.
+    async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError>;
+    /// Tickets matching `filter`, oldest first.
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
+}
+
+/// A confirmation to apply atomically: see [`ScanRepository::commit_scan`].
+#[derive(Clone, Debug)]
+pub struct ScanCommit {
+    /// The session to spend.
+    pub session: TokenHash,
+    /// The ticket's new state and the version it must still have, when the scan changes it.
+    pub ticket: Option<(Ticket, u64)>,
+    /// The log line to write.
+    pub log: ScanLog,
+}
+
+/// What [`ScanRepository::commit_scan`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Everything was applied.
+    Applied,
+    /// Nothing was applied: the session was already spent.
+    SessionUsed,
+    /// Nothing was applied: the session expired (at the log line's time) or does not exist.
+    SessionExpired,
+    /// Nothing was applied: the ticket changed since it was read; decide again.
+    TicketChanged,
+    /// Nothing was applied: this agent already confirmed with this nonce; here is that line.
+    Replayed(Box<ScanLog>),
+}
+
+/// Scan sessions and the scan log.
+#[async_trait]
+pub trait ScanRepository: Send + Sync {
+    /// Stores an open session.
+    async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError>;
+    /// A session by token hash, spent or not.
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<ScanSession>, StoreError>;
+    /// In one atomic step: checks the nonce (if the log line has one) has not been used by the
+    /// agent, spends the session if it is unspent and unexpired at `log.at`, applies the ticket
+    /// update if its version still matches, and appends the log line. Any failed check applies
+    /// nothing and says which.
+    async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError>;
+    /// Appends a log line outside a confirmation (a refused request).
+    async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError>;
+    /// The confirmation this agent made with this nonce, if any.
+    async fn scan_by_nonce(&self, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError>;
+    /// Log lines matching `filter`, newest first.
+    async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError>;
+}
+
+/// Magic links.
+#[async_trait]
+pub trait MagicLinkRepository: Send + Sync {
+    /// Stores a link.
+    async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError>;
+    /// A link by token hash.
+    async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError>;
+    /// Revokes every unrevoked link of a ticket at `at`; returns how many.
+    async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// The audit trail.
+#[async_trait]
+pub trait AuditRepository: Send + Sync {
+    /// Appends an entry.
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Entries, newest first, optionally of one event.
+    async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Advisory locks with an owner token and a time to live (Redis `SET NX PX` semantics), for
+/// work that must run once at a time (a generation job's chunk, a scheduled task). They guard
+/// work, never correctness of counters: that is the database's transaction.
+#[async_trait]
+pub trait Locks: Send + Sync {
+    /// Takes `key` for `owner` for `ttl` if it is free or expired; whether it was taken.
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
+    /// Releases `key` if `owner` still holds it; whether it did.
+    async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError>;
+}
+
+/// Everything the engine needs from storage.
+pub trait Store:
+    EventRepository
+    + TicketTypeRepository
+    + GateRepository
+    + TicketRepository
+    + ScanRepository
+    + MagicLinkRepository
+    + AuditRepository
+    + Locks
+{
+}
+
+impl<T> Store for T where
+    T: EventRepository
+        + TicketTypeRepository
+        + GateRepository
+        + TicketRepository
+        + ScanRepository
+        + MagicLinkRepository
+        + AuditRepository
+        + Locks
+{
+}

@@ -1,0 +1,94 @@
+//! The conformance suite: one set of tests every [`Store`](ticketing_core::store::Store) backend
+//! must pass, run here against memory, SQLite and Postgres, and shipped so a third-party backend
+//! can run it too.
+//!
+//! ```ignore
+//! // tests/conformance.rs of a backend crate, with `ticketing-storage = { features = ["testkit"] }`
+//! fn backend() -> ticketing_storage::testkit::Backend {
+//!     ticketing_storage::testkit::Backend::new("mine", |clock| async move {
+//!         std::sync::Arc::new(MyStore::connect_fresh(clock).await) as std::sync::Arc<dyn ticketing_core::store::Store>
+//!     })
+//! }
+//! ticketing_storage::conformance_suite!(backend);
+//! ```
+//!
+//! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
+//! published event, two ticket types, two gates, two agents) and drives it through the engine:
+//! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
+//! the audit trail, three concurrency storms, and a property over random sequences.
+
+// Test code: a failed step should fail the case with its message.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+#[doc(hidden)]
+pub mod catalog;
+#[doc(hidden)]
+pub mod concurrency;
+mod invariants;
+#[doc(hidden)]
+pub mod locks_audit;
+#[doc(hidden)]
+pub mod reasons;
+mod support;
+
+use std::future::Future;
+
+pub use support::Backend;
+
+/// Runs one case on a fresh multi-threaded runtime (the storms need real parallelism).
+pub fn run<F: Future<Output = ()>>(case: F) {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap().block_on(case);
+}
+
+/// Runs the property over `cases` random sequences (each on a fresh store).
+pub fn random_sequences(backend: &Backend, cases: u32) {
+    invariants::random_sequences_keep_the_rules(backend, cases);
+}
+
+/// Defines one `#[test]` per conformance case, each calling `$backend()` for a [`Backend`].
+/// `$cases` is how many random sequences the property test tries (fewer for slow backends).
+#[macro_export]
+macro_rules! conformance_suite {
+    ($backend:path, $cases:expr) => {
+        $crate::conformance_suite!(@cases $backend;
+        reasons::a_ticket_goes_issued_paid_inside_outside_inside,
+        reasons::without_reentry_a_ticket_that_left_stays_out,
+        reasons::usage_and_daily_limits,
+        reasons::statuses_that_never_pass,
+        reasons::bad_codes_are_refused_and_logged,
+        reasons::gates_really_restrict,
+        reasons::validity_windows_and_event_status,
+        reasons::a_ticket_of_another_event_is_wrong_event_and_drafts_do_not_admit,
+        reasons::sessions_are_single_use_short_lived_and_bound,
+        reasons::rules_are_checked_again_at_confirm,
+        reasons::a_repeated_nonce_returns_the_first_result_and_changes_nothing,
+        reasons::magic_links_open_their_ticket_until_revoked_or_expired,
+        reasons::a_code_that_expires_between_request_and_confirm_is_refused,
+        catalog::ticket_type_names_are_unique_per_event,
+        catalog::the_event_capacity_caps_all_types_together,
+        catalog::refunds_and_invalidations_free_their_place,
+        catalog::limits_cannot_drop_below_live_tickets,
+        catalog::closed_events_issue_nothing_and_status_moves_are_checked,
+        catalog::invalid_holders_refuse_the_whole_batch,
+        catalog::events_are_listed_by_filters_and_deleted_only_without_tickets,
+        concurrency::a_thousand_reservations_against_a_quota_of_a_hundred,
+        concurrency::fifty_confirms_of_one_ticket_from_five_gates_enter_once,
+        concurrency::the_same_session_confirmed_twenty_times_at_once_enters_once,
+        concurrency::twenty_concurrent_creations_of_one_type_name_make_one_type,
+        locks_audit::locks_have_owners_and_expire,
+        locks_audit::audit_entries_are_listed_newest_first_and_by_event,
+        );
+        #[test]
+        fn random_sequences_keep_the_rules() {
+            $crate::testkit::random_sequences(&$backend(), $cases);
+        }
+    };
+    (@cases $backend:path; $($module:ident :: $case:ident,)*) => {
+        $(
+            #[test]
+            fn $case() {
+                $crate::testkit::run($crate::testkit::$module::$case(&$backend()));
+            }
+        )*
+    };
+}

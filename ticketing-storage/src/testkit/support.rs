@@ -1,0 +1,219 @@
+//! A small world to scan in: one published event with two ticket types and two gates, over
+//! whichever store the [`Backend`] makes.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Duration, TimeZone as _, Utc};
+use ticketing_core::engine::{Config, IssueRequest, Ticketing};
+use ticketing_core::env::{Clock, FixedClock, Randomness};
+use ticketing_core::event::{Event, EventSpec, EventStatus};
+use ticketing_core::gate::{Gate, GateSpec};
+use ticketing_core::ids::UserId;
+use ticketing_core::scan::{
+    ConfirmOutcome, ConfirmRequest, Credential, Direction, RequestOutcome, ScanAgent, ScanRequest,
+};
+use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
+use ticketing_core::status::TicketStatus;
+use ticketing_core::store::Store;
+use ticketing_core::ticket::{HolderSpec, Ticket};
+use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
+
+type MakeStore = dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync;
+
+/// Makes a fresh, empty store for each case: the backend under test.
+#[derive(Clone)]
+pub struct Backend {
+    name: &'static str,
+    make: Arc<MakeStore>,
+}
+
+impl Backend {
+    /// A backend called `name` whose stores `make` builds. The clock must be the one the store
+    /// uses for anything time-based it decides itself (lock expiry).
+    pub fn new<F, Fut>(name: &'static str, make: F) -> Self
+    where
+        F: Fn(Arc<dyn Clock>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Arc<dyn Store>> + Send + 'static,
+    {
+        Self { name, make: Arc::new(move |clock| Box::pin(make(clock))) }
+    }
+
+    /// The backend's name, for messages.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// A fresh store on `clock`.
+    pub async fn store(&self, clock: Arc<dyn Clock>) -> Arc<dyn Store> {
+        (self.make)(clock).await
+    }
+}
+
+/// SplitMix64: deterministic, and good enough to stand in for a CSPRNG in tests.
+pub struct TestRng(AtomicU64);
+
+impl TestRng {
+    pub fn new(seed: u64) -> Self {
+        Self(AtomicU64::new(seed))
+    }
+}
+
+impl Randomness for TestRng {
+    fn fill(&self, buf: &mut [u8]) {
+        for chunk in buf.chunks_mut(8) {
+            let mut z = self.0.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed).wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            chunk.copy_from_slice(&z.to_be_bytes()[..chunk.len()]);
+        }
+    }
+}
+
+pub fn keyring() -> Keyring {
+    Keyring::new()
+        .with_key(KeyId(1), KeyState::Current, KeyMaterial::HmacSecret(b"a test secret of at least 32 bytes!".to_vec()))
+        .unwrap()
+}
+
+pub fn event_start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 7, 1, 16, 0, 0).unwrap()
+}
+
+pub struct World {
+    pub engine: Ticketing<dyn Store>,
+    pub clock: Arc<FixedClock>,
+    pub event: Event,
+    pub standard: TicketType,
+    pub vip: TicketType,
+    pub main_gate: Gate,
+    pub vip_gate: Gate,
+    pub agent: ScanAgent,
+    pub vip_agent: ScanAgent,
+}
+
+pub struct Options {
+    pub allow_reentry: bool,
+    pub usage_limit: u32,
+    pub daily_entry_limit: Option<u32>,
+    pub quota: u32,
+    pub capacity: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { allow_reentry: true, usage_limit: 10, daily_entry_limit: None, quota: 1000, capacity: 2000 }
+    }
+}
+
+impl World {
+    pub async fn new(backend: &Backend, options: Options) -> Self {
+        let clock = Arc::new(FixedClock::new(event_start() - Duration::hours(1)));
+        let rng = Arc::new(TestRng::new(7));
+        let store = backend.store(clock.clone()).await;
+        let engine = Ticketing::new(store, keyring(), clock.clone(), rng, Config::default());
+        let spec = EventSpec {
+            title: "Festival d'été".into(),
+            description: String::new(),
+            starts_at: event_start(),
+            ends_at: event_start() + Duration::days(3),
+            time_zone: "Europe/Paris".into(),
+            location: "Lyon".into(),
+            capacity: options.capacity,
+            dress_code: None,
+            allow_reentry: options.allow_reentry,
+            payment_url: None,
+        };
+        let event = engine.create_event(&spec).await.unwrap();
+        let event = engine.set_event_status(event.id(), EventStatus::Published).await.unwrap();
+        let (agent, vip_agent) = (
+            ScanAgent { id: UserId::from_uuid(uuid::Uuid::from_u128(1)), any_gate: false },
+            ScanAgent { id: UserId::from_uuid(uuid::Uuid::from_u128(2)), any_gate: false },
+        );
+        let main_gate = engine
+            .add_gate(event.id(), &GateSpec { name: "Main".into(), agents: vec![agent.id], ticket_types: None })
+            .await
+            .unwrap();
+        let type_spec = |name: &str, gates| TicketTypeSpec {
+            name: name.into(),
+            price_minor: 4500,
+            currency: "EUR".into(),
+            quota: options.quota,
+            usage_limit: options.usage_limit,
+            daily_entry_limit: options.daily_entry_limit,
+            validity_from: None,
+            validity_to: None,
+            gates,
+        };
+        let standard = engine.add_ticket_type(event.id(), &type_spec("Standard", None)).await.unwrap();
+        let vip = engine.add_ticket_type(event.id(), &type_spec("VIP", None)).await.unwrap();
+        let vip_gate = engine
+            .add_gate(
+                event.id(),
+                &GateSpec {
+                    name: "VIP".into(),
+                    agents: vec![agent.id, vip_agent.id],
+                    ticket_types: Some(vec![vip.id()]),
+                },
+            )
+            .await
+            .unwrap();
+        Self { engine, clock, event, standard, vip, main_gate, vip_gate, agent, vip_agent }
+    }
+
+    pub async fn ticket(&self, ticket_type: &TicketType, status: TicketStatus) -> Ticket {
+        let request = IssueRequest {
+            ticket_type_id: ticket_type.id(),
+            count: 0,
+            holders: vec![HolderSpec {
+                name: "Zoë Lefèvre".into(),
+                email: Some("zoe@example.org".into()),
+                phone: None,
+            }],
+            status,
+        };
+        self.engine.issue_tickets(&request).await.unwrap().remove(0)
+    }
+
+    pub fn qr(&self, ticket: &Ticket) -> Credential {
+        Credential::Qr(self.engine.qr_payload(ticket, None).unwrap())
+    }
+
+    pub async fn request(&self, credential: Credential, gate: &Gate, agent: ScanAgent) -> RequestOutcome {
+        self.engine.scan_request(&ScanRequest { credential, gate_id: gate.id(), agent }).await.unwrap()
+    }
+
+    pub async fn confirm(&self, token: &str, direction: Direction, gate: &Gate, agent: ScanAgent) -> ConfirmOutcome {
+        let request = ConfirmRequest { token: token.into(), direction, gate_id: gate.id(), agent, nonce: None };
+        self.engine.scan_confirm(&request).await.unwrap()
+    }
+
+    /// Request then confirm at the main gate; the confirm's outcome, or the request's refusal.
+    pub async fn pass(&self, ticket: &Ticket, direction: Direction) -> ConfirmOrRefusal {
+        let requested = self.request(self.qr(ticket), &self.main_gate, self.agent).await;
+        match requested.session {
+            Some(session) => {
+                ConfirmOrRefusal::Confirmed(self.confirm(&session.token, direction, &self.main_gate, self.agent).await)
+            }
+            None => ConfirmOrRefusal::Refused(requested),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum ConfirmOrRefusal {
+    Confirmed(ConfirmOutcome),
+    Refused(RequestOutcome),
+}
+
+impl ConfirmOrRefusal {
+    pub fn reason(&self) -> ticketing_core::scan::ScanReason {
+        match self {
+            Self::Confirmed(c) => c.reason,
+            Self::Refused(r) => r.reason,
+        }
+    }
+}
