@@ -8,5 +8,10 @@
 
 pub use ticketing_core::store::Store;
 
+mod codec;
+pub mod sqlite;
+
+pub use sqlite::SqliteStore;
+
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -1,0 +1,86 @@
+//! How domain values are written to and read from SQL columns, the same way on every dialect:
+//! instants as Unix microseconds, calendar days as days from the common era, lists as
+//! comma-separated text, enums by their stable names.
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use ticketing_core::store::StoreError;
+
+/// An instant as Unix microseconds.
+pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+/// Unix microseconds back to an instant.
+pub(crate) fn instant(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt("timestamp", micros))
+}
+
+/// An optional instant.
+pub(crate) fn opt_instant(micros: Option<i64>) -> Result<Option<DateTime<Utc>>, StoreError> {
+    micros.map(instant).transpose()
+}
+
+/// A calendar day as days from the common era.
+pub(crate) fn day(date: NaiveDate) -> i32 {
+    date.num_days_from_ce()
+}
+
+/// Days from the common era back to a date.
+pub(crate) fn date(days: i32) -> Result<NaiveDate, StoreError> {
+    NaiveDate::from_num_days_from_ce_opt(days).ok_or_else(|| corrupt("date", days))
+}
+
+/// A list as comma-separated text (the items never contain commas).
+pub(crate) fn join<T: ToString>(items: &[T]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Comma-separated text back to a list.
+pub(crate) fn split<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, StoreError> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    text.split(',').map(|item| item.parse().map_err(|_| corrupt("list item", item))).collect()
+}
+
+/// A stored count back to `u32`.
+pub(crate) fn count(n: i64) -> Result<u32, StoreError> {
+    u32::try_from(n).map_err(|_| corrupt("count", n))
+}
+
+/// A value that does not read back as what was written.
+pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {value}"))
+}
+
+/// Maps a driver error: unique violations to `Conflict`, everything else to `Unavailable`
+/// (the caller's transaction is dropped, so nothing was written).
+pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound("referenced row"),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
+            StoreError::Corrupt(e.to_string())
+        }
+        _ => StoreError::Unavailable(Box::new(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use uuid::Uuid;
+
+    #[test]
+    fn values_round_trip() {
+        let at = DateTime::from_timestamp_micros(1_800_000_000_123_456).unwrap();
+        assert_eq!(instant(micros(at)).unwrap(), at);
+        let d = NaiveDate::from_ymd_opt(2027, 7, 1).unwrap();
+        assert_eq!(date(day(d)).unwrap(), d);
+        let ids = vec![Uuid::from_u128(1), Uuid::from_u128(2)];
+        assert_eq!(split::<Uuid>(&join(&ids)).unwrap(), ids);
+        assert_eq!(split::<Uuid>("").unwrap(), Vec::<Uuid>::new());
+        assert!(matches!(split::<Uuid>("x"), Err(StoreError::Corrupt(_))));
+        assert!(matches!(count(-1), Err(StoreError::Corrupt(_))));
+    }
+}

@@ -1,0 +1,286 @@
+//! Events, ticket types and gates. Shared by the SQL backends (see `crate::sqlite`).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+use ticketing_core::event::Event;
+use ticketing_core::gate::Gate;
+use ticketing_core::ids::{EventId, GateId, TicketTypeId, UserId};
+use ticketing_core::quota::QuotaError;
+use ticketing_core::store::{EventFilter, EventRepository, GateRepository, StoreError, TicketTypeRepository};
+use ticketing_core::ticket_type::TicketType;
+use uuid::Uuid;
+
+use super::{Db, DbStore, Query, rows};
+use crate::codec::{count, db_error, join, micros};
+
+const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
+     capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12";
+
+fn bind_event<'q>(query: Query<'q>, e: &'q Event) -> Query<'q> {
+    query
+        .bind(*e.id().as_uuid())
+        .bind(e.title())
+        .bind(e.description())
+        .bind(micros(e.starts_at()))
+        .bind(micros(e.ends_at()))
+        .bind(e.time_zone().name())
+        .bind(e.location())
+        .bind(i64::from(e.capacity()))
+        .bind(e.dress_code())
+        .bind(e.allow_reentry())
+        .bind(e.status().as_str())
+        .bind(e.payment_url().map(|u| u.as_str()))
+}
+
+fn bind_type<'q>(query: Query<'q>, t: &'q TicketType) -> Query<'q> {
+    query
+        .bind(*t.id().as_uuid())
+        .bind(*t.event_id().as_uuid())
+        .bind(t.name())
+        .bind(t.name_key())
+        .bind(t.price().minor())
+        .bind(t.price().currency().code().to_owned())
+        .bind(i64::from(t.quota()))
+        .bind(i64::from(t.usage_limit()))
+        .bind(t.daily_entry_limit().map(i64::from))
+        .bind(t.validity_from().map(micros))
+        .bind(t.validity_to().map(micros))
+        .bind(t.gates().map(join))
+}
+
+/// A `LIKE` pattern matching text that contains `needle`, lower-cased, wildcards escaped.
+fn contains_pattern(needle: &str) -> String {
+    let mut pattern = String::with_capacity(needle.len() + 2);
+    pattern.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A limit that failed its conditional update: missing row, or below the live tickets.
+fn below_live(live: Option<i64>, limit: u32, what: &'static str) -> StoreError {
+    match live {
+        None => StoreError::NotFound(what),
+        Some(live) => match count(live) {
+            Ok(live) => QuotaError::BelowLive { limit, live }.into(),
+            Err(e) => e,
+        },
+    }
+}
+
+#[async_trait]
+impl EventRepository for DbStore {
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
+        let sql = "INSERT INTO events (id, title, description, starts_at, ends_at, time_zone, location, capacity, \
+                   dress_code, allow_reentry, status, payment_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        bind_event(sqlx::query(sql), event).execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let sql =
+            sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1 AND live_tickets <= $8"));
+        let done = bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            let live: Option<i64> = sqlx::query_scalar("SELECT live_tickets FROM events WHERE id = $1")
+                .bind(*event.id().as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            return Err(below_live(live, event.capacity(), "event"));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        let row = sqlx::query("SELECT * FROM events WHERE id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::event).transpose()
+    }
+
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        let mut q = QueryBuilder::<Db>::new("SELECT * FROM events WHERE 1 = 1");
+        if let Some(from) = filter.starts_from {
+            q.push(" AND starts_at >= ").push_bind(micros(from));
+        }
+        if let Some(before) = filter.starts_before {
+            q.push(" AND starts_at < ").push_bind(micros(before));
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(location) = &filter.location {
+            q.push(" AND lower(location) LIKE ").push_bind(contains_pattern(location)).push(" ESCAPE '\\'");
+        }
+        let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
+        q.push(" ORDER BY starts_at, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(i64::from(filter.offset));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(rows::event).collect()
+    }
+
+    async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let has_tickets: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE event_id = $1)")
+            .bind(*id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if has_tickets {
+            return Err(StoreError::Conflict("the event has tickets".into()));
+        }
+        let done = sqlx::query("DELETE FROM events WHERE id = $1")
+            .bind(*id.as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("event"));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+}
+
+#[async_trait]
+impl TicketTypeRepository for DbStore {
+    async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        let sql = "INSERT INTO ticket_types (id, event_id, name, name_key, price_minor, currency, quota, usage_limit, \
+                   daily_entry_limit, validity_from, validity_to, gates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+        bind_type(sqlx::query(sql), ticket_type).execute(&self.pool).await.map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::NotFound("event"),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let sql = "UPDATE ticket_types SET event_id = $2, name = $3, name_key = $4, price_minor = $5, currency = $6, \
+                   quota = $7, usage_limit = $8, daily_entry_limit = $9, validity_from = $10, validity_to = $11, gates = $12 \
+                   WHERE id = $1 AND live_tickets <= $7";
+        let done = bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            let live: Option<i64> = sqlx::query_scalar("SELECT live_tickets FROM ticket_types WHERE id = $1")
+                .bind(*ticket_type.id().as_uuid())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            return Err(below_live(live, ticket_type.quota(), "ticket type"));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
+        let row = sqlx::query("SELECT * FROM ticket_types WHERE id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::ticket_type).transpose()
+    }
+
+    async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM ticket_types WHERE event_id = $1 ORDER BY name")
+            .bind(*event_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(rows::ticket_type).collect()
+    }
+}
+
+impl DbStore {
+    async fn write_gate(&self, gate: &Gate, insert: bool) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let types = gate.ticket_types().map(join);
+        let sql = if insert {
+            "INSERT INTO gates (id, event_id, name, ticket_types) VALUES ($1, $2, $3, $4)"
+        } else {
+            "UPDATE gates SET event_id = $2, name = $3, ticket_types = $4 WHERE id = $1"
+        };
+        let done = sqlx::query(sql)
+            .bind(*gate.id().as_uuid())
+            .bind(*gate.event_id().as_uuid())
+            .bind(gate.name())
+            .bind(types)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("event"),
+                other => other,
+            })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("gate"));
+        }
+        sqlx::query("DELETE FROM gate_agents WHERE gate_id = $1")
+            .bind(*gate.id().as_uuid())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        for agent in gate.agents() {
+            sqlx::query("INSERT INTO gate_agents (gate_id, agent_id) VALUES ($1, $2)")
+                .bind(*gate.id().as_uuid())
+                .bind(*agent.as_uuid())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    /// Gates matching `condition` (on alias `g`, with one bound uuid), with their agents.
+    async fn gates_where(&self, condition: &'static str, value: Uuid) -> Result<Vec<Gate>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT g.* FROM gates g WHERE {condition} ORDER BY g.name"));
+        let gate_rows = sqlx::query(sql).bind(value).fetch_all(&self.pool).await.map_err(db_error)?;
+        let agents_sql = sqlx::AssertSqlSafe(format!(
+            "SELECT a.gate_id, a.agent_id FROM gate_agents a JOIN gates g ON g.id = a.gate_id WHERE {condition}"
+        ));
+        let agent_rows = sqlx::query(agents_sql).bind(value).fetch_all(&self.pool).await.map_err(db_error)?;
+        let mut agents: HashMap<Uuid, Vec<UserId>> = HashMap::new();
+        for row in &agent_rows {
+            let gate: Uuid = row.try_get("gate_id").map_err(db_error)?;
+            let agent: Uuid = row.try_get("agent_id").map_err(db_error)?;
+            agents.entry(gate).or_default().push(UserId::from_uuid(agent));
+        }
+        gate_rows
+            .iter()
+            .map(|row| {
+                let id: Uuid = row.try_get("id").map_err(db_error)?;
+                rows::gate(row, agents.remove(&id).unwrap_or_default())
+            })
+            .collect()
+    }
+}
+
+#[async_trait]
+impl GateRepository for DbStore {
+    async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        self.write_gate(gate, true).await
+    }
+
+    async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        self.write_gate(gate, false).await
+    }
+
+    async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError> {
+        Ok(self.gates_where("g.id = $1", *id.as_uuid()).await?.pop())
+    }
+
+    async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
+        self.gates_where("g.event_id = $1", *event_id.as_uuid()).await
+    }
+
+    async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
+        self.gates_where("g.id IN (SELECT gate_id FROM gate_agents WHERE agent_id = $1)", *agent.as_uuid()).await
+    }
+}

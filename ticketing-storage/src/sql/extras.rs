@@ -1,0 +1,173 @@
+//! Magic links, the audit trail and advisory locks. Shared by the SQL backends.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use ticketing_core::audit::{Actor, AuditEntry};
+use ticketing_core::ids::{AuditId, EventId, TicketId};
+use ticketing_core::magic_link::{MagicLink, TokenHash};
+use ticketing_core::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
+use uuid::Uuid;
+
+use super::{DbRow, DbStore};
+use crate::codec::{corrupt, db_error, instant, micros, opt_instant};
+
+fn actor_columns(actor: &Actor) -> (&'static str, Option<String>) {
+    match actor {
+        Actor::User(id) => ("user", Some(id.to_string())),
+        Actor::Client(id) => ("client", Some(id.clone())),
+        Actor::System => ("system", None),
+    }
+}
+
+fn audit_from_row(row: &DbRow) -> Result<AuditEntry, StoreError> {
+    let kind: String = row.try_get("actor_kind").map_err(db_error)?;
+    let actor_id: Option<String> = row.try_get("actor_id").map_err(db_error)?;
+    let actor = match (kind.as_str(), actor_id) {
+        ("user", Some(id)) => Actor::User(id.parse().map_err(|_| corrupt("actor id", &id))?),
+        ("client", Some(id)) => Actor::Client(id),
+        ("system", None) => Actor::System,
+        (kind, id) => return Err(corrupt("actor", format!("{kind} {id:?}"))),
+    };
+    Ok(AuditEntry {
+        id: AuditId::from_uuid(row.try_get("id").map_err(db_error)?),
+        at: instant(row.try_get("at").map_err(db_error)?)?,
+        actor,
+        action: row.try_get("action").map_err(db_error)?,
+        target: row.try_get("target").map_err(db_error)?,
+        event_id: row.try_get::<Option<Uuid>, _>("event_id").map_err(db_error)?.map(EventId::from_uuid),
+        before: row.try_get("before").map_err(db_error)?,
+        after: row.try_get("after").map_err(db_error)?,
+    })
+}
+
+#[async_trait]
+impl MagicLinkRepository for DbStore {
+    async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&link.token_hash.0[..])
+        .bind(*link.ticket_id.as_uuid())
+        .bind(micros(link.created_at))
+        .bind(link.expires_at.map(micros))
+        .bind(link.revoked_at.map(micros))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::NotFound("ticket"),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError> {
+        let row =
+            sqlx::query("SELECT ticket_id, created_at, expires_at, revoked_at FROM magic_links WHERE token_hash = $1")
+                .bind(&token_hash.0[..])
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(MagicLink {
+            token_hash: *token_hash,
+            ticket_id: TicketId::from_uuid(row.try_get("ticket_id").map_err(db_error)?),
+            created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+            expires_at: opt_instant(row.try_get("expires_at").map_err(db_error)?)?,
+            revoked_at: opt_instant(row.try_get("revoked_at").map_err(db_error)?)?,
+        }))
+    }
+
+    async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let done = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
+            .bind(*ticket_id.as_uuid())
+            .bind(micros(at))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl AuditRepository for DbStore {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let (kind, actor_id) = actor_columns(&entry.actor);
+        sqlx::query(
+            "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, event_id, before, after) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(*entry.id.as_uuid())
+        .bind(micros(entry.at))
+        .bind(kind)
+        .bind(actor_id)
+        .bind(&entry.action)
+        .bind(&entry.target)
+        .bind(entry.event_id.map(|e| *e.as_uuid()))
+        .bind(&entry.before)
+        .bind(&entry.after)
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        let limit = if limit == 0 { i64::MAX } else { i64::from(limit) };
+        let rows = match event_id {
+            Some(event) => {
+                sqlx::query("SELECT * FROM audit_log WHERE event_id = $1 ORDER BY at DESC, seq DESC LIMIT $2")
+                    .bind(*event.as_uuid())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query("SELECT * FROM audit_log ORDER BY at DESC, seq DESC LIMIT $1")
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db_error)?;
+        rows.iter().map(audit_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl Locks for DbStore {
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let until = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        // Insert, or take over a lock whose time is up; a live lock is left alone (0 rows).
+        let done = sqlx::query(
+            "INSERT INTO locks (key, owner, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at \
+             WHERE locks.expires_at <= $4",
+        )
+        .bind(key)
+        .bind(owner)
+        .bind(micros(until))
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM locks WHERE key = $1 AND owner = $2 AND expires_at > $3")
+            .bind(key)
+            .bind(owner)
+            .bind(micros(self.clock.now()))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,107 @@
+//! Rows back to domain values. A row that no longer validates is `StoreError::Corrupt`.
+
+use sqlx::Row;
+use ticketing_core::event::{Event, EventSpec};
+use ticketing_core::gate::{Gate, GateSpec};
+use ticketing_core::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::ticket::{Holder, HolderSpec, NewTicket, Ticket};
+use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
+use uuid::Uuid;
+
+use ticketing_core::store::StoreError;
+
+use super::{Db, DbRow};
+use crate::codec::{corrupt, count, date, db_error, instant, opt_instant, split};
+
+fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(row: &'r DbRow, column: &str) -> Result<T, StoreError> {
+    row.try_get(column).map_err(db_error)
+}
+
+fn opt_count(n: Option<i64>) -> Result<Option<u32>, StoreError> {
+    n.map(count).transpose()
+}
+
+pub(super) fn event(row: &DbRow) -> Result<Event, StoreError> {
+    let spec = EventSpec {
+        title: get(row, "title")?,
+        description: get(row, "description")?,
+        starts_at: instant(get(row, "starts_at")?)?,
+        ends_at: instant(get(row, "ends_at")?)?,
+        time_zone: get(row, "time_zone")?,
+        location: get(row, "location")?,
+        capacity: count(get(row, "capacity")?)?,
+        dress_code: get(row, "dress_code")?,
+        allow_reentry: get(row, "allow_reentry")?,
+        payment_url: get(row, "payment_url")?,
+    };
+    let status: String = get(row, "status")?;
+    let status = status.parse().map_err(|_| corrupt("event status", &status))?;
+    Event::restore(EventId::from_uuid(get(row, "id")?), &spec, status).map_err(|e| corrupt("event", e))
+}
+
+pub(super) fn ticket_type(row: &DbRow) -> Result<TicketType, StoreError> {
+    let gates: Option<String> = get(row, "gates")?;
+    let spec = TicketTypeSpec {
+        name: get(row, "name")?,
+        price_minor: get(row, "price_minor")?,
+        currency: get(row, "currency")?,
+        quota: count(get(row, "quota")?)?,
+        usage_limit: count(get(row, "usage_limit")?)?,
+        daily_entry_limit: opt_count(get(row, "daily_entry_limit")?)?,
+        validity_from: opt_instant(get(row, "validity_from")?)?,
+        validity_to: opt_instant(get(row, "validity_to")?)?,
+        gates: gates
+            .map(|g| split::<Uuid>(&g).map(|ids| ids.into_iter().map(GateId::from_uuid).collect()))
+            .transpose()?,
+    };
+    let (id, event_id) = (TicketTypeId::from_uuid(get(row, "id")?), EventId::from_uuid(get(row, "event_id")?));
+    TicketType::new(id, event_id, &spec, []).map_err(|e| corrupt("ticket type", e))
+}
+
+/// A gate row, with its agents read from `gate_agents`.
+pub(super) fn gate(row: &DbRow, agents: Vec<UserId>) -> Result<Gate, StoreError> {
+    let types: Option<String> = get(row, "ticket_types")?;
+    let spec = GateSpec {
+        name: get(row, "name")?,
+        agents,
+        ticket_types: types
+            .map(|t| split::<Uuid>(&t).map(|ids| ids.into_iter().map(TicketTypeId::from_uuid).collect()))
+            .transpose()?,
+    };
+    let (id, event_id) = (GateId::from_uuid(get(row, "id")?), EventId::from_uuid(get(row, "event_id")?));
+    Gate::new(id, event_id, &spec).map_err(|e| corrupt("gate", e))
+}
+
+pub(super) fn ticket(row: &DbRow) -> Result<Ticket, StoreError> {
+    let holder = match get::<Option<String>>(row, "holder_name")? {
+        None => None,
+        Some(name) => {
+            let spec = HolderSpec { name, email: get(row, "holder_email")?, phone: get(row, "holder_phone")? };
+            Some(Holder::new(&spec).map_err(|e| corrupt("holder", e))?)
+        }
+    };
+    let code: i64 = get(row, "short_code")?;
+    let status: String = get(row, "status")?;
+    let new = NewTicket {
+        id: TicketId::from_uuid(get(row, "id")?),
+        event_id: EventId::from_uuid(get(row, "event_id")?),
+        ticket_type_id: TicketTypeId::from_uuid(get(row, "ticket_type_id")?),
+        short_code: u64::try_from(code)
+            .ok()
+            .and_then(ShortCode::from_value)
+            .ok_or_else(|| corrupt("short code", code))?,
+        holder,
+        status: status.parse().map_err(|_| corrupt("ticket status", &status))?,
+        created_at: instant(get(row, "created_at")?)?,
+    };
+    let version: i64 = get(row, "version")?;
+    Ok(Ticket::restore(
+        new,
+        count(get(row, "entries_used")?)?,
+        get::<Option<i32>>(row, "last_entry_day")?.map(date).transpose()?,
+        count(get(row, "entries_on_day")?)?,
+        u64::try_from(version).map_err(|_| corrupt("version", version))?,
+        instant(get(row, "updated_at")?)?,
+    ))
+}

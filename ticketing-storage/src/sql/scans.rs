@@ -1,0 +1,223 @@
+//! Scan sessions and the scan log. `commit_scan` is one write transaction. Shared by the SQL backends.
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+use ticketing_core::ids::{EventId, GateId, ScanLogId, TicketId, UserId};
+use ticketing_core::magic_link::TokenHash;
+use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanReason, ScanSession, ScanStage};
+use ticketing_core::store::{CommitOutcome, ScanCommit, ScanLogFilter, ScanRepository, StoreError};
+use uuid::Uuid;
+
+use super::{Conn, Db, DbRow, DbStore, tickets};
+use crate::codec::{corrupt, count, db_error, instant, join, micros, opt_instant, split};
+
+fn stage_name(stage: ScanStage) -> &'static str {
+    match stage {
+        ScanStage::Request => "request",
+        ScanStage::Confirm => "confirm",
+    }
+}
+
+fn direction(name: &str) -> Result<Direction, StoreError> {
+    match name {
+        "in" => Ok(Direction::In),
+        "out" => Ok(Direction::Out),
+        other => Err(corrupt("direction", other)),
+    }
+}
+
+fn log_from_row(row: &DbRow) -> Result<ScanLog, StoreError> {
+    let get_str = |c: &str| row.try_get::<Option<String>, _>(c).map_err(db_error);
+    let stage = match get_str("stage")?.as_deref() {
+        Some("request") => ScanStage::Request,
+        Some("confirm") => ScanStage::Confirm,
+        other => return Err(corrupt("stage", format!("{other:?}"))),
+    };
+    let reason = get_str("reason")?.unwrap_or_default();
+    Ok(ScanLog {
+        id: ScanLogId::from_uuid(row.try_get("id").map_err(db_error)?),
+        at: instant(row.try_get("at").map_err(db_error)?)?,
+        event_id: EventId::from_uuid(row.try_get("event_id").map_err(db_error)?),
+        gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
+        agent_id: UserId::from_uuid(row.try_get("agent_id").map_err(db_error)?),
+        ticket_id: row.try_get::<Option<Uuid>, _>("ticket_id").map_err(db_error)?.map(TicketId::from_uuid),
+        stage,
+        direction: get_str("direction")?.as_deref().map(direction).transpose()?,
+        reason: ScanReason::from_code(&reason).ok_or_else(|| corrupt("reason", &reason))?,
+        status_after: get_str("status_after")?.map(|s| s.parse().map_err(|_| corrupt("status", &s))).transpose()?,
+        entries_after: row.try_get::<Option<i64>, _>("entries_after").map_err(db_error)?.map(count).transpose()?,
+        nonce: get_str("nonce")?.map(|n| Nonce::parse(&n).ok_or_else(|| corrupt("nonce", &n))).transpose()?,
+    })
+}
+
+async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
+    let sql = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, \
+               status_after, entries_after, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    sqlx::query(sql)
+        .bind(*log.id.as_uuid())
+        .bind(micros(log.at))
+        .bind(*log.event_id.as_uuid())
+        .bind(*log.gate_id.as_uuid())
+        .bind(*log.agent_id.as_uuid())
+        .bind(log.ticket_id.map(|t| *t.as_uuid()))
+        .bind(stage_name(log.stage))
+        .bind(log.direction.map(|d| d.as_str()))
+        .bind(log.reason.code())
+        .bind(log.status_after.map(|s| s.as_str()))
+        .bind(log.entries_after.map(i64::from))
+        .bind(log.nonce.as_ref().map(|n| n.as_str().to_owned()))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
+    let row = sqlx::query("SELECT * FROM scan_logs WHERE agent_id = $1 AND nonce = $2 AND stage = 'confirm'")
+        .bind(*agent.as_uuid())
+        .bind(nonce.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(log_from_row).transpose()
+}
+
+impl DbStore {
+    /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
+    async fn replayed(&self, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
+        let first = by_nonce(&mut conn, log.agent_id, nonce).await?.ok_or(StoreError::NotFound("scan log"))?;
+        Ok(CommitOutcome::Replayed(Box::new(first)))
+    }
+}
+
+#[async_trait]
+impl ScanRepository for DbStore {
+    async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        let sql = "INSERT INTO scan_sessions (token_hash, ticket_id, event_id, gate_id, agent_id, allowed, code_expires_at, \
+                   created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+        let allowed: Vec<&str> = session.allowed.iter().map(Direction::as_str).collect();
+        sqlx::query(sql)
+            .bind(&session.token_hash.0[..])
+            .bind(*session.ticket_id.as_uuid())
+            .bind(*session.event_id.as_uuid())
+            .bind(*session.gate_id.as_uuid())
+            .bind(*session.agent_id.as_uuid())
+            .bind(join(&allowed))
+            .bind(session.code_expires_at.map(micros))
+            .bind(micros(session.created_at))
+            .bind(micros(session.expires_at))
+            .bind(session.used_at.map(micros))
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<ScanSession>, StoreError> {
+        let row = sqlx::query("SELECT * FROM scan_sessions WHERE token_hash = $1")
+            .bind(&token_hash.0[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let allowed: String = row.try_get("allowed").map_err(db_error)?;
+        Ok(Some(ScanSession {
+            token_hash: *token_hash,
+            ticket_id: TicketId::from_uuid(row.try_get("ticket_id").map_err(db_error)?),
+            event_id: EventId::from_uuid(row.try_get("event_id").map_err(db_error)?),
+            gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
+            agent_id: UserId::from_uuid(row.try_get("agent_id").map_err(db_error)?),
+            allowed: split::<String>(&allowed)?.iter().map(|d| direction(d)).collect::<Result<_, _>>()?,
+            code_expires_at: opt_instant(row.try_get("code_expires_at").map_err(db_error)?)?,
+            created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+            expires_at: instant(row.try_get("expires_at").map_err(db_error)?)?,
+            used_at: opt_instant(row.try_get("used_at").map_err(db_error)?)?,
+        }))
+    }
+
+    async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        let log = &commit.log;
+        let mut tx = self.write().await?;
+        if let Some(nonce) = &log.nonce
+            && let Some(first) = by_nonce(&mut tx, log.agent_id, nonce).await?
+        {
+            return Ok(CommitOutcome::Replayed(Box::new(first)));
+        }
+        let spent = sqlx::query(
+            "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        )
+        .bind(&commit.session.0[..])
+        .bind(micros(log.at))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if spent.rows_affected() == 0 {
+            let used: Option<Option<i64>> =
+                sqlx::query_scalar("SELECT used_at FROM scan_sessions WHERE token_hash = $1")
+                    .bind(&commit.session.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            return Ok(match used {
+                Some(Some(_)) => CommitOutcome::SessionUsed,
+                _ => CommitOutcome::SessionExpired,
+            });
+        }
+        if let Some((ticket, expected)) = &commit.ticket
+            && !tickets::replace(&mut tx, ticket, *expected).await?
+        {
+            return Ok(CommitOutcome::TicketChanged);
+        }
+        match insert_log(&mut tx, log).await {
+            Ok(()) => {}
+            // A concurrent confirmation with the same nonce committed first: it is the result.
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+                drop(tx);
+                return self.replayed(log).await;
+            }
+            Err(e) => return Err(e),
+        }
+        match tx.commit().await.map_err(db_error) {
+            Ok(()) => Ok(CommitOutcome::Applied),
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => self.replayed(log).await,
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        insert_log(&mut conn, log).await
+    }
+
+    async fn scan_by_nonce(&self, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        by_nonce(&mut conn, agent, nonce).await
+    }
+
+    async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError> {
+        let mut q = QueryBuilder::<Db>::new("SELECT * FROM scan_logs WHERE 1 = 1");
+        if let Some(event) = filter.event_id {
+            q.push(" AND event_id = ").push_bind(*event.as_uuid());
+        }
+        if let Some(ticket) = filter.ticket_id {
+            q.push(" AND ticket_id = ").push_bind(*ticket.as_uuid());
+        }
+        if let Some(gates) = &filter.gate_ids {
+            if gates.is_empty() {
+                return Ok(Vec::new());
+            }
+            q.push(" AND gate_id IN (");
+            let mut list = q.separated(", ");
+            for gate in gates {
+                list.push_bind(*gate.as_uuid());
+            }
+            q.push(")");
+        }
+        let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
+        q.push(" ORDER BY at DESC, seq DESC LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(log_from_row).collect()
+    }
+}

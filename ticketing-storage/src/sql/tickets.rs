@@ -1,0 +1,217 @@
+//! Tickets and their live counters. Counters move in the same transaction as the rows, by
+//! conditional updates that refuse to pass the quota or the capacity: atomic under SQLite's single
+//! writer and under Postgres row locks alike. Shared by the SQL backends.
+
+use async_trait::async_trait;
+use sqlx::QueryBuilder;
+use ticketing_core::ids::{TicketId, TicketTypeId};
+use ticketing_core::quota::{Allocation, QuotaError};
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::status::TicketStatus;
+use ticketing_core::store::{StoreError, TicketFilter, TicketRepository};
+use ticketing_core::ticket::Ticket;
+
+use super::{Conn, Db, DbStore, rows};
+use crate::codec::{corrupt, count, day, db_error, micros};
+
+/// Rows per INSERT statement (14 parameters each, well under SQLite's 32,766).
+const INSERT_CHUNK: usize = 1000;
+
+fn code(ticket: &Ticket) -> i64 {
+    // Below 31^9 < 2^45: always fits.
+    i64::try_from(ticket.short_code().value()).unwrap_or(i64::MAX)
+}
+
+/// Replaces a ticket if its version is still `expected`, moving the counters when it stops (or
+/// starts) being live. `Ok(false)` when the compare-and-set lost.
+pub(super) async fn replace(conn: &mut Conn, ticket: &Ticket, expected: u64) -> Result<bool, StoreError> {
+    let before: Option<(String,)> = sqlx::query_as("SELECT status FROM tickets WHERE id = $1 AND version = $2")
+        .bind(*ticket.id().as_uuid())
+        .bind(i64::try_from(expected).unwrap_or(i64::MAX))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    let Some((before,)) = before else { return Ok(false) };
+    let was_live = before.parse::<TicketStatus>().map_err(|_| corrupt("ticket status", &before))?.is_live();
+    let sql = "UPDATE tickets SET short_code = $3, status = $4, entries_used = $5, last_entry_day = $6, entries_on_day = $7, \
+               version = $8, updated_at = $9 WHERE id = $1 AND version = $2";
+    let done = sqlx::query(sql)
+        .bind(*ticket.id().as_uuid())
+        .bind(i64::try_from(expected).unwrap_or(i64::MAX))
+        .bind(code(ticket))
+        .bind(ticket.status().as_str())
+        .bind(i64::from(ticket.entries_used()))
+        .bind(ticket.last_entry_day().map(day))
+        .bind(i64::from(ticket.entries_on_last_day()))
+        .bind(i64::try_from(ticket.version()).unwrap_or(i64::MAX))
+        .bind(micros(ticket.updated_at()))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let is_live = ticket.status().is_live();
+    if was_live != is_live {
+        let delta: i64 = if is_live { 1 } else { -1 };
+        let counters = [
+            (
+                "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1",
+                *ticket.ticket_type_id().as_uuid(),
+            ),
+            ("UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1", *ticket.event_id().as_uuid()),
+        ];
+        for (sql, id) in counters {
+            // A ticket coming back to life past a limit fails the CHECK constraint: the caller's
+            // transaction is dropped and nothing is written.
+            sqlx::query(sql).bind(id).bind(delta).execute(&mut *conn).await.map_err(db_error)?;
+        }
+    }
+    Ok(true)
+}
+
+#[async_trait]
+impl TicketRepository for DbStore {
+    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+        let Some(first) = tickets.first() else { return Ok(()) };
+        if tickets.iter().any(|t| t.ticket_type_id() != first.ticket_type_id() || t.event_id() != first.event_id()) {
+            return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
+        }
+        let live = tickets.iter().filter(|t| t.status().is_live()).count();
+        // More than u32::MAX tickets in one batch cannot fit any quota: saturating keeps that true.
+        let requested = u32::try_from(live).unwrap_or(u32::MAX);
+        let mut tx = self.write().await?;
+        // Type first, then event: every writer takes the two rows in this order.
+        let taken = sqlx::query(
+            "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
+             AND live_tickets + $2 <= quota",
+        )
+        .bind(*first.ticket_type_id().as_uuid())
+        .bind(i64::from(requested))
+        .bind(*first.event_id().as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if taken.rows_affected() == 0 {
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
+                    .bind(*first.ticket_type_id().as_uuid())
+                    .bind(*first.event_id().as_uuid())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
+            let (quota, type_live) = (count(quota)?, count(type_live)?);
+            return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
+        }
+        let taken = sqlx::query(
+            "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity",
+        )
+        .bind(*first.event_id().as_uuid())
+        .bind(i64::from(requested))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if taken.rows_affected() == 0 {
+            let (capacity, event_live): (i64, i64) =
+                sqlx::query_as("SELECT capacity, live_tickets FROM events WHERE id = $1")
+                    .bind(*first.event_id().as_uuid())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            let (capacity, event_live) = (count(capacity)?, count(event_live)?);
+            return Err(QuotaError::EventCapacity {
+                capacity,
+                remaining: capacity.saturating_sub(event_live),
+                requested,
+            }
+            .into());
+        }
+        for chunk in tickets.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Db>::new(
+                "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \
+                 status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at) ",
+            );
+            q.push_values(chunk, |mut row, t| {
+                let holder = t.holder();
+                row.push_bind(*t.id().as_uuid())
+                    .push_bind(*t.event_id().as_uuid())
+                    .push_bind(*t.ticket_type_id().as_uuid())
+                    .push_bind(code(t))
+                    .push_bind(holder.map(|h| h.name().to_owned()))
+                    .push_bind(holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned()))
+                    .push_bind(holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned()))
+                    .push_bind(t.status().as_str())
+                    .push_bind(i64::from(t.entries_used()))
+                    .push_bind(t.last_entry_day().map(day))
+                    .push_bind(i64::from(t.entries_on_last_day()))
+                    .push_bind(i64::try_from(t.version()).unwrap_or(i64::MAX))
+                    .push_bind(micros(t.created_at()))
+                    .push_bind(micros(t.updated_at()));
+            });
+            q.build().execute(&mut *tx).await.map_err(db_error)?;
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tickets WHERE id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn ticket_by_code(&self, short_code: ShortCode) -> Result<Option<Ticket>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tickets WHERE short_code = $1")
+            .bind(i64::try_from(short_code.value()).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(rows::ticket).transpose()
+    }
+
+    async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        if replace(&mut tx, ticket, expected_version).await? {
+            return tx.commit().await.map_err(db_error);
+        }
+        let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
+            .bind(*ticket.id().as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Err(if exists { StoreError::Stale } else { StoreError::NotFound("ticket") })
+    }
+
+    async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT t.live_tickets, e.live_tickets FROM ticket_types t JOIN events e ON e.id = t.event_id WHERE t.id = $1",
+        )
+        .bind(*ticket_type_id.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let (type_live, event_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
+        Ok(Allocation { type_live: count(type_live)?, event_live: count(event_live)? })
+    }
+
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut q = QueryBuilder::<Db>::new("SELECT * FROM tickets WHERE 1 = 1");
+        if let Some(event) = filter.event_id {
+            q.push(" AND event_id = ").push_bind(*event.as_uuid());
+        }
+        if let Some(ticket_type) = filter.ticket_type_id {
+            q.push(" AND ticket_type_id = ").push_bind(*ticket_type.as_uuid());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
+        // UUIDv7 ids are time-ordered: ordering by id is creation order.
+        q.push(" ORDER BY created_at, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(i64::from(filter.offset));
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(rows::ticket).collect()
+    }
+}

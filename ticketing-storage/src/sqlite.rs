@@ -1,0 +1,101 @@
+//! The SQLite backend: the embedded default. Zero setup: a file (or memory), WAL mode, the
+//! migrations embedded in the binary and applied at connection.
+//!
+//! SQLite has one writer at a time. Every write runs in a `BEGIN IMMEDIATE` transaction, which
+//! takes the write lock up front (no deadlock when a reader would upgrade), waits for it up to the
+//! busy timeout, and makes each check-then-write step (quota, compare-and-set, session spend)
+//! atomic. Readers never block on WAL.
+
+// The repositories are written once, in `src/sql/`, and compiled here against SQLite's types.
+#[path = "sql/catalog.rs"]
+mod catalog;
+#[path = "sql/extras.rs"]
+mod extras;
+#[path = "sql/rows.rs"]
+mod rows;
+#[path = "sql/scans.rs"]
+mod scans;
+#[path = "sql/tickets.rs"]
+mod tickets;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqlitePool, Transaction};
+use ticketing_core::env::Clock;
+use ticketing_core::store::StoreError;
+
+use crate::codec::db_error;
+
+type Db = sqlx::Sqlite;
+type DbRow = sqlx::sqlite::SqliteRow;
+type Conn = sqlx::SqliteConnection;
+type DbStore = SqliteStore;
+type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
+
+/// Why a SQLite store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is not a SQLite URL.
+    #[error("not a SQLite URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The file could not be opened or created.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// A [`Store`](ticketing_core::store::Store) on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("pool_size", &self.pool.size()).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path/to/file.db`, or
+    /// `sqlite::memory:` for a private in-memory database) and applies the migrations. `clock`
+    /// times lock expiry.
+    pub async fn open(url: &str, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(OpenError::Url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .synchronous(SqliteSynchronous::Normal);
+        let options = if in_memory { options } else { options.journal_mode(SqliteJournalMode::Wal) };
+        // A private in-memory database lives in one connection; a file is shared by several.
+        let max = if in_memory { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(if in_memory { 1 } else { 0 })
+            .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
+            .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(3600)) })
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+
+    /// The connection pool, for health checks and tools.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction holding SQLite's write lock from its first statement.
+    async fn write(&self) -> Result<Transaction<'static, Db>, StoreError> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+}
