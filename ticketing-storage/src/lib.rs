@@ -6,12 +6,33 @@
 //!
 //! With the `testkit` feature, [`testkit`] is the conformance suite every backend must pass.
 
+#![allow(
+    clippy::duplicate_mod,
+    reason = "src/sql/ is compiled once per SQL backend on purpose, against that backend's types"
+)]
+
 pub use ticketing_core::store::Store;
 
 mod codec;
+pub mod postgres;
 pub mod sqlite;
 
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The URL is malformed or names no backend this crate has.
+    #[error("bad database URL: {0}")]
+    Url(#[source] sqlx::Error),
+    /// The database cannot be reached, opened or created.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// A migration failed.
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

@@ -27,6 +27,7 @@ use sqlx::{SqlitePool, Transaction};
 use ticketing_core::env::Clock;
 use ticketing_core::store::StoreError;
 
+use crate::OpenError;
 use crate::codec::db_error;
 
 type Db = sqlx::Sqlite;
@@ -34,20 +35,6 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
-
-/// Why a SQLite store could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// The URL is not a SQLite URL.
-    #[error("not a SQLite URL: {0}")]
-    Url(#[source] sqlx::Error),
-    /// The file could not be opened or created.
-    #[error("cannot open the database: {0}")]
-    Connect(#[source] sqlx::Error),
-    /// A migration failed.
-    #[error("cannot migrate the database: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-}
 
 /// A [`Store`](ticketing_core::store::Store) on SQLite.
 #[derive(Clone)]

@@ -1,4 +1,7 @@
-//! The conformance suite, once per backend.
+//! The conformance suite, once per backend. Postgres runs when `DATABASE_URL` is set, and is
+//! skipped (saying so) when it is not.
+
+mod servers;
 
 mod memory {
     use std::sync::Arc;
@@ -43,6 +46,37 @@ mod sqlite {
             let path = folder().join(format!("{}.db", NEXT.fetch_add(1, Ordering::Relaxed)));
             let url = format!("sqlite://{}", path.display());
             Arc::new(SqliteStore::open(&url, clock).await.expect("a fresh SQLite database")) as Arc<dyn Store>
+        })
+    }
+
+    ticketing_storage::conformance_suite!(backend, 40);
+}
+
+mod postgres {
+    use std::sync::Arc;
+
+    use ticketing_core::store::Store;
+    use ticketing_storage::PgStore;
+    use ticketing_storage::testkit::Backend;
+
+    use crate::servers::{Schemas, database_url};
+
+    /// A fresh schema per store, in a database of this run's own.
+    fn backend() -> Backend {
+        let Some(url) = database_url() else { return Backend::unavailable("postgres", "DATABASE_URL is not set") };
+        let schemas = Schemas::default();
+        let (make_schemas, make_url) = (schemas.clone(), url.clone());
+        Backend::new("postgres", move |clock| {
+            let (schemas, url) = (make_schemas.clone(), make_url.clone());
+            async move {
+                let options = schemas.fresh(&url).await;
+                Arc::new(PgStore::open_with(options, 16, clock).await.expect("a fresh Postgres schema"))
+                    as Arc<dyn Store>
+            }
+        })
+        .with_finish(move || {
+            let (schemas, url) = (schemas.clone(), url.clone());
+            async move { schemas.drop_all(&url).await }
         })
     }
 

@@ -41,7 +41,11 @@ pub fn random_sequences_keep_the_rules(backend: &Backend, cases: u32) {
     );
     let mut runner = TestRunner::new(Config { cases, ..Config::default() });
     let result = runner.run(&strategy, |(allow_reentry, usage_limit, daily_entry_limit, paid, ops)| {
-        runtime.block_on(run_sequence(backend, allow_reentry, usage_limit, daily_entry_limit, paid, ops))
+        runtime.block_on(async {
+            let result = run_sequence(backend, allow_reentry, usage_limit, daily_entry_limit, paid, ops).await;
+            backend.finish().await;
+            result
+        })
     });
     if let Err(e) = result {
         panic!("{} backend: {e}", backend.name());

@@ -80,14 +80,23 @@ macro_rules! conformance_suite {
         );
         #[test]
         fn random_sequences_keep_the_rules() {
-            $crate::testkit::random_sequences(&$backend(), $cases);
+            let backend = $backend();
+            if !backend.skipped() {
+                $crate::testkit::random_sequences(&backend, $cases);
+            }
         }
     };
     (@cases $backend:path; $($module:ident :: $case:ident,)*) => {
         $(
             #[test]
             fn $case() {
-                $crate::testkit::run($crate::testkit::$module::$case(&$backend()));
+                let backend = $backend();
+                if !backend.skipped() {
+                    $crate::testkit::run(async {
+                        $crate::testkit::$module::$case(&backend).await;
+                        backend.finish().await;
+                    });
+                }
             }
         )*
     };

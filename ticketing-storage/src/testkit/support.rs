@@ -22,12 +22,15 @@ use ticketing_core::ticket::{HolderSpec, Ticket};
 use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
 
 type MakeStore = dyn Fn(Arc<dyn Clock>) -> Pin<Box<dyn Future<Output = Arc<dyn Store>> + Send>> + Send + Sync;
+type Finish = dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync;
 
 /// Makes a fresh, empty store for each case: the backend under test.
 #[derive(Clone)]
 pub struct Backend {
     name: &'static str,
-    make: Arc<MakeStore>,
+    make: Option<Arc<MakeStore>>,
+    finish: Option<Arc<Finish>>,
+    skip_reason: &'static str,
 }
 
 impl Backend {
@@ -38,7 +41,24 @@ impl Backend {
         F: Fn(Arc<dyn Clock>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Arc<dyn Store>> + Send + 'static,
     {
-        Self { name, make: Arc::new(move |clock| Box::pin(make(clock))) }
+        Self { name, make: Some(Arc::new(move |clock| Box::pin(make(clock)))), finish: None, skip_reason: "" }
+    }
+
+    /// A backend that cannot run here (its server is not configured): every case is skipped,
+    /// saying so, unless `TICKETING_REQUIRE_SERVERS` is set, which turns the skip into a failure.
+    pub fn unavailable(name: &'static str, reason: &'static str) -> Self {
+        Self { name, make: None, finish: None, skip_reason: reason }
+    }
+
+    /// Cleanup to run after each case and each random sequence (dropping a test schema, say).
+    #[must_use]
+    pub fn with_finish<F, Fut>(mut self, finish: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.finish = Some(Arc::new(move || Box::pin(finish())));
+        self
     }
 
     /// The backend's name, for messages.
@@ -46,9 +66,43 @@ impl Backend {
         self.name
     }
 
+    /// Whether the cases must be skipped; prints the reason once per backend and process, on the
+    /// real standard error (not the captured test output), so a plain `cargo test` shows it.
+    /// Panics instead when `TICKETING_REQUIRE_SERVERS` is set.
+    pub fn skipped(&self) -> bool {
+        if self.make.is_some() {
+            return false;
+        }
+        assert!(
+            std::env::var_os("TICKETING_REQUIRE_SERVERS").is_none(),
+            "the {} conformance suite cannot run: {} (TICKETING_REQUIRE_SERVERS is set)",
+            self.name,
+            self.skip_reason
+        );
+        static SAID: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        let mut said = SAID.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !said.contains(&self.name) {
+            said.push(self.name);
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "skipped: the {} conformance suite ({})", self.name, self.skip_reason);
+        }
+        true
+    }
+
     /// A fresh store on `clock`.
+    ///
+    /// # Panics
+    /// If the backend is [`unavailable`](Self::unavailable): check [`skipped`](Self::skipped) first.
     pub async fn store(&self, clock: Arc<dyn Clock>) -> Arc<dyn Store> {
-        (self.make)(clock).await
+        let make = self.make.as_ref().expect("an available backend (check `skipped` first)");
+        make(clock).await
+    }
+
+    /// Runs the cleanup, if any.
+    pub async fn finish(&self) {
+        if let Some(finish) = &self.finish {
+            finish().await;
+        }
     }
 }
 

@@ -1,0 +1,85 @@
+//! The Postgres backend: for scale and for several server instances sharing one database.
+//!
+//! The repositories are the same SQL as SQLite's (`src/sql/`). Under Postgres's default READ
+//! COMMITTED isolation each check-then-write step is still atomic because it is one conditional
+//! `UPDATE`: the row is locked, the condition is evaluated again on the newest version, and a
+//! concurrent writer waits for the lock and then sees the new counts. Rows are always locked in
+//! the same order (ticket type, then event), so these updates cannot deadlock.
+
+// The repositories are written once, in `src/sql/`, and compiled here against Postgres's types.
+#[path = "sql/catalog.rs"]
+mod catalog;
+#[path = "sql/extras.rs"]
+mod extras;
+#[path = "sql/rows.rs"]
+mod rows;
+#[path = "sql/scans.rs"]
+mod scans;
+#[path = "sql/tickets.rs"]
+mod tickets;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Transaction};
+use ticketing_core::env::Clock;
+use ticketing_core::store::StoreError;
+
+use crate::OpenError;
+use crate::codec::db_error;
+
+type Db = sqlx::Postgres;
+type DbRow = sqlx::postgres::PgRow;
+type Conn = sqlx::PgConnection;
+type DbStore = PgStore;
+type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
+
+/// A [`Store`](ticketing_core::store::Store) on Postgres.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("pool_size", &self.pool.size()).finish()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user@host:port/database`) with a pool of up to
+    /// `max_connections` and applies the migrations. `clock` times lock expiry.
+    pub async fn open(url: &str, max_connections: u32, clock: Arc<dyn Clock>) -> Result<Self, OpenError> {
+        let options = PgConnectOptions::from_str(url).map_err(OpenError::Url)?;
+        Self::open_with(options, max_connections, clock).await
+    }
+
+    /// Like [`open`](Self::open), from options (to pick a schema with `search_path`, say).
+    pub async fn open_with(
+        options: PgConnectOptions,
+        max_connections: u32,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, OpenError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool, clock })
+    }
+
+    /// The connection pool, for health checks and tools.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A write transaction (READ COMMITTED; the conditional updates carry the atomicity).
+    async fn write(&self) -> Result<Transaction<'static, Db>, StoreError> {
+        self.pool.begin().await.map_err(db_error)
+    }
+}
