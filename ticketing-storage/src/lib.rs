@@ -15,9 +15,11 @@ pub use ticketing_core::store::Store;
 
 mod codec;
 pub mod postgres;
+pub mod redis;
 pub mod sqlite;
 
 pub use postgres::PgStore;
+pub use redis::RedisLayer;
 pub use sqlite::SqliteStore;
 
 /// Why a store could not be opened.
@@ -32,6 +34,9 @@ pub enum OpenError {
     /// A migration failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Redis cannot be reached, or its URL is malformed.
+    #[error("cannot connect to Redis: {0}")]
+    Redis(#[source] ::redis::RedisError),
 }
 
 #[cfg(feature = "testkit")]

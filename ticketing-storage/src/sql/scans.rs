@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, tickets};
 use crate::codec::{corrupt, count, db_error, instant, join, micros, opt_instant, split};
+use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
 fn stage_name(stage: ScanStage) -> &'static str {
     match stage {
@@ -83,12 +84,96 @@ async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Optio
 }
 
 impl DbStore {
+    /// Applies a confirmation in one write transaction. The session is spent in its database row,
+    /// first; or, with `external`, by that store (Redis) after the ticket and the log line are
+    /// written and before the commit, so a refused spend rolls everything back.
+    async fn commit(
+        &self,
+        commit: &ScanCommit,
+        external: Option<&dyn SessionSpender>,
+    ) -> Result<CommitOutcome, StoreError> {
+        let log = &commit.log;
+        let mut tx = self.write().await?;
+        if let Some(nonce) = &log.nonce
+            && let Some(first) = by_nonce(&mut tx, log.agent_id, nonce).await?
+        {
+            return Ok(CommitOutcome::Replayed(Box::new(first)));
+        }
+        if external.is_none() {
+            let spent = sqlx::query(
+                "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+            )
+            .bind(&commit.session.0[..])
+            .bind(micros(log.at))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if spent.rows_affected() == 0 {
+                let used: Option<Option<i64>> =
+                    sqlx::query_scalar("SELECT used_at FROM scan_sessions WHERE token_hash = $1")
+                        .bind(&commit.session.0[..])
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                return Ok(match used {
+                    Some(Some(_)) => CommitOutcome::SessionUsed,
+                    _ => CommitOutcome::SessionExpired,
+                });
+            }
+        }
+        if let Some((ticket, expected)) = &commit.ticket
+            && !tickets::replace(&mut tx, ticket, *expected).await?
+        {
+            return Ok(CommitOutcome::TicketChanged);
+        }
+        match insert_log(&mut tx, log).await {
+            Ok(()) => {}
+            // A concurrent confirmation with the same nonce committed first: it is the result.
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+                drop(tx);
+                return self.replayed(log).await;
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(sessions) = external {
+            match sessions.spend(&commit.session, log.at).await? {
+                Spent::Now => {}
+                Spent::Already => return Ok(CommitOutcome::SessionUsed),
+                Spent::Expired => return Ok(CommitOutcome::SessionExpired),
+            }
+        }
+        match tx.commit().await.map_err(db_error) {
+            Ok(()) => Ok(CommitOutcome::Applied),
+            Err(e) => {
+                if let Some(sessions) = external {
+                    // Nothing was applied: give the session back so the agent can confirm again.
+                    sessions.unspend(&commit.session, log.at).await?;
+                }
+                match e {
+                    StoreError::Conflict(_) if log.nonce.is_some() => self.replayed(log).await,
+                    e => Err(e),
+                }
+            }
+        }
+    }
+
     /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
     async fn replayed(&self, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
         let first = by_nonce(&mut conn, log.agent_id, nonce).await?.ok_or(StoreError::NotFound("scan log"))?;
         Ok(CommitOutcome::Replayed(Box::new(first)))
+    }
+}
+
+#[async_trait]
+impl ExternalSessions for DbStore {
+    async fn commit_scan_spending(
+        &self,
+        commit: &ScanCommit,
+        sessions: &dyn SessionSpender,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.commit(commit, Some(sessions)).await
     }
 }
 
@@ -138,52 +223,7 @@ impl ScanRepository for DbStore {
     }
 
     async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
-        let log = &commit.log;
-        let mut tx = self.write().await?;
-        if let Some(nonce) = &log.nonce
-            && let Some(first) = by_nonce(&mut tx, log.agent_id, nonce).await?
-        {
-            return Ok(CommitOutcome::Replayed(Box::new(first)));
-        }
-        let spent = sqlx::query(
-            "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-        )
-        .bind(&commit.session.0[..])
-        .bind(micros(log.at))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if spent.rows_affected() == 0 {
-            let used: Option<Option<i64>> =
-                sqlx::query_scalar("SELECT used_at FROM scan_sessions WHERE token_hash = $1")
-                    .bind(&commit.session.0[..])
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-            return Ok(match used {
-                Some(Some(_)) => CommitOutcome::SessionUsed,
-                _ => CommitOutcome::SessionExpired,
-            });
-        }
-        if let Some((ticket, expected)) = &commit.ticket
-            && !tickets::replace(&mut tx, ticket, *expected).await?
-        {
-            return Ok(CommitOutcome::TicketChanged);
-        }
-        match insert_log(&mut tx, log).await {
-            Ok(()) => {}
-            // A concurrent confirmation with the same nonce committed first: it is the result.
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
-                drop(tx);
-                return self.replayed(log).await;
-            }
-            Err(e) => return Err(e),
-        }
-        match tx.commit().await.map_err(db_error) {
-            Ok(()) => Ok(CommitOutcome::Applied),
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => self.replayed(log).await,
-            Err(e) => Err(e),
-        }
+        self.commit(commit, None).await
     }
 
     async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError> {

@@ -33,7 +33,7 @@ mod support;
 
 use std::future::Future;
 
-pub use support::Backend;
+pub use support::{Backend, ConfirmOrRefusal, Options, World};
 
 /// Runs one case on a fresh multi-threaded runtime (the storms need real parallelism).
 pub fn run<F: Future<Output = ()>>(case: F) {

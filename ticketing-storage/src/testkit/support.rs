@@ -137,23 +137,40 @@ pub fn event_start() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2027, 7, 1, 16, 0, 0).unwrap()
 }
 
+/// A small world on a fresh store: one published event, a standard and a VIP ticket type, a main
+/// gate (standard only) and a VIP gate, an agent for each. Public for backend-specific tests.
 pub struct World {
+    /// The engine over the store.
     pub engine: Ticketing<dyn Store>,
+    /// The clock everything runs on; starts an hour before the event.
     pub clock: Arc<FixedClock>,
+    /// The event.
     pub event: Event,
+    /// The standard type.
     pub standard: TicketType,
+    /// The VIP type.
     pub vip: TicketType,
+    /// The main gate.
     pub main_gate: Gate,
+    /// The VIP gate.
     pub vip_gate: Gate,
+    /// The main gate's agent.
     pub agent: ScanAgent,
+    /// The VIP gate's agent.
     pub vip_agent: ScanAgent,
 }
 
+/// How [`World::new`] sets the event and the standard type up.
 pub struct Options {
+    /// Whether the event allows re-entry.
     pub allow_reentry: bool,
+    /// Entries per ticket.
     pub usage_limit: u32,
+    /// Entries per ticket per day.
     pub daily_entry_limit: Option<u32>,
+    /// The standard type's quota.
     pub quota: u32,
+    /// The event's capacity.
     pub capacity: u32,
 }
 
@@ -164,6 +181,7 @@ impl Default for Options {
 }
 
 impl World {
+    /// Builds the world on a fresh store of `backend`.
     pub async fn new(backend: &Backend, options: Options) -> Self {
         let clock = Arc::new(FixedClock::new(event_start() - Duration::hours(1)));
         let rng = Arc::new(TestRng::new(7));
@@ -218,6 +236,7 @@ impl World {
         Self { engine, clock, event, standard, vip, main_gate, vip_gate, agent, vip_agent }
     }
 
+    /// A new ticket of `ticket_type`, moved to `status`.
     pub async fn ticket(&self, ticket_type: &TicketType, status: TicketStatus) -> Ticket {
         let request = IssueRequest {
             ticket_type_id: ticket_type.id(),
@@ -232,14 +251,17 @@ impl World {
         self.engine.issue_tickets(&request).await.unwrap().remove(0)
     }
 
+    /// The ticket's signed QR payload.
     pub fn qr(&self, ticket: &Ticket) -> Credential {
         Credential::Qr(self.engine.qr_payload(ticket, None).unwrap())
     }
 
+    /// A scan request that must not error.
     pub async fn request(&self, credential: Credential, gate: &Gate, agent: ScanAgent) -> RequestOutcome {
         self.engine.scan_request(&ScanRequest { credential, gate_id: gate.id(), agent }).await.unwrap()
     }
 
+    /// A confirmation that must not error.
     pub async fn confirm(&self, token: &str, direction: Direction, gate: &Gate, agent: ScanAgent) -> ConfirmOutcome {
         let request = ConfirmRequest { token: token.into(), direction, gate_id: gate.id(), agent, nonce: None };
         self.engine.scan_confirm(&request).await.unwrap()
@@ -257,13 +279,17 @@ impl World {
     }
 }
 
+/// What [`World::pass`] ended with.
 #[derive(Debug)]
 pub enum ConfirmOrRefusal {
+    /// The request gave a session; this is the confirmation.
     Confirmed(ConfirmOutcome),
+    /// The request was refused.
     Refused(RequestOutcome),
 }
 
 impl ConfirmOrRefusal {
+    /// The final reason.
     pub fn reason(&self) -> ticketing_core::scan::ScanReason {
         match self {
             Self::Confirmed(c) => c.reason,

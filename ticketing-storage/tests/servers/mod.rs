@@ -78,3 +78,45 @@ impl Schemas {
         }
     }
 }
+
+/// `REDIS_URL`, if set.
+pub fn redis_url() -> Option<String> {
+    std::env::var("REDIS_URL").ok().filter(|url| !url.is_empty())
+}
+
+/// Key prefixes unique to this run and store, remembered so [`Prefixes::delete_all`] removes
+/// their keys.
+#[derive(Clone, Default)]
+pub struct Prefixes(Arc<Mutex<Vec<String>>>);
+
+impl Prefixes {
+    /// A new prefix: `ticketing_test:<pid>:<n>:`.
+    pub fn fresh(&self) -> String {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let prefix = format!("ticketing_test:{}:{}:", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        self.0.lock().expect("prefixes").push(prefix.clone());
+        prefix
+    }
+
+    /// Deletes every key under the prefixes made so far (as a Redis restart without persistence
+    /// would).
+    pub async fn delete_all(&self, url: &str) {
+        let prefixes: Vec<String> = self.0.lock().expect("prefixes").clone();
+        let client = redis::Client::open(url).expect("REDIS_URL is a Redis URL");
+        let mut conn = client.get_multiplexed_async_connection().await.expect("REDIS_URL reaches a Redis server");
+        for prefix in prefixes {
+            let keys: Vec<String> = {
+                let mut iter: redis::AsyncIter<String> =
+                    redis::AsyncCommands::scan_match(&mut conn, format!("{prefix}*")).await.expect("scan keys");
+                let mut keys = Vec::new();
+                while let Some(key) = iter.next_item().await {
+                    keys.push(key.expect("a key name"));
+                }
+                keys
+            };
+            if !keys.is_empty() {
+                redis::AsyncCommands::del::<_, ()>(&mut conn, keys).await.expect("delete test keys");
+            }
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! Redis beside a SQL store: scan sessions (TTL, single use) and advisory locks (owner token,
+//! TTL) move to Redis; everything else stays in the database, which remains the record.
+//!
+//! Nothing is lost when a key expires or Redis restarts: a lost session means the agent scans
+//! again (sessions live seconds), a lost lock means two workers may start the same work, which
+//! the database's conditional updates make harmless. Entries are still decided in the database:
+//! a confirmation writes the ticket and the log line in its transaction, then spends the Redis
+//! session, then commits, so a session spent twice or a ticket confirmed from two gates at once
+//! still enters once. When Redis cannot be reached, scans fail closed with
+//! [`StoreError::Unavailable`] and nothing is written.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+use ticketing_core::audit::AuditEntry;
+use ticketing_core::event::Event;
+use ticketing_core::gate::Gate;
+use ticketing_core::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::magic_link::{MagicLink, TokenHash};
+use ticketing_core::quota::Allocation;
+use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::store::{
+    AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, Locks, MagicLinkRepository,
+    ScanCommit, ScanLogFilter, ScanRepository, Store, StoreError, TicketFilter, TicketRepository, TicketTypeRepository,
+};
+use ticketing_core::ticket::Ticket;
+use ticketing_core::ticket_type::TicketType;
+
+use crate::OpenError;
+use crate::codec::{corrupt, instant, join, micros, opt_instant, split};
+
+/// What spending a session did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spent {
+    /// It was unspent and unexpired: it is spent now.
+    Now,
+    /// It was spent before.
+    Already,
+    /// It expired, or never existed (or its key is gone).
+    Expired,
+}
+
+/// Where scan sessions live when not in the database.
+#[async_trait]
+pub trait SessionSpender: Send + Sync {
+    /// Spends the session at `at` if it is unspent and unexpired, atomically.
+    async fn spend(&self, session: &TokenHash, at: DateTime<Utc>) -> Result<Spent, StoreError>;
+    /// Undoes [`spend`](Self::spend) made at `at`, when the commit it guarded failed.
+    async fn unspend(&self, session: &TokenHash, at: DateTime<Utc>) -> Result<(), StoreError>;
+}
+
+/// A store that can apply a confirmation while its session is spent elsewhere.
+#[async_trait]
+pub trait ExternalSessions: Store {
+    /// Like [`ScanRepository::commit_scan`], with the session spent by `sessions` inside the
+    /// transaction's lifetime: a refused spend applies nothing.
+    async fn commit_scan_spending(
+        &self,
+        commit: &ScanCommit,
+        sessions: &dyn SessionSpender,
+    ) -> Result<CommitOutcome, StoreError>;
+}
+
+/// Spends a session: `now`, `used` or `expired`.
+const SPEND: &str = r"
+local expires = redis.call('HGET', KEYS[1], 'expires_at')
+if not expires then return 'expired' end
+if redis.call('HEXISTS', KEYS[1], 'used_at') == 1 then return 'used' end
+if tonumber(expires) <= tonumber(ARGV[1]) then return 'expired' end
+redis.call('HSET', KEYS[1], 'used_at', ARGV[1])
+return 'now'
+";
+
+/// Gives a session back if it is still marked spent at `ARGV[1]`.
+const UNSPEND: &str = r"
+if redis.call('HGET', KEYS[1], 'used_at') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'used_at')
+  return 1
+end
+return 0
+";
+
+/// Takes a lock stored as `<expiry micros> <owner>` if absent or expired by the caller's clock.
+const TRY_LOCK: &str = r"
+local held = redis.call('GET', KEYS[1])
+if held then
+  local space = string.find(held, ' ', 1, true)
+  if tonumber(string.sub(held, 1, space - 1)) > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[3] .. ' ' .. ARGV[1], 'PX', ARGV[4])
+return 1
+";
+
+/// Releases a lock held, unexpired, by `ARGV[1]`.
+const UNLOCK: &str = r"
+local held = redis.call('GET', KEYS[1])
+if not held then return 0 end
+local space = string.find(held, ' ', 1, true)
+if string.sub(held, space + 1) ~= ARGV[1] or tonumber(string.sub(held, 1, space - 1)) <= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+/// How long a spent or expired session stays readable (to answer `session_used`).
+const SESSION_GRACE: Duration = Duration::from_secs(600);
+
+fn unavailable(e: redis::RedisError) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn hex(hash: &TokenHash) -> String {
+    hash.0.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A SQL store `S` with Redis holding scan sessions and locks.
+#[derive(Clone)]
+pub struct RedisLayer<S> {
+    db: S,
+    redis: ConnectionManager,
+    prefix: String,
+    clock: std::sync::Arc<dyn ticketing_core::env::Clock>,
+    spend: Script,
+    unspend: Script,
+    try_lock: Script,
+    unlock: Script,
+}
+
+impl<S> std::fmt::Debug for RedisLayer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisLayer").field("prefix", &self.prefix).finish_non_exhaustive()
+    }
+}
+
+impl<S: ExternalSessions> RedisLayer<S> {
+    /// Connects to Redis at `url` (`redis://host:port/db`) in front of `db`. Every key starts with
+    /// `prefix`, so several deployments (or test runs) can share a server. `clock` times lock
+    /// expiry, like the database store's. Commands time out after two seconds, so a gate gets an
+    /// answer (an error, failing closed) rather than a hang.
+    pub async fn connect(
+        db: S,
+        url: &str,
+        prefix: &str,
+        clock: std::sync::Arc<dyn ticketing_core::env::Clock>,
+    ) -> Result<Self, OpenError> {
+        let client = redis::Client::open(url).map_err(OpenError::Redis)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(2);
+        let redis = ConnectionManager::new_with_config(client, config).await.map_err(OpenError::Redis)?;
+        Ok(Self {
+            db,
+            redis,
+            prefix: prefix.to_owned(),
+            clock,
+            spend: Script::new(SPEND),
+            unspend: Script::new(UNSPEND),
+            try_lock: Script::new(TRY_LOCK),
+            unlock: Script::new(UNLOCK),
+        })
+    }
+
+    /// The database store behind.
+    pub fn database(&self) -> &S {
+        &self.db
+    }
+
+    /// A connection to Redis (multiplexed and reconnecting), for health checks and tools.
+    pub fn redis(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    fn session_key(&self, hash: &TokenHash) -> String {
+        format!("{}session:{}", self.prefix, hex(hash))
+    }
+
+    fn lock_key(&self, key: &str) -> String {
+        format!("{}lock:{key}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> SessionSpender for RedisLayer<S> {
+    async fn spend(&self, session: &TokenHash, at: DateTime<Utc>) -> Result<Spent, StoreError> {
+        let mut redis = self.redis.clone();
+        let outcome: String = self
+            .spend
+            .key(self.session_key(session))
+            .arg(micros(at))
+            .invoke_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        match outcome.as_str() {
+            "now" => Ok(Spent::Now),
+            "used" => Ok(Spent::Already),
+            "expired" => Ok(Spent::Expired),
+            other => Err(corrupt("session spend", other)),
+        }
+    }
+
+    async fn unspend(&self, session: &TokenHash, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut redis = self.redis.clone();
+        let _: i64 = self
+            .unspend
+            .key(self.session_key(session))
+            .arg(micros(at))
+            .invoke_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> ScanRepository for RedisLayer<S> {
+    async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        let key = self.session_key(&session.token_hash);
+        let allowed: Vec<&str> = session.allowed.iter().map(Direction::as_str).collect();
+        let mut fields = vec![
+            ("ticket", session.ticket_id.to_string()),
+            ("event", session.event_id.to_string()),
+            ("gate", session.gate_id.to_string()),
+            ("agent", session.agent_id.to_string()),
+            ("allowed", join(&allowed)),
+            ("created_at", micros(session.created_at).to_string()),
+            ("expires_at", micros(session.expires_at).to_string()),
+        ];
+        if let Some(at) = session.code_expires_at {
+            fields.push(("code_expires_at", micros(at).to_string()));
+        }
+        if let Some(at) = session.used_at {
+            fields.push(("used_at", micros(at).to_string()));
+        }
+        let lifetime = (session.expires_at - session.created_at).to_std().unwrap_or_default() + SESSION_GRACE;
+        let ttl_ms = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
+        let mut redis = self.redis.clone();
+        redis::pipe()
+            .atomic()
+            .hset_multiple(&key, &fields)
+            .ignore()
+            .pexpire(&key, ttl_ms)
+            .ignore()
+            .query_async::<()>(&mut redis)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn session(&self, token_hash: &TokenHash) -> Result<Option<ScanSession>, StoreError> {
+        let mut redis = self.redis.clone();
+        let fields: std::collections::HashMap<String, String> =
+            redis.hgetall(self.session_key(token_hash)).await.map_err(unavailable)?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        let text = |name: &str| fields.get(name).ok_or_else(|| corrupt("session field", name));
+        let at = |name: &str| -> Result<Option<i64>, StoreError> {
+            fields.get(name).map(|v| v.parse().map_err(|_| corrupt(name, v))).transpose()
+        };
+        let id = |name: &str| -> Result<uuid::Uuid, StoreError> {
+            let v = text(name)?;
+            v.parse().map_err(|_| corrupt(name, v))
+        };
+        let allowed = split::<String>(text("allowed")?)?
+            .iter()
+            .map(|d| match d.as_str() {
+                "in" => Ok(Direction::In),
+                "out" => Ok(Direction::Out),
+                other => Err(corrupt("direction", other)),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Some(ScanSession {
+            token_hash: *token_hash,
+            ticket_id: TicketId::from_uuid(id("ticket")?),
+            event_id: EventId::from_uuid(id("event")?),
+            gate_id: GateId::from_uuid(id("gate")?),
+            agent_id: UserId::from_uuid(id("agent")?),
+            allowed,
+            code_expires_at: opt_instant(at("code_expires_at")?)?,
+            created_at: instant(at("created_at")?.ok_or_else(|| corrupt("session field", "created_at"))?)?,
+            expires_at: instant(at("expires_at")?.ok_or_else(|| corrupt("session field", "expires_at"))?)?,
+            used_at: opt_instant(at("used_at")?)?,
+        }))
+    }
+
+    async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        self.db.commit_scan_spending(commit, self).await
+    }
+
+    async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError> {
+        self.db.insert_scan_log(log).await
+    }
+
+    async fn scan_by_nonce(&self, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
+        self.db.scan_by_nonce(agent, nonce).await
+    }
+
+    async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError> {
+        self.db.scan_logs(filter).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> Locks for RedisLayer<S> {
+    async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let now = self.clock.now();
+        let until = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|d| now.checked_add_signed(d))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        // Redis drops the key after the TTL in its own time too, so nothing is left behind.
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut redis = self.redis.clone();
+        let taken: i64 = self
+            .try_lock
+            .key(self.lock_key(key))
+            .arg(owner)
+            .arg(micros(now))
+            .arg(micros(until))
+            .arg(ttl_ms)
+            .invoke_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        Ok(taken == 1)
+    }
+
+    async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
+        let mut redis = self.redis.clone();
+        let released: i64 = self
+            .unlock
+            .key(self.lock_key(key))
+            .arg(owner)
+            .arg(micros(self.clock.now()))
+            .invoke_async(&mut redis)
+            .await
+            .map_err(unavailable)?;
+        Ok(released == 1)
+    }
+}
+
+// Everything else is the database's, unchanged.
+
+#[async_trait]
+impl<S: ExternalSessions> EventRepository for RedisLayer<S> {
+    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.db.insert_event(event).await
+    }
+    async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
+        self.db.update_event(event).await
+    }
+    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        self.db.event(id).await
+    }
+    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
+        self.db.list_events(filter).await
+    }
+    async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
+        self.db.delete_event(id).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> TicketTypeRepository for RedisLayer<S> {
+    async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        self.db.insert_ticket_type(ticket_type).await
+    }
+    async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
+        self.db.update_ticket_type(ticket_type).await
+    }
+    async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
+        self.db.ticket_type(id).await
+    }
+    async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
+        self.db.ticket_types(event_id).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> GateRepository for RedisLayer<S> {
+    async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        self.db.insert_gate(gate).await
+    }
+    async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
+        self.db.update_gate(gate).await
+    }
+    async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError> {
+        self.db.gate(id).await
+    }
+    async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
+        self.db.gates(event_id).await
+    }
+    async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
+        self.db.gates_of_agent(agent).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> TicketRepository for RedisLayer<S> {
+    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+        self.db.insert_tickets(tickets).await
+    }
+    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.db.ticket(id).await
+    }
+    async fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError> {
+        self.db.ticket_by_code(code).await
+    }
+    async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
+        self.db.update_ticket(ticket, expected_version).await
+    }
+    async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
+        self.db.allocation(ticket_type_id).await
+    }
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        self.db.tickets(filter).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> MagicLinkRepository for RedisLayer<S> {
+    async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
+        self.db.insert_magic_link(link).await
+    }
+    async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError> {
+        self.db.magic_link(token_hash).await
+    }
+    async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.db.revoke_magic_links(ticket_id, at).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> AuditRepository for RedisLayer<S> {
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.db.append_audit(entry).await
+    }
+    async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+        self.db.audit_entries(event_id, limit).await
+    }
+}
