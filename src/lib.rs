@@ -28,6 +28,8 @@ pub mod prelude {
     pub use ticketing_core::scan::{ConfirmRequest, Credential, Direction, ScanAgent, ScanReason, ScanRequest};
     pub use ticketing_core::signing::{Algorithm, KeyId, KeyMaterial, KeyState, Keyring};
     pub use ticketing_core::status::{TicketAction, TicketStatus};
+    pub use ticketing_core::store::Store;
     pub use ticketing_core::ticket::HolderSpec;
     pub use ticketing_core::ticket_type::TicketTypeSpec;
+    pub use ticketing_storage::{PgStore, RedisLayer, SqliteStore};
 }

@@ -1,16 +1,35 @@
 //! # ticketing-storage
 //!
-//! Storage backends for the ticketing engine: SQLite (the embedded default), Postgres and Redis,
-//! each implementing the ports of [`ticketing_core::store`]. The backends land with the storage
-//! issue; [`ticketing_core::memory::MemoryStore`] is the in-memory one.
+//! Storage backends for the ticketing engine, each implementing the ports of
+//! [`ticketing_core::store`]: [`SqliteStore`] (the embedded default: zero setup),
+//! [`PgStore`] (a shared database for several instances) and [`RedisLayer`] (scan sessions and
+//! locks in Redis, in front of either). [`open`] picks one by URL:
 //!
-//! With the `testkit` feature, [`testkit`] is the conformance suite every backend must pass.
+//! ```no_run
+//! # async fn demo() -> Result<(), ticketing_storage::OpenError> {
+//! use std::sync::Arc;
+//! use ticketing_core::env::SystemClock;
+//!
+//! let store = ticketing_storage::open("sqlite://tickets.db", None, Arc::new(SystemClock)).await?;
+//! let scaled = ticketing_storage::open(
+//!     "postgres://postgres@127.0.0.1/ticketing",
+//!     Some("redis://127.0.0.1:6379"),
+//!     Arc::new(SystemClock),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every backend passes the same conformance suite: [`testkit`], with the `testkit` feature.
 
 #![allow(
     clippy::duplicate_mod,
     reason = "src/sql/ is compiled once per SQL backend on purpose, against that backend's types"
 )]
 
+use std::sync::Arc;
+
+use ticketing_core::env::Clock;
 pub use ticketing_core::store::Store;
 
 mod codec;
@@ -22,9 +41,40 @@ pub use postgres::PgStore;
 pub use redis::RedisLayer;
 pub use sqlite::SqliteStore;
 
+/// The Redis key prefix [`open`] uses.
+pub const REDIS_PREFIX: &str = "ticketing:";
+
+/// Opens the store `database_url` names, migrated and ready: `sqlite://path` (created if
+/// missing), `sqlite::memory:`, or `postgres://…` / `postgresql://…` (a pool of 16). With
+/// `redis_url`, Redis holds scan sessions and locks in front of it, under [`REDIS_PREFIX`].
+/// `clock` times what the store decides itself (lock expiry).
+pub async fn open(
+    database_url: &str,
+    redis_url: Option<&str>,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, OpenError> {
+    let scheme = database_url.split(':').next().unwrap_or_default();
+    match (scheme, redis_url) {
+        ("sqlite", None) => Ok(Arc::new(SqliteStore::open(database_url, clock).await?)),
+        ("sqlite", Some(redis)) => {
+            let db = SqliteStore::open(database_url, clock.clone()).await?;
+            Ok(Arc::new(RedisLayer::connect(db, redis, REDIS_PREFIX, clock).await?))
+        }
+        ("postgres" | "postgresql", None) => Ok(Arc::new(PgStore::open(database_url, 16, clock).await?)),
+        ("postgres" | "postgresql", Some(redis)) => {
+            let db = PgStore::open(database_url, 16, clock.clone()).await?;
+            Ok(Arc::new(RedisLayer::connect(db, redis, REDIS_PREFIX, clock).await?))
+        }
+        _ => Err(OpenError::Scheme(scheme.to_owned())),
+    }
+}
+
 /// Why a store could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
+    /// The URL names no backend this crate has.
+    #[error("unsupported database URL scheme {0:?}: use sqlite://, sqlite::memory: or postgres://")]
+    Scheme(String),
     /// The URL is malformed or names no backend this crate has.
     #[error("bad database URL: {0}")]
     Url(#[source] sqlx::Error),
