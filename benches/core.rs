@@ -1,12 +1,11 @@
-//! Criterion benchmarks of the hot paths of the core: signing and verifying QR payloads, the
-//! scan decision, and a whole request + confirm pair over the in-memory store.
+//! Criterion benchmarks of the hot paths of the core: signing and verifying QR payloads and the
+//! scan decision. Whole scans over each store, the in-memory one included, are in `storage.rs`.
 //!
 //! ```sh
 //! cargo bench --bench core
 //! ```
 
 use std::hint::black_box;
-use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use ticketing::chrono::{Duration, TimeZone as _, Utc};
@@ -109,69 +108,5 @@ fn uuid_from(n: u128) -> ticketing::core::uuid::Uuid {
     ticketing::core::uuid::Uuid::from_u128(n)
 }
 
-fn memory_pair(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let store = Arc::new(MemoryStore::new(clock.clone()));
-    let engine = Ticketing::new(store, keyring(), clock.clone(), Arc::new(OsRandomness), Config::default());
-    let agent = ScanAgent { id: UserId::generate(&*clock, &OsRandomness), any_gate: false };
-    let (payload, gate) = runtime.block_on(async {
-        let now = clock.now();
-        let spec = EventSpec {
-            title: "Bench".into(),
-            description: String::new(),
-            starts_at: now - Duration::hours(1),
-            ends_at: now + Duration::days(30),
-            time_zone: "UTC".into(),
-            location: "Lyon".into(),
-            capacity: 10,
-            dress_code: None,
-            allow_reentry: true,
-            payment_url: None,
-        };
-        let event = engine.create_event(&spec).await.expect("event");
-        engine.set_event_status(event.id(), EventStatus::Published).await.expect("publish");
-        let type_spec = TicketTypeSpec {
-            name: "Pass".into(),
-            price_minor: 0,
-            currency: "EUR".into(),
-            quota: 10,
-            usage_limit: u32::MAX,
-            daily_entry_limit: None,
-            validity_from: None,
-            validity_to: None,
-            gates: None,
-        };
-        let ticket_type = engine.add_ticket_type(event.id(), &type_spec).await.expect("type");
-        let gate = engine
-            .add_gate(event.id(), &GateSpec { name: "G".into(), agents: vec![agent.id], ticket_types: None })
-            .await
-            .expect("gate");
-        let issue =
-            IssueRequest { ticket_type_id: ticket_type.id(), count: 1, holders: vec![], status: TicketStatus::Paid };
-        let ticket = engine.issue_tickets(&issue).await.expect("ticket").remove(0);
-        (engine.qr_payload(&ticket, None).expect("payload"), gate.id())
-    });
-    // Alternate in and out so every pair is an accepted, state-changing scan.
-    let mut direction = Direction::In;
-    c.bench_function("scan/request+confirm pair (memory store)", |b| {
-        b.iter(|| {
-            runtime.block_on(async {
-                let requested = engine
-                    .scan_request(&ScanRequest { credential: Credential::Qr(payload.clone()), gate_id: gate, agent })
-                    .await
-                    .expect("request");
-                let token = requested.session.expect("accepted").token;
-                let done = engine
-                    .scan_confirm(&ConfirmRequest { token, direction, gate_id: gate, agent, nonce: None })
-                    .await
-                    .expect("confirm");
-                assert!(done.reason.is_ok());
-            });
-            direction = if direction == Direction::In { Direction::Out } else { Direction::In };
-        })
-    });
-}
-
-criterion_group!(benches, signing, decision, memory_pair);
+criterion_group!(benches, signing, decision);
 criterion_main!(benches);

@@ -1,5 +1,6 @@
 //! Criterion benchmarks of the storage backends through the engine: a scan request + confirm pair,
-//! a bulk insert of 100,000 tickets, and 1,000 concurrent single-ticket reservations.
+//! a bulk insert of 100,000 tickets, and 1,000 concurrent single-ticket reservations, on memory
+//! (the floor: the engine's own cost), SQLite, and the servers when configured.
 //!
 //! ```sh
 //! cargo bench --bench storage                     # SQLite only
@@ -34,7 +35,8 @@ fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("a runtime")
 }
 
-/// The stores to measure, by name: SQLite always, Postgres and Postgres+Redis when configured.
+/// The stores to measure, by name: memory and SQLite always, Postgres and Postgres+Redis when
+/// configured.
 fn stores(rt: &Runtime) -> Vec<(&'static str, Arc<dyn Store>)> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     rt.block_on(async {
@@ -42,8 +44,10 @@ fn stores(rt: &Runtime) -> Vec<(&'static str, Arc<dyn Store>)> {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a folder for the bench database");
         let url = format!("sqlite://{}", dir.join("bench.db").display());
-        let mut stores: Vec<(&'static str, Arc<dyn Store>)> =
-            vec![("sqlite", Arc::new(SqliteStore::open(&url, clock.clone()).await.expect("SQLite")))];
+        let mut stores: Vec<(&'static str, Arc<dyn Store>)> = vec![
+            ("memory", Arc::new(MemoryStore::new(clock.clone()))),
+            ("sqlite", Arc::new(SqliteStore::open(&url, clock.clone()).await.expect("SQLite"))),
+        ];
         let Ok(url) = std::env::var("DATABASE_URL") else {
             eprintln!("DATABASE_URL is not set: Postgres not measured");
             return stores;

@@ -43,6 +43,21 @@ pub(crate) fn split<T: std::str::FromStr>(text: &str) -> Result<Vec<T>, StoreErr
     text.split(',').map(|item| item.parse().map_err(|_| corrupt("list item", item))).collect()
 }
 
+/// A scan direction back from its stored name.
+pub(crate) fn direction(name: &str) -> Result<ticketing_core::scan::Direction, StoreError> {
+    use ticketing_core::scan::Direction;
+    match name {
+        "in" => Ok(Direction::In),
+        "out" => Ok(Direction::Out),
+        other => Err(corrupt("direction", other)),
+    }
+}
+
+/// When a lock taken at `now` for `ttl` expires; saturates instead of overflowing.
+pub(crate) fn expiry(now: DateTime<Utc>, ttl: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ttl).ok().and_then(|d| now.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// A stored count back to `u32`.
 pub(crate) fn count(n: i64) -> Result<u32, StoreError> {
     u32::try_from(n).map_err(|_| corrupt("count", n))
@@ -83,5 +98,9 @@ mod tests {
         assert_eq!(split::<Uuid>("").unwrap(), Vec::<Uuid>::new());
         assert!(matches!(split::<Uuid>("x"), Err(StoreError::Corrupt(_))));
         assert!(matches!(count(-1), Err(StoreError::Corrupt(_))));
+        assert_eq!(direction("out").unwrap(), ticketing_core::scan::Direction::Out);
+        assert!(matches!(direction("up"), Err(StoreError::Corrupt(_))));
+        assert_eq!(expiry(at, std::time::Duration::from_secs(2)), at + chrono::Duration::seconds(2));
+        assert_eq!(expiry(at, std::time::Duration::MAX), DateTime::<Utc>::MAX_UTC);
     }
 }

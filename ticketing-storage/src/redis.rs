@@ -31,7 +31,7 @@ use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
 
 use crate::OpenError;
-use crate::codec::{corrupt, instant, join, micros, opt_instant, split};
+use crate::codec::{corrupt, direction, expiry, instant, join, micros, opt_instant, split};
 
 /// What spending a session did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -266,14 +266,7 @@ impl<S: ExternalSessions> ScanRepository for RedisLayer<S> {
             let v = text(name)?;
             v.parse().map_err(|_| corrupt(name, v))
         };
-        let allowed = split::<String>(text("allowed")?)?
-            .iter()
-            .map(|d| match d.as_str() {
-                "in" => Ok(Direction::In),
-                "out" => Ok(Direction::Out),
-                other => Err(corrupt("direction", other)),
-            })
-            .collect::<Result<_, _>>()?;
+        let allowed = split::<String>(text("allowed")?)?.iter().map(|d| direction(d)).collect::<Result<_, _>>()?;
         Ok(Some(ScanSession {
             token_hash: *token_hash,
             ticket_id: TicketId::from_uuid(id("ticket")?),
@@ -309,10 +302,7 @@ impl<S: ExternalSessions> ScanRepository for RedisLayer<S> {
 impl<S: ExternalSessions> Locks for RedisLayer<S> {
     async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let until = chrono::Duration::from_std(ttl)
-            .ok()
-            .and_then(|d| now.checked_add_signed(d))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = expiry(now, ttl);
         // Redis drops the key after the TTL in its own time too, so nothing is left behind.
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
         let mut redis = self.redis.clone();

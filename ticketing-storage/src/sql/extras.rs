@@ -12,7 +12,7 @@ use ticketing_core::store::{AuditRepository, Locks, MagicLinkRepository, StoreEr
 use uuid::Uuid;
 
 use super::{DbRow, DbStore};
-use crate::codec::{corrupt, db_error, instant, micros, opt_instant};
+use crate::codec::{corrupt, db_error, expiry, instant, micros, opt_instant};
 
 fn actor_columns(actor: &Actor) -> (&'static str, Option<String>) {
     match actor {
@@ -140,10 +140,7 @@ impl AuditRepository for DbStore {
 impl Locks for DbStore {
     async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let until = chrono::Duration::from_std(ttl)
-            .ok()
-            .and_then(|d| now.checked_add_signed(d))
-            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let until = expiry(now, ttl);
         // Insert, or take over a lock whose time is up; a live lock is left alone (0 rows).
         let done = sqlx::query(
             "INSERT INTO locks (key, owner, expires_at) VALUES ($1, $2, $3) \

@@ -9,21 +9,13 @@ use ticketing_core::store::{CommitOutcome, ScanCommit, ScanLogFilter, ScanReposi
 use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, tickets};
-use crate::codec::{corrupt, count, db_error, instant, join, micros, opt_instant, split};
+use crate::codec::{corrupt, count, db_error, direction, instant, join, micros, opt_instant, split};
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
 fn stage_name(stage: ScanStage) -> &'static str {
     match stage {
         ScanStage::Request => "request",
         ScanStage::Confirm => "confirm",
-    }
-}
-
-fn direction(name: &str) -> Result<Direction, StoreError> {
-    match name {
-        "in" => Ok(Direction::In),
-        "out" => Ok(Direction::Out),
-        other => Err(corrupt("direction", other)),
     }
 }
 
