@@ -83,6 +83,10 @@ id_type!(
     /// Identifies an [`AuditEntry`](crate::audit::AuditEntry).
     AuditId
 );
+id_type!(
+    /// Identifies a background [`Job`](crate::job::Job).
+    JobId
+);
 
 fn uuid_v7(clock: &dyn Clock, rng: &dyn Randomness) -> Uuid {
     let millis = u64::try_from(clock.now().timestamp_millis()).unwrap_or(0);

@@ -6,7 +6,8 @@
 //!
 //! Layout:
 //! - Entities, each valid by construction: [`event`], [`ticket_type`], [`ticket`], [`gate`],
-//!   with [`money`], [`field`] validation and typed [`ids`]; [`audit`] entries.
+//!   with [`money`], [`field`] validation and typed [`ids`]; [`audit`] entries; background
+//!   [`job`]s and their retry rule.
 //! - Rules: the ticket [`status`] machine (the full transition table is in its docs), [`quota`]
 //!   checks, and the two-step [`scan`] with its pure [`scan::rules`].
 //! - Secrets: [`signing`] (compact signed QR payloads, HMAC-SHA256 and Ed25519, key rotation),
@@ -31,6 +32,7 @@ pub mod event;
 pub mod field;
 pub mod gate;
 pub mod ids;
+pub mod job;
 pub mod magic_link;
 pub mod memory;
 pub mod money;

@@ -17,7 +17,8 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEntry;
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::quota::{Allocation, QuotaError};
 use crate::scan::{Nonce, ScanLog, ScanSession};
@@ -143,9 +144,10 @@ pub trait GateRepository: Send + Sync {
 #[async_trait]
 pub trait TicketRepository: Send + Sync {
     /// Stores new tickets, all of one type, in one atomic step that also checks the type's quota
-    /// and the event's capacity against live tickets: either all are written or none
-    /// (`Quota(TypeQuota | EventCapacity)`, `Conflict` on a duplicate id or short code).
-    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError>;
+    /// and the event's capacity against live tickets, and enqueues `jobs` (what the new tickets
+    /// cause: notifications, say): either all are written or none (`Quota(TypeQuota |
+    /// EventCapacity)`, `Conflict` on a duplicate id, short code or job id).
+    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError>;
     /// A ticket by id.
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
     /// A ticket by short code.
@@ -236,6 +238,73 @@ pub trait Locks: Send + Sync {
     async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError>;
 }
 
+/// Which jobs to list, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JobFilter {
+    /// Only jobs of this event.
+    pub event_id: Option<EventId>,
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Page size.
+    pub limit: u32,
+}
+
+/// The durable job queue, in the same database as the data (see [`crate::job`] for the life of a
+/// job). Every method is one atomic step; the reports a worker makes on a job it holds
+/// ([`JobQueue::heartbeat`], [`JobQueue::commit_chunk`], [`JobQueue::finish_job`]) apply only
+/// while the worker's lease is the job's current one, and answer [`LeaseCheck`] otherwise.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Stores a queued job; `Conflict` if the id exists.
+    async fn enqueue(&self, job: &Job) -> Result<(), StoreError>;
+    /// Claims the most urgent due job of one of `kinds` under `lease`: a queued job whose
+    /// `run_at` has come, or a running one whose lease lapsed (its worker is gone). Highest
+    /// priority first, then the earliest due, then the oldest. A claim counts one attempt. A
+    /// lapsed job with no attempts left is failed instead, and one whose cancel was requested is
+    /// cancelled. `lease.worker` must be unique per claim.
+    async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError>;
+    /// Records progress (`done` units) and extends the lease to `lease.until`.
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done: u64,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError>;
+    /// Commits a chunk of generated tickets with the progress it makes, in one atomic step:
+    /// only if the lease holds, no cancel is asked, and the job's progress is still
+    /// `done_before`; the tickets are inserted as [`TicketRepository::insert_tickets`] does
+    /// (quota errors and conflicts are returned and nothing is written), progress becomes
+    /// `done_before + tickets.len()`, and the lease is extended to `lease.until`.
+    async fn commit_chunk(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done_before: u64,
+        tickets: &[Ticket],
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError>;
+    /// Ends the job `lease` holds: succeeded, cancelled, failed for good, or failed with a retry
+    /// at `retry_at` while attempts are left.
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError>;
+    /// Cancels a job: a queued one at once; a running one is marked, and its worker stops at its
+    /// next report. Ended jobs are left as they are. Returns the job as it is now.
+    async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError>;
+    /// Queues a failed or cancelled job again, due at `now`, with a fresh attempt budget and its
+    /// progress kept; `Conflict` for a job that is queued, running or succeeded.
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError>;
+    /// A job by id.
+    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+    /// Jobs matching `filter`, newest first.
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Store:
     EventRepository
@@ -245,6 +314,7 @@ pub trait Store:
     + ScanRepository
     + MagicLinkRepository
     + AuditRepository
+    + JobQueue
     + Locks
 {
 }
@@ -257,6 +327,7 @@ impl<T> Store for T where
         + ScanRepository
         + MagicLinkRepository
         + AuditRepository
+        + JobQueue
         + Locks
 {
 }

@@ -11,6 +11,9 @@
 mod catalog;
 #[path = "sql/extras.rs"]
 mod extras;
+/// The job queue's SQL, and [`jobs::enqueue_in`] for enqueuing inside a transaction of your own.
+#[path = "sql/jobs.rs"]
+pub mod jobs;
 #[path = "sql/rows.rs"]
 mod rows;
 #[path = "sql/scans.rs"]
@@ -33,6 +36,8 @@ use crate::codec::db_error;
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
 type Conn = sqlx::PgConnection;
+/// Row locking of the job claim: concurrent claimers skip each other's rows.
+const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 type DbStore = PgStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
 
@@ -79,7 +84,10 @@ impl PgStore {
     }
 
     /// A write transaction (READ COMMITTED; the conditional updates carry the atomicity).
-    async fn write(&self) -> Result<Transaction<'static, Db>, StoreError> {
+    ///
+    /// Public so an application can make its own change and enqueue the job it causes with
+    /// [`jobs::enqueue_in`] in one transaction: both are written, or neither.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
         self.pool.begin().await.map_err(db_error)
     }
 }

@@ -18,14 +18,16 @@ use redis::{AsyncCommands, Script};
 use ticketing_core::audit::AuditEntry;
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
-use ticketing_core::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use ticketing_core::job::{Job, JobEnd, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::quota::Allocation;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
-    AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, Locks, MagicLinkRepository,
-    ScanCommit, ScanLogFilter, ScanRepository, Store, StoreError, TicketFilter, TicketRepository, TicketTypeRepository,
+    AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, JobFilter, JobQueue, Locks,
+    MagicLinkRepository, ScanCommit, ScanLogFilter, ScanRepository, Store, StoreError, TicketFilter, TicketRepository,
+    TicketTypeRepository,
 };
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
@@ -391,8 +393,8 @@ impl<S: ExternalSessions> GateRepository for RedisLayer<S> {
 
 #[async_trait]
 impl<S: ExternalSessions> TicketRepository for RedisLayer<S> {
-    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
-        self.db.insert_tickets(tickets).await
+    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+        self.db.insert_tickets(tickets, jobs).await
     }
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         self.db.ticket(id).await
@@ -431,5 +433,55 @@ impl<S: ExternalSessions> AuditRepository for RedisLayer<S> {
     }
     async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         self.db.audit_entries(event_id, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
+    async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
+        self.db.enqueue(job).await
+    }
+    async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
+        self.db.claim(kinds, lease, now).await
+    }
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done: u64,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        self.db.heartbeat(id, lease, done, now).await
+    }
+    async fn commit_chunk(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done_before: u64,
+        tickets: &[Ticket],
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        self.db.commit_chunk(id, lease, done_before, tickets, now).await
+    }
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        self.db.finish_job(id, lease, end, now).await
+    }
+    async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        self.db.cancel_job(id, now).await
+    }
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        self.db.retry_job(id, now).await
+    }
+    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        self.db.job(id).await
+    }
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        self.db.jobs(filter).await
     }
 }

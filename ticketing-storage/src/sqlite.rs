@@ -11,6 +11,9 @@
 mod catalog;
 #[path = "sql/extras.rs"]
 mod extras;
+/// The job queue's SQL, and [`jobs::enqueue_in`] for enqueuing inside a transaction of your own.
+#[path = "sql/jobs.rs"]
+pub mod jobs;
 #[path = "sql/rows.rs"]
 mod rows;
 #[path = "sql/scans.rs"]
@@ -33,6 +36,8 @@ use crate::codec::db_error;
 type Db = sqlx::Sqlite;
 type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
+/// Row locking of the job claim: nothing: SQLite's single writer serialises the claim.
+const SKIP_LOCKED: &str = "";
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 
@@ -82,7 +87,10 @@ impl SqliteStore {
     }
 
     /// A write transaction holding SQLite's write lock from its first statement.
-    async fn write(&self) -> Result<Transaction<'static, Db>, StoreError> {
+    ///
+    /// Public so an application can make its own change and enqueue the job it causes with
+    /// [`jobs::enqueue_in`] in one transaction: both are written, or neither.
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
     }
 }

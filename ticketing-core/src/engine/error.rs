@@ -41,6 +41,9 @@ pub enum Error {
     /// A quota or capacity would be broken.
     #[error(transparent)]
     Quota(#[from] QuotaError),
+    /// The request is malformed in a way no field error covers.
+    #[error("invalid request: {0}")]
+    Invalid(&'static str),
     /// A uniqueness rule would be broken.
     #[error("conflict: {0}")]
     Conflict(String),

@@ -29,6 +29,7 @@
 
 mod catalog;
 mod error;
+mod generation;
 mod tickets;
 
 use std::sync::Arc;
@@ -36,9 +37,11 @@ use std::sync::Arc;
 use chrono::Duration;
 
 pub use error::Error;
+pub use generation::GenerationRequest;
 pub use tickets::IssueRequest;
 
 use crate::env::{Clock, Randomness};
+use crate::job::RetryPolicy;
 use crate::signing::{Algorithm, Keyring};
 use crate::store::Store;
 
@@ -51,11 +54,25 @@ pub struct Config {
     pub qr_algorithm: Algorithm,
     /// How often a compare-and-set that lost a race is tried again before giving up (default 16).
     pub max_retries: u32,
+    /// How long a worker holds a job without reporting progress before another worker may take
+    /// it over (default 60 s). Each committed chunk extends the hold.
+    pub job_lease: Duration,
+    /// When a failed job attempt runs again (default: 10 s, doubling, at most 1 h).
+    pub job_retry: RetryPolicy,
+    /// Tickets per committed chunk of a bulk generation (default 1,000).
+    pub generation_chunk: u32,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { session_ttl: Duration::seconds(30), qr_algorithm: Algorithm::HmacSha256, max_retries: 16 }
+        Self {
+            session_ttl: Duration::seconds(30),
+            qr_algorithm: Algorithm::HmacSha256,
+            max_retries: 16,
+            job_lease: Duration::seconds(60),
+            job_retry: RetryPolicy::default(),
+            generation_chunk: 1000,
+        }
     }
 }
 

@@ -11,10 +11,11 @@ use crate::signing::QrClaims;
 use crate::status::{TicketAction, TicketStatus};
 use crate::store::{Store, StoreError};
 use crate::ticket::{Holder, HolderSpec, NewTicket, Ticket};
+use crate::ticket_type::TicketType;
 
 /// Short codes are drawn at random from 31^9; a collision with an existing code is refused by
 /// storage and the batch is drawn again, this many times at most.
-const CODE_DRAWS: usize = 4;
+pub(super) const CODE_DRAWS: usize = 4;
 
 /// A request for new tickets of one type.
 #[derive(Clone, Debug)]
@@ -44,27 +45,39 @@ impl<S: Store + ?Sized> Ticketing<S> {
         };
         let now = self.clock.now();
         for draw in 1..=CODE_DRAWS {
-            let tickets = holders
-                .iter()
-                .map(|holder| {
-                    Ticket::new(NewTicket {
-                        id: TicketId::generate(&*self.clock, &*self.rng),
-                        event_id: event.id(),
-                        ticket_type_id: ticket_type.id(),
-                        short_code: ShortCode::generate(&*self.rng),
-                        holder: holder.clone(),
-                        status: request.status,
-                        created_at: now,
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            match self.store.insert_tickets(&tickets).await {
+            let tickets = self.draw_tickets(&ticket_type, &holders, request.status, now)?;
+            match self.store.insert_tickets(&tickets, &[]).await {
                 Ok(()) => return Ok(tickets),
                 Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Conflict("could not draw unique short codes".into()))
+    }
+
+    /// New tickets of `ticket_type`, one per holder, with fresh ids and short codes.
+    pub(super) fn draw_tickets(
+        &self,
+        ticket_type: &TicketType,
+        holders: &[Option<Holder>],
+        status: TicketStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, Error> {
+        holders
+            .iter()
+            .map(|holder| {
+                Ticket::new(NewTicket {
+                    id: TicketId::generate(&*self.clock, &*self.rng),
+                    event_id: ticket_type.event_id(),
+                    ticket_type_id: ticket_type.id(),
+                    short_code: ShortCode::generate(&*self.rng),
+                    holder: holder.clone(),
+                    status,
+                    created_at: now,
+                })
+                .map_err(Error::from)
+            })
+            .collect()
     }
 
     /// A ticket by id.

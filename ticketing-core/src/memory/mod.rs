@@ -3,6 +3,7 @@
 //! the live-ticket counters are kept beside the rows exactly as a SQL backend keeps them.
 
 mod catalog;
+mod jobs;
 mod scans;
 mod tickets;
 
@@ -17,7 +18,8 @@ use crate::audit::AuditEntry;
 use crate::env::Clock;
 use crate::event::Event;
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use crate::job::Job;
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
@@ -42,6 +44,9 @@ struct State {
     magic_links: HashMap<TokenHash, MagicLink>,
     audit: Vec<AuditEntry>,
     locks: HashMap<String, (String, DateTime<Utc>)>,
+    jobs: HashMap<JobId, Job>,
+    /// Enqueue order, for claims among equals and listings.
+    job_order: Vec<JobId>,
 }
 
 /// The in-memory store.
@@ -122,7 +127,10 @@ impl AuditRepository for MemoryStore {
 impl Locks for MemoryStore {
     async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let until = now + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let until = chrono::Duration::from_std(ttl)
+            .ok()
+            .and_then(|ttl| now.checked_add_signed(ttl))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut s = self.state();
         match s.locks.get(key) {
             Some((_, expires)) if *expires > now => Ok(false),

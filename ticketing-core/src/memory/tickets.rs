@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, State, page};
 use crate::ids::{TicketId, TicketTypeId};
+use crate::job::Job;
 use crate::quota::{self, Allocation};
 use crate::short_code::ShortCode;
 use crate::store::{StoreError, TicketFilter, TicketRepository};
@@ -35,6 +36,48 @@ impl State {
         Ok(())
     }
 
+    /// Inserts a batch of one type within its quota and its event's capacity, with the jobs it
+    /// causes; all or nothing.
+    pub(super) fn insert_tickets(&mut self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+        for job in jobs {
+            if self.jobs.contains_key(&job.id) || jobs.iter().filter(|j| j.id == job.id).count() > 1 {
+                return Err(StoreError::Conflict("job id".into()));
+            }
+        }
+        if let Some(first) = tickets.first() {
+            let ticket_type =
+                self.ticket_types.get(&first.ticket_type_id()).ok_or(StoreError::NotFound("ticket type"))?;
+            let event = self.events.get(&ticket_type.event_id()).ok_or(StoreError::NotFound("event"))?;
+            if tickets.iter().any(|t| t.ticket_type_id() != ticket_type.id() || t.event_id() != event.id()) {
+                return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
+            }
+            let live: u32 = tickets.iter().filter(|t| t.status().is_live()).count().try_into().unwrap_or(u32::MAX);
+            quota::check_issue(ticket_type.quota(), event.capacity(), self.allocation(ticket_type.id())?, live)?;
+            let mut codes = HashSet::with_capacity(tickets.len());
+            let mut ids = HashSet::with_capacity(tickets.len());
+            for t in tickets {
+                if self.by_code.contains_key(&t.short_code()) || !codes.insert(t.short_code()) {
+                    return Err(StoreError::Conflict("short code".into()));
+                }
+                if self.tickets.contains_key(&t.id()) || !ids.insert(t.id()) {
+                    return Err(StoreError::Conflict("ticket id".into()));
+                }
+            }
+            let (type_id, event_id) = (ticket_type.id(), event.id());
+            *self.live_by_type.entry(type_id).or_default() += live;
+            *self.live_by_event.entry(event_id).or_default() += live;
+            for t in tickets {
+                self.by_code.insert(t.short_code(), t.id());
+                self.ticket_order.push(t.id());
+                self.tickets.insert(t.id(), t.clone());
+            }
+        }
+        for job in jobs {
+            self.push_job(job.clone());
+        }
+        Ok(())
+    }
+
     pub(super) fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
         let ticket_type = self.ticket_types.get(&ticket_type_id).ok_or(StoreError::NotFound("ticket type"))?;
         Ok(Allocation {
@@ -46,35 +89,8 @@ impl State {
 
 #[async_trait]
 impl TicketRepository for MemoryStore {
-    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
-        let Some(first) = tickets.first() else { return Ok(()) };
-        let mut s = self.state();
-        let ticket_type = s.ticket_types.get(&first.ticket_type_id()).ok_or(StoreError::NotFound("ticket type"))?;
-        let event = s.events.get(&ticket_type.event_id()).ok_or(StoreError::NotFound("event"))?;
-        if tickets.iter().any(|t| t.ticket_type_id() != ticket_type.id() || t.event_id() != event.id()) {
-            return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
-        }
-        let live: u32 = tickets.iter().filter(|t| t.status().is_live()).count().try_into().unwrap_or(u32::MAX);
-        quota::check_issue(ticket_type.quota(), event.capacity(), s.allocation(ticket_type.id())?, live)?;
-        let mut codes = HashSet::with_capacity(tickets.len());
-        let mut ids = HashSet::with_capacity(tickets.len());
-        for t in tickets {
-            if s.by_code.contains_key(&t.short_code()) || !codes.insert(t.short_code()) {
-                return Err(StoreError::Conflict("short code".into()));
-            }
-            if s.tickets.contains_key(&t.id()) || !ids.insert(t.id()) {
-                return Err(StoreError::Conflict("ticket id".into()));
-            }
-        }
-        let (type_id, event_id) = (ticket_type.id(), event.id());
-        *s.live_by_type.entry(type_id).or_default() += live;
-        *s.live_by_event.entry(event_id).or_default() += live;
-        for t in tickets {
-            s.by_code.insert(t.short_code(), t.id());
-            s.ticket_order.push(t.id());
-            s.tickets.insert(t.id(), t.clone());
-        }
-        Ok(())
+    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+        self.state().insert_tickets(tickets, jobs)
     }
 
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {

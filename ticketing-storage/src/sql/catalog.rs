@@ -85,7 +85,7 @@ impl EventRepository for DbStore {
     }
 
     async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         let sql =
             sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1 AND live_tickets <= $8"));
         let done = bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
@@ -130,7 +130,7 @@ impl EventRepository for DbStore {
     }
 
     async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         let has_tickets: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE event_id = $1)")
             .bind(*id.as_uuid())
             .fetch_one(&mut *tx)
@@ -164,7 +164,7 @@ impl TicketTypeRepository for DbStore {
     }
 
     async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         let sql = "UPDATE ticket_types SET event_id = $2, name = $3, name_key = $4, price_minor = $5, currency = $6, \
                    quota = $7, usage_limit = $8, daily_entry_limit = $9, validity_from = $10, validity_to = $11, gates = $12 \
                    WHERE id = $1 AND live_tickets <= $7";
@@ -201,7 +201,7 @@ impl TicketTypeRepository for DbStore {
 
 impl DbStore {
     async fn write_gate(&self, gate: &Gate, insert: bool) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         let types = gate.ticket_types().map(join);
         let sql = if insert {
             "INSERT INTO gates (id, event_id, name, ticket_types) VALUES ($1, $2, $3, $4)"

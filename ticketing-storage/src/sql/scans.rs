@@ -85,7 +85,7 @@ impl DbStore {
         external: Option<&dyn SessionSpender>,
     ) -> Result<CommitOutcome, StoreError> {
         let log = &commit.log;
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(nonce) = &log.nonce
             && let Some(first) = by_nonce(&mut tx, log.agent_id, nonce).await?
         {

@@ -5,13 +5,14 @@
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
 use ticketing_core::ids::{TicketId, TicketTypeId};
+use ticketing_core::job::Job;
 use ticketing_core::quota::{Allocation, QuotaError};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::{StoreError, TicketFilter, TicketRepository};
 use ticketing_core::ticket::Ticket;
 
-use super::{Conn, Db, DbStore, rows};
+use super::{Conn, Db, DbStore, jobs, rows};
 use crate::codec::{corrupt, count, day, db_error, micros};
 
 /// Rows per INSERT statement (14 parameters each, well under SQLite's 32,766).
@@ -70,87 +71,94 @@ pub(super) async fn replace(conn: &mut Conn, ticket: &Ticket, expected: u64) -> 
     Ok(true)
 }
 
+/// Inserts tickets of one type on `conn` (inside the caller's transaction) within the type's quota
+/// and the event's capacity, with the jobs they cause.
+pub(super) async fn insert_in(conn: &mut Conn, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+    for job in jobs {
+        jobs::enqueue_in(conn, job).await?;
+    }
+    let Some(first) = tickets.first() else { return Ok(()) };
+    if tickets.iter().any(|t| t.ticket_type_id() != first.ticket_type_id() || t.event_id() != first.event_id()) {
+        return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
+    }
+    let live = tickets.iter().filter(|t| t.status().is_live()).count();
+    // More than u32::MAX tickets in one batch cannot fit any quota: saturating keeps that true.
+    let requested = u32::try_from(live).unwrap_or(u32::MAX);
+    // Type first, then event: every writer takes the two rows in this order.
+    let taken = sqlx::query(
+        "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
+             AND live_tickets + $2 <= quota",
+    )
+    .bind(*first.ticket_type_id().as_uuid())
+    .bind(i64::from(requested))
+    .bind(*first.event_id().as_uuid())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if taken.rows_affected() == 0 {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
+                .bind(*first.ticket_type_id().as_uuid())
+                .bind(*first.event_id().as_uuid())
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
+        let (quota, type_live) = (count(quota)?, count(type_live)?);
+        return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
+    }
+    let taken = sqlx::query(
+        "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity",
+    )
+    .bind(*first.event_id().as_uuid())
+    .bind(i64::from(requested))
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    if taken.rows_affected() == 0 {
+        let (capacity, event_live): (i64, i64) =
+            sqlx::query_as("SELECT capacity, live_tickets FROM events WHERE id = $1")
+                .bind(*first.event_id().as_uuid())
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        let (capacity, event_live) = (count(capacity)?, count(event_live)?);
+        return Err(
+            QuotaError::EventCapacity { capacity, remaining: capacity.saturating_sub(event_live), requested }.into()
+        );
+    }
+    for chunk in tickets.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \
+                 status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut row, t| {
+            let holder = t.holder();
+            row.push_bind(*t.id().as_uuid())
+                .push_bind(*t.event_id().as_uuid())
+                .push_bind(*t.ticket_type_id().as_uuid())
+                .push_bind(code(t))
+                .push_bind(holder.map(|h| h.name().to_owned()))
+                .push_bind(holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned()))
+                .push_bind(holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned()))
+                .push_bind(t.status().as_str())
+                .push_bind(i64::from(t.entries_used()))
+                .push_bind(t.last_entry_day().map(day))
+                .push_bind(i64::from(t.entries_on_last_day()))
+                .push_bind(i64::try_from(t.version()).unwrap_or(i64::MAX))
+                .push_bind(micros(t.created_at()))
+                .push_bind(micros(t.updated_at()));
+        });
+        q.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl TicketRepository for DbStore {
-    async fn insert_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
-        let Some(first) = tickets.first() else { return Ok(()) };
-        if tickets.iter().any(|t| t.ticket_type_id() != first.ticket_type_id() || t.event_id() != first.event_id()) {
-            return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
-        }
-        let live = tickets.iter().filter(|t| t.status().is_live()).count();
-        // More than u32::MAX tickets in one batch cannot fit any quota: saturating keeps that true.
-        let requested = u32::try_from(live).unwrap_or(u32::MAX);
-        let mut tx = self.write().await?;
-        // Type first, then event: every writer takes the two rows in this order.
-        let taken = sqlx::query(
-            "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
-             AND live_tickets + $2 <= quota",
-        )
-        .bind(*first.ticket_type_id().as_uuid())
-        .bind(i64::from(requested))
-        .bind(*first.event_id().as_uuid())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if taken.rows_affected() == 0 {
-            let row: Option<(i64, i64)> =
-                sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
-                    .bind(*first.ticket_type_id().as_uuid())
-                    .bind(*first.event_id().as_uuid())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-            let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
-            let (quota, type_live) = (count(quota)?, count(type_live)?);
-            return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
-        }
-        let taken = sqlx::query(
-            "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity",
-        )
-        .bind(*first.event_id().as_uuid())
-        .bind(i64::from(requested))
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if taken.rows_affected() == 0 {
-            let (capacity, event_live): (i64, i64) =
-                sqlx::query_as("SELECT capacity, live_tickets FROM events WHERE id = $1")
-                    .bind(*first.event_id().as_uuid())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-            let (capacity, event_live) = (count(capacity)?, count(event_live)?);
-            return Err(QuotaError::EventCapacity {
-                capacity,
-                remaining: capacity.saturating_sub(event_live),
-                requested,
-            }
-            .into());
-        }
-        for chunk in tickets.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new(
-                "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \
-                 status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at) ",
-            );
-            q.push_values(chunk, |mut row, t| {
-                let holder = t.holder();
-                row.push_bind(*t.id().as_uuid())
-                    .push_bind(*t.event_id().as_uuid())
-                    .push_bind(*t.ticket_type_id().as_uuid())
-                    .push_bind(code(t))
-                    .push_bind(holder.map(|h| h.name().to_owned()))
-                    .push_bind(holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned()))
-                    .push_bind(holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned()))
-                    .push_bind(t.status().as_str())
-                    .push_bind(i64::from(t.entries_used()))
-                    .push_bind(t.last_entry_day().map(day))
-                    .push_bind(i64::from(t.entries_on_last_day()))
-                    .push_bind(i64::try_from(t.version()).unwrap_or(i64::MAX))
-                    .push_bind(micros(t.created_at()))
-                    .push_bind(micros(t.updated_at()));
-            });
-            q.build().execute(&mut *tx).await.map_err(db_error)?;
-        }
+    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        insert_in(&mut tx, tickets, jobs).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -173,7 +181,7 @@ impl TicketRepository for DbStore {
     }
 
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
-        let mut tx = self.write().await?;
+        let mut tx = self.begin_write().await?;
         if replace(&mut tx, ticket, expected_version).await? {
             return tx.commit().await.map_err(db_error);
         }

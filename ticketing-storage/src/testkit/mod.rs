@@ -15,7 +15,8 @@
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
-//! the audit trail, three concurrency storms, and a property over random sequences.
+//! the audit trail, the job queue and bulk generation (killed midway and resumed), three
+//! concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
@@ -25,6 +26,8 @@ pub mod catalog;
 #[doc(hidden)]
 pub mod concurrency;
 mod invariants;
+#[doc(hidden)]
+pub mod jobs;
 #[doc(hidden)]
 pub mod locks_audit;
 #[doc(hidden)]
@@ -77,7 +80,26 @@ macro_rules! conformance_suite {
         concurrency::twenty_concurrent_creations_of_one_type_name_make_one_type,
         locks_audit::locks_have_owners_and_expire,
         locks_audit::audit_entries_are_listed_newest_first_and_by_event,
+        jobs::jobs_are_claimed_by_priority_then_due_time_then_age,
+        jobs::a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker,
+        jobs::failed_attempts_back_off_then_fail_and_can_be_retried,
+        jobs::cancel_stops_queued_jobs_at_once_and_running_ones_at_their_next_report,
+        jobs::jobs_are_written_with_the_tickets_that_cause_them_or_not_at_all,
+        jobs::a_generation_runs_in_chunks_within_quota,
+        jobs::concurrent_workers_claim_each_job_once,
+        jobs::a_killed_generation_resumes_without_duplicates_or_gaps,
         );
+        /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
+        #[test]
+        fn a_hundred_thousand_ticket_generation_survives_a_killed_worker() {
+            let backend = $backend();
+            if !backend.skipped() {
+                $crate::testkit::run(async {
+                    $crate::testkit::jobs::generation_survives_a_killed_worker(&backend, 100_000, 1_000).await;
+                    backend.finish().await;
+                });
+            }
+        }
         #[test]
         fn random_sequences_keep_the_rules() {
             let backend = $backend();

@@ -1,0 +1,187 @@
+//! Bulk generation as a durable job, and the worker step that runs jobs.
+//!
+//! [`Ticketing::start_generation`] checks the request and enqueues a
+//! [`JobTask::GenerateTickets`] job. A worker calls [`Ticketing::run_next_job`], which claims the
+//! most urgent due job and generates its tickets a chunk at a time: each chunk is committed
+//! together with the job's progress ([`JobQueue::commit_chunk`](crate::store::JobQueue::commit_chunk)), so a worker that dies leaves
+//! the job at its last committed chunk. Once its lease lapses, the next claim resumes from there:
+//! no duplicates, no gaps. Quota and capacity are checked again by every chunk's commit, so a
+//! generation racing with sales never oversells; if the room runs out midway the job fails with
+//! what it made so far counted in its progress.
+
+use chrono::{DateTime, Utc};
+
+use super::tickets::CODE_DRAWS;
+use super::{Error, Ticketing};
+use crate::event::EventStatus;
+use crate::ids::{JobId, TicketTypeId};
+use crate::job::{GenerateTickets, Job, JobEnd, JobTask, Lease, LeaseCheck};
+use crate::quota;
+use crate::secret_token::SecretToken;
+use crate::status::TicketStatus;
+use crate::store::{Store, StoreError};
+
+/// A request to generate anonymous tickets of one type in the background.
+#[derive(Clone, Debug)]
+pub struct GenerationRequest {
+    /// The type.
+    pub ticket_type_id: TicketTypeId,
+    /// How many tickets (at least one).
+    pub count: u32,
+    /// `issued`, `reserved` or `paid`.
+    pub status: TicketStatus,
+    /// Higher runs first.
+    pub priority: i32,
+}
+
+/// How one run of a generation ended.
+enum Step {
+    Done,
+    Cancelled,
+    LeaseLost,
+    Failed(String),
+    Abandoned(String),
+}
+
+impl<S: Store + ?Sized> Ticketing<S> {
+    /// Checks a generation and enqueues it as a job. Refused at once when the type's quota or the
+    /// event's capacity has no room for `count` now; each chunk checks again as it commits.
+    pub async fn start_generation(&self, request: &GenerationRequest) -> Result<Job, Error> {
+        if request.count == 0 {
+            return Err(Error::Invalid("a generation makes at least one ticket"));
+        }
+        if !request.status.is_initial() {
+            return Err(Error::Invalid("tickets are generated issued, reserved or paid"));
+        }
+        let ticket_type = self.ticket_type(request.ticket_type_id).await?;
+        let event = self.event(ticket_type.event_id()).await?;
+        if matches!(event.status(), EventStatus::Cancelled | EventStatus::Ended) {
+            return Err(Error::EventClosed(event.status()));
+        }
+        let allocation = self.store.allocation(ticket_type.id()).await?;
+        quota::check_issue(ticket_type.quota(), event.capacity(), allocation, request.count)?;
+        let task = JobTask::GenerateTickets(GenerateTickets {
+            ticket_type_id: ticket_type.id(),
+            status: request.status,
+            chunk_size: self.config.generation_chunk.max(1),
+        });
+        let now = self.clock.now();
+        let job =
+            Job::new(JobId::generate(&*self.clock, &*self.rng), task, Some(event.id()), request.count.into(), now)
+                .with_priority(request.priority);
+        self.store.enqueue(&job).await?;
+        Ok(job)
+    }
+
+    /// A job by id.
+    pub async fn job(&self, id: JobId) -> Result<Job, Error> {
+        self.store.job(id).await?.ok_or(Error::NotFound("job"))
+    }
+
+    /// Cancels a job: a queued one at once, a running one at its worker's next chunk.
+    pub async fn cancel_job(&self, id: JobId) -> Result<Job, Error> {
+        Ok(self.store.cancel_job(id, self.clock.now()).await?)
+    }
+
+    /// Queues a failed or cancelled job again; a generation resumes where it stopped.
+    pub async fn retry_job(&self, id: JobId) -> Result<Job, Error> {
+        Ok(self.store.retry_job(id, self.clock.now()).await?)
+    }
+
+    /// Claims the most urgent due job and runs it until it ends or its lease is lost. Returns the
+    /// job as it is afterwards, or `None` when no job was due. `worker` names the calling worker
+    /// (a random suffix makes each claim's lease unique). Storage failures during the run end the
+    /// attempt with a retry; only a failed claim is an error.
+    pub async fn run_next_job(&self, worker: &str) -> Result<Option<Job>, Error> {
+        let now = self.clock.now();
+        let mut lease = Lease {
+            worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
+            until: now + self.config.job_lease,
+        };
+        let Some(job) = self.store.claim(&[JobTask::GENERATE_TICKETS], &lease, now).await? else {
+            return Ok(None);
+        };
+        let step = match &job.task {
+            JobTask::GenerateTickets(spec) => self.generate(&job, spec, &mut lease).await,
+        };
+        let now = self.clock.now();
+        let end = match step {
+            Step::LeaseLost => return Ok(Some(self.job(job.id).await?)),
+            Step::Done => JobEnd::Succeeded,
+            Step::Cancelled => JobEnd::Cancelled,
+            Step::Abandoned(error) => JobEnd::Abandoned { error },
+            Step::Failed(error) => JobEnd::Failed { error, retry_at: now + self.config.job_retry.delay(job.attempts) },
+        };
+        // If this report fails too, the lease lapses and the job is claimed again: nothing lost.
+        // A cancel asked after the last chunk still ends the job as cancelled.
+        if self.store.finish_job(job.id, &lease, &end, now).await? == LeaseCheck::CancelRequested {
+            self.store.finish_job(job.id, &lease, &JobEnd::Cancelled, now).await?;
+        }
+        Ok(Some(self.job(job.id).await?))
+    }
+
+    async fn generate(&self, job: &Job, spec: &GenerateTickets, lease: &mut Lease) -> Step {
+        let ticket_type = match self.ticket_type(spec.ticket_type_id).await {
+            Ok(ticket_type) => ticket_type,
+            Err(Error::NotFound(what)) => return Step::Abandoned(format!("{what} not found")),
+            Err(e) => return Step::Failed(e.to_string()),
+        };
+        let holders = vec![None; spec.chunk_size.max(1) as usize];
+        let mut done = job.progress.done;
+        while done < job.progress.total {
+            let n = usize::try_from(job.progress.total - done).map_or(holders.len(), |left| left.min(holders.len()));
+            match self.commit_chunk(job.id, lease, &ticket_type, &holders[..n], spec.status, done).await {
+                Ok(LeaseCheck::Held) => {
+                    done += n as u64;
+                    // A store that never waits (memory) must not hold the executor for a whole run.
+                    yield_now().await;
+                }
+                Ok(LeaseCheck::CancelRequested) => return Step::Cancelled,
+                Ok(LeaseCheck::Lost) => return Step::LeaseLost,
+                Err(e @ (Error::Quota(_) | Error::NotFound(_) | Error::Invalid(_) | Error::Ticket(_))) => {
+                    return Step::Abandoned(e.to_string());
+                }
+                Err(e) => return Step::Failed(e.to_string()),
+            }
+        }
+        Step::Done
+    }
+
+    /// One chunk, drawn again if a short code collides.
+    async fn commit_chunk(
+        &self,
+        id: JobId,
+        lease: &mut Lease,
+        ticket_type: &crate::ticket_type::TicketType,
+        holders: &[Option<crate::ticket::Holder>],
+        status: TicketStatus,
+        done: u64,
+    ) -> Result<LeaseCheck, Error> {
+        for draw in 1..=CODE_DRAWS {
+            let now: DateTime<Utc> = self.clock.now();
+            lease.until = now + self.config.job_lease;
+            let tickets = self.draw_tickets(ticket_type, holders, status, now)?;
+            match self.store.commit_chunk(id, lease, done, &tickets, now).await {
+                Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,
+                other => return Ok(other?),
+            }
+        }
+        Err(Error::Conflict("could not draw unique short codes".into()))
+    }
+}
+
+/// Gives the executor a turn: pending once, then ready. Runtime-agnostic, so the core stays free of
+/// any runtime.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            std::task::Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}

@@ -1,0 +1,293 @@
+//! The durable job queue in the database. Shared by the SQL backends; the claim's row locking is
+//! the dialect's `SKIP_LOCKED` (`FOR UPDATE SKIP LOCKED` on Postgres, so concurrent claimers take
+//! different jobs without waiting; nothing on SQLite, whose single writer already serialises the
+//! claim's transaction).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Row};
+use ticketing_core::ids::{EventId, JobId};
+use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, Lease, LeaseCheck, Progress};
+use ticketing_core::store::{JobFilter, JobQueue, StoreError};
+use ticketing_core::ticket::Ticket;
+use uuid::Uuid;
+
+use super::{Conn, Db, DbRow, DbStore, SKIP_LOCKED, tickets};
+use crate::codec::{corrupt, count, db_error, instant, micros, opt_instant};
+
+/// Why a lapsed job on its last attempt is failed rather than claimed again.
+const LAPSED_ON_LAST_ATTEMPT: &str = "the worker's lease lapsed on its last attempt";
+
+fn big(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn job_from_row(row: &DbRow) -> Result<Job, StoreError> {
+    let get_i64 = |c: &str| row.try_get::<i64, _>(c).map_err(db_error);
+    let unsigned = |c: &str| get_i64(c).and_then(|n| u64::try_from(n).map_err(|_| corrupt(c, n)));
+    let task: String = row.try_get("task").map_err(db_error)?;
+    let status: String = row.try_get("status").map_err(db_error)?;
+    let owner: Option<String> = row.try_get("lease_owner").map_err(db_error)?;
+    let until = opt_instant(row.try_get("lease_until").map_err(db_error)?)?;
+    Ok(Job {
+        id: JobId::from_uuid(row.try_get("id").map_err(db_error)?),
+        task: serde_json::from_str::<JobTask>(&task).map_err(|e| corrupt("job task", e))?,
+        event_id: row.try_get::<Option<Uuid>, _>("event_id").map_err(db_error)?.map(EventId::from_uuid),
+        priority: i32::try_from(get_i64("priority")?).map_err(|e| corrupt("job priority", e))?,
+        status: status.parse().map_err(|_| corrupt("job status", &status))?,
+        attempts: count(get_i64("attempts")?)?,
+        max_attempts: count(get_i64("max_attempts")?)?,
+        run_at: instant(get_i64("run_at")?)?,
+        lease: owner.zip(until).map(|(worker, until)| Lease { worker, until }),
+        progress: Progress { done: unsigned("progress_done")?, total: unsigned("progress_total")? },
+        cancel_requested: row.try_get("cancel_requested").map_err(db_error)?,
+        last_error: row.try_get("last_error").map_err(db_error)?,
+        created_at: instant(get_i64("created_at")?)?,
+        updated_at: instant(get_i64("updated_at")?)?,
+    })
+}
+
+/// Enqueues `job` on `conn`: inside the caller's transaction when `conn` is one, so the job is
+/// written with the change that caused it or not at all.
+pub async fn enqueue_in(conn: &mut Conn, job: &Job) -> Result<(), StoreError> {
+    let task = serde_json::to_string(&job.task).map_err(|e| corrupt("job task", e))?;
+    let sql = "INSERT INTO jobs (id, kind, task, event_id, priority, status, attempts, max_attempts, run_at, lease_owner, \
+               lease_until, progress_done, progress_total, cancel_requested, last_error, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    sqlx::query(sql)
+        .bind(*job.id.as_uuid())
+        .bind(job.kind())
+        .bind(task)
+        .bind(job.event_id.map(|e| *e.as_uuid()))
+        .bind(i64::from(job.priority))
+        .bind(job.status.as_str())
+        .bind(i64::from(job.attempts))
+        .bind(i64::from(job.max_attempts))
+        .bind(micros(job.run_at))
+        .bind(job.lease.as_ref().map(|l| l.worker.clone()))
+        .bind(job.lease.as_ref().map(|l| micros(l.until)))
+        .bind(big(job.progress.done))
+        .bind(big(job.progress.total))
+        .bind(job.cancel_requested)
+        .bind(job.last_error.clone())
+        .bind(micros(job.created_at))
+        .bind(micros(job.updated_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    Ok(())
+}
+
+async fn fetch(conn: &mut Conn, id: JobId) -> Result<Option<Job>, StoreError> {
+    let row = sqlx::query("SELECT * FROM jobs WHERE id = $1")
+        .bind(*id.as_uuid())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(job_from_row).transpose()
+}
+
+/// Why a report from `lease` on job `id` was not applied.
+async fn refused(conn: &mut Conn, id: JobId, lease: &Lease) -> Result<LeaseCheck, StoreError> {
+    let job = fetch(conn, id).await?.ok_or(StoreError::NotFound("job"))?;
+    let holds = job.status == JobStatus::Running && job.lease.is_some_and(|l| l.worker == lease.worker);
+    Ok(if holds && job.cancel_requested { LeaseCheck::CancelRequested } else { LeaseCheck::Lost })
+}
+
+#[async_trait]
+impl JobQueue for DbStore {
+    async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        enqueue_in(&mut conn, job).await
+    }
+
+    async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        // Lapsed jobs that must not run again end first.
+        let sweep = sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, \
+             last_error = CASE WHEN cancel_requested THEN last_error ELSE $2 END, \
+             lease_owner = NULL, lease_until = NULL, updated_at = $1 \
+             WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until <= $1 \
+             AND (cancel_requested OR attempts >= max_attempts){SKIP_LOCKED})"
+        ));
+        sqlx::query(sweep).bind(micros(now)).bind(LAPSED_ON_LAST_ATTEMPT).execute(&mut *tx).await.map_err(db_error)?;
+        let mut pick = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE kind IN (");
+        let mut list = pick.separated(", ");
+        for kind in kinds {
+            list.push_bind(*kind);
+        }
+        pick.push(") AND ((status = 'queued' AND run_at <= ")
+            .push_bind(micros(now))
+            .push(") OR (status = 'running' AND lease_until <= ")
+            .push_bind(micros(now))
+            .push(")) ORDER BY priority DESC, run_at, seq LIMIT 1")
+            .push(SKIP_LOCKED);
+        let picked: Option<Uuid> = pick.build_query_scalar().fetch_optional(&mut *tx).await.map_err(db_error)?;
+        let Some(id) = picked else {
+            tx.commit().await.map_err(db_error)?;
+            return Ok(None);
+        };
+        let row = sqlx::query(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3, \
+             updated_at = $4 WHERE id = $1 RETURNING *",
+        )
+        .bind(id)
+        .bind(&lease.worker)
+        .bind(micros(lease.until))
+        .bind(micros(now))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        let job = job_from_row(&row)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(job))
+    }
+
+    async fn heartbeat(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done: u64,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let applied = sqlx::query(
+            "UPDATE jobs SET progress_done = $3, lease_until = $4, updated_at = $5 WHERE id = $1 AND status = 'running' \
+             AND lease_owner = $2 AND NOT cancel_requested",
+        )
+        .bind(*id.as_uuid())
+        .bind(&lease.worker)
+        .bind(big(done))
+        .bind(micros(lease.until))
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        if applied.rows_affected() == 1 { Ok(LeaseCheck::Held) } else { refused(&mut conn, id, lease).await }
+    }
+
+    async fn commit_chunk(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        done_before: u64,
+        tickets: &[Ticket],
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let applied = sqlx::query(
+            "UPDATE jobs SET progress_done = $3, lease_until = $4, updated_at = $5 WHERE id = $1 AND status = 'running' \
+             AND lease_owner = $2 AND NOT cancel_requested AND progress_done = $6",
+        )
+        .bind(*id.as_uuid())
+        .bind(&lease.worker)
+        .bind(big(done_before + tickets.len() as u64))
+        .bind(micros(lease.until))
+        .bind(micros(now))
+        .bind(big(done_before))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if applied.rows_affected() == 0 {
+            return refused(&mut tx, id, lease).await;
+        }
+        tickets::insert_in(&mut tx, tickets, &[]).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(LeaseCheck::Held)
+    }
+
+    async fn finish_job(
+        &self,
+        id: JobId,
+        lease: &Lease,
+        end: &JobEnd,
+        now: DateTime<Utc>,
+    ) -> Result<LeaseCheck, StoreError> {
+        let (how, error, retry_at) = match end {
+            JobEnd::Succeeded => ("succeeded", None, None),
+            JobEnd::Cancelled => ("cancelled", None, None),
+            JobEnd::Abandoned { error } => ("failed", Some(error.as_str()), None),
+            JobEnd::Failed { error, retry_at } => ("retry", Some(error.as_str()), Some(micros(*retry_at))),
+        };
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        // A failed attempt queues the job again while attempts are left; a worker that saw the
+        // cancel request may end the job as cancelled, and only that.
+        let applied = sqlx::query(
+            "UPDATE jobs SET status = CASE WHEN $3 <> 'retry' THEN $3 WHEN attempts >= max_attempts THEN 'failed' \
+             ELSE 'queued' END, run_at = COALESCE($5, run_at), last_error = $4, lease_owner = NULL, lease_until = NULL, \
+             updated_at = $6 WHERE id = $1 AND status = 'running' AND lease_owner = $2 \
+             AND (NOT cancel_requested OR $3 = 'cancelled')",
+        )
+        .bind(*id.as_uuid())
+        .bind(&lease.worker)
+        .bind(how)
+        .bind(error)
+        .bind(retry_at)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        if applied.rows_affected() == 1 { Ok(LeaseCheck::Held) } else { refused(&mut conn, id, lease).await }
+    }
+
+    async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let row = sqlx::query(
+            "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
+             cancel_requested = (status = 'running'), updated_at = $2 \
+             WHERE id = $1 AND (status = 'queued' OR (status = 'running' AND NOT cancel_requested)) RETURNING *",
+        )
+        .bind(*id.as_uuid())
+        .bind(micros(now))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => fetch(&mut conn, id).await?.ok_or(StoreError::NotFound("job")),
+        }
+    }
+
+    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let row = sqlx::query(
+            "UPDATE jobs SET status = 'queued', attempts = 0, cancel_requested = FALSE, run_at = $2, updated_at = $2 \
+             WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING *",
+        )
+        .bind(*id.as_uuid())
+        .bind(micros(now))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        match row {
+            Some(row) => job_from_row(&row),
+            None => match fetch(&mut conn, id).await? {
+                Some(job) => Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status))),
+                None => Err(StoreError::NotFound("job")),
+            },
+        }
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        fetch(&mut conn, id).await
+    }
+
+    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
+        let mut q = QueryBuilder::<Db>::new("SELECT * FROM jobs WHERE 1 = 1");
+        if let Some(event) = filter.event_id {
+            q.push(" AND event_id = ").push_bind(*event.as_uuid());
+        }
+        if let Some(status) = filter.status {
+            q.push(" AND status = ").push_bind(status.as_str());
+        }
+        let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
+        q.push(" ORDER BY seq DESC LIMIT ").push_bind(limit);
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db_error)?;
+        rows.iter().map(job_from_row).collect()
+    }
+}
