@@ -7,7 +7,7 @@
 //! Layout:
 //! - Entities, each valid by construction: [`event`], [`ticket_type`], [`ticket`], [`gate`],
 //!   with [`money`], [`field`] validation and typed [`ids`]; [`audit`] entries; background
-//!   [`job`]s and their retry rule.
+//!   [`job`]s and their retry rule; staff [`user`]s and their roles.
 //! - Rules: the ticket [`status`] machine (the full transition table is in its docs), [`quota`]
 //!   checks, and the two-step [`scan`] with its pure [`scan::rules`].
 //! - Secrets: [`signing`] (compact signed QR payloads, HMAC-SHA256 and Ed25519, key rotation),
@@ -45,3 +45,4 @@ pub mod status;
 pub mod store;
 pub mod ticket;
 pub mod ticket_type;
+pub mod user;

@@ -26,6 +26,7 @@ use crate::short_code::ShortCode;
 use crate::status::TicketStatus;
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
+use crate::user::{Role, User};
 
 /// A storage failure a caller can act on.
 #[derive(Debug, thiserror::Error)]
@@ -305,6 +306,24 @@ pub trait JobQueue: Send + Sync {
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
 }
 
+/// Staff users and roles.
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores the roles that are missing, with their descriptions; how many were added.
+    async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError>;
+    /// The roles stored.
+    async fn roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Stores a new user; `Conflict` if the id or the email (case-insensitively) is taken,
+    /// `NotFound` if the role is not stored.
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A user by email, case-insensitively.
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    /// The users with a role, oldest first.
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Store:
     EventRepository
@@ -315,6 +334,7 @@ pub trait Store:
     + MagicLinkRepository
     + AuditRepository
     + JobQueue
+    + UserRepository
     + Locks
 {
 }
@@ -328,6 +348,7 @@ impl<T> Store for T where
         + MagicLinkRepository
         + AuditRepository
         + JobQueue
+        + UserRepository
         + Locks
 {
 }

@@ -27,10 +27,11 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
     AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, JobFilter, JobQueue, Locks,
     MagicLinkRepository, ScanCommit, ScanLogFilter, ScanRepository, Store, StoreError, TicketFilter, TicketRepository,
-    TicketTypeRepository,
+    TicketTypeRepository, UserRepository,
 };
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
+use ticketing_core::user::{Role, User};
 
 use crate::OpenError;
 use crate::codec::{corrupt, direction, expiry, instant, join, micros, opt_instant, split};
@@ -483,5 +484,27 @@ impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
     }
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         self.db.jobs(filter).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> UserRepository for RedisLayer<S> {
+    async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError> {
+        self.db.ensure_roles(roles).await
+    }
+    async fn roles(&self) -> Result<Vec<Role>, StoreError> {
+        self.db.roles().await
+    }
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        self.db.insert_user(user).await
+    }
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.db.user(id).await
+    }
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        self.db.user_by_email(email).await
+    }
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
+        self.db.users_with_role(role).await
     }
 }

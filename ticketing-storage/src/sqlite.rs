@@ -20,6 +20,8 @@ mod rows;
 mod scans;
 #[path = "sql/tickets.rs"]
 mod tickets;
+#[path = "sql/users.rs"]
+mod users;
 
 use std::str::FromStr;
 use std::sync::Arc;

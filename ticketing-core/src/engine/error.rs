@@ -44,6 +44,9 @@ pub enum Error {
     /// The request is malformed in a way no field error covers.
     #[error("invalid request: {0}")]
     Invalid(&'static str),
+    /// A password that cannot be used.
+    #[error(transparent)]
+    Password(#[from] crate::user::PasswordError),
     /// A uniqueness rule would be broken.
     #[error("conflict: {0}")]
     Conflict(String),

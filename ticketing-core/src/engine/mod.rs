@@ -30,6 +30,7 @@
 mod catalog;
 mod error;
 mod generation;
+mod seed;
 mod tickets;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ use chrono::Duration;
 
 pub use error::Error;
 pub use generation::GenerationRequest;
+pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
 pub use tickets::IssueRequest;
 
 use crate::env::{Clock, Randomness};

@@ -6,8 +6,9 @@ mod catalog;
 mod jobs;
 mod scans;
 mod tickets;
+mod users;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use crate::short_code::ShortCode;
 use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
+use crate::user::{Role, User};
 
 #[derive(Default)]
 struct State {
@@ -47,6 +49,9 @@ struct State {
     jobs: HashMap<JobId, Job>,
     /// Enqueue order, for claims among equals and listings.
     job_order: Vec<JobId>,
+    roles: HashSet<Role>,
+    /// In creation order.
+    users: Vec<User>,
 }
 
 /// The in-memory store.

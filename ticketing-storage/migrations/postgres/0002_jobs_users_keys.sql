@@ -44,7 +44,7 @@ CREATE TABLE users (
     role          TEXT NOT NULL REFERENCES roles (name),
     password_hash TEXT NOT NULL,
     active        BOOLEAN NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    BIGINT NOT NULL
 );
 CREATE INDEX users_by_role ON users (role);
 

@@ -15,7 +15,7 @@
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
-//! the audit trail, the job queue and bulk generation (killed midway and resumed), three
+//! the audit trail, users and the seeder, the job queue and bulk generation (killed midway and resumed), three
 //! concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
@@ -33,6 +33,8 @@ pub mod locks_audit;
 #[doc(hidden)]
 pub mod reasons;
 mod support;
+#[doc(hidden)]
+pub mod users;
 
 use std::future::Future;
 
@@ -88,6 +90,9 @@ macro_rules! conformance_suite {
         jobs::a_generation_runs_in_chunks_within_quota,
         jobs::concurrent_workers_claim_each_job_once,
         jobs::a_killed_generation_resumes_without_duplicates_or_gaps,
+        users::seeding_twice_changes_nothing,
+        users::concurrent_seeders_make_one_superadmin,
+        users::user_emails_are_unique_case_insensitively_and_roles_must_exist,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

@@ -1,0 +1,45 @@
+//! Staff users and roles in memory.
+
+use async_trait::async_trait;
+
+use super::MemoryStore;
+use crate::ids::UserId;
+use crate::store::{StoreError, UserRepository};
+use crate::user::{Role, User};
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        Ok(roles.iter().filter(|role| s.roles.insert(**role)).count() as u64)
+    }
+
+    async fn roles(&self) -> Result<Vec<Role>, StoreError> {
+        Ok(Role::ALL.into_iter().filter(|r| self.state().roles.contains(r)).collect())
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.roles.contains(&user.role) {
+            return Err(StoreError::NotFound("role"));
+        }
+        if s.users.iter().any(|u| u.id == user.id || u.email_key() == user.email_key()) {
+            return Err(StoreError::Conflict("a user with this id or email exists".into()));
+        }
+        s.users.push(user.clone());
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.state().users.iter().find(|u| u.id == id).cloned())
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let key = email.trim().to_lowercase();
+        Ok(self.state().users.iter().find(|u| u.email_key() == key).cloned())
+    }
+
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
+        Ok(self.state().users.iter().filter(|u| u.role == role).cloned().collect())
+    }
+}

@@ -1,0 +1,100 @@
+//! Staff users and roles. Shared by the SQL backends.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use ticketing_core::field::Email;
+use ticketing_core::ids::UserId;
+use ticketing_core::store::{StoreError, UserRepository};
+use ticketing_core::user::{PasswordHash, Role, User};
+
+use super::{DbRow, DbStore};
+use crate::codec::{corrupt, db_error, instant, micros};
+
+fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
+    let email: String = row.try_get("email").map_err(db_error)?;
+    let role: String = row.try_get("role").map_err(db_error)?;
+    Ok(User {
+        id: UserId::from_uuid(row.try_get("id").map_err(db_error)?),
+        email: Email::parse(&email).map_err(|e| corrupt("user email", e))?,
+        name: row.try_get("name").map_err(db_error)?,
+        role: role.parse().map_err(|_| corrupt("role", &role))?,
+        password_hash: PasswordHash::from_phc(row.try_get("password_hash").map_err(db_error)?)
+            .map_err(|e| corrupt("password hash", e))?,
+        active: row.try_get("active").map_err(db_error)?,
+        created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+    })
+}
+
+#[async_trait]
+impl UserRepository for DbStore {
+    async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let mut added = 0;
+        for role in roles {
+            let done =
+                sqlx::query("INSERT INTO roles (name, description) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                    .bind(role.as_str())
+                    .bind(role.description())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            added += done.rows_affected();
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(added)
+    }
+
+    async fn roles(&self) -> Result<Vec<Role>, StoreError> {
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM roles").fetch_all(&self.pool).await.map_err(db_error)?;
+        Ok(Role::ALL.into_iter().filter(|r| names.iter().any(|n| n == r.as_str())).collect())
+    }
+
+    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
+        let sql = "INSERT INTO users (id, email, email_key, name, role, password_hash, active, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+        sqlx::query(sql)
+            .bind(*user.id.as_uuid())
+            .bind(user.email.as_str())
+            .bind(user.email_key())
+            .bind(&user.name)
+            .bind(user.role.as_str())
+            .bind(user.password_hash.as_str())
+            .bind(user.active)
+            .bind(micros(user.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("role"),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE email_key = $1")
+            .bind(email.trim().to_lowercase())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users WHERE role = $1 ORDER BY created_at, id")
+            .bind(role.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+}
