@@ -70,6 +70,13 @@ impl Gate {
     pub fn ticket_types(&self) -> Option<&[TicketTypeId]> {
         self.ticket_types.as_deref()
     }
+    /// The same gate with its agent list cut down to `agent` (if assigned): what a scan by
+    /// `agent` needs to know of it.
+    #[must_use]
+    pub fn as_seen_by(mut self, agent: UserId) -> Self {
+        self.agents.retain(|a| *a == agent);
+        self
+    }
     /// Whether `agent` is assigned to this gate.
     pub fn has_agent(&self, agent: UserId) -> bool {
         self.agents.binary_search(&agent).is_ok()

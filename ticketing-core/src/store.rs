@@ -162,13 +162,24 @@ pub trait TicketRepository: Send + Sync {
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
 }
 
+/// A ticket's new state, applied only if the stored ticket is still the one it was made from.
+#[derive(Clone, Debug)]
+pub struct TicketUpdate {
+    /// The new state.
+    pub next: Ticket,
+    /// The version the stored ticket must still have.
+    pub expected_version: u64,
+    /// Whether the ticket at that version was live, so the counters move without a re-read.
+    pub was_live: bool,
+}
+
 /// A confirmation to apply atomically: see [`ScanRepository::commit_scan`].
 #[derive(Clone, Debug)]
 pub struct ScanCommit {
     /// The session to spend.
     pub session: TokenHash,
-    /// The ticket's new state and the version it must still have, when the scan changes it.
-    pub ticket: Option<(Ticket, u64)>,
+    /// The ticket's change, when the scan changes it.
+    pub ticket: Option<TicketUpdate>,
     /// The log line to write.
     pub log: ScanLog,
 }
@@ -206,6 +217,76 @@ pub trait ScanRepository: Send + Sync {
     async fn scan_by_nonce(&self, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError>;
     /// Log lines matching `filter`, newest first.
     async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError>;
+}
+
+/// A ticket with its type and its event: everything a scan decides on, read together.
+#[derive(Clone, Debug)]
+pub struct ScanView {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// Its type.
+    pub ticket_type: TicketType,
+    /// Its event.
+    pub event: Event,
+}
+
+/// The reads of a scan step, gathered so a backend can make them in as few round trips as it
+/// can: the gate scanning is hot, and its cost is round trips. Every method has a default built
+/// on the other repositories, so a backend need only write `impl ScanReads for MyStore {}`.
+#[async_trait]
+pub trait ScanReads:
+    EventRepository + TicketTypeRepository + GateRepository + TicketRepository + ScanRepository
+{
+    /// A ticket with its type and event.
+    async fn scan_view(&self, ticket_id: TicketId) -> Result<Option<ScanView>, StoreError> {
+        match self.ticket(ticket_id).await? {
+            Some(ticket) => view_of(self, ticket).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// For a request by `agent`: the gate, and the ticket with `code` (when a code was read)
+    /// as a view. The gate is as `agent` sees it: its agent list holds `agent` alone if assigned,
+    /// and is empty otherwise (enough for [`Gate::has_agent`] and the rules, which is what a scan
+    /// needs, in one read).
+    async fn request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let gate = self.gate(gate_id).await?.map(|g| g.as_seen_by(agent));
+        let view = match code {
+            Some(code) => match self.ticket_by_code(code).await? {
+                Some(ticket) => Some(view_of(self, ticket).await?),
+                None => None,
+            },
+            None => None,
+        };
+        Ok((gate, view))
+    }
+
+    /// For a confirmation by `agent`: the gate (as `agent` sees it, as for
+    /// [`ScanReads::request_context`]), and the session (when a token was given) with its
+    /// ticket's view.
+    async fn confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<(Option<Gate>, Option<(ScanSession, ScanView)>), StoreError> {
+        let gate = self.gate(gate_id).await?.map(|g| g.as_seen_by(agent));
+        let Some(hash) = session else { return Ok((gate, None)) };
+        let Some(session) = self.session(hash).await? else { return Ok((gate, None)) };
+        let view = self.scan_view(session.ticket_id).await?.ok_or(StoreError::NotFound("ticket"))?;
+        Ok((gate, Some((session, view))))
+    }
+}
+
+async fn view_of<S: ScanReads + ?Sized>(store: &S, ticket: Ticket) -> Result<ScanView, StoreError> {
+    let ticket_type = store.ticket_type(ticket.ticket_type_id()).await?.ok_or(StoreError::NotFound("ticket type"))?;
+    let event = store.event(ticket.event_id()).await?.ok_or(StoreError::NotFound("event"))?;
+    Ok(ScanView { ticket, ticket_type, event })
 }
 
 /// Magic links.
@@ -331,6 +412,7 @@ pub trait Store:
     + GateRepository
     + TicketRepository
     + ScanRepository
+    + ScanReads
     + MagicLinkRepository
     + AuditRepository
     + JobQueue
@@ -345,6 +427,7 @@ impl<T> Store for T where
         + GateRepository
         + TicketRepository
         + ScanRepository
+        + ScanReads
         + MagicLinkRepository
         + AuditRepository
         + JobQueue

@@ -26,8 +26,8 @@ use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
     AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, JobFilter, JobQueue, Locks,
-    MagicLinkRepository, ScanCommit, ScanLogFilter, ScanRepository, Store, StoreError, TicketFilter, TicketRepository,
-    TicketTypeRepository, UserRepository,
+    MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, Store, StoreError,
+    TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
@@ -506,5 +506,37 @@ impl<S: ExternalSessions> UserRepository for RedisLayer<S> {
     }
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
         self.db.users_with_role(role).await
+    }
+}
+
+/// The database reads the ticket's view; the session comes from Redis.
+#[async_trait]
+impl<S: ExternalSessions> ScanReads for RedisLayer<S> {
+    async fn scan_view(&self, ticket_id: TicketId) -> Result<Option<ScanView>, StoreError> {
+        self.db.scan_view(ticket_id).await
+    }
+    async fn request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        self.db.request_context(gate_id, agent, code).await
+    }
+    async fn confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<(Option<Gate>, Option<(ScanSession, ScanView)>), StoreError> {
+        let Some(gate) = self.db.request_context(gate_id, agent, None).await?.0 else { return Ok((None, None)) };
+        let Some(session) = (match session {
+            Some(hash) => self.session(hash).await?,
+            None => None,
+        }) else {
+            return Ok((Some(gate), None));
+        };
+        let view = self.db.scan_view(session.ticket_id).await?.ok_or(StoreError::NotFound("ticket"))?;
+        Ok((Some(gate), Some((session, view))))
     }
 }

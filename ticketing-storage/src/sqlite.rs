@@ -72,6 +72,9 @@ impl SqliteStore {
         // A private in-memory database lives in one connection; a file is shared by several.
         let max = if in_memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
+            // A connection to a local file cannot go stale: no ping before each use (it would
+            // cost a round trip to the connection's thread on every statement).
+            .test_before_acquire(false)
             .max_connections(max)
             .min_connections(if in_memory { 1 } else { 0 })
             .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })

@@ -6,7 +6,10 @@ use super::MemoryStore;
 use crate::ids::UserId;
 use crate::magic_link::TokenHash;
 use crate::scan::{Nonce, ScanLog, ScanSession, ScanStage};
-use crate::store::{CommitOutcome, ScanCommit, ScanLogFilter, ScanRepository, StoreError};
+use crate::store::{CommitOutcome, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, StoreError};
+
+/// Reads under one lock are already as cheap as they get: the defaults.
+impl ScanReads for MemoryStore {}
 
 #[async_trait]
 impl ScanRepository for MemoryStore {
@@ -37,8 +40,8 @@ impl ScanRepository for MemoryStore {
             Some(session) if log.at >= session.expires_at => return Ok(CommitOutcome::SessionExpired),
             Some(_) => {}
         }
-        if let Some((ticket, expected)) = &commit.ticket {
-            match s.replace_ticket(ticket, *expected) {
+        if let Some(update) = &commit.ticket {
+            match s.replace_ticket(&update.next, update.expected_version) {
                 Ok(()) => {}
                 Err(StoreError::Stale) => return Ok(CommitOutcome::TicketChanged),
                 Err(e) => return Err(e),

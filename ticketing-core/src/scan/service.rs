@@ -13,7 +13,7 @@ use crate::ids::{ScanLogId, TicketId, UserId};
 use crate::short_code::ShortCode;
 use crate::signing::PayloadError;
 use crate::status::{TicketAction, TicketStatus};
-use crate::store::{CommitOutcome, ScanCommit, Store, StoreError};
+use crate::store::{CommitOutcome, ScanCommit, ScanView, Store, StoreError, TicketUpdate};
 use crate::ticket::Ticket;
 
 /// What the agent presented.
@@ -140,26 +140,28 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ///
     /// Errors (not verdicts): an unknown gate, an agent not assigned to it, storage failure.
     pub async fn scan_request(&self, request: &ScanRequest) -> Result<RequestOutcome, Error> {
-        let gate = self.scanning_gate(request.gate_id, request.agent).await?;
         let now = self.clock.now();
-        let (code, code_expires_at) = match &request.credential {
+        // The credential is checked first (no I/O), so the store is read once for gate and ticket.
+        let credential = match &request.credential {
             Credential::Qr(text) => match self.keyring.verify_qr(text.trim(), now) {
-                Ok(claims) => (claims.ticket, claims.expires_at),
-                Err(PayloadError::Expired(_)) => {
-                    return self.refuse_request(&gate, request.agent, None, ScanReason::Expired, now).await;
-                }
-                Err(_) => return self.refuse_request(&gate, request.agent, None, ScanReason::BadSignature, now).await,
+                Ok(claims) => Ok((claims.ticket, claims.expires_at)),
+                Err(PayloadError::Expired(_)) => Err(ScanReason::Expired),
+                Err(_) => Err(ScanReason::BadSignature),
             },
-            Credential::ShortCode(text) => match ShortCode::parse(text) {
-                Ok(code) => (code, None),
-                Err(_) => return self.refuse_request(&gate, request.agent, None, ScanReason::InvalidCode, now).await,
-            },
+            Credential::ShortCode(text) => {
+                ShortCode::parse(text).map(|c| (c, None)).map_err(|_| ScanReason::InvalidCode)
+            }
         };
-        let Some(ticket) = self.store.ticket_by_code(code).await? else {
+        let code = credential.as_ref().ok().map(|(code, _)| *code);
+        let (gate, view) = self.store.request_context(request.gate_id, request.agent.id, code).await?;
+        let gate = self.scanning_gate(gate, request.agent)?;
+        let code_expires_at = match credential {
+            Ok((_, expires_at)) => expires_at,
+            Err(reason) => return self.refuse_request(&gate, request.agent, None, reason, now).await,
+        };
+        let Some(ScanView { ticket, ticket_type, event }) = view else {
             return self.refuse_request(&gate, request.agent, None, ScanReason::UnknownTicket, now).await;
         };
-        let event = self.event(ticket.event_id()).await?;
-        let ticket_type = self.ticket_type(ticket.ticket_type_id()).await?;
         let ctx = ScanContext {
             event: &event,
             ticket_type: &ticket_type,
@@ -213,18 +215,19 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ///
     /// Concurrent confirmations of one ticket (from several gates, or the same session twice)
     /// cannot both enter: the store's compare-and-set lets one win, the others decide again
-    /// and see `already_inside` (or `session_used`).
+    /// and see `already_inside` (or `session_used`). A confirmation sent again with the same
+    /// nonce gets the first one's answer and changes nothing.
     pub async fn scan_confirm(&self, request: &ConfirmRequest) -> Result<ConfirmOutcome, Error> {
-        let gate = self.gate(request.gate_id).await?;
-        if let Some(nonce) = &request.nonce
-            && let Some(log) = self.store.scan_by_nonce(request.agent.id, nonce).await?
-        {
-            return Ok(ConfirmOutcome::from_log(&log, true));
-        }
-        let Some(token) = SessionToken::parse(&request.token) else {
-            return self.refuse_confirm(&gate, request, None, ScanReason::InvalidSession).await;
-        };
-        let Some(session) = self.store.session(&token.hash()).await? else {
+        let token = SessionToken::parse(&request.token);
+        let hash = token.as_ref().map(SessionToken::hash);
+        let (gate, found) = self.store.confirm_context(request.gate_id, request.agent.id, hash.as_ref()).await?;
+        let gate = gate.ok_or(Error::NotFound("gate"))?;
+        let Some((session, mut view)) = found else {
+            // A session store may forget spent sessions (Redis expires them): a replay is
+            // recognised by its nonce.
+            if let Some(first) = self.first_with_nonce(request).await? {
+                return Ok(first);
+            }
             return self.refuse_confirm(&gate, request, None, ScanReason::InvalidSession).await;
         };
         if session.agent_id != request.agent.id || session.gate_id != gate.id() {
@@ -232,23 +235,18 @@ impl<S: Store + ?Sized> Ticketing<S> {
         }
         for _ in 0..self.config.max_retries {
             let now = self.clock.now();
-            let ticket = self.ticket(session.ticket_id).await?;
+            let ScanView { ticket, ticket_type, event } = &view;
             if session.used_at.is_some() {
-                return self.refuse_confirm(&gate, request, Some(&ticket), ScanReason::SessionUsed).await;
+                if let Some(first) = self.first_with_nonce(request).await? {
+                    return Ok(first);
+                }
+                return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionUsed).await;
             }
             if now >= session.expires_at {
-                return self.refuse_confirm(&gate, request, Some(&ticket), ScanReason::SessionExpired).await;
+                return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionExpired).await;
             }
-            let event = self.event(ticket.event_id()).await?;
-            let ticket_type = self.ticket_type(ticket.ticket_type_id()).await?;
-            let ctx = ScanContext {
-                event: &event,
-                ticket_type: &ticket_type,
-                ticket: &ticket,
-                gate: &gate,
-                code_expires_at: session.code_expires_at,
-                now,
-            };
+            let ctx =
+                ScanContext { event, ticket_type, ticket, gate: &gate, code_expires_at: session.code_expires_at, now };
             let reason = rules::evaluate(&ctx, request.direction);
             let update = if reason.is_ok() {
                 let action = match request.direction {
@@ -259,7 +257,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             } else {
                 None
             };
-            let after = update.as_ref().unwrap_or(&ticket);
+            let after = update.as_ref().unwrap_or(ticket);
             let log = self.log_line(
                 &gate,
                 request.agent.id,
@@ -270,24 +268,38 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 request.nonce.clone(),
                 now,
             );
-            let commit = ScanCommit { session: session.token_hash, ticket: update.map(|t| (t, ticket.version())), log };
+            let update = update.map(|next| TicketUpdate {
+                next,
+                expected_version: ticket.version(),
+                was_live: ticket.status().is_live(),
+            });
+            let commit = ScanCommit { session: session.token_hash, ticket: update, log };
             match self.store.commit_scan(&commit).await? {
                 CommitOutcome::Applied => return Ok(ConfirmOutcome::from_log(&commit.log, false)),
                 CommitOutcome::Replayed(first) => return Ok(ConfirmOutcome::from_log(&first, true)),
                 CommitOutcome::SessionUsed => {
-                    return self.refuse_confirm(&gate, request, Some(&ticket), ScanReason::SessionUsed).await;
+                    return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionUsed).await;
                 }
                 CommitOutcome::SessionExpired => {
-                    return self.refuse_confirm(&gate, request, Some(&ticket), ScanReason::SessionExpired).await;
+                    return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionExpired).await;
                 }
-                CommitOutcome::TicketChanged => continue,
+                CommitOutcome::TicketChanged => {
+                    view = self.store.scan_view(session.ticket_id).await?.ok_or(Error::NotFound("ticket"))?;
+                }
             }
         }
         Err(Error::Contention)
     }
 
-    async fn scanning_gate(&self, gate_id: crate::ids::GateId, agent: ScanAgent) -> Result<Gate, Error> {
-        let gate = self.gate(gate_id).await?;
+    /// The answer already given to this agent's confirmation with this nonce, if any.
+    async fn first_with_nonce(&self, request: &ConfirmRequest) -> Result<Option<ConfirmOutcome>, Error> {
+        let Some(nonce) = &request.nonce else { return Ok(None) };
+        let first = self.store.scan_by_nonce(request.agent.id, nonce).await?;
+        Ok(first.map(|log| ConfirmOutcome::from_log(&log, true)))
+    }
+
+    fn scanning_gate(&self, gate: Option<Gate>, agent: ScanAgent) -> Result<Gate, Error> {
+        let gate = gate.ok_or(Error::NotFound("gate"))?;
         if !agent.any_gate && !gate.has_agent(agent.id) {
             return Err(Error::Forbidden("the agent is not assigned to this gate"));
         }

@@ -1,7 +1,5 @@
 //! Events, ticket types and gates. Shared by the SQL backends (see `crate::sqlite`).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use ticketing_core::event::Event;
@@ -238,27 +236,32 @@ impl DbStore {
         tx.commit().await.map_err(db_error)
     }
 
-    /// Gates matching `condition` (on alias `g`, with one bound uuid), with their agents.
+    /// Gates matching `condition` (on alias `g`, with one bound uuid), with their agents, in one
+    /// query.
     async fn gates_where(&self, condition: &'static str, value: Uuid) -> Result<Vec<Gate>, StoreError> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT g.* FROM gates g WHERE {condition} ORDER BY g.name"));
-        let gate_rows = sqlx::query(sql).bind(value).fetch_all(&self.pool).await.map_err(db_error)?;
-        let agents_sql = sqlx::AssertSqlSafe(format!(
-            "SELECT a.gate_id, a.agent_id FROM gate_agents a JOIN gates g ON g.id = a.gate_id WHERE {condition}"
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT g.*, a.agent_id AS agent FROM gates g LEFT JOIN gate_agents a ON a.gate_id = g.id \
+             WHERE {condition} ORDER BY g.name, g.id, a.agent_id"
         ));
-        let agent_rows = sqlx::query(agents_sql).bind(value).fetch_all(&self.pool).await.map_err(db_error)?;
-        let mut agents: HashMap<Uuid, Vec<UserId>> = HashMap::new();
-        for row in &agent_rows {
-            let gate: Uuid = row.try_get("gate_id").map_err(db_error)?;
-            let agent: Uuid = row.try_get("agent_id").map_err(db_error)?;
-            agents.entry(gate).or_default().push(UserId::from_uuid(agent));
+        let rows = sqlx::query(sql).bind(value).fetch_all(&self.pool).await.map_err(db_error)?;
+        // One row per agent (or one with no agent): a gate's rows are consecutive.
+        let mut gates = Vec::new();
+        let mut i = 0;
+        while let Some(first) = rows.get(i) {
+            let id: Uuid = first.try_get("id").map_err(db_error)?;
+            let mut agents = Vec::new();
+            while let Some(row) = rows.get(i) {
+                if row.try_get::<Uuid, _>("id").map_err(db_error)? != id {
+                    break;
+                }
+                if let Some(agent) = row.try_get::<Option<Uuid>, _>("agent").map_err(db_error)? {
+                    agents.push(UserId::from_uuid(agent));
+                }
+                i += 1;
+            }
+            gates.push(rows::gate(first, agents)?);
         }
-        gate_rows
-            .iter()
-            .map(|row| {
-                let id: Uuid = row.try_get("id").map_err(db_error)?;
-                rows::gate(row, agents.remove(&id).unwrap_or_default())
-            })
-            .collect()
+        Ok(gates)
     }
 }
 

@@ -18,58 +18,120 @@ fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(row: &'r DbRow, column: &st
     row.try_get(column).map_err(db_error)
 }
 
+/// Column `column` of a joined row whose columns of this table carry `prefix` (`e_title`).
+fn get_at<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(
+    row: &'r DbRow,
+    prefix: &str,
+    column: &str,
+) -> Result<T, StoreError> {
+    if prefix.is_empty() { get(row, column) } else { get(row, &format!("{prefix}{column}")) }
+}
+
+/// The columns `rows::event` reads.
+pub(super) const EVENT_COLUMNS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "starts_at",
+    "ends_at",
+    "time_zone",
+    "location",
+    "capacity",
+    "dress_code",
+    "allow_reentry",
+    "payment_url",
+    "status",
+];
+
+/// The columns `rows::ticket_type` reads.
+pub(super) const TICKET_TYPE_COLUMNS: &[&str] = &[
+    "id",
+    "event_id",
+    "name",
+    "price_minor",
+    "currency",
+    "quota",
+    "usage_limit",
+    "daily_entry_limit",
+    "validity_from",
+    "validity_to",
+    "gates",
+];
+
+/// `alias.column AS prefix_column, …` for a joined select.
+pub(super) fn prefixed(alias: &str, prefix: &str, columns: &[&str]) -> String {
+    columns.iter().map(|c| format!("{alias}.{c} AS {prefix}{c}")).collect::<Vec<_>>().join(", ")
+}
+
 fn opt_count(n: Option<i64>) -> Result<Option<u32>, StoreError> {
     n.map(count).transpose()
 }
 
 pub(super) fn event(row: &DbRow) -> Result<Event, StoreError> {
+    event_at(row, "")
+}
+
+pub(super) fn event_at(row: &DbRow, prefix: &str) -> Result<Event, StoreError> {
     let spec = EventSpec {
-        title: get(row, "title")?,
-        description: get(row, "description")?,
-        starts_at: instant(get(row, "starts_at")?)?,
-        ends_at: instant(get(row, "ends_at")?)?,
-        time_zone: get(row, "time_zone")?,
-        location: get(row, "location")?,
-        capacity: count(get(row, "capacity")?)?,
-        dress_code: get(row, "dress_code")?,
-        allow_reentry: get(row, "allow_reentry")?,
-        payment_url: get(row, "payment_url")?,
+        title: get_at(row, prefix, "title")?,
+        description: get_at(row, prefix, "description")?,
+        starts_at: instant(get_at(row, prefix, "starts_at")?)?,
+        ends_at: instant(get_at(row, prefix, "ends_at")?)?,
+        time_zone: get_at(row, prefix, "time_zone")?,
+        location: get_at(row, prefix, "location")?,
+        capacity: count(get_at(row, prefix, "capacity")?)?,
+        dress_code: get_at(row, prefix, "dress_code")?,
+        allow_reentry: get_at(row, prefix, "allow_reentry")?,
+        payment_url: get_at(row, prefix, "payment_url")?,
     };
-    let status: String = get(row, "status")?;
+    let status: String = get_at(row, prefix, "status")?;
     let status = status.parse().map_err(|_| corrupt("event status", &status))?;
-    Event::restore(EventId::from_uuid(get(row, "id")?), &spec, status).map_err(|e| corrupt("event", e))
+    Event::restore(EventId::from_uuid(get_at(row, prefix, "id")?), &spec, status).map_err(|e| corrupt("event", e))
 }
 
 pub(super) fn ticket_type(row: &DbRow) -> Result<TicketType, StoreError> {
-    let gates: Option<String> = get(row, "gates")?;
+    ticket_type_at(row, "")
+}
+
+pub(super) fn ticket_type_at(row: &DbRow, prefix: &str) -> Result<TicketType, StoreError> {
+    let gates: Option<String> = get_at(row, prefix, "gates")?;
     let spec = TicketTypeSpec {
-        name: get(row, "name")?,
-        price_minor: get(row, "price_minor")?,
-        currency: get(row, "currency")?,
-        quota: count(get(row, "quota")?)?,
-        usage_limit: count(get(row, "usage_limit")?)?,
-        daily_entry_limit: opt_count(get(row, "daily_entry_limit")?)?,
-        validity_from: opt_instant(get(row, "validity_from")?)?,
-        validity_to: opt_instant(get(row, "validity_to")?)?,
+        name: get_at(row, prefix, "name")?,
+        price_minor: get_at(row, prefix, "price_minor")?,
+        currency: get_at(row, prefix, "currency")?,
+        quota: count(get_at(row, prefix, "quota")?)?,
+        usage_limit: count(get_at(row, prefix, "usage_limit")?)?,
+        daily_entry_limit: opt_count(get_at(row, prefix, "daily_entry_limit")?)?,
+        validity_from: opt_instant(get_at(row, prefix, "validity_from")?)?,
+        validity_to: opt_instant(get_at(row, prefix, "validity_to")?)?,
         gates: gates
             .map(|g| split::<Uuid>(&g).map(|ids| ids.into_iter().map(GateId::from_uuid).collect()))
             .transpose()?,
     };
-    let (id, event_id) = (TicketTypeId::from_uuid(get(row, "id")?), EventId::from_uuid(get(row, "event_id")?));
+    let (id, event_id) =
+        (TicketTypeId::from_uuid(get_at(row, prefix, "id")?), EventId::from_uuid(get_at(row, prefix, "event_id")?));
     TicketType::new(id, event_id, &spec, []).map_err(|e| corrupt("ticket type", e))
 }
 
 /// A gate row, with its agents read from `gate_agents`.
 pub(super) fn gate(row: &DbRow, agents: Vec<UserId>) -> Result<Gate, StoreError> {
-    let types: Option<String> = get(row, "ticket_types")?;
+    gate_at(row, "", agents)
+}
+
+/// The columns `rows::gate` reads.
+pub(super) const GATE_COLUMNS: &[&str] = &["id", "event_id", "name", "ticket_types"];
+
+pub(super) fn gate_at(row: &DbRow, prefix: &str, agents: Vec<UserId>) -> Result<Gate, StoreError> {
+    let types: Option<String> = get_at(row, prefix, "ticket_types")?;
     let spec = GateSpec {
-        name: get(row, "name")?,
+        name: get_at(row, prefix, "name")?,
         agents,
         ticket_types: types
             .map(|t| split::<Uuid>(&t).map(|ids| ids.into_iter().map(TicketTypeId::from_uuid).collect()))
             .transpose()?,
     };
-    let (id, event_id) = (GateId::from_uuid(get(row, "id")?), EventId::from_uuid(get(row, "event_id")?));
+    let (id, event_id) =
+        (GateId::from_uuid(get_at(row, prefix, "id")?), EventId::from_uuid(get_at(row, prefix, "event_id")?));
     Gate::new(id, event_id, &spec).map_err(|e| corrupt("gate", e))
 }
 

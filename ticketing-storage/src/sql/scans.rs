@@ -1,14 +1,20 @@
 //! Scan sessions and the scan log. `commit_scan` is one write transaction. Shared by the SQL backends.
 
+use std::sync::LazyLock;
+
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
+use ticketing_core::gate::Gate;
 use ticketing_core::ids::{EventId, GateId, ScanLogId, TicketId, UserId};
 use ticketing_core::magic_link::TokenHash;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanReason, ScanSession, ScanStage};
-use ticketing_core::store::{CommitOutcome, ScanCommit, ScanLogFilter, ScanRepository, StoreError};
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::store::{
+    CommitOutcome, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StoreError,
+};
 use uuid::Uuid;
 
-use super::{Conn, Db, DbRow, DbStore, tickets};
+use super::{Conn, Db, DbRow, DbStore, rows, tickets};
 use crate::codec::{corrupt, count, db_error, direction, instant, join, micros, opt_instant, split};
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
@@ -75,6 +81,146 @@ async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Optio
     row.as_ref().map(log_from_row).transpose()
 }
 
+/// The columns of a session row.
+const SESSION_COLUMNS: &[&str] = &[
+    "ticket_id",
+    "event_id",
+    "gate_id",
+    "agent_id",
+    "allowed",
+    "code_expires_at",
+    "created_at",
+    "expires_at",
+    "used_at",
+];
+
+fn session_from_row(row: &DbRow, prefix: &str, token_hash: &TokenHash) -> Result<ScanSession, StoreError> {
+    let get_uuid = |c: &str| row.try_get::<Uuid, _>(format!("{prefix}{c}").as_str()).map_err(db_error);
+    let get_time = |c: &str| row.try_get::<Option<i64>, _>(format!("{prefix}{c}").as_str()).map_err(db_error);
+    let allowed: String = row.try_get(format!("{prefix}allowed").as_str()).map_err(db_error)?;
+    let required = |c: &str| get_time(c)?.ok_or_else(|| corrupt("session time", c)).and_then(instant);
+    Ok(ScanSession {
+        token_hash: *token_hash,
+        ticket_id: TicketId::from_uuid(get_uuid("ticket_id")?),
+        event_id: EventId::from_uuid(get_uuid("event_id")?),
+        gate_id: GateId::from_uuid(get_uuid("gate_id")?),
+        agent_id: UserId::from_uuid(get_uuid("agent_id")?),
+        allowed: split::<String>(&allowed)?.iter().map(|d| direction(d)).collect::<Result<_, _>>()?,
+        code_expires_at: opt_instant(get_time("code_expires_at")?)?,
+        created_at: required("created_at")?,
+        expires_at: required("expires_at")?,
+        used_at: opt_instant(get_time("used_at")?)?,
+    })
+}
+
+/// The ticket's type (`y_…`) and event (`e_…`) columns, beside its own (`t.*`).
+static VIEW_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "t.*, {}, {}",
+        rows::prefixed("y", "y_", rows::TICKET_TYPE_COLUMNS),
+        rows::prefixed("e", "e_", rows::EVENT_COLUMNS)
+    )
+});
+
+/// The joins that bring a ticket's type and event (left joins: the ticket may be missing).
+const VIEW_JOINS: &str = "LEFT JOIN ticket_types y ON y.id = t.ticket_type_id LEFT JOIN events e ON e.id = t.event_id";
+
+/// A gate (`g_…`) as agent `$2` sees it, and whether that agent is assigned (`g_assigned`).
+static GATE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}, EXISTS (SELECT 1 FROM gate_agents a WHERE a.gate_id = g.id AND a.agent_id = $2) AS g_assigned",
+        rows::prefixed("g", "g_", rows::GATE_COLUMNS)
+    )
+});
+
+/// A request's read, in one query: the gate (`$1`, as agent `$2` sees it) and the ticket with
+/// short code `$3` with its type and event.
+static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON t.short_code = $3 {VIEW_JOINS} WHERE g.id = $1",
+        *GATE_COLUMNS, *VIEW_COLUMNS
+    )
+});
+
+/// A confirmation's read, in one query: the gate (`$1`, as agent `$2` sees it), the session with
+/// token hash `$3`, and its ticket with its type and event.
+static CONFIRM_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {}, {} FROM gates g LEFT JOIN scan_sessions s ON s.token_hash = $3 \
+         LEFT JOIN tickets t ON t.id = s.ticket_id {VIEW_JOINS} WHERE g.id = $1",
+        *GATE_COLUMNS,
+        rows::prefixed("s", "s_", SESSION_COLUMNS),
+        *VIEW_COLUMNS
+    )
+});
+
+/// The ticket view of a joined row, if the row found a ticket.
+fn view_from_row(row: &DbRow) -> Result<Option<ScanView>, StoreError> {
+    if row.try_get::<Option<Uuid>, _>("id").map_err(db_error)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ScanView {
+        ticket: rows::ticket(row)?,
+        ticket_type: rows::ticket_type_at(row, "y_")?,
+        event: rows::event_at(row, "e_")?,
+    }))
+}
+
+/// The gate of a context row, as the agent sees it.
+fn gate_from_row(row: &DbRow, agent: UserId) -> Result<Gate, StoreError> {
+    let assigned: bool = row.try_get("g_assigned").map_err(db_error)?;
+    rows::gate_at(row, "g_", if assigned { vec![agent] } else { Vec::new() })
+}
+
+/// The scan's reads: each step's in one query, the ticket with its type and event joined.
+#[async_trait]
+impl ScanReads for DbStore {
+    async fn scan_view(&self, ticket_id: TicketId) -> Result<Option<ScanView>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {} FROM tickets t {VIEW_JOINS} WHERE t.id = $1", *VIEW_COLUMNS));
+        let row = sqlx::query(sql).bind(*ticket_id.as_uuid()).fetch_optional(&self.pool).await.map_err(db_error)?;
+        Ok(row.as_ref().map(view_from_row).transpose()?.flatten())
+    }
+
+    async fn request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(REQUEST_CONTEXT.as_str()))
+            .bind(*gate_id.as_uuid())
+            .bind(*agent.as_uuid())
+            .bind(code.map(|c| i64::try_from(c.value()).unwrap_or(i64::MAX)))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok((None, None)) };
+        Ok((Some(gate_from_row(&row, agent)?), view_from_row(&row)?))
+    }
+
+    async fn confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<(Option<Gate>, Option<(ScanSession, ScanView)>), StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(CONFIRM_CONTEXT.as_str()))
+            .bind(*gate_id.as_uuid())
+            .bind(*agent.as_uuid())
+            .bind(session.map(|h| h.0.to_vec()))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        let Some(row) = row else { return Ok((None, None)) };
+        let gate = gate_from_row(&row, agent)?;
+        let found = match (session, view_from_row(&row)?) {
+            (Some(hash), Some(view)) => Some((session_from_row(&row, "s_", hash)?, view)),
+            _ => None,
+        };
+        Ok((Some(gate), found))
+    }
+}
+
 impl DbStore {
     /// Applies a confirmation in one write transaction. The session is spent in its database row,
     /// first; or, with `external`, by that store (Redis) after the ticket and the log line are
@@ -86,11 +232,8 @@ impl DbStore {
     ) -> Result<CommitOutcome, StoreError> {
         let log = &commit.log;
         let mut tx = self.begin_write().await?;
-        if let Some(nonce) = &log.nonce
-            && let Some(first) = by_nonce(&mut tx, log.agent_id, nonce).await?
-        {
-            return Ok(CommitOutcome::Replayed(Box::new(first)));
-        }
+        // A nonce already used by this agent is caught by the unique index when the log line is
+        // written, which rolls everything back: no read for it here.
         if external.is_none() {
             let spent = sqlx::query(
                 "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
@@ -113,8 +256,8 @@ impl DbStore {
                 });
             }
         }
-        if let Some((ticket, expected)) = &commit.ticket
-            && !tickets::replace(&mut tx, ticket, *expected).await?
+        if let Some(update) = &commit.ticket
+            && !tickets::replace(&mut tx, &update.next, update.expected_version, Some(update.was_live)).await?
         {
             return Ok(CommitOutcome::TicketChanged);
         }
@@ -198,20 +341,7 @@ impl ScanRepository for DbStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?;
-        let Some(row) = row else { return Ok(None) };
-        let allowed: String = row.try_get("allowed").map_err(db_error)?;
-        Ok(Some(ScanSession {
-            token_hash: *token_hash,
-            ticket_id: TicketId::from_uuid(row.try_get("ticket_id").map_err(db_error)?),
-            event_id: EventId::from_uuid(row.try_get("event_id").map_err(db_error)?),
-            gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
-            agent_id: UserId::from_uuid(row.try_get("agent_id").map_err(db_error)?),
-            allowed: split::<String>(&allowed)?.iter().map(|d| direction(d)).collect::<Result<_, _>>()?,
-            code_expires_at: opt_instant(row.try_get("code_expires_at").map_err(db_error)?)?,
-            created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
-            expires_at: instant(row.try_get("expires_at").map_err(db_error)?)?,
-            used_at: opt_instant(row.try_get("used_at").map_err(db_error)?)?,
-        }))
+        row.as_ref().map(|row| session_from_row(row, "", token_hash)).transpose()
     }
 
     async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {

@@ -24,16 +24,27 @@ fn code(ticket: &Ticket) -> i64 {
 }
 
 /// Replaces a ticket if its version is still `expected`, moving the counters when it stops (or
-/// starts) being live. `Ok(false)` when the compare-and-set lost.
-pub(super) async fn replace(conn: &mut Conn, ticket: &Ticket, expected: u64) -> Result<bool, StoreError> {
-    let before: Option<(String,)> = sqlx::query_as("SELECT status FROM tickets WHERE id = $1 AND version = $2")
-        .bind(*ticket.id().as_uuid())
-        .bind(i64::try_from(expected).unwrap_or(i64::MAX))
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    let Some((before,)) = before else { return Ok(false) };
-    let was_live = before.parse::<TicketStatus>().map_err(|_| corrupt("ticket status", &before))?.is_live();
+/// starts) being live. `was_live` is the liveness at `expected`, when the caller knows it; else it
+/// is read. `Ok(false)` when the compare-and-set lost.
+pub(super) async fn replace(
+    conn: &mut Conn,
+    ticket: &Ticket,
+    expected: u64,
+    was_live: Option<bool>,
+) -> Result<bool, StoreError> {
+    let was_live = match was_live {
+        Some(was_live) => was_live,
+        None => {
+            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM tickets WHERE id = $1 AND version = $2")
+                .bind(*ticket.id().as_uuid())
+                .bind(i64::try_from(expected).unwrap_or(i64::MAX))
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            let Some((before,)) = before else { return Ok(false) };
+            before.parse::<TicketStatus>().map_err(|_| corrupt("ticket status", &before))?.is_live()
+        }
+    };
     let sql = "UPDATE tickets SET short_code = $3, status = $4, entries_used = $5, last_entry_day = $6, entries_on_day = $7, \
                version = $8, updated_at = $9 WHERE id = $1 AND version = $2";
     let done = sqlx::query(sql)
@@ -182,7 +193,7 @@ impl TicketRepository for DbStore {
 
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if replace(&mut tx, ticket, expected_version).await? {
+        if replace(&mut tx, ticket, expected_version, None).await? {
             return tx.commit().await.map_err(db_error);
         }
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
