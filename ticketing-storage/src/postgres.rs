@@ -40,6 +40,8 @@ type DbRow = sqlx::postgres::PgRow;
 type Conn = sqlx::PgConnection;
 /// Row locking of the job claim: concurrent claimers skip each other's rows.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+/// Whether a scan confirmation is committed as one batch of statements: Postgres's extended protocol takes one statement per call.
+const BATCHED_COMMIT: bool = false;
 type DbStore = PgStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
 

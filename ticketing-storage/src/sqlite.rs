@@ -40,6 +40,8 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
 /// Row locking of the job claim: nothing: SQLite's single writer serialises the claim.
 const SKIP_LOCKED: &str = "";
+/// Whether a scan confirmation is committed as one batch of statements: SQLite runs several statements in one call.
+const BATCHED_COMMIT: bool = true;
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 

@@ -14,8 +14,8 @@ use ticketing_core::store::{
 };
 use uuid::Uuid;
 
-use super::{Conn, Db, DbRow, DbStore, rows, tickets};
-use crate::codec::{corrupt, count, db_error, direction, instant, join, micros, opt_instant, split};
+use super::{BATCHED_COMMIT, Conn, Db, DbRow, DbStore, Query, rows, tickets};
+use crate::codec::{corrupt, count, day, db_error, direction, instant, join, micros, opt_instant, split};
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
 fn stage_name(stage: ScanStage) -> &'static str {
@@ -69,6 +69,42 @@ async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
         .await
         .map_err(db_error)?;
     Ok(())
+}
+
+/// The session spend and the log line of a batched commit: `$1` the time, `$2` the session,
+/// `$3`… the log line (see [`bind_log`]); the log line is written only if the spend happened.
+const BATCH_SPEND_LOG: &str = "\
+    UPDATE scan_sessions SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1; \
+    INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, status_after, \
+    entries_after, nonce) SELECT $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1";
+
+/// The same with the ticket's compare-and-set (`$14` id, `$15` expected version, `$16`… the new
+/// state), checked by the spend and applied only if the spend happened.
+const BATCH_SPEND_UPDATE_LOG: &str = "\
+    UPDATE scan_sessions SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+    AND EXISTS (SELECT 1 FROM tickets WHERE id = $14 AND version = $15); \
+    UPDATE tickets SET short_code = $16, status = $17, entries_used = $18, last_entry_day = $19, entries_on_day = $20, \
+    version = $21, updated_at = $22 WHERE id = $14 AND version = $15 AND changes() = 1; \
+    INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, status_after, \
+    entries_after, nonce) SELECT $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1";
+
+/// Binds `$1`…`$13` of a batched commit.
+fn bind_log<'q>(query: Query<'q>, commit: &ScanCommit) -> Query<'q> {
+    let log = &commit.log;
+    query
+        .bind(micros(log.at))
+        .bind(commit.session.0.to_vec())
+        .bind(*log.id.as_uuid())
+        .bind(*log.event_id.as_uuid())
+        .bind(*log.gate_id.as_uuid())
+        .bind(*log.agent_id.as_uuid())
+        .bind(log.ticket_id.map(|t| *t.as_uuid()))
+        .bind(stage_name(log.stage))
+        .bind(log.direction.map(|d| d.as_str()))
+        .bind(log.reason.code())
+        .bind(log.status_after.map(|s| s.as_str()))
+        .bind(log.entries_after.map(i64::from))
+        .bind(log.nonce.as_ref().map(|n| n.as_str().to_owned()))
 }
 
 async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
@@ -230,6 +266,12 @@ impl DbStore {
         commit: &ScanCommit,
         external: Option<&dyn SessionSpender>,
     ) -> Result<CommitOutcome, StoreError> {
+        if BATCHED_COMMIT
+            && external.is_none()
+            && let Some(outcome) = self.commit_batched(commit).await?
+        {
+            return Ok(outcome);
+        }
         let log = &commit.log;
         let mut tx = self.begin_write().await?;
         // A nonce already used by this agent is caught by the unique index when the log line is
@@ -289,6 +331,63 @@ impl DbStore {
                     e => Err(e),
                 }
             }
+        }
+    }
+
+    /// [`DbStore::commit`] as one batch of statements, for a dialect that runs several in one call
+    /// (SQLite): the session spend carries the ticket's compare-and-set as a condition, and each
+    /// later statement runs only if the one before changed a row (`changes()`), all under the
+    /// write lock. `None` when the batch does not apply (a change of liveness moves counters).
+    async fn commit_batched(&self, commit: &ScanCommit) -> Result<Option<CommitOutcome>, StoreError> {
+        let log = &commit.log;
+        if commit.ticket.as_ref().is_some_and(|u| u.was_live != u.next.status().is_live()) {
+            return Ok(None);
+        }
+        let mut tx = self.begin_write().await?;
+        let query = match &commit.ticket {
+            Some(update) => {
+                let ticket = &update.next;
+                bind_log(sqlx::query(BATCH_SPEND_UPDATE_LOG), commit)
+                    .bind(*ticket.id().as_uuid())
+                    .bind(i64::try_from(update.expected_version).unwrap_or(i64::MAX))
+                    .bind(i64::try_from(ticket.short_code().value()).unwrap_or(i64::MAX))
+                    .bind(ticket.status().as_str())
+                    .bind(i64::from(ticket.entries_used()))
+                    .bind(ticket.last_entry_day().map(day))
+                    .bind(i64::from(ticket.entries_on_last_day()))
+                    .bind(i64::try_from(ticket.version()).unwrap_or(i64::MAX))
+                    .bind(micros(ticket.updated_at()))
+            }
+            None => bind_log(sqlx::query(BATCH_SPEND_LOG), commit),
+        };
+        let expected = if commit.ticket.is_some() { 3 } else { 2 };
+        match query.execute(&mut *tx).await.map_err(db_error) {
+            Ok(done) if done.rows_affected() == expected => {}
+            Ok(_) => {
+                // Nothing was written: say why.
+                let session: Option<(Option<i64>, i64)> =
+                    sqlx::query_as("SELECT used_at, expires_at FROM scan_sessions WHERE token_hash = $1")
+                        .bind(&commit.session.0[..])
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                return Ok(Some(match session {
+                    Some((Some(_), _)) => CommitOutcome::SessionUsed,
+                    Some((None, expires_at)) if expires_at > micros(log.at) => CommitOutcome::TicketChanged,
+                    _ => CommitOutcome::SessionExpired,
+                }));
+            }
+            // A concurrent confirmation with the same nonce committed first: it is the result.
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+                drop(tx);
+                return self.replayed(log).await.map(Some);
+            }
+            Err(e) => return Err(e),
+        }
+        match tx.commit().await.map_err(db_error) {
+            Ok(()) => Ok(Some(CommitOutcome::Applied)),
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => self.replayed(log).await.map(Some),
+            Err(e) => Err(e),
         }
     }
 
