@@ -1,6 +1,7 @@
 //! Criterion benchmarks of the storage backends through the engine: a scan request + confirm pair,
-//! a bulk insert of 100,000 tickets, and 1,000 concurrent single-ticket reservations, on memory
-//! (the floor: the engine's own cost), SQLite, and the servers when configured.
+//! a bulk insert of 100,000 tickets, the same generated as a job in chunks of 1,000, and 1,000
+//! concurrent single-ticket reservations, on memory (the floor: the engine's own cost), SQLite,
+//! and the servers when configured.
 //!
 //! ```sh
 //! cargo bench --bench storage                     # SQLite only
@@ -167,6 +168,38 @@ fn bulk_insert(c: &mut Criterion) {
     group.finish();
 }
 
+fn generation_job(c: &mut Criterion) {
+    let rt = runtime();
+    let mut group = c.benchmark_group("storage/generate 100k tickets as a job, chunks of 1000");
+    group.sample_size(10).measurement_time(StdDuration::from_secs(30)).throughput(Throughput::Elements(BULK.into()));
+    for (name, store) in stores(&rt) {
+        let engine = engine(store);
+        let agent = UserId::generate(&SystemClock, &OsRandomness);
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                || {
+                    rt.block_on(async {
+                        let ticket_type = setup(&engine, agent, BULK).await.1;
+                        let request = GenerationRequest {
+                            ticket_type_id: ticket_type,
+                            count: BULK,
+                            status: TicketStatus::Issued,
+                            priority: 0,
+                        };
+                        engine.start_generation(&request).await.expect("a queued generation")
+                    })
+                },
+                |job| {
+                    let ran = rt.block_on(engine.run_next_job("bench")).expect("a run").expect("a due job");
+                    assert_eq!((ran.id, ran.progress.done), (job.id, u64::from(BULK)));
+                },
+                BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
 fn reservation_storm(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("storage/1000 concurrent single-ticket reservations");
@@ -203,5 +236,5 @@ fn reservation_storm(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan_pair, bulk_insert, reservation_storm);
+criterion_group!(benches, scan_pair, bulk_insert, generation_job, reservation_storm);
 criterion_main!(benches);

@@ -20,7 +20,7 @@ pub use ticketing_storage as storage;
 
 /// The names most embedding code needs.
 pub mod prelude {
-    pub use ticketing_core::engine::{Config, Error, IssueRequest, Ticketing};
+    pub use ticketing_core::engine::{Config, Error, GenerationRequest, IssueRequest, Ticketing};
     pub use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
     pub use ticketing_core::event::{EventSpec, EventStatus};
     pub use ticketing_core::gate::GateSpec;

@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{EventId, JobId, TicketTypeId};
 use crate::status::TicketStatus;
 
+/// Why a job whose worker's lease lapsed on its last attempt failed.
+pub const LAPSED_ON_LAST_ATTEMPT: &str = "the worker's lease lapsed on its last attempt";
+
 /// Where a job is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -208,6 +211,11 @@ impl Job {
     /// The kind name workers claim it by.
     pub fn kind(&self) -> &'static str {
         self.task.kind()
+    }
+
+    /// Whether every unit of work is committed.
+    pub fn is_complete(&self) -> bool {
+        self.progress.total > 0 && self.progress.done >= self.progress.total
     }
 }
 

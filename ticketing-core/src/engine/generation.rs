@@ -91,7 +91,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Claims the most urgent due job and runs it until it ends or its lease is lost. Returns the
     /// job as it is afterwards, or `None` when no job was due. `worker` names the calling worker
     /// (a random suffix makes each claim's lease unique). Storage failures during the run end the
-    /// attempt with a retry; only a failed claim is an error.
+    /// attempt with a retry. Errors: the claim, or the final report, failed; then the lease lapses
+    /// and the job is claimed again (a job whose work was all committed then succeeds).
     pub async fn run_next_job(&self, worker: &str) -> Result<Option<Job>, Error> {
         let now = self.clock.now();
         let mut lease = Lease {
@@ -126,6 +127,15 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Err(Error::NotFound(what)) => return Step::Abandoned(format!("{what} not found")),
             Err(e) => return Step::Failed(e.to_string()),
         };
+        // The event may have closed since the job was queued (or before a retry).
+        match self.event(ticket_type.event_id()).await {
+            Ok(event) if matches!(event.status(), EventStatus::Cancelled | EventStatus::Ended) => {
+                return Step::Abandoned(Error::EventClosed(event.status()).to_string());
+            }
+            Ok(_) => {}
+            Err(Error::NotFound(what)) => return Step::Abandoned(format!("{what} not found")),
+            Err(e) => return Step::Failed(e.to_string()),
+        }
         let holders = vec![None; spec.chunk_size.max(1) as usize];
         let mut done = job.progress.done;
         while done < job.progress.total {

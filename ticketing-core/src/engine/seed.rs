@@ -1,12 +1,17 @@
 //! Seeding a fresh installation: the roles and a first superadmin. Running it again changes
 //! nothing: roles already there are kept, and once any superadmin exists no other is made (and
-//! no password is changed).
+//! no password is changed). Concurrent seeders take turns through a [`Locks`](crate::store::Locks)
+//! lock, so two with different emails cannot both make one.
 
 use super::{Error, Ticketing};
 use crate::field::Email;
 use crate::ids::UserId;
 use crate::secret_token::SecretToken;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
+
+/// The lock seeders take turns through, and how long a crashed seeder holds it.
+const SEED_LOCK: &str = "seed";
+const SEED_LOCK_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::user::{PasswordHash, Role, User};
 
 /// Who the first superadmin is.
@@ -44,9 +49,20 @@ pub enum SuperadminSeed {
 }
 
 impl<S: Store + ?Sized> Ticketing<S> {
-    /// Seeds the roles and a first superadmin; idempotent, and safe to run from several
-    /// processes at once (a lost race reports the winner's superadmin).
+    /// Seeds the roles and a first superadmin; idempotent. Seeders running at once take turns
+    /// through a lock: one makes the superadmin, and one that finds the lock taken answers
+    /// `Contention` (run it again; it then reports the superadmin made).
     pub async fn seed(&self, config: &SeedConfig) -> Result<SeedReport, Error> {
+        let owner = SecretToken::<12>::generate(&*self.rng).as_text();
+        if !self.store.try_lock(SEED_LOCK, &owner, SEED_LOCK_TTL).await? {
+            return Err(Error::Contention);
+        }
+        let seeded = self.seed_locked(config).await;
+        self.store.unlock(SEED_LOCK, &owner).await?;
+        seeded
+    }
+
+    async fn seed_locked(&self, config: &SeedConfig) -> Result<SeedReport, Error> {
         let roles_added = self.store.ensure_roles(&Role::ALL).await?;
         if let Some(existing) = self.store.users_with_role(Role::Superadmin).await?.first() {
             return Ok(SeedReport { roles_added, superadmin: SuperadminSeed::Existing(existing.id) });
@@ -71,10 +87,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 roles_added,
                 superadmin: SuperadminSeed::Created { id: user.id, generated_password: generated },
             }),
-            Err(StoreError::Conflict(why)) => match self.store.users_with_role(Role::Superadmin).await?.first() {
-                Some(winner) => Ok(SeedReport { roles_added, superadmin: SuperadminSeed::Existing(winner.id) }),
-                None => Err(Error::Conflict(why)),
-            },
+            // The email belongs to a user of another role.
             Err(e) => Err(e.into()),
         }
     }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, State, page};
 use crate::ids::JobId;
-use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
+use crate::job::{Job, JobEnd, JobStatus, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
 use crate::store::{JobFilter, JobQueue, StoreError};
 use crate::ticket::Ticket;
 
@@ -49,12 +49,15 @@ impl JobQueue for MemoryStore {
     async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
         let mut s = self.state();
         let lapsed = |j: &Job| j.status == JobStatus::Running && j.lease.as_ref().is_some_and(|l| l.until <= now);
-        // Lapsed jobs that must not run again end first.
+        // Lapsed jobs that must not run again end first: a finished one (its worker died before
+        // saying so) succeeds, a cancelled one is cancelled, one out of attempts fails.
         for job in s.jobs.values_mut().filter(|j| lapsed(j)) {
-            if job.cancel_requested {
+            if job.is_complete() {
+                end(job, JobStatus::Succeeded, None, now);
+            } else if job.cancel_requested {
                 end(job, JobStatus::Cancelled, job.last_error.clone(), now);
             } else if job.attempts >= job.max_attempts {
-                end(job, JobStatus::Failed, Some("the worker's lease lapsed on the last attempt".into()), now);
+                end(job, JobStatus::Failed, Some(LAPSED_ON_LAST_ATTEMPT.into()), now);
             }
         }
         let best = s
@@ -88,7 +91,8 @@ impl JobQueue for MemoryStore {
             return Ok(check);
         }
         let job = s.job_mut(id)?;
-        job.progress.done = done;
+        // Progress never goes back: what is committed stays counted.
+        job.progress.done = job.progress.done.max(done);
         job.lease = Some(lease.clone());
         job.updated_at = now;
         Ok(LeaseCheck::Held)
@@ -138,6 +142,7 @@ impl JobQueue for MemoryStore {
             JobEnd::Cancelled => end(job, JobStatus::Cancelled, None, now),
             JobEnd::Abandoned { error } => end(job, JobStatus::Failed, Some(error.clone()), now),
             JobEnd::Failed { error, .. } if job.attempts >= job.max_attempts => {
+                // run_at stays: the job will not run again unless retried.
                 end(job, JobStatus::Failed, Some(error.clone()), now);
             }
             JobEnd::Failed { error, retry_at } => {

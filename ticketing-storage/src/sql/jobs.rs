@@ -7,16 +7,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 use ticketing_core::ids::{EventId, JobId};
-use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, Lease, LeaseCheck, Progress};
+use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck, Progress};
 use ticketing_core::store::{JobFilter, JobQueue, StoreError};
 use ticketing_core::ticket::Ticket;
 use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, SKIP_LOCKED, tickets};
 use crate::codec::{corrupt, count, db_error, instant, micros, opt_instant};
-
-/// Why a lapsed job on its last attempt is failed rather than claimed again.
-const LAPSED_ON_LAST_ATTEMPT: &str = "the worker's lease lapsed on its last attempt";
 
 fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -106,13 +103,17 @@ impl JobQueue for DbStore {
             return Ok(None);
         }
         let mut tx = self.begin_write().await?;
-        // Lapsed jobs that must not run again end first.
+        // Lapsed jobs that must not run again end first: a finished one (its worker died before
+        // saying so) succeeds, a cancelled one is cancelled, one out of attempts fails.
         let sweep = sqlx::AssertSqlSafe(format!(
-            "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, \
-             last_error = CASE WHEN cancel_requested THEN last_error ELSE $2 END, \
+            "UPDATE jobs SET status = CASE WHEN progress_total > 0 AND progress_done >= progress_total THEN 'succeeded' \
+             WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END, \
+             last_error = CASE WHEN progress_total > 0 AND progress_done >= progress_total THEN NULL \
+             WHEN cancel_requested THEN last_error ELSE $2 END, \
              lease_owner = NULL, lease_until = NULL, updated_at = $1 \
              WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until <= $1 \
-             AND (cancel_requested OR attempts >= max_attempts){SKIP_LOCKED})"
+             AND ((progress_total > 0 AND progress_done >= progress_total) OR cancel_requested \
+             OR attempts >= max_attempts){SKIP_LOCKED})"
         ));
         sqlx::query(sweep).bind(micros(now)).bind(LAPSED_ON_LAST_ATTEMPT).execute(&mut *tx).await.map_err(db_error)?;
         let mut pick = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE kind IN (");
@@ -124,6 +125,10 @@ impl JobQueue for DbStore {
             .push_bind(micros(now))
             .push(") OR (status = 'running' AND lease_until <= ")
             .push_bind(micros(now))
+            // Repeats the sweep's conditions: a row the sweep skipped while it was locked
+            // elsewhere must not be claimed past them.
+            .push(" AND NOT cancel_requested AND attempts < max_attempts")
+            .push(" AND NOT (progress_total > 0 AND progress_done >= progress_total)")
             .push(")) ORDER BY priority DESC, run_at, seq LIMIT 1")
             .push(SKIP_LOCKED);
         let picked: Option<Uuid> = pick.build_query_scalar().fetch_optional(&mut *tx).await.map_err(db_error)?;
@@ -156,7 +161,8 @@ impl JobQueue for DbStore {
     ) -> Result<LeaseCheck, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         let applied = sqlx::query(
-            "UPDATE jobs SET progress_done = $3, lease_until = $4, updated_at = $5 WHERE id = $1 AND status = 'running' \
+            "UPDATE jobs SET progress_done = CASE WHEN $3 > progress_done THEN $3 ELSE progress_done END, \
+             lease_until = $4, updated_at = $5 WHERE id = $1 AND status = 'running' \
              AND lease_owner = $2 AND NOT cancel_requested",
         )
         .bind(*id.as_uuid())
@@ -218,7 +224,8 @@ impl JobQueue for DbStore {
         // cancel request may end the job as cancelled, and only that.
         let applied = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN $3 <> 'retry' THEN $3 WHEN attempts >= max_attempts THEN 'failed' \
-             ELSE 'queued' END, run_at = COALESCE($5, run_at), last_error = $4, lease_owner = NULL, lease_until = NULL, \
+             ELSE 'queued' END, run_at = CASE WHEN $3 = 'retry' AND attempts < max_attempts THEN $5 ELSE run_at END, \
+             last_error = $4, lease_owner = NULL, lease_until = NULL, \
              updated_at = $6 WHERE id = $1 AND status = 'running' AND lease_owner = $2 \
              AND (NOT cancel_requested OR $3 = 'cancelled')",
         )

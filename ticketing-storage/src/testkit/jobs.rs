@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{Duration, SubsecRound as _, Utc};
 use ticketing_core::engine::{Config, Error, GenerationRequest, IssueRequest, Ticketing};
 use ticketing_core::env::{Clock, FixedClock};
+use ticketing_core::event::EventStatus;
 use ticketing_core::ids::{JobId, TicketId, TicketTypeId};
 use ticketing_core::job::{GenerateTickets, Job, JobEnd, JobStatus, JobTask, Lease, LeaseCheck};
 use ticketing_core::quota::QuotaError;
@@ -92,6 +93,8 @@ pub async fn a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker(backend:
     let id = store.claim(&[KIND], &a, clock.now()).await.unwrap().unwrap().id;
     assert_eq!(store.claim(&[KIND], &lease("b", &clock), clock.now()).await.unwrap(), None, "held jobs are invisible");
     assert_eq!(store.heartbeat(id, &a, 3, clock.now()).await.unwrap(), LeaseCheck::Held);
+    assert_eq!(store.heartbeat(id, &a, 1, clock.now()).await.unwrap(), LeaseCheck::Held);
+    assert_eq!(store.job(id).await.unwrap().unwrap().progress.done, 3, "progress never goes back");
     clock.advance(Duration::seconds(61));
     let b = lease("b", &clock);
     let taken = store.claim(&[KIND], &b, clock.now()).await.unwrap().unwrap();
@@ -147,6 +150,17 @@ pub async fn failed_attempts_back_off_then_fail_and_can_be_retried(backend: &Bac
     let exhausted = store.job(lost.id).await.unwrap().unwrap();
     assert_eq!(exhausted.status, JobStatus::Failed);
     assert!(exhausted.last_error.is_some_and(|e| e.contains("lapsed")));
+
+    // A worker that committed all the work and died before saying so leaves a job that succeeds.
+    store.enqueue(&job(3, &clock, 9).with_max_attempts(1)).await.unwrap();
+    let finisher = lease("f", &clock);
+    assert_eq!(store.claim(&[KIND], &finisher, clock.now()).await.unwrap().unwrap().id.as_uuid().as_u128(), 3);
+    store.heartbeat(JobId::from_uuid(Uuid::from_u128(3)), &finisher, 10, clock.now()).await.unwrap();
+    clock.advance(Duration::seconds(61));
+    let next = store.claim(&[KIND], &lease("g", &clock), clock.now()).await.unwrap();
+    assert_ne!(next.map(|j| j.id.as_uuid().as_u128()), Some(3), "finished work is not claimed again");
+    let finished = store.job(JobId::from_uuid(Uuid::from_u128(3))).await.unwrap().unwrap();
+    assert_eq!((finished.status, finished.last_error), (JobStatus::Succeeded, None));
 }
 
 /// Conformance case.
@@ -248,6 +262,14 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
     assert_eq!(ran.progress.done, 128, "the chunk that fitted is counted; the next did not fit");
     assert_eq!(store_live(&world).await, 700 + 100 + 128);
     assert_eq!(tickets_of(&world, world.standard.id()).await.len(), 928, "counters equal rows");
+
+    // An event cancelled while a generation waits: the generation makes nothing.
+    let vip = GenerationRequest { ticket_type_id: world.vip.id(), ..request(10) };
+    let waiting = engine.start_generation(&vip).await.unwrap();
+    world.engine.set_event_status(world.event.id(), EventStatus::Cancelled).await.unwrap();
+    let ran = engine.run_next_job("worker").await.unwrap().unwrap();
+    assert_eq!((ran.id, ran.status, ran.progress.done), (waiting.id, JobStatus::Failed, 0));
+    assert!(tickets_of(&world, world.vip.id()).await.is_empty());
 }
 
 async fn store_live(world: &World) -> u32 {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{SubsecRound as _, Utc};
-use ticketing_core::engine::{Config, SeedConfig, SuperadminSeed, Ticketing};
+use ticketing_core::engine::{Config, Error, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::FixedClock;
 use ticketing_core::field::Email;
 use ticketing_core::ids::UserId;
@@ -58,22 +58,36 @@ pub async fn seeding_twice_changes_nothing(backend: &Backend) {
 /// Conformance case.
 pub async fn concurrent_seeders_make_one_superadmin(backend: &Backend) {
     let engine = engine(backend, 5).await;
+    // Different emails: only the lock keeps two of them from both making a superadmin.
     let seeders: Vec<_> = (0..5)
-        .map(|_| {
+        .map(|n| {
             let engine = engine.clone();
-            tokio::spawn(async move { engine.seed(&config(Some("the configured password"))).await.unwrap() })
+            tokio::spawn(async move {
+                let config = SeedConfig {
+                    superadmin_email: format!("admin{n}@example.org"),
+                    superadmin_name: "Ada Admin".into(),
+                    superadmin_password: Some("the configured password".into()),
+                };
+                engine.seed(&config).await
+            })
         })
         .collect();
     let mut created = Vec::new();
     let mut existing = Vec::new();
     for seeder in seeders {
-        match seeder.await.unwrap().superadmin {
-            SuperadminSeed::Created { id, .. } => created.push(id),
-            SuperadminSeed::Existing(id) => existing.push(id),
+        match seeder.await.unwrap() {
+            Ok(report) => match report.superadmin {
+                SuperadminSeed::Created { id, .. } => created.push(id),
+                SuperadminSeed::Existing(id) => existing.push(id),
+            },
+            Err(Error::Contention) => {}
+            Err(e) => panic!("a seeder failed: {e}"),
         }
     }
     assert_eq!(created.len(), 1, "one seeder made the superadmin");
     assert!(existing.iter().all(|id| *id == created[0]), "the others report it");
+    let again = engine.seed(&config(None)).await.unwrap();
+    assert_eq!(again.superadmin, SuperadminSeed::Existing(created[0]), "a seeder told to run again sees it");
     assert_eq!(engine.store().users_with_role(Role::Superadmin).await.unwrap().len(), 1);
 }
 
