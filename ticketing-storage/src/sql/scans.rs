@@ -49,12 +49,11 @@ fn log_from_row(row: &DbRow) -> Result<ScanLog, StoreError> {
     })
 }
 
-async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
-    let sql = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, \
-               status_after, entries_after, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    sqlx::query(sql)
+/// Binds a log line's fields but its time, in column order (`id`, `event_id`, … `nonce`), after
+/// whatever the query has bound already.
+fn bind_log_fields<'q>(query: Query<'q>, log: &ScanLog) -> Query<'q> {
+    query
         .bind(*log.id.as_uuid())
-        .bind(micros(log.at))
         .bind(*log.event_id.as_uuid())
         .bind(*log.gate_id.as_uuid())
         .bind(*log.agent_id.as_uuid())
@@ -65,9 +64,12 @@ async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
         .bind(log.status_after.map(|s| s.as_str()))
         .bind(log.entries_after.map(i64::from))
         .bind(log.nonce.as_ref().map(|n| n.as_str().to_owned()))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+}
+
+async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
+    let sql = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, \
+               status_after, entries_after, nonce) VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    bind_log_fields(sqlx::query(sql).bind(micros(log.at)), log).execute(&mut *conn).await.map_err(db_error)?;
     Ok(())
 }
 
@@ -91,20 +93,7 @@ const BATCH_SPEND_UPDATE_LOG: &str = "\
 /// Binds `$1`…`$13` of a batched commit.
 fn bind_log<'q>(query: Query<'q>, commit: &ScanCommit) -> Query<'q> {
     let log = &commit.log;
-    query
-        .bind(micros(log.at))
-        .bind(commit.session.0.to_vec())
-        .bind(*log.id.as_uuid())
-        .bind(*log.event_id.as_uuid())
-        .bind(*log.gate_id.as_uuid())
-        .bind(*log.agent_id.as_uuid())
-        .bind(log.ticket_id.map(|t| *t.as_uuid()))
-        .bind(stage_name(log.stage))
-        .bind(log.direction.map(|d| d.as_str()))
-        .bind(log.reason.code())
-        .bind(log.status_after.map(|s| s.as_str()))
-        .bind(log.entries_after.map(i64::from))
-        .bind(log.nonce.as_ref().map(|n| n.as_str().to_owned()))
+    bind_log_fields(query.bind(micros(log.at)).bind(commit.session.0.to_vec()), log)
 }
 
 async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
