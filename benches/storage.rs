@@ -20,6 +20,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use sqlx::{Connection, Executor};
 use ticketing::chrono::Duration;
 use ticketing::core::ids::{EventId, GateId, TicketTypeId, UserId};
+use ticketing::core::job::JobStatus;
 use ticketing::prelude::*;
 use tokio::runtime::Runtime;
 
@@ -147,9 +148,11 @@ fn scan_pair(c: &mut Criterion) {
     group.finish();
 }
 
-fn bulk_insert(c: &mut Criterion) {
+/// A group that times `make` on a fresh ticket type of quota [`BULK`] on every store; `make` must
+/// create all [`BULK`] tickets.
+fn bulk_group(c: &mut Criterion, title: &str, make: impl Fn(&Runtime, &Engine, TicketTypeId)) {
     let rt = runtime();
-    let mut group = c.benchmark_group("storage/issue 100k tickets in one batch");
+    let mut group = c.benchmark_group(title);
     group.sample_size(10).measurement_time(StdDuration::from_secs(30)).throughput(Throughput::Elements(BULK.into()));
     for (name, store) in stores(&rt) {
         let engine = engine(store);
@@ -157,10 +160,7 @@ fn bulk_insert(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_batched(
                 || rt.block_on(setup(&engine, agent, BULK)).1,
-                |ticket_type| {
-                    let made = rt.block_on(engine.issue_tickets(&issue(ticket_type, BULK))).expect("100k tickets");
-                    assert_eq!(made.len(), BULK as usize);
-                },
+                |ticket_type| make(&rt, &engine, ticket_type),
                 BatchSize::PerIteration,
             )
         });
@@ -168,36 +168,29 @@ fn bulk_insert(c: &mut Criterion) {
     group.finish();
 }
 
+fn bulk_insert(c: &mut Criterion) {
+    bulk_group(c, "storage/issue 100k tickets in one batch", |rt, engine, ticket_type| {
+        let made = rt.block_on(engine.issue_tickets(&issue(ticket_type, BULK))).expect("100k tickets");
+        assert_eq!(made.len(), BULK as usize);
+    });
+}
+
 fn generation_job(c: &mut Criterion) {
-    let rt = runtime();
-    let mut group = c.benchmark_group("storage/generate 100k tickets as a job, chunks of 1000");
-    group.sample_size(10).measurement_time(StdDuration::from_secs(30)).throughput(Throughput::Elements(BULK.into()));
-    for (name, store) in stores(&rt) {
-        let engine = engine(store);
-        let agent = UserId::generate(&SystemClock, &OsRandomness);
-        group.bench_function(name, |b| {
-            b.iter_batched(
-                || {
-                    rt.block_on(async {
-                        let ticket_type = setup(&engine, agent, BULK).await.1;
-                        let request = GenerationRequest {
-                            ticket_type_id: ticket_type,
-                            count: BULK,
-                            status: TicketStatus::Issued,
-                            priority: 0,
-                        };
-                        engine.start_generation(&request).await.expect("a queued generation")
-                    })
-                },
-                |job| {
-                    let ran = rt.block_on(engine.run_next_job("bench")).expect("a run").expect("a due job");
-                    assert_eq!((ran.id, ran.progress.done), (job.id, u64::from(BULK)));
-                },
-                BatchSize::PerIteration,
-            )
+    bulk_group(c, "storage/generate 100k tickets as a job, chunks of 1000", |rt, engine, ticket_type| {
+        let ran = rt.block_on(async {
+            let request = GenerationRequest {
+                ticket_type_id: ticket_type,
+                count: BULK,
+                status: TicketStatus::Issued,
+                priority: 0,
+            };
+            let job = engine.start_generation(&request).await.expect("a queued generation");
+            let ran = engine.run_next_job("bench").await.expect("a run").expect("a due job");
+            assert_eq!(ran.id, job.id);
+            ran
         });
-    }
-    group.finish();
+        assert_eq!((ran.status, ran.progress.done), (JobStatus::Succeeded, u64::from(BULK)));
+    });
 }
 
 fn reservation_storm(c: &mut Criterion) {
