@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use ticketing_core::store::StoreError;
+use uuid::Uuid;
 
 /// An instant as Unix microseconds.
 pub(crate) fn micros(at: DateTime<Utc>) -> i64 {
@@ -68,6 +69,82 @@ pub(crate) fn corrupt(what: &str, value: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {value}"))
 }
 
+/// A result row as the decoders read it: a column by name, as one of the few SQL types we store.
+/// Each driver's rows implement it, so one decoder serves every driver.
+pub(crate) trait Columns {
+    /// A text column.
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError>;
+    /// A 64-bit integer column.
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError>;
+    /// A 32-bit integer column (Postgres `INTEGER`).
+    fn int32(&self, column: &str) -> Result<Option<i32>, StoreError>;
+    /// A UUID column.
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>, StoreError>;
+    /// A boolean column.
+    fn flag(&self, column: &str) -> Result<Option<bool>, StoreError>;
+}
+
+/// A Rust type a column reads as: nullable as `Option`, required otherwise.
+pub(crate) trait Column: Sized {
+    /// Reads `column` of `row`.
+    fn read<R: Columns + ?Sized>(row: &R, column: &str) -> Result<Self, StoreError>;
+}
+
+macro_rules! column {
+    ($($t:ty => $method:ident),* $(,)?) => {$(
+        impl Column for Option<$t> {
+            fn read<R: Columns + ?Sized>(row: &R, column: &str) -> Result<Self, StoreError> {
+                row.$method(column)
+            }
+        }
+        impl Column for $t {
+            fn read<R: Columns + ?Sized>(row: &R, column: &str) -> Result<Self, StoreError> {
+                row.$method(column)?.ok_or_else(|| corrupt("null in column", column))
+            }
+        }
+    )*};
+}
+
+column!(String => text, i64 => int, i32 => int32, Uuid => uuid, bool => flag);
+
+/// Column `column` of `row`.
+pub(crate) fn get<T: Column, R: Columns + ?Sized>(row: &R, column: &str) -> Result<T, StoreError> {
+    T::read(row, column)
+}
+
+/// A value bound to a statement parameter, the same for every driver (each binds it as its own
+/// type: a UUID is Postgres's `uuid` and a 16-byte blob on SQLite).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Param {
+    /// A 64-bit integer.
+    Int(Option<i64>),
+    /// A 32-bit integer (Postgres `INTEGER`).
+    Int32(Option<i32>),
+    /// Text.
+    Text(Option<String>),
+    /// A UUID.
+    Uuid(Option<Uuid>),
+    /// Bytes.
+    Bytes(Option<Vec<u8>>),
+}
+
+impl Param {
+    /// Text from a stable name.
+    pub(crate) fn name(name: &str) -> Self {
+        Self::Text(Some(name.to_owned()))
+    }
+
+    /// Bytes.
+    pub(crate) fn bytes(bytes: &[u8]) -> Self {
+        Self::Bytes(Some(bytes.to_vec()))
+    }
+
+    /// A count or version, saturating at `i64::MAX`.
+    pub(crate) fn unsigned(n: u64) -> Self {
+        Self::Int(Some(i64::try_from(n).unwrap_or(i64::MAX)))
+    }
+}
+
 /// Maps a driver error: unique violations to `Conflict`, everything else to `Unavailable`
 /// (the caller's transaction is dropped, so nothing was written).
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
@@ -85,7 +162,6 @@ pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use uuid::Uuid;
 
     #[test]
     fn values_round_trip() {

@@ -87,6 +87,9 @@ pub enum OpenError {
     /// Redis cannot be reached, or its URL is malformed.
     #[error("cannot connect to Redis: {0}")]
     Redis(#[source] ::redis::RedisError),
+    /// SQLite's scan lanes (their own connections to the file, on their own threads) did not start.
+    #[error("cannot start SQLite's scan lanes: {0}")]
+    Lanes(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 #[cfg(feature = "testkit")]

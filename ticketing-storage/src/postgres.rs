@@ -30,7 +30,12 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Transaction};
 use ticketing_core::env::Clock;
-use ticketing_core::store::StoreError;
+use ticketing_core::gate::Gate;
+use ticketing_core::ids::{GateId, UserId};
+use ticketing_core::magic_link::TokenHash;
+use ticketing_core::scan::ScanSession;
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::store::{CommitOutcome, ScanCommit, ScanView, StoreError};
 
 use crate::OpenError;
 use crate::codec::db_error;
@@ -40,8 +45,6 @@ type DbRow = sqlx::postgres::PgRow;
 type Conn = sqlx::PgConnection;
 /// Row locking of the job claim: concurrent claimers skip each other's rows.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
-/// Whether a scan confirmation is committed as one batch of statements: Postgres's extended protocol takes one statement per call.
-const BATCHED_COMMIT: bool = false;
 type DbStore = PgStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
 
@@ -93,5 +96,35 @@ impl PgStore {
     /// [`jobs::enqueue_in`] in one transaction: both are written, or neither.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
         self.pool.begin().await.map_err(db_error)
+    }
+}
+
+/// The scan's hot calls: through the pool. A Postgres statement is a network round trip anyway;
+/// sqlx's hand-off to the connection costs little beside it.
+impl PgStore {
+    async fn hot_request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        self.pooled_request_context(gate_id, agent, code).await
+    }
+
+    async fn hot_confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<scans::ConfirmContext, StoreError> {
+        self.pooled_confirm_context(gate_id, agent, session).await
+    }
+
+    async fn hot_insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        self.pooled_insert_session(session).await
+    }
+
+    async fn hot_commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        self.pooled_commit_scan(commit).await
     }
 }

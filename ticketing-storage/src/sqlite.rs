@@ -23,6 +23,8 @@ mod tickets;
 #[path = "sql/users.rs"]
 mod users;
 
+mod lane;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +32,12 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, Transaction};
 use ticketing_core::env::Clock;
-use ticketing_core::store::StoreError;
+use ticketing_core::gate::Gate;
+use ticketing_core::ids::{GateId, UserId};
+use ticketing_core::magic_link::TokenHash;
+use ticketing_core::scan::ScanSession;
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::store::{CommitOutcome, ScanCommit, ScanView, StoreError};
 
 use crate::OpenError;
 use crate::codec::db_error;
@@ -40,8 +47,6 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
 /// Row locking of the job claim: nothing: SQLite's single writer serialises the claim.
 const SKIP_LOCKED: &str = "";
-/// Whether a scan confirmation is committed as one batch of statements: SQLite runs several statements in one call.
-const BATCHED_COMMIT: bool = true;
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 
@@ -50,11 +55,17 @@ type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 pub struct SqliteStore {
     pool: SqlitePool,
     clock: Arc<dyn Clock>,
+    /// The scan's hot calls, for a database file (an in-memory database lives in the pool's one
+    /// connection, which the lanes cannot share).
+    lanes: Option<Arc<lane::Lanes>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore").field("pool_size", &self.pool.size()).finish()
+        f.debug_struct("SqliteStore")
+            .field("pool_size", &self.pool.size())
+            .field("scan_lanes", &self.lanes.is_some())
+            .finish()
     }
 }
 
@@ -85,11 +96,16 @@ impl SqliteStore {
             .min_connections(if in_memory { 1 } else { 0 })
             .idle_timeout(if in_memory { None } else { Some(Duration::from_secs(600)) })
             .max_lifetime(if in_memory { None } else { Some(Duration::from_secs(3600)) })
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(OpenError::Connect)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool, clock })
+        let lanes = if in_memory {
+            None
+        } else {
+            Some(Arc::new(lane::Lanes::open(options.get_filename()).map_err(|e| OpenError::Lanes(Box::new(e)))?))
+        };
+        Ok(Self { pool, clock, lanes })
     }
 
     /// The connection pool, for health checks and tools.
@@ -103,5 +119,46 @@ impl SqliteStore {
     /// [`jobs::enqueue_in`] in one transaction: both are written, or neither.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+}
+
+/// The scan's hot calls: on the lanes for a database file, else through the pool.
+impl SqliteStore {
+    async fn hot_request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.request_context(gate_id, agent, code).await,
+            None => self.pooled_request_context(gate_id, agent, code).await,
+        }
+    }
+
+    async fn hot_confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<scans::ConfirmContext, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.confirm_context(gate_id, agent, session).await,
+            None => self.pooled_confirm_context(gate_id, agent, session).await,
+        }
+    }
+
+    async fn hot_insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.insert_session(session).await,
+            None => self.pooled_insert_session(session).await,
+        }
+    }
+
+    async fn hot_commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.commit_scan(commit).await,
+            None => self.pooled_commit_scan(commit).await,
+        }
     }
 }

@@ -52,6 +52,24 @@ mod sqlite {
     ticketing_storage::conformance_suite!(backend, 40);
 }
 
+/// A private in-memory database: the pool's one connection, scans through the pool.
+mod sqlite_memory {
+    use std::sync::Arc;
+
+    use ticketing_core::store::Store;
+    use ticketing_storage::SqliteStore;
+    use ticketing_storage::testkit::Backend;
+
+    fn backend() -> Backend {
+        Backend::new("sqlite::memory:", |clock| async move {
+            Arc::new(SqliteStore::open("sqlite::memory:", clock).await.expect("an in-memory SQLite database"))
+                as Arc<dyn Store>
+        })
+    }
+
+    ticketing_storage::conformance_suite!(backend, 40);
+}
+
 mod postgres {
     use std::sync::Arc;
 

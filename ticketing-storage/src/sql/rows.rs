@@ -11,19 +11,44 @@ use uuid::Uuid;
 
 use ticketing_core::store::StoreError;
 
-use super::{Db, DbRow};
-use crate::codec::{corrupt, count, date, db_error, instant, opt_instant, split};
+use super::{DbRow, Query};
+use crate::codec::{Column, Columns, Param, corrupt, count, date, db_error, get, instant, opt_instant, split};
 
-fn get<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(row: &'r DbRow, column: &str) -> Result<T, StoreError> {
-    row.try_get(column).map_err(db_error)
+impl Columns for DbRow {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+
+    fn int32(&self, column: &str) -> Result<Option<i32>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+
+    fn flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
+}
+
+/// Binds `params`, in order, after whatever `query` has bound already.
+pub(super) fn bind(query: Query<'_>, params: Vec<Param>) -> Query<'_> {
+    params.into_iter().fold(query, |query, param| match param {
+        Param::Int(v) => query.bind(v),
+        Param::Int32(v) => query.bind(v),
+        Param::Text(v) => query.bind(v),
+        Param::Uuid(v) => query.bind(v),
+        Param::Bytes(v) => query.bind(v),
+    })
 }
 
 /// Column `column` of a joined row whose columns of this table carry `prefix` (`e_title`).
-fn get_at<'r, T: sqlx::Decode<'r, Db> + sqlx::Type<Db>>(
-    row: &'r DbRow,
-    prefix: &str,
-    column: &str,
-) -> Result<T, StoreError> {
+fn get_at<T: Column, R: Columns + ?Sized>(row: &R, prefix: &str, column: &str) -> Result<T, StoreError> {
     if prefix.is_empty() { get(row, column) } else { get(row, &format!("{prefix}{column}")) }
 }
 
@@ -67,11 +92,11 @@ fn opt_count(n: Option<i64>) -> Result<Option<u32>, StoreError> {
     n.map(count).transpose()
 }
 
-pub(super) fn event(row: &DbRow) -> Result<Event, StoreError> {
+pub(super) fn event<R: Columns + ?Sized>(row: &R) -> Result<Event, StoreError> {
     event_at(row, "")
 }
 
-pub(super) fn event_at(row: &DbRow, prefix: &str) -> Result<Event, StoreError> {
+pub(super) fn event_at<R: Columns + ?Sized>(row: &R, prefix: &str) -> Result<Event, StoreError> {
     let spec = EventSpec {
         title: get_at(row, prefix, "title")?,
         description: get_at(row, prefix, "description")?,
@@ -89,11 +114,11 @@ pub(super) fn event_at(row: &DbRow, prefix: &str) -> Result<Event, StoreError> {
     Event::restore(EventId::from_uuid(get_at(row, prefix, "id")?), &spec, status).map_err(|e| corrupt("event", e))
 }
 
-pub(super) fn ticket_type(row: &DbRow) -> Result<TicketType, StoreError> {
+pub(super) fn ticket_type<R: Columns + ?Sized>(row: &R) -> Result<TicketType, StoreError> {
     ticket_type_at(row, "")
 }
 
-pub(super) fn ticket_type_at(row: &DbRow, prefix: &str) -> Result<TicketType, StoreError> {
+pub(super) fn ticket_type_at<R: Columns + ?Sized>(row: &R, prefix: &str) -> Result<TicketType, StoreError> {
     let gates: Option<String> = get_at(row, prefix, "gates")?;
     let spec = TicketTypeSpec {
         name: get_at(row, prefix, "name")?,
@@ -114,14 +139,14 @@ pub(super) fn ticket_type_at(row: &DbRow, prefix: &str) -> Result<TicketType, St
 }
 
 /// A gate row, with its agents read from `gate_agents`.
-pub(super) fn gate(row: &DbRow, agents: Vec<UserId>) -> Result<Gate, StoreError> {
+pub(super) fn gate<R: Columns + ?Sized>(row: &R, agents: Vec<UserId>) -> Result<Gate, StoreError> {
     gate_at(row, "", agents)
 }
 
 /// The columns `rows::gate` reads.
 pub(super) const GATE_COLUMNS: &[&str] = &["id", "event_id", "name", "ticket_types"];
 
-pub(super) fn gate_at(row: &DbRow, prefix: &str, agents: Vec<UserId>) -> Result<Gate, StoreError> {
+pub(super) fn gate_at<R: Columns + ?Sized>(row: &R, prefix: &str, agents: Vec<UserId>) -> Result<Gate, StoreError> {
     let types: Option<String> = get_at(row, prefix, "ticket_types")?;
     let spec = GateSpec {
         name: get_at(row, prefix, "name")?,
@@ -135,8 +160,8 @@ pub(super) fn gate_at(row: &DbRow, prefix: &str, agents: Vec<UserId>) -> Result<
     Gate::new(id, event_id, &spec).map_err(|e| corrupt("gate", e))
 }
 
-pub(super) fn ticket(row: &DbRow) -> Result<Ticket, StoreError> {
-    let holder = match get::<Option<String>>(row, "holder_name")? {
+pub(super) fn ticket<R: Columns + ?Sized>(row: &R) -> Result<Ticket, StoreError> {
+    let holder = match get::<Option<String>, _>(row, "holder_name")? {
         None => None,
         Some(name) => {
             let spec = HolderSpec { name, email: get(row, "holder_email")?, phone: get(row, "holder_phone")? };
@@ -161,7 +186,7 @@ pub(super) fn ticket(row: &DbRow) -> Result<Ticket, StoreError> {
     Ok(Ticket::restore(
         new,
         count(get(row, "entries_used")?)?,
-        get::<Option<i32>>(row, "last_entry_day")?.map(date).transpose()?,
+        get::<Option<i32>, _>(row, "last_entry_day")?.map(date).transpose()?,
         count(get(row, "entries_on_day")?)?,
         u64::try_from(version).map_err(|_| corrupt("version", version))?,
         instant(get(row, "updated_at")?)?,

@@ -1,9 +1,10 @@
-//! Scan sessions and the scan log. `commit_scan` is one write transaction. Shared by the SQL backends.
+//! Scan sessions and the scan log. `commit_scan` is one write transaction. Shared by the SQL backends;
+//! the statements and decoders are also those of SQLite's scan lanes.
 
 use std::sync::LazyLock;
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Row};
+use sqlx::QueryBuilder;
 use ticketing_core::gate::Gate;
 use ticketing_core::ids::{EventId, GateId, ScanLogId, TicketId, UserId};
 use ticketing_core::magic_link::TokenHash;
@@ -14,8 +15,10 @@ use ticketing_core::store::{
 };
 use uuid::Uuid;
 
-use super::{BATCHED_COMMIT, Conn, Db, DbRow, DbStore, Query, rows, tickets};
-use crate::codec::{corrupt, count, day, db_error, direction, instant, join, micros, opt_instant, split};
+use super::{Conn, Db, DbStore, rows, tickets};
+use crate::codec::{
+    Columns, Param, corrupt, count, db_error, direction, get, instant, join, micros, opt_instant, split,
+};
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
 fn stage_name(stage: ScanStage) -> &'static str {
@@ -25,85 +28,108 @@ fn stage_name(stage: ScanStage) -> &'static str {
     }
 }
 
-fn log_from_row(row: &DbRow) -> Result<ScanLog, StoreError> {
-    let get_str = |c: &str| row.try_get::<Option<String>, _>(c).map_err(db_error);
-    let stage = match get_str("stage")?.as_deref() {
+pub(super) fn log_from_row<R: Columns + ?Sized>(row: &R) -> Result<ScanLog, StoreError> {
+    let stage = match get::<Option<String>, _>(row, "stage")?.as_deref() {
         Some("request") => ScanStage::Request,
         Some("confirm") => ScanStage::Confirm,
         other => return Err(corrupt("stage", format!("{other:?}"))),
     };
-    let reason = get_str("reason")?.unwrap_or_default();
+    let reason = get::<Option<String>, _>(row, "reason")?.unwrap_or_default();
+    let status_after: Option<String> = get(row, "status_after")?;
+    let nonce: Option<String> = get(row, "nonce")?;
     Ok(ScanLog {
-        id: ScanLogId::from_uuid(row.try_get("id").map_err(db_error)?),
-        at: instant(row.try_get("at").map_err(db_error)?)?,
-        event_id: EventId::from_uuid(row.try_get("event_id").map_err(db_error)?),
-        gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
-        agent_id: UserId::from_uuid(row.try_get("agent_id").map_err(db_error)?),
-        ticket_id: row.try_get::<Option<Uuid>, _>("ticket_id").map_err(db_error)?.map(TicketId::from_uuid),
+        id: ScanLogId::from_uuid(get(row, "id")?),
+        at: instant(get(row, "at")?)?,
+        event_id: EventId::from_uuid(get(row, "event_id")?),
+        gate_id: GateId::from_uuid(get(row, "gate_id")?),
+        agent_id: UserId::from_uuid(get(row, "agent_id")?),
+        ticket_id: get::<Option<Uuid>, _>(row, "ticket_id")?.map(TicketId::from_uuid),
         stage,
-        direction: get_str("direction")?.as_deref().map(direction).transpose()?,
+        direction: get::<Option<String>, _>(row, "direction")?.as_deref().map(direction).transpose()?,
         reason: ScanReason::from_code(&reason).ok_or_else(|| corrupt("reason", &reason))?,
-        status_after: get_str("status_after")?.map(|s| s.parse().map_err(|_| corrupt("status", &s))).transpose()?,
-        entries_after: row.try_get::<Option<i64>, _>("entries_after").map_err(db_error)?.map(count).transpose()?,
-        nonce: get_str("nonce")?.map(|n| Nonce::parse(&n).ok_or_else(|| corrupt("nonce", &n))).transpose()?,
+        status_after: status_after.map(|s| s.parse().map_err(|_| corrupt("status", &s))).transpose()?,
+        entries_after: get::<Option<i64>, _>(row, "entries_after")?.map(count).transpose()?,
+        nonce: nonce.map(|n| Nonce::parse(&n).ok_or_else(|| corrupt("nonce", &n))).transpose()?,
     })
 }
 
-/// Binds a log line's fields but its time, in column order (`id`, `event_id`, … `nonce`), after
-/// whatever the query has bound already.
-fn bind_log_fields<'q>(query: Query<'q>, log: &ScanLog) -> Query<'q> {
-    query
-        .bind(*log.id.as_uuid())
-        .bind(*log.event_id.as_uuid())
-        .bind(*log.gate_id.as_uuid())
-        .bind(*log.agent_id.as_uuid())
-        .bind(log.ticket_id.map(|t| *t.as_uuid()))
-        .bind(stage_name(log.stage))
-        .bind(log.direction.map(|d| d.as_str()))
-        .bind(log.reason.code())
-        .bind(log.status_after.map(|s| s.as_str()))
-        .bind(log.entries_after.map(i64::from))
-        .bind(log.nonce.as_ref().map(|n| n.as_str().to_owned()))
+/// Writes a log line: its fields in column order (see [`log_params`]).
+pub(super) const INSERT_LOG: &str = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, \
+    direction, reason, status_after, entries_after, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// The parameters of [`INSERT_LOG`].
+pub(super) fn log_params(log: &ScanLog) -> Vec<Param> {
+    vec![
+        Param::Uuid(Some(*log.id.as_uuid())),
+        Param::Int(Some(micros(log.at))),
+        Param::Uuid(Some(*log.event_id.as_uuid())),
+        Param::Uuid(Some(*log.gate_id.as_uuid())),
+        Param::Uuid(Some(*log.agent_id.as_uuid())),
+        Param::Uuid(log.ticket_id.map(|t| *t.as_uuid())),
+        Param::name(stage_name(log.stage)),
+        Param::Text(log.direction.map(|d| d.as_str().to_owned())),
+        Param::name(log.reason.code()),
+        Param::Text(log.status_after.map(|s| s.as_str().to_owned())),
+        Param::Int(log.entries_after.map(i64::from)),
+        Param::Text(log.nonce.as_ref().map(|n| n.as_str().to_owned())),
+    ]
 }
 
 async fn insert_log(conn: &mut Conn, log: &ScanLog) -> Result<(), StoreError> {
-    let sql = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, \
-               status_after, entries_after, nonce) VALUES ($2, $1, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-    bind_log_fields(sqlx::query(sql).bind(micros(log.at)), log).execute(&mut *conn).await.map_err(db_error)?;
+    rows::bind(sqlx::query(INSERT_LOG), log_params(log)).execute(&mut *conn).await.map_err(db_error)?;
     Ok(())
 }
 
-/// The session spend and the log line of a batched commit: `$1` the time, `$2` the session,
-/// `$3`… the log line (see [`bind_log`]); the log line is written only if the spend happened.
-const BATCH_SPEND_LOG: &str = "\
-    UPDATE scan_sessions SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1; \
-    INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, status_after, \
-    entries_after, nonce) SELECT $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1";
+/// The confirmation agent `$1` made with nonce `$2`.
+pub(super) const BY_NONCE: &str = "SELECT * FROM scan_logs WHERE agent_id = $1 AND nonce = $2 AND stage = 'confirm'";
 
-/// The same with the ticket's compare-and-set (`$14` id, `$15` expected version, `$16`… the new
-/// state), checked by the spend and applied only if the spend happened.
-const BATCH_SPEND_UPDATE_LOG: &str = "\
-    UPDATE scan_sessions SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-    AND EXISTS (SELECT 1 FROM tickets WHERE id = $14 AND version = $15); \
-    UPDATE tickets SET short_code = $16, status = $17, entries_used = $18, last_entry_day = $19, entries_on_day = $20, \
-    version = $21, updated_at = $22 WHERE id = $14 AND version = $15 AND changes() = 1; \
-    INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, direction, reason, status_after, \
-    entries_after, nonce) SELECT $3, $1, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13 WHERE changes() = 1";
-
-/// Binds `$1`…`$13` of a batched commit.
-fn bind_log<'q>(query: Query<'q>, commit: &ScanCommit) -> Query<'q> {
-    let log = &commit.log;
-    bind_log_fields(query.bind(micros(log.at)).bind(commit.session.0.to_vec()), log)
+/// The parameters of [`BY_NONCE`].
+pub(super) fn by_nonce_params(agent: UserId, nonce: &Nonce) -> Vec<Param> {
+    vec![Param::Uuid(Some(*agent.as_uuid())), Param::name(nonce.as_str())]
 }
 
 async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
-    let row = sqlx::query("SELECT * FROM scan_logs WHERE agent_id = $1 AND nonce = $2 AND stage = 'confirm'")
-        .bind(*agent.as_uuid())
-        .bind(nonce.as_str())
+    let row = rows::bind(sqlx::query(BY_NONCE), by_nonce_params(agent, nonce))
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_error)?;
     row.as_ref().map(log_from_row).transpose()
+}
+
+/// Spends session `$1` at `$2`, if it is unused and unexpired.
+pub(super) const SPEND: &str =
+    "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
+
+/// When session `$1` was used, after a refused spend (no row: it expired and was cleaned away).
+pub(super) const USED_AT: &str = "SELECT used_at FROM scan_sessions WHERE token_hash = $1";
+
+/// Why a spend was refused, from [`USED_AT`]'s answer.
+pub(super) fn refused(used_at: Option<Option<i64>>) -> CommitOutcome {
+    match used_at {
+        Some(Some(_)) => CommitOutcome::SessionUsed,
+        _ => CommitOutcome::SessionExpired,
+    }
+}
+
+/// Writes a session: its fields in column order (see [`session_params`]).
+pub(super) const INSERT_SESSION: &str = "INSERT INTO scan_sessions (token_hash, ticket_id, event_id, gate_id, agent_id, \
+    allowed, code_expires_at, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// The parameters of [`INSERT_SESSION`].
+pub(super) fn session_params(session: &ScanSession) -> Vec<Param> {
+    let allowed: Vec<&str> = session.allowed.iter().map(Direction::as_str).collect();
+    vec![
+        Param::bytes(&session.token_hash.0),
+        Param::Uuid(Some(*session.ticket_id.as_uuid())),
+        Param::Uuid(Some(*session.event_id.as_uuid())),
+        Param::Uuid(Some(*session.gate_id.as_uuid())),
+        Param::Uuid(Some(*session.agent_id.as_uuid())),
+        Param::Text(Some(join(&allowed))),
+        Param::Int(session.code_expires_at.map(micros)),
+        Param::Int(Some(micros(session.created_at))),
+        Param::Int(Some(micros(session.expires_at))),
+        Param::Int(session.used_at.map(micros)),
+    ]
 }
 
 /// The columns of a session row.
@@ -119,10 +145,14 @@ const SESSION_COLUMNS: &[&str] = &[
     "used_at",
 ];
 
-fn session_from_row(row: &DbRow, prefix: &str, token_hash: &TokenHash) -> Result<ScanSession, StoreError> {
-    let get_uuid = |c: &str| row.try_get::<Uuid, _>(format!("{prefix}{c}").as_str()).map_err(db_error);
-    let get_time = |c: &str| row.try_get::<Option<i64>, _>(format!("{prefix}{c}").as_str()).map_err(db_error);
-    let allowed: String = row.try_get(format!("{prefix}allowed").as_str()).map_err(db_error)?;
+fn session_from_row<R: Columns + ?Sized>(
+    row: &R,
+    prefix: &str,
+    token_hash: &TokenHash,
+) -> Result<ScanSession, StoreError> {
+    let get_uuid = |c: &str| get::<Uuid, _>(row, &format!("{prefix}{c}"));
+    let get_time = |c: &str| get::<Option<i64>, _>(row, &format!("{prefix}{c}"));
+    let allowed: String = get(row, &format!("{prefix}allowed"))?;
     let required = |c: &str| get_time(c)?.ok_or_else(|| corrupt("session time", c)).and_then(instant);
     Ok(ScanSession {
         token_hash: *token_hash,
@@ -160,7 +190,7 @@ static GATE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
 
 /// A request's read, in one query: the gate (`$1`, as agent `$2` sees it) and the ticket with
 /// short code `$3` with its type and event.
-static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+pub(super) static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON t.short_code = $3 {VIEW_JOINS} WHERE g.id = $1",
         *GATE_COLUMNS, *VIEW_COLUMNS
@@ -169,7 +199,7 @@ static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
 
 /// A confirmation's read, in one query: the gate (`$1`, as agent `$2` sees it), the session with
 /// token hash `$3`, and its ticket with its type and event.
-static CONFIRM_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+pub(super) static CONFIRM_CONTEXT: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT {}, {}, {} FROM gates g LEFT JOIN scan_sessions s ON s.token_hash = $3 \
          LEFT JOIN tickets t ON t.id = s.ticket_id {VIEW_JOINS} WHERE g.id = $1",
@@ -180,8 +210,8 @@ static CONFIRM_CONTEXT: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The ticket view of a joined row, if the row found a ticket.
-fn view_from_row(row: &DbRow) -> Result<Option<ScanView>, StoreError> {
-    if row.try_get::<Option<Uuid>, _>("id").map_err(db_error)?.is_none() {
+fn view_from_row<R: Columns + ?Sized>(row: &R) -> Result<Option<ScanView>, StoreError> {
+    if get::<Option<Uuid>, _>(row, "id")?.is_none() {
         return Ok(None);
     }
     Ok(Some(ScanView {
@@ -192,10 +222,55 @@ fn view_from_row(row: &DbRow) -> Result<Option<ScanView>, StoreError> {
 }
 
 /// The gate of a context row, as the agent sees it.
-fn gate_from_row(row: &DbRow, agent: UserId) -> Result<Gate, StoreError> {
-    let assigned: bool = row.try_get("g_assigned").map_err(db_error)?;
+fn gate_from_row<R: Columns + ?Sized>(row: &R, agent: UserId) -> Result<Gate, StoreError> {
+    let assigned: bool = get(row, "g_assigned")?;
     rows::gate_at(row, "g_", if assigned { vec![agent] } else { Vec::new() })
 }
+
+/// The parameters of [`REQUEST_CONTEXT`].
+pub(super) fn request_params(gate_id: GateId, agent: UserId, code: Option<ShortCode>) -> Vec<Param> {
+    vec![
+        Param::Uuid(Some(*gate_id.as_uuid())),
+        Param::Uuid(Some(*agent.as_uuid())),
+        Param::Int(code.map(|c| i64::try_from(c.value()).unwrap_or(i64::MAX))),
+    ]
+}
+
+/// A request's context from [`REQUEST_CONTEXT`]'s row (none: no such gate).
+pub(super) fn request_from_row<R: Columns + ?Sized>(
+    row: Option<&R>,
+    agent: UserId,
+) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+    let Some(row) = row else { return Ok((None, None)) };
+    Ok((Some(gate_from_row(row, agent)?), view_from_row(row)?))
+}
+
+/// The parameters of [`CONFIRM_CONTEXT`].
+pub(super) fn confirm_params(gate_id: GateId, agent: UserId, session: Option<&TokenHash>) -> Vec<Param> {
+    vec![
+        Param::Uuid(Some(*gate_id.as_uuid())),
+        Param::Uuid(Some(*agent.as_uuid())),
+        Param::Bytes(session.map(|h| h.0.to_vec())),
+    ]
+}
+
+/// A confirmation's context from [`CONFIRM_CONTEXT`]'s row (none: no such gate).
+pub(super) fn confirm_from_row<R: Columns + ?Sized>(
+    row: Option<&R>,
+    agent: UserId,
+    session: Option<&TokenHash>,
+) -> Result<ConfirmContext, StoreError> {
+    let Some(row) = row else { return Ok((None, None)) };
+    let gate = gate_from_row(row, agent)?;
+    let found = match (session, view_from_row(row)?) {
+        (Some(hash), Some(view)) => Some((session_from_row(row, "s_", hash)?, view)),
+        _ => None,
+    };
+    Ok((Some(gate), found))
+}
+
+/// What [`ScanReads::confirm_context`] answers.
+pub(super) type ConfirmContext = (Option<Gate>, Option<(ScanSession, ScanView)>);
 
 /// The scan's reads: each step's in one query, the ticket with its type and event joined.
 #[async_trait]
@@ -212,15 +287,7 @@ impl ScanReads for DbStore {
         agent: UserId,
         code: Option<ShortCode>,
     ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(REQUEST_CONTEXT.as_str()))
-            .bind(*gate_id.as_uuid())
-            .bind(*agent.as_uuid())
-            .bind(code.map(|c| i64::try_from(c.value()).unwrap_or(i64::MAX)))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        let Some(row) = row else { return Ok((None, None)) };
-        Ok((Some(gate_from_row(&row, agent)?), view_from_row(&row)?))
+        self.hot_request_context(gate_id, agent, code).await
     }
 
     async fn confirm_context(
@@ -228,21 +295,48 @@ impl ScanReads for DbStore {
         gate_id: GateId,
         agent: UserId,
         session: Option<&TokenHash>,
-    ) -> Result<(Option<Gate>, Option<(ScanSession, ScanView)>), StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(CONFIRM_CONTEXT.as_str()))
-            .bind(*gate_id.as_uuid())
-            .bind(*agent.as_uuid())
-            .bind(session.map(|h| h.0.to_vec()))
+    ) -> Result<ConfirmContext, StoreError> {
+        self.hot_confirm_context(gate_id, agent, session).await
+    }
+}
+
+/// The scan's hot calls through the pool (each backend's `hot_…` calls say where they run).
+impl DbStore {
+    pub(super) async fn pooled_request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(REQUEST_CONTEXT.as_str()));
+        let row = rows::bind(query, request_params(gate_id, agent, code))
             .fetch_optional(&self.pool)
             .await
             .map_err(db_error)?;
-        let Some(row) = row else { return Ok((None, None)) };
-        let gate = gate_from_row(&row, agent)?;
-        let found = match (session, view_from_row(&row)?) {
-            (Some(hash), Some(view)) => Some((session_from_row(&row, "s_", hash)?, view)),
-            _ => None,
-        };
-        Ok((Some(gate), found))
+        request_from_row(row.as_ref(), agent)
+    }
+
+    pub(super) async fn pooled_confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<ConfirmContext, StoreError> {
+        let query = sqlx::query(sqlx::AssertSqlSafe(CONFIRM_CONTEXT.as_str()));
+        let row = rows::bind(query, confirm_params(gate_id, agent, session))
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        confirm_from_row(row.as_ref(), agent, session)
+    }
+
+    pub(super) async fn pooled_insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        rows::bind(sqlx::query(INSERT_SESSION), session_params(session)).execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+
+    pub(super) async fn pooled_commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        self.commit(commit, None).await
     }
 }
 
@@ -255,36 +349,24 @@ impl DbStore {
         commit: &ScanCommit,
         external: Option<&dyn SessionSpender>,
     ) -> Result<CommitOutcome, StoreError> {
-        if BATCHED_COMMIT
-            && external.is_none()
-            && let Some(outcome) = self.commit_batched(commit).await?
-        {
-            return Ok(outcome);
-        }
         let log = &commit.log;
         let mut tx = self.begin_write().await?;
         // A nonce already used by this agent is caught by the unique index when the log line is
         // written, which rolls everything back: no read for it here.
         if external.is_none() {
-            let spent = sqlx::query(
-                "UPDATE scan_sessions SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
-            )
-            .bind(&commit.session.0[..])
-            .bind(micros(log.at))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+            let spent = sqlx::query(SPEND)
+                .bind(&commit.session.0[..])
+                .bind(micros(log.at))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
             if spent.rows_affected() == 0 {
-                let used: Option<Option<i64>> =
-                    sqlx::query_scalar("SELECT used_at FROM scan_sessions WHERE token_hash = $1")
-                        .bind(&commit.session.0[..])
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                return Ok(match used {
-                    Some(Some(_)) => CommitOutcome::SessionUsed,
-                    _ => CommitOutcome::SessionExpired,
-                });
+                let used: Option<Option<i64>> = sqlx::query_scalar(USED_AT)
+                    .bind(&commit.session.0[..])
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                return Ok(refused(used));
             }
         }
         if let Some(update) = &commit.ticket
@@ -323,63 +405,6 @@ impl DbStore {
         }
     }
 
-    /// [`DbStore::commit`] as one batch of statements, for a dialect that runs several in one call
-    /// (SQLite): the session spend carries the ticket's compare-and-set as a condition, and each
-    /// later statement runs only if the one before changed a row (`changes()`), all under the
-    /// write lock. `None` when the batch does not apply (a change of liveness moves counters).
-    async fn commit_batched(&self, commit: &ScanCommit) -> Result<Option<CommitOutcome>, StoreError> {
-        let log = &commit.log;
-        if commit.ticket.as_ref().is_some_and(|u| u.was_live != u.next.status().is_live()) {
-            return Ok(None);
-        }
-        let mut tx = self.begin_write().await?;
-        let query = match &commit.ticket {
-            Some(update) => {
-                let ticket = &update.next;
-                bind_log(sqlx::query(BATCH_SPEND_UPDATE_LOG), commit)
-                    .bind(*ticket.id().as_uuid())
-                    .bind(i64::try_from(update.expected_version).unwrap_or(i64::MAX))
-                    .bind(i64::try_from(ticket.short_code().value()).unwrap_or(i64::MAX))
-                    .bind(ticket.status().as_str())
-                    .bind(i64::from(ticket.entries_used()))
-                    .bind(ticket.last_entry_day().map(day))
-                    .bind(i64::from(ticket.entries_on_last_day()))
-                    .bind(i64::try_from(ticket.version()).unwrap_or(i64::MAX))
-                    .bind(micros(ticket.updated_at()))
-            }
-            None => bind_log(sqlx::query(BATCH_SPEND_LOG), commit),
-        };
-        let expected = if commit.ticket.is_some() { 3 } else { 2 };
-        match query.execute(&mut *tx).await.map_err(db_error) {
-            Ok(done) if done.rows_affected() == expected => {}
-            Ok(_) => {
-                // Nothing was written: say why.
-                let session: Option<(Option<i64>, i64)> =
-                    sqlx::query_as("SELECT used_at, expires_at FROM scan_sessions WHERE token_hash = $1")
-                        .bind(&commit.session.0[..])
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                return Ok(Some(match session {
-                    Some((Some(_), _)) => CommitOutcome::SessionUsed,
-                    Some((None, expires_at)) if expires_at > micros(log.at) => CommitOutcome::TicketChanged,
-                    _ => CommitOutcome::SessionExpired,
-                }));
-            }
-            // A concurrent confirmation with the same nonce committed first: it is the result.
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
-                drop(tx);
-                return self.replayed(log).await.map(Some);
-            }
-            Err(e) => return Err(e),
-        }
-        match tx.commit().await.map_err(db_error) {
-            Ok(()) => Ok(Some(CommitOutcome::Applied)),
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => self.replayed(log).await.map(Some),
-            Err(e) => Err(e),
-        }
-    }
-
     /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
     async fn replayed(&self, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
@@ -403,24 +428,7 @@ impl ExternalSessions for DbStore {
 #[async_trait]
 impl ScanRepository for DbStore {
     async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
-        let sql = "INSERT INTO scan_sessions (token_hash, ticket_id, event_id, gate_id, agent_id, allowed, code_expires_at, \
-                   created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
-        let allowed: Vec<&str> = session.allowed.iter().map(Direction::as_str).collect();
-        sqlx::query(sql)
-            .bind(&session.token_hash.0[..])
-            .bind(*session.ticket_id.as_uuid())
-            .bind(*session.event_id.as_uuid())
-            .bind(*session.gate_id.as_uuid())
-            .bind(*session.agent_id.as_uuid())
-            .bind(join(&allowed))
-            .bind(session.code_expires_at.map(micros))
-            .bind(micros(session.created_at))
-            .bind(micros(session.expires_at))
-            .bind(session.used_at.map(micros))
-            .execute(&self.pool)
-            .await
-            .map_err(db_error)?;
-        Ok(())
+        self.hot_insert_session(session).await
     }
 
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<ScanSession>, StoreError> {
@@ -433,7 +441,7 @@ impl ScanRepository for DbStore {
     }
 
     async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
-        self.commit(commit, None).await
+        self.hot_commit_scan(commit).await
     }
 
     async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError> {

@@ -13,7 +13,7 @@ use ticketing_core::store::{StoreError, TicketFilter, TicketRepository};
 use ticketing_core::ticket::Ticket;
 
 use super::{Conn, Db, DbStore, jobs, rows};
-use crate::codec::{corrupt, count, day, db_error, micros};
+use crate::codec::{Param, corrupt, count, day, db_error, micros};
 
 /// Rows per INSERT statement (14 parameters each, well under SQLite's 32,766).
 const INSERT_CHUNK: usize = 1000;
@@ -21,6 +21,40 @@ const INSERT_CHUNK: usize = 1000;
 fn code(ticket: &Ticket) -> i64 {
     // Below 31^9 < 2^45: always fits.
     i64::try_from(ticket.short_code().value()).unwrap_or(i64::MAX)
+}
+
+/// A ticket's compare-and-set: `$1` its id, `$2` the expected version, then its new state (see
+/// [`replace_params`]).
+pub(super) const REPLACE: &str = "UPDATE tickets SET short_code = $3, status = $4, entries_used = $5, \
+    last_entry_day = $6, entries_on_day = $7, version = $8, updated_at = $9 WHERE id = $1 AND version = $2";
+
+/// The parameters of [`REPLACE`].
+pub(super) fn replace_params(ticket: &Ticket, expected: u64) -> Vec<Param> {
+    vec![
+        Param::Uuid(Some(*ticket.id().as_uuid())),
+        Param::unsigned(expected),
+        Param::Int(Some(code(ticket))),
+        Param::name(ticket.status().as_str()),
+        Param::Int(Some(i64::from(ticket.entries_used()))),
+        Param::Int32(ticket.last_entry_day().map(day)),
+        Param::Int(Some(i64::from(ticket.entries_on_last_day()))),
+        Param::unsigned(ticket.version()),
+        Param::Int(Some(micros(ticket.updated_at()))),
+    ]
+}
+
+/// The live counters a ticket moves when it stops (or starts) being live: each statement adds `$2`
+/// to the row with id `$1`, with that row's id from [`counter_rows`]. A ticket coming back to life
+/// past a limit fails the CHECK constraint: the caller's transaction is dropped and nothing is
+/// written.
+pub(super) const COUNTERS: [&str; 2] = [
+    "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1",
+    "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1",
+];
+
+/// The rows [`COUNTERS`] update for `ticket`, in order.
+pub(super) fn counter_rows(ticket: &Ticket) -> [uuid::Uuid; 2] {
+    [*ticket.ticket_type_id().as_uuid(), *ticket.event_id().as_uuid()]
 }
 
 /// Replaces a ticket if its version is still `expected`, moving the counters when it stops (or
@@ -45,18 +79,7 @@ pub(super) async fn replace(
             before.parse::<TicketStatus>().map_err(|_| corrupt("ticket status", &before))?.is_live()
         }
     };
-    let sql = "UPDATE tickets SET short_code = $3, status = $4, entries_used = $5, last_entry_day = $6, entries_on_day = $7, \
-               version = $8, updated_at = $9 WHERE id = $1 AND version = $2";
-    let done = sqlx::query(sql)
-        .bind(*ticket.id().as_uuid())
-        .bind(i64::try_from(expected).unwrap_or(i64::MAX))
-        .bind(code(ticket))
-        .bind(ticket.status().as_str())
-        .bind(i64::from(ticket.entries_used()))
-        .bind(ticket.last_entry_day().map(day))
-        .bind(i64::from(ticket.entries_on_last_day()))
-        .bind(i64::try_from(ticket.version()).unwrap_or(i64::MAX))
-        .bind(micros(ticket.updated_at()))
+    let done = rows::bind(sqlx::query(REPLACE), replace_params(ticket, expected))
         .execute(&mut *conn)
         .await
         .map_err(db_error)?;
@@ -66,16 +89,7 @@ pub(super) async fn replace(
     let is_live = ticket.status().is_live();
     if was_live != is_live {
         let delta: i64 = if is_live { 1 } else { -1 };
-        let counters = [
-            (
-                "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1",
-                *ticket.ticket_type_id().as_uuid(),
-            ),
-            ("UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1", *ticket.event_id().as_uuid()),
-        ];
-        for (sql, id) in counters {
-            // A ticket coming back to life past a limit fails the CHECK constraint: the caller's
-            // transaction is dropped and nothing is written.
+        for (sql, id) in COUNTERS.into_iter().zip(counter_rows(ticket)) {
             sqlx::query(sql).bind(id).bind(delta).execute(&mut *conn).await.map_err(db_error)?;
         }
     }

@@ -1,0 +1,463 @@
+//! SQLite's scan lanes: the scan's hot calls, each run whole on a thread that owns its connection.
+//!
+//! sqlx's SQLite driver hands every statement to its connection's thread and back, and its pool
+//! pings a connection each time it is returned: a scan pair paid that a dozen times. Here each of
+//! the pair's four store calls is one hand-off: the call's statements run back to back on the
+//! lane's thread (prepared once, then cached), and only the answer comes back.
+//!
+//! Two lanes, each one connection to the same file: reads (the requests' and confirmations'
+//! context) and writes (sessions and confirmations). A write waits for SQLite's write lock like
+//! any other writer (`BEGIN IMMEDIATE`, busy timeout), while reads go on beside it under WAL.
+//! The statements and decoders are the shared SQL backends' (`src/sql/`), so a lane reads and
+//! writes exactly what the pool does.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, Value};
+use rusqlite::{Connection, OpenFlags, ToSql, TransactionBehavior, ffi};
+use ticketing_core::gate::Gate;
+use ticketing_core::ids::{GateId, UserId};
+use ticketing_core::magic_link::TokenHash;
+use ticketing_core::scan::{ScanLog, ScanSession};
+use ticketing_core::short_code::ShortCode;
+use ticketing_core::store::{CommitOutcome, ScanCommit, ScanView, StoreError};
+use uuid::Uuid;
+
+use super::scans::{self, ConfirmContext};
+use super::tickets;
+use crate::codec::{Columns, Param, micros};
+
+/// A task for a lane's thread.
+type Task = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// How long a queued task waits for SQLite's write lock (as the pool's connections do).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One connection, used in place by the caller when it is free and SQLite's lock is too, and
+/// otherwise by the lane's own thread, which takes the calls in turn and waits for the lock.
+#[derive(Debug)]
+struct Lane {
+    conn: Arc<Mutex<Connection>>,
+    /// `None` only while the lane is dropped.
+    tasks: Option<mpsc::Sender<Task>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Lane {
+    /// Opens a connection to `path` (on the caller's thread, so a failure is reported here) and
+    /// starts the lane's thread, which ends when the lane is dropped.
+    fn open(path: &Path, name: &str, read_only: bool) -> Result<Self, LaneError> {
+        let conn = Arc::new(Mutex::new(connect(path, read_only).map_err(LaneError::Connect)?));
+        let (tasks, queue) = mpsc::channel::<Task>();
+        let shared = conn.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("sqlite-{name}"))
+            .spawn(move || {
+                for task in queue {
+                    let mut conn = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                    // A panicking task drops its transaction (rolled back) and its caller's reply;
+                    // the lane goes on serving the others.
+                    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        if conn.busy_timeout(BUSY_TIMEOUT).is_ok() {
+                            task(&mut conn);
+                        }
+                    }));
+                }
+            })
+            .map_err(LaneError::Thread)?;
+        Ok(Self { conn, tasks: Some(tasks), thread: Some(thread) })
+    }
+
+    /// Runs `work` on the lane's connection and answers what it returns.
+    ///
+    /// In place first, when no other call holds the connection: `work` runs on the caller's
+    /// thread, without waiting for a lock (a busy timeout of zero). A thread hand-off costs more
+    /// than the work itself on a small machine (tens of microseconds to wake an idle core), and a
+    /// step of a scan is a few tens of microseconds of SQLite. If the connection is taken, or
+    /// SQLite's write lock is (another writer is committing), the call goes to the lane's thread,
+    /// which waits its turn. A refused lock has written nothing, so `work` simply runs again there.
+    async fn run<T: Send + 'static>(
+        &self,
+        mut work: impl FnMut(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if let Some(done) = self.in_place(&mut work) {
+            return done;
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.post(move |conn| {
+            let _ = reply.send(work(conn));
+        });
+        answer.await.map_err(|_| lane_lost())?
+    }
+
+    /// Queues `task` on the lane's thread without waiting for it. A lane being dropped takes no
+    /// more tasks: the task is dropped (and a caller waiting on its reply told the lane is lost).
+    fn post(&self, task: impl FnOnce(&mut Connection) + Send + 'static) {
+        if let Some(tasks) = &self.tasks {
+            let _ = tasks.send(Box::new(task));
+        }
+    }
+}
+
+impl Lane {
+    /// Runs `work` on the caller's thread if the connection is free and SQLite's lock is too;
+    /// `None` when it must wait its turn on the lane's thread instead.
+    fn in_place<T>(
+        &self,
+        work: &mut impl FnMut(&mut Connection) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let mut conn = match self.conn.try_lock() {
+            Ok(conn) => conn,
+            // A call that panicked in place rolled its transaction back as it unwound.
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        if let Err(e) = conn.busy_timeout(Duration::ZERO) {
+            return Some(Err(lite_error(e)));
+        }
+        match work(&mut conn) {
+            Err(StoreError::Unavailable(e)) if is_busy(e.as_ref()) => None,
+            done => Some(done),
+        }
+    }
+}
+
+impl Drop for Lane {
+    /// Closes the queue and waits for the thread to finish what it holds, so the connection is
+    /// closed when the store is.
+    fn drop(&mut self) {
+        self.tasks = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Whether an error is SQLite refusing a lock (`SQLITE_BUSY`).
+fn is_busy(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<rusqlite::Error>().and_then(rusqlite::Error::sqlite_error_code)
+        == Some(rusqlite::ErrorCode::DatabaseBusy)
+}
+
+/// Why a lane could not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LaneError {
+    /// Its connection did not open.
+    #[error("cannot open the scan lane's connection: {0}")]
+    Connect(#[source] rusqlite::Error),
+    /// Its thread did not start.
+    #[error("cannot start the scan lane's thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+fn lane_lost() -> StoreError {
+    StoreError::Unavailable("the SQLite scan lane stopped".into())
+}
+
+/// A connection set up as sqlx sets up the pool's (see `SqliteStore::open`).
+fn connect(path: &Path, read_only: bool) -> rusqlite::Result<Connection> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // A checkpoint syncs to disk and copies pages: never on a caller's thread, always on the write
+    // lane's (see `Lanes::wrote`).
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    if read_only {
+        conn.pragma_update(None, "query_only", true)?;
+    }
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
+}
+
+/// Lane writes between two checkpoints: some 10,000–15,000 WAL pages (a scan step appends a
+/// handful), as often as the pool's connections checkpoint their own writes (`wal_autocheckpoint`).
+const CHECKPOINT_EVERY: u64 = 2_000;
+
+/// The scan's hot calls on SQLite, on a read lane and a write lane.
+#[derive(Debug)]
+pub(super) struct Lanes {
+    reads: Lane,
+    writes: Lane,
+    /// Writes made, to tell when a checkpoint is due.
+    written: AtomicU64,
+}
+
+impl Lanes {
+    /// Opens both lanes on the database file at `path` (migrated already).
+    pub(super) fn open(path: &Path) -> Result<Self, LaneError> {
+        let (reads, writes) = (Lane::open(path, "reads", true)?, Lane::open(path, "writes", false)?);
+        Ok(Self { reads, writes, written: AtomicU64::new(0) })
+    }
+
+    /// Counts a write; every [`CHECKPOINT_EVERY`] writes, queues a passive checkpoint on the write
+    /// lane's thread. It holds the lane's connection meanwhile, so no lane write appends to the WAL
+    /// while it copies: it completes, and the next write starts the WAL over (a checkpoint racing
+    /// a stream of writes never catches up, and the WAL would grow without end). Scans wait for it
+    /// in the lane's queue, never on an async worker.
+    fn wrote(&self) {
+        if (self.written.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(CHECKPOINT_EVERY) {
+            self.writes.post(|conn| {
+                // A checkpoint that cannot run now (readers on an old snapshot) is taken by the next one.
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            });
+        }
+    }
+
+    /// [`ScanReads::request_context`](ticketing_core::store::ScanReads::request_context).
+    pub(super) async fn request_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        code: Option<ShortCode>,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let params = scans::request_params(gate_id, agent, code);
+        self.reads
+            .run(move |conn| {
+                query_one(conn, &scans::REQUEST_CONTEXT, &params, |row| scans::request_from_row(row, agent))
+            })
+            .await
+    }
+
+    /// [`ScanReads::confirm_context`](ticketing_core::store::ScanReads::confirm_context).
+    pub(super) async fn confirm_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        session: Option<&TokenHash>,
+    ) -> Result<ConfirmContext, StoreError> {
+        let params = scans::confirm_params(gate_id, agent, session);
+        let session = session.copied();
+        self.reads
+            .run(move |conn| {
+                query_one(conn, &scans::CONFIRM_CONTEXT, &params, |row| {
+                    scans::confirm_from_row(row, agent, session.as_ref())
+                })
+            })
+            .await
+    }
+
+    /// [`ScanRepository::insert_session`](ticketing_core::store::ScanRepository::insert_session).
+    pub(super) async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
+        let params = scans::session_params(session);
+        self.writes.run(move |conn| execute(conn, scans::INSERT_SESSION, &params).map(drop)).await?;
+        self.wrote();
+        Ok(())
+    }
+
+    /// [`ScanRepository::commit_scan`](ticketing_core::store::ScanRepository::commit_scan): the
+    /// same steps as the pool's commit, in one `BEGIN IMMEDIATE` transaction.
+    pub(super) async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+        let commit = commit.clone();
+        let outcome = self.writes.run(move |conn| apply(conn, &commit)).await?;
+        self.wrote();
+        Ok(outcome)
+    }
+}
+
+/// Applies a confirmation: spends the session, compare-and-sets the ticket (moving the counters
+/// if its liveness changes), writes the log line; all or nothing.
+fn apply(conn: &mut Connection, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
+    let log = &commit.log;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(lite_error)?;
+    let spend = [Param::bytes(&commit.session.0), Param::Int(Some(micros(log.at)))];
+    if execute(&tx, scans::SPEND, &spend)? == 0 {
+        let used = query_opt(&tx, scans::USED_AT, &spend[..1], |row| row.int("used_at"))?;
+        return Ok(scans::refused(used));
+    }
+    if let Some(update) = &commit.ticket {
+        let ticket = &update.next;
+        if execute(&tx, tickets::REPLACE, &tickets::replace_params(ticket, update.expected_version))? == 0 {
+            return Ok(CommitOutcome::TicketChanged);
+        }
+        if update.was_live != ticket.status().is_live() {
+            let delta = Param::Int(Some(if ticket.status().is_live() { 1 } else { -1 }));
+            for (sql, id) in tickets::COUNTERS.into_iter().zip(tickets::counter_rows(ticket)) {
+                execute(&tx, sql, &[Param::Uuid(Some(id)), delta.clone()])?;
+            }
+        }
+    }
+    match execute(&tx, scans::INSERT_LOG, &scans::log_params(log)) {
+        Ok(_) => {}
+        // A concurrent confirmation with the same nonce committed first: it is the result.
+        Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+            drop(tx);
+            return replayed(conn, log);
+        }
+        Err(e) => return Err(e),
+    }
+    tx.commit().map_err(lite_error)?;
+    Ok(CommitOutcome::Applied)
+}
+
+/// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
+fn replayed(conn: &Connection, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
+    let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
+    let params = scans::by_nonce_params(log.agent_id, nonce);
+    let first = query_opt(conn, scans::BY_NONCE, &params, |row| scans::log_from_row(row))?;
+    Ok(CommitOutcome::Replayed(Box::new(first.ok_or(StoreError::NotFound("scan log"))?)))
+}
+
+/// The shared SQL's `$n` parameters as SQLite's positional `?n` (a `$n` is a named parameter to
+/// SQLite, numbered by first appearance rather than by `n`).
+fn positional(sql: &str) -> String {
+    sql.replace('$', "?")
+}
+
+/// Runs a statement; the number of rows it changed.
+fn execute(conn: &Connection, sql: &str, params: &[Param]) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(&positional(sql)).map_err(lite_error)?;
+    statement.execute(rusqlite::params_from_iter(params)).map_err(lite_error)
+}
+
+/// The first row of a query, decoded (`None` when there is none).
+fn query_opt<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+    decode: impl FnOnce(&dyn Columns) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut statement = conn.prepare_cached(&positional(sql)).map_err(lite_error)?;
+    let names = column_indexes(&statement);
+    let mut rows = statement.query(rusqlite::params_from_iter(params)).map_err(lite_error)?;
+    match rows.next().map_err(lite_error)? {
+        Some(row) => decode(&Row { row, names: &names }).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A query answering at most one row, decoded with or without it.
+fn query_one<T>(
+    conn: &Connection,
+    sql: &str,
+    params: &[Param],
+    decode: impl FnOnce(Option<&dyn Columns>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let mut statement = conn.prepare_cached(&positional(sql)).map_err(lite_error)?;
+    let names = column_indexes(&statement);
+    let mut rows = statement.query(rusqlite::params_from_iter(params)).map_err(lite_error)?;
+    match rows.next().map_err(lite_error)? {
+        Some(row) => decode(Some(&Row { row, names: &names })),
+        None => decode(None),
+    }
+}
+
+/// A statement's columns by name. rusqlite finds a column by name with a linear scan; a joined
+/// scan row has some forty columns, read by name one by one.
+fn column_indexes(statement: &rusqlite::Statement<'_>) -> HashMap<String, usize> {
+    statement.column_names().into_iter().enumerate().map(|(i, name)| (name.to_owned(), i)).collect()
+}
+
+/// A rusqlite row with its statement's column indexes, read as [`Columns`].
+struct Row<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    names: &'r HashMap<String, usize>,
+}
+
+impl Row<'_, '_> {
+    fn value<T: rusqlite::types::FromSql>(&self, column: &str) -> Result<T, StoreError> {
+        let index = *self.names.get(column).ok_or_else(|| StoreError::Corrupt(format!("no column {column}")))?;
+        self.row.get(index).map_err(lite_error)
+    }
+}
+
+impl Columns for Row<'_, '_> {
+    fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        self.value(column)
+    }
+
+    fn int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        self.value(column)
+    }
+
+    fn int32(&self, column: &str) -> Result<Option<i32>, StoreError> {
+        self.value(column)
+    }
+
+    fn uuid(&self, column: &str) -> Result<Option<Uuid>, StoreError> {
+        self.value(column)
+    }
+
+    fn flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
+        self.value(column)
+    }
+}
+
+/// Binds as sqlx binds the same values on SQLite: a UUID as its 16 bytes.
+impl ToSql for Param {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Param::Int(v) => v.map_or(ToSqlOutput::Owned(Value::Null), |v| ToSqlOutput::Owned(Value::Integer(v))),
+            Param::Int32(v) => {
+                v.map_or(ToSqlOutput::Owned(Value::Null), |v| ToSqlOutput::Owned(Value::Integer(v.into())))
+            }
+            Param::Text(v) => v.as_deref().map_or(ToSqlOutput::Owned(Value::Null), ToSqlOutput::from),
+            Param::Uuid(v) => {
+                v.as_ref().map_or(ToSqlOutput::Owned(Value::Null), |v| ToSqlOutput::from(&v.as_bytes()[..]))
+            }
+            Param::Bytes(v) => v.as_deref().map_or(ToSqlOutput::Owned(Value::Null), ToSqlOutput::from),
+        })
+    }
+}
+
+/// Maps a rusqlite error as [`db_error`](crate::codec::db_error) maps sqlx's.
+fn lite_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_CHECK => {
+                StoreError::Conflict(message.clone().unwrap_or_else(|| e.to_string()))
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound("referenced row"),
+            _ => StoreError::Unavailable(Box::new(e)),
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::InvalidColumnType(..) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Unavailable(Box::new(e)),
+    }
+}
+
+/// The lanes' own details, away from the conformance suite (which tests them through the store).
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_parameters_become_positional() {
+        assert_eq!(positional("SELECT $2, $1 WHERE x = $10"), "SELECT ?2, ?1 WHERE x = ?10");
+    }
+
+    #[test]
+    fn constraint_failures_map_as_the_pool_maps_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER CHECK (n >= 0) UNIQUE)").unwrap();
+        conn.execute("INSERT INTO t (id, n) VALUES (1, 1)", []).unwrap();
+        let unique = conn.execute("INSERT INTO t (id, n) VALUES (2, 1)", []).unwrap_err();
+        assert!(matches!(lite_error(unique), StoreError::Conflict(_)));
+        let check = conn.execute("INSERT INTO t (id, n) VALUES (3, -1)", []).unwrap_err();
+        assert!(matches!(lite_error(check), StoreError::Conflict(_)));
+        let syntax = conn.execute("INSERT INTO nowhere VALUES (1)", []).unwrap_err();
+        assert!(matches!(lite_error(syntax), StoreError::Unavailable(_)));
+    }
+
+    #[test]
+    fn params_bind_as_sqlx_binds_them() {
+        let conn = Connection::open_in_memory().unwrap();
+        let id = Uuid::from_u128(7);
+        let params = [Param::Uuid(Some(id)), Param::Int32(None), Param::name("in"), Param::bytes(&[1, 2])];
+        let (kind, int, text, bytes): (String, Option<i64>, String, Vec<u8>) = conn
+            .query_row("SELECT typeof(?1), ?2, ?3, ?4", rusqlite::params_from_iter(&params), |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .unwrap();
+        assert_eq!((kind.as_str(), int, text.as_str(), bytes), ("blob", None, "in", vec![1, 2]));
+        let back: Uuid = conn.query_row("SELECT ?1", [&params[0]], |r| r.get(0)).unwrap();
+        assert_eq!(back, id);
+    }
+}
