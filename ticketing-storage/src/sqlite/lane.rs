@@ -112,9 +112,7 @@ impl Lane {
             let _ = tasks.send(Box::new(task));
         }
     }
-}
 
-impl Lane {
     /// Runs `work` on the caller's thread if the connection is free and SQLite's lock is too;
     /// `None` when it must wait its turn on the lane's thread instead.
     fn in_place<T>(
@@ -359,13 +357,7 @@ fn query_opt<T>(
     params: &[Param],
     decode: impl FnOnce(&dyn Columns) -> Result<T, StoreError>,
 ) -> Result<Option<T>, StoreError> {
-    let mut statement = conn.prepare_cached(&positional(sql)).map_err(lite_error)?;
-    let names = column_indexes(&statement);
-    let mut rows = statement.query(rusqlite::params_from_iter(params)).map_err(lite_error)?;
-    match rows.next().map_err(lite_error)? {
-        Some(row) => decode(&Row { row, names: &names }).map(Some),
-        None => Ok(None),
-    }
+    query_one(conn, sql, params, |row| row.map(decode).transpose())
 }
 
 /// A query answering at most one row, decoded with or without it.
