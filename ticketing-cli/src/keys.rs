@@ -1,0 +1,31 @@
+//! The key QR texts are signed with: given in hex, or a throwaway one.
+
+use ticketing_core::env::{OsRandomness, Randomness};
+use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
+
+/// The environment variable holding the HMAC key in hex, as the server will read it.
+pub const KEY_ENV: &str = "TICKETING_QR_KEY";
+
+/// A keyring with the HMAC key `hex` (at least 32 bytes) as key 1, or a fresh random key when
+/// none is given, announced on standard error: its codes pass no gate.
+pub fn keyring(hex: Option<&str>) -> Result<Keyring, String> {
+    let secret = match hex {
+        Some(hex) => decode_hex(hex.trim()).ok_or_else(|| format!("{KEY_ENV} / --key: not hexadecimal"))?,
+        None => {
+            eprintln!("note: QR texts are signed with a throwaway key (set {KEY_ENV} or --key to use yours)");
+            let mut secret = vec![0; 32];
+            OsRandomness.fill(&mut secret);
+            secret
+        }
+    };
+    Keyring::new()
+        .with_key(KeyId(1), KeyState::Current, KeyMaterial::HmacSecret(secret))
+        .map_err(|e| format!("the key was refused: {e}"))
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+}

@@ -1,0 +1,217 @@
+//! Every QR code this crate draws decodes, with real decoders, to exactly the signed text; the
+//! PDFs pass `qpdf --check` and carry their text. Needs qpdf, poppler-utils and zbar-tools
+//! (`.ci/run` installs them).
+
+mod support;
+
+use base64::Engine as _;
+use ticketing_core::signing::{Algorithm, KeyId, KeyMaterial, KeyState, Keyring, QrClaims};
+use ticketing_pdf::batch::{BatchError, Format, render_batch};
+use ticketing_pdf::export::zip_batch;
+use ticketing_pdf::qr::{EcLevel, QrLogo, QrStyle, qr_png, qr_svg};
+use ticketing_pdf::{Color, Renderer, Template, TicketData, sample_ticket, sample_tickets};
+
+use support::*;
+
+/// Signed texts of both algorithms: HMAC (63 characters) and Ed25519 (111), with and without expiry.
+fn payloads() -> Vec<String> {
+    let keys = Keyring::new()
+        .with_key(KeyId(1), KeyState::Current, KeyMaterial::HmacSecret(vec![1; 32]))
+        .unwrap()
+        .with_key(KeyId(2), KeyState::Current, KeyMaterial::Ed25519Secret([2; 32]))
+        .unwrap();
+    let mut out = Vec::new();
+    for (i, t) in sample_tickets(&keys, 0, 4).unwrap().into_iter().enumerate() {
+        let expires_at = (i % 2 == 0).then(|| "2026-06-21T04:00:00Z".parse().unwrap());
+        let claims = QrClaims { ticket: t.short_code, expires_at };
+        out.push(keys.sign_qr(Algorithm::HmacSha256, &claims).unwrap());
+        out.push(keys.sign_qr(Algorithm::Ed25519, &claims).unwrap());
+    }
+    out
+}
+
+#[test]
+fn qr_pngs_decode_to_exactly_their_text_at_every_level_and_size() {
+    for text in payloads() {
+        for level in [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H] {
+            for pixels in [150, 300, 333] {
+                let style = QrStyle { pixels, level, ..QrStyle::default() };
+                let png = qr_png(&text, &style).unwrap();
+                assert_eq!(rqrr(&png), [text.clone()], "{level:?} at {pixels} px");
+            }
+        }
+    }
+}
+
+#[test]
+fn zbar_reads_a_coloured_qr_png_and_one_with_a_logo_at_level_h() {
+    let dir = TempDir::new("zbar-png");
+    let text = &payloads()[1];
+    let coloured = QrStyle { dark: Color::rgb(0x1f, 0x2a, 0x44), light: Color::rgb(0xfd, 0xf6, 0xe3), ..QrStyle::default() };
+    let logo = QrLogo::new(logo_png(64), 0.22).unwrap();
+    let with_logo = QrStyle { level: EcLevel::H, logo: Some(logo), pixels: 400, ..QrStyle::default() };
+    for (name, style) in [("coloured", coloured), ("logo", with_logo)] {
+        let png = qr_png(text, &style).unwrap();
+        let file = dir.0.join(format!("{name}.png"));
+        std::fs::write(&file, &png).unwrap();
+        assert_eq!(zbar(&file), [text.clone()], "{name}");
+        assert_eq!(rqrr(&png), [text.clone()], "{name}");
+    }
+}
+
+#[test]
+fn an_svg_is_one_path_of_runs_and_embeds_its_logo() {
+    let text = &payloads()[0];
+    let svg = qr_svg(text, &QrStyle::default()).unwrap();
+    assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"300\" height=\"300\""));
+    assert_eq!(svg.matches("<path").count(), 1);
+    assert!(svg.ends_with("</svg>"));
+    let logo = logo_png(32);
+    let style = QrStyle { level: EcLevel::H, logo: Some(QrLogo::new(logo.clone(), 0.2).unwrap()), ..QrStyle::default() };
+    let svg = qr_svg(text, &style).unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&logo);
+    assert!(svg.contains(&format!("href=\"data:image/png;base64,{encoded}\"")));
+}
+
+#[test]
+fn the_default_ticket_passes_qpdf_carries_its_text_and_its_code_scans() {
+    let ticket = sample_ticket(&keyring(), 0).unwrap();
+    let pdf = Renderer::default_ticket().pdf(&ticket).unwrap();
+    qpdf_check(&pdf);
+    let text = pdf_text(&pdf);
+    for expected in ["Nuit des Étoiles — Gala d'été", "Zoé Lefèvre-Château", &ticket.short_code.to_string(), "Saturday 20 June 2026"] {
+        assert!(text.contains(expected), "pdftotext did not find {expected:?} in:\n{text}");
+    }
+    let dir = TempDir::new("default");
+    let pages = rasterise(&pdf, 150, &dir.0);
+    assert_eq!(pages.len(), 1);
+    assert_eq!(zbar(&pages[0]), [ticket.qr_payload.clone()]);
+    assert_eq!(rqrr(&std::fs::read(&pages[0]).unwrap()), [ticket.qr_payload]);
+}
+
+#[test]
+fn a_ticket_png_is_its_pdf_drawn_and_scans() {
+    let ticket = sample_ticket(&keyring(), 3).unwrap();
+    let png = Renderer::default_ticket().png(&ticket, 110).unwrap();
+    assert_eq!(rqrr(&png), [ticket.qr_payload]);
+}
+
+/// An A6 French ticket with a background image, a logo in the QR code and a watermark; an
+/// 80 × 200 mm stub; a custom landscape card.
+fn other_templates() -> Vec<Template> {
+    let logo = base64::engine::general_purpose::STANDARD.encode(logo_png(96));
+    let a6 = format!(
+        r##"{{
+        "format": 1, "name": "A6 fr", "language": "fr", "page": {{ "size": "a6" }},
+        "background": "#fdf6e3", "background_image": "bg",
+        "images": {{ "logo": "data:image/png;base64,{logo}", "bg": "{logo}" }},
+        "elements": [
+          {{ "type": "image", "image": "logo", "x": 5, "y": 5, "width": 12, "height": 12 }},
+          {{ "type": "text", "x": 20, "y": 6, "width": 80, "text": "{{{{event.title}}}}", "size": 12, "bold": true }},
+          {{ "type": "text", "x": 20, "y": 13, "width": 80, "text": "{{{{event.start}}}}", "size": 8 }},
+          {{ "type": "text", "x": 5, "y": 22, "width": 95, "text": "{{{{holder.name}}}} · {{{{ticket_type.price}}}}", "size": 10 }},
+          {{ "type": "qr", "x": 22.5, "y": 40, "size": 60, "level": "H", "logo": "logo", "logo_scale": 0.2, "dark": "#1f2a44", "light": "#ffffff" }},
+          {{ "type": "text", "x": 5, "y": 105, "width": 95, "text": "{{{{ticket.short_code}}}}", "size": 14, "bold": true, "align": "center" }}
+        ],
+        "watermark": {{ "text": "SPÉCIMEN", "angle": 0 }}
+    }}"##
+    );
+    let stub = r##"{
+        "format": 1, "name": "Stub", "page": { "size": "ticket_80x200" },
+        "elements": [
+          { "type": "rect", "x": 0, "y": 0, "width": 80, "height": 20, "color": "#222" },
+          { "type": "text", "x": 4, "y": 6, "width": 72, "text": "{{ event.title }}", "size": 11, "bold": true, "color": "#fff", "uppercase": true },
+          { "type": "qr", "x": 10, "y": 40, "size": 60 },
+          { "type": "line", "x1": 0, "y1": 150, "x2": 80, "y2": 150, "dashed": true },
+          { "type": "text", "x": 4, "y": 160, "width": 72, "text": "{{ ticket.short_code }}", "size": 12, "align": "right" }
+        ]
+    }"##;
+    let card = r##"{
+        "format": 1, "name": "Card", "page": { "size": "custom", "width": 150, "height": 70 },
+        "elements": [
+          { "type": "qr", "x": 100, "y": 10, "size": 45, "level": "Q", "quiet_zone": 2 },
+          { "type": "text", "x": 5, "y": 10, "width": 90, "text": "{{ holder.name }}", "size": 14 }
+        ]
+    }"##;
+    [a6.as_str(), stub, card].into_iter().map(|json| Template::from_json(json).unwrap()).collect()
+}
+
+#[test]
+fn every_page_size_with_logos_backgrounds_and_watermarks_scans_and_checks() {
+    let keys = keyring();
+    for (i, template) in other_templates().into_iter().enumerate() {
+        let name = template.name.clone();
+        let renderer = Renderer::new(template).unwrap();
+        let ticket = sample_ticket(&keys, 10 + i as u64).unwrap();
+        let pdf = renderer.pdf(&ticket).unwrap();
+        qpdf_check(&pdf);
+        let text = pdf_text(&pdf);
+        assert!(text.contains(&ticket.short_code.to_string()), "{name}: {text}");
+        let dir = TempDir::new(&format!("sizes-{i}"));
+        let pages = rasterise(&pdf, 200, &dir.0);
+        assert_eq!(zbar(&pages[0]), [ticket.qr_payload.clone()], "{name}");
+        if name == "A6 fr" {
+            assert!(text.contains("samedi 20 juin 2026 à 20:30 (CEST)"), "{text}");
+            assert!(text.contains("45,00 EUR"), "{text}");
+            assert!(text.contains("SPÉCIMEN"), "{text}");
+        }
+    }
+}
+
+#[test]
+fn many_tickets_in_one_pdf_have_a_page_each_in_order_and_each_scans() {
+    let tickets = sample_tickets(&keyring(), 20, 4).unwrap();
+    let pdf = Renderer::default_ticket().pdf_pages(&tickets).unwrap();
+    qpdf_check(&pdf);
+    assert_eq!(page_count(&pdf), 4);
+    let dir = TempDir::new("pages");
+    let pages = rasterise(&pdf, 120, &dir.0);
+    let read: Vec<Vec<String>> = pages.iter().map(|p| zbar(p)).collect();
+    let expected: Vec<Vec<String>> = tickets.iter().map(|t| vec![t.qr_payload.clone()]).collect();
+    assert_eq!(read, expected);
+}
+
+#[test]
+fn a_zip_export_holds_every_ticket_once_rendered_in_parallel() {
+    let tickets: Vec<TicketData> = sample_tickets(&keyring(), 100, 30).unwrap();
+    let mut seen = Vec::new();
+    let renderer = Renderer::default_ticket();
+    let (zip, count) = zip_batch(&renderer, tickets.clone().into_iter(), 2, Format::Pdf, Vec::new(), |r| {
+        seen.push(r.qr_payload.clone())
+    })
+    .unwrap();
+    assert_eq!(count, 30);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert_eq!(archive.len(), 30);
+    let mut names = Vec::new();
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().into_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        assert!(bytes.starts_with(b"%PDF-"), "{name}");
+        assert!(bytes.trim_ascii_end().ends_with(b"%%EOF"), "{name}");
+        names.push(name);
+    }
+    let mut expected: Vec<String> = tickets.iter().map(|t| format!("ticket-{}.pdf", t.short_code)).collect();
+    names.sort();
+    expected.sort();
+    assert_eq!(names, expected);
+    seen.sort();
+    let mut payloads: Vec<String> = tickets.into_iter().map(|t| t.qr_payload).collect();
+    payloads.sort();
+    assert_eq!(seen, payloads);
+}
+
+#[test]
+fn a_failing_sink_stops_the_batch_and_keeps_what_it_took() {
+    let renderer = Renderer::default_ticket();
+    let tickets = sample_tickets(&keyring(), 0, 50).unwrap().into_iter();
+    let mut taken = 0;
+    let result = render_batch(&renderer, tickets, 2, Format::Pdf, |_| {
+        taken += 1;
+        if taken == 3 { Err("disk full") } else { Ok(()) }
+    });
+    assert!(matches!(result, Err(BatchError::Sink("disk full"))));
+    assert_eq!(taken, 3);
+}
