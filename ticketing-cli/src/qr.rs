@@ -64,12 +64,8 @@ pub fn run(args: Args) -> Result<(), String> {
         logo,
     };
     let svg = args.out.extension().is_some_and(|e| e.eq_ignore_ascii_case("svg"));
-    let bytes = if svg {
-        qr_svg(&args.text, &style).map(String::into_bytes)
-    } else {
-        qr_png(&args.text, &style)
-    }
-    .map_err(|e| e.to_string())?;
+    let bytes = if svg { qr_svg(&args.text, &style).map(String::into_bytes) } else { qr_png(&args.text, &style) }
+        .map_err(|e| e.to_string())?;
     fs::write(&args.out, bytes).map_err(|e| format!("{}: {e}", args.out.display()))?;
     println!("{}", args.out.display());
     Ok(())

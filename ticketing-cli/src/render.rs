@@ -174,7 +174,9 @@ fn render_many(
             print(&r, &name);
             Ok::<(), std::io::Error>(())
         })
-        .and_then(|n| zip.finish().and_then(|mut w| w.flush()).map(|()| n).map_err(ticketing_pdf::batch::BatchError::Sink))
+        .and_then(|n| {
+            zip.finish().and_then(|mut w| w.flush()).map(|()| n).map_err(ticketing_pdf::batch::BatchError::Sink)
+        })
     } else {
         fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         render_batch(renderer, samples, threads, format, |r| {

@@ -109,7 +109,12 @@ where
                     let Some((ticket, index)) = next else { break };
                     let rendered = format
                         .render(renderer, &ticket)
-                        .map(|bytes| Rendered { index, short_code: ticket.short_code, qr_payload: ticket.qr_payload, bytes })
+                        .map(|bytes| Rendered {
+                            index,
+                            short_code: ticket.short_code,
+                            qr_payload: ticket.qr_payload,
+                            bytes,
+                        })
                         .map_err(|error| (index, error));
                     if tx.send(rendered).is_err() {
                         break;
@@ -125,7 +130,10 @@ where
             if failure.is_some() {
                 continue;
             }
-            match result.map_err(|(index, error)| BatchError::Render { index, error }).and_then(|r| sink(r).map_err(BatchError::Sink)) {
+            match result
+                .map_err(|(index, error)| BatchError::Render { index, error })
+                .and_then(|r| sink(r).map_err(BatchError::Sink))
+            {
                 Ok(()) => taken += 1,
                 Err(e) => {
                     stop.store(true, Ordering::Relaxed);

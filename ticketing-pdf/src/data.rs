@@ -91,15 +91,35 @@ fn long_date<T: Datelike>(at: &T, language: Language) -> String {
     match language {
         Language::En => {
             const MONTHS: [&str; 12] = [
-                "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December",
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
             ];
             format!("{} {} {} {}", weekday_en(day), at.day(), MONTHS[month], at.year())
         }
         Language::Fr => {
             const MONTHS: [&str; 12] = [
-                "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
-                "novembre", "décembre",
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
             ];
             let first = if at.day() == 1 { "1er".to_owned() } else { at.day().to_string() };
             format!("{} {first} {} {}", weekday_fr(day), MONTHS[month], at.year())
@@ -178,9 +198,8 @@ fn unsigned_sample(index: u64) -> TicketData {
     let paris = TimeZone::parse("Europe/Paris").expect("an IANA zone");
     let eur = Currency::parse("EUR").expect("an ISO 4217 code");
     let price = Money::new(4_500, eur).expect("a positive amount");
-    let ticket_id = format!("0193c2a0-7e4d-7000-8000-{:012x}", index & 0xFFFF_FFFF_FFFF)
-        .parse()
-        .expect("a well-formed UUID");
+    let ticket_id =
+        format!("0193c2a0-7e4d-7000-8000-{:012x}", index & 0xFFFF_FFFF_FFFF).parse().expect("a well-formed UUID");
     TicketData {
         event_title: "Nuit des Étoiles — Gala d'été".to_owned(),
         venue: "Théâtre du Châtelet, 1 place du Châtelet, Paris".to_owned(),

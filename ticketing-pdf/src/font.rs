@@ -14,7 +14,7 @@ static DEJAVU_SANS_BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
 /// Text wider than its box is shrunk down to this share of its size before it is cut.
 const MIN_SHRINK: f32 = 0.6;
 
-/// One face: its bytes for measuring, and the PDF writer's handle on it.
+/// One face: its bytes for shaping, and the PDF writer's handle on it.
 pub(crate) struct Face {
     data: Arc<Vec<u8>>,
     pub(crate) pdf: krilla::text::Font,
@@ -33,44 +33,25 @@ impl Face {
             .ok_or("the PDF writer cannot read the font")?;
         Ok(Self { data, pdf, ascent, descent })
     }
+}
 
-    /// The width of `text` at `size`, in the size's unit, with the font's kerning applied.
-    pub(crate) fn width(&self, text: &str, size: f32) -> f32 {
-        let Some(face) = rustybuzz::Face::from_slice(&self.data, 0) else { return 0.0 };
-        let mut buffer = rustybuzz::UnicodeBuffer::new();
-        buffer.push_str(text);
-        let shaped = rustybuzz::shape(&face, &[], buffer);
-        let units: i64 = shaped.glyph_positions().iter().map(|p| i64::from(p.x_advance)).sum();
-        units as f32 * size / f32::from(face.units_per_em() as u16).max(1.0)
-    }
+/// A glyph placed by the shaper; advances and offsets in ems.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Glyph {
+    pub(crate) id: u32,
+    pub(crate) advance: f32,
+    pub(crate) x_offset: f32,
+    pub(crate) y_offset: f32,
+    /// The bytes of the text it draws.
+    pub(crate) range: std::ops::Range<usize>,
+}
 
-    /// `text` at `size` made to fit `width`: the size it is drawn at and the text itself, shrunk
-    /// as far as [`MIN_SHRINK`] and then cut with an ellipsis.
-    pub(crate) fn fit(&self, text: &str, size: f32, width: f32) -> (f32, String) {
-        let natural = self.width(text, size);
-        if natural <= width {
-            return (size, text.to_owned());
-        }
-        let shrunk = (size * width / natural).max(size * MIN_SHRINK);
-        if self.width(text, shrunk) <= width {
-            return (shrunk, text.to_owned());
-        }
-        // The longest prefix that fits with the ellipsis, by bisection: `starts[k]` is where the
-        // k-th character starts, so `text[..starts[k]]` has k characters (k < the whole text,
-        // which is known not to fit).
-        let starts: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        let cut = |k: usize| format!("{}…", text[..starts[k]].trim_end());
-        let (mut lo, mut hi) = (0, starts.len().saturating_sub(1));
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if self.width(&cut(mid), shrunk) <= width {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        (shrunk, if starts.is_empty() { String::new() } else { cut(lo) })
-    }
+/// A line of text shaped once: its glyphs and width in ems, so any size is a multiplication.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Shaped {
+    pub(crate) text: String,
+    pub(crate) glyphs: Vec<Glyph>,
+    pub(crate) width: f32,
 }
 
 /// The regular and bold faces of a template.
@@ -90,6 +71,78 @@ impl FontSet {
     pub(crate) fn face(&self, bold: bool) -> &Face {
         if bold { &self.bold } else { &self.regular }
     }
+
+    /// A shaper for one layout: the faces' tables are parsed once for all its lines.
+    pub(crate) fn shaper(&self) -> Shaper<'_> {
+        Shaper {
+            regular: rustybuzz::Face::from_slice(self.regular.data.as_slice(), 0),
+            bold: rustybuzz::Face::from_slice(self.bold.data.as_slice(), 0),
+        }
+    }
+}
+
+/// Shapes lines of text with rustybuzz (kerning and ligatures as the font defines them).
+pub(crate) struct Shaper<'a> {
+    regular: Option<rustybuzz::Face<'a>>,
+    bold: Option<rustybuzz::Face<'a>>,
+}
+
+impl Shaper<'_> {
+    /// `text` shaped in the regular or bold face.
+    pub(crate) fn shape(&self, text: &str, bold: bool) -> Shaped {
+        let Some(face) = (if bold { &self.bold } else { &self.regular }) else {
+            return Shaped { text: text.to_owned(), glyphs: Vec::new(), width: 0.0 };
+        };
+        let upem = f32::from(face.units_per_em() as u16).max(1.0);
+        let mut buffer = rustybuzz::UnicodeBuffer::new();
+        buffer.push_str(text);
+        buffer.guess_segment_properties();
+        let output = rustybuzz::shape(face, &[], buffer);
+        let infos = output.glyph_infos();
+        let mut glyphs = Vec::with_capacity(infos.len());
+        for (i, (info, pos)) in infos.iter().zip(output.glyph_positions()).enumerate() {
+            let start = info.cluster as usize;
+            // A cluster runs to the next glyph's cluster that differs, or to the end.
+            let end = infos[i + 1..].iter().map(|g| g.cluster as usize).find(|&c| c != start).unwrap_or(text.len());
+            glyphs.push(Glyph {
+                id: info.glyph_id,
+                advance: pos.x_advance as f32 / upem,
+                x_offset: pos.x_offset as f32 / upem,
+                y_offset: pos.y_offset as f32 / upem,
+                range: start..end.max(start),
+            });
+        }
+        let width = glyphs.iter().map(|g| g.advance).sum();
+        Shaped { text: text.to_owned(), glyphs, width }
+    }
+
+    /// `text` at `size` made to fit `width`: the size to draw it at and the shaped line, shrunk
+    /// as far as [`MIN_SHRINK`] and then cut with an ellipsis.
+    pub(crate) fn fit(&self, text: &str, bold: bool, size: f32, width: f32) -> (f32, Shaped) {
+        let shaped = self.shape(text, bold);
+        if shaped.width * size <= width {
+            return (size, shaped);
+        }
+        let shrunk = (width / shaped.width).max(size * MIN_SHRINK);
+        if shaped.width * shrunk <= width * 1.0001 {
+            return (shrunk, shaped);
+        }
+        // Cut at the end of the last cluster that leaves room for the ellipsis (left-to-right).
+        let ellipsis = self.shape("…", bold).width;
+        let room = width / shrunk - ellipsis;
+        let mut used = 0.0;
+        let mut cut = 0;
+        for glyph in &shaped.glyphs {
+            used += glyph.advance;
+            if used > room {
+                break;
+            }
+            cut = cut.max(glyph.range.end);
+        }
+        let mut line = shaped.text.get(..cut).unwrap_or_default().trim_end().to_owned();
+        line.push('…');
+        (shrunk, self.shape(&line, bold))
+    }
 }
 
 #[cfg(test)]
@@ -99,17 +152,33 @@ mod tests {
     #[test]
     fn fitting_shrinks_then_cuts_with_an_ellipsis() {
         let fonts = FontSet::new(&Fonts::default()).unwrap();
-        let face = &fonts.regular;
+        let shaper = fonts.shaper();
         let text = "François-Xavier de La Tour d'Auvergne";
-        let natural = face.width(text, 12.0);
-        assert_eq!(face.fit(text, 12.0, natural + 1.0), (12.0, text.to_owned()));
-        let (size, same) = face.fit(text, 12.0, natural * 0.8);
-        assert!(size < 12.0 && size >= 12.0 * MIN_SHRINK && face.width(&same, size) <= natural * 0.8);
-        assert_eq!(same, text);
-        let (size, cut) = face.fit(text, 12.0, natural * 0.3);
+        let natural = shaper.shape(text, false).width * 12.0;
+        let (size, same) = shaper.fit(text, false, 12.0, natural + 1.0);
+        assert_eq!((size, same.text.as_str()), (12.0, text));
+        let (size, same) = shaper.fit(text, false, 12.0, natural * 0.8);
+        assert!((12.0 * MIN_SHRINK..12.0).contains(&size));
+        assert!(same.width * size <= natural * 0.8 * 1.0001);
+        assert_eq!(same.text, text);
+        let (size, cut) = shaper.fit(text, false, 12.0, natural * 0.3);
         assert_eq!(size, 12.0 * MIN_SHRINK);
-        assert!(cut.ends_with('…') && cut.len() < text.len(), "{cut}");
-        assert!(face.width(&cut, size) <= natural * 0.3);
-        assert!(text.starts_with(cut.trim_end_matches('…')));
+        assert!(cut.text.ends_with('…') && cut.text.len() < text.len(), "{}", cut.text);
+        assert!(cut.width * size <= natural * 0.3, "{}", cut.text);
+        assert!(text.starts_with(cut.text.trim_end_matches('…')));
+    }
+
+    #[test]
+    fn shaping_covers_every_byte_once_in_order() {
+        let fonts = FontSet::new(&Fonts::default()).unwrap();
+        let text = "Zoé ﬁne Œuvre — Łódź";
+        let shaped = fonts.shaper().shape(text, true);
+        let mut at = 0;
+        for g in &shaped.glyphs {
+            assert!(g.range.start <= at && g.range.end >= at, "{g:?} at {at}");
+            at = g.range.end;
+        }
+        assert_eq!(at, text.len());
+        assert!(shaped.glyphs.iter().all(|g| g.id != 0), "every character has a glyph");
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::color::Color;
 use crate::data::TicketData;
-use crate::font::FontSet;
+use crate::font::{FontSet, Shaped};
 use crate::qr::{QrError, QrMatrix};
 use crate::template::{Align, Element, Template};
 
@@ -19,13 +19,50 @@ pub(crate) struct Layout {
 
 /// A drawing operation.
 pub(crate) enum Op {
-    Rect { x: f32, y: f32, width: f32, height: f32, color: Color, opacity: f32 },
-    Line { from: (f32, f32), to: (f32, f32), color: Color, thickness: f32, dashed: bool },
+    Rect {
+        x: f32,
+        y: f32,
+        width: f32,
+        height: f32,
+        color: Color,
+        opacity: f32,
+    },
+    Line {
+        from: (f32, f32),
+        to: (f32, f32),
+        color: Color,
+        thickness: f32,
+        dashed: bool,
+    },
     /// `image` is the name in the template's `images`; the box is already fitted to its ratio.
-    Image { image: String, x: f32, y: f32, width: f32, height: f32 },
+    Image {
+        image: String,
+        x: f32,
+        y: f32,
+        width: f32,
+        height: f32,
+    },
     /// One line of text starting at `x` on `baseline`, rotated by `angle` degrees about `pivot`.
-    Text { x: f32, baseline: f32, size: f32, bold: bool, color: Color, opacity: f32, text: String, rotation: Option<Rotation> },
-    Qr { x: f32, y: f32, side: f32, matrix: QrMatrix, dark: Color, light: Color, quiet_zone: u32, logo: Option<(String, f32)> },
+    Text {
+        x: f32,
+        baseline: f32,
+        size: f32,
+        bold: bool,
+        color: Color,
+        opacity: f32,
+        line: Shaped,
+        rotation: Option<Rotation>,
+    },
+    Qr {
+        x: f32,
+        y: f32,
+        side: f32,
+        matrix: QrMatrix,
+        dark: Color,
+        light: Color,
+        quiet_zone: u32,
+        logo: Option<(String, f32)>,
+    },
 }
 
 /// A rotation about a point, counter-clockwise in degrees.
@@ -34,19 +71,70 @@ pub(crate) struct Rotation {
     pub(crate) pivot: (f32, f32),
 }
 
+/// The lines of text that hold no placeholder, shaped and fitted once per template rather than
+/// once per ticket (labels, instructions): by element index.
+pub(crate) struct StaticLines(Vec<Option<(f32, Shaped)>>);
+
+impl StaticLines {
+    pub(crate) fn new(template: &Template, fonts: &FontSet) -> Self {
+        let shaper = fonts.shaper();
+        let lines = template
+            .elements
+            .iter()
+            .map(|element| match element {
+                Element::Text(t) if t.text.fields().next().is_none() => {
+                    let text = t.text.source();
+                    let text = if t.uppercase { text.to_uppercase() } else { text.to_owned() };
+                    Some(shaper.fit(&text, t.bold, t.size, t.width * PT_PER_MM))
+                }
+                _ => None,
+            })
+            .collect();
+        Self(lines)
+    }
+}
+
 /// Lays `ticket` out on `template`'s page.
-pub(crate) fn lay_out(template: &Template, fonts: &FontSet, ticket: &TicketData) -> Result<Layout, QrError> {
+pub(crate) fn lay_out(
+    template: &Template,
+    fonts: &FontSet,
+    statics: &StaticLines,
+    ticket: &TicketData,
+) -> Result<Layout, QrError> {
     let mm = |v: f32| v * PT_PER_MM;
     let (w, h) = template.page.size_mm();
     let (width, height) = (mm(w), mm(h));
     let language = template.language;
     let value = |field| ticket.value(field, language);
+    let shaper = fonts.shaper();
     let mut ops = Vec::with_capacity(template.elements.len() + 2);
     ops.push(Op::Rect { x: 0.0, y: 0.0, width, height, color: template.background, opacity: 1.0 });
     if let Some(image) = &template.background_image {
         ops.push(Op::Image { image: image.clone(), x: 0.0, y: 0.0, width, height });
     }
-    for element in &template.elements {
+    // Under the elements: it marks the page without crossing the QR code's light square.
+    if let Some(mark) = &template.watermark
+        && let Some(text) = mark.text.render(value, true)
+    {
+        let face = fonts.face(true);
+        // Fit along the page's diagonal, less a margin.
+        let room = (width * width + height * height).sqrt() * 0.8;
+        let (size, line) = shaper.fit(&text, true, mark.size, room);
+        let drawn = line.width * size;
+        let pivot = (width / 2.0, height / 2.0);
+        let baseline = pivot.1 + (face.ascent + face.descent) * size / 2.0;
+        ops.push(Op::Text {
+            x: pivot.0 - drawn / 2.0,
+            baseline,
+            size,
+            bold: true,
+            color: mark.color,
+            opacity: mark.opacity,
+            line,
+            rotation: Some(Rotation { angle: mark.angle, pivot }),
+        });
+    }
+    for (index, element) in template.elements.iter().enumerate() {
         match element {
             Element::Rect(r) => ops.push(Op::Rect {
                 x: mm(r.x),
@@ -64,14 +152,19 @@ pub(crate) fn lay_out(template: &Template, fonts: &FontSet, ticket: &TicketData)
                 dashed: l.dashed,
             }),
             Element::Text(t) => {
-                let Some(mut text) = t.text.render(value, t.hide_if_empty) else { continue };
-                if t.uppercase {
-                    text = text.to_uppercase();
-                }
                 let face = fonts.face(t.bold);
                 let box_width = mm(t.width);
-                let (size, text) = face.fit(&text, t.size, box_width);
-                let drawn = face.width(&text, size);
+                let (size, line) = match statics.0.get(index) {
+                    Some(Some(fitted)) => fitted.clone(),
+                    _ => {
+                        let Some(mut text) = t.text.render(value, t.hide_if_empty) else { continue };
+                        if t.uppercase {
+                            text = text.to_uppercase();
+                        }
+                        shaper.fit(&text, t.bold, t.size, box_width)
+                    }
+                };
+                let drawn = line.width * size;
                 let x = mm(t.x)
                     + match t.align {
                         Align::Left => 0.0,
@@ -79,10 +172,19 @@ pub(crate) fn lay_out(template: &Template, fonts: &FontSet, ticket: &TicketData)
                         Align::Right => box_width - drawn,
                     };
                 // Centre the face's ascender-to-descender span in the line box of the nominal size.
-                let line = t.size * crate::template::LINE_HEIGHT;
+                let line_box = t.size * crate::template::LINE_HEIGHT;
                 let span = (face.ascent - face.descent) * size;
-                let baseline = mm(t.y) + (line - span) / 2.0 + face.ascent * size;
-                ops.push(Op::Text { x, baseline, size, bold: t.bold, color: t.color, opacity: 1.0, text, rotation: None });
+                let baseline = mm(t.y) + (line_box - span) / 2.0 + face.ascent * size;
+                ops.push(Op::Text {
+                    x,
+                    baseline,
+                    size,
+                    bold: t.bold,
+                    color: t.color,
+                    opacity: 1.0,
+                    line,
+                    rotation: None,
+                });
             }
             Element::Image(im) => {
                 let Some(data) = template.images.get(&im.image) else { continue };
@@ -109,27 +211,6 @@ pub(crate) fn lay_out(template: &Template, fonts: &FontSet, ticket: &TicketData)
                 logo: q.logo.clone().map(|name| (name, q.logo_scale)),
             }),
         }
-    }
-    if let Some(mark) = &template.watermark
-        && let Some(text) = mark.text.render(value, true)
-    {
-        let face = fonts.face(true);
-        // Fit along the page's diagonal, less a margin.
-        let room = (width * width + height * height).sqrt() * 0.8;
-        let (size, text) = face.fit(&text, mark.size, room);
-        let drawn = face.width(&text, size);
-        let pivot = (width / 2.0, height / 2.0);
-        let baseline = pivot.1 + (face.ascent + face.descent) * size / 2.0;
-        ops.push(Op::Text {
-            x: pivot.0 - drawn / 2.0,
-            baseline,
-            size,
-            bold: true,
-            color: mark.color,
-            opacity: mark.opacity,
-            text,
-            rotation: Some(Rotation { angle: mark.angle, pivot }),
-        });
     }
     Ok(Layout { width, height, ops })
 }

@@ -10,7 +10,7 @@ use krilla::num::NormalizedF32;
 use krilla::page::PageSettings;
 use krilla::paint::{Fill, LineCap, Stroke, StrokeDash};
 use krilla::surface::Surface;
-use krilla::text::TextDirection;
+use krilla::text::{GlyphId, KrillaGlyph};
 use krilla::{Document, SerializeSettings};
 
 use crate::color::Color;
@@ -111,14 +111,21 @@ fn draw(surface: &mut Surface<'_>, op: &Op, fonts: &FontSet, images: &PdfImages)
             surface.draw_image(image.clone(), size);
             surface.pop();
         }
-        Op::Text { x, baseline, size, bold, color, opacity, text, rotation } => {
+        Op::Text { x, baseline, size, bold, color, opacity, line, rotation } => {
             if let Some(r) = rotation {
                 // The page's y axis points down: a counter-clockwise turn is a negative angle.
                 surface.push_transform(&Transform::from_rotate_at(-r.angle, r.pivot.0, r.pivot.1));
             }
             surface.set_fill(Some(fill(*color, *opacity)));
             let font = fonts.face(*bold).pdf.clone();
-            surface.draw_text(Point::from_xy(*x, *baseline), font, *size, text, false, TextDirection::Auto);
+            let glyphs: Vec<KrillaGlyph> = line
+                .glyphs
+                .iter()
+                .map(|g| {
+                    KrillaGlyph::new(GlyphId::new(g.id), g.advance, g.x_offset, g.y_offset, 0.0, g.range.clone(), None)
+                })
+                .collect();
+            surface.draw_glyphs(Point::from_xy(*x, *baseline), &glyphs, font, &line.text, *size, false);
             if rotation.is_some() {
                 surface.pop();
             }
@@ -129,23 +136,28 @@ fn draw(surface: &mut Surface<'_>, op: &Op, fonts: &FontSet, images: &PdfImages)
             let total = matrix.width() as f32 + 2.0 * *quiet_zone as f32;
             let module = side / total;
             let origin = (x + module * *quiet_zone as f32, y + module * *quiet_zone as f32);
-            // One path of horizontal runs, each slightly overlapping its neighbours below so
-            // no hairline gap shows between rows when a viewer anti-aliases.
-            let bleed = module * 0.02;
+            // One path of horizontal runs in module units, stroked one module thick with butt
+            // caps: two small integers per end keep the content stream short. The stroke is a
+            // little thicker than a module so that no hairline shows between rows when a
+            // viewer anti-aliases.
             let mut path = PathBuilder::new();
             for (row, column, len) in matrix.dark_runs() {
-                if let Some(r) = Rect::from_xywh(
-                    origin.0 + column as f32 * module,
-                    origin.1 + row as f32 * module,
-                    len as f32 * module,
-                    module + bleed,
-                ) {
-                    path.push_rect(r);
-                }
+                let y = row as f32 + 0.5;
+                path.move_to(column as f32, y);
+                path.line_to((column + len) as f32, y);
             }
-            surface.set_fill(Some(fill(*dark, 1.0)));
             if let Some(path) = path.finish() {
+                surface.push_transform(&Transform::from_row(module, 0.0, 0.0, module, origin.0, origin.1));
+                surface.set_fill(None);
+                surface.set_stroke(Some(Stroke {
+                    paint: paint(*dark),
+                    width: 1.04,
+                    line_cap: LineCap::Butt,
+                    ..Stroke::default()
+                }));
                 surface.draw_path(&path);
+                surface.set_stroke(None);
+                surface.pop();
             }
             if let Some((name, scale)) = logo {
                 let symbol = matrix.width() as f32 * module;

@@ -91,10 +91,8 @@ pub struct QrMatrix {
 impl QrMatrix {
     /// Encodes `text` at `level`, in the smallest version that holds it.
     pub fn encode(text: &str, level: EcLevel) -> Result<Self, QrError> {
-        let code = QRBuilder::new(text.as_bytes())
-            .ecl(level.ecl())
-            .build()
-            .map_err(|_| QrError::TooLong(text.len()))?;
+        let code =
+            QRBuilder::new(text.as_bytes()).ecl(level.ecl()).build().map_err(|_| QrError::TooLong(text.len()))?;
         let width = code.size;
         let dark = code.data[..width * width].iter().map(|m| m.value()).collect();
         Ok(Self { width, dark })
@@ -236,15 +234,23 @@ pub fn matrix_png(matrix: &QrMatrix, style: &QrStyle) -> Result<Vec<u8>, QrError
     let columns: Vec<Option<usize>> = (0..side).map(module_at).collect();
     match &style.logo {
         None => {
+            // Pack one pixel row per module row, then copy it down the module's height.
             let stride = side.div_ceil(8);
             let mut bits = vec![0u8; stride * side];
-            for (py, line) in bits.chunks_mut(stride).enumerate() {
+            let mut line = vec![0u8; stride];
+            let mut packed_row = None;
+            for py in 0..side {
                 let Some(my) = module_at(py) else { continue };
-                for (px, column) in columns.iter().enumerate() {
-                    if column.is_some_and(|mx| matrix.is_dark(mx, my)) {
-                        line[px / 8] |= 0x80 >> (px % 8);
+                if packed_row != Some(my) {
+                    line.fill(0);
+                    for (px, column) in columns.iter().enumerate() {
+                        if column.is_some_and(|mx| matrix.is_dark(mx, my)) {
+                            line[px / 8] |= 0x80 >> (px % 8);
+                        }
                     }
+                    packed_row = Some(my);
                 }
+                bits[py * stride..(py + 1) * stride].copy_from_slice(&line);
             }
             let palette = [style.light.r, style.light.g, style.light.b, style.dark.r, style.dark.g, style.dark.b];
             encode_png(side as u32, png::ColorType::Indexed, png::BitDepth::One, Some(&palette), &bits)
@@ -359,7 +365,14 @@ fn decode_png(bytes: &[u8]) -> Result<Rgba, QrError> {
 }
 
 /// Draws the logo's light pad and the logo (scaled to fit, alpha-blended) over the symbol's centre.
-fn draw_logo(rgb: &mut [u8], side: usize, offset: u32, symbol: u32, logo: &QrLogo, light: Color) -> Result<(), QrError> {
+fn draw_logo(
+    rgb: &mut [u8],
+    side: usize,
+    offset: u32,
+    symbol: u32,
+    logo: &QrLogo,
+    light: Color,
+) -> Result<(), QrError> {
     let image = decode_png(logo.png())?;
     let (pad, inner) = logo_boxes(symbol as f32, logo.scale());
     let pad_start = offset as f32 + (symbol as f32 - pad) / 2.0;
@@ -380,7 +393,10 @@ fn draw_logo(rgb: &mut [u8], side: usize, offset: u32, symbol: u32, logo: &QrLog
     let y0 = (pad_start + (pad - h as f32) / 2.0).round() as usize;
     for y in 0..h {
         for x in 0..w {
-            let (sx, sy) = ((x * image.width / w.max(1)).min(image.width - 1), (y * image.height / h.max(1)).min(image.height - 1));
+            let (sx, sy) = (
+                (x * image.width / w.max(1)).min(image.width - 1),
+                (y * image.height / h.max(1)).min(image.height - 1),
+            );
             let s = &image.pixels[(sy * image.width + sx) * 4..][..4];
             let (px, py) = (x0 + x, y0 + y);
             if px >= side || py >= side {

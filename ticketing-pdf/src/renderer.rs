@@ -6,7 +6,7 @@ use ticketing_core::signing::Keyring;
 
 use crate::data::{TicketData, sample_ticket, trial_ticket};
 use crate::font::FontSet;
-use crate::layout::lay_out;
+use crate::layout::{StaticLines, lay_out};
 use crate::pdf::{PdfDocument, PdfImages};
 use crate::qr::QrError;
 use crate::raster;
@@ -35,6 +35,7 @@ pub struct Renderer {
     template: Template,
     fonts: FontSet,
     images: PdfImages,
+    statics: StaticLines,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -50,7 +51,8 @@ impl Renderer {
         template.validate()?;
         let fonts = FontSet::new(&template.fonts).map_err(|e| TemplateError::one("fonts", e))?;
         let images = PdfImages::new(&template).map_err(|e| TemplateError::one("images", e))?;
-        let renderer = Self { template, fonts, images };
+        let statics = StaticLines::new(&template, &fonts);
+        let renderer = Self { template, fonts, images, statics };
         renderer.pdf(&trial_ticket()).map_err(|e| TemplateError::one("", e.to_string()))?;
         Ok(renderer)
     }
@@ -79,7 +81,7 @@ impl Renderer {
         };
         let mut doc = PdfDocument::new(&title);
         for ticket in tickets {
-            let layout = lay_out(&self.template, &self.fonts, ticket)?;
+            let layout = lay_out(&self.template, &self.fonts, &self.statics, ticket)?;
             doc.add_page(&layout, &self.fonts, &self.images);
         }
         doc.finish().map_err(RenderError::Pdf)

@@ -8,7 +8,9 @@ use ticketing_pdf::template::{DEFAULT_JSON, Problem, Template};
 use ticketing_pdf::{Renderer, TemplateError};
 
 fn minimal(elements: &str) -> String {
-    format!(r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40 }} {elements} ] }}"#)
+    format!(
+        r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40 }} {elements} ] }}"#
+    )
 }
 
 fn problems(json: &str) -> Vec<Problem> {
@@ -32,7 +34,11 @@ fn unknown_placeholders_are_refused_with_the_known_ones_listed() {
     let json = minimal(r#", { "type": "text", "x": 5, "y": 80, "width": 50, "text": "{{ holder.email }}" }"#);
     let [problem] = problems(&json).try_into().unwrap();
     assert_eq!(problem.path, "elements[1].text");
-    assert!(problem.message.starts_with("unknown placeholder `{{holder.email}}`; known: event.title"), "{}", problem.message);
+    assert!(
+        problem.message.starts_with("unknown placeholder `{{holder.email}}`; known: event.title"),
+        "{}",
+        problem.message
+    );
 }
 
 #[test]
@@ -49,8 +55,10 @@ fn bad_colours_and_unknown_keys_name_their_path() {
 
 #[test]
 fn fields_off_the_page_are_refused_with_where_they_reach() {
-    let off = minimal(r##", { "type": "text", "x": 90, "y": 10, "width": 30, "text": "{{ holder.name }}" },
-                         { "type": "rect", "x": 0, "y": 140, "width": 10, "height": 10, "color": "#000" }"##);
+    let off = minimal(
+        r##", { "type": "text", "x": 90, "y": 10, "width": 30, "text": "{{ holder.name }}" },
+                         { "type": "rect", "x": 0, "y": 140, "width": 10, "height": 10, "color": "#000" }"##,
+    );
     let found = problems(&off);
     assert_eq!(found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), ["elements[1]", "elements[2]"]);
     assert!(found[0].message.contains("off the page: it spans x 90–120 mm"), "{}", found[0].message);
@@ -60,8 +68,10 @@ fn fields_off_the_page_are_refused_with_where_they_reach() {
 #[test]
 fn oversized_or_unreadable_images_are_refused() {
     let wide = base64::engine::general_purpose::STANDARD.encode(png_of_size(5000, 1));
-    let json = format!(r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "images": {{ "logo": "{wide}" }},
-                          "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40 }} ] }}"#);
+    let json = format!(
+        r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "images": {{ "logo": "{wide}" }},
+                          "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40 }} ] }}"#
+    );
     let [problem] = problems(&json).try_into().unwrap();
     assert_eq!(problem.path, "images.logo");
     assert!(problem.message.contains("5000×1 px"), "{}", problem.message);
@@ -73,8 +83,10 @@ fn oversized_or_unreadable_images_are_refused() {
 #[test]
 fn a_logo_needs_level_h_and_a_template_needs_a_qr_code() {
     let logo = base64::engine::general_purpose::STANDARD.encode(support::logo_png(16));
-    let json = format!(r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "images": {{ "logo": "{logo}" }},
-        "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40, "level": "M", "logo": "logo", "logo_scale": 0.4 }} ] }}"#);
+    let json = format!(
+        r#"{{ "format": 1, "name": "T", "page": {{ "size": "a6" }}, "images": {{ "logo": "{logo}" }},
+        "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40, "level": "M", "logo": "logo", "logo_scale": 0.4 }} ] }}"#
+    );
     assert_eq!(paths(&json), ["elements[0].level", "elements[0].logo_scale"]);
     let none = r#"{ "format": 1, "name": "T", "page": { "size": "a6" }, "elements": [] }"#;
     assert_eq!(problems(none)[0].message, "a ticket template needs a `qr` element: the code is what the gate scans");
@@ -108,8 +120,8 @@ fn png_of_size(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);
     encoder.set_color(png::ColorType::Grayscale);
-    let mut writer = encoder.write_header().unwrap();
-    writer.write_image_data(&vec![0; (width * height) as usize]).unwrap();
-    writer.finish().unwrap();
+    let mut writer = encoder.write_header().expect("a header");
+    writer.write_image_data(&vec![0; (width * height) as usize]).expect("the pixels");
+    writer.finish().expect("the end");
     out
 }

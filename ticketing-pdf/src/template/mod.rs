@@ -7,6 +7,7 @@
 //! [`Template::default_ticket`] is the template used when an organiser has not made one.
 
 mod assets;
+mod element;
 pub mod placeholder;
 mod validate;
 
@@ -54,7 +55,7 @@ pub struct Template {
     pub fonts: Fonts,
     /// What is drawn, in order (later elements over earlier ones).
     pub elements: Vec<Element>,
-    /// Text drawn diagonally over everything, faintly.
+    /// Text drawn faintly across the page, over the background and under every element.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watermark: Option<Watermark>,
 }
@@ -91,12 +92,21 @@ impl Template {
     /// Reads a template from JSON and checks it (see the module documentation).
     pub fn from_json(json: &str) -> Result<Self, TemplateError> {
         if json.len() > MAX_JSON_BYTES {
-            return Err(TemplateError::one("", format!("the template is {} bytes; the limit is {MAX_JSON_BYTES}", json.len())));
+            return Err(TemplateError::one(
+                "",
+                format!("the template is {} bytes; the limit is {MAX_JSON_BYTES}", json.len()),
+            ));
         }
         let mut reader = serde_json::Deserializer::from_str(json);
         let template: Template = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
             let path = e.path().to_string();
-            TemplateError::one(if path == "." { String::new() } else { path }, e.into_inner().to_string())
+            let path = if path == "." { String::new() } else { path };
+            let message = e.into_inner().to_string();
+            // An element's own fields report their path inside the message (see `element.rs`).
+            match element::split_inner_path(&message) {
+                Some((inner, message)) => TemplateError::one(format!("{path}.{inner}"), message),
+                None => TemplateError::one(path, message),
+            }
         })?;
         reader.end().map_err(|e| TemplateError::one("", e.to_string()))?;
         template.validate()?;
@@ -206,7 +216,8 @@ impl Fonts {
 }
 
 /// Something drawn on the page. Positions and sizes are in millimetres from the top-left corner.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// In JSON, an object with `"type"` (`rect`, `line`, `text`, `image`, `qr`) and the kind's fields.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Element {
     /// A filled rectangle.
@@ -378,7 +389,8 @@ fn logo_scale() -> f32 {
     0.2
 }
 
-/// Text drawn across the page's centre, rotated and faint: `SPECIMEN`, `NOT FOR SALE`.
+/// Text drawn across the page's centre, rotated and faint, under the elements: `SPECIMEN`,
+/// `NOT FOR SALE`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Watermark {

@@ -121,7 +121,8 @@ impl Text {
                 segments.push(Segment::Literal(rest[..open].to_owned()));
             }
             let after = &rest[open + 2..];
-            let close = after.find("}}").ok_or_else(|| PlaceholderError::Unclosed(source[..at + open].chars().count()))?;
+            let close =
+                after.find("}}").ok_or_else(|| PlaceholderError::Unclosed(source[..at + open].chars().count()))?;
             let name = after[..close].trim();
             let field = Field::from_name(name).ok_or_else(|| PlaceholderError::Unknown(name.to_owned()))?;
             segments.push(Segment::Field(field));

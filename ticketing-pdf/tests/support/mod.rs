@@ -105,7 +105,11 @@ pub fn rasterise(pdf: &[u8], dpi: u32, dir: &Path) -> Vec<PathBuf> {
 
 /// What zbarimg reads from an image file: each symbol's text.
 pub fn zbar(image: &Path) -> Vec<String> {
-    let out = run(&tool("zbarimg", "zbar-tools"), &["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", image.to_str().expect("a UTF-8 path")], b"");
+    let out = run(
+        &tool("zbarimg", "zbar-tools"),
+        &["--quiet", "--raw", "-Sdisable", "-Sqrcode.enable", image.to_str().expect("a UTF-8 path")],
+        b"",
+    );
     String::from_utf8(out).expect("zbarimg writes UTF-8").lines().map(str::to_owned).collect()
 }
 
@@ -123,11 +127,7 @@ pub fn rqrr(png_bytes: &[u8]) -> Vec<String> {
         if channels >= 3 { ((u32::from(p[0]) * 3 + u32::from(p[1]) * 6 + u32::from(p[2])) / 10) as u8 } else { p[0] }
     };
     let mut image = rqrr::PreparedImage::prepare_from_greyscale(w, h, luma);
-    image
-        .detect_grids()
-        .into_iter()
-        .map(|grid| grid.decode().expect("a detected grid decodes").1)
-        .collect()
+    image.detect_grids().into_iter().map(|grid| grid.decode().expect("a detected grid decodes").1).collect()
 }
 
 /// A PNG logo: a coloured disc on transparency, `side` pixels wide.
