@@ -87,6 +87,10 @@ id_type!(
     /// Identifies a background [`Job`](crate::job::Job).
     JobId
 );
+id_type!(
+    /// Identifies a ticket template; each save of it is a new [version](crate::template).
+    TemplateId
+);
 
 fn uuid_v7(clock: &dyn Clock, rng: &dyn Randomness) -> Uuid {
     let millis = u64::try_from(clock.now().timestamp_millis()).unwrap_or(0);

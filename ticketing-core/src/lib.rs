@@ -43,6 +43,7 @@ pub mod short_code;
 pub mod signing;
 pub mod status;
 pub mod store;
+pub mod template;
 pub mod ticket;
 pub mod ticket_type;
 pub mod user;

@@ -17,13 +17,14 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEntry;
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::quota::{Allocation, QuotaError};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::status::TicketStatus;
+use crate::template::{TemplatePin, TemplateVersion};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
 use crate::user::{Role, User};
@@ -405,6 +406,40 @@ pub trait UserRepository: Send + Sync {
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError>;
 }
 
+/// Template versions and the version each ticket is pinned to (see [`crate::template`]).
+#[async_trait]
+pub trait TemplateRepository: Send + Sync {
+    /// Saves `body` as the next version of `template_id` (version 1 for a new id, which is then
+    /// created for `event_id`, or for every event when `None`; a later save keeps that scope and
+    /// renames the template to `name`). Concurrent saves get distinct, consecutive versions.
+    /// `Conflict` if another template of the same event already has `name`.
+    async fn save_template_version(
+        &self,
+        template_id: TemplateId,
+        event_id: Option<EventId>,
+        name: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TemplateVersion, StoreError>;
+
+    /// One version, or the latest when `version` is `None`.
+    async fn template_version(
+        &self,
+        template_id: TemplateId,
+        version: Option<u32>,
+    ) -> Result<Option<TemplateVersion>, StoreError>;
+
+    /// Every version of a template, oldest first.
+    async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError>;
+
+    /// Pins `ticket_id` to `pin` unless it is pinned already, and returns the pin in force: the
+    /// first pin wins, whoever asks. `NotFound` if the ticket or the version does not exist.
+    async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError>;
+
+    /// The version a ticket is pinned to, if any.
+    async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Store:
     EventRepository
@@ -417,6 +452,7 @@ pub trait Store:
     + AuditRepository
     + JobQueue
     + UserRepository
+    + TemplateRepository
     + Locks
 {
 }
@@ -432,6 +468,7 @@ impl<T> Store for T where
         + AuditRepository
         + JobQueue
         + UserRepository
+        + TemplateRepository
         + Locks
 {
 }

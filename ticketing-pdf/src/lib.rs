@@ -6,6 +6,8 @@
 //! - [`template`]: ticket templates as JSON data, checked when read; [`Template::default_ticket`].
 //! - [`Renderer`]: a template prepared once, then PDF, multi-page PDF, PNG and previews.
 //! - [`batch`] and [`export`]: many tickets in parallel into a streamed ZIP, memory bounded.
+//! - [`library`]: templates saved as versions in a store; a ticket keeps the version it was first
+//!   rendered with.
 //!
 //! The PDF writer (krilla) and the rasteriser (hayro) are implementation details: the API speaks
 //! bytes, templates and [`TicketData`].
@@ -27,6 +29,7 @@ mod data;
 pub mod export;
 mod font;
 mod layout;
+pub mod library;
 mod pdf;
 pub mod qr;
 mod raster;
@@ -35,6 +38,7 @@ pub mod template;
 
 pub use color::Color;
 pub use data::{TicketData, sample_ticket, sample_tickets};
+pub use library::{LibraryError, TemplateLibrary};
 pub use raster::MAX_DPI;
 pub use renderer::{RenderError, Renderer};
 pub use template::{Template, TemplateError};

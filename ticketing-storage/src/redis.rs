@@ -18,7 +18,7 @@ use redis::{AsyncCommands, Script};
 use ticketing_core::audit::AuditEntry;
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
-use ticketing_core::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use ticketing_core::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
 use ticketing_core::job::{Job, JobEnd, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::quota::Allocation;
@@ -27,8 +27,9 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
     AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, JobFilter, JobQueue, Locks,
     MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, Store, StoreError,
-    TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
+    TemplateRepository, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
 };
+use ticketing_core::template::{TemplatePin, TemplateVersion};
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
 use ticketing_core::user::{Role, User};
@@ -424,6 +425,36 @@ impl<S: ExternalSessions> MagicLinkRepository for RedisLayer<S> {
     }
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         self.db.revoke_magic_links(ticket_id, at).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> TemplateRepository for RedisLayer<S> {
+    async fn save_template_version(
+        &self,
+        template_id: TemplateId,
+        event_id: Option<EventId>,
+        name: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TemplateVersion, StoreError> {
+        self.db.save_template_version(template_id, event_id, name, body, at).await
+    }
+    async fn template_version(
+        &self,
+        template_id: TemplateId,
+        version: Option<u32>,
+    ) -> Result<Option<TemplateVersion>, StoreError> {
+        self.db.template_version(template_id, version).await
+    }
+    async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError> {
+        self.db.template_versions(template_id).await
+    }
+    async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError> {
+        self.db.pin_ticket_template(ticket_id, pin).await
+    }
+    async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
+        self.db.ticket_template(ticket_id).await
     }
 }
 

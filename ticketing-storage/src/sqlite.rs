@@ -18,6 +18,8 @@ pub mod jobs;
 mod rows;
 #[path = "sql/scans.rs"]
 mod scans;
+#[path = "sql/templates.rs"]
+mod templates;
 #[path = "sql/tickets.rs"]
 mod tickets;
 #[path = "sql/users.rs"]

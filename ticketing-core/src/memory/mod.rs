@@ -5,6 +5,7 @@
 mod catalog;
 mod jobs;
 mod scans;
+mod templates;
 mod tickets;
 mod users;
 
@@ -19,12 +20,13 @@ use crate::audit::AuditEntry;
 use crate::env::Clock;
 use crate::event::Event;
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, JobId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::Job;
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
+use crate::template::{TemplatePin, TemplateVersion};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
 use crate::user::{Role, User};
@@ -52,6 +54,11 @@ struct State {
     roles: HashSet<Role>,
     /// In creation order.
     users: Vec<User>,
+    /// Each template's versions, oldest first.
+    templates: HashMap<TemplateId, Vec<TemplateVersion>>,
+    /// Each template's event (none: every event) and name.
+    template_scopes: HashMap<TemplateId, (Option<EventId>, String)>,
+    template_pins: HashMap<TicketId, TemplatePin>,
 }
 
 /// The in-memory store.

@@ -15,7 +15,7 @@
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
-//! the audit trail, users and the seeder, the job queue and bulk generation (killed midway and resumed), three
+//! the audit trail, users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), three
 //! concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
@@ -33,6 +33,8 @@ pub mod locks_audit;
 #[doc(hidden)]
 pub mod reasons;
 mod support;
+#[doc(hidden)]
+pub mod templates;
 #[doc(hidden)]
 pub mod users;
 
@@ -93,6 +95,9 @@ macro_rules! conformance_suite {
         users::seeding_twice_changes_nothing,
         users::concurrent_seeders_make_one_superadmin,
         users::user_emails_are_unique_case_insensitively_and_roles_must_exist,
+        templates::template_versions_count_up_and_old_ones_stay_readable,
+        templates::concurrent_saves_of_one_template_get_distinct_versions,
+        templates::the_first_pin_wins_and_a_redownload_uses_it,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

@@ -1,0 +1,83 @@
+//! Template versions and ticket pins in memory.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::MemoryStore;
+use crate::ids::{EventId, TemplateId, TicketId};
+use crate::store::{StoreError, TemplateRepository};
+use crate::template::{TemplatePin, TemplateVersion};
+
+#[async_trait]
+impl TemplateRepository for MemoryStore {
+    async fn save_template_version(
+        &self,
+        template_id: TemplateId,
+        event_id: Option<EventId>,
+        name: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TemplateVersion, StoreError> {
+        let mut s = self.state();
+        let scope = s.template_scopes.get(&template_id).map_or(event_id, |(scope, _)| *scope);
+        if scope.is_some_and(|e| !s.events.contains_key(&e)) {
+            return Err(StoreError::NotFound("event"));
+        }
+        let clash =
+            s.template_scopes.iter().any(|(id, (e, n))| *id != template_id && e.is_some() && *e == scope && n == name);
+        if clash {
+            return Err(StoreError::Conflict(format!("a template of this event is named `{name}`")));
+        }
+        s.template_scopes.insert(template_id, (scope, name.to_owned()));
+        for earlier in s.templates.entry(template_id).or_default() {
+            earlier.name = name.to_owned();
+        }
+        let versions = s.templates.entry(template_id).or_default();
+        let saved = TemplateVersion {
+            template_id,
+            version: versions.len() as u32 + 1,
+            name: name.to_owned(),
+            body: body.to_owned(),
+            created_at: at,
+        };
+        versions.push(saved.clone());
+        Ok(saved)
+    }
+
+    async fn template_version(
+        &self,
+        template_id: TemplateId,
+        version: Option<u32>,
+    ) -> Result<Option<TemplateVersion>, StoreError> {
+        let s = self.state();
+        let Some(versions) = s.templates.get(&template_id) else { return Ok(None) };
+        Ok(match version {
+            Some(v) => versions.iter().find(|t| t.version == v).cloned(),
+            None => versions.last().cloned(),
+        })
+    }
+
+    async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError> {
+        Ok(self.state().templates.get(&template_id).cloned().unwrap_or_default())
+    }
+
+    async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError> {
+        let mut s = self.state();
+        if let Some(existing) = s.template_pins.get(&ticket_id) {
+            return Ok(*existing);
+        }
+        if !s.tickets.contains_key(&ticket_id) {
+            return Err(StoreError::NotFound("ticket"));
+        }
+        let exists = s.templates.get(&pin.template_id).is_some_and(|v| v.iter().any(|t| t.version == pin.version));
+        if !exists {
+            return Err(StoreError::NotFound("template version"));
+        }
+        s.template_pins.insert(ticket_id, pin);
+        Ok(pin)
+    }
+
+    async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
+        Ok(self.state().template_pins.get(&ticket_id).copied())
+    }
+}

@@ -1,0 +1,35 @@
+//! Stored ticket templates: every save is a new, immutable version, and a ticket is pinned to
+//! the version it was first rendered with, so a re-download looks the same after the organiser
+//! edits the template.
+//!
+//! The document's format belongs to the renderer (`ticketing-pdf`), which checks it before it is
+//! saved; the store keeps the JSON as given.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::TemplateId;
+
+/// One saved version of a template.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateVersion {
+    /// The template.
+    pub template_id: TemplateId,
+    /// 1 for the first save, then one more for each.
+    pub version: u32,
+    /// The template's name (as of its latest save).
+    pub name: String,
+    /// The template document (JSON), exactly as saved.
+    pub body: String,
+    /// When it was saved.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The template version a ticket is rendered with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TemplatePin {
+    /// The template.
+    pub template_id: TemplateId,
+    /// Its version.
+    pub version: u32,
+}

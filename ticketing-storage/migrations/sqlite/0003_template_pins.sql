@@ -1,0 +1,8 @@
+-- The template version each ticket was first rendered with, so a re-download looks the same
+-- after the template is edited. Written once (the first pin wins), never changed.
+CREATE TABLE ticket_template_pins (
+    ticket_id   BLOB PRIMARY KEY NOT NULL REFERENCES tickets (id) ON DELETE CASCADE,
+    template_id BLOB NOT NULL,
+    version     INTEGER NOT NULL,
+    FOREIGN KEY (template_id, version) REFERENCES ticket_template_versions (template_id, version)
+);

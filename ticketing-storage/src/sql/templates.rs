@@ -1,0 +1,156 @@
+//! Template versions and the version each ticket is pinned to. Shared by the SQL backends.
+//!
+//! A save upserts the template's row first: on Postgres that row lock serialises concurrent
+//! saves of one template, so the next version number read after it is free; on SQLite the
+//! write transaction is already exclusive.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use ticketing_core::ids::{EventId, TemplateId, TicketId};
+use ticketing_core::store::{StoreError, TemplateRepository};
+use ticketing_core::template::{TemplatePin, TemplateVersion};
+
+use super::{DbRow, DbStore};
+use crate::codec::{corrupt, db_error, instant, micros};
+
+/// A query of versions with the template's name, ending in `$tail`.
+macro_rules! select_versions {
+    ($tail:literal) => {
+        concat!(
+            "SELECT v.template_id, v.version, t.name, v.body, v.created_at FROM ticket_template_versions v ",
+            "JOIN ticket_templates t ON t.id = v.template_id WHERE v.template_id = $1 ",
+            $tail
+        )
+    };
+}
+
+fn version_from_row(row: &DbRow) -> Result<TemplateVersion, StoreError> {
+    let version: i64 = row.try_get("version").map_err(db_error)?;
+    Ok(TemplateVersion {
+        template_id: TemplateId::from_uuid(row.try_get("template_id").map_err(db_error)?),
+        version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
+        name: row.try_get("name").map_err(db_error)?,
+        body: row.try_get("body").map_err(db_error)?,
+        created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+    })
+}
+
+fn pin_from_row(row: &DbRow) -> Result<TemplatePin, StoreError> {
+    let version: i64 = row.try_get("version").map_err(db_error)?;
+    Ok(TemplatePin {
+        template_id: TemplateId::from_uuid(row.try_get("template_id").map_err(db_error)?),
+        version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
+    })
+}
+
+#[async_trait]
+impl TemplateRepository for DbStore {
+    async fn save_template_version(
+        &self,
+        template_id: TemplateId,
+        event_id: Option<EventId>,
+        name: &str,
+        body: &str,
+        at: DateTime<Utc>,
+    ) -> Result<TemplateVersion, StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO ticket_templates (id, event_id, name, current_version, created_at) \
+             VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+        )
+        .bind(*template_id.as_uuid())
+        .bind(event_id.map(|e| *e.as_uuid()))
+        .bind(name)
+        .bind(micros(at))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::NotFound("event"),
+            StoreError::Conflict(_) => StoreError::Conflict(format!("a template of this event is named `{name}`")),
+            other => other,
+        })?;
+        let version: i64 = sqlx::query_scalar(
+            "INSERT INTO ticket_template_versions (template_id, version, body, created_by, created_at) \
+             SELECT $1, COALESCE(MAX(version), 0) + 1, $2, NULL, $3 FROM ticket_template_versions WHERE template_id = $1 \
+             RETURNING version",
+        )
+        .bind(*template_id.as_uuid())
+        .bind(body)
+        .bind(micros(at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(TemplateVersion {
+            template_id,
+            version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
+            name: name.to_owned(),
+            body: body.to_owned(),
+            created_at: at,
+        })
+    }
+
+    async fn template_version(
+        &self,
+        template_id: TemplateId,
+        version: Option<u32>,
+    ) -> Result<Option<TemplateVersion>, StoreError> {
+        let row = match version {
+            Some(v) => {
+                sqlx::query(select_versions!("AND v.version = $2"))
+                    .bind(*template_id.as_uuid())
+                    .bind(i64::from(v))
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+            None => {
+                sqlx::query(select_versions!("ORDER BY v.version DESC LIMIT 1"))
+                    .bind(*template_id.as_uuid())
+                    .fetch_optional(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db_error)?;
+        row.as_ref().map(version_from_row).transpose()
+    }
+
+    async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError> {
+        let rows = sqlx::query(select_versions!("ORDER BY v.version"))
+            .bind(*template_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(version_from_row).collect()
+    }
+
+    async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError> {
+        if let Some(existing) = self.ticket_template(ticket_id).await? {
+            return Ok(existing);
+        }
+        sqlx::query(
+            "INSERT INTO ticket_template_pins (ticket_id, template_id, version) VALUES ($1, $2, $3) \
+             ON CONFLICT (ticket_id) DO NOTHING",
+        )
+        .bind(*ticket_id.as_uuid())
+        .bind(*pin.template_id.as_uuid())
+        .bind(i64::from(pin.version))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::NotFound("ticket or template version"),
+            other => other,
+        })?;
+        // Whoever's insert landed first, this reads the pin in force.
+        self.ticket_template(ticket_id).await?.ok_or(StoreError::NotFound("ticket"))
+    }
+
+    async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
+        let row = sqlx::query("SELECT template_id, version FROM ticket_template_pins WHERE ticket_id = $1")
+            .bind(*ticket_id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(pin_from_row).transpose()
+    }
+}
