@@ -59,13 +59,43 @@ fn zbar_reads_a_coloured_qr_png_and_one_with_a_logo_at_level_h() {
     }
 }
 
+/// The modules an SVG from `qr_svg` paints, read back from its path, drawn 8 px a module.
+fn svg_to_png(svg: &str) -> Vec<u8> {
+    let view = svg.split("viewBox=\"0 0 ").nth(1).and_then(|r| r.split(' ').next()).expect("a viewBox");
+    let side: usize = view.parse().expect("a size");
+    let path = svg.split(" d=\"").nth(1).and_then(|r| r.split('"').next()).expect("a path");
+    let mut dark = vec![false; side * side];
+    for run in path.split('z').filter(|r| !r.is_empty()) {
+        // `M{x} {y}h{len}v1h-{len}`
+        let (start, rest) = run.trim_start_matches('M').split_once('h').expect("a run");
+        let (x, y) = start.split_once(' ').expect("x y");
+        let (x, y): (usize, usize) = (x.parse().expect("x"), y.parse().expect("y"));
+        let len: usize = rest.split('v').next().expect("a length").parse().expect("a number");
+        for i in x..x + len {
+            dark[y * side + i] = true;
+        }
+    }
+    let scale = 8;
+    let px = side * scale;
+    let pixels: Vec<u8> =
+        (0..px * px).map(|i| if dark[(i / px / scale) * side + (i % px) / scale] { 0 } else { 255 }).collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, px as u32, px as u32);
+    encoder.set_color(png::ColorType::Grayscale);
+    let mut writer = encoder.write_header().expect("a header");
+    writer.write_image_data(&pixels).expect("the pixels");
+    writer.finish().expect("the end");
+    out
+}
+
 #[test]
-fn an_svg_is_one_path_of_runs_and_embeds_its_logo() {
+fn an_svg_draws_exactly_the_code_and_embeds_its_logo() {
     let text = &payloads()[0];
     let svg = qr_svg(text, &QrStyle::default()).unwrap();
     assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"300\" height=\"300\""));
     assert_eq!(svg.matches("<path").count(), 1);
     assert!(svg.ends_with("</svg>"));
+    assert_eq!(rqrr(&svg_to_png(&svg)), std::slice::from_ref(text));
     let logo = logo_png(32);
     let style =
         QrStyle { level: EcLevel::H, logo: Some(QrLogo::new(logo.clone(), 0.2).unwrap()), ..QrStyle::default() };
@@ -93,6 +123,15 @@ fn the_default_ticket_passes_qpdf_carries_its_text_and_its_code_scans() {
     assert_eq!(pages.len(), 1);
     assert_eq!(zbar(&pages[0]), std::slice::from_ref(&ticket.qr_payload));
     assert_eq!(rqrr(&std::fs::read(&pages[0]).unwrap()), [ticket.qr_payload]);
+}
+
+#[test]
+fn a_preview_is_a_sample_ticket_as_pdf_and_png_and_scans() {
+    let keys = keyring();
+    let (pdf, png) = Renderer::default_ticket().preview(&keys, 100).unwrap();
+    let sample = sample_ticket(&keys, 0).unwrap();
+    assert!(pdf_text(&pdf).contains("Zoé Lefèvre-Château"));
+    assert_eq!(rqrr(&png), [sample.qr_payload]);
 }
 
 #[test]
