@@ -26,8 +26,8 @@ pub struct Args {
     #[arg(long, short)]
     template: Option<PathBuf>,
     /// One ticket's data as JSON: event_title, venue, starts_at (RFC 3339), time_zone,
-    /// dress_code, ticket_type, price_minor, currency, holder_name, short_code (all but the
-    /// last four required). Sample data when absent.
+    /// ticket_type, price_minor, currency, and optionally dress_code, holder_name and
+    /// short_code. Sample data when absent.
     #[arg(long, conflicts_with = "count")]
     data: Option<PathBuf>,
     /// What to write.

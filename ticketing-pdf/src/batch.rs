@@ -76,13 +76,17 @@ pub enum BatchError<E> {
     Sink(E),
 }
 
+/// The most threads a batch starts.
+pub const MAX_THREADS: usize = 64;
+
 /// The number of threads worth using here: the machine's cores.
 pub fn default_threads() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// Renders `tickets` on `threads` threads and gives each file to `sink`, on the calling thread,
-/// in the order they finish. Stops at the first error; returns how many the sink took.
+/// in the order they finish, on `threads` threads (1 to [`MAX_THREADS`]). Stops at the first
+/// error; returns how many the sink took.
 pub fn render_batch<I, S, E>(
     renderer: &Renderer,
     tickets: I,
@@ -94,7 +98,7 @@ where
     I: Iterator<Item = TicketData> + Send,
     S: FnMut(Rendered) -> Result<(), E>,
 {
-    let threads = threads.max(1);
+    let threads = threads.clamp(1, MAX_THREADS);
     let source = Mutex::new(tickets.zip(0u64..));
     let stop = AtomicBool::new(false);
     let (tx, rx) = sync_channel::<Result<Rendered, (u64, RenderError)>>(threads * 2);

@@ -174,7 +174,7 @@ const SAMPLE_HOLDERS: [&str; 6] = [
 /// `count` sample tickets from the `first`th on, each with its own short code and a QR text signed
 /// with `keyring`'s current HMAC key. For previews and the command line's `render --count`.
 pub fn sample_tickets(keyring: &Keyring, first: u64, count: u64) -> Result<Vec<TicketData>, KeyError> {
-    (first..first + count).map(|i| sample_ticket(keyring, i)).collect()
+    (first..first.saturating_add(count)).map(|i| sample_ticket(keyring, i)).collect()
 }
 
 /// The `index`th sample ticket (see [`sample_tickets`]).
@@ -185,15 +185,17 @@ pub fn sample_ticket(keyring: &Keyring, index: u64) -> Result<TicketData, KeyErr
     Ok(ticket)
 }
 
-/// The `index`th sample ticket with the longest QR text a ticket can have, unsigned: what a
+/// The first sample ticket with the longest QR text a ticket can have, unsigned: what a
 /// template is tried with before it is accepted.
 pub(crate) fn trial_ticket() -> TicketData {
     TicketData { qr_payload: "Q".repeat(ticketing_core::signing::MAX_TEXT_LEN), ..unsigned_sample(0) }
 }
 
 fn unsigned_sample(index: u64) -> TicketData {
-    // Spread the codes over the whole space with a multiplicative hash (index 0 is not code 0).
-    let value = (index + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) % 26_439_622_160_671;
+    // Spread the codes over the whole space: multiplying by a number prime to 31 modulo 31^9 is
+    // a bijection, so distinct indices below 31^9 give distinct codes (index 0 is not code 0).
+    const SPACE: u128 = 26_439_622_160_671;
+    let value = ((u128::from(index) + 1) % SPACE * 0x9E37_79B9_7F4A_7C15 % SPACE) as u64;
     let short_code = ShortCode::from_value(value).expect("below 31^9 by construction");
     let paris = TimeZone::parse("Europe/Paris").expect("an IANA zone");
     let eur = Currency::parse("EUR").expect("an ISO 4217 code");

@@ -9,9 +9,11 @@ use crate::batch::{BatchError, Format, Rendered, render_batch};
 use crate::data::TicketData;
 use crate::renderer::Renderer;
 
-/// A ZIP archive written straight to `W` (a file, a socket, an HTTP body) entry by entry: nothing
-/// but the small central directory is kept, so memory does not grow with the number of entries'
-/// bytes. Entries are stored uncompressed, as a PDF's streams are already compressed.
+/// A ZIP archive written straight to `W` (a file, a socket, an HTTP body) entry by entry: only
+/// the central directory is kept until the end (about 200 bytes an entry: 20 MB for 100,000
+/// tickets), never the entries' bytes. Entries are stored uncompressed, as a PDF's streams are
+/// already compressed; sizes follow each entry in a data descriptor, which `unzip`, Python,
+/// Windows and macOS read (Java's streaming `ZipInputStream` does not).
 pub struct ZipStream<W: Write> {
     zip: ZipWriter<StreamWriter<W>>,
 }

@@ -99,11 +99,16 @@ impl Shaper<'_> {
         buffer.guess_segment_properties();
         let output = rustybuzz::shape(face, &[], buffer);
         let infos = output.glyph_infos();
+        // A cluster runs from its start to the next cluster start in the text (whatever the
+        // glyphs' visual order), or to the end.
+        let mut starts: Vec<usize> = infos.iter().map(|g| g.cluster as usize).collect();
+        starts.sort_unstable();
+        starts.dedup();
         let mut glyphs = Vec::with_capacity(infos.len());
-        for (i, (info, pos)) in infos.iter().zip(output.glyph_positions()).enumerate() {
+        for (info, pos) in infos.iter().zip(output.glyph_positions()) {
             let start = info.cluster as usize;
-            // A cluster runs to the next glyph's cluster that differs, or to the end.
-            let end = infos[i + 1..].iter().map(|g| g.cluster as usize).find(|&c| c != start).unwrap_or(text.len());
+            let next = starts.partition_point(|&s| s <= start);
+            let end = starts.get(next).copied().unwrap_or(text.len());
             glyphs.push(Glyph {
                 id: info.glyph_id,
                 advance: pos.x_advance as f32 / upem,

@@ -5,7 +5,8 @@
 //! - [`qr`]: a QR code's module matrix, as PNG or SVG, with an optional centre logo at level H.
 //! - [`template`]: ticket templates as JSON data, checked when read; [`Template::default_ticket`].
 //! - [`Renderer`]: a template prepared once, then PDF, multi-page PDF, PNG and previews.
-//! - [`batch`] and [`export`]: many tickets in parallel into a streamed ZIP, memory bounded.
+//! - [`batch`] and [`export`]: many tickets in parallel into a streamed ZIP; memory holds a few
+//!   PDFs at a time, plus the archive's directory (about 200 bytes a ticket).
 //! - [`library`]: templates saved as versions in a store; a ticket keeps the version it was first
 //!   rendered with.
 //!
@@ -39,6 +40,6 @@ pub mod template;
 pub use color::Color;
 pub use data::{TicketData, sample_ticket, sample_tickets};
 pub use library::{LibraryError, TemplateLibrary};
-pub use raster::MAX_DPI;
-pub use renderer::{RenderError, Renderer};
+pub use raster::{MAX_DPI, MAX_PIXELS};
+pub use renderer::{MAX_PDF_BYTES, RenderError, Renderer};
 pub use template::{Template, TemplateError};

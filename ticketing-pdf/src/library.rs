@@ -5,7 +5,9 @@
 //! version always renders. The first render of a ticket pins it to the template's latest version
 //! ([`TemplateRepository::pin_ticket_template`]); every later download of that ticket uses the
 //! pinned version, however the template was edited since. Prepared renderers are cached by
-//! version (a version never changes).
+//! version (a version never changes). Preparing one (a save, or the first use of a version)
+//! decodes the template's images on the calling task: milliseconds, up to a few tens for the
+//! largest images allowed; render with the returned `Renderer` on a blocking pool in a server.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

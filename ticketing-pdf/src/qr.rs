@@ -20,6 +20,8 @@ use crate::color::Color;
 pub const MAX_LOGO_SCALE: f32 = 0.25;
 /// The widest QR image this module writes, in pixels.
 pub const MAX_PIXELS: u32 = 4096;
+/// The widest quiet zone accepted, in modules.
+pub const MAX_QUIET_ZONE: u32 = 40;
 /// The widest logo image accepted, in pixels.
 pub const MAX_LOGO_PIXELS: u32 = 2048;
 /// The smallest contrast ratio between the dark and light colours a scanner can rely on.
@@ -31,6 +33,9 @@ pub enum QrError {
     /// The text does not fit in a QR code at this level.
     #[error("the text ({0} bytes) does not fit in a QR code at this error-correction level")]
     TooLong(usize),
+    /// A quiet zone wider than [`MAX_QUIET_ZONE`].
+    #[error("the quiet zone must be at most {MAX_QUIET_ZONE} modules, got {0}")]
+    QuietZone(u32),
     /// The requested image is smaller than one pixel per module, or larger than [`MAX_PIXELS`].
     #[error("a {requested} px image cannot hold this code: it needs {min} to {MAX_PIXELS} px")]
     BadPixelSize {
@@ -189,6 +194,12 @@ impl Default for QrStyle {
 
 impl QrStyle {
     fn check(&self) -> Result<(), QrError> {
+        if self.quiet_zone > MAX_QUIET_ZONE {
+            return Err(QrError::QuietZone(self.quiet_zone));
+        }
+        if self.pixels == 0 || self.pixels > MAX_PIXELS {
+            return Err(QrError::BadPixelSize { requested: self.pixels, min: 1 });
+        }
         if self.logo.is_some() && self.level != EcLevel::H {
             return Err(QrError::LogoNeedsLevelH);
         }

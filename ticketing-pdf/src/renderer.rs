@@ -12,6 +12,9 @@ use crate::qr::QrError;
 use crate::raster;
 use crate::template::{Template, TemplateError};
 
+/// The heaviest one-ticket PDF a template may make: 5 MB (the built-in template makes 20 KB).
+pub const MAX_PDF_BYTES: usize = 5 * 1024 * 1024;
+
 /// Why a ticket could not be rendered.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum RenderError {
@@ -46,14 +49,21 @@ impl std::fmt::Debug for Renderer {
 
 impl Renderer {
     /// Prepares `template`, checking it first; then renders a trial ticket so that a font or image
-    /// the PDF writer cannot use is refused now, not at the first customer's download.
+    /// the PDF writer cannot use, or a ticket heavier than [`MAX_PDF_BYTES`], is refused now, not
+    /// at the first customer's download. Preparing decodes the template's images: from a
+    /// millisecond to a few tens for the largest allowed; an async server does it off its
+    /// reactor (`spawn_blocking`).
     pub fn new(template: Template) -> Result<Self, TemplateError> {
         template.validate()?;
         let fonts = FontSet::new(&template.fonts).map_err(|e| TemplateError::one("fonts", e))?;
         let images = PdfImages::new(&template).map_err(|e| TemplateError::one("images", e))?;
         let statics = StaticLines::new(&template, &fonts);
         let renderer = Self { template, fonts, images, statics };
-        renderer.pdf(&trial_ticket()).map_err(|e| TemplateError::one("", e.to_string()))?;
+        let trial = renderer.pdf(&trial_ticket()).map_err(|e| TemplateError::one("", e.to_string()))?;
+        if trial.len() > MAX_PDF_BYTES {
+            let message = format!("a ticket renders to {} bytes; the limit is {MAX_PDF_BYTES}", trial.len());
+            return Err(TemplateError::one("images", message));
+        }
         Ok(renderer)
     }
 
@@ -87,7 +97,8 @@ impl Renderer {
         doc.finish().map_err(RenderError::Pdf)
     }
 
-    /// One ticket as a PNG at `dpi` dots per inch (clamped to 1–[`raster::MAX_DPI`]).
+    /// One ticket as a PNG at `dpi` dots per inch (clamped to 1–[`MAX_DPI`](crate::MAX_DPI), and
+    /// lowered for a page so large it would exceed [`MAX_PIXELS`](crate::MAX_PIXELS)).
     pub fn png(&self, ticket: &TicketData, dpi: u16) -> Result<Vec<u8>, RenderError> {
         raster::page_png(self.pdf(ticket)?, 0, dpi).map_err(RenderError::Png)
     }

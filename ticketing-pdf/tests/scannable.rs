@@ -250,6 +250,20 @@ fn a_zip_export_holds_every_ticket_once_rendered_in_parallel() {
 }
 
 #[test]
+fn a_ticket_that_cannot_be_drawn_stops_the_batch_with_its_index() {
+    let renderer = Renderer::default_ticket();
+    let mut tickets = sample_tickets(&keyring(), 0, 6).unwrap();
+    tickets[4].qr_payload = "X".repeat(8_000);
+    let mut taken = 0;
+    let result = render_batch(&renderer, tickets.into_iter(), 2, Format::Pdf, |_| {
+        taken += 1;
+        Ok::<(), ()>(())
+    });
+    assert!(matches!(result, Err(BatchError::Render { index: 4, .. })), "{result:?}");
+    assert!(taken <= 5);
+}
+
+#[test]
 fn a_failing_sink_stops_the_batch_and_keeps_what_it_took() {
     let renderer = Renderer::default_ticket();
     let tickets = sample_tickets(&keyring(), 0, 50).unwrap().into_iter();

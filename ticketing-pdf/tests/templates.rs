@@ -116,6 +116,69 @@ fn malformed_json_is_refused_not_panicked_on() {
     }
 }
 
+#[test]
+fn what_a_hostile_template_could_make_expensive_is_bounded() {
+    // Thousands of elements: one problem, found at once.
+    let many = (0..5_000).map(|_| r#", { "type": "image", "image": "none", "x": 1, "y": 1, "width": 1, "height": 1 }"#);
+    let found = problems(&minimal(&many.collect::<String>()));
+    assert_eq!(found, [Problem { path: "elements".into(), message: "5001 elements; the limit is 200".into() }]);
+    // Images: at most 32, each used, with short plain names, 16 million pixels together.
+    let small = base64::engine::general_purpose::STANDARD.encode(support::logo_png(4));
+    let images: Vec<String> = (0..33).map(|i| format!(r#""i{i}": "{small}""#)).collect();
+    let elements: String = (0..33)
+        .map(|i| format!(r#", {{ "type": "image", "image": "i{i}", "x": 1, "y": 1, "width": 5, "height": 5 }}"#))
+        .collect();
+    let json = with_images(&minimal(&elements), &images.join(","));
+    assert_eq!(paths(&json), ["images"]);
+    let unused = with_images(&minimal(""), &format!(r#""a b": "{small}""#));
+    let found = problems(&unused);
+    assert_eq!(found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), ["images.a b", "images.a b"]);
+    assert!(found[1].message.starts_with("no element uses this image"), "{}", found[1].message);
+    let big = base64::engine::general_purpose::STANDARD.encode(png_claiming(4096, 4096));
+    let two = r#", { "type": "image", "image": "a", "x": 1, "y": 1, "width": 5, "height": 5 },
+                  { "type": "image", "image": "b", "x": 1, "y": 1, "width": 5, "height": 5 }"#;
+    let json = with_images(&minimal(two), &format!(r#""a": "{big}", "b": "{big}""#));
+    let found = problems(&json);
+    assert_eq!(found[0].path, "images");
+    assert!(found[0].message.contains("33554432 pixels together"), "{}", found[0].message);
+    // Many problems: the first 50, then a note.
+    let off: String = (0..120)
+        .map(|_| r##", { "type": "rect", "x": 500, "y": 1, "width": 1, "height": 1, "color": "#000" }"##)
+        .collect();
+    let found = problems(&minimal(&off));
+    assert_eq!(found.len(), 51);
+    assert_eq!(found[50].message, "more problems were found; fix these first");
+}
+
+/// `json` with an `images` object holding `entries`.
+fn with_images(json: &str, entries: &str) -> String {
+    json.replacen(r#""elements""#, &format!(r#""images": {{ {entries} }}, "elements""#), 1)
+}
+
+/// A PNG whose header claims `width` × `height` pixels over a 1 × 1 image's data: what the
+/// header checks see without the cost of a real large image.
+fn png_claiming(width: u32, height: u32) -> Vec<u8> {
+    let mut png = png_of_size(1, 1);
+    // Signature (8), IHDR length (4) and type (4), then width and height; the CRC follows the
+    // 13 bytes of IHDR data.
+    png[16..20].copy_from_slice(&width.to_be_bytes());
+    png[20..24].copy_from_slice(&height.to_be_bytes());
+    let crc = crc32(&png[12..29]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
 fn png_of_size(width: u32, height: u32) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = png::Encoder::new(&mut out, width, height);

@@ -63,8 +63,8 @@ impl ImageData {
                 size.width, size.height
             ));
         }
-        // Only the header is read here; the data is decoded by the trial render a template
-        // goes through before it is accepted (see `Renderer::new`).
+        // Only the header is read here; the data is decoded when a renderer is prepared (see
+        // `Renderer::new`), within the template's pixel budget (`MAX_IMAGE_AREA`).
         Ok(Self { bytes: Arc::new(bytes), format, width: size.width as u32, height: size.height as u32 })
     }
 

@@ -19,7 +19,7 @@ use thiserror::Error;
 pub use self::assets::{FontData, ImageData, ImageFormat, MAX_FONT_BYTES, MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS};
 pub use self::placeholder::{Field, PlaceholderError, Text};
 pub(crate) use self::validate::LINE_HEIGHT;
-pub use self::validate::{MAX_ELEMENTS, MIN_QR_MM};
+pub use self::validate::{MAX_ELEMENTS, MAX_IMAGE_AREA, MAX_IMAGES, MIN_QR_MM};
 use crate::color::Color;
 use crate::qr::EcLevel;
 
@@ -122,7 +122,7 @@ impl Template {
     /// The built-in template: an A4 page with the ticket in its upper half, ready to print or to
     /// show on a phone. Its JSON is `templates/default.json` in this crate.
     pub fn default_ticket() -> Self {
-        // Checked by a unit test; a broken built-in template is a build defect, not user input.
+        // Checked by `tests/templates.rs`; a broken built-in template is a build defect, not input.
         Self::from_json(DEFAULT_JSON).expect("the built-in template is valid")
     }
 

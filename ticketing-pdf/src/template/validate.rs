@@ -5,6 +5,13 @@ use crate::qr::{MAX_LOGO_SCALE, MIN_CONTRAST};
 
 /// The most elements a template may have.
 pub const MAX_ELEMENTS: usize = 200;
+/// The most images a template may carry.
+pub const MAX_IMAGES: usize = 32;
+/// The most pixels all of a template's images may have together (decoded once per renderer).
+pub const MAX_IMAGE_AREA: u64 = 4096 * 4096;
+/// The most problems one refusal lists.
+const MAX_PROBLEMS: usize = 50;
+const MAX_IMAGE_NAME: usize = 64;
 /// The smallest QR square, quiet zone included, in millimetres: about 0.4 mm a module for the
 /// largest payload, which phone cameras and gate scanners read at arm's length.
 pub const MIN_QR_MM: f32 = 20.0;
@@ -24,7 +31,10 @@ struct Checker {
 
 impl Checker {
     fn fail(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.problems.push(Problem { path: path.into(), message: message.into() });
+        // One extra slot says that more were found; nothing beyond it is kept.
+        if self.problems.len() <= MAX_PROBLEMS {
+            self.problems.push(Problem { path: path.into(), message: message.into() });
+        }
     }
 
     fn check(&mut self, ok: bool, path: &str, message: impl FnOnce() -> String) {
@@ -73,9 +83,50 @@ impl Checker {
 
     fn image_exists(&mut self, template: &Template, path: &str, name: &str) {
         self.check(template.images.contains_key(name), path, || {
+            // Names are checked short and few (below), so the list stays short too.
             let known: Vec<&str> = template.images.keys().map(String::as_str).collect();
-            format!("no image named `{name}` in `images` (it has: {})", known.join(", "))
+            format!("no image named `{}` in `images` (it has: {})", clip(name), known.join(", "))
         });
+    }
+
+    fn images(&mut self, template: &Template) {
+        let count = template.images.len();
+        self.check(count <= MAX_IMAGES, "images", || format!("{count} images; the limit is {MAX_IMAGES}"));
+        let area: u64 = template.images.values().map(|i| u64::from(i.size().0) * u64::from(i.size().1)).sum();
+        self.check(area <= MAX_IMAGE_AREA, "images", || {
+            format!("the images have {area} pixels together; the limit is {MAX_IMAGE_AREA} (4096 × 4096)")
+        });
+        let used: Vec<&str> = template
+            .elements
+            .iter()
+            .filter_map(|e| match e {
+                Element::Image(im) => Some(im.image.as_str()),
+                Element::Qr(q) => q.logo.as_deref(),
+                _ => None,
+            })
+            .chain(template.background_image.as_deref())
+            .collect();
+        for name in template.images.keys() {
+            let path = format!("images.{}", clip(name));
+            let well_formed = !name.is_empty()
+                && name.len() <= MAX_IMAGE_NAME
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+            self.check(well_formed, &path, || {
+                format!("an image name is 1 to {MAX_IMAGE_NAME} letters, digits, `_` or `-`")
+            });
+            self.check(used.contains(&name.as_str()), &path, || {
+                "no element uses this image: remove it (every image is decoded and embedded)".into()
+            });
+        }
+    }
+}
+
+/// A name cut for a message.
+fn clip(name: &str) -> String {
+    if name.chars().count() <= MAX_IMAGE_NAME {
+        name.to_owned()
+    } else {
+        name.chars().take(MAX_IMAGE_NAME).collect::<String>() + "…"
     }
 }
 
@@ -107,9 +158,12 @@ pub(super) fn validate(template: &Template) -> Result<(), TemplateError> {
     if let Some(name) = &template.background_image {
         c.image_exists(template, "background_image", name);
     }
-    c.check(template.elements.len() <= MAX_ELEMENTS, "elements", || {
-        format!("{} elements; the limit is {MAX_ELEMENTS}", template.elements.len())
-    });
+    if template.elements.len() > MAX_ELEMENTS {
+        // Checking each of thousands of elements would only make the refusal longer.
+        c.fail("elements", format!("{} elements; the limit is {MAX_ELEMENTS}", template.elements.len()));
+        return Err(TemplateError { problems: c.problems });
+    }
+    c.images(template);
     c.check(template.elements.iter().any(|e| matches!(e, Element::Qr(_))), "elements", || {
         "a ticket template needs a `qr` element: the code is what the gate scans".into()
     });
@@ -177,6 +231,10 @@ pub(super) fn validate(template: &Template) -> Result<(), TemplateError> {
         c.text_length("watermark.text", w.text.source());
         c.opacity("watermark.opacity", w.opacity);
         c.check(w.angle.is_finite(), "watermark.angle", || "the angle must be a number".into());
+    }
+    if c.problems.len() > MAX_PROBLEMS {
+        c.problems.truncate(MAX_PROBLEMS);
+        c.problems.push(Problem { path: String::new(), message: "more problems were found; fix these first".into() });
     }
     if c.problems.is_empty() { Ok(()) } else { Err(TemplateError { problems: c.problems }) }
 }
