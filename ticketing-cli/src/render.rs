@@ -12,8 +12,8 @@ use ticketing_core::event::TimeZone;
 use ticketing_core::money::{Currency, Money};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::signing::{Algorithm, QrClaims};
-use ticketing_pdf::batch::{Format, Rendered, default_threads, render_batch};
-use ticketing_pdf::export::{ZipStream, file_name};
+use ticketing_pdf::batch::{BatchError, Format, Rendered, default_threads, render_batch};
+use ticketing_pdf::export::{file_name, zip_batch};
 use ticketing_pdf::{Renderer, Template, TicketData, sample_ticket};
 
 use crate::keys::{KEY_ENV, keyring};
@@ -167,16 +167,8 @@ fn render_many(
     let is_zip = out.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
     let result = if is_zip {
         let file = File::create(&out).map_err(|e| format!("{}: {e}", out.display()))?;
-        let mut zip = ZipStream::new(BufWriter::new(file));
-        render_batch(renderer, samples, threads, format, |r| {
-            let name = file_name(&r, format);
-            zip.add(&name, &r.bytes)?;
-            print(&r, &name);
-            Ok::<(), std::io::Error>(())
-        })
-        .and_then(|n| {
-            zip.finish().and_then(|mut w| w.flush()).map(|()| n).map_err(ticketing_pdf::batch::BatchError::Sink)
-        })
+        zip_batch(renderer, samples, threads, format, BufWriter::new(file), |r| print(r, &file_name(r, format)))
+            .and_then(|(mut w, n)| w.flush().map(|()| n).map_err(BatchError::Sink))
     } else {
         fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
         render_batch(renderer, samples, threads, format, |r| {

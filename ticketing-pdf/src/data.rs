@@ -58,19 +58,20 @@ impl TicketData {
 
     /// The text a placeholder is replaced with.
     pub fn value(&self, field: Field, language: Language) -> String {
-        let local = self.starts_at.with_timezone(&self.time_zone.tz());
+        let local = || self.starts_at.with_timezone(&self.time_zone.tz());
         match field {
             Field::EventTitle => self.event_title.clone(),
             Field::EventVenue => self.venue.clone(),
             Field::EventStart => {
+                let local = local();
                 let (date, time, zone) = (long_date(&local, language), clock(&local), local.format("%Z"));
                 match language {
                     Language::En => format!("{date}, {time} ({zone})"),
                     Language::Fr => format!("{date} à {time} ({zone})"),
                 }
             }
-            Field::EventDate => long_date(&local, language),
-            Field::EventTime => clock(&local),
+            Field::EventDate => long_date(&local(), language),
+            Field::EventTime => clock(&local()),
             Field::EventTimeZone => self.time_zone.name().to_owned(),
             Field::EventDressCode => self.dress_code.clone().unwrap_or_default(),
             Field::TicketType => self.ticket_type.clone(),

@@ -4,12 +4,15 @@
 //! and Cyrillic. Its licence is in `fonts/LICENSE-DejaVu.txt`. The PDF writer embeds only the
 //! glyphs a document uses.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use crate::template::{FontData, Fonts};
 
-static DEJAVU_SANS: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
-static DEJAVU_SANS_BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+/// The bundled faces, copied out of the binary once and shared by every renderer.
+static DEJAVU_SANS: LazyLock<FontData> =
+    LazyLock::new(|| FontData::from_static(include_bytes!("../fonts/DejaVuSans.ttf")));
+static DEJAVU_SANS_BOLD: LazyLock<FontData> =
+    LazyLock::new(|| FontData::from_static(include_bytes!("../fonts/DejaVuSans-Bold.ttf")));
 
 /// Text wider than its box is shrunk down to this share of its size before it is cut.
 const MIN_SHRINK: f32 = 0.6;
@@ -63,8 +66,8 @@ pub(crate) struct FontSet {
 impl FontSet {
     /// The template's fonts, the bundled ones where it names none.
     pub(crate) fn new(fonts: &Fonts) -> Result<Self, String> {
-        let regular = fonts.regular.clone().unwrap_or_else(|| FontData::from_static(DEJAVU_SANS));
-        let bold = fonts.bold.clone().unwrap_or_else(|| FontData::from_static(DEJAVU_SANS_BOLD));
+        let regular = fonts.regular.clone().unwrap_or_else(|| DEJAVU_SANS.clone());
+        let bold = fonts.bold.clone().unwrap_or_else(|| DEJAVU_SANS_BOLD.clone());
         Ok(Self { regular: Face::new(&regular)?, bold: Face::new(&bold)? })
     }
 

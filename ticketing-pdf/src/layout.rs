@@ -3,9 +3,9 @@
 
 use crate::color::Color;
 use crate::data::TicketData;
-use crate::font::{FontSet, Shaped};
+use crate::font::{FontSet, Shaped, Shaper};
 use crate::qr::{QrError, QrMatrix};
-use crate::template::{Align, Element, Template};
+use crate::template::{Align, Element, Template, TextElement};
 
 /// Points per millimetre.
 pub(crate) const PT_PER_MM: f32 = 72.0 / 25.4;
@@ -83,15 +83,19 @@ impl StaticLines {
             .iter()
             .map(|element| match element {
                 Element::Text(t) if t.text.fields().next().is_none() => {
-                    let text = t.text.source();
-                    let text = if t.uppercase { text.to_uppercase() } else { text.to_owned() };
-                    Some(shaper.fit(&text, t.bold, t.size, t.width * PT_PER_MM))
+                    Some(fit_text(&shaper, t, t.text.source().to_owned()))
                 }
                 _ => None,
             })
             .collect();
         Self(lines)
     }
+}
+
+/// A text element's filled-in `text`, upper-cased if asked, shaped and fitted to its box.
+fn fit_text(shaper: &Shaper<'_>, t: &TextElement, text: String) -> (f32, Shaped) {
+    let text = if t.uppercase { text.to_uppercase() } else { text };
+    shaper.fit(&text, t.bold, t.size, t.width * PT_PER_MM)
 }
 
 /// Lays `ticket` out on `template`'s page.
@@ -157,11 +161,8 @@ pub(crate) fn lay_out(
                 let (size, line) = match statics.0.get(index) {
                     Some(Some(fitted)) => fitted.clone(),
                     _ => {
-                        let Some(mut text) = t.text.render(value, t.hide_if_empty) else { continue };
-                        if t.uppercase {
-                            text = text.to_uppercase();
-                        }
-                        shaper.fit(&text, t.bold, t.size, box_width)
+                        let Some(text) = t.text.render(value, t.hide_if_empty) else { continue };
+                        fit_text(&shaper, t, text)
                     }
                 };
                 let drawn = line.width * size;

@@ -25,22 +25,26 @@ macro_rules! select_versions {
     };
 }
 
-fn version_from_row(row: &DbRow) -> Result<TemplateVersion, StoreError> {
-    let version: i64 = row.try_get("version").map_err(db_error)?;
-    Ok(TemplateVersion {
-        template_id: TemplateId::from_uuid(row.try_get("template_id").map_err(db_error)?),
-        version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
-        name: row.try_get("name").map_err(db_error)?,
-        body: row.try_get("body").map_err(db_error)?,
-        created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
-    })
+/// A version number as stored (a BIGINT on Postgres), checked back into range.
+fn version_number(stored: i64) -> Result<u32, StoreError> {
+    u32::try_from(stored).map_err(|_| corrupt("template version", stored))
 }
 
 fn pin_from_row(row: &DbRow) -> Result<TemplatePin, StoreError> {
-    let version: i64 = row.try_get("version").map_err(db_error)?;
     Ok(TemplatePin {
         template_id: TemplateId::from_uuid(row.try_get("template_id").map_err(db_error)?),
-        version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
+        version: version_number(row.try_get("version").map_err(db_error)?)?,
+    })
+}
+
+fn version_from_row(row: &DbRow) -> Result<TemplateVersion, StoreError> {
+    let pin = pin_from_row(row)?;
+    Ok(TemplateVersion {
+        template_id: pin.template_id,
+        version: pin.version,
+        name: row.try_get("name").map_err(db_error)?,
+        body: row.try_get("body").map_err(db_error)?,
+        created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
     })
 }
 
@@ -84,7 +88,7 @@ impl TemplateRepository for DbStore {
         tx.commit().await.map_err(db_error)?;
         Ok(TemplateVersion {
             template_id,
-            version: u32::try_from(version).map_err(|_| corrupt("template version", version))?,
+            version: version_number(version)?,
             name: name.to_owned(),
             body: body.to_owned(),
             created_at: at,
