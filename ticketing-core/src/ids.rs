@@ -91,6 +91,15 @@ id_type!(
     /// Identifies a ticket template; each save of it is a new [version](crate::template).
     TemplateId
 );
+id_type!(
+    /// Identifies an [`ApiClient`](crate::credential::ApiClient) (its public name is its
+    /// `client_id`).
+    ApiClientId
+);
+id_type!(
+    /// Identifies a family of OAuth2 tokens: a sign-in and every token rotated from it.
+    TokenFamilyId
+);
 
 fn uuid_v7(clock: &dyn Clock, rng: &dyn Randomness) -> Uuid {
     let millis = u64::try_from(clock.now().timestamp_millis()).unwrap_or(0);

@@ -7,7 +7,8 @@
 //! Layout:
 //! - Entities, each valid by construction: [`event`], [`ticket_type`], [`ticket`], [`gate`],
 //!   with [`money`], [`field`] validation and typed [`ids`]; [`audit`] entries; background
-//!   [`job`]s and their retry rule; staff [`user`]s and their roles.
+//!   [`job`]s and their retry rule; staff [`user`]s and their roles; API [`credential`]s
+//!   (clients, OAuth2 tokens) and event duties.
 //! - Rules: the ticket [`status`] machine (the full transition table is in its docs), [`quota`]
 //!   checks, and the two-step [`scan`] with its pure [`scan::rules`].
 //! - Secrets: [`signing`] (compact signed QR payloads, HMAC-SHA256 and Ed25519, key rotation),
@@ -26,6 +27,7 @@ pub use chrono;
 pub use uuid;
 
 pub mod audit;
+pub mod credential;
 pub mod engine;
 pub mod env;
 pub mod event;

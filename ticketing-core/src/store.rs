@@ -15,9 +15,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditEntry;
+use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{ApiClientId, EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::quota::{Allocation, QuotaError};
@@ -63,6 +64,8 @@ pub struct EventFilter {
     pub location: Option<String>,
     /// Events in this status.
     pub status: Option<EventStatus>,
+    /// Only events where this user has a duty ([`StaffRepository`]).
+    pub staff: Option<UserId>,
     /// Page size (a backend may cap it).
     pub limit: u32,
     /// Rows to skip.
@@ -125,6 +128,8 @@ pub trait TicketTypeRepository: Send + Sync {
     async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError>;
     /// The types of an event, by name.
     async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError>;
+    /// Deletes a type; `Conflict` if it has tickets, `NotFound` if there is no such type.
+    async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError>;
 }
 
 /// Gates.
@@ -140,6 +145,9 @@ pub trait GateRepository: Send + Sync {
     async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError>;
     /// The gates an agent is assigned to.
     async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError>;
+    /// Deletes a gate; `Conflict` if scans were logged there (the log keeps its gates),
+    /// `NotFound` if there is no such gate.
+    async fn delete_gate(&self, id: GateId) -> Result<(), StoreError>;
 }
 
 /// Tickets and the counters that guard quotas.
@@ -404,6 +412,65 @@ pub trait UserRepository: Send + Sync {
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
     /// The users with a role, oldest first.
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError>;
+    /// Replaces a user (everything but the id and creation time); `NotFound` if absent,
+    /// `Conflict` if the email is another user's.
+    async fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    /// Users, oldest first, a page at a time (`limit` 0: all).
+    async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError>;
+}
+
+/// OAuth2 clients and the tokens handed out (see [`crate::credential`]).
+#[async_trait]
+pub trait CredentialRepository: Send + Sync {
+    /// Stores a client; `Conflict` if its id or `client_id` is taken, `NotFound` if its owner
+    /// does not exist.
+    async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError>;
+    /// A client by its public `client_id`.
+    async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError>;
+    /// A client by id.
+    async fn api_client_by_id(&self, id: ApiClientId) -> Result<Option<ApiClient>, StoreError>;
+    /// Clients, oldest first; only those `owner` owns when given.
+    async fn api_clients(&self, owner: Option<UserId>) -> Result<Vec<ApiClient>, StoreError>;
+    /// Revokes a client and every token issued to it, at `at`; whether it was active.
+    async fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Stores issued tokens, all or none; `Conflict` on a hash already stored.
+    async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError>;
+    /// A token by hash, active or not.
+    async fn token(&self, hash: &TokenHash) -> Result<Option<StoredToken>, StoreError>;
+    /// Presents the refresh token `hash` at `at`, in one atomic step: an active refresh token
+    /// is spent and `issue` stored ([`Rotation::Rotated`]); a spent or revoked one revokes its
+    /// whole family ([`Rotation::Reused`]); anything else changes nothing. Of concurrent
+    /// presentations of one token, one rotates.
+    async fn rotate_refresh(
+        &self,
+        hash: &TokenHash,
+        issue: &[StoredToken],
+        at: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError>;
+    /// Revokes a token at `at`, and with a refresh token its whole family (RFC 7009 §2.1);
+    /// whether anything was active.
+    async fn revoke_token(&self, hash: &TokenHash, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Revokes every active token of a user and of the clients they own (a deactivated user, a
+    /// changed password); how many.
+    async fn revoke_user_tokens(&self, user: UserId, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Deletes tokens that expired before `before`; how many.
+    async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Who works at which event: an organizer reaches only the events they have a duty at, a
+/// cashier sells only there (agents are assigned to gates instead, see [`Gate`]).
+#[async_trait]
+pub trait StaffRepository: Send + Sync {
+    /// Stores a new event with its first staff, all or none (`Conflict` if the id exists,
+    /// `NotFound` if a user does not).
+    async fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError>;
+    /// Gives `assignment.user_id` the duty at `event_id`, replacing any other duty there;
+    /// `NotFound` if the event or the user does not exist.
+    async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError>;
+    /// Removes a user's duty at an event; whether they had one.
+    async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError>;
+    /// The staff of an event, by user id (in the order the users were made).
+    async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError>;
 }
 
 /// Template versions and the version each ticket is pinned to (see [`crate::template`]).
@@ -453,6 +520,8 @@ pub trait Store:
     + JobQueue
     + UserRepository
     + TemplateRepository
+    + CredentialRepository
+    + StaffRepository
     + Locks
 {
 }
@@ -469,6 +538,8 @@ impl<T> Store for T where
         + JobQueue
         + UserRepository
         + TemplateRepository
+        + CredentialRepository
+        + StaffRepository
         + Locks
 {
 }

@@ -16,18 +16,20 @@ use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 use ticketing_core::audit::AuditEntry;
+use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
-use ticketing_core::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::ids::{ApiClientId, EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
 use ticketing_core::job::{Job, JobEnd, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::quota::Allocation;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
-    AuditRepository, CommitOutcome, EventFilter, EventRepository, GateRepository, JobFilter, JobQueue, Locks,
-    MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, Store, StoreError,
-    TemplateRepository, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
+    AuditRepository, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository, JobFilter,
+    JobQueue, Locks, MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
+    StaffRepository, Store, StoreError, TemplateRepository, TicketFilter, TicketRepository, TicketTypeRepository,
+    UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -372,6 +374,9 @@ impl<S: ExternalSessions> TicketTypeRepository for RedisLayer<S> {
     async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
         self.db.ticket_types(event_id).await
     }
+    async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
+        self.db.delete_ticket_type(id).await
+    }
 }
 
 #[async_trait]
@@ -390,6 +395,9 @@ impl<S: ExternalSessions> GateRepository for RedisLayer<S> {
     }
     async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
         self.db.gates_of_agent(agent).await
+    }
+    async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
+        self.db.delete_gate(id).await
     }
 }
 
@@ -537,6 +545,70 @@ impl<S: ExternalSessions> UserRepository for RedisLayer<S> {
     }
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
         self.db.users_with_role(role).await
+    }
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        self.db.update_user(user).await
+    }
+    async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError> {
+        self.db.users(limit, offset).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> CredentialRepository for RedisLayer<S> {
+    async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError> {
+        self.db.insert_api_client(client).await
+    }
+    async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
+        self.db.api_client(client_id).await
+    }
+    async fn api_client_by_id(&self, id: ApiClientId) -> Result<Option<ApiClient>, StoreError> {
+        self.db.api_client_by_id(id).await
+    }
+    async fn api_clients(&self, owner: Option<UserId>) -> Result<Vec<ApiClient>, StoreError> {
+        self.db.api_clients(owner).await
+    }
+    async fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.db.revoke_api_client(id, at).await
+    }
+    async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError> {
+        self.db.insert_tokens(tokens).await
+    }
+    async fn token(&self, hash: &TokenHash) -> Result<Option<StoredToken>, StoreError> {
+        self.db.token(hash).await
+    }
+    async fn rotate_refresh(
+        &self,
+        hash: &TokenHash,
+        issue: &[StoredToken],
+        at: DateTime<Utc>,
+    ) -> Result<Rotation, StoreError> {
+        self.db.rotate_refresh(hash, issue, at).await
+    }
+    async fn revoke_token(&self, hash: &TokenHash, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.db.revoke_token(hash, at).await
+    }
+    async fn revoke_user_tokens(&self, user: UserId, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.db.revoke_user_tokens(user, at).await
+    }
+    async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.db.purge_tokens(before).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> StaffRepository for RedisLayer<S> {
+    async fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError> {
+        self.db.insert_staffed_event(event, staff).await
+    }
+    async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError> {
+        self.db.assign_staff(event_id, assignment).await
+    }
+    async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError> {
+        self.db.unassign_staff(event_id, user_id).await
+    }
+    async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError> {
+        self.db.event_staff(event_id).await
     }
 }
 

@@ -9,6 +9,8 @@
 // The repositories are written once, in `src/sql/`, and compiled here against SQLite's types.
 #[path = "sql/catalog.rs"]
 mod catalog;
+#[path = "sql/credentials.rs"]
+mod credentials;
 #[path = "sql/extras.rs"]
 mod extras;
 /// The job queue's SQL, and [`jobs::enqueue_in`] for enqueuing inside a transaction of your own.

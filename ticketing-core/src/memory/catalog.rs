@@ -46,6 +46,9 @@ impl EventRepository for MemoryStore {
             .filter(|e| filter.starts_before.is_none_or(|t| e.starts_at() < t))
             .filter(|e| filter.status.is_none_or(|st| e.status() == st))
             .filter(|e| location.as_ref().is_none_or(|l| e.location().to_lowercase().contains(l)))
+            .filter(|e| {
+                filter.staff.is_none_or(|u| s.staff.get(&e.id()).is_some_and(|st| st.iter().any(|a| a.user_id == u)))
+            })
             .collect();
         events.sort_by_key(|e| (e.starts_at(), e.id()));
         Ok(page(events.into_iter().cloned(), filter.offset, filter.limit))
@@ -60,6 +63,7 @@ impl EventRepository for MemoryStore {
             return Err(StoreError::Conflict("the event has tickets".into()));
         }
         s.events.remove(&id);
+        s.staff.remove(&id);
         s.ticket_types.retain(|_, t| t.event_id() != id);
         s.gates.retain(|_, g| g.event_id() != id);
         Ok(())
@@ -113,6 +117,19 @@ impl TicketTypeRepository for MemoryStore {
         types.sort_by(|a, b| a.name().cmp(b.name()));
         Ok(types)
     }
+
+    async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.ticket_types.contains_key(&id) {
+            return Err(StoreError::NotFound("ticket type"));
+        }
+        if s.tickets.values().any(|t| t.ticket_type_id() == id) {
+            return Err(StoreError::Conflict("the ticket type has tickets".into()));
+        }
+        s.ticket_types.remove(&id);
+        s.live_by_type.remove(&id);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -154,5 +171,17 @@ impl GateRepository for MemoryStore {
         let mut gates: Vec<Gate> = s.gates.values().filter(|g| g.has_agent(agent)).cloned().collect();
         gates.sort_by(|a, b| a.name().cmp(b.name()));
         Ok(gates)
+    }
+
+    async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.gates.contains_key(&id) {
+            return Err(StoreError::NotFound("gate"));
+        }
+        if s.scan_logs.iter().any(|l| l.gate_id == id) {
+            return Err(StoreError::Conflict("scans were logged at the gate".into()));
+        }
+        s.gates.remove(&id);
+        Ok(())
     }
 }

@@ -3,6 +3,7 @@
 //! the live-ticket counters are kept beside the rows exactly as a SQL backend keeps them.
 
 mod catalog;
+mod credentials;
 mod jobs;
 mod scans;
 mod templates;
@@ -17,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::audit::AuditEntry;
+use crate::credential::{ApiClient, StaffAssignment, StoredToken};
 use crate::env::Clock;
 use crate::event::Event;
 use crate::gate::Gate;
@@ -59,6 +61,11 @@ struct State {
     /// Each template's event (none: every event) and name.
     template_scopes: HashMap<TemplateId, (Option<EventId>, String)>,
     template_pins: HashMap<TicketId, TemplatePin>,
+    /// Each event's staff, in assignment order.
+    staff: HashMap<EventId, Vec<StaffAssignment>>,
+    /// In creation order.
+    api_clients: Vec<ApiClient>,
+    tokens: HashMap<TokenHash, StoredToken>,
 }
 
 /// The in-memory store.

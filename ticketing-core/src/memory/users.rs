@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::MemoryStore;
+use super::{MemoryStore, page};
 use crate::ids::UserId;
 use crate::store::{StoreError, UserRepository};
 use crate::user::{Role, User};
@@ -41,5 +41,22 @@ impl UserRepository for MemoryStore {
 
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
         Ok(self.state().users.iter().filter(|u| u.role == role).cloned().collect())
+    }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.roles.contains(&user.role) {
+            return Err(StoreError::NotFound("role"));
+        }
+        if s.users.iter().any(|u| u.id != user.id && u.email_key() == user.email_key()) {
+            return Err(StoreError::Conflict("a user with this email exists".into()));
+        }
+        let stored = s.users.iter_mut().find(|u| u.id == user.id).ok_or(StoreError::NotFound("user"))?;
+        *stored = User { created_at: stored.created_at, ..user.clone() };
+        Ok(())
+    }
+
+    async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError> {
+        Ok(page(self.state().users.iter().cloned(), offset, limit))
     }
 }

@@ -16,6 +16,15 @@ use crate::codec::{count, db_error, join, micros};
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
      capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12";
 
+const INSERT_EVENT: &str = "INSERT INTO events (id, title, description, starts_at, ends_at, time_zone, location, \
+     capacity, dress_code, allow_reentry, status, payment_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+
+/// Inserts an event inside a write transaction (one that also writes its staff, say).
+pub(super) async fn insert_event_in(tx: &mut sqlx::Transaction<'_, Db>, event: &Event) -> Result<(), StoreError> {
+    bind_event(sqlx::query(INSERT_EVENT), event).execute(&mut **tx).await.map_err(db_error)?;
+    Ok(())
+}
+
 fn bind_event<'q>(query: Query<'q>, e: &'q Event) -> Query<'q> {
     query
         .bind(*e.id().as_uuid())
@@ -76,9 +85,7 @@ fn below_live(live: Option<i64>, limit: u32, what: &'static str) -> StoreError {
 #[async_trait]
 impl EventRepository for DbStore {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        let sql = "INSERT INTO events (id, title, description, starts_at, ends_at, time_zone, location, capacity, \
-                   dress_code, allow_reentry, status, payment_url) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-        bind_event(sqlx::query(sql), event).execute(&self.pool).await.map_err(db_error)?;
+        bind_event(sqlx::query(INSERT_EVENT), event).execute(&self.pool).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -120,6 +127,11 @@ impl EventRepository for DbStore {
         }
         if let Some(location) = &filter.location {
             q.push(" AND lower(location) LIKE ").push_bind(contains_pattern(location)).push(" ESCAPE '\\'");
+        }
+        if let Some(user) = filter.staff {
+            q.push(" AND id IN (SELECT event_id FROM event_staff WHERE user_id = ")
+                .push_bind(*user.as_uuid())
+                .push(")");
         }
         let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
         q.push(" ORDER BY starts_at, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(i64::from(filter.offset));
@@ -195,9 +207,46 @@ impl TicketTypeRepository for DbStore {
             .map_err(db_error)?;
         rows.iter().map(rows::ticket_type).collect()
     }
+
+    async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
+        self.delete_unless(
+            "ticket_types",
+            "tickets",
+            "ticket_type_id",
+            *id.as_uuid(),
+            "ticket type",
+            "the ticket type has tickets",
+        )
+        .await
+    }
 }
 
 impl DbStore {
+    /// Deletes row `id` of `table` in one write transaction, unless a row of `used_by` refers to
+    /// it through `column` (`Conflict(why)`); `NotFound(what)` if there is no such row.
+    async fn delete_unless(
+        &self,
+        table: &'static str,
+        used_by: &'static str,
+        column: &'static str,
+        id: Uuid,
+        what: &'static str,
+        why: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let used = sqlx::AssertSqlSafe(format!("SELECT EXISTS (SELECT 1 FROM {used_by} WHERE {column} = $1)"));
+        let used: bool = sqlx::query_scalar(used).bind(id).fetch_one(&mut *tx).await.map_err(db_error)?;
+        if used {
+            return Err(StoreError::Conflict(why.into()));
+        }
+        let delete = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1"));
+        let done = sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(what));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
     async fn write_gate(&self, gate: &Gate, insert: bool) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let types = gate.ticket_types().map(join);
@@ -285,5 +334,10 @@ impl GateRepository for DbStore {
 
     async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
         self.gates_where("g.id IN (SELECT gate_id FROM gate_agents WHERE agent_id = $1)", *agent.as_uuid()).await
+    }
+
+    async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
+        self.delete_unless("gates", "scan_logs", "gate_id", *id.as_uuid(), "gate", "scans were logged at the gate")
+            .await
     }
 }

@@ -97,4 +97,39 @@ impl UserRepository for DbStore {
             .map_err(db_error)?;
         rows.iter().map(user_from_row).collect()
     }
+
+    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
+        let sql = "UPDATE users SET email = $2, email_key = $3, name = $4, role = $5, password_hash = $6, active = $7 \
+                   WHERE id = $1";
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(sql)
+            .bind(*user.id.as_uuid())
+            .bind(user.email.as_str())
+            .bind(user.email_key())
+            .bind(&user.name)
+            .bind(user.role.as_str())
+            .bind(user.password_hash.as_str())
+            .bind(user.active)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("role"),
+                other => other,
+            })?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError> {
+        let limit = if limit == 0 { i64::MAX } else { i64::from(limit) };
+        let rows = sqlx::query("SELECT * FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2")
+            .bind(limit)
+            .bind(i64::from(offset))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
 }

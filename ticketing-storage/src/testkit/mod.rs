@@ -25,6 +25,8 @@
 pub mod catalog;
 #[doc(hidden)]
 pub mod concurrency;
+#[doc(hidden)]
+pub mod credentials;
 mod invariants;
 #[doc(hidden)]
 pub mod jobs;
@@ -98,6 +100,10 @@ macro_rules! conformance_suite {
         templates::template_versions_count_up_and_old_ones_stay_readable,
         templates::concurrent_saves_of_one_template_get_distinct_versions,
         templates::the_first_pin_wins_and_a_redownload_uses_it,
+        credentials::refresh_tokens_rotate_once_and_a_replay_revokes_the_family,
+        credentials::revoking_tokens_clients_and_users,
+        credentials::staff_scope_events_and_unused_types_and_gates_delete,
+        credentials::users_change_and_list_in_pages,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]
