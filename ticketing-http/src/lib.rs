@@ -1,7 +1,31 @@
 //! # ticketing-http
 //!
-//! The reference HTTP server (axum), assembling storage, rendering and the engine into one
-//! service. A placeholder until the server issue lands; the engine it will serve is
-//! [`ticketing_core::engine::Ticketing`].
+//! The reference server: the engine, storage and rendering behind an HTTP API with OAuth2
+//! sign-in, roles and tenancy, problem-details errors, rate limits, an audit trail, health,
+//! Prometheus metrics, and an OpenAPI 3.1 document with a browsable UI.
+//!
+//! Run it with `cargo run --release -p ticketing-http --bin ticketing-server`; settings are in
+//! [`config`]. Embed it with [`Server::start`] and [`Server::serve`].
+//!
+//! Layout: [`app`] assembles and serves; [`routes`] holds the handlers (one module per area,
+//! each route documented); [`auth`] signs callers in and holds the tenancy rules; [`views`] are
+//! the JSON shapes; [`problem`] the error answers; [`extract`] the checked extractors;
+//! [`limit`], [`metrics`], [`audit`] and [`docs`] the cross-cutting parts.
 
-pub use ticketing_core::engine::Ticketing;
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod docs;
+pub mod extract;
+pub mod keys;
+pub mod limit;
+pub mod metrics;
+pub mod problem;
+pub mod routes;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+
+pub use app::{Server, StartError, StartReport};
+pub use config::Config;

@@ -1,6 +1,7 @@
 //! Events, ticket types and gates.
 
 use super::{Error, Ticketing};
+use crate::credential::StaffAssignment;
 use crate::event::{Event, EventSpec, EventStatus};
 use crate::gate::{Gate, GateSpec};
 use crate::ids::{EventId, GateId, TicketTypeId};
@@ -13,6 +14,44 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let event = Event::new(EventId::generate(&*self.clock, &*self.rng), spec)?;
         self.store.insert_event(&event).await?;
         Ok(event)
+    }
+
+    /// Creates a draft event with its first staff (its organizer, say), all in one step.
+    pub async fn create_staffed_event(&self, spec: &EventSpec, staff: &[StaffAssignment]) -> Result<Event, Error> {
+        let event = Event::new(EventId::generate(&*self.clock, &*self.rng), spec)?;
+        self.store.insert_staffed_event(&event, staff).await?;
+        Ok(event)
+    }
+
+    /// Deletes an event with its types, gates and staff; refuses one that has tickets.
+    pub async fn delete_event(&self, id: EventId) -> Result<(), Error> {
+        Ok(self.store.delete_event(id).await?)
+    }
+
+    /// Deletes a ticket type that has no tickets and that no gate lists.
+    pub async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), Error> {
+        let ticket_type = self.ticket_type(id).await?;
+        let gates = self.store.gates(ticket_type.event_id()).await?;
+        if let Some(gate) = gates.iter().find(|g| g.ticket_types().is_some_and(|t| t.contains(&id))) {
+            return Err(Error::Conflict(format!(
+                "gate `{}` admits this ticket type; change the gate first",
+                gate.name()
+            )));
+        }
+        Ok(self.store.delete_ticket_type(id).await?)
+    }
+
+    /// Deletes a gate where nothing was scanned and that no ticket type lists.
+    pub async fn delete_gate(&self, id: GateId) -> Result<(), Error> {
+        let gate = self.gate(id).await?;
+        let types = self.store.ticket_types(gate.event_id()).await?;
+        if let Some(t) = types.iter().find(|t| t.gates().is_some_and(|g| g.contains(&id))) {
+            return Err(Error::Conflict(format!(
+                "ticket type `{}` enters by this gate; change the type first",
+                t.name()
+            )));
+        }
+        Ok(self.store.delete_gate(id).await?)
     }
 
     /// Changes an event's fields; refuses a capacity below its live tickets.

@@ -1,0 +1,190 @@
+//! Assembling and running the server: open the store (migrations applied), seed the roles and
+//! the first superadmin, load or make the QR keys, prepare the renderer, build the router with
+//! its layers, and serve until told to stop.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
+use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::password::Passwords;
+use crate::config::Config;
+use crate::limit::Limits;
+use crate::metrics::Metrics;
+use crate::problem::{ApiError, route_not_found};
+use crate::state::{AppState, Shared};
+use crate::{docs, keys, routes};
+
+/// Argon2 hashes run at most this many at once.
+const PARALLEL_HASHES: usize = 2;
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The data directory could not be made.
+    #[error("data directory {0}: {1}")]
+    DataDir(String, #[source] std::io::Error),
+    /// The store could not be opened.
+    #[error(transparent)]
+    Store(#[from] ticketing_storage::OpenError),
+    /// The QR keys could not be had.
+    #[error(transparent)]
+    Keys(#[from] keys::KeysError),
+    /// Seeding failed.
+    #[error("seeding the first superadmin: {0}")]
+    Seed(#[source] ticketing_core::engine::Error),
+    /// The address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+}
+
+/// What the first start did that its operator must know.
+#[derive(Debug, Default)]
+pub struct StartReport {
+    /// The superadmin made now, with its generated password (shown once).
+    pub superadmin: Option<(String, Option<String>)>,
+    /// Whether QR keys were generated now (into the data directory).
+    pub generated_keys: bool,
+}
+
+/// A server bound to its address, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    state: Shared,
+    /// What the start did.
+    pub report: StartReport,
+}
+
+impl Server {
+    /// Opens everything `config` names and binds its address.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        let store = ticketing_storage::open(&config.database_url, config.redis_url.as_deref(), clock.clone()).await?;
+        let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
+        let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default());
+        let superadmin = seed(&engine, &config).await?;
+        let renderer_ready = tokio::task::spawn_blocking(|| {
+            ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).is_ok()
+        })
+        .await
+        .unwrap_or(false);
+        let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+        let (api, openapi) = routes::api().split_for_parts();
+        let mut document = docs::base();
+        document.merge(openapi);
+        let state = Arc::new(AppState {
+            engine,
+            limits: Limits::new(&config.rate_limits),
+            config,
+            clock,
+            rng,
+            metrics: Metrics::default(),
+            passwords,
+            renderer_ready,
+            openapi: serde_json::to_string(&document).unwrap_or_default(),
+        });
+        let router = router(api, state.clone());
+        Ok(Self { listener, router, state, report: StartReport { superadmin, generated_keys } })
+    }
+
+    /// The address bound (with the port chosen, when 0 was asked).
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The shared state (for tests that reach under the API).
+    pub fn state(&self) -> &Shared {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+    }
+}
+
+async fn seed(
+    engine: &Ticketing<dyn ticketing_core::store::Store>,
+    config: &Config,
+) -> Result<Option<(String, Option<String>)>, StartError> {
+    let seed = SeedConfig {
+        superadmin_email: config.superadmin_email.clone(),
+        superadmin_name: "Administrator".into(),
+        superadmin_password: config.superadmin_password.clone(),
+    };
+    // Two servers starting at once on one database take turns; the loser asks again.
+    let mut report = engine.seed(&seed).await;
+    for _ in 0..50 {
+        if !matches!(report, Err(ticketing_core::engine::Error::Contention)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        report = engine.seed(&seed).await;
+    }
+    match report.map_err(StartError::Seed)?.superadmin {
+        SuperadminSeed::Created { generated_password, .. } => {
+            Ok(Some((config.superadmin_email.clone(), generated_password)))
+        }
+        SuperadminSeed::Existing(_) => Ok(None),
+    }
+}
+
+/// The full router: the API, the docs, and the layers every request goes through.
+fn router(api: Router<Shared>, state: Shared) -> Router {
+    let docs = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none"));
+    let request_id = HeaderName::from_static("x-request-id");
+    let mut router = api
+        .fallback(route_not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
+        .with_state(state.clone())
+        .merge(docs);
+    if !state.config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = state.config.cors_origins.iter().filter_map(|o| o.parse().ok()).collect();
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+                .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+        );
+    }
+    router
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("a handler panicked").into_response()))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "the route does not take this method")
+}
+
+/// Records each request's duration under its route template.
+async fn track(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    let response = next.run(request).await;
+    state.metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
+    response
+}

@@ -1,0 +1,132 @@
+//! Who is calling: the bearer token of the request, checked against the store, and what their
+//! role lets them reach.
+//!
+//! The tenancy rules (the role × endpoint matrix test walks them all):
+//! - a **superadmin** reaches everything;
+//! - an **organizer** reaches only the events they have the organizer duty at; another event
+//!   answers 404, as if it did not exist;
+//! - a **cashier** reads the events they have the cashier duty at (sales come with payments);
+//! - an **agent** reaches the gates they are assigned to and nothing of the organiser API.
+//!
+//! A role that may never use an endpoint gets 403 `forbidden`.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use ticketing_core::audit::Actor;
+use ticketing_core::credential::{Duty, Subject, TokenKind};
+use ticketing_core::event::Event;
+use ticketing_core::ids::{EventId, UserId};
+use ticketing_core::secret_token::SecretToken;
+use ticketing_core::user::Role;
+
+use crate::problem::ApiError;
+use crate::state::Shared;
+
+/// Bytes of randomness in every token the server hands out (access, refresh, client secrets).
+pub const TOKEN_BYTES: usize = 32;
+
+/// A signed-in caller.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// What they may do.
+    pub role: Role,
+    /// The user whose events they reach: themselves, or the owner of their API client.
+    pub user: UserId,
+    /// Who the audit trail names.
+    pub actor: Actor,
+}
+
+/// How much of an event a call needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Change it, its types, gates, staff (superadmin, or organizer with the duty).
+    Manage,
+    /// Read it (also a cashier with the duty).
+    Read,
+}
+
+impl Caller {
+    /// `Ok` if the caller has one of `roles`, else 403.
+    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
+        if roles.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("the {} role may not do this", self.role)))
+        }
+    }
+
+    /// Whether the caller is a superadmin.
+    pub fn is_superadmin(&self) -> bool {
+        self.role == Role::Superadmin
+    }
+
+    /// The event `id` if the caller may reach it as `reach` asks: 403 for a role that never
+    /// may, 404 for an event that does not exist or is not theirs.
+    pub async fn event(&self, state: &Shared, id: EventId, reach: Reach) -> Result<Event, ApiError> {
+        let roles: &[Role] = match reach {
+            Reach::Manage => &[Role::Superadmin, Role::Organizer],
+            Reach::Read => &[Role::Superadmin, Role::Organizer, Role::Cashier],
+        };
+        self.require(roles)?;
+        let event = state.engine.event(id).await?;
+        if self.is_superadmin() {
+            return Ok(event);
+        }
+        let needed = if self.role == Role::Organizer { Duty::Organizer } else { Duty::Cashier };
+        let staff = state.store().event_staff(id).await?;
+        if staff.iter().any(|a| a.user_id == self.user && a.duty == needed) {
+            Ok(event)
+        } else {
+            Err(ApiError::not_found("event"))
+        }
+    }
+}
+
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| ApiError::unauthorized("a bearer token is required"))?;
+        let text = header.to_str().ok().and_then(|h| {
+            let (scheme, token) = h.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+        });
+        let token = text
+            .and_then(SecretToken::<TOKEN_BYTES>::parse)
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a bearer token"))?;
+        let invalid = || ApiError::unauthorized("the token is invalid, expired or revoked");
+        let stored = state.store().token(&token.hash()).await?.ok_or_else(invalid)?;
+        if stored.kind != TokenKind::Access || !stored.is_active(state.clock.now()) {
+            return Err(invalid());
+        }
+        subject_caller(state, stored.subject).await?.ok_or_else(invalid)
+    }
+}
+
+/// The caller a token's subject stands for, if the subject may still sign in.
+pub async fn subject_caller(state: &Shared, subject: Subject) -> Result<Option<Caller>, ApiError> {
+    let store = state.store();
+    Ok(match subject {
+        Subject::User(id) => store.user(id).await?.filter(|u| u.active).map(|u| Caller {
+            role: u.role,
+            user: u.id,
+            actor: Actor::User(u.id),
+        }),
+        Subject::Client(id) => {
+            let Some(client) = store.api_client_by_id(id).await?.filter(|c| c.revoked_at.is_none()) else {
+                return Ok(None);
+            };
+            // A client acts for its owner, with its own role, which the owner must still hold
+            // (or the owner be a superadmin).
+            store
+                .user(client.owner)
+                .await?
+                .filter(|o| o.active && (o.role == Role::Superadmin || o.role == client.role))
+                .map(|o| Caller { role: client.role, user: o.id, actor: Actor::Client(client.client_id.clone()) })
+        }
+    })
+}

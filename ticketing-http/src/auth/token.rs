@@ -1,0 +1,329 @@
+//! `POST /oauth/token` (RFC 6749) and `POST /oauth/revoke` (RFC 7009).
+//!
+//! Grants: `password` for staff users, `client_credentials` for API clients (their credentials
+//! in HTTP Basic or in the form, §2.3.1), and `refresh_token`, which rotates: each refresh token
+//! buys one new pair, and presenting a spent one revokes the whole sign-in. Errors are the §5.2
+//! JSON body (`error`, `error_description`), 400, or 401 for a client that failed to
+//! authenticate. Answers carry `Cache-Control: no-store`.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+use ticketing_core::credential::{Rotation, StoredToken, Subject, TokenKind};
+use ticketing_core::ids::TokenFamilyId;
+use ticketing_core::secret_token::SecretToken;
+use utoipa::ToSchema;
+
+use super::caller::{TOKEN_BYTES, subject_caller};
+use crate::problem::ApiError;
+use crate::state::Shared;
+
+/// A token request, form-encoded.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password`, `client_credentials` or `refresh_token`.
+    pub grant_type: String,
+    /// The user's email (password grant).
+    pub username: Option<String>,
+    /// The user's password (password grant).
+    pub password: Option<String>,
+    /// The client's id (client-credentials grant, when not in HTTP Basic).
+    pub client_id: Option<String>,
+    /// The client's secret (client-credentials grant, when not in HTTP Basic).
+    pub client_secret: Option<String>,
+    /// The refresh token (refresh grant).
+    pub refresh_token: Option<String>,
+    /// Ignored: a token carries its holder's role (RFC 6749 §3.3 lets a server fix the scope).
+    pub scope: Option<String>,
+}
+
+/// Tokens issued (RFC 6749 §5.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenResponse {
+    /// The bearer token for API calls.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// A token that buys one new pair (password and refresh grants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// The holder's role.
+    pub scope: String,
+}
+
+/// A refusal (RFC 6749 §5.2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unsupported_grant_type`…
+    pub error: String,
+    /// For people.
+    pub error_description: String,
+}
+
+/// A §5.2 refusal, or a problem (rate limit, storage down).
+#[derive(Debug)]
+pub enum TokenError {
+    /// An OAuth error.
+    OAuth {
+        /// 400, or 401 for `invalid_client`.
+        status: StatusCode,
+        /// The body.
+        body: OAuthError,
+        /// Whether the client authenticated with HTTP Basic (then 401 carries a challenge).
+        basic: bool,
+    },
+    /// Not an OAuth matter.
+    Api(ApiError),
+}
+
+impl From<ApiError> for TokenError {
+    fn from(e: ApiError) -> Self {
+        Self::Api(e)
+    }
+}
+
+fn oauth(error: &str, description: &str) -> TokenError {
+    let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+    TokenError::OAuth {
+        status,
+        body: OAuthError { error: error.into(), error_description: description.into() },
+        basic: false,
+    }
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::OAuth { status, body, basic } => {
+                let mut response = (status, no_store(), Json(body)).into_response();
+                if basic && status == StatusCode::UNAUTHORIZED {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ticketing\""));
+                }
+                response
+            }
+            Self::Api(e) => e.into_response(),
+        }
+    }
+}
+
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// The form, or `invalid_request`.
+async fn form<T: serde::de::DeserializeOwned + Default>(
+    state: &Shared,
+    request: axum::extract::Request,
+) -> Result<T, TokenError> {
+    match Form::<T>::from_request(request, state).await {
+        Ok(Form(value)) => Ok(value),
+        Err(e) => Err(oauth("invalid_request", &e.body_text())),
+    }
+}
+
+fn rate_limit(state: &Shared, key: &str) -> Result<(), TokenError> {
+    state.limits.token.check(key).map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into())
+}
+
+/// Client credentials from HTTP Basic, if given there.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    Some((id.to_owned(), secret.to_owned()))
+}
+
+/// Issues tokens.
+#[utoipa::path(
+    post,
+    operation_id = "token",
+    path = "/oauth/token",
+    tag = "auth",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens issued", body = TokenResponse),
+        (status = 400, description = "Refused (RFC 6749 §5.2)", body = OAuthError),
+        (status = 401, description = "The client failed to authenticate", body = OAuthError),
+        (status = 429, description = "Too many requests", body = crate::problem::Problem),
+    )
+)]
+pub async fn token(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Result<Response, TokenError> {
+    rate_limit(&state, &format!("ip:{}", peer.ip()))?;
+    let basic = basic_credentials(request.headers());
+    let req: TokenRequest = form(&state, request).await?;
+    let issued = match req.grant_type.as_str() {
+        "password" => password_grant(&state, &req).await?,
+        "client_credentials" => client_grant(&state, &req, basic).await?,
+        "refresh_token" => refresh_grant(&state, &req).await?,
+        "" => return Err(oauth("invalid_request", "grant_type is required")),
+        _ => return Err(oauth("unsupported_grant_type", "use password, client_credentials or refresh_token")),
+    };
+    Ok((StatusCode::OK, no_store(), Json(issued)).into_response())
+}
+
+async fn password_grant(state: &Shared, req: &TokenRequest) -> Result<TokenResponse, TokenError> {
+    let (Some(username), Some(password)) = (&req.username, &req.password) else {
+        return Err(oauth("invalid_request", "username and password are required"));
+    };
+    rate_limit(state, &format!("user:{}", username.trim().to_lowercase()))?;
+    let user = state.store().user_by_email(username).await.map_err(ApiError::from)?;
+    let hash = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
+    let ok = state.passwords.verify(hash, password.clone()).await?;
+    match user {
+        Some(user) if ok => issue(state, Subject::User(user.id), user.role.as_str(), true).await,
+        _ => Err(oauth("invalid_grant", "the email or password is wrong, or the account is inactive")),
+    }
+}
+
+async fn client_grant(
+    state: &Shared,
+    req: &TokenRequest,
+    basic: Option<(String, String)>,
+) -> Result<TokenResponse, TokenError> {
+    let used_basic = basic.is_some();
+    let refused = |description: &str| match oauth("invalid_client", description) {
+        TokenError::OAuth { status, body, .. } => TokenError::OAuth { status, body, basic: used_basic },
+        other => other,
+    };
+    let (id, secret) = match (basic, &req.client_id, &req.client_secret) {
+        (Some(pair), None, None) => pair,
+        (None, Some(id), Some(secret)) => (id.clone(), secret.clone()),
+        (Some(_), _, _) => return Err(oauth("invalid_request", "client credentials given twice")),
+        _ => return Err(refused("client authentication is required")),
+    };
+    let client = state.store().api_client(&id).await.map_err(ApiError::from)?;
+    let presented = SecretToken::<TOKEN_BYTES>::parse(&secret).map(|s| s.hash());
+    let client =
+        client.filter(|c| c.revoked_at.is_none() && presented.is_some_and(|p| bool::from(p.0.ct_eq(&c.secret_hash.0))));
+    let Some(client) = client else { return Err(refused("unknown client, wrong secret, or revoked")) };
+    if subject_caller(state, Subject::Client(client.id)).await?.is_none() {
+        return Err(refused("the client's owner is inactive or no longer holds its role"));
+    }
+    issue(state, Subject::Client(client.id), client.role.as_str(), false).await
+}
+
+async fn refresh_grant(state: &Shared, req: &TokenRequest) -> Result<TokenResponse, TokenError> {
+    let invalid = || oauth("invalid_grant", "the refresh token is invalid, expired, revoked or already used");
+    let presented =
+        req.refresh_token.as_deref().ok_or_else(|| oauth("invalid_request", "refresh_token is required"))?;
+    let hash = SecretToken::<TOKEN_BYTES>::parse(presented).ok_or_else(invalid)?.hash();
+    let stored = state.store().token(&hash).await.map_err(ApiError::from)?;
+    let Some(stored) = stored.filter(|t| t.kind == TokenKind::Refresh) else { return Err(invalid()) };
+    let Some(caller) = subject_caller(state, stored.subject).await? else { return Err(invalid()) };
+    let (pair, response) = new_pair(state, stored.subject, stored.family, caller.role.as_str(), true);
+    match state.store().rotate_refresh(&hash, &pair, state.clock.now()).await.map_err(ApiError::from)? {
+        Rotation::Rotated(_) => Ok(response),
+        Rotation::Reused => {
+            tracing::warn!(family = %stored.family, "a spent refresh token was presented again; the sign-in is revoked");
+            Err(oauth("invalid_grant", "the refresh token was already used; the sign-in is revoked"))
+        }
+        Rotation::Invalid => Err(invalid()),
+    }
+}
+
+/// Stores and returns a new token pair in a new family.
+async fn issue(state: &Shared, subject: Subject, scope: &str, refresh: bool) -> Result<TokenResponse, TokenError> {
+    let family = TokenFamilyId::generate(&*state.clock, &*state.rng);
+    let (tokens, response) = new_pair(state, subject, family, scope, refresh);
+    state.store().insert_tokens(&tokens).await.map_err(ApiError::from)?;
+    Ok(response)
+}
+
+fn new_pair(
+    state: &Shared,
+    subject: Subject,
+    family: TokenFamilyId,
+    scope: &str,
+    refresh: bool,
+) -> (Vec<StoredToken>, TokenResponse) {
+    let now = state.clock.now();
+    let ttl = |d: std::time::Duration| Duration::seconds(i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 1_000_000));
+    let (access_ttl, refresh_ttl) = (ttl(state.config.access_token_ttl), ttl(state.config.refresh_token_ttl));
+    let access = SecretToken::<TOKEN_BYTES>::generate(&*state.rng);
+    let stored = |token: &SecretToken<TOKEN_BYTES>, kind, ttl| StoredToken {
+        hash: token.hash(),
+        kind,
+        family,
+        subject,
+        issued_at: now,
+        expires_at: now + ttl,
+        revoked_at: None,
+    };
+    let mut tokens = vec![stored(&access, TokenKind::Access, access_ttl)];
+    let refresh_token = refresh.then(|| {
+        let token = SecretToken::<TOKEN_BYTES>::generate(&*state.rng);
+        tokens.push(stored(&token, TokenKind::Refresh, refresh_ttl));
+        token.as_text()
+    });
+    let response = TokenResponse {
+        access_token: access.as_text(),
+        token_type: "Bearer".into(),
+        expires_in: access_ttl.num_seconds(),
+        refresh_token,
+        scope: scope.to_owned(),
+    };
+    (tokens, response)
+}
+
+/// A revocation request (RFC 7009 §2.1).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    /// The access or refresh token.
+    pub token: String,
+    /// `access_token` or `refresh_token`; a hint only.
+    pub token_type_hint: Option<String>,
+}
+
+/// Revokes a token: an access token alone, a refresh token with its whole sign-in. Answers 200
+/// whether or not the token was known (RFC 7009 §2.2): possession of the token is the
+/// authorisation, and the answer says nothing about which tokens exist.
+#[utoipa::path(
+    post,
+    operation_id = "revoke",
+    path = "/oauth/revoke",
+    tag = "auth",
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or was never valid"),
+        (status = 400, description = "No token given", body = OAuthError),
+        (status = 429, description = "Too many requests", body = crate::problem::Problem),
+    )
+)]
+pub async fn revoke(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: axum::extract::Request,
+) -> Result<Response, TokenError> {
+    rate_limit(&state, &format!("ip:{}", peer.ip()))?;
+    let req: RevokeRequest = form(&state, request).await?;
+    if req.token.is_empty() {
+        return Err(oauth("invalid_request", "token is required"));
+    }
+    if let Some(token) = SecretToken::<TOKEN_BYTES>::parse(&req.token) {
+        state.store().revoke_token(&token.hash(), state.clock.now()).await.map_err(ApiError::from)?;
+    }
+    Ok((StatusCode::OK, no_store()).into_response())
+}

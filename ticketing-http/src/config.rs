@@ -1,0 +1,409 @@
+//! The server's settings: built-in defaults, then an optional TOML file, then environment
+//! variables, each layer overriding the one before. Every setting has one name in the file and
+//! one `TICKETING_*` variable; a malformed value stops the start with a message naming both.
+//!
+//! | file key | variable | default |
+//! |---|---|---|
+//! | `listen` | `TICKETING_LISTEN` | `127.0.0.1:8080` |
+//! | `data_dir` | `TICKETING_DATA_DIR` | `./ticketing-data` |
+//! | `database_url` | `TICKETING_DATABASE_URL` | `sqlite://<data_dir>/ticketing.db` |
+//! | `redis_url` | `TICKETING_REDIS_URL` | none |
+//! | `qr_keys` | `TICKETING_QR_KEYS` | generated once, kept in `<data_dir>/keys.toml` |
+//! | `access_token_ttl_secs` | `TICKETING_ACCESS_TOKEN_TTL_SECS` | 900 |
+//! | `refresh_token_ttl_secs` | `TICKETING_REFRESH_TOKEN_TTL_SECS` | 2,592,000 (30 days) |
+//! | `rate_window_secs` | `TICKETING_RATE_WINDOW_SECS` | 900 |
+//! | `rate_token` | `TICKETING_RATE_TOKEN` | 100 per window, per IP |
+//! | `rate_generation` | `TICKETING_RATE_GENERATION` | 20 per window, per user |
+//! | `rate_batch` | `TICKETING_RATE_BATCH` | 5 per window, per user |
+//! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
+//! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
+//! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
+//! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
+//! | `log_level` | `TICKETING_LOG_LEVEL` | `info` |
+//! | `superadmin_email` | `TICKETING_SUPERADMIN_EMAIL` | `admin@ticketing.local` |
+//! | `superadmin_password` | `TICKETING_SUPERADMIN_PASSWORD` | generated, printed once |
+//!
+//! The file is read from `TICKETING_CONFIG` when set. QR keys are `id:state:hex` items
+//! (`state` is `current` or `verify`, the secret at least 32 bytes in hex), comma-separated in
+//! the variable, a list of strings in the file: rotating adds a new `current` key and turns the
+//! old one to `verify`, so tickets already sent keep scanning.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+/// A setting that stops the start.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A value could not be used.
+    #[error("setting `{key}` ({env}): {problem}")]
+    Invalid {
+        /// The key in the file.
+        key: &'static str,
+        /// The environment variable.
+        env: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The file could not be read or parsed.
+    #[error("configuration file {path}: {problem}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err("must be `text` or `json`".into()),
+        }
+    }
+}
+
+/// One rate limit: `burst` requests at once, refilled evenly over `window`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests allowed in one window.
+    pub burst: u32,
+    /// The window.
+    pub window: Duration,
+}
+
+/// The rate limits (the seed's defaults: 100 requests per 15 minutes, 20 generations, 5 batches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimits {
+    /// `/oauth/token`, per client IP.
+    pub token: RateLimit,
+    /// Ticket generation, per user (and per IP).
+    pub generation: RateLimit,
+    /// Batch generation, per user (and per IP).
+    pub batch: RateLimit,
+    /// Downloads through magic links, per IP.
+    pub download: RateLimit,
+}
+
+/// A QR signing key from the configuration.
+#[derive(Clone, PartialEq, Eq)]
+pub struct QrKey {
+    /// Its id, carried in every payload it signs.
+    pub id: u16,
+    /// Whether it signs (`current`) or only verifies.
+    pub current: bool,
+    /// The HMAC secret.
+    pub secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for QrKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QrKey").field("id", &self.id).field("current", &self.current).finish_non_exhaustive()
+    }
+}
+
+impl FromStr for QrKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.trim().splitn(3, ':');
+        let (Some(id), Some(state), Some(hex)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err("a key is `id:state:hex`".into());
+        };
+        let id = id.parse().map_err(|_| format!("key id {id:?} is not a number from 0 to 65535"))?;
+        let current = match state {
+            "current" => true,
+            "verify" => false,
+            other => return Err(format!("key state {other:?} is not `current` or `verify`")),
+        };
+        let secret = decode_hex(hex).ok_or("the secret is not hexadecimal")?;
+        if secret.len() < 32 {
+            return Err("the secret is shorter than 32 bytes".into());
+        }
+        Ok(Self { id, current, secret })
+    }
+}
+
+impl QrKey {
+    /// The `id:state:hex` form.
+    pub fn to_setting(&self) -> String {
+        let hex: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}:{}:{hex}", self.id, if self.current { "current" } else { "verify" })
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
+}
+
+/// The server's settings, checked.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// Where the SQLite file and generated keys live.
+    pub data_dir: PathBuf,
+    /// The database.
+    pub database_url: String,
+    /// Redis, for scan sessions and locks.
+    pub redis_url: Option<String>,
+    /// QR signing keys; empty: generated and kept in the data directory.
+    pub qr_keys: Vec<QrKey>,
+    /// How long a bearer token works.
+    pub access_token_ttl: Duration,
+    /// How long a refresh token works.
+    pub refresh_token_ttl: Duration,
+    /// The rate limits.
+    pub rate_limits: RateLimits,
+    /// Origins allowed by CORS (none: no CORS headers).
+    pub cors_origins: Vec<String>,
+    /// The largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// Log lines as text or JSON.
+    pub log_format: LogFormat,
+    /// The log filter (`info`, `debug`, `ticketing_http=debug,info`…).
+    pub log_level: String,
+    /// The first superadmin's email.
+    pub superadmin_email: String,
+    /// Their password; none: generated and printed once.
+    pub superadmin_password: Option<String>,
+}
+
+/// The file's shape: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<String>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    qr_keys: Option<Vec<String>>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    rate_window_secs: Option<u64>,
+    rate_token: Option<u32>,
+    rate_generation: Option<u32>,
+    rate_batch: Option<u32>,
+    rate_download: Option<u32>,
+    cors_origins: Option<Vec<String>>,
+    body_limit_bytes: Option<usize>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    superadmin_email: Option<String>,
+    superadmin_password: Option<String>,
+}
+
+/// Reads one setting: the variable if set, else the file's value, else `None`. Values from
+/// either source are parsed the same way.
+struct Layers<'a> {
+    env: &'a BTreeMap<String, String>,
+}
+
+impl Layers<'_> {
+    fn get<T: FromStr>(
+        &self,
+        key: &'static str,
+        env: &'static str,
+        file: Option<String>,
+    ) -> Result<Option<T>, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let raw = self.env.get(env).cloned().or(file);
+        raw.filter(|v| !v.trim().is_empty())
+            .map(|v| v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid { key, env, problem: e.to_string() }))
+            .transpose()
+    }
+
+    fn list(&self, env: &'static str, file: Option<Vec<String>>) -> Vec<String> {
+        match self.env.get(env) {
+            Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            None => file.unwrap_or_default(),
+        }
+    }
+}
+
+fn positive<T: PartialOrd + Default>(key: &'static str, env: &'static str, value: T) -> Result<T, ConfigError> {
+    if value > T::default() {
+        Ok(value)
+    } else {
+        Err(ConfigError::Invalid { key, env, problem: "must be greater than zero".into() })
+    }
+}
+
+impl Config {
+    /// The settings from the process environment (and the file `TICKETING_CONFIG` names).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars().filter(|(k, _)| k.starts_with("TICKETING_")).collect())
+    }
+
+    /// The settings from `vars` (and the file their `TICKETING_CONFIG` names): for tests and
+    /// embedding.
+    pub fn from_vars(vars: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let file = match vars.get("TICKETING_CONFIG") {
+            Some(path) => {
+                let path = PathBuf::from(path);
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| ConfigError::File { path: path.clone(), problem: e.to_string() })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File { path, problem: e.to_string() })?
+            }
+            None => FileConfig::default(),
+        };
+        let l = Layers { env: &vars };
+        let data_dir: PathBuf =
+            l.get("data_dir", "TICKETING_DATA_DIR", file.data_dir)?.unwrap_or_else(|| "./ticketing-data".into());
+        let database_url = l
+            .get::<String>("database_url", "TICKETING_DATABASE_URL", file.database_url)?
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ticketing.db").display()));
+        let qr_keys = l
+            .list("TICKETING_QR_KEYS", file.qr_keys)
+            .iter()
+            .map(|k| k.parse())
+            .collect::<Result<Vec<QrKey>, String>>()
+            .map_err(|problem| ConfigError::Invalid { key: "qr_keys", env: "TICKETING_QR_KEYS", problem })?;
+        if !qr_keys.is_empty() && qr_keys.iter().filter(|k| k.current).count() != 1 {
+            return Err(ConfigError::Invalid {
+                key: "qr_keys",
+                env: "TICKETING_QR_KEYS",
+                problem: "exactly one key must be `current`".into(),
+            });
+        }
+        let window = Duration::from_secs(positive(
+            "rate_window_secs",
+            "TICKETING_RATE_WINDOW_SECS",
+            l.get("rate_window_secs", "TICKETING_RATE_WINDOW_SECS", file.rate_window_secs.map(|v| v.to_string()))?
+                .unwrap_or(900u64),
+        )?);
+        let limit = |burst| RateLimit { burst, window };
+        let rate = |key, env, file: Option<u32>, default: u32| -> Result<u32, ConfigError> {
+            positive(key, env, l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default))
+        };
+        let secs = |key, env, file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
+            Ok(Duration::from_secs(positive(
+                key,
+                env,
+                l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default),
+            )?))
+        };
+        Ok(Self {
+            listen: l
+                .get("listen", "TICKETING_LISTEN", file.listen)?
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir,
+            database_url,
+            redis_url: l.get("redis_url", "TICKETING_REDIS_URL", file.redis_url)?,
+            qr_keys,
+            access_token_ttl: secs(
+                "access_token_ttl_secs",
+                "TICKETING_ACCESS_TOKEN_TTL_SECS",
+                file.access_token_ttl_secs,
+                900,
+            )?,
+            refresh_token_ttl: secs(
+                "refresh_token_ttl_secs",
+                "TICKETING_REFRESH_TOKEN_TTL_SECS",
+                file.refresh_token_ttl_secs,
+                30 * 24 * 3600,
+            )?,
+            rate_limits: RateLimits {
+                token: limit(rate("rate_token", "TICKETING_RATE_TOKEN", file.rate_token, 100)?),
+                generation: limit(rate("rate_generation", "TICKETING_RATE_GENERATION", file.rate_generation, 20)?),
+                batch: limit(rate("rate_batch", "TICKETING_RATE_BATCH", file.rate_batch, 5)?),
+                download: limit(rate("rate_download", "TICKETING_RATE_DOWNLOAD", file.rate_download, 100)?),
+            },
+            cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
+            body_limit_bytes: positive(
+                "body_limit_bytes",
+                "TICKETING_BODY_LIMIT_BYTES",
+                l.get("body_limit_bytes", "TICKETING_BODY_LIMIT_BYTES", file.body_limit_bytes.map(|v| v.to_string()))?
+                    .unwrap_or(1 << 20),
+            )?,
+            log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
+            log_level: {
+                let level: String =
+                    l.get("log_level", "TICKETING_LOG_LEVEL", file.log_level)?.unwrap_or_else(|| "info".into());
+                level.parse::<tracing_subscriber::filter::Targets>().map_err(|e| ConfigError::Invalid {
+                    key: "log_level",
+                    env: "TICKETING_LOG_LEVEL",
+                    problem: e.to_string(),
+                })?;
+                level
+            },
+            superadmin_email: l
+                .get("superadmin_email", "TICKETING_SUPERADMIN_EMAIL", file.superadmin_email)?
+                .unwrap_or_else(|| "admin@ticketing.local".into()),
+            superadmin_password: l.get(
+                "superadmin_password",
+                "TICKETING_SUPERADMIN_PASSWORD",
+                file.superadmin_password,
+            )?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_need_no_setting() {
+        let c = Config::from_vars(BTreeMap::new()).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://./ticketing-data/ticketing.db");
+        assert_eq!(c.rate_limits.batch, RateLimit { burst: 5, window: Duration::from_secs(900) });
+        assert!(c.qr_keys.is_empty() && c.redis_url.is_none());
+    }
+
+    #[test]
+    fn a_bad_value_names_its_setting() {
+        let e = Config::from_vars(vars(&[("TICKETING_LISTEN", "localhost")])).unwrap_err().to_string();
+        assert!(e.starts_with("setting `listen` (TICKETING_LISTEN):"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_RATE_BATCH", "0")])).unwrap_err().to_string();
+        assert!(e.contains("`rate_batch`") && e.contains("greater than zero"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_QR_KEYS", "1:current:abcd")])).unwrap_err().to_string();
+        assert!(e.contains("TICKETING_QR_KEYS") && e.contains("32 bytes"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_LOG_FORMAT", "xml")])).unwrap_err().to_string();
+        assert!(e.contains("`log_format`"), "{e}");
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_unknown_file_keys_are_refused() {
+        let dir = std::env::temp_dir().join(format!("ticketing-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("server.toml");
+        let key = format!("1:current:{}", "ab".repeat(32));
+        std::fs::write(&path, format!("listen = \"0.0.0.0:9000\"\nrate_token = 7\nqr_keys = [\"{key}\"]\n")).unwrap();
+        let file = path.to_str().unwrap();
+        let c = Config::from_vars(vars(&[("TICKETING_CONFIG", file), ("TICKETING_RATE_TOKEN", "9")])).unwrap();
+        assert_eq!((c.listen.port(), c.rate_limits.token.burst), (9000, 9));
+        assert_eq!(c.qr_keys[0].to_setting(), key);
+        assert!(!format!("{:?}", c.qr_keys).contains("abab"), "secrets stay out of Debug");
+        std::fs::write(&path, "listen_on = \"0.0.0.0:9000\"\n").unwrap();
+        let e = Config::from_vars(vars(&[("TICKETING_CONFIG", file)])).unwrap_err().to_string();
+        assert!(e.contains("listen_on"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

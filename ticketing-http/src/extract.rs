@@ -1,0 +1,94 @@
+//! Extractors that refuse bad input with a problem body instead of axum's plain-text rejections:
+//! a JSON body whose error names the field at fault, query strings, and path ids.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::problem::ApiError;
+
+/// A JSON request body. Malformed JSON is a 400 `malformed_json`; a value of the wrong type or
+/// a missing or unknown field is a 422 `invalid_field` naming the field by its JSON path; a body
+/// over the configured limit is a 413 `payload_too_large`; another content type is a 415.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim();
+                v.eq_ignore_ascii_case("application/json") || v.to_ascii_lowercase().ends_with("+json")
+            });
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON (Content-Type: application/json)",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large")
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {e}"))
+            }
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+/// Parses `bytes` as JSON into `T`, with errors that name the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
+            }
+            _ if path == "." => ApiError::field("body", inner.to_string()),
+            _ => ApiError::field(path, inner.to_string()),
+        }
+    })
+}
+
+/// Query-string parameters; a bad one is a 422 `invalid_field`.
+#[derive(Debug)]
+pub struct Params<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(Params(value)),
+            Err(e) => Err(ApiError::field("query", e.body_text())),
+        }
+    }
+}
+
+/// Path parameters; one that does not parse (an id that is not a UUID) names nothing that
+/// exists: 404 `not_found`.
+#[derive(Debug)]
+pub struct Id<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Id<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Id(value)),
+            Err(_) => Err(ApiError::not_found("resource")),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The QR signing keys: from the configuration, or generated on the first start and kept in the
+//! data directory (`keys.toml`, readable by the owner only), so tickets stay valid across
+//! restarts with no setting at all. There is no built-in key.
+
+use std::path::Path;
+
+use ticketing_core::env::Randomness;
+use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
+
+use crate::config::QrKey;
+
+/// The file generated keys are kept in, inside the data directory.
+pub const KEYS_FILE: &str = "keys.toml";
+
+/// Why the keys could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// The keys file could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The keys file is malformed.
+    #[error("{path}: {problem}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The keyring refused a key.
+    #[error("a QR key was refused: {0}")]
+    Keyring(#[from] ticketing_core::signing::KeyError),
+}
+
+#[derive(serde::Deserialize)]
+struct KeysFile {
+    qr_keys: Vec<String>,
+}
+
+/// The keys to sign with: `configured` if any, else those in `data_dir` (made there on the first
+/// start). Returns the keyring and whether keys were generated now.
+pub fn load(configured: &[QrKey], data_dir: &Path, rng: &dyn Randomness) -> Result<(Keyring, bool), KeysError> {
+    let (keys, generated) =
+        if configured.is_empty() { stored_or_new(data_dir, rng)? } else { (configured.to_vec(), false) };
+    let mut keyring = Keyring::new();
+    for key in keys {
+        let state = if key.current { KeyState::Current } else { KeyState::VerifyOnly };
+        keyring = keyring.with_key(KeyId(key.id), state, KeyMaterial::HmacSecret(key.secret))?;
+    }
+    Ok((keyring, generated))
+}
+
+fn stored_or_new(data_dir: &Path, rng: &dyn Randomness) -> Result<(Vec<QrKey>, bool), KeysError> {
+    let path = data_dir.join(KEYS_FILE);
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let file: KeysFile = toml::from_str(&text)
+                .map_err(|e| KeysError::Malformed { path: shown.clone(), problem: e.to_string() })?;
+            let keys = file
+                .qr_keys
+                .iter()
+                .map(|k| k.parse())
+                .collect::<Result<Vec<QrKey>, String>>()
+                .map_err(|problem| KeysError::Malformed { path: shown.clone(), problem })?;
+            if keys.iter().filter(|k| k.current).count() != 1 {
+                return Err(KeysError::Malformed { path: shown, problem: "exactly one key must be current".into() });
+            }
+            Ok((keys, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0; 32];
+            rng.fill(&mut secret);
+            let key = QrKey { id: 1, current: true, secret };
+            // The setting is digits, a word, a colon and hex: nothing to escape in a TOML string.
+            let text = format!(
+                "# QR signing keys, generated on the first start. Keep this file secret.\nqr_keys = [\"{}\"]\n",
+                key.to_setting()
+            );
+            write_private(&path, &text).map_err(|source| KeysError::Io { path: shown, source })?;
+            Ok((vec![key], true))
+        }
+        Err(source) => Err(KeysError::Io { path: shown, source }),
+    }
+}
+
+/// Writes `text` to a new file only its owner can read; fails if the file exists.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use ticketing_core::env::OsRandomness;
+    use ticketing_core::short_code::ShortCode;
+    use ticketing_core::signing::{Algorithm, QrClaims};
+
+    use super::*;
+
+    #[test]
+    fn generated_keys_are_kept_and_reused() {
+        let dir = std::env::temp_dir().join(format!("ticketing-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (first, generated) = load(&[], &dir, &OsRandomness).unwrap();
+        assert!(generated);
+        let (again, generated) = load(&[], &dir, &OsRandomness).unwrap();
+        assert!(!generated, "the second start reads the file");
+        assert_eq!(first.keys(), again.keys());
+        let claims = QrClaims { ticket: ShortCode::from_value(42).unwrap(), expires_at: None };
+        let signed = first.sign_qr(Algorithm::HmacSha256, &claims).unwrap();
+        assert_eq!(again.verify_qr(&signed, chrono::Utc::now()).unwrap(), claims, "the same secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(dir.join(KEYS_FILE)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

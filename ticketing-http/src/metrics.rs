@@ -1,0 +1,126 @@
+//! Prometheus metrics, kept per server (not in a process-global registry, so several servers in
+//! one process, as in the tests, each count their own) and rendered in the text format at
+//! `GET /metrics`.
+//!
+//! - `http_request_duration_seconds{method,route,status}`: a histogram per route template
+//!   (`/api/v1/events/{id}`, never the raw path, so ids do not explode the series);
+//! - the seed's generation families: `generation_queue_size`, read from the durable queue at each
+//!   scrape, and `tickets_generated_total`, `ticket_generation_duration_seconds` and
+//!   `generation_errors_total`, declared here and fed by the generation workers (issue 6).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Request duration buckets, in seconds.
+const HTTP_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Clone, Debug, Default)]
+struct Histogram {
+    /// Cumulative counts, one per bucket.
+    buckets: Vec<u64>,
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, bounds: &[f64], value: f64) {
+        if self.buckets.len() != bounds.len() {
+            self.buckets = vec![0; bounds.len()];
+        }
+        for (bound, n) in bounds.iter().zip(&mut self.buckets) {
+            if value <= *bound {
+                *n += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += value;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str, bounds: &[f64]) {
+        for (bound, n) in bounds.iter().zip(&self.buckets) {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {n}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// A label value, escaped for the text format.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    /// By (method, route, status).
+    requests: BTreeMap<(String, String, u16), Histogram>,
+}
+
+/// The server's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Records one answered request.
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        self.inner()
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default()
+            .observe(&HTTP_BUCKETS, elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with `queued` generation jobs as the queue size.
+    pub fn render(&self, queued: u64) -> String {
+        let inner = self.inner();
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP http_request_duration_seconds Time to answer a request, by route template.\n");
+        out.push_str("# TYPE http_request_duration_seconds histogram\n");
+        for ((method, route, status), h) in &inner.requests {
+            let labels = format!("method=\"{}\",route=\"{}\",status=\"{status}\"", label(method), label(route));
+            h.render(&mut out, "http_request_duration_seconds", &labels, &HTTP_BUCKETS);
+        }
+        // The generation families are declared now so dashboards and alerts can be set up; the
+        // generation workers add their samples.
+        out.push_str("# HELP tickets_generated_total Total number of tickets generated\n");
+        out.push_str("# TYPE tickets_generated_total counter\n");
+        out.push_str("# HELP ticket_generation_duration_seconds Ticket generation duration\n");
+        out.push_str("# TYPE ticket_generation_duration_seconds histogram\n");
+        out.push_str("# HELP generation_queue_size Current generation queue size\n");
+        out.push_str("# TYPE generation_queue_size gauge\n");
+        let _ = writeln!(out, "generation_queue_size{{queue_name=\"generation\"}} {queued}");
+        out.push_str("# HELP generation_errors_total Total number of generation errors\n");
+        out.push_str("# TYPE generation_errors_total counter\n");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_bucketed_by_route_template() {
+        let m = Metrics::default();
+        m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(3));
+        m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(30));
+        let text = m.render(4);
+        let series = "method=\"GET\",route=\"/api/v1/events/{id}\",status=\"200\"";
+        assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.005\"}} 1")), "{text}");
+        assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.05\"}} 2")), "{text}");
+        assert!(text.contains(&format!("http_request_duration_seconds_count{{{series}}} 2")), "{text}");
+        assert!(text.contains("generation_queue_size{queue_name=\"generation\"} 4"));
+        for family in ["tickets_generated_total", "ticket_generation_duration_seconds", "generation_errors_total"] {
+            assert!(text.contains(&format!("# TYPE {family} ")), "{family}");
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! An event's ticket types and gates. Reading needs the event's read reach (a cashier sells its
+//! types); changing needs the manage reach.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use ticketing_core::ids::{EventId, GateId, TicketTypeId};
+use ticketing_core::user::Role;
+use uuid::Uuid;
+
+use crate::audit::{Change, record};
+use crate::auth::{Caller, Reach};
+use crate::extract::{Body, Id};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+use crate::views::{GateBody, GateView, TicketTypeBody, TicketTypeView};
+
+/// An event's ticket types.
+#[utoipa::path(
+    get,
+    operation_id = "catalog_list_types",
+    path = "/events/{id}/ticket-types",
+    tag = "ticket types",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The types, by name", body = [TicketTypeView]),
+        (status = 404, description = "No such event of yours", body = Problem),
+    )
+)]
+pub async fn list_types(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<Vec<TicketTypeView>>, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Read).await?;
+    let types = state.store().ticket_types(event.id()).await?;
+    Ok(Json(types.iter().map(TicketTypeView::from).collect()))
+}
+
+/// Adds a ticket type; a name the event already has is refused (409 `duplicate_name`).
+#[utoipa::path(
+    post,
+    operation_id = "catalog_create_type",
+    path = "/events/{id}/ticket-types",
+    tag = "ticket types",
+    params(("id" = Uuid, Path, description = "The event")),
+    request_body = TicketTypeBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = TicketTypeView),
+        (status = 404, description = "No such event of yours", body = Problem),
+        (status = 409, description = "The name is taken", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn create_type(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<TicketTypeBody>,
+) -> Result<(StatusCode, Json<TicketTypeView>), ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
+    let created = state.engine.add_ticket_type(event.id(), &body.spec()).await?;
+    let view = TicketTypeView::from(&created);
+    let change = Change {
+        action: "ticket_type.create",
+        target: format!("ticket_type:{}", created.id()),
+        event_id: Some(event.id()),
+        before: None::<&()>,
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A ticket type, with the caller's reach on its event.
+async fn reach_type(
+    state: &Shared,
+    caller: &Caller,
+    id: Uuid,
+    reach: Reach,
+) -> Result<ticketing_core::ticket_type::TicketType, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer, Role::Cashier])?;
+    let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
+    caller
+        .event(state, ticket_type.event_id(), reach)
+        .await
+        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("ticket type") } else { e })?;
+    Ok(ticket_type)
+}
+
+/// A ticket type.
+#[utoipa::path(
+    get,
+    operation_id = "catalog_get_type",
+    path = "/ticket-types/{id}",
+    tag = "ticket types",
+    params(("id" = Uuid, Path, description = "The ticket type")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The type", body = TicketTypeView),
+        (status = 404, description = "No such type of yours", body = Problem),
+    )
+)]
+pub async fn get_type(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<TicketTypeView>, ApiError> {
+    Ok(Json(TicketTypeView::from(&reach_type(&state, &caller, id, Reach::Read).await?)))
+}
+
+/// Replaces a ticket type. A quota below its live tickets is refused (409 `below_issued`).
+#[utoipa::path(
+    put,
+    operation_id = "catalog_replace_type",
+    path = "/ticket-types/{id}",
+    tag = "ticket types",
+    params(("id" = Uuid, Path, description = "The ticket type")),
+    request_body = TicketTypeBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = TicketTypeView),
+        (status = 404, description = "No such type of yours", body = Problem),
+        (status = 409, description = "Quota below the tickets sold, or the name is taken", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn replace_type(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<TicketTypeBody>,
+) -> Result<Json<TicketTypeView>, ApiError> {
+    let before = reach_type(&state, &caller, id, Reach::Manage).await?;
+    let after = state.engine.update_ticket_type(before.id(), &body.spec()).await?;
+    let (before, view) = (TicketTypeView::from(&before), TicketTypeView::from(&after));
+    let change = Change {
+        action: "ticket_type.update",
+        target: format!("ticket_type:{}", after.id()),
+        event_id: Some(after.event_id()),
+        before: Some(&before),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}
+
+/// Deletes a ticket type that has no tickets and that no gate lists (else 409).
+#[utoipa::path(
+    delete,
+    operation_id = "catalog_delete_type",
+    path = "/ticket-types/{id}",
+    tag = "ticket types",
+    params(("id" = Uuid, Path, description = "The ticket type")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such type of yours", body = Problem),
+        (status = 409, description = "It has tickets, or a gate lists it", body = Problem),
+    )
+)]
+pub async fn delete_type(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let ticket_type = reach_type(&state, &caller, id, Reach::Manage).await?;
+    state.engine.delete_ticket_type(ticket_type.id()).await?;
+    let before = TicketTypeView::from(&ticket_type);
+    let change = Change {
+        action: "ticket_type.delete",
+        target: format!("ticket_type:{}", ticket_type.id()),
+        event_id: Some(ticket_type.event_id()),
+        before: Some(&before),
+        after: None::<&()>,
+    };
+    record(&state, &caller, change).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every listed agent must be an active user with the agent role.
+async fn check_agents(state: &Shared, body: &GateBody) -> Result<(), ApiError> {
+    for (i, id) in body.agents.iter().enumerate() {
+        let user = state.store().user(ticketing_core::ids::UserId::from_uuid(*id)).await?;
+        if !user.is_some_and(|u| u.role == Role::Agent && u.active) {
+            return Err(ApiError::field(format!("agents[{i}]"), "must be an active user with the agent role"));
+        }
+    }
+    Ok(())
+}
+
+/// An event's gates.
+#[utoipa::path(
+    get,
+    operation_id = "catalog_list_gates",
+    path = "/events/{id}/gates",
+    tag = "gates",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The gates, by name", body = [GateView]),
+        (status = 404, description = "No such event of yours", body = Problem),
+    )
+)]
+pub async fn list_gates(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<Vec<GateView>>, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
+    let gates = state.store().gates(event.id()).await?;
+    Ok(Json(gates.iter().map(GateView::from).collect()))
+}
+
+/// Adds a gate, with its agents and the ticket types it admits.
+#[utoipa::path(
+    post,
+    operation_id = "catalog_create_gate",
+    path = "/events/{id}/gates",
+    tag = "gates",
+    params(("id" = Uuid, Path, description = "The event")),
+    request_body = GateBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = GateView),
+        (status = 404, description = "No such event of yours, or a type not of it", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn create_gate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<GateBody>,
+) -> Result<(StatusCode, Json<GateView>), ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
+    check_agents(&state, &body).await?;
+    let gate = state.engine.add_gate(event.id(), &body.spec()).await?;
+    let view = GateView::from(&gate);
+    let change = Change {
+        action: "gate.create",
+        target: format!("gate:{}", gate.id()),
+        event_id: Some(event.id()),
+        before: None::<&()>,
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A gate, with the caller's manage reach on its event.
+async fn reach_gate(state: &Shared, caller: &Caller, id: Uuid) -> Result<ticketing_core::gate::Gate, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer])?;
+    let gate = state.engine.gate(GateId::from_uuid(id)).await?;
+    caller
+        .event(state, gate.event_id(), Reach::Manage)
+        .await
+        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("gate") } else { e })?;
+    Ok(gate)
+}
+
+/// A gate.
+#[utoipa::path(
+    get,
+    operation_id = "catalog_get_gate",
+    path = "/gates/{id}",
+    tag = "gates",
+    params(("id" = Uuid, Path, description = "The gate")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The gate", body = GateView),
+        (status = 404, description = "No such gate of yours", body = Problem),
+    )
+)]
+pub async fn get_gate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<GateView>, ApiError> {
+    Ok(Json(GateView::from(&reach_gate(&state, &caller, id).await?)))
+}
+
+/// Replaces a gate: its name, agents and admitted types.
+#[utoipa::path(
+    put,
+    operation_id = "catalog_replace_gate",
+    path = "/gates/{id}",
+    tag = "gates",
+    params(("id" = Uuid, Path, description = "The gate")),
+    request_body = GateBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Replaced", body = GateView),
+        (status = 404, description = "No such gate of yours", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn replace_gate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<GateBody>,
+) -> Result<Json<GateView>, ApiError> {
+    let before = reach_gate(&state, &caller, id).await?;
+    check_agents(&state, &body).await?;
+    let gate = state.engine.update_gate(before.id(), &body.spec()).await?;
+    let (before, view) = (GateView::from(&before), GateView::from(&gate));
+    let change = Change {
+        action: "gate.update",
+        target: format!("gate:{}", gate.id()),
+        event_id: Some(gate.event_id()),
+        before: Some(&before),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}
+
+/// Deletes a gate where nothing was scanned and that no ticket type lists (else 409).
+#[utoipa::path(
+    delete,
+    operation_id = "catalog_delete_gate",
+    path = "/gates/{id}",
+    tag = "gates",
+    params(("id" = Uuid, Path, description = "The gate")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such gate of yours", body = Problem),
+        (status = 409, description = "Scans were logged there, or a type lists it", body = Problem),
+    )
+)]
+pub async fn delete_gate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let gate = reach_gate(&state, &caller, id).await?;
+    state.engine.delete_gate(gate.id()).await?;
+    let before = GateView::from(&gate);
+    let change = Change {
+        action: "gate.delete",
+        target: format!("gate:{}", gate.id()),
+        event_id: Some(gate.event_id()),
+        before: Some(&before),
+        after: None::<&()>,
+    };
+    record(&state, &caller, change).await;
+    Ok(StatusCode::NO_CONTENT)
+}

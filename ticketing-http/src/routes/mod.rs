@@ -1,0 +1,52 @@
+//! The routes, each with its OpenAPI operation: the router and the document are built from the
+//! same list ([`utoipa_axum`]), so every route served is documented.
+//!
+//! | path | module |
+//! |---|---|
+//! | `/oauth/token`, `/oauth/revoke` | [`crate::auth::token`] |
+//! | `/api/v1/public/events…` | [`public`] |
+//! | `/api/v1/events…`, staff | [`events`] |
+//! | `/api/v1/…/ticket-types…`, `/api/v1/…/gates…` | [`catalog`] |
+//! | `/api/v1/me`, `/api/v1/users…`, `/api/v1/clients…` | [`users`] |
+//! | `/api/v1/audit`, `/health`, `/metrics`, `/openapi.json` | [`ops`] |
+
+pub mod catalog;
+pub mod events;
+pub mod ops;
+pub mod public;
+pub mod users;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::auth::token;
+use crate::state::Shared;
+
+/// Every route, with its documentation.
+pub fn api() -> OpenApiRouter<Shared> {
+    let v1 = OpenApiRouter::new()
+        .routes(routes!(public::list))
+        .routes(routes!(public::detail))
+        .routes(routes!(events::list, events::create))
+        .routes(routes!(events::get, events::replace, events::delete))
+        .routes(routes!(events::set_status))
+        .routes(routes!(events::staff))
+        .routes(routes!(events::assign, events::unassign))
+        .routes(routes!(catalog::list_types, catalog::create_type))
+        .routes(routes!(catalog::get_type, catalog::replace_type, catalog::delete_type))
+        .routes(routes!(catalog::list_gates, catalog::create_gate))
+        .routes(routes!(catalog::get_gate, catalog::replace_gate, catalog::delete_gate))
+        .routes(routes!(users::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::get, users::update))
+        .routes(routes!(users::list_clients, users::create_client))
+        .routes(routes!(users::revoke_client))
+        .routes(routes!(ops::audit));
+    OpenApiRouter::new()
+        .routes(routes!(token::token))
+        .routes(routes!(token::revoke))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .nest("/api/v1", v1)
+}

@@ -1,0 +1,174 @@
+//! Operations: the audit trail, health and metrics.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use ticketing_core::ids::EventId;
+use ticketing_core::job::{JobStatus, JobTask};
+use ticketing_core::store::JobFilter;
+use ticketing_core::user::Role;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Reach};
+use crate::extract::Params;
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+use crate::views::AuditView;
+
+/// Which audit entries.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only this event's (required for organizers).
+    pub event_id: Option<Uuid>,
+    /// At most this many, newest first (1 to 500, default 100).
+    pub limit: Option<u32>,
+}
+
+/// The audit trail: everything for a superadmin, an event's for its organizers.
+#[utoipa::path(
+    get,
+    operation_id = "ops_audit",
+    path = "/audit",
+    tag = "audit",
+    params(AuditQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Entries, newest first", body = [AuditView]),
+        (status = 403, description = "Superadmins and organizers only", body = Problem),
+        (status = 404, description = "No such event of yours", body = Problem),
+        (status = 422, description = "Organizers must name an event", body = Problem),
+    )
+)]
+pub async fn audit(
+    State(state): State<Shared>,
+    caller: Caller,
+    Params(query): Params<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer])?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 500"));
+    }
+    let event = match query.event_id {
+        Some(id) => Some(caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?.id()),
+        None if caller.is_superadmin() => None,
+        None => return Err(ApiError::field("event_id", "organizers read the trail of one of their events")),
+    };
+    let entries = state.store().audit_entries(event, limit).await?;
+    Ok(Json(entries.iter().map(AuditView::from).collect()))
+}
+
+/// One component's state.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ComponentHealth {
+    /// `up`, `down` or `not_configured`.
+    pub status: String,
+    /// What failed, when down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// The server's health.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or `degraded` when a component is down.
+    pub status: String,
+    /// The database.
+    pub database: ComponentHealth,
+    /// Redis (scan sessions and locks), when configured.
+    pub redis: ComponentHealth,
+    /// The durable job queue.
+    pub queue: ComponentHealth,
+    /// The ticket renderer.
+    pub renderer: ComponentHealth,
+}
+
+/// How long one health probe may take before its component counts as down.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+async fn probe<T, E: std::fmt::Display>(check: impl Future<Output = Result<T, E>>) -> ComponentHealth {
+    match tokio::time::timeout(PROBE_TIMEOUT, check).await {
+        Ok(Ok(_)) => ComponentHealth { status: "up".into(), detail: None },
+        Ok(Err(e)) => ComponentHealth { status: "down".into(), detail: Some(e.to_string()) },
+        Err(_) => ComponentHealth { status: "down".into(), detail: Some("no answer within 2 s".into()) },
+    }
+}
+
+/// Each component's status; 503 when one is down.
+#[utoipa::path(
+    get,
+    operation_id = "ops_health",
+    path = "/health",
+    tag = "operations",
+    responses(
+        (status = 200, description = "All up", body = Health),
+        (status = 503, description = "A component is down", body = Health),
+    )
+)]
+pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
+    let store = state.store();
+    let database = probe(store.roles()).await;
+    let redis = if state.config.redis_url.is_some() {
+        // The lock round trip goes to Redis when it is configured.
+        probe(async {
+            let owner = format!("health-{}", uuid::Uuid::new_v4());
+            store.try_lock("health", &owner, Duration::from_secs(5)).await?;
+            store.unlock("health", &owner).await
+        })
+        .await
+    } else {
+        ComponentHealth { status: "not_configured".into(), detail: None }
+    };
+    let queue = probe(store.jobs(&JobFilter { status: Some(JobStatus::Queued), limit: 1, ..Default::default() })).await;
+    let renderer = if state.renderer_ready {
+        ComponentHealth { status: "up".into(), detail: None }
+    } else {
+        ComponentHealth { status: "down".into(), detail: Some("the default template did not prepare".into()) }
+    };
+    let down = [&database, &redis, &queue, &renderer].iter().any(|c| c.status == "down");
+    let status = if down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    let health = Health { status: if down { "degraded" } else { "ok" }.into(), database, redis, queue, renderer };
+    (status, Json(health))
+}
+
+/// Jobs counted into `generation_queue_size` at most.
+const QUEUE_COUNT_CAP: u32 = 100_000;
+
+/// Prometheus metrics (text format 0.0.4).
+#[utoipa::path(
+    get,
+    operation_id = "ops_metrics",
+    path = "/metrics",
+    tag = "operations",
+    responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"))
+)]
+pub async fn metrics(State(state): State<Shared>) -> Response {
+    let filter = JobFilter { status: Some(JobStatus::Queued), limit: QUEUE_COUNT_CAP, ..Default::default() };
+    let queued = match state.store().jobs(&filter).await {
+        Ok(jobs) => jobs.iter().filter(|j| j.kind() == JobTask::GENERATE_TICKETS).count() as u64,
+        Err(e) => {
+            tracing::warn!(error = %e, "the queue could not be read for metrics");
+            0
+        }
+    };
+    let body = state.metrics.render(queued);
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response()
+}
+
+/// This API's OpenAPI 3.1 document (the browsable UI is at `/docs`).
+#[utoipa::path(
+    get,
+    operation_id = "ops_openapi",
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+pub async fn openapi(State(state): State<Shared>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], state.openapi.clone()).into_response()
+}

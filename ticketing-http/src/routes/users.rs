@@ -1,0 +1,345 @@
+//! Staff users (superadmin only, but anyone reads themselves at `/me`) and API clients
+//! (superadmins for anyone, organizers for themselves).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use ticketing_core::credential::ApiClient;
+use ticketing_core::field::Email;
+use ticketing_core::ids::{ApiClientId, UserId};
+use ticketing_core::secret_token::SecretToken;
+use ticketing_core::user::{Role, User};
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use crate::audit::{Change, record};
+use crate::auth::Caller;
+use crate::auth::caller::TOKEN_BYTES;
+use crate::extract::{Body, Id, Params};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+use crate::views::{ClientView, NewClientBody, NewClientView, NewUserBody, UserPatch, UserView, parse_role};
+
+/// Paging of the user list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// The page, from 1.
+    pub page: Option<u32>,
+    /// Items per page, 1 to 100 (default 50).
+    pub per_page: Option<u32>,
+}
+
+fn email(text: &str) -> Result<Email, ApiError> {
+    Email::parse(text).map_err(|e| ApiError::field("email", e.to_string()))
+}
+
+/// The signed-in user (for an API client: its owner).
+#[utoipa::path(
+    get,
+    operation_id = "users_me",
+    path = "/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "You", body = UserView),
+        (status = 401, description = "Not signed in", body = Problem),
+    )
+)]
+pub async fn me(State(state): State<Shared>, caller: Caller) -> Result<Json<UserView>, ApiError> {
+    let user = state.store().user(caller.user).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Lists users, oldest first.
+#[utoipa::path(
+    get,
+    operation_id = "users_list",
+    path = "/users",
+    tag = "users",
+    params(UserQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of users", body = [UserView]),
+        (status = 403, description = "Superadmins only", body = Problem),
+    )
+)]
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Params(query): Params<UserQuery>,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let per_page = query.per_page.unwrap_or(50);
+    if !(1..=100).contains(&per_page) {
+        return Err(ApiError::field("per_page", "must be from 1 to 100"));
+    }
+    let page = query.page.unwrap_or(1);
+    let offset = page
+        .checked_sub(1)
+        .and_then(|p| p.checked_mul(per_page))
+        .ok_or_else(|| ApiError::field("page", "pages count from 1"))?;
+    let users = state.store().users(per_page, offset).await?;
+    Ok(Json(users.iter().map(UserView::from).collect()))
+}
+
+/// Creates a user.
+#[utoipa::path(
+    post,
+    operation_id = "users_create",
+    path = "/users",
+    tag = "users",
+    request_body = NewUserBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created", body = UserView),
+        (status = 403, description = "Superadmins only", body = Problem),
+        (status = 409, description = "The email is taken", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    Body(body): Body<NewUserBody>,
+) -> Result<(StatusCode, Json<UserView>), ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let role = parse_role("role", &body.role)?;
+    let email = email(&body.email)?;
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
+    }
+    let password_hash = state.passwords.hash(body.password, state.rng.clone()).await?;
+    let user = User {
+        id: UserId::generate(&*state.clock, &*state.rng),
+        email,
+        name: name.to_owned(),
+        role,
+        password_hash,
+        active: true,
+        created_at: state.clock.now(),
+    };
+    state.store().insert_user(&user).await?;
+    let view = UserView::from(&user);
+    let change = Change {
+        action: "user.create",
+        target: format!("user:{}", user.id),
+        event_id: None,
+        before: None::<&()>,
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// A user.
+#[utoipa::path(
+    get,
+    operation_id = "users_get",
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "The user")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = UserView),
+        (status = 403, description = "Superadmins only", body = Problem),
+        (status = 404, description = "No such user", body = Problem),
+    )
+)]
+pub async fn get(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<UserView>, ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let user = state.store().user(UserId::from_uuid(id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Changes a user. Deactivating them or changing their password signs them (and their API
+/// clients) out everywhere.
+#[utoipa::path(
+    patch,
+    operation_id = "users_update",
+    path = "/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "The user")),
+    request_body = UserPatch,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed", body = UserView),
+        (status = 403, description = "Superadmins only", body = Problem),
+        (status = 404, description = "No such user", body = Problem),
+        (status = 409, description = "The email is taken, or the last superadmin would go", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(patch): Body<UserPatch>,
+) -> Result<Json<UserView>, ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let store = state.store();
+    let before = store.user(UserId::from_uuid(id)).await?.ok_or_else(|| ApiError::not_found("user"))?;
+    let mut after = before.clone();
+    if let Some(e) = &patch.email {
+        after.email = email(e)?;
+    }
+    if let Some(name) = &patch.name {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
+        }
+        after.name = name.to_owned();
+    }
+    if let Some(role) = &patch.role {
+        after.role = parse_role("role", role)?;
+    }
+    if let Some(active) = patch.active {
+        after.active = active;
+    }
+    let loses_superadmin = before.role == Role::Superadmin && (after.role != Role::Superadmin || !after.active);
+    if loses_superadmin && store.users_with_role(Role::Superadmin).await?.iter().filter(|u| u.active).count() <= 1 {
+        return Err(ApiError::conflict("the last active superadmin cannot be demoted or deactivated"));
+    }
+    if let Some(password) = patch.password {
+        after.password_hash = state.passwords.hash(password, state.rng.clone()).await?;
+    }
+    store.update_user(&after).await?;
+    let signs_out = !after.active || after.password_hash != before.password_hash || after.role != before.role;
+    if signs_out {
+        store.revoke_user_tokens(after.id, state.clock.now()).await?;
+    }
+    let (before_view, view) = (UserView::from(&before), UserView::from(&after));
+    let change = Change {
+        action: "user.update",
+        target: format!("user:{}", after.id),
+        event_id: None,
+        before: Some(&before_view),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}
+
+/// Lists API clients: all for a superadmin, one's own for an organizer.
+#[utoipa::path(
+    get,
+    operation_id = "users_list_clients",
+    path = "/clients",
+    tag = "clients",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The clients", body = [ClientView]),
+        (status = 403, description = "Superadmins and organizers only", body = Problem),
+    )
+)]
+pub async fn list_clients(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ClientView>>, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer])?;
+    let owner = (!caller.is_superadmin()).then_some(caller.user);
+    let clients = state.store().api_clients(owner).await?;
+    Ok(Json(clients.iter().map(ClientView::from).collect()))
+}
+
+/// Creates an API client for the client-credentials grant. Its secret is in this answer only.
+#[utoipa::path(
+    post,
+    operation_id = "users_create_client",
+    path = "/clients",
+    tag = "clients",
+    request_body = NewClientBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Created; keep the secret", body = NewClientView),
+        (status = 403, description = "Superadmins and organizers only", body = Problem),
+        (status = 422, description = "A field is invalid", body = Problem),
+    )
+)]
+pub async fn create_client(
+    State(state): State<Shared>,
+    caller: Caller,
+    Body(body): Body<NewClientBody>,
+) -> Result<(StatusCode, Json<NewClientView>), ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer])?;
+    let owner = match body.owner {
+        Some(id) if caller.is_superadmin() => {
+            state.store().user(UserId::from_uuid(id)).await?.ok_or_else(|| ApiError::field("owner", "no such user"))?
+        }
+        Some(_) => return Err(ApiError::field("owner", "only a superadmin makes clients for others")),
+        None => state.store().user(caller.user).await?.ok_or_else(|| ApiError::not_found("user"))?,
+    };
+    if !owner.active {
+        return Err(ApiError::field("owner", "the owner is inactive"));
+    }
+    let role = match &body.role {
+        Some(role) => parse_role("role", role)?,
+        None => owner.role,
+    };
+    if owner.role != Role::Superadmin && role != owner.role {
+        return Err(ApiError::field("role", format!("a client of a {} acts as a {}", owner.role, owner.role)));
+    }
+    let name = body.name.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
+    }
+    let secret = SecretToken::<TOKEN_BYTES>::generate(&*state.rng);
+    let client = ApiClient {
+        id: ApiClientId::generate(&*state.clock, &*state.rng),
+        client_id: format!("cli_{}", SecretToken::<12>::generate(&*state.rng).as_text()),
+        secret_hash: secret.hash(),
+        name: name.to_owned(),
+        role,
+        owner: owner.id,
+        created_at: state.clock.now(),
+        revoked_at: None,
+    };
+    state.store().insert_api_client(&client).await?;
+    let view = ClientView::from(&client);
+    let change = Change {
+        action: "client.create",
+        target: format!("client:{}", client.client_id),
+        event_id: None,
+        before: None::<&()>,
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(NewClientView { client: view, client_secret: secret.as_text() })))
+}
+
+/// Revokes an API client and every token it holds.
+#[utoipa::path(
+    delete,
+    operation_id = "users_revoke_client",
+    path = "/clients/{id}",
+    tag = "clients",
+    params(("id" = Uuid, Path, description = "The client")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such client of yours", body = Problem),
+    )
+)]
+pub async fn revoke_client(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer])?;
+    let client = state
+        .store()
+        .api_client_by_id(ApiClientId::from_uuid(id))
+        .await?
+        .filter(|c| caller.is_superadmin() || c.owner == caller.user)
+        .ok_or_else(|| ApiError::not_found("API client"))?;
+    state.store().revoke_api_client(client.id, state.clock.now()).await?;
+    let before = ClientView::from(&client);
+    let change = Change {
+        action: "client.revoke",
+        target: format!("client:{}", client.client_id),
+        event_id: None,
+        before: Some(&before),
+        after: None::<&()>,
+    };
+    record(&state, &caller, change).await;
+    Ok(StatusCode::NO_CONTENT)
+}

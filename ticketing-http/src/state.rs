@@ -1,0 +1,45 @@
+//! What every handler shares: the engine over the store, the settings, the limiters, the
+//! metrics, and the password checker.
+
+use std::sync::Arc;
+
+use ticketing_core::engine::Ticketing;
+use ticketing_core::env::{Clock, Randomness};
+use ticketing_core::store::Store;
+
+use crate::auth::password::Passwords;
+use crate::config::Config;
+use crate::limit::Limits;
+use crate::metrics::Metrics;
+
+/// The server's shared state.
+pub struct AppState {
+    /// The engine, over the configured store.
+    pub engine: Ticketing<dyn Store>,
+    /// The settings.
+    pub config: Config,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// Random bytes for tokens and ids.
+    pub rng: Arc<dyn Randomness>,
+    /// Rate limiters.
+    pub limits: Limits,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Password hashing and checking, off the async threads.
+    pub passwords: Passwords,
+    /// Whether the ticket renderer prepared its default template at start.
+    pub renderer_ready: bool,
+    /// The OpenAPI document, as served at `/openapi.json`.
+    pub openapi: String,
+}
+
+impl AppState {
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.engine.store()
+    }
+}
+
+/// The state as handlers receive it.
+pub type Shared = Arc<AppState>;

@@ -1,0 +1,19 @@
+//! Logs: tracing lines as text or JSON, filtered by the configured level (`info`, or per target
+//! as `ticketing_http=debug,info`; checked when the configuration is read).
+
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::config::{Config, LogFormat};
+
+/// Installs the global subscriber for the binary.
+pub fn init(config: &Config) {
+    let filter: Targets =
+        config.log_level.parse().unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO));
+    let registry = tracing_subscriber::registry().with(filter);
+    match config.log_format {
+        LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json()).init(),
+        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).init(),
+    }
+}
