@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
+use ticketing_core::store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -73,10 +74,19 @@ impl Server {
     /// Opens everything `config` names and binds its address.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let store = ticketing_storage::open(&config.database_url, config.redis_url.as_deref(), clock.clone()).await?;
+        Self::start_with(config, store, clock).await
+    }
+
+    /// Like [`start`](Self::start), over a store opened by the caller (its URL settings are
+    /// then only reported by `/health`): for embedding, and for tests that isolate each server
+    /// in a schema of its own.
+    pub async fn start_with(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
+        let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
         let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default());
         let superadmin = seed(&engine, &config).await?;

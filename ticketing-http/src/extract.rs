@@ -46,8 +46,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     }
 }
 
-/// Parses `bytes` as JSON into `T`, with errors that name the field.
+/// Parses `bytes` as a JSON object into `T`, with errors that name the field. (Every body of
+/// this API is an object; serde would otherwise also take a struct from an array.)
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(match serde_json::from_slice::<serde_json::Value>(bytes) {
+            Ok(_) => ApiError::field("body", "must be a JSON object"),
+            Err(e) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {e}"))
+            }
+        });
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -56,8 +65,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", format!("the body is not valid JSON: {inner}"))
             }
-            _ if path == "." => ApiError::field("body", inner.to_string()),
-            _ => ApiError::field(path, inner.to_string()),
+            _ => {
+                // A missing field is reported at its parent: name the field itself.
+                let message = inner.to_string();
+                let named = message.strip_prefix("missing field `").and_then(|rest| rest.split('`').next());
+                let field = match (named, path.as_str()) {
+                    (Some(name), ".") => name.to_owned(),
+                    (Some(name), parent) => format!("{parent}.{name}"),
+                    (None, ".") => "body".to_owned(),
+                    (None, _) => path,
+                };
+                ApiError::field(field, message)
+            }
         }
     })
 }

@@ -1,8 +1,6 @@
 //! The conformance suite, once per backend. Postgres runs when `DATABASE_URL` is set, Postgres
 //! with Redis when `REDIS_URL` is set too; each is skipped (saying so) otherwise.
 
-mod servers;
-
 mod memory {
     use std::sync::Arc;
 
@@ -77,7 +75,7 @@ mod postgres {
     use ticketing_storage::PgStore;
     use ticketing_storage::testkit::Backend;
 
-    use crate::servers::{Schemas, database_url};
+    use ticketing_storage::testkit::servers::{Schemas, database_url};
 
     /// A fresh schema per store, in a database of this run's own.
     fn backend() -> Backend {
@@ -113,7 +111,7 @@ mod postgres_redis {
     use ticketing_storage::testkit::{self, Backend, Options, World};
     use ticketing_storage::{PgStore, RedisLayer};
 
-    use crate::servers::{Prefixes, Schemas, database_url, redis_url};
+    use ticketing_storage::testkit::servers::{Prefixes, Schemas, database_url, redis_url};
 
     /// A fresh schema and a fresh key prefix per store, on the servers at `url` and `redis`.
     fn backend_on(url: String, redis: String, prefixes: Prefixes) -> Backend {

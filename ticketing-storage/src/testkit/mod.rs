@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod locks_audit;
 #[doc(hidden)]
 pub mod reasons;
+pub mod servers;
 mod support;
 #[doc(hidden)]
 pub mod templates;

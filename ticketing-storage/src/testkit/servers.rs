@@ -1,4 +1,4 @@
-//! The real servers for the conformance suite: a database per test run on Postgres, a schema per
+//! The real servers for tests (the conformance suite, the HTTP server's tests): a database per test run on Postgres, a schema per
 //! store inside it, dropped when its case ends. Databases left by earlier runs whose process is
 //! gone (a crash, an interrupted run) are dropped when a run starts.
 

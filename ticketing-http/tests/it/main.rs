@@ -1,0 +1,9 @@
+//! The server, started for real on a random port (on SQLite, and on Postgres+Redis when
+//! `DATABASE_URL` and `REDIS_URL` are set), driven as an HTTP client.
+
+mod support;
+
+mod malformed;
+mod matrix;
+mod oauth;
+mod ops;

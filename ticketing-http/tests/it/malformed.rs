@@ -1,0 +1,304 @@
+//! Bad input gets a typed problem, never a 500: malformed JSON, wrong types, missing and unknown
+//! fields, oversized bodies, unknown ids, bad queries, wrong methods; and invariants that would
+//! break are refused with nothing written.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use ticketing_core::engine::IssueRequest;
+use ticketing_core::ids::TicketTypeId;
+use ticketing_core::status::TicketStatus;
+
+use crate::support::{TestServer, event_body, type_body};
+
+fn with(mut body: Value, key: &str, value: Value) -> Value {
+    body[key] = value;
+    body
+}
+
+async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
+    let admin = s.admin().await;
+    let token = Some(admin.as_str());
+    let good = event_body("Valid", 10);
+    let mut without_title = good.clone();
+    without_title.as_object_mut().expect("object").remove("title");
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    // (content type, body, status, code, field)
+    type Case<'a> = (&'a str, Vec<u8>, StatusCode, &'a str, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("application/json", b"{\"title\":".to_vec(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        ("application/json", b"not json at all".to_vec(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        ("application/json", deep.into_bytes(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        ("application/json", Vec::new(), StatusCode::BAD_REQUEST, "malformed_json", None),
+        (
+            "text/plain",
+            serde_json::to_vec(&good).expect("json"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            None,
+        ),
+        ("application/json", b"[1, 2]".to_vec(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some("body")),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "capacity", json!("many"))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("capacity"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "capacity", json!(1e20))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("capacity"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "capacity", json!(-1))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("capacity"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "capacity", json!(0))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("capacity"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "starts_at", json!("tomorrow"))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("starts_at"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "ends_at", good["starts_at"].clone())).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("ends_at"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "time_zone", json!("Mars/Olympus"))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("time_zone"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "title", json!("x".repeat(201)))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("title"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "title", json!("two\nlines"))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("title"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "payment_url", json!("javascript:alert(1)"))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("payment_url"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&with(good.clone(), "surprise", json!(true))).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("surprise"),
+        ),
+        (
+            "application/json",
+            serde_json::to_vec(&without_title).expect("json"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            Some("title"),
+        ),
+        ("application/json", vec![b' '; 2 << 20], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+    ];
+    for (content_type, body, status, code, field) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        let answer = s.raw(Method::POST, "/api/v1/events", token, Some((content_type, body))).await;
+        assert_eq!((answer.status, answer.code()), (status, code), "{shown}: {}", answer.text);
+        assert_eq!(answer.json["field"].as_str(), field, "{shown}: {}", answer.text);
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+        assert_eq!(answer.json["status"], status.as_u16());
+    }
+    let listed = s.call(Method::GET, "/api/v1/events", token, None).await;
+    assert_eq!(listed.json["items"], json!([]), "nothing was written by any refusal");
+
+    // Unknown and malformed ids, queries and methods.
+    let event = s.call(Method::POST, "/api/v1/events", token, Some(good.clone())).await;
+    let event = event.json["id"].as_str().expect("id").to_owned();
+    let nil = "00000000-0000-0000-0000-000000000000";
+    let lookups = [
+        (Method::GET, format!("/api/v1/events/{nil}"), StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, "/api/v1/events/not-a-uuid".to_owned(), StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, format!("/api/v1/ticket-types/{nil}"), StatusCode::NOT_FOUND, "not_found"),
+        (Method::DELETE, format!("/api/v1/gates/{nil}"), StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, format!("/api/v1/public/events/{event}"), StatusCode::NOT_FOUND, "not_found"),
+        (Method::GET, "/api/v1/events?per_page=0".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (Method::GET, "/api/v1/events?page=0".to_owned(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+        (
+            Method::GET,
+            "/api/v1/public/events?from=yesterday".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            Method::GET,
+            "/api/v1/public/events?status=draft".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (
+            Method::GET,
+            "/api/v1/public/events?page=4294967295&per_page=100".to_owned(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        ),
+        (Method::GET, "/api/v1/nothing-here".to_owned(), StatusCode::NOT_FOUND, "route_not_found"),
+        (Method::PATCH, "/api/v1/events".to_owned(), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+    ];
+    for (method, path, status, code) in lookups {
+        let answer = s.call(method.clone(), &path, token, None).await;
+        assert_eq!((answer.status, answer.code()), (status, code), "{method} {path}: {}", answer.text);
+    }
+    let bad_token = s.call(Method::GET, "/api/v1/me", Some("garbage"), None).await;
+    assert_eq!((bad_token.status, bad_token.code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let gate_with_stranger = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{event}/gates"),
+            token,
+            Some(json!({"name": "North", "agents": [nil]})),
+        )
+        .await;
+    assert_eq!(
+        (gate_with_stranger.status, gate_with_stranger.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("agents[0]"))
+    );
+    let type_with_stranger_gate = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{event}/ticket-types"),
+            token,
+            Some(with(type_body("A", 5), "gates", json!([nil]))),
+        )
+        .await;
+    assert_eq!(type_with_stranger_gate.status, StatusCode::NOT_FOUND, "{}", type_with_stranger_gate.text);
+    let bad_price = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{event}/ticket-types"),
+            token,
+            Some(with(type_body("A", 5), "currency", json!("XYZ"))),
+        )
+        .await;
+    assert_eq!(bad_price.json["field"], "price_minor", "{}", bad_price.text);
+    let bad_status =
+        s.call(Method::POST, &format!("/api/v1/events/{event}/status"), token, Some(json!({"status": "open"}))).await;
+    assert_eq!(
+        (bad_status.status, bad_status.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("status"))
+    );
+    let backwards =
+        s.call(Method::POST, &format!("/api/v1/events/{event}/status"), token, Some(json!({"status": "ended"}))).await;
+    assert_eq!((backwards.status, backwards.code()), (StatusCode::CONFLICT, "invalid_transition"));
+    let short = s
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            token,
+            Some(json!({"email": "a@example.org", "name": "A", "role": "agent", "password": "short"})),
+        )
+        .await;
+    assert_eq!(short.json["field"], "password");
+    let role = s
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            token,
+            Some(json!({"email": "a@example.org", "name": "A", "role": "root", "password": "long enough password"})),
+        )
+        .await;
+    assert_eq!(role.json["field"], "role");
+}
+
+crate::on_both_backends!(bad_input, &[], bad_input_is_refused_with_a_problem);
+
+async fn invariants_that_would_break_are_refused(s: &TestServer) {
+    let admin = s.admin().await;
+    let token = Some(admin.as_str());
+    let event = s.call(Method::POST, "/api/v1/events", token, Some(event_body("Sold", 100))).await.json;
+    let id = event["id"].as_str().expect("id");
+    let t = s
+        .call(Method::POST, &format!("/api/v1/events/{id}/ticket-types"), token, Some(type_body("Standard", 50)))
+        .await
+        .json;
+    let type_id = t["id"].as_str().expect("id");
+    let twin = s
+        .call(Method::POST, &format!("/api/v1/events/{id}/ticket-types"), token, Some(type_body(" STANDARD ", 5)))
+        .await;
+    assert_eq!((twin.status, twin.code()), (StatusCode::CONFLICT, "duplicate_name"));
+
+    // Sell 30 (ticket endpoints come with the next issue; the engine is the same).
+    let request = IssueRequest {
+        ticket_type_id: TicketTypeId::from_uuid(type_id.parse().expect("uuid")),
+        count: 30,
+        holders: vec![],
+        status: TicketStatus::Paid,
+    };
+    s.state.engine.issue_tickets(&request).await.expect("30 tickets");
+
+    let quota =
+        s.call(Method::PUT, &format!("/api/v1/ticket-types/{type_id}"), token, Some(type_body("Standard", 29))).await;
+    assert_eq!((quota.status, quota.code()), (StatusCode::CONFLICT, "below_issued"), "{}", quota.text);
+    let capacity = s.call(Method::PUT, &format!("/api/v1/events/{id}"), token, Some(event_body("Sold", 29))).await;
+    assert_eq!((capacity.status, capacity.code()), (StatusCode::CONFLICT, "below_issued"), "{}", capacity.text);
+    let deleted = s.call(Method::DELETE, &format!("/api/v1/ticket-types/{type_id}"), token, None).await;
+    assert_eq!(deleted.status, StatusCode::CONFLICT);
+    let deleted = s.call(Method::DELETE, &format!("/api/v1/events/{id}"), token, None).await;
+    assert_eq!(deleted.status, StatusCode::CONFLICT);
+    let kept = s.call(Method::GET, &format!("/api/v1/ticket-types/{type_id}"), token, None).await;
+    assert_eq!(kept.json["quota"], 50, "nothing changed");
+    let at_the_line =
+        s.call(Method::PUT, &format!("/api/v1/ticket-types/{type_id}"), token, Some(type_body("Standard", 30))).await;
+    assert_eq!(at_the_line.status, StatusCode::OK, "{}", at_the_line.text);
+
+    // The public page counts what is left.
+    s.call(Method::POST, &format!("/api/v1/events/{id}/status"), token, Some(json!({"status": "published"}))).await;
+    let public = s.call(Method::GET, &format!("/api/v1/public/events/{id}"), None, None).await;
+    assert_eq!(public.status, StatusCode::OK, "{}", public.text);
+    assert_eq!(
+        (public.json["remaining_capacity"].as_u64(), public.json["ticket_types"][0]["remaining"].as_u64()),
+        (Some(70), Some(0))
+    );
+
+    // A gate that a type enters by stays until the type lets go of it.
+    let gate = s
+        .call(Method::POST, &format!("/api/v1/events/{id}/gates"), token, Some(json!({"name": "VIP door"})))
+        .await
+        .json;
+    let gate_id = gate["id"].as_str().expect("id");
+    let vip = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{id}/ticket-types"),
+            token,
+            Some(with(type_body("VIP", 5), "gates", json!([gate_id]))),
+        )
+        .await;
+    assert_eq!(vip.status, StatusCode::CREATED, "{}", vip.text);
+    let held = s.call(Method::DELETE, &format!("/api/v1/gates/{gate_id}"), token, None).await;
+    assert_eq!((held.status, held.code()), (StatusCode::CONFLICT, "conflict"));
+}
+
+crate::on_both_backends!(invariants, &[], invariants_that_would_break_are_refused);

@@ -1,0 +1,134 @@
+//! Operations: health, metrics by route template, the public list's filters and paging, the
+//! audit trail with before/after, and the OpenAPI document.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Backend, PASSWORD, TestServer, event_body};
+
+async fn health_metrics_listing_and_audit(s: &TestServer) {
+    let health = s.call(Method::GET, "/health", None, None).await;
+    assert_eq!((health.status, health.json["status"].as_str()), (StatusCode::OK, Some("ok")), "{}", health.text);
+    for component in ["database", "queue", "renderer"] {
+        assert_eq!(health.json[component]["status"], "up", "{component}");
+    }
+    let redis = health.json["redis"]["status"].as_str().expect("redis status");
+    assert!(redis == "up" || redis == "not_configured", "{redis}");
+
+    let admin = s.admin().await;
+    let token = Some(admin.as_str());
+    let organizer = s.user(&admin, "org@example.org", "organizer").await;
+    let org = s.token("org@example.org", PASSWORD).await;
+    let mut ids = Vec::new();
+    for (i, place) in ["Lyon", "Paris", "Lyon Sud", "Marseille", "Lille"].iter().enumerate() {
+        let mut body = event_body(&format!("Show {i}"), 10);
+        body["location"] = json!(place);
+        let start = chrono::Utc::now() + chrono::Duration::days(30 + i as i64);
+        body["starts_at"] = json!(start.to_rfc3339());
+        body["ends_at"] = json!((start + chrono::Duration::hours(2)).to_rfc3339());
+        let event = s.call(Method::POST, "/api/v1/events", Some(&org), Some(body)).await;
+        let id = event.json["id"].as_str().expect("id").to_owned();
+        if i < 4 {
+            s.call(
+                Method::POST,
+                &format!("/api/v1/events/{id}/status"),
+                Some(&org),
+                Some(json!({"status": "published"})),
+            )
+            .await;
+        }
+        ids.push(id);
+    }
+    let page = |query: &str| {
+        let path = format!("/api/v1/public/events{query}");
+        async move {
+            let answer = s.call(Method::GET, &path, None, None).await;
+            assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text);
+            answer.json
+        }
+    };
+    let titles = |json: &serde_json::Value| -> Vec<String> {
+        json["items"].as_array().expect("items").iter().map(|e| e["title"].as_str().expect("t").to_owned()).collect()
+    };
+    assert_eq!(titles(&page("").await), ["Show 0", "Show 1", "Show 2", "Show 3"], "published only, by start");
+    assert_eq!(titles(&page("?location=lyon").await), ["Show 0", "Show 2"]);
+    let second = page("?per_page=3&page=2").await;
+    assert_eq!((titles(&second), second["has_more"].as_bool()), (vec!["Show 3".to_owned()], Some(false)));
+    assert_eq!(page("?per_page=3").await["has_more"], true);
+    let from = (chrono::Utc::now() + chrono::Duration::days(31) + chrono::Duration::hours(1)).to_rfc3339();
+    assert_eq!(titles(&page(&format!("?from={}", from.replace('+', "%2B"))).await), ["Show 2", "Show 3"]);
+    s.call(
+        Method::POST,
+        &format!("/api/v1/events/{}/status", ids[3]),
+        Some(&org),
+        Some(json!({"status": "cancelled"})),
+    )
+    .await;
+    assert_eq!(titles(&page("?status=cancelled").await), ["Show 3"]);
+
+    // The audit trail: who, what, before and after; an organizer reads their event's.
+    let renamed = event_body("Show 0, renamed", 12);
+    let mut renamed = renamed;
+    renamed["location"] = json!("Lyon");
+    let changed = s.call(Method::PUT, &format!("/api/v1/events/{}", ids[0]), Some(&org), Some(renamed)).await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    let trail = s.call(Method::GET, &format!("/api/v1/audit?event_id={}", ids[0]), Some(&org), None).await;
+    let entries = trail.json.as_array().expect("entries");
+    let actions: Vec<&str> = entries.iter().map(|e| e["action"].as_str().expect("action")).collect();
+    assert_eq!(actions, ["event.update", "event.status", "event.create"], "newest first");
+    let update = &entries[0];
+    assert_eq!((update["actor_kind"].as_str(), update["actor_id"].as_str()), (Some("user"), Some(organizer.as_str())));
+    assert!(update["before"].as_str().expect("before").contains("\"capacity\":10"));
+    assert!(update["after"].as_str().expect("after").contains("Show 0, renamed"));
+    let all = s.call(Method::GET, "/api/v1/audit?limit=500", token, None).await;
+    assert!(all.json.as_array().expect("entries").iter().any(|e| e["action"] == "user.create"), "users' changes too");
+
+    // Metrics: per route template, never per raw path.
+    let metrics = s.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(metrics.headers["content-type"], "text/plain; version=0.0.4");
+    assert!(metrics.text.contains("route=\"/api/v1/events/{id}/status\",status=\"200\""), "{}", metrics.text);
+    assert!(!metrics.text.contains(&ids[0]), "no raw ids in labels");
+    for family in [
+        "tickets_generated_total",
+        "ticket_generation_duration_seconds",
+        "generation_queue_size",
+        "generation_errors_total",
+    ] {
+        assert!(metrics.text.contains(&format!("# TYPE {family} ")), "{family}");
+    }
+}
+
+crate::on_both_backends!(operations, &[], health_metrics_listing_and_audit);
+
+/// Every operation in the document is served (none answers `route_not_found` or
+/// `method_not_allowed`), and `/docs` is served from the binary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_documented_operation_is_served_and_docs_load() {
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite");
+    let admin = s.admin().await;
+    let spec = s.call(Method::GET, "/openapi.json", None, None).await.json;
+    assert_eq!(spec["openapi"], "3.1.0");
+    let paths = spec["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 20, "{}", paths.len());
+    for (path, item) in paths {
+        let concrete = path
+            .split('/')
+            .map(|p| if p.starts_with('{') { "00000000-0000-0000-0000-000000000000" } else { p })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in item.as_object().expect("operations").keys() {
+            let method: Method = method.to_uppercase().parse().expect("a method");
+            let answer = s.call(method.clone(), &concrete, Some(&admin), None).await;
+            assert!(
+                !matches!(answer.code(), "route_not_found" | "method_not_allowed"),
+                "{method} {path} is documented but not served: {}",
+                answer.text
+            );
+            assert_ne!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "{method} {path}: {}", answer.text);
+        }
+    }
+    let docs = s.call(Method::GET, "/docs/", None, None).await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert!(docs.text.contains("swagger-ui"), "{}", &docs.text[..docs.text.len().min(300)]);
+    s.stop().await;
+}

@@ -1,0 +1,279 @@
+//! A real server on a random port, on SQLite or on Postgres+Redis, and an HTTP client for it.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use ticketing_core::env::{Clock, SystemClock};
+use ticketing_core::store::Store;
+use ticketing_http::state::Shared;
+use ticketing_http::{Config, Server};
+use ticketing_storage::testkit::servers::{Prefixes, Schemas, database_url, redis_url};
+use ticketing_storage::{PgStore, RedisLayer, SqliteStore};
+use tokio::sync::oneshot;
+
+/// The superadmin every test server is seeded with.
+pub const ADMIN: &str = "admin@example.org";
+/// Their password.
+pub const ADMIN_PASSWORD: &str = "the admin's long password";
+/// The password of every user the tests make.
+pub const PASSWORD: &str = "a long enough password";
+
+/// Which storage a test server runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// A SQLite file of its own.
+    Sqlite,
+    /// A Postgres schema and a Redis key prefix of its own.
+    PgRedis,
+}
+
+/// A running server.
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state, to reach under the API (issuing tickets before their endpoints exist).
+    pub state: Shared,
+    client: Client<HttpConnector, Full<Bytes>>,
+    stop: Option<oneshot::Sender<()>>,
+    cleanup: Option<(Schemas, Prefixes)>,
+    dir: PathBuf,
+}
+
+/// An answer.
+#[derive(Debug)]
+pub struct Answer {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The body as JSON (`Null` when empty or not JSON).
+    pub json: Value,
+    /// The body as text.
+    pub text: String,
+}
+
+impl Answer {
+    /// The problem code, for an error.
+    pub fn code(&self) -> &str {
+        self.json["code"].as_str().unwrap_or("")
+    }
+}
+
+fn folder() -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("http-tests").join(format!(
+        "{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("a folder for the test server");
+    dir
+}
+
+/// Whether the Postgres+Redis tests must run (CI sets it, so a missing server fails them).
+fn servers_required() -> bool {
+    std::env::var("TICKETING_REQUIRE_SERVERS").is_ok_and(|v| v == "1")
+}
+
+impl TestServer {
+    /// A server on `backend` with the default settings.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &[]).await
+    }
+
+    /// A server on `backend` with extra `TICKETING_*` settings; `None` (and a note) when the
+    /// Postgres+Redis servers are not configured and not required.
+    pub async fn start_with(backend: Backend, settings: &[(&str, &str)]) -> Option<Self> {
+        let dir = folder();
+        let mut vars: BTreeMap<String, String> = [
+            ("TICKETING_LISTEN", "127.0.0.1:0".to_owned()),
+            ("TICKETING_DATA_DIR", dir.display().to_string()),
+            ("TICKETING_SUPERADMIN_EMAIL", ADMIN.to_owned()),
+            ("TICKETING_SUPERADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        vars.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let (store, cleanup): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}", dir.join("ticketing.db").display());
+                vars.insert("TICKETING_DATABASE_URL".into(), url.clone());
+                (Arc::new(SqliteStore::open(&url, clock.clone()).await.expect("SQLite")), None)
+            }
+            Backend::PgRedis => {
+                let (Some(url), Some(redis)) = (database_url(), redis_url()) else {
+                    assert!(
+                        !servers_required(),
+                        "TICKETING_REQUIRE_SERVERS=1 but DATABASE_URL or REDIS_URL is not set"
+                    );
+                    eprintln!("skipped: DATABASE_URL or REDIS_URL is not set");
+                    return None;
+                };
+                vars.insert("TICKETING_DATABASE_URL".into(), url.clone());
+                vars.insert("TICKETING_REDIS_URL".into(), redis.clone());
+                let (schemas, prefixes) = (Schemas::default(), Prefixes::default());
+                let db = PgStore::open_with(schemas.fresh(&url).await, 8, clock.clone()).await.expect("Postgres");
+                let layer = RedisLayer::connect(db, &redis, &prefixes.fresh(), clock.clone()).await.expect("Redis");
+                (Arc::new(layer) as Arc<dyn Store>, Some((schemas, prefixes)))
+            }
+        };
+        let config = Config::from_vars(vars).expect("test settings");
+        let server = Server::start_with(config, store, clock).await.expect("the server starts");
+        let addr = server.local_addr().expect("bound");
+        let state = server.state().clone();
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(server.serve(async {
+            let _ = stopped.await;
+        }));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Some(Self { addr, state, client, stop: Some(stop), cleanup, dir })
+    }
+
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON"));
+        self.raw(method, path, token, bytes.map(|b| ("application/json", b))).await
+    }
+
+    /// Sends a request with a body of the given content type.
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Answer {
+        let mut request = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Bytes::from(bytes)
+            }
+            None => Bytes::new(),
+        };
+        self.send(request.body(Full::new(body)).expect("a request")).await
+    }
+
+    /// Sends a built request.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
+        let response = self.client.request(request).await.expect("the server answers");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("a body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        }
+    }
+
+    /// Posts a form to `path`.
+    pub async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Answer {
+        let body: String =
+            pairs.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+        self.raw(Method::POST, path, None, Some(("application/x-www-form-urlencoded", body.into_bytes()))).await
+    }
+
+    /// Signs in with the password grant; the token answer.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
+        self.form("/oauth/token", &[("grant_type", "password"), ("username", email), ("password", password)]).await
+    }
+
+    /// An access token for `email`.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let answer = self.sign_in(email, password).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json["access_token"].as_str().expect("an access token").to_owned()
+    }
+
+    /// The superadmin's access token.
+    pub async fn admin(&self) -> String {
+        self.token(ADMIN, ADMIN_PASSWORD).await
+    }
+
+    /// Makes a user with `role`; their id.
+    pub async fn user(&self, admin: &str, email: &str, role: &str) -> String {
+        let body = json!({"email": email, "name": email, "role": role, "password": PASSWORD});
+        let answer = self.call(Method::POST, "/api/v1/users", Some(admin), Some(body)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+        answer.json["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Stops the server and removes what it left.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let (Some((schemas, prefixes)), Some(url), Some(redis)) = (self.cleanup.take(), database_url(), redis_url())
+        {
+            schemas.drop_all(&url).await;
+            prefixes.delete_all(&redis).await;
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// An event body starting a year from now.
+pub fn event_body(title: &str, capacity: u32) -> Value {
+    let start = chrono::Utc::now() + chrono::Duration::days(365);
+    json!({
+        "title": title,
+        "starts_at": start.to_rfc3339(),
+        "ends_at": (start + chrono::Duration::hours(6)).to_rfc3339(),
+        "time_zone": "Europe/Paris",
+        "location": "Lyon, Halle Tony Garnier",
+        "capacity": capacity,
+        "allow_reentry": true
+    })
+}
+
+/// A ticket type body.
+pub fn type_body(name: &str, quota: u32) -> Value {
+    json!({"name": name, "price_minor": 4500, "currency": "EUR", "quota": quota, "usage_limit": 1})
+}
+
+/// Defines the test `$name` once per backend, each a fresh server given to `$body`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($name:ident, $settings:expr, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let server = $crate::support::TestServer::start_with($crate::support::Backend::Sqlite, $settings)
+                    .await
+                    .expect("SQLite always runs");
+                super::$body(&server).await;
+                server.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres_redis() {
+                if let Some(server) =
+                    $crate::support::TestServer::start_with($crate::support::Backend::PgRedis, $settings).await
+                {
+                    super::$body(&server).await;
+                    server.stop().await;
+                }
+            }
+        }
+    };
+}
