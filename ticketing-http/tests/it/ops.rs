@@ -132,3 +132,58 @@ async fn every_documented_operation_is_served_and_docs_load() {
     assert!(docs.text.contains("swagger-ui"), "{}", &docs.text[..docs.text.len().min(300)]);
     s.stop().await;
 }
+
+/// A private `redis-server`, stopped when dropped.
+struct PrivateRedis(std::process::Child);
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Health turns 503 when Redis goes away, and back to 200 when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_503_while_redis_is_down() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+    let start = || {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (the CI script installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        PrivateRedis(child)
+    };
+    let redis = start();
+    let url = format!("redis://127.0.0.1:{port}");
+    let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_REDIS_URL", &url)]).await else { return };
+    assert_eq!(s.call(Method::GET, "/health", None, None).await.json["redis"]["status"], "up");
+    drop(redis);
+    let down = s.call(Method::GET, "/health", None, None).await;
+    assert_eq!(
+        (down.status, down.json["status"].as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some("degraded")),
+        "{}",
+        down.text
+    );
+    assert_eq!(down.json["redis"]["status"], "down");
+    assert_eq!(down.json["database"]["status"], "up");
+    let _redis = start();
+    let mut back = StatusCode::SERVICE_UNAVAILABLE;
+    for _ in 0..50 {
+        back = s.call(Method::GET, "/health", None, None).await.status;
+        if back == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(back, StatusCode::OK, "healthy again once Redis is back");
+    s.stop().await;
+}

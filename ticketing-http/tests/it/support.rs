@@ -113,7 +113,9 @@ impl TestServer {
                 (Arc::new(SqliteStore::open(&url, clock.clone()).await.expect("SQLite")), None)
             }
             Backend::PgRedis => {
-                let (Some(url), Some(redis)) = (database_url(), redis_url()) else {
+                let redis_setting =
+                    settings.iter().find(|(k, _)| *k == "TICKETING_REDIS_URL").map(|(_, v)| (*v).to_owned());
+                let (Some(url), Some(redis)) = (database_url(), redis_setting.or_else(redis_url)) else {
                     assert!(
                         !servers_required(),
                         "TICKETING_REQUIRE_SERVERS=1 but DATABASE_URL or REDIS_URL is not set"
