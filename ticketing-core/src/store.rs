@@ -64,8 +64,8 @@ pub struct EventFilter {
     pub location: Option<String>,
     /// Events in this status.
     pub status: Option<EventStatus>,
-    /// Only events where this user has a duty ([`StaffRepository`]).
-    pub staff: Option<UserId>,
+    /// Only events where this user has this duty ([`StaffRepository`]).
+    pub staff: Option<StaffAssignment>,
     /// Page size (a backend may cap it).
     pub limit: u32,
     /// Rows to skip.
@@ -394,6 +394,8 @@ pub trait JobQueue: Send + Sync {
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
     /// Jobs matching `filter`, newest first.
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    /// How many jobs of `kind` are in `status` (a queue's depth, for metrics).
+    async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError>;
 }
 
 /// Staff users and roles.
@@ -469,7 +471,7 @@ pub trait StaffRepository: Send + Sync {
     async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError>;
     /// Removes a user's duty at an event; whether they had one.
     async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError>;
-    /// The staff of an event, by user id (in the order the users were made).
+    /// The staff of an event, by user id.
     async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError>;
 }
 

@@ -53,8 +53,9 @@ pub enum StartError {
     Bind(SocketAddr, #[source] std::io::Error),
 }
 
-/// What the first start did that its operator must know.
-#[derive(Debug, Default)]
+/// What the first start did that its operator must know. No `Debug`: it holds the generated
+/// password.
+#[derive(Default)]
 pub struct StartReport {
     /// The superadmin made now, with its generated password (shown once).
     pub superadmin: Option<(String, Option<String>)>,
@@ -99,8 +100,7 @@ impl Server {
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let (api, openapi) = routes::api().split_for_parts();
-        let mut document = docs::base();
-        document.merge(openapi);
+        let document = docs::document(openapi);
         let state = Arc::new(AppState {
             engine,
             limits: Limits::new(&config.rate_limits),
@@ -126,10 +126,14 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight. Meanwhile,
+    /// expired tokens are purged hourly.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+        let purge = tokio::spawn(purge_tokens(self.state.clone()));
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
+        purge.abort();
+        served
     }
 }
 
@@ -190,6 +194,24 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
 }
 
+/// How often expired tokens are deleted, and how long after expiry.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes tokens that expired more than a day ago, hourly (a day of expired tokens is kept so a
+/// late refresh still answers `invalid_grant` for the right reason).
+async fn purge_tokens(state: Shared) {
+    let mut every = tokio::time::interval(PURGE_EVERY);
+    loop {
+        every.tick().await;
+        let before = state.clock.now() - chrono::Duration::days(1);
+        match state.store().purge_tokens(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(purged = n, "expired tokens deleted"),
+            Err(e) => tracing::warn!(error = %e, "expired tokens could not be deleted"),
+        }
+    }
+}
+
 async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "the route does not take this method")
 }
@@ -197,7 +219,15 @@ async fn method_not_allowed() -> ApiError {
 /// Records each request's duration under its route template.
 async fn track(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    // Only the standard methods name a series: anything else would let a client grow the
+    // metrics without bound.
+    let method = match *request.method() {
+        Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::PATCH | Method::DELETE | Method::OPTIONS => {
+            request.method().as_str()
+        }
+        _ => "OTHER",
+    }
+    .to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
     let response = next.run(request).await;
     state.metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());

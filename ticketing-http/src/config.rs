@@ -155,8 +155,9 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
-/// The server's settings, checked.
-#[derive(Clone, Debug)]
+/// The server's settings, checked. Its `Debug` leaves out the superadmin password and the
+/// URLs (which may carry credentials).
+#[derive(Clone)]
 pub struct Config {
     /// Where to listen.
     pub listen: SocketAddr,
@@ -188,8 +189,27 @@ pub struct Config {
     pub superadmin_password: Option<String>,
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("redis", &self.redis_url.is_some())
+            .field("qr_keys", &self.qr_keys)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("refresh_token_ttl", &self.refresh_token_ttl)
+            .field("rate_limits", &self.rate_limits)
+            .field("cors_origins", &self.cors_origins)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("log_format", &self.log_format)
+            .field("log_level", &self.log_level)
+            .field("superadmin_email", &self.superadmin_email)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The file's shape: every key optional, unknown keys refused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
@@ -242,13 +262,28 @@ impl Layers<'_> {
     }
 }
 
-fn positive<T: PartialOrd + Default>(key: &'static str, env: &'static str, value: T) -> Result<T, ConfigError> {
-    if value > T::default() {
-        Ok(value)
-    } else {
+/// `value` if it is from 1 to `max` (the bounds keep time arithmetic far from overflow).
+fn bounded<T: PartialOrd + Default + std::fmt::Display>(
+    key: &'static str,
+    env: &'static str,
+    value: T,
+    max: T,
+) -> Result<T, ConfigError> {
+    if value <= T::default() {
         Err(ConfigError::Invalid { key, env, problem: "must be greater than zero".into() })
+    } else if value > max {
+        Err(ConfigError::Invalid { key, env, problem: format!("must be at most {max}") })
+    } else {
+        Ok(value)
     }
 }
+
+/// A day, in seconds: the longest access token and rate-limit window.
+const DAY: u64 = 24 * 3600;
+/// The most requests a rate-limit window may allow.
+const MAX_RATE: u32 = 1_000_000;
+/// The largest request body that may be allowed.
+const MAX_BODY: usize = 64 << 20;
 
 impl Config {
     /// The settings from the process environment (and the file `TICKETING_CONFIG` names).
@@ -287,22 +322,20 @@ impl Config {
                 problem: "exactly one key must be `current`".into(),
             });
         }
-        let window = Duration::from_secs(positive(
+        let window = Duration::from_secs(bounded(
             "rate_window_secs",
             "TICKETING_RATE_WINDOW_SECS",
             l.get("rate_window_secs", "TICKETING_RATE_WINDOW_SECS", file.rate_window_secs.map(|v| v.to_string()))?
                 .unwrap_or(900u64),
+            DAY,
         )?);
         let limit = |burst| RateLimit { burst, window };
         let rate = |key, env, file: Option<u32>, default: u32| -> Result<u32, ConfigError> {
-            positive(key, env, l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default))
+            bounded(key, env, l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default), MAX_RATE)
         };
-        let secs = |key, env, file: Option<u64>, default: u64| -> Result<Duration, ConfigError> {
-            Ok(Duration::from_secs(positive(
-                key,
-                env,
-                l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default),
-            )?))
+        let secs = |key, env, file: Option<u64>, default: u64, max: u64| -> Result<Duration, ConfigError> {
+            let value = l.get(key, env, file.map(|v| v.to_string()))?.unwrap_or(default);
+            Ok(Duration::from_secs(bounded(key, env, value, max)?))
         };
         Ok(Self {
             listen: l
@@ -317,12 +350,14 @@ impl Config {
                 "TICKETING_ACCESS_TOKEN_TTL_SECS",
                 file.access_token_ttl_secs,
                 900,
+                DAY,
             )?,
             refresh_token_ttl: secs(
                 "refresh_token_ttl_secs",
                 "TICKETING_REFRESH_TOKEN_TTL_SECS",
                 file.refresh_token_ttl_secs,
-                30 * 24 * 3600,
+                30 * DAY,
+                366 * DAY,
             )?,
             rate_limits: RateLimits {
                 token: limit(rate("rate_token", "TICKETING_RATE_TOKEN", file.rate_token, 100)?),
@@ -331,11 +366,12 @@ impl Config {
                 download: limit(rate("rate_download", "TICKETING_RATE_DOWNLOAD", file.rate_download, 100)?),
             },
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
-            body_limit_bytes: positive(
+            body_limit_bytes: bounded(
                 "body_limit_bytes",
                 "TICKETING_BODY_LIMIT_BYTES",
                 l.get("body_limit_bytes", "TICKETING_BODY_LIMIT_BYTES", file.body_limit_bytes.map(|v| v.to_string()))?
                     .unwrap_or(1 << 20),
+                MAX_BODY,
             )?,
             log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
             log_level: {
@@ -383,6 +419,15 @@ mod tests {
         assert!(e.starts_with("setting `listen` (TICKETING_LISTEN):"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_RATE_BATCH", "0")])).unwrap_err().to_string();
         assert!(e.contains("`rate_batch`") && e.contains("greater than zero"), "{e}");
+        let e =
+            Config::from_vars(vars(&[("TICKETING_ACCESS_TOKEN_TTL_SECS", "99999999999999")])).unwrap_err().to_string();
+        assert!(e.contains("`access_token_ttl_secs`") && e.contains("at most 86400"), "{e}");
+        let e = Config::from_vars(vars(&[
+            ("TICKETING_SUPERADMIN_PASSWORD", "hunter2 but longer"),
+            ("TICKETING_DATABASE_URL", "postgres://u:pw@db/x"),
+        ]));
+        let shown = format!("{:?}", e.unwrap());
+        assert!(!shown.contains("hunter2") && !shown.contains("pw@"), "{shown}");
         let e = Config::from_vars(vars(&[("TICKETING_QR_KEYS", "1:current:abcd")])).unwrap_err().to_string();
         assert!(e.contains("TICKETING_QR_KEYS") && e.contains("32 bytes"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_LOG_FORMAT", "xml")])).unwrap_err().to_string();

@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and its browsable UI (`/docs`), served from the
 //! binary: Swagger UI's files are vendored into it at build time, nothing comes from a CDN.
 
-use utoipa::openapi::OpenApi;
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi as _};
 
 /// The document's fixed parts; the paths come from the routes.
@@ -46,7 +47,54 @@ impl Modify for Bearer {
     }
 }
 
-/// The fixed parts of the document, to merge the routes into.
-pub fn base() -> OpenApi {
-    ApiDoc::openapi()
+/// The error answers every operation can give, added to each where its own list lacks them:
+/// 401 and 403 with a bearer token, 400/413/415/422 with a JSON body, 503 when storage is down.
+struct CommonErrors;
+
+impl CommonErrors {
+    fn problem(description: &str) -> RefOr<Response> {
+        let content = Content::new(Some(Ref::from_schema_name("Problem")));
+        RefOr::T(ResponseBuilder::new().description(description).content("application/problem+json", content).build())
+    }
+
+    fn add(operation: &mut Operation) {
+        let mut common = vec![("503", "Storage is unavailable; nothing was written")];
+        if operation.security.is_some() {
+            common.push(("401", "No valid bearer token"));
+            common.push(("403", "The caller's role may not do this"));
+        }
+        let json_body =
+            matches!(&operation.request_body, Some(RefOr::T(body)) if body.content.contains_key("application/json"));
+        if json_body {
+            common.extend([
+                ("400", "The body is not valid JSON"),
+                ("413", "The body is too large"),
+                ("415", "The body is not JSON"),
+                ("422", "A field is invalid (named in `field`)"),
+            ]);
+        }
+        for (status, description) in common {
+            operation.responses.responses.entry(status.to_owned()).or_insert_with(|| Self::problem(description));
+        }
+    }
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                Self::add(operation);
+            }
+        }
+    }
+}
+
+/// The whole document: the fixed parts, the routes' operations, and the common errors.
+pub fn document(routes: OpenApi) -> OpenApi {
+    let mut document = ApiDoc::openapi();
+    document.merge(routes);
+    CommonErrors.modify(&mut document);
+    document
 }

@@ -37,7 +37,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large")
+                ApiError::too_large()
             } else {
                 ApiError::bad_request(format!("the body could not be read: {e}"))
             }
@@ -91,7 +91,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(Params(value)),
-            Err(e) => Err(ApiError::field("query", e.body_text())),
+            Err(e) => {
+                // axum says `Failed to deserialize query string: <field>: <why>`: name the field.
+                let text = e.body_text();
+                let field = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .and_then(|rest| rest.split_once(": "))
+                    .map(|(field, _)| field)
+                    .filter(|f| !f.is_empty() && f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or("query")
+                    .to_owned();
+                Err(ApiError::field(field, text))
+            }
         }
     }
 }

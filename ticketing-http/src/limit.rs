@@ -21,35 +21,72 @@ pub struct Limiter {
     interval: Duration,
     /// How far ahead of now a cell's theoretical arrival time may run.
     tolerance: Duration,
+    cells: Mutex<Cells>,
+}
+
+#[derive(Debug)]
+struct Cells {
     /// Each key's theoretical arrival time.
-    cells: Mutex<HashMap<String, Instant>>,
+    tat: HashMap<String, Instant>,
+    /// Sweep expired cells when the map reaches this size (twice the live cells after the last
+    /// sweep, at least [`SWEEP_AT`]), so sweeping costs O(1) a request on average.
+    sweep_at: usize,
 }
 
 impl Limiter {
     /// A limiter for `limit`.
     pub fn new(limit: RateLimit) -> Self {
         let interval = limit.window / limit.burst.max(1);
-        Self { interval, tolerance: limit.window.saturating_sub(interval), cells: Mutex::new(HashMap::new()) }
+        Self {
+            interval,
+            tolerance: limit.window.saturating_sub(interval),
+            cells: Mutex::new(Cells { tat: HashMap::new(), sweep_at: SWEEP_AT }),
+        }
+    }
+
+    fn cells(&self) -> std::sync::MutexGuard<'_, Cells> {
+        self.cells.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How long until a request for `key` may pass at `now` (zero: now), and the cell's next
+    /// arrival time if it does.
+    fn wait(&self, cells: &Cells, key: &str, now: Instant) -> (Duration, Instant) {
+        let tat = cells.tat.get(key).copied().filter(|t| *t > now).unwrap_or(now);
+        ((tat - now).saturating_sub(self.tolerance), tat + self.interval)
     }
 
     /// Counts a request for `key` at `now`: `Ok` if it may pass, else how long until one may.
     pub fn check_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
-        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
-        if cells.len() >= SWEEP_AT {
-            cells.retain(|_, tat| *tat > now);
+        let mut cells = self.cells();
+        if cells.tat.len() >= cells.sweep_at {
+            cells.tat.retain(|_, tat| *tat > now);
+            cells.sweep_at = (cells.tat.len() * 2).max(SWEEP_AT);
         }
-        let tat = cells.get(key).copied().filter(|t| *t > now).unwrap_or(now);
-        let ahead = tat - now;
-        if ahead > self.tolerance {
-            return Err(ahead - self.tolerance);
+        match self.wait(&cells, key, now) {
+            (wait, _) if !wait.is_zero() => Err(wait),
+            (_, next) => {
+                cells.tat.insert(key.to_owned(), next);
+                Ok(())
+            }
         }
-        cells.insert(key.to_owned(), tat + self.interval);
-        Ok(())
+    }
+
+    /// Whether a request for `key` would pass at `now`, without counting it.
+    pub fn peek_at(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        match self.wait(&self.cells(), key, now).0 {
+            wait if wait.is_zero() => Ok(()),
+            wait => Err(wait),
+        }
     }
 
     /// Counts a request for `key` now.
     pub fn check(&self, key: &str) -> Result<(), Duration> {
         self.check_at(key, Instant::now())
+    }
+
+    /// Whether a request for `key` would pass now, without counting it.
+    pub fn peek(&self, key: &str) -> Result<(), Duration> {
+        self.peek_at(key, Instant::now())
     }
 }
 
@@ -58,11 +95,11 @@ impl Limiter {
 pub struct Limits {
     /// `/oauth/token`, per client IP.
     pub token: Limiter,
-    /// Ticket generation, per user and per IP.
+    /// Ticket generation, per user and per IP (its routes come with the ticket API).
     pub generation: Limiter,
-    /// Batch generation, per user and per IP.
+    /// Batch generation, per user and per IP (its routes come with the ticket API).
     pub batch: Limiter,
-    /// Downloads, per IP.
+    /// Downloads, per IP (its routes come with the magic links).
     pub download: Limiter,
 }
 
@@ -91,6 +128,8 @@ mod tests {
         }
         assert_eq!(limiter.check_at("10.0.0.1", t0), Err(Duration::from_secs(180)), "one more in 900/5 s");
         assert_eq!(limiter.check_at("10.0.0.2", t0), Ok(()), "keys are separate");
+        assert_eq!(limiter.peek_at("10.0.0.3", t0), Ok(()));
+        assert_eq!(limiter.peek_at("10.0.0.1", t0), Err(Duration::from_secs(180)), "a peek counts nothing");
         let later = t0 + Duration::from_secs(180);
         assert_eq!(limiter.check_at("10.0.0.1", later), Ok(()));
         assert!(limiter.check_at("10.0.0.1", later).is_err());
@@ -98,5 +137,24 @@ mod tests {
         for _ in 0..5 {
             assert_eq!(limiter.check_at("10.0.0.1", idle), Ok(()), "a full burst after a quiet window");
         }
+    }
+}
+
+#[cfg(test)]
+mod sweep_tests {
+    use super::*;
+
+    #[test]
+    fn expired_cells_are_swept_and_live_ones_kept() {
+        let limiter = Limiter::new(RateLimit { burst: 1, window: Duration::from_secs(10) });
+        let t0 = Instant::now();
+        for i in 0..SWEEP_AT - 1 {
+            assert_eq!(limiter.check_at(&format!("k{i}"), t0), Ok(()));
+        }
+        assert!(limiter.check_at("k0", t0).is_err(), "live until its window passes");
+        let later = t0 + Duration::from_secs(11);
+        assert_eq!(limiter.check_at("fresh", later), Ok(()));
+        assert_eq!(limiter.check_at("again", later), Ok(()), "this one sweeps first");
+        assert_eq!(limiter.cells().tat.len(), 2, "the expired cells went, the live ones stayed");
     }
 }

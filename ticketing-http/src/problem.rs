@@ -45,12 +45,19 @@ pub struct ApiError {
     field: Option<String>,
     retry_after: Option<u64>,
     challenge: bool,
+    close: bool,
 }
 
 impl ApiError {
     /// A refusal with `status`, `code` and `detail`.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None, retry_after: None, challenge: false }
+        Self { status, code, detail: detail.into(), field: None, retry_after: None, challenge: false, close: false }
+    }
+
+    /// 413 `payload_too_large`, closing the connection: the rest of the body is not read, so the
+    /// connection cannot carry another request.
+    pub fn too_large() -> Self {
+        Self { close: true, ..Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large") }
     }
 
     /// 422 `invalid_field` naming `field`.
@@ -133,6 +140,9 @@ impl IntoResponse for ApiError {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
         if let Some(secs) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ticketing\""));

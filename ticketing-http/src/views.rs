@@ -347,7 +347,7 @@ impl From<&User> for UserView {
 }
 
 /// A new user.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUserBody {
     /// Sign-in email, unique.
@@ -361,7 +361,7 @@ pub struct NewUserBody {
 }
 
 /// Changes to a user; absent fields stay.
-#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     /// A new email.
@@ -429,7 +429,7 @@ pub struct NewClientBody {
 }
 
 /// A new API client with its secret, shown this once.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct NewClientView {
     /// The client.
     #[serde(flatten)]

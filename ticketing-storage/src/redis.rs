@@ -20,7 +20,7 @@ use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredTok
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
 use ticketing_core::ids::{ApiClientId, EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
-use ticketing_core::job::{Job, JobEnd, Lease, LeaseCheck};
+use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::quota::Allocation;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
@@ -523,6 +523,9 @@ impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
     }
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         self.db.jobs(filter).await
+    }
+    async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
+        self.db.count_jobs(kind, status).await
     }
 }
 

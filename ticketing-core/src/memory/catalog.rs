@@ -46,9 +46,7 @@ impl EventRepository for MemoryStore {
             .filter(|e| filter.starts_before.is_none_or(|t| e.starts_at() < t))
             .filter(|e| filter.status.is_none_or(|st| e.status() == st))
             .filter(|e| location.as_ref().is_none_or(|l| e.location().to_lowercase().contains(l)))
-            .filter(|e| {
-                filter.staff.is_none_or(|u| s.staff.get(&e.id()).is_some_and(|st| st.iter().any(|a| a.user_id == u)))
-            })
+            .filter(|e| filter.staff.is_none_or(|want| s.staff.get(&e.id()).is_some_and(|st| st.contains(&want))))
             .collect();
         events.sort_by_key(|e| (e.starts_at(), e.id()));
         Ok(page(events.into_iter().cloned(), filter.offset, filter.limit))

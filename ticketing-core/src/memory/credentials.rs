@@ -25,6 +25,19 @@ impl State {
         self.revoke_where(at, |t| t.family == family)
     }
 
+    fn check_subjects(&self, tokens: &[StoredToken]) -> Result<(), StoreError> {
+        for token in tokens {
+            match token.subject {
+                Subject::User(user) => self.check_user(user)?,
+                Subject::Client(id) if !self.api_clients.iter().any(|c| c.id == id) => {
+                    return Err(StoreError::NotFound("API client"));
+                }
+                Subject::Client(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     fn check_user(&self, user: UserId) -> Result<(), StoreError> {
         if self.users.iter().any(|u| u.id == user) { Ok(()) } else { Err(StoreError::NotFound("user")) }
     }
@@ -75,15 +88,7 @@ impl CredentialRepository for MemoryStore {
         {
             return Err(StoreError::Conflict("token hash".into()));
         }
-        for token in tokens {
-            match token.subject {
-                Subject::User(user) => s.check_user(user)?,
-                Subject::Client(id) if !s.api_clients.iter().any(|c| c.id == id) => {
-                    return Err(StoreError::NotFound("API client"));
-                }
-                Subject::Client(_) => {}
-            }
-        }
+        s.check_subjects(tokens)?;
         s.tokens.extend(tokens.iter().map(|t| (t.hash, t.clone())));
         Ok(())
     }
@@ -109,9 +114,14 @@ impl CredentialRepository for MemoryStore {
         if at >= presented.expires_at {
             return Ok(Rotation::Invalid);
         }
-        if issue.iter().any(|t| s.tokens.contains_key(&t.hash)) {
+        let clash = issue
+            .iter()
+            .enumerate()
+            .any(|(i, t)| s.tokens.contains_key(&t.hash) || issue[..i].iter().any(|u| u.hash == t.hash));
+        if clash {
             return Err(StoreError::Conflict("token hash".into()));
         }
+        s.check_subjects(issue)?;
         let spent = StoredToken { revoked_at: Some(at), ..presented };
         s.tokens.insert(*hash, spent.clone());
         s.tokens.extend(issue.iter().map(|t| (t.hash, t.clone())));

@@ -197,4 +197,8 @@ impl JobQueue for MemoryStore {
             .cloned();
         Ok(page(matching, 0, filter.limit))
     }
+
+    async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
+        Ok(self.state().jobs.values().filter(|j| j.kind() == kind && j.status == status).count() as u64)
+    }
 }

@@ -46,6 +46,25 @@ pub enum Reach {
     Read,
 }
 
+impl Reach {
+    /// The roles that may ever have this reach.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Reach::Manage => &[Role::Superadmin, Role::Organizer],
+            Reach::Read => &[Role::Superadmin, Role::Organizer, Role::Cashier],
+        }
+    }
+
+    /// The duty that gives it to `role` at an event (none: the role never has it there).
+    pub fn duty(self, role: Role) -> Option<Duty> {
+        match (self, role) {
+            (_, Role::Organizer) => Some(Duty::Organizer),
+            (Reach::Read, Role::Cashier) => Some(Duty::Cashier),
+            _ => None,
+        }
+    }
+}
+
 impl Caller {
     /// `Ok` if the caller has one of `roles`, else 403.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
@@ -64,18 +83,14 @@ impl Caller {
     /// The event `id` if the caller may reach it as `reach` asks: 403 for a role that never
     /// may, 404 for an event that does not exist or is not theirs.
     pub async fn event(&self, state: &Shared, id: EventId, reach: Reach) -> Result<Event, ApiError> {
-        let roles: &[Role] = match reach {
-            Reach::Manage => &[Role::Superadmin, Role::Organizer],
-            Reach::Read => &[Role::Superadmin, Role::Organizer, Role::Cashier],
-        };
-        self.require(roles)?;
+        self.require(reach.roles())?;
         let event = state.engine.event(id).await?;
         if self.is_superadmin() {
             return Ok(event);
         }
-        let needed = if self.role == Role::Organizer { Duty::Organizer } else { Duty::Cashier };
+        let needed = reach.duty(self.role);
         let staff = state.store().event_staff(id).await?;
-        if staff.iter().any(|a| a.user_id == self.user && a.duty == needed) {
+        if staff.iter().any(|a| a.user_id == self.user && Some(a.duty) == needed) {
             Ok(event)
         } else {
             Err(ApiError::not_found("event"))

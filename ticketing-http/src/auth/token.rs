@@ -26,8 +26,8 @@ use super::caller::{TOKEN_BYTES, subject_caller};
 use crate::problem::ApiError;
 use crate::state::Shared;
 
-/// A token request, form-encoded.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A token request, form-encoded. No `Debug`: it holds secrets.
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
     pub grant_type: String,
@@ -45,8 +45,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
-/// Tokens issued (RFC 6749 §5.1).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// Tokens issued (RFC 6749 §5.1). No `Debug`: it holds secrets.
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The bearer token for API calls.
     pub access_token: String,
@@ -93,9 +93,8 @@ impl From<ApiError> for TokenError {
 }
 
 fn oauth(error: &str, description: &str) -> TokenError {
-    let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
     TokenError::OAuth {
-        status,
+        status: StatusCode::BAD_REQUEST,
         body: OAuthError { error: error.into(), error_description: description.into() },
         basic: false,
     }
@@ -106,7 +105,7 @@ impl IntoResponse for TokenError {
         match self {
             Self::OAuth { status, body, basic } => {
                 let mut response = (status, no_store(), Json(body)).into_response();
-                if basic && status == StatusCode::UNAUTHORIZED {
+                if basic {
                     response
                         .headers_mut()
                         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"ticketing\""));
@@ -126,7 +125,7 @@ fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
 }
 
 /// The form, or `invalid_request`.
-async fn form<T: serde::de::DeserializeOwned + Default>(
+async fn form<T: serde::de::DeserializeOwned>(
     state: &Shared,
     request: axum::extract::Request,
 ) -> Result<T, TokenError> {
@@ -136,8 +135,59 @@ async fn form<T: serde::de::DeserializeOwned + Default>(
     }
 }
 
-fn rate_limit(state: &Shared, key: &str) -> Result<(), TokenError> {
-    state.limits.token.check(key).map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into())
+fn limited(wait: std::time::Duration) -> TokenError {
+    ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into()
+}
+
+/// Counts a request from `peer` against the token limit.
+fn limit_peer(state: &Shared, peer: SocketAddr) -> Result<(), TokenError> {
+    state.limits.token.check(&client_key(peer)).map_err(limited)
+}
+
+/// The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one host
+/// holds a whole /64, and would otherwise rotate through it).
+fn client_key(peer: SocketAddr) -> String {
+    match peer.ip() {
+        std::net::IpAddr::V4(ip) => format!("ip:{ip}"),
+        std::net::IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let s = ip.segments();
+                format!("ip6:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Text from a form field that can be looked up: no control characters (Postgres refuses a NUL
+/// in text, and no id or email holds one).
+fn lookup_text(value: &str) -> Option<&str> {
+    (!value.chars().any(char::is_control)).then_some(value)
+}
+
+/// Percent-decodes a Basic credential part (RFC 6749 §2.3.1 form-encodes them first).
+fn form_decode(part: &str) -> Option<String> {
+    let bytes = part.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'%' => {
+                let hex = part.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            _ => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Client credentials from HTTP Basic, if given there.
@@ -149,7 +199,7 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
+    Some((form_decode(id)?, form_decode(secret)?))
 }
 
 /// Issues tokens.
@@ -171,7 +221,7 @@ pub async fn token(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
-    rate_limit(&state, &format!("ip:{}", peer.ip()))?;
+    limit_peer(&state, peer)?;
     let basic = basic_credentials(request.headers());
     let req: TokenRequest = form(&state, request).await?;
     let issued = match req.grant_type.as_str() {
@@ -188,13 +238,21 @@ async fn password_grant(state: &Shared, req: &TokenRequest) -> Result<TokenRespo
     let (Some(username), Some(password)) = (&req.username, &req.password) else {
         return Err(oauth("invalid_request", "username and password are required"));
     };
-    rate_limit(state, &format!("user:{}", username.trim().to_lowercase()))?;
+    let refused = || oauth("invalid_grant", "the email or password is wrong, or the account is inactive");
+    let Some(username) = lookup_text(username) else { return Err(refused()) };
+    // Failed attempts on one account are limited too (whatever the address); a success costs
+    // nothing, so an attacker's failures cannot use up the owner's own sign-ins faster.
+    let account = format!("user:{}", username.trim().to_lowercase());
+    state.limits.token.peek(&account).map_err(limited)?;
     let user = state.store().user_by_email(username).await.map_err(ApiError::from)?;
     let hash = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
     let ok = state.passwords.verify(hash, password.clone()).await?;
     match user {
         Some(user) if ok => issue(state, Subject::User(user.id), user.role.as_str(), true).await,
-        _ => Err(oauth("invalid_grant", "the email or password is wrong, or the account is inactive")),
+        _ => {
+            let _ = state.limits.token.check(&account);
+            Err(refused())
+        }
     }
 }
 
@@ -203,10 +261,12 @@ async fn client_grant(
     req: &TokenRequest,
     basic: Option<(String, String)>,
 ) -> Result<TokenResponse, TokenError> {
+    // RFC 6749 §5.2: 401 with a challenge when the client used HTTP Basic, else 400.
     let used_basic = basic.is_some();
-    let refused = |description: &str| match oauth("invalid_client", description) {
-        TokenError::OAuth { status, body, .. } => TokenError::OAuth { status, body, basic: used_basic },
-        other => other,
+    let refused = |description: &str| TokenError::OAuth {
+        status: if used_basic { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST },
+        body: OAuthError { error: "invalid_client".into(), error_description: description.into() },
+        basic: used_basic,
     };
     let (id, secret) = match (basic, &req.client_id, &req.client_secret) {
         (Some(pair), None, None) => pair,
@@ -214,7 +274,8 @@ async fn client_grant(
         (Some(_), _, _) => return Err(oauth("invalid_request", "client credentials given twice")),
         _ => return Err(refused("client authentication is required")),
     };
-    let client = state.store().api_client(&id).await.map_err(ApiError::from)?;
+    let Some(id) = lookup_text(&id) else { return Err(refused("unknown client, wrong secret, or revoked")) };
+    let client = state.store().api_client(id).await.map_err(ApiError::from)?;
     let presented = SecretToken::<TOKEN_BYTES>::parse(&secret).map(|s| s.hash());
     let client =
         client.filter(|c| c.revoked_at.is_none() && presented.is_some_and(|p| bool::from(p.0.ct_eq(&c.secret_hash.0))));
@@ -237,8 +298,8 @@ async fn refresh_grant(state: &Shared, req: &TokenRequest) -> Result<TokenRespon
     match state.store().rotate_refresh(&hash, &pair, state.clock.now()).await.map_err(ApiError::from)? {
         Rotation::Rotated(_) => Ok(response),
         Rotation::Reused => {
-            tracing::warn!(family = %stored.family, "a spent refresh token was presented again; the sign-in is revoked");
-            Err(oauth("invalid_grant", "the refresh token was already used; the sign-in is revoked"))
+            tracing::warn!(family = %stored.family, "a spent or revoked refresh token was presented; its sign-in is revoked");
+            Err(oauth("invalid_grant", "the refresh token was already used or revoked; the sign-in is revoked"))
         }
         Rotation::Invalid => Err(invalid()),
     }
@@ -288,8 +349,8 @@ fn new_pair(
     (tokens, response)
 }
 
-/// A revocation request (RFC 7009 §2.1).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A revocation request (RFC 7009 §2.1). No `Debug`: it holds a secret.
+#[derive(Deserialize, ToSchema)]
 pub struct RevokeRequest {
     /// The access or refresh token.
     pub token: String,
@@ -298,8 +359,10 @@ pub struct RevokeRequest {
 }
 
 /// Revokes a token: an access token alone, a refresh token with its whole sign-in. Answers 200
-/// whether or not the token was known (RFC 7009 §2.2): possession of the token is the
-/// authorisation, and the answer says nothing about which tokens exist.
+/// whether or not the token was known (RFC 7009 §2.2). No client authentication is asked: the
+/// tokens are bearer tokens of public clients (staff sign-ins) or of clients whose secret buys
+/// them anyway, so holding the token is the authorisation to end it; the answer says nothing
+/// about which tokens exist.
 #[utoipa::path(
     post,
     operation_id = "revoke",
@@ -317,7 +380,7 @@ pub async fn revoke(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
-    rate_limit(&state, &format!("ip:{}", peer.ip()))?;
+    limit_peer(&state, peer)?;
     let req: RevokeRequest = form(&state, request).await?;
     if req.token.is_empty() {
         return Err(oauth("invalid_request", "token is required"));

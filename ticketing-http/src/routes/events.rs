@@ -36,10 +36,13 @@ pub async fn list(
     caller: Caller,
     Params(query): Params<EventQuery>,
 ) -> Result<Json<EventPage>, ApiError> {
-    caller.require(&[Role::Superadmin, Role::Organizer, Role::Cashier])?;
+    caller.require(Reach::Read.roles())?;
     let (mut filter, page, per_page) = query.filter(query.status()?)?;
     if !caller.is_superadmin() {
-        filter.staff = Some(caller.user);
+        // The duty that matches the caller's role now: a former organizer demoted to cashier
+        // does not keep seeing the events they ran.
+        let duty = Reach::Read.duty(caller.role).ok_or_else(|| ApiError::forbidden("no events to list"))?;
+        filter.staff = Some(StaffAssignment { user_id: caller.user, duty });
     }
     let events = state.store().list_events(&filter).await?;
     Ok(Json(page_of(events, page, per_page)))

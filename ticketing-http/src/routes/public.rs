@@ -49,6 +49,9 @@ impl EventQuery {
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(ApiError::field("per_page", format!("must be from 1 to {MAX_PER_PAGE}")));
         }
+        if self.location.as_deref().is_some_and(|l| l.chars().count() > 300 || l.chars().any(char::is_control)) {
+            return Err(ApiError::field("location", "at most 300 characters, no control characters"));
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && to <= from
         {

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use ticketing_core::audit::Actor;
 use ticketing_core::credential::ApiClient;
 use ticketing_core::field::Email;
 use ticketing_core::ids::{ApiClientId, UserId};
@@ -154,8 +155,9 @@ pub async fn get(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) 
     Ok(Json(UserView::from(&user)))
 }
 
-/// Changes a user. Deactivating them or changing their password signs them (and their API
-/// clients) out everywhere.
+/// Changes a user. Deactivating them, changing their role or their password revokes every token
+/// they and their API clients hold. (A deactivated user's clients sign in no more; an active
+/// user's clients can sign in again with their secret: revoke the clients to stop them.)
 #[utoipa::path(
     patch,
     operation_id = "users_update",
@@ -222,6 +224,15 @@ pub async fn update(
     Ok(Json(view))
 }
 
+/// API clients are managed by people: a client's token cannot list, make or revoke clients
+/// (else one leaked secret could leave others behind, or one narrowed client widen itself).
+fn not_a_client(caller: &Caller) -> Result<(), ApiError> {
+    match caller.actor {
+        Actor::Client(_) => Err(ApiError::forbidden("API clients are managed by users, not by clients")),
+        _ => Ok(()),
+    }
+}
+
 /// Lists API clients: all for a superadmin, one's own for an organizer.
 #[utoipa::path(
     get,
@@ -236,6 +247,7 @@ pub async fn update(
 )]
 pub async fn list_clients(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ClientView>>, ApiError> {
     caller.require(&[Role::Superadmin, Role::Organizer])?;
+    not_a_client(&caller)?;
     let owner = (!caller.is_superadmin()).then_some(caller.user);
     let clients = state.store().api_clients(owner).await?;
     Ok(Json(clients.iter().map(ClientView::from).collect()))
@@ -261,6 +273,7 @@ pub async fn create_client(
     Body(body): Body<NewClientBody>,
 ) -> Result<(StatusCode, Json<NewClientView>), ApiError> {
     caller.require(&[Role::Superadmin, Role::Organizer])?;
+    not_a_client(&caller)?;
     let owner = match body.owner {
         Some(id) if caller.is_superadmin() => {
             state.store().user(UserId::from_uuid(id)).await?.ok_or_else(|| ApiError::field("owner", "no such user"))?
@@ -275,8 +288,13 @@ pub async fn create_client(
         Some(role) => parse_role("role", role)?,
         None => owner.role,
     };
+    // The owner must hold the role (a superadmin holds them all), and the caller may hand out
+    // only their own role unless they are a superadmin.
     if owner.role != Role::Superadmin && role != owner.role {
         return Err(ApiError::field("role", format!("a client of a {} acts as a {}", owner.role, owner.role)));
+    }
+    if !caller.is_superadmin() && role != caller.role {
+        return Err(ApiError::field("role", format!("a {} makes clients that act as a {}", caller.role, caller.role)));
     }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
@@ -325,6 +343,7 @@ pub async fn revoke_client(
     Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(&[Role::Superadmin, Role::Organizer])?;
+    not_a_client(&caller)?;
     let client = state
         .store()
         .api_client_by_id(ApiClientId::from_uuid(id))

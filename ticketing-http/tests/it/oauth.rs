@@ -6,6 +6,9 @@ use base64::Engine as _;
 use http_body_util::Full;
 use serde_json::json;
 
+use ticketing_core::env::OsRandomness;
+use ticketing_core::secret_token::SecretToken;
+
 use crate::support::{ADMIN, ADMIN_PASSWORD, PASSWORD, TestServer};
 
 async fn grants_errors_rotation_and_revocation(s: &TestServer) {
@@ -103,9 +106,64 @@ async fn grants_errors_rotation_and_revocation(s: &TestServer) {
     let client_token = token.json["access_token"].as_str().expect("token").to_owned();
     let me = s.call(Method::GET, "/api/v1/me", Some(&client_token), None).await;
     assert_eq!(me.json["email"], ADMIN, "a client acts for its owner");
-    let wrong = s.send(basic("x".repeat(43).as_str())).await;
+    let other_secret = SecretToken::<32>::generate(&OsRandomness).as_text();
+    let wrong = s.send(basic(&other_secret)).await;
     assert_eq!((wrong.status, wrong.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert!(wrong.headers[header::WWW_AUTHENTICATE].to_str().expect("ascii").starts_with("Basic"));
+    let in_form = s
+        .form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials"), ("client_id", &id), ("client_secret", &other_secret)],
+        )
+        .await;
+    assert_eq!(
+        (in_form.status, in_form.json["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client")),
+        "400 without Basic"
+    );
+    let nul = s
+        .form(
+            "/oauth/token",
+            &[("grant_type", "client_credentials"), ("client_id", "a\0b"), ("client_secret", &secret)],
+        )
+        .await;
+    assert_eq!(nul.json["error"], "invalid_client", "{}", nul.text);
+    let nul = s.sign_in("admin\0@example.org", ADMIN_PASSWORD).await;
+    assert_eq!(nul.json["error"], "invalid_grant", "{}", nul.text);
+
+    // A client cannot manage clients: a narrowed client of a superadmin cannot widen itself.
+    let narrowed = s
+        .call(Method::POST, "/api/v1/clients", Some(&other), Some(json!({"name": "Narrow", "role": "organizer"})))
+        .await;
+    assert_eq!(narrowed.status, StatusCode::CREATED, "{}", narrowed.text);
+    let narrow_token = s
+        .form(
+            "/oauth/token",
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", narrowed.json["client_id"].as_str().expect("id")),
+                ("client_secret", narrowed.json["client_secret"].as_str().expect("secret")),
+            ],
+        )
+        .await;
+    assert_eq!(narrow_token.json["scope"], "organizer");
+    let narrow = narrow_token.json["access_token"].as_str().expect("token").to_owned();
+    for (method, path) in [(Method::POST, "/api/v1/clients"), (Method::GET, "/api/v1/clients")] {
+        let body = (method == Method::POST).then(|| json!({"name": "Wider"}));
+        let refused = s.call(method.clone(), path, Some(&narrow), body).await;
+        assert_eq!((refused.status, refused.code()), (StatusCode::FORBIDDEN, "forbidden"), "{method} {path}");
+    }
+    let users = s.call(Method::GET, "/api/v1/users", Some(&narrow), None).await;
+    assert_eq!(users.status, StatusCode::FORBIDDEN, "it acts as an organizer, not as its owner's role");
+    let organizer = s.user(&other, "org@example.org", "organizer").await;
+    let org_token = s.token("org@example.org", PASSWORD).await;
+    let wider = s
+        .call(Method::POST, "/api/v1/clients", Some(&org_token), Some(json!({"name": "Wide", "role": "superadmin"})))
+        .await;
+    assert_eq!((wider.status, wider.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("role")));
+    let for_other =
+        s.call(Method::POST, "/api/v1/clients", Some(&org_token), Some(json!({"name": "x", "owner": organizer}))).await;
+    assert_eq!(for_other.json["field"], "owner", "only a superadmin names an owner");
 
     // Revoking the client ends its tokens.
     let client_uuid = client.json["id"].as_str().expect("uuid");

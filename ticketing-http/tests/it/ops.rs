@@ -146,6 +146,12 @@ impl Drop for PrivateRedis {
 /// Health turns 503 when Redis goes away, and back to 200 when it returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_503_while_redis_is_down() {
+    if ticketing_storage::testkit::servers::database_url().is_none()
+        && std::env::var("TICKETING_REQUIRE_SERVERS").is_err()
+    {
+        eprintln!("skipped: DATABASE_URL is not set");
+        return;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
     let start = || {
         let child = std::process::Command::new("redis-server")

@@ -128,9 +128,11 @@ impl EventRepository for DbStore {
         if let Some(location) = &filter.location {
             q.push(" AND lower(location) LIKE ").push_bind(contains_pattern(location)).push(" ESCAPE '\\'");
         }
-        if let Some(user) = filter.staff {
+        if let Some(staff) = filter.staff {
             q.push(" AND id IN (SELECT event_id FROM event_staff WHERE user_id = ")
-                .push_bind(*user.as_uuid())
+                .push_bind(*staff.user_id.as_uuid())
+                .push(" AND duty = ")
+                .push_bind(staff.duty.as_str())
                 .push(")");
         }
         let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
@@ -240,7 +242,11 @@ impl DbStore {
             return Err(StoreError::Conflict(why.into()));
         }
         let delete = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1"));
-        let done = sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(db_error)?;
+        // A referencing row inserted since the check fails the delete on its foreign key.
+        let done = sqlx::query(delete).bind(id).execute(&mut *tx).await.map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::Conflict(why.into()),
+            other => other,
+        })?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(what));
         }

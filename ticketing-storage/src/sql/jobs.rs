@@ -297,4 +297,14 @@ impl JobQueue for DbStore {
         let rows = q.build().fetch_all(&self.pool).await.map_err(db_error)?;
         rows.iter().map(job_from_row).collect()
     }
+
+    async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status = $2")
+            .bind(kind)
+            .bind(status.as_str())
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_error)?;
+        u64::try_from(n).map_err(|_| crate::codec::corrupt("job count", n))
+    }
 }

@@ -83,6 +83,9 @@ pub async fn jobs_are_claimed_by_priority_then_due_time_then_age(backend: &Backe
     let listed = store.jobs(&JobFilter { status: Some(JobStatus::Running), ..Default::default() }).await.unwrap();
     let listed: Vec<u128> = listed.iter().map(|j| j.id.as_uuid().as_u128()).collect();
     assert_eq!(listed, [4, 3, 2, 1], "listed newest first");
+    assert_eq!(store.count_jobs(KIND, JobStatus::Running).await.unwrap(), 4);
+    assert_eq!(store.count_jobs(KIND, JobStatus::Queued).await.unwrap(), 0);
+    assert_eq!(store.count_jobs("notify", JobStatus::Running).await.unwrap(), 0);
 }
 
 /// Conformance case.
