@@ -32,6 +32,15 @@ pub struct UserQuery {
     pub per_page: Option<u32>,
 }
 
+/// A person's or a client's name: trimmed, 1 to 200 characters on one line.
+fn name(text: &str) -> Result<&str, ApiError> {
+    let name = text.trim();
+    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+        return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
+    }
+    Ok(name)
+}
+
 fn email(text: &str) -> Result<Email, ApiError> {
     Email::parse(text).map_err(|e| ApiError::field("email", e.to_string()))
 }
@@ -108,10 +117,7 @@ pub async fn create(
     caller.require(&[Role::Superadmin])?;
     let role = parse_role("role", &body.role)?;
     let email = email(&body.email)?;
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
-    }
+    let name = name(&body.name)?;
     let password_hash = state.passwords.hash(body.password, state.rng.clone()).await?;
     let user = User {
         id: UserId::generate(&*state.clock, &*state.rng),
@@ -187,12 +193,8 @@ pub async fn update(
     if let Some(e) = &patch.email {
         after.email = email(e)?;
     }
-    if let Some(name) = &patch.name {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-            return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
-        }
-        after.name = name.to_owned();
+    if let Some(given) = &patch.name {
+        after.name = name(given)?.to_owned();
     }
     if let Some(role) = &patch.role {
         after.role = parse_role("role", role)?;
@@ -296,10 +298,7 @@ pub async fn create_client(
     if !caller.is_superadmin() && role != caller.role {
         return Err(ApiError::field("role", format!("a {} makes clients that act as a {}", caller.role, caller.role)));
     }
-    let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
-        return Err(ApiError::field("name", "must be 1 to 200 characters on one line"));
-    }
+    let name = name(&body.name)?;
     let secret = SecretToken::<TOKEN_BYTES>::generate(&*state.rng);
     let client = ApiClient {
         id: ApiClientId::generate(&*state.clock, &*state.rng),
