@@ -92,11 +92,13 @@ impl Server {
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
         let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default());
         let superadmin = seed(&engine, &config).await?;
-        let renderer_ready = tokio::task::spawn_blocking(|| {
-            ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).is_ok()
+        let renderer = tokio::task::spawn_blocking(|| {
+            ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).ok()
         })
         .await
-        .unwrap_or(false);
+        .ok()
+        .flatten()
+        .map(Arc::new);
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let (api, openapi) = routes::api().split_for_parts();
@@ -109,7 +111,7 @@ impl Server {
             rng,
             metrics: Metrics::default(),
             passwords,
-            renderer_ready,
+            renderer,
             openapi: serde_json::to_string(&document).unwrap_or_default(),
         });
         let router = router(api, state.clone());
@@ -126,13 +128,20 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight. Meanwhile,
-    /// expired tokens are purged hourly.
+    /// Serves until `shutdown` completes, then finishes the requests in flight. Meanwhile the
+    /// job workers run, and expired tokens are purged hourly.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let purge = tokio::spawn(purge_tokens(self.state.clone()));
+        let mut background = vec![tokio::spawn(purge_tokens(self.state.clone()))];
+        for n in 0..self.state.config.workers {
+            background.push(tokio::spawn(work(self.state.clone(), n)));
+        }
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        purge.abort();
+        // A worker stopped mid-chunk loses nothing: chunks commit whole, and its job resumes
+        // from the last one once its lease lapses.
+        for task in background {
+            task.abort();
+        }
         served
     }
 }
@@ -192,6 +201,26 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+/// How long an idle worker waits before looking for a job again.
+const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A job worker: runs the most urgent due job, again and again.
+async fn work(state: Shared, n: usize) {
+    let name = format!("worker-{n}");
+    loop {
+        match state.engine.run_next_job(&name).await {
+            Ok(Some(job)) => {
+                tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, "job step")
+            }
+            Ok(None) => tokio::time::sleep(WORKER_IDLE).await,
+            Err(e) => {
+                tracing::warn!(worker = %name, error = %e, "the job queue failed; trying again shortly");
+                tokio::time::sleep(WORKER_IDLE * 10).await;
+            }
+        }
+    }
 }
 
 /// How often expired tokens are deleted, and how long after expiry.

@@ -18,6 +18,7 @@
 //! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
+//! | `workers` | `TICKETING_WORKERS` (1 to 64) | 2 job workers |
 //! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
 //! | `log_level` | `TICKETING_LOG_LEVEL` | `info` |
 //! | `superadmin_email` | `TICKETING_SUPERADMIN_EMAIL` | `admin@ticketing.local` |
@@ -179,6 +180,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
+    /// Job workers in this server (bulk generation).
+    pub workers: usize,
     /// Log lines as text or JSON.
     pub log_format: LogFormat,
     /// The log filter (`info`, `debug`, `ticketing_http=debug,info`…).
@@ -201,6 +204,7 @@ impl std::fmt::Debug for Config {
             .field("rate_limits", &self.rate_limits)
             .field("cors_origins", &self.cors_origins)
             .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("workers", &self.workers)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("superadmin_email", &self.superadmin_email)
@@ -226,6 +230,7 @@ struct FileConfig {
     rate_download: Option<u32>,
     cors_origins: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
+    workers: Option<usize>,
     log_format: Option<String>,
     log_level: Option<String>,
     superadmin_email: Option<String>,
@@ -372,6 +377,12 @@ impl Config {
                 l.get("body_limit_bytes", "TICKETING_BODY_LIMIT_BYTES", file.body_limit_bytes.map(|v| v.to_string()))?
                     .unwrap_or(1 << 20),
                 MAX_BODY,
+            )?,
+            workers: bounded(
+                "workers",
+                "TICKETING_WORKERS",
+                l.get("workers", "TICKETING_WORKERS", file.workers.map(|v| v.to_string()))?.unwrap_or(2),
+                64,
             )?,
             log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
             log_level: {

@@ -25,6 +25,9 @@ use utoipa::{Modify, OpenApi as _};
         (name = "users", description = "Staff accounts"),
         (name = "clients", description = "API clients for integrations"),
         (name = "audit", description = "Who changed what"),
+        (name = "tickets", description = "Tickets: issue, list, refund, invalidate, magic links"),
+        (name = "jobs", description = "Bulk generation in the background"),
+        (name = "scanning", description = "Two-step gate scanning and the scan log"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

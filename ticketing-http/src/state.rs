@@ -28,8 +28,9 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Password hashing and checking, off the async threads.
     pub passwords: Passwords,
-    /// Whether the ticket renderer prepared its default template at start.
-    pub renderer_ready: bool,
+    /// The ticket renderer with the default template, prepared at start (none if that failed:
+    /// `/health` then says so).
+    pub renderer: Option<Arc<ticketing_pdf::Renderer>>,
     /// The OpenAPI document, as served at `/openapi.json`.
     pub openapi: String,
 }

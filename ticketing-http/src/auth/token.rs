@@ -146,7 +146,7 @@ fn limit_peer(state: &Shared, peer: SocketAddr) -> Result<(), TokenError> {
 
 /// The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one host
 /// holds a whole /64, and would otherwise rotate through it).
-fn client_key(peer: SocketAddr) -> String {
+pub fn client_key(peer: SocketAddr) -> String {
     match peer.ip() {
         std::net::IpAddr::V4(ip) => format!("ip:{ip}"),
         std::net::IpAddr::V6(ip) => match ip.to_ipv4_mapped() {

@@ -9,11 +9,19 @@
 //! | `/api/v1/…/ticket-types…`, `/api/v1/…/gates…` | [`catalog`] |
 //! | `/api/v1/me`, `/api/v1/users…`, `/api/v1/clients…` | [`users`] |
 //! | `/api/v1/audit`, `/health`, `/metrics`, `/openapi.json` | [`ops`] |
+//! | `/api/v1/…/tickets…`, `/api/v1/tickets/…` | [`tickets`] |
+//! | `/api/v1/public/tickets/{token}…` (magic links) | [`links`] |
+//! | `/api/v1/scan/…` | [`scan`] |
+//! | `/api/v1/…/generations`, `/api/v1/jobs…` | [`jobs`] |
 
 pub mod catalog;
 pub mod events;
+pub mod jobs;
+pub mod links;
 pub mod ops;
 pub mod public;
+pub mod scan;
+pub mod tickets;
 pub mod users;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -41,7 +49,25 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(users::get, users::update))
         .routes(routes!(users::list_clients, users::create_client))
         .routes(routes!(users::revoke_client))
-        .routes(routes!(ops::audit));
+        .routes(routes!(ops::audit))
+        .routes(routes!(tickets::issue))
+        .routes(routes!(tickets::list))
+        .routes(routes!(tickets::get))
+        .routes(routes!(tickets::refund))
+        .routes(routes!(tickets::invalidate))
+        .routes(routes!(tickets::reissue_link))
+        .routes(routes!(links::page))
+        .routes(routes!(links::pdf))
+        .routes(routes!(links::qr_png_file))
+        .routes(routes!(links::qr_svg_file))
+        .routes(routes!(scan::request))
+        .routes(routes!(scan::confirm))
+        .routes(routes!(scan::logs))
+        .routes(routes!(jobs::generate))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(jobs::retry));
     OpenApiRouter::new()
         .routes(routes!(token::token))
         .routes(routes!(token::revoke))

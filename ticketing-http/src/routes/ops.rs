@@ -131,7 +131,7 @@ pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
         ComponentHealth { status: "not_configured".into(), detail: None }
     };
     let queue = probe(store.jobs(&JobFilter { status: Some(JobStatus::Queued), limit: 1, ..Default::default() })).await;
-    let renderer = if state.renderer_ready {
+    let renderer = if state.renderer.is_some() {
         ComponentHealth { status: "up".into(), detail: None }
     } else {
         ComponentHealth { status: "down".into(), detail: Some("the default template did not prepare".into()) }

@@ -26,6 +26,16 @@ struct World {
     gate: String,
     client: String,
     spare_user: String,
+    /// A paid ticket of the type.
+    ticket: String,
+    /// Its magic-link token.
+    link: String,
+    /// A cancelled generation job.
+    job: String,
+    /// An event of the owner's with nothing sold, to delete.
+    empty_event: String,
+    /// A type of the event with nothing sold, to delete.
+    unsold_type: String,
 }
 
 async fn cast(s: &TestServer) -> Cast {
@@ -89,7 +99,37 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
         )
         .await;
     let spare_user = ok(&u, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    World { event, ticket_type, gate, client, spare_user }
+    let issued = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{ticket_type}/tickets"),
+            owner,
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    let issued = &ok(&issued, StatusCode::CREATED)[0];
+    let (ticket, link) = (
+        issued["id"].as_str().expect("id").to_owned(),
+        issued["magic_link"]["token"].as_str().expect("token").to_owned(),
+    );
+    let job = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{ticket_type}/generations"),
+            owner,
+            Some(json!({"count": 1})),
+        )
+        .await;
+    let job = ok(&job, StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
+    let cancelled = s.call(Method::POST, &format!("/api/v1/jobs/{job}/cancel"), owner, None).await;
+    ok(&cancelled, StatusCode::OK);
+    let empty = s.call(Method::POST, "/api/v1/events", owner, Some(event_body("Empty", 10))).await;
+    let empty_event = ok(&empty, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let unsold = s
+        .call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), owner, Some(type_body("Unsold", 5)))
+        .await;
+    let unsold_type = ok(&unsold, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    World { event, ticket_type, gate, client, spare_user, ticket, link, job, empty_event, unsold_type }
 }
 
 type Path = fn(&World, &Cast) -> String;
@@ -129,7 +169,7 @@ fn rows() -> Vec<Row> {
             Some(|_, _| json!({"status": "cancelled"})),
             [401, 200, 200, 404, 403, 403],
         ),
-        row(M::DELETE, |w, _| format!("/api/v1/events/{}", w.event), None, [401, 204, 204, 404, 403, 403]),
+        row(M::DELETE, |w, _| format!("/api/v1/events/{}", w.empty_event), None, [401, 204, 204, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/staff", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(
             M::PUT,
@@ -157,7 +197,7 @@ fn rows() -> Vec<Row> {
             Some(|_, _| type_body("Standard plus", 60)),
             [401, 200, 200, 404, 403, 403],
         ),
-        row(M::DELETE, |w, _| format!("/api/v1/ticket-types/{}", w.ticket_type), None, [401, 204, 204, 404, 403, 403]),
+        row(M::DELETE, |w, _| format!("/api/v1/ticket-types/{}", w.unsold_type), None, [401, 204, 204, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/gates", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(
             M::POST,
@@ -200,6 +240,49 @@ fn rows() -> Vec<Row> {
         row(M::DELETE, |w, _| format!("/api/v1/clients/{}", w.client), None, [401, 204, 204, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/audit?event_id={}", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |_, _| "/api/v1/audit".into(), None, [401, 200, 422, 422, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/ticket-types/{}/tickets", w.ticket_type),
+            Some(|_, _| json!({"count": 2})),
+            [401, 201, 201, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/tickets", w.event), None, [401, 200, 200, 404, 200, 403]),
+        row(M::GET, |w, _| format!("/api/v1/tickets/{}", w.ticket), None, [401, 200, 200, 404, 200, 403]),
+        row(M::POST, |w, _| format!("/api/v1/tickets/{}/refund", w.ticket), None, [401, 200, 200, 404, 403, 403]),
+        row(M::POST, |w, _| format!("/api/v1/tickets/{}/invalidate", w.ticket), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/tickets/{}/magic-link", w.ticket),
+            Some(|_, _| json!({})),
+            [401, 201, 201, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/public/tickets/{}", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/api/v1/public/tickets/{}/pdf", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/api/v1/public/tickets/{}/qr.png", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/api/v1/public/tickets/{}/qr.svg", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(
+            M::POST,
+            |_, _| "/api/v1/scan/request".into(),
+            Some(|w, _| json!({"gate_id": w.gate, "short_code": "AAAAA-AAAAA"})),
+            [401, 200, 200, 404, 403, 200],
+        ),
+        row(
+            M::POST,
+            |_, _| "/api/v1/scan/confirm".into(),
+            Some(|w, _| json!({"gate_id": w.gate, "scan_session_token": "not-a-token", "direction": "in"})),
+            [401, 200, 200, 404, 403, 200],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/scan/logs?event_id={}", w.event), None, [401, 200, 200, 404, 403, 200]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/ticket-types/{}/generations", w.ticket_type),
+            Some(|_, _| json!({"count": 3})),
+            [401, 202, 202, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/jobs?event_id={}", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(M::GET, |w, _| format!("/api/v1/jobs/{}", w.job), None, [401, 200, 200, 404, 403, 403]),
+        row(M::POST, |w, _| format!("/api/v1/jobs/{}/cancel", w.job), None, [401, 200, 200, 404, 403, 403]),
+        row(M::POST, |w, _| format!("/api/v1/jobs/{}/retry", w.job), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |_, _| "/health".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/metrics".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/openapi.json".into(), None, [200, 200, 200, 200, 200, 200]),
@@ -290,7 +373,16 @@ fn world_stub() -> World {
         gate: "{id}".into(),
         client: "{id}".into(),
         spare_user: "{id}".into(),
+        ticket: "{id}".into(),
+        link: "{id}".into(),
+        job: "{id}".into(),
+        empty_event: "{id}".into(),
+        unsold_type: "{id}".into(),
     }
 }
 
-crate::on_both_backends!(role_matrix, &[], every_role_reaches_exactly_what_it_may);
+crate::on_both_backends!(
+    role_matrix,
+    &[("TICKETING_RATE_BATCH", "1000000"), ("TICKETING_RATE_DOWNLOAD", "1000000")],
+    every_role_reaches_exactly_what_it_may
+);

@@ -1,0 +1,278 @@
+//! Bulk generation as durable jobs, run by the server's workers: create, follow, list, cancel,
+//! retry. A job survives a restart and resumes from its last committed chunk (no duplicates, no
+//! gaps: the engine's `run_next_job`).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ticketing_core::engine::GenerationRequest;
+use ticketing_core::ids::{EventId, JobId, TicketTypeId};
+use ticketing_core::job::{Job, JobStatus};
+use ticketing_core::status::TicketStatus;
+use ticketing_core::store::JobFilter;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::tickets::parse_status;
+use crate::audit::{Change, record};
+use crate::auth::{Caller, Reach};
+use crate::extract::{Body, Id, Params};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+
+/// The most tickets one generation makes.
+pub const MAX_GENERATION: u32 = 1_000_000;
+
+/// A job.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobView {
+    /// The id.
+    pub id: Uuid,
+    /// `generate_tickets`.
+    pub kind: String,
+    /// The event.
+    pub event_id: Option<Uuid>,
+    /// `queued`, `running`, `succeeded`, `failed` or `cancelled`.
+    pub status: String,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Units done (tickets, for a generation).
+    pub done: u64,
+    /// Units in all.
+    pub total: u64,
+    /// Claims so far.
+    pub attempts: u32,
+    /// Claims allowed.
+    pub max_attempts: u32,
+    /// A cancel was asked while it ran.
+    pub cancel_requested: bool,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Job> for JobView {
+    fn from(j: &Job) -> Self {
+        Self {
+            id: *j.id.as_uuid(),
+            kind: j.kind().to_owned(),
+            event_id: j.event_id.map(|e| *e.as_uuid()),
+            status: j.status.as_str().to_owned(),
+            priority: j.priority,
+            done: j.progress.done,
+            total: j.progress.total,
+            attempts: j.attempts,
+            max_attempts: j.max_attempts,
+            cancel_requested: j.cancel_requested,
+            last_error: j.last_error.clone(),
+            created_at: j.created_at,
+            updated_at: j.updated_at,
+        }
+    }
+}
+
+/// A generation to run in the background.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationBody {
+    /// Tickets to make (1 to 1,000,000).
+    pub count: u32,
+    /// `issued` (default), `reserved` or `paid`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Higher runs first (default 0).
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// Starts generating tickets of a type in the background; answers at once with the job.
+#[utoipa::path(
+    post,
+    operation_id = "jobs_generate",
+    path = "/ticket-types/{id}/generations",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The ticket type")),
+    request_body = GenerationBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Queued", body = JobView),
+        (status = 404, description = "No such type of yours", body = Problem),
+        (status = 409, description = "No room for that many now, or the event is closed", body = Problem),
+        (status = 429, description = "Too many generations", body = Problem),
+    )
+)]
+pub async fn generate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<GenerationBody>,
+) -> Result<(StatusCode, Json<JobView>), ApiError> {
+    caller.require(Reach::Manage.roles())?;
+    let limited = |wait: std::time::Duration| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64);
+    state.limits.batch.check(&format!("user:{}", caller.user)).map_err(limited)?;
+    let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
+    caller.event(&state, ticket_type.event_id(), Reach::Manage).await?;
+    if !(1..=MAX_GENERATION).contains(&body.count) {
+        return Err(ApiError::field("count", format!("from 1 to {MAX_GENERATION}")));
+    }
+    let status = body.status.as_deref().map(|s| parse_status("status", s)).transpose()?.unwrap_or(TicketStatus::Issued);
+    let request =
+        GenerationRequest { ticket_type_id: ticket_type.id(), count: body.count, status, priority: body.priority };
+    let job = state.engine.start_generation(&request).await?;
+    let view = JobView::from(&job);
+    let change = Change {
+        action: "job.generate",
+        target: format!("job:{}", job.id),
+        event_id: job.event_id,
+        before: None::<&()>,
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+/// The job `id`, if the caller manages its event (jobs without an event: superadmins only).
+async fn reach_job(state: &Shared, caller: &Caller, id: Uuid) -> Result<Job, ApiError> {
+    caller.require(Reach::Manage.roles())?;
+    let job = state.engine.job(JobId::from_uuid(id)).await?;
+    match job.event_id {
+        Some(event) => {
+            caller
+                .event(state, event, Reach::Manage)
+                .await
+                .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("job") } else { e })?;
+        }
+        None if caller.is_superadmin() => {}
+        None => return Err(ApiError::not_found("job")),
+    }
+    Ok(job)
+}
+
+/// A job, with its progress.
+#[utoipa::path(
+    get,
+    operation_id = "jobs_get",
+    path = "/jobs/{id}",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job", body = JobView),
+        (status = 404, description = "No such job of yours", body = Problem),
+    )
+)]
+pub async fn get(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<JobView>, ApiError> {
+    Ok(Json(JobView::from(&reach_job(&state, &caller, id).await?)))
+}
+
+/// Which jobs.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobQuery {
+    /// Only this event's (required for organizers).
+    pub event_id: Option<Uuid>,
+    /// Only in this status.
+    pub status: Option<String>,
+    /// At most this many, newest first (1 to 500; default 100).
+    pub limit: Option<u32>,
+}
+
+/// Jobs, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "jobs_list",
+    path = "/jobs",
+    tag = "jobs",
+    params(JobQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Jobs", body = [JobView]),
+        (status = 404, description = "No such event of yours", body = Problem),
+        (status = 422, description = "Organizers must name an event", body = Problem),
+    )
+)]
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Params(query): Params<JobQuery>,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    caller.require(Reach::Manage.roles())?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 500"));
+    }
+    let event_id = match query.event_id {
+        Some(id) => Some(caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?.id()),
+        None if caller.is_superadmin() => None,
+        None => return Err(ApiError::field("event_id", "organizers list the jobs of one of their events")),
+    };
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| s.parse::<JobStatus>().map_err(|_| ApiError::field("status", "not a job status")))
+        .transpose()?;
+    let jobs = state.store().jobs(&JobFilter { event_id, status, limit }).await?;
+    Ok(Json(jobs.iter().map(JobView::from).collect()))
+}
+
+/// Cancels a job: a queued one at once, a running one at its next chunk (what it made stays).
+#[utoipa::path(
+    post,
+    operation_id = "jobs_cancel",
+    path = "/jobs/{id}/cancel",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The job as it is now", body = JobView),
+        (status = 404, description = "No such job of yours", body = Problem),
+    )
+)]
+pub async fn cancel(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<JobView>, ApiError> {
+    let job = reach_job(&state, &caller, id).await?;
+    let after = state.engine.cancel_job(job.id).await?;
+    let (before, view) = (JobView::from(&job), JobView::from(&after));
+    let change = Change {
+        action: "job.cancel",
+        target: format!("job:{}", job.id),
+        event_id: job.event_id,
+        before: Some(&before),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}
+
+/// Queues a failed or cancelled job again, keeping its progress.
+#[utoipa::path(
+    post,
+    operation_id = "jobs_retry",
+    path = "/jobs/{id}/retry",
+    tag = "jobs",
+    params(("id" = Uuid, Path, description = "The job")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Queued again", body = JobView),
+        (status = 404, description = "No such job of yours", body = Problem),
+        (status = 409, description = "Queued, running or succeeded", body = Problem),
+    )
+)]
+pub async fn retry(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<JobView>, ApiError> {
+    let job = reach_job(&state, &caller, id).await?;
+    let after = state.engine.retry_job(job.id).await?;
+    let (before, view) = (JobView::from(&job), JobView::from(&after));
+    let change = Change {
+        action: "job.retry",
+        target: format!("job:{}", job.id),
+        event_id: job.event_id,
+        before: Some(&before),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}

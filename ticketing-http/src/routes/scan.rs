@@ -1,0 +1,323 @@
+//! Gate scanning in two steps: a request (the QR text or the short code, and the gate) answers a
+//! verdict and, when the ticket may pass, a short-lived single-use `scan_session_token`; the
+//! confirmation (the token and a direction) applies it. A token works once, only for the agent
+//! and the gate it was issued to. Everything is decided by the engine, in the store's
+//! transactions: if storage cannot be reached the gate gets 503 and nobody is admitted.
+//!
+//! Who scans: an agent at the gates they are assigned to; an organizer at any gate of their
+//! events; a superadmin anywhere.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ticketing_core::ids::{EventId, GateId};
+use ticketing_core::scan::{
+    ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, TicketSummary,
+};
+use ticketing_core::store::ScanLogFilter;
+use ticketing_core::user::Role;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Reach};
+use crate::extract::{Body, Params};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+
+/// What the gate read.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanRequestBody {
+    /// The gate scanning.
+    pub gate_id: Uuid,
+    /// The QR text, as read.
+    #[serde(default)]
+    pub qr: Option<String>,
+    /// Or the short code, as typed.
+    #[serde(default)]
+    pub short_code: Option<String>,
+}
+
+/// A ticket as the gate sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanTicket {
+    /// The ticket.
+    pub ticket_id: Uuid,
+    /// Its short code.
+    pub short_code: String,
+    /// Its type's name.
+    pub ticket_type: String,
+    /// The holder's name.
+    pub holder_name: Option<String>,
+    /// Its status.
+    pub status: String,
+    /// Entries used.
+    pub entries_used: u32,
+    /// Entries allowed.
+    pub entries_allowed: u32,
+}
+
+impl From<&TicketSummary> for ScanTicket {
+    fn from(t: &TicketSummary) -> Self {
+        Self {
+            ticket_id: *t.ticket_id.as_uuid(),
+            short_code: t.short_code.to_string(),
+            ticket_type: t.ticket_type.clone(),
+            holder_name: t.holder_name.clone(),
+            status: t.status.as_str().to_owned(),
+            entries_used: t.entries_used,
+            entries_allowed: t.entries_allowed,
+        }
+    }
+}
+
+/// The verdict on a request.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanVerdict {
+    /// Whether the ticket may pass now.
+    pub ok: bool,
+    /// The stable reason code: `ok`, `bad_signature`, `unknown_ticket`, `already_inside`…
+    pub reason: String,
+    /// The directions it may pass (`in`, `out`).
+    pub allowed: Vec<String>,
+    /// The ticket, when one was found.
+    pub ticket: Option<ScanTicket>,
+    /// The token to confirm with, when the ticket may pass.
+    pub scan_session_token: Option<String>,
+    /// When the token stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// The scanning agent for `caller` at `gate`, or 403/404.
+async fn agent(state: &Shared, caller: &Caller, gate: GateId) -> Result<ScanAgent, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer, Role::Agent])?;
+    let any_gate = match caller.role {
+        Role::Superadmin => true,
+        Role::Organizer => {
+            let gate = state.engine.gate(gate).await?;
+            caller.event(state, gate.event_id(), Reach::Manage).await?;
+            true
+        }
+        // The engine checks the agent is assigned to the gate.
+        _ => false,
+    };
+    Ok(ScanAgent { id: caller.user, any_gate })
+}
+
+/// Step one: what the gate read, and the verdict.
+#[utoipa::path(
+    post,
+    operation_id = "scan_request",
+    path = "/scan/request",
+    tag = "scanning",
+    request_body = ScanRequestBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verdict (a refusal is a verdict too, with its reason)", body = ScanVerdict),
+        (status = 403, description = "Not a scanning role", body = Problem),
+    )
+)]
+pub async fn request(
+    State(state): State<Shared>,
+    caller: Caller,
+    Body(body): Body<ScanRequestBody>,
+) -> Result<Json<ScanVerdict>, ApiError> {
+    let gate_id = GateId::from_uuid(body.gate_id);
+    let credential = match (body.qr, body.short_code) {
+        (Some(qr), None) => Credential::Qr(qr),
+        (None, Some(code)) => Credential::ShortCode(code),
+        _ => return Err(ApiError::field("qr", "give the QR text or the short code, not both")),
+    };
+    let agent = agent(&state, &caller, gate_id).await?;
+    let outcome = state.engine.scan_request(&ScanRequest { credential, gate_id, agent }).await?;
+    Ok(Json(ScanVerdict {
+        ok: outcome.reason.is_ok(),
+        reason: outcome.reason.code().to_owned(),
+        allowed: outcome.allowed.iter().map(|d| d.as_str().to_owned()).collect(),
+        ticket: outcome.ticket.as_ref().map(ScanTicket::from),
+        expires_at: outcome.session.as_ref().map(|s| s.expires_at),
+        scan_session_token: outcome.session.map(|s| s.token),
+    }))
+}
+
+/// A confirmation.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfirmBody {
+    /// The gate confirming (the one the token was issued at).
+    pub gate_id: Uuid,
+    /// The token from the request.
+    pub scan_session_token: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// An idempotency key: the same one again returns the first result and changes nothing.
+    #[serde(default)]
+    pub nonce: Option<String>,
+}
+
+/// What the confirmation did.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanResult {
+    /// Whether it was applied.
+    pub ok: bool,
+    /// The stable reason code.
+    pub reason: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// The ticket.
+    pub ticket_id: Option<Uuid>,
+    /// Its status after.
+    pub status: Option<String>,
+    /// Entries used after.
+    pub entries_used: Option<u32>,
+    /// Whether this repeats an earlier confirmation with the same nonce.
+    pub replayed: bool,
+}
+
+/// Step two: apply the request's verdict, once.
+#[utoipa::path(
+    post,
+    operation_id = "scan_confirm",
+    path = "/scan/confirm",
+    tag = "scanning",
+    request_body = ScanConfirmBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "What was applied (a refusal is a result too, with its reason)", body = ScanResult),
+        (status = 403, description = "Not a scanning role", body = Problem),
+    )
+)]
+pub async fn confirm(
+    State(state): State<Shared>,
+    caller: Caller,
+    Body(body): Body<ScanConfirmBody>,
+) -> Result<Json<ScanResult>, ApiError> {
+    let gate_id = GateId::from_uuid(body.gate_id);
+    let direction = match body.direction.as_str() {
+        "in" => Direction::In,
+        "out" => Direction::Out,
+        _ => return Err(ApiError::field("direction", "must be in or out")),
+    };
+    let nonce = match &body.nonce {
+        Some(n) => Some(Nonce::parse(n).ok_or_else(|| ApiError::field("nonce", "1 to 64 printable ASCII characters"))?),
+        None => None,
+    };
+    let agent = agent(&state, &caller, gate_id).await?;
+    let request = ConfirmRequest { token: body.scan_session_token, direction, gate_id, agent, nonce };
+    let outcome = state.engine.scan_confirm(&request).await?;
+    Ok(Json(ScanResult {
+        ok: outcome.reason.is_ok(),
+        reason: outcome.reason.code().to_owned(),
+        direction: outcome.direction.as_str().to_owned(),
+        ticket_id: outcome.ticket_id.map(|id| *id.as_uuid()),
+        status: outcome.status.map(|s| s.as_str().to_owned()),
+        entries_used: outcome.entries_used,
+        replayed: outcome.replayed,
+    }))
+}
+
+/// Which scan log lines.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogQuery {
+    /// Only this event's (required for organizers).
+    pub event_id: Option<Uuid>,
+    /// Only this gate's.
+    pub gate_id: Option<Uuid>,
+    /// At most this many, newest first (1 to 1,000; default 200).
+    pub limit: Option<u32>,
+}
+
+/// One scan log line.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScanLogView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The event.
+    pub event_id: Uuid,
+    /// The gate.
+    pub gate_id: Uuid,
+    /// Who scanned.
+    pub agent_id: Uuid,
+    /// The ticket, when one was found.
+    pub ticket_id: Option<Uuid>,
+    /// `request` (refused requests only) or `confirm`.
+    pub stage: String,
+    /// `in` or `out`, for a confirmation.
+    pub direction: Option<String>,
+    /// The reason code.
+    pub reason: String,
+    /// The ticket's status after.
+    pub status_after: Option<String>,
+}
+
+impl From<&ScanLog> for ScanLogView {
+    fn from(l: &ScanLog) -> Self {
+        Self {
+            at: l.at,
+            event_id: *l.event_id.as_uuid(),
+            gate_id: *l.gate_id.as_uuid(),
+            agent_id: *l.agent_id.as_uuid(),
+            ticket_id: l.ticket_id.map(|t| *t.as_uuid()),
+            stage: match l.stage {
+                ticketing_core::scan::ScanStage::Request => "request".into(),
+                ticketing_core::scan::ScanStage::Confirm => "confirm".into(),
+            },
+            direction: l.direction.map(|d| d.as_str().to_owned()),
+            reason: l.reason.code().to_owned(),
+            status_after: l.status_after.map(|s| s.as_str().to_owned()),
+        }
+    }
+}
+
+/// The scan log: an agent sees only their gates' lines, an organizer their events', a
+/// superadmin everything.
+#[utoipa::path(
+    get,
+    operation_id = "scan_logs",
+    path = "/scan/logs",
+    tag = "scanning",
+    params(LogQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Lines, newest first", body = [ScanLogView]),
+        (status = 404, description = "No such event or gate of yours", body = Problem),
+        (status = 422, description = "Organizers must name an event", body = Problem),
+    )
+)]
+pub async fn logs(
+    State(state): State<Shared>,
+    caller: Caller,
+    Params(query): Params<LogQuery>,
+) -> Result<Json<Vec<ScanLogView>>, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer, Role::Agent])?;
+    let limit = query.limit.unwrap_or(200);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 1000"));
+    }
+    let mut filter = ScanLogFilter { event_id: query.event_id.map(EventId::from_uuid), limit, ..Default::default() };
+    let asked_gate = query.gate_id.map(GateId::from_uuid);
+    match caller.role {
+        Role::Agent => {
+            let mine: Vec<GateId> = state.store().gates_of_agent(caller.user).await?.iter().map(|g| g.id()).collect();
+            filter.gate_ids = Some(match asked_gate {
+                Some(gate) if mine.contains(&gate) => vec![gate],
+                Some(_) => return Err(ApiError::not_found("gate")),
+                None => mine,
+            });
+            if filter.gate_ids.as_ref().is_some_and(Vec::is_empty) {
+                return Ok(Json(Vec::new()));
+            }
+        }
+        Role::Organizer => {
+            let event =
+                filter.event_id.ok_or_else(|| ApiError::field("event_id", "organizers read one of their events"))?;
+            caller.event(&state, event, Reach::Manage).await?;
+            filter.gate_ids = asked_gate.map(|g| vec![g]);
+        }
+        _ => filter.gate_ids = asked_gate.map(|g| vec![g]),
+    }
+    let lines = state.store().scan_logs(&filter).await?;
+    Ok(Json(lines.iter().map(ScanLogView::from).collect()))
+}

@@ -1,0 +1,401 @@
+//! Tickets of an event: issued one at a time or a few together (bulk generation is a job, see
+//! [`super::jobs`]), listed, read, refunded, invalidated, and their magic link re-issued.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ticketing_core::engine::IssueRequest;
+use ticketing_core::ids::{EventId, TicketId, TicketTypeId};
+use ticketing_core::status::{TicketAction, TicketStatus};
+use ticketing_core::store::TicketFilter;
+use ticketing_core::ticket::{HolderSpec, Ticket};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::audit::{Change, record};
+use crate::auth::{Caller, Reach};
+use crate::extract::{Body, Id, Params};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+
+/// The most tickets one issue call makes (more is a generation job).
+pub const MAX_ISSUE: u32 = 100;
+
+/// A ticket.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketView {
+    /// The id.
+    pub id: Uuid,
+    /// Its event.
+    pub event_id: Uuid,
+    /// Its type.
+    pub ticket_type_id: Uuid,
+    /// The code for manual entry, `XXXXX-XXXXX`.
+    pub short_code: String,
+    /// `issued`, `reserved`, `paid`, `inside`, `outside`, `invalid` or `refunded`.
+    pub status: String,
+    /// The holder's name.
+    pub holder_name: Option<String>,
+    /// Entries so far.
+    pub entries_used: u32,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Ticket> for TicketView {
+    fn from(t: &Ticket) -> Self {
+        Self {
+            id: *t.id().as_uuid(),
+            event_id: *t.event_id().as_uuid(),
+            ticket_type_id: *t.ticket_type_id().as_uuid(),
+            short_code: t.short_code().to_string(),
+            status: t.status().as_str().to_owned(),
+            holder_name: t.holder().map(|h| h.name().to_owned()),
+            entries_used: t.entries_used(),
+            created_at: t.created_at(),
+        }
+    }
+}
+
+/// A magic link, shown once: the holder opens their ticket with it, no account needed.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct MagicLinkView {
+    /// The token (32 characters).
+    pub token: String,
+    /// The ticket page under this server: `/api/v1/public/tickets/{token}`.
+    pub path: String,
+    /// When it stops working (never when absent).
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A ticket just issued: its QR text and its magic link.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedTicket {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    /// The signed QR text (no personal data in it).
+    pub qr_payload: String,
+    /// Its magic link.
+    pub magic_link: MagicLinkView,
+}
+
+/// A holder.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HolderBody {
+    /// Up to 200 characters.
+    pub name: String,
+    /// Optional.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Optional, international format.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Tickets to issue now.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueBody {
+    /// Anonymous tickets, when `holders` is empty (1 to 100; default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
+    /// One ticket per holder (at most 100).
+    #[serde(default)]
+    pub holders: Vec<HolderBody>,
+    /// `issued` (default), `reserved` or `paid`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Days the magic links work (for ever when absent).
+    #[serde(default)]
+    pub link_valid_days: Option<u32>,
+}
+
+/// Parses a ticket status, naming `field`.
+pub fn parse_status(field: &str, text: &str) -> Result<TicketStatus, ApiError> {
+    text.parse().map_err(|_| ApiError::field(field, "not a ticket status"))
+}
+
+/// The ticket `id` with the caller's reach on its event; 404 for a ticket not theirs.
+async fn reach_ticket(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) -> Result<Ticket, ApiError> {
+    caller.require(reach.roles())?;
+    let ticket = state.engine.ticket(TicketId::from_uuid(id)).await?;
+    caller
+        .event(state, ticket.event_id(), reach)
+        .await
+        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("ticket") } else { e })?;
+    Ok(ticket)
+}
+
+/// A fresh magic link for `ticket`.
+pub async fn magic_link(
+    state: &Shared,
+    ticket: TicketId,
+    days: Option<u32>,
+    reissue: bool,
+) -> Result<MagicLinkView, ApiError> {
+    let ttl = days.map(|d| chrono::Duration::days(i64::from(d)));
+    let (token, link) = if reissue {
+        state.engine.reissue_magic_link(ticket, ttl).await?
+    } else {
+        state.engine.issue_magic_link(ticket, ttl).await?
+    };
+    let token = token.as_text();
+    Ok(MagicLinkView { path: format!("/api/v1/public/tickets/{token}"), token, expires_at: link.expires_at })
+}
+
+/// Issues up to 100 tickets of a type now, each with its QR text and magic link (all or none
+/// within the quota and capacity).
+#[utoipa::path(
+    post,
+    operation_id = "tickets_issue",
+    path = "/ticket-types/{id}/tickets",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket type")),
+    request_body = IssueBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Issued", body = [IssuedTicket]),
+        (status = 404, description = "No such type of yours", body = Problem),
+        (status = 409, description = "Sold out, or the event is closed", body = Problem),
+    )
+)]
+pub async fn issue(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<IssueBody>,
+) -> Result<(StatusCode, Json<Vec<IssuedTicket>>), ApiError> {
+    caller.require(Reach::Manage.roles())?;
+    let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
+    caller.event(&state, ticket_type.event_id(), Reach::Manage).await?;
+    let count = body.count.unwrap_or(1);
+    if body.holders.is_empty() && !(1..=MAX_ISSUE).contains(&count) {
+        return Err(ApiError::field("count", format!("from 1 to {MAX_ISSUE}; more is a generation job")));
+    }
+    if body.holders.len() > MAX_ISSUE as usize {
+        return Err(ApiError::field("holders", format!("at most {MAX_ISSUE}; more is a generation job")));
+    }
+    if body.link_valid_days == Some(0) {
+        return Err(ApiError::field("link_valid_days", "at least 1, or absent for links that do not expire"));
+    }
+    let status = body.status.as_deref().map(|s| parse_status("status", s)).transpose()?.unwrap_or(TicketStatus::Issued);
+    let request = IssueRequest {
+        ticket_type_id: ticket_type.id(),
+        count,
+        holders: body
+            .holders
+            .iter()
+            .map(|h| HolderSpec { name: h.name.clone(), email: h.email.clone(), phone: h.phone.clone() })
+            .collect(),
+        status,
+    };
+    let tickets = state.engine.issue_tickets(&request).await?;
+    let mut issued = Vec::with_capacity(tickets.len());
+    for ticket in &tickets {
+        issued.push(IssuedTicket {
+            ticket: TicketView::from(ticket),
+            qr_payload: state.engine.qr_payload(ticket, None)?,
+            magic_link: magic_link(&state, ticket.id(), body.link_valid_days, false).await?,
+        });
+    }
+    let codes: Vec<String> = tickets.iter().map(|t| t.short_code().to_string()).collect();
+    let change = Change {
+        action: "ticket.issue",
+        target: format!("ticket_type:{}", ticket_type.id()),
+        event_id: Some(ticket_type.event_id()),
+        before: None::<&()>,
+        after: Some(&codes),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+/// Filters of a ticket list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// Only this type.
+    pub ticket_type_id: Option<Uuid>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// The page, from 1.
+    pub page: Option<u32>,
+    /// Items per page, 1 to 500 (default 100).
+    pub per_page: Option<u32>,
+}
+
+/// An event's tickets, oldest first.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_list",
+    path = "/events/{id}/tickets",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The event"), TicketQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of tickets", body = [TicketView]),
+        (status = 404, description = "No such event of yours", body = Problem),
+    )
+)]
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Params(query): Params<TicketQuery>,
+) -> Result<Json<Vec<TicketView>>, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Read).await?;
+    let per_page = query.per_page.unwrap_or(100);
+    if !(1..=500).contains(&per_page) {
+        return Err(ApiError::field("per_page", "must be from 1 to 500"));
+    }
+    let offset = query
+        .page
+        .unwrap_or(1)
+        .checked_sub(1)
+        .and_then(|p| p.checked_mul(per_page))
+        .ok_or_else(|| ApiError::field("page", "pages count from 1"))?;
+    let filter = TicketFilter {
+        event_id: Some(event.id()),
+        ticket_type_id: query.ticket_type_id.map(TicketTypeId::from_uuid),
+        status: query.status.as_deref().map(|s| parse_status("status", s)).transpose()?,
+        limit: per_page,
+        offset,
+    };
+    let tickets = state.store().tickets(&filter).await?;
+    Ok(Json(tickets.iter().map(TicketView::from).collect()))
+}
+
+/// A ticket.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_get",
+    path = "/tickets/{id}",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The ticket", body = TicketView),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+    )
+)]
+pub async fn get(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<TicketView>, ApiError> {
+    Ok(Json(TicketView::from(&reach_ticket(&state, &caller, id, Reach::Read).await?)))
+}
+
+async fn act(
+    state: Shared,
+    caller: Caller,
+    id: Uuid,
+    action: TicketAction,
+    name: &str,
+) -> Result<Json<TicketView>, ApiError> {
+    let before = reach_ticket(&state, &caller, id, Reach::Manage).await?;
+    let after = state.engine.change_ticket(before.id(), action).await?;
+    if matches!(action, TicketAction::Invalidate | TicketAction::Refund) {
+        // A dead ticket's links stop working too.
+        state.store().revoke_magic_links(after.id(), state.clock.now()).await?;
+    }
+    let (before_view, view) = (TicketView::from(&before), TicketView::from(&after));
+    let change = Change {
+        action: name,
+        target: format!("ticket:{}", after.id()),
+        event_id: Some(after.event_id()),
+        before: Some(&before_view),
+        after: Some(&view),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(view))
+}
+
+/// Refunds a ticket: its place is freed, its links stop working.
+#[utoipa::path(
+    post,
+    operation_id = "tickets_refund",
+    path = "/tickets/{id}/refund",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Refunded", body = TicketView),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+        (status = 409, description = "Not refundable in its status", body = Problem),
+    )
+)]
+pub async fn refund(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<TicketView>, ApiError> {
+    act(state, caller, id, TicketAction::Refund, "ticket.refund").await
+}
+
+/// Invalidates a ticket: its place is freed, its links stop working, it no longer enters.
+#[utoipa::path(
+    post,
+    operation_id = "tickets_invalidate",
+    path = "/tickets/{id}/invalidate",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Invalidated", body = TicketView),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+        (status = 409, description = "Already dead", body = Problem),
+    )
+)]
+pub async fn invalidate(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<TicketView>, ApiError> {
+    act(state, caller, id, TicketAction::Invalidate, "ticket.invalidate").await
+}
+
+/// How long a re-issued link works.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueBody {
+    /// Days the link works (for ever when absent).
+    #[serde(default)]
+    pub valid_days: Option<u32>,
+}
+
+/// Revokes a ticket's magic links and issues a new one (shown once).
+#[utoipa::path(
+    post,
+    operation_id = "tickets_reissue_link",
+    path = "/tickets/{id}/magic-link",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket")),
+    request_body = ReissueBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new link; the old ones answer 404", body = MagicLinkView),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+    )
+)]
+pub async fn reissue_link(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<ReissueBody>,
+) -> Result<(StatusCode, Json<MagicLinkView>), ApiError> {
+    let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
+    if body.valid_days == Some(0) {
+        return Err(ApiError::field("valid_days", "at least 1, or absent for a link that does not expire"));
+    }
+    let link = magic_link(&state, ticket.id(), body.valid_days, true).await?;
+    let change = Change {
+        action: "ticket.magic_link",
+        target: format!("ticket:{}", ticket.id()),
+        event_id: Some(ticket.event_id()),
+        before: None::<&()>,
+        after: Some(&link.expires_at),
+    };
+    record(&state, &caller, change).await;
+    Ok((StatusCode::CREATED, Json(link)))
+}
