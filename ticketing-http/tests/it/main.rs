@@ -3,6 +3,7 @@
 
 mod support;
 
+mod journey;
 mod malformed;
 mod matrix;
 mod oauth;

@@ -52,24 +52,19 @@ async fn cast(s: &TestServer) -> Cast {
     Cast { tokens, owner, cashier, spare_cashier, agent }
 }
 
-fn ok(answer: &crate::support::Answer, status: StatusCode) -> &Value {
-    assert_eq!(answer.status, status, "{}", answer.text);
-    &answer.json
-}
-
 async fn world(s: &TestServer, cast: &Cast) -> World {
     let owner = cast.tokens[2].as_deref();
     let admin = cast.tokens[1].as_deref();
     let event = s.call(Method::POST, "/api/v1/events", owner, Some(event_body("Matrix", 100))).await;
-    let event = ok(&event, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let published = s
         .call(Method::POST, &format!("/api/v1/events/{event}/status"), owner, Some(json!({"status": "published"})))
         .await;
-    ok(&published, StatusCode::OK);
+    published.ok(StatusCode::OK);
     let t = s
         .call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), owner, Some(type_body("Standard", 50)))
         .await;
-    let ticket_type = ok(&t, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let ticket_type = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let g = s
         .call(
             Method::POST,
@@ -78,7 +73,7 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
             Some(json!({"name": "North", "agents": [cast.agent]})),
         )
         .await;
-    let gate = ok(&g, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let gate = g.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let staffed = s
         .call(
             Method::PUT,
@@ -87,9 +82,9 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
             Some(json!({"duty": "cashier"})),
         )
         .await;
-    ok(&staffed, StatusCode::OK);
+    staffed.ok(StatusCode::OK);
     let c = s.call(Method::POST, "/api/v1/clients", owner, Some(json!({"name": "Box office"}))).await;
-    let client = ok(&c, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let client = c.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let u = s
         .call(
             Method::POST,
@@ -98,7 +93,7 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
             Some(json!({"email": format!("spare-{event}@example.org"), "name": "Spare", "role": "agent", "password": PASSWORD})),
         )
         .await;
-    let spare_user = ok(&u, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let spare_user = u.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let issued = s
         .call(
             Method::POST,
@@ -107,7 +102,7 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
             Some(json!({"status": "paid"})),
         )
         .await;
-    let issued = &ok(&issued, StatusCode::CREATED)[0];
+    let issued = &issued.ok(StatusCode::CREATED)[0];
     let (ticket, link) = (
         issued["id"].as_str().expect("id").to_owned(),
         issued["magic_link"]["token"].as_str().expect("token").to_owned(),
@@ -120,15 +115,15 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
             Some(json!({"count": 1})),
         )
         .await;
-    let job = ok(&job, StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
+    let job = job.ok(StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
     let cancelled = s.call(Method::POST, &format!("/api/v1/jobs/{job}/cancel"), owner, None).await;
-    ok(&cancelled, StatusCode::OK);
+    cancelled.ok(StatusCode::OK);
     let empty = s.call(Method::POST, "/api/v1/events", owner, Some(event_body("Empty", 10))).await;
-    let empty_event = ok(&empty, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let empty_event = empty.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     let unsold = s
         .call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), owner, Some(type_body("Unsold", 5)))
         .await;
-    let unsold_type = ok(&unsold, StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let unsold_type = unsold.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
     World { event, ticket_type, gate, client, spare_user, ticket, link, job, empty_event, unsold_type }
 }
 

@@ -63,6 +63,12 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The JSON body, after checking the status is `status`.
+    pub fn ok(&self, status: StatusCode) -> &Value {
+        assert_eq!(self.status, status, "{}", self.text);
+        &self.json
+    }
+
     /// The problem code, for an error.
     pub fn code(&self) -> &str {
         self.json["code"].as_str().unwrap_or("")
@@ -177,6 +183,18 @@ impl TestServer {
             json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             text,
         }
+    }
+
+    /// The raw body of a GET (a PDF, an image).
+    pub async fn raw_bytes(&self, method: Method, path: &str) -> Vec<u8> {
+        let request = Request::builder()
+            .method(method)
+            .uri(format!("http://{}{path}", self.addr))
+            .body(Full::new(Bytes::new()))
+            .expect("a request");
+        let response = self.client.request(request).await.expect("the server answers");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        response.into_body().collect().await.expect("a body").to_bytes().to_vec()
     }
 
     /// Posts a form to `path`.

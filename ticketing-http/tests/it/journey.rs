@@ -1,0 +1,276 @@
+//! A ticket's whole life through HTTP: token → event → type → gates → generation job → progress
+//! to done → magic link → PDF → the QR decoded from the PDF (Poppler and zbar) → scan request →
+//! confirm in → confirm out → re-entry allowed or refused as the event says; and a race: one
+//! ticket's sessions from two gates confirmed at once → exactly one entry.
+
+use std::process::Command;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestServer, event_body};
+
+/// The text of the one QR code on the first page of `pdf`, read by real decoders.
+fn decode_pdf_qr(pdf: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ticketing-journey-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let file = dir.join("ticket.pdf");
+    std::fs::write(&file, pdf).expect("write the PDF");
+    let raster = Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-png", "-f", "1", "-l", "1"])
+        .arg(&file)
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(raster.success());
+    let page = std::fs::read_dir(&dir)
+        .expect("the dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .expect("a page image");
+    let out = Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&page)
+        .output()
+        .expect("zbarimg (zbar-tools) is installed");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8(out.stdout).expect("UTF-8").trim_end().to_owned()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// One event, published, with `reentry`; a type of 2 entries; two gates with an agent each.
+struct Venue {
+    organizer: String,
+    agents: [String; 2],
+    gates: [String; 2],
+    event: String,
+    ticket_type: String,
+}
+
+async fn venue(s: &TestServer, reentry: bool) -> Venue {
+    let admin = s.admin().await;
+    let suffix = if reentry { "re" } else { "once" };
+    s.user(&admin, &format!("org-{suffix}@example.org"), "organizer").await;
+    let agent_ids = [
+        s.user(&admin, &format!("north-{suffix}@example.org"), "agent").await,
+        s.user(&admin, &format!("south-{suffix}@example.org"), "agent").await,
+    ];
+    let organizer = s.token(&format!("org-{suffix}@example.org"), PASSWORD).await;
+    let agents = [
+        s.token(&format!("north-{suffix}@example.org"), PASSWORD).await,
+        s.token(&format!("south-{suffix}@example.org"), PASSWORD).await,
+    ];
+    let mut body = event_body("Nuits de Fourvière", 500);
+    body["allow_reentry"] = json!(reentry);
+    // Doors are open now: the event runs from an hour ago for a day.
+    body["starts_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
+    body["ends_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(23)).to_rfc3339());
+    let org = Some(organizer.as_str());
+    let event = s.call(Method::POST, "/api/v1/events", org, Some(body)).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let published = s
+        .call(Method::POST, &format!("/api/v1/events/{event}/status"), org, Some(json!({"status": "published"})))
+        .await;
+    published.ok(StatusCode::OK);
+    let t = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{event}/ticket-types"),
+            org,
+            Some(json!({"name": "Pass", "price_minor": 3900, "currency": "EUR", "quota": 100, "usage_limit": 2})),
+        )
+        .await;
+    let ticket_type = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let mut gates = Vec::new();
+    for (name, agent) in [("North", &agent_ids[0]), ("South", &agent_ids[1])] {
+        let g = s
+            .call(
+                Method::POST,
+                &format!("/api/v1/events/{event}/gates"),
+                org,
+                Some(json!({"name": name, "agents": [agent]})),
+            )
+            .await;
+        gates.push(g.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned());
+    }
+    let gates = [gates[0].clone(), gates[1].clone()];
+    Venue { organizer, agents, gates, event, ticket_type }
+}
+
+async fn request(s: &TestServer, agent: &str, gate: &str, credential: Value) -> Value {
+    let mut body = credential;
+    body["gate_id"] = json!(gate);
+    let answer = s.call(Method::POST, "/api/v1/scan/request", Some(agent), Some(body)).await;
+    answer.ok(StatusCode::OK).clone()
+}
+
+async fn confirm(s: &TestServer, agent: &str, gate: &str, token: &str, direction: &str) -> Value {
+    let body = json!({"gate_id": gate, "scan_session_token": token, "direction": direction});
+    let answer = s.call(Method::POST, "/api/v1/scan/confirm", Some(agent), Some(body)).await;
+    answer.ok(StatusCode::OK).clone()
+}
+
+/// Requests then confirms `direction` at the North gate; the confirmation.
+async fn pass(s: &TestServer, v: &Venue, qr: &str, direction: &str) -> Value {
+    let verdict = request(s, &v.agents[0], &v.gates[0], json!({"qr": qr})).await;
+    assert_eq!(verdict["reason"], "ok", "{verdict}");
+    let token = verdict["scan_session_token"].as_str().expect("a session");
+    confirm(s, &v.agents[0], &v.gates[0], token, direction).await
+}
+
+async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
+    let v = venue(s, reentry).await;
+    let org = Some(v.organizer.as_str());
+
+    // A generation job, followed to the end.
+    let job = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{}/generations", v.ticket_type),
+            org,
+            Some(json!({"count": 20, "status": "paid"})),
+        )
+        .await;
+    let job = job.ok(StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
+    let mut status = String::new();
+    for _ in 0..300 {
+        let j = s.call(Method::GET, &format!("/api/v1/jobs/{job}"), org, None).await;
+        status = j.json["status"].as_str().expect("status").to_owned();
+        if status == "succeeded" {
+            assert_eq!((j.json["done"].as_u64(), j.json["total"].as_u64()), (Some(20), Some(20)));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "succeeded", "the workers ran the job");
+    let tickets = s.call(Method::GET, &format!("/api/v1/events/{}/tickets?status=paid", v.event), org, None).await;
+    let tickets = tickets.ok(StatusCode::OK).as_array().expect("tickets").clone();
+    assert_eq!(tickets.len(), 20);
+    let codes: std::collections::BTreeSet<&str> =
+        tickets.iter().map(|t| t["short_code"].as_str().expect("code")).collect();
+    assert_eq!(codes.len(), 20, "distinct codes");
+
+    // A magic link for one of them; the page, the PDF, and the QR read back from the PDF.
+    let ticket = tickets[0]["id"].as_str().expect("id");
+    let link = s.call(Method::POST, &format!("/api/v1/tickets/{ticket}/magic-link"), org, Some(json!({}))).await;
+    let token = link.ok(StatusCode::CREATED)["token"].as_str().expect("token").to_owned();
+    let page = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}"), None, None).await;
+    let page = page.ok(StatusCode::OK).clone();
+    assert_eq!((page["status"].as_str(), page["entries_allowed"].as_u64()), (Some("paid"), Some(2)));
+    let pdf = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}/pdf"), None, None).await;
+    assert_eq!((pdf.status, pdf.headers["content-type"].to_str().expect("ascii")), (StatusCode::OK, "application/pdf"));
+    let pdf_bytes = s.raw_bytes(Method::GET, &format!("/api/v1/public/tickets/{token}/pdf")).await;
+    let qr = decode_pdf_qr(&pdf_bytes);
+    assert_eq!(qr, page["qr_payload"].as_str().expect("payload"), "the PDF carries the signed QR text");
+
+    // In, out, and in again as the event says.
+    let entered = pass(s, &v, &qr, "in").await;
+    assert_eq!(
+        (entered["reason"].as_str(), entered["status"].as_str(), entered["entries_used"].as_u64()),
+        (Some("ok"), Some("inside"), Some(1))
+    );
+    let inside = request(s, &v.agents[0], &v.gates[0], json!({"qr": qr})).await;
+    assert_eq!(inside["allowed"], json!(["out"]), "{inside}");
+    let left = pass(s, &v, &qr, "out").await;
+    assert_eq!((left["reason"].as_str(), left["status"].as_str()), (Some("ok"), Some("outside")));
+    let again = request(s, &v.agents[0], &v.gates[0], json!({"qr": qr})).await;
+    if reentry {
+        assert_eq!(again["reason"], "ok", "{again}");
+        let back =
+            confirm(s, &v.agents[0], &v.gates[0], again["scan_session_token"].as_str().expect("token"), "in").await;
+        assert_eq!((back["status"].as_str(), back["entries_used"].as_u64()), (Some("inside"), Some(2)));
+    } else {
+        assert_eq!(
+            (again["reason"].as_str(), again["scan_session_token"].as_str()),
+            (Some("reentry_not_allowed"), None)
+        );
+    }
+
+    // A session works once, for its agent and gate only.
+    let code = tickets[1]["short_code"].as_str().expect("code");
+    let verdict = request(s, &v.agents[0], &v.gates[0], json!({"short_code": code})).await;
+    let session = verdict["scan_session_token"].as_str().expect("token").to_owned();
+    let elsewhere = confirm(s, &v.agents[1], &v.gates[1], &session, "in").await;
+    assert_eq!(elsewhere["reason"], "session_mismatch", "{elsewhere}");
+    let used = confirm(s, &v.agents[0], &v.gates[0], &session, "in").await;
+    assert_eq!(used["reason"], "ok");
+    let twice = confirm(s, &v.agents[0], &v.gates[0], &session, "in").await;
+    assert_eq!(twice["reason"], "session_used");
+
+    // The race: sessions for one ticket opened at both gates, confirmed all at once.
+    let racer = tickets[2]["short_code"].as_str().expect("code");
+    let mut sessions = Vec::new();
+    for _ in 0..3 {
+        for i in 0..2 {
+            let verdict = request(s, &v.agents[i], &v.gates[i], json!({"short_code": racer})).await;
+            sessions.push((i, verdict["scan_session_token"].as_str().expect("token").to_owned()));
+        }
+    }
+    let confirmations = sessions
+        .into_iter()
+        .map(|(i, token)| {
+            let (agent, gate) = (v.agents[i].clone(), v.gates[i].clone());
+            Box::pin(async move { confirm(s, &agent, &gate, &token, "in").await })
+        })
+        .collect();
+    let results = join_vec(confirmations).await;
+    let admitted = results.iter().filter(|r| r["reason"] == "ok").count();
+    assert_eq!(admitted, 1, "exactly one entry: {results:?}");
+    assert!(results.iter().all(|r| r["reason"] == "ok" || r["reason"] == "already_inside"), "{results:?}");
+    let racer_id = tickets[2]["id"].as_str().expect("id");
+    let after = s.call(Method::GET, &format!("/api/v1/tickets/{racer_id}"), org, None).await;
+    assert_eq!((after.json["status"].as_str(), after.json["entries_used"].as_u64()), (Some("inside"), Some(1)));
+
+    // Each agent reads only their gate's log; a revoked link answers 404 like an unknown one.
+    let north = s.call(Method::GET, "/api/v1/scan/logs", Some(&v.agents[0]), None).await;
+    let north = north.ok(StatusCode::OK).as_array().expect("lines").clone();
+    assert!(!north.is_empty() && north.iter().all(|l| l["gate_id"] == v.gates[0].as_str()));
+    let relinked = s.call(Method::POST, &format!("/api/v1/tickets/{ticket}/magic-link"), org, Some(json!({}))).await;
+    assert_eq!(relinked.status, StatusCode::CREATED);
+    let old = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}"), None, None).await;
+    let unknown = s.call(Method::GET, &format!("/api/v1/public/tickets/{}", "A".repeat(32)), None, None).await;
+    assert_eq!((old.status, old.code()), (StatusCode::NOT_FOUND, "not_found"));
+    assert_eq!(
+        (old.status, old.json["detail"].clone()),
+        (unknown.status, unknown.json["detail"].clone()),
+        "told apart by nothing"
+    );
+}
+
+/// Polls `futures` together (their requests are in flight at once, and the server runs them on
+/// its threads); their outputs in order.
+async fn join_vec<F: Future<Output = Value> + Unpin>(mut futures: Vec<F>) -> Vec<Value> {
+    let mut done: Vec<Option<Value>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futures.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    done.into_iter().map(|v| v.unwrap_or(Value::Null)).collect()
+}
+
+async fn with_reentry(s: &TestServer) {
+    a_ticket_lives_through_http(s, true).await;
+}
+
+async fn without_reentry(s: &TestServer) {
+    a_ticket_lives_through_http(s, false).await;
+}
+
+crate::on_both_backends!(journey_with_reentry, &[], with_reentry);
+crate::on_both_backends!(journey_without_reentry, &[], without_reentry);
