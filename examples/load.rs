@@ -1,0 +1,231 @@
+//! Load against a running `ticketing-server`: scan request+confirm pairs per second and public
+//! event reads per second, each with p50 and p99 latency, and the wall time of a generation job.
+//!
+//! ```sh
+//! cargo run --release -p ticketing-http --bin ticketing-server      # in one shell (prints the password)
+//! cargo run --release --example load -- http://127.0.0.1:8080 admin@ticketing.local 'PASSWORD' \
+//!     [tickets=10000] [concurrency=32] [seconds=10]
+//! ```
+//!
+//! It sets up its own world through the API (an event, a type, a gate, an agent), generates the
+//! tickets as one job (timing it), then runs `concurrency` scanning clients, each confirming one
+//! ticket after another (request by short code, then confirm `in`), and as many clients reading
+//! the public event list, for `seconds` each.
+
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{Method, Request, header};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+struct Api {
+    http: Http,
+    base: String,
+}
+
+impl Api {
+    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> (u16, Value) {
+        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let bytes = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Bytes::from(bytes)
+            }
+            None => Bytes::new(),
+        };
+        let response = self.http.request(request.body(Full::new(bytes)).expect("a request")).await.expect("the server answers");
+        let status = response.status().as_u16();
+        let body = response.into_body().collect().await.expect("a body").to_bytes();
+        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    }
+
+    async fn json(&self, method: Method, path: &str, token: &str, body: Value) -> Value {
+        let (status, json) =
+            self.send(method, path, Some(token), Some(("application/json", serde_json::to_vec(&body).expect("json")))).await;
+        assert!((200..300).contains(&status), "{path}: {status} {json}");
+        json
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Value {
+        let (status, json) = self.send(Method::GET, path, token, None).await;
+        assert_eq!(status, 200, "{path}: {json}");
+        json
+    }
+
+    async fn token(&self, email: &str, password: &str) -> String {
+        let form = format!("grant_type=password&username={}&password={}", encode(email), encode(password));
+        let (status, json) = self.send(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", form.into_bytes()))).await;
+        assert_eq!(status, 200, "sign-in: {json}");
+        json["access_token"].as_str().expect("a token").to_owned()
+    }
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
+    latencies.sort();
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    println!(
+        "{what}: {} in {:.1} s = {rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+        latencies.len(),
+        elapsed.as_secs_f64(),
+        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
+        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [base, email, password, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: load URL EMAIL PASSWORD [tickets=10000] [concurrency=32] [seconds=10]");
+        std::process::exit(2);
+    };
+    let setting = |name: &str, default: u64| {
+        rest.iter()
+            .find_map(|a| a.strip_prefix(&format!("{name}=")).map(|v| v.parse().expect("a number")))
+            .unwrap_or(default)
+    };
+    let (tickets, concurrency, seconds) = (setting("tickets", 10_000), setting("concurrency", 32), setting("seconds", 10));
+    let api = Api {
+        http: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http(),
+        base: base.trim_end_matches('/').to_owned(),
+    };
+    let admin = api.token(email, password).await;
+
+    // The world: an agent, an event open now, a type, a gate.
+    let run = format!("{}", std::process::id());
+    let agent_email = format!("load-agent-{run}@example.org");
+    let agent_password = "load test agent password";
+    let agent = api
+        .json(Method::POST, "/api/v1/users", &admin, json!({"email": agent_email, "name": "Load agent", "role": "agent", "password": agent_password}))
+        .await;
+    let now = chrono::Utc::now();
+    let event = api
+        .json(
+            Method::POST,
+            "/api/v1/events",
+            &admin,
+            json!({"title": format!("Load {run}"), "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+                   "ends_at": (now + chrono::Duration::hours(23)).to_rfc3339(), "time_zone": "Europe/Paris",
+                   "location": "Load test hall", "capacity": tickets, "allow_reentry": true}),
+        )
+        .await;
+    let event_id = event["id"].as_str().expect("id");
+    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), &admin, json!({"status": "published"})).await;
+    let ticket_type = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/events/{event_id}/ticket-types"),
+            &admin,
+            json!({"name": "Pass", "price_minor": 1000, "currency": "EUR", "quota": tickets, "usage_limit": 1000}),
+        )
+        .await;
+    let type_id = ticket_type["id"].as_str().expect("id");
+    let gate = api.json(Method::POST, &format!("/api/v1/events/{event_id}/gates"), &admin, json!({"name": "Main", "agents": [agent["id"]]})).await;
+    let gate_id = gate["id"].as_str().expect("id").to_owned();
+
+    // The generation job, timed from the request to the last chunk.
+    let started = Instant::now();
+    let job = api.json(Method::POST, &format!("/api/v1/ticket-types/{type_id}/generations"), &admin, json!({"count": tickets, "status": "paid"})).await;
+    let job_id = job["id"].as_str().expect("id");
+    loop {
+        let job = api.get(&format!("/api/v1/jobs/{job_id}"), Some(&admin)).await;
+        match job["status"].as_str() {
+            Some("succeeded") => break,
+            Some("failed" | "cancelled") => panic!("the job ended {job}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    println!("generation job: {tickets} tickets in {:.2} s (request to done, workers inside the server)", started.elapsed().as_secs_f64());
+
+    let mut codes = Vec::with_capacity(tickets as usize);
+    for page in 1.. {
+        let list = api.get(&format!("/api/v1/events/{event_id}/tickets?per_page=500&page={page}"), Some(&admin)).await;
+        let items = list.as_array().expect("tickets");
+        codes.extend(items.iter().map(|t| t["short_code"].as_str().expect("code").to_owned()));
+        if items.len() < 500 {
+            break;
+        }
+    }
+    let agent_token = api.token(&agent_email, agent_password).await;
+
+    // Scan pairs: each client takes the next ticket and lets it in (request, then confirm).
+    let codes = std::sync::Arc::new(codes);
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let api = std::sync::Arc::new(api);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let (api, codes, next, token, gate) = (api.clone(), codes.clone(), next.clone(), agent_token.clone(), gate_id.clone());
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(code) = codes.get(i % codes.len()) else { break };
+                let t0 = Instant::now();
+                let verdict = api.json(Method::POST, "/api/v1/scan/request", &token, json!({"gate_id": gate, "short_code": code})).await;
+                let Some(session) = verdict["scan_session_token"].as_str() else {
+                    // A ticket already inside (the codes came round again): let it out instead.
+                    continue;
+                };
+                let direction = if verdict["allowed"] == json!(["out"]) { "out" } else { "in" };
+                let done = api
+                    .json(Method::POST, "/api/v1/scan/confirm", &token, json!({"gate_id": gate, "scan_session_token": session, "direction": direction}))
+                    .await;
+                assert_eq!(done["reason"], "ok", "{done}");
+                latencies.push(t0.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.expect("a client"));
+    }
+    report("scan pairs (request + confirm)", latencies, started.elapsed());
+
+    // Public event reads.
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let api = api.clone();
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                api.get("/api/v1/public/events?location=load", None).await;
+                latencies.push(t0.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.expect("a client"));
+    }
+    report("public event list reads", latencies, started.elapsed());
+}
