@@ -30,7 +30,13 @@ struct Api {
 }
 
 impl Api {
-    async fn send(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> (u16, Value) {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> (u16, Value) {
         let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
@@ -42,15 +48,17 @@ impl Api {
             }
             None => Bytes::new(),
         };
-        let response = self.http.request(request.body(Full::new(bytes)).expect("a request")).await.expect("the server answers");
+        let response =
+            self.http.request(request.body(Full::new(bytes)).expect("a request")).await.expect("the server answers");
         let status = response.status().as_u16();
         let body = response.into_body().collect().await.expect("a body").to_bytes();
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
     async fn json(&self, method: Method, path: &str, token: &str, body: Value) -> Value {
-        let (status, json) =
-            self.send(method, path, Some(token), Some(("application/json", serde_json::to_vec(&body).expect("json")))).await;
+        let (status, json) = self
+            .send(method, path, Some(token), Some(("application/json", serde_json::to_vec(&body).expect("json"))))
+            .await;
         assert!((200..300).contains(&status), "{path}: {status} {json}");
         json
     }
@@ -63,7 +71,9 @@ impl Api {
 
     async fn token(&self, email: &str, password: &str) -> String {
         let form = format!("grant_type=password&username={}&password={}", encode(email), encode(password));
-        let (status, json) = self.send(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", form.into_bytes()))).await;
+        let (status, json) = self
+            .send(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", form.into_bytes())))
+            .await;
         assert_eq!(status, 200, "sign-in: {json}");
         json["access_token"].as_str().expect("a token").to_owned()
     }
@@ -71,7 +81,13 @@ impl Api {
 
 fn encode(s: &str) -> String {
     s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 
@@ -107,7 +123,8 @@ async fn main() {
             .find_map(|a| a.strip_prefix(&format!("{name}=")).map(|v| v.parse().expect("a number")))
             .unwrap_or(default)
     };
-    let (tickets, concurrency, seconds) = (setting("tickets", 10_000), setting("concurrency", 32), setting("seconds", 10));
+    let (tickets, concurrency, seconds) =
+        (setting("tickets", 10_000), setting("concurrency", 32), setting("seconds", 10));
     let api = Api {
         http: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http(),
         base: base.trim_end_matches('/').to_owned(),
@@ -119,7 +136,12 @@ async fn main() {
     let agent_email = format!("load-agent-{run}@example.org");
     let agent_password = "load test agent password";
     let agent = api
-        .json(Method::POST, "/api/v1/users", &admin, json!({"email": agent_email, "name": "Load agent", "role": "agent", "password": agent_password}))
+        .json(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            json!({"email": agent_email, "name": "Load agent", "role": "agent", "password": agent_password}),
+        )
         .await;
     let now = chrono::Utc::now();
     let event = api
@@ -143,12 +165,26 @@ async fn main() {
         )
         .await;
     let type_id = ticket_type["id"].as_str().expect("id");
-    let gate = api.json(Method::POST, &format!("/api/v1/events/{event_id}/gates"), &admin, json!({"name": "Main", "agents": [agent["id"]]})).await;
+    let gate = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/events/{event_id}/gates"),
+            &admin,
+            json!({"name": "Main", "agents": [agent["id"]]}),
+        )
+        .await;
     let gate_id = gate["id"].as_str().expect("id").to_owned();
 
     // The generation job, timed from the request to the last chunk.
     let started = Instant::now();
-    let job = api.json(Method::POST, &format!("/api/v1/ticket-types/{type_id}/generations"), &admin, json!({"count": tickets, "status": "paid"})).await;
+    let job = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{type_id}/generations"),
+            &admin,
+            json!({"count": tickets, "status": "paid"}),
+        )
+        .await;
     let job_id = job["id"].as_str().expect("id");
     loop {
         let job = api.get(&format!("/api/v1/jobs/{job_id}"), Some(&admin)).await;
@@ -158,7 +194,10 @@ async fn main() {
             _ => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    println!("generation job: {tickets} tickets in {:.2} s (request to done, workers inside the server)", started.elapsed().as_secs_f64());
+    println!(
+        "generation job: {tickets} tickets in {:.2} s (request to done, workers inside the server)",
+        started.elapsed().as_secs_f64()
+    );
 
     let mut codes = Vec::with_capacity(tickets as usize);
     for page in 1.. {
@@ -179,21 +218,29 @@ async fn main() {
     let started = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..concurrency {
-        let (api, codes, next, token, gate) = (api.clone(), codes.clone(), next.clone(), agent_token.clone(), gate_id.clone());
+        let (api, codes, next, token, gate) =
+            (api.clone(), codes.clone(), next.clone(), agent_token.clone(), gate_id.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(code) = codes.get(i % codes.len()) else { break };
                 let t0 = Instant::now();
-                let verdict = api.json(Method::POST, "/api/v1/scan/request", &token, json!({"gate_id": gate, "short_code": code})).await;
+                let verdict = api
+                    .json(Method::POST, "/api/v1/scan/request", &token, json!({"gate_id": gate, "short_code": code}))
+                    .await;
                 let Some(session) = verdict["scan_session_token"].as_str() else {
                     // A ticket already inside (the codes came round again): let it out instead.
                     continue;
                 };
                 let direction = if verdict["allowed"] == json!(["out"]) { "out" } else { "in" };
                 let done = api
-                    .json(Method::POST, "/api/v1/scan/confirm", &token, json!({"gate_id": gate, "scan_session_token": session, "direction": direction}))
+                    .json(
+                        Method::POST,
+                        "/api/v1/scan/confirm",
+                        &token,
+                        json!({"gate_id": gate, "scan_session_token": session, "direction": direction}),
+                    )
                     .await;
                 assert_eq!(done["reason"], "ok", "{done}");
                 latencies.push(t0.elapsed());

@@ -28,6 +28,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "tickets", description = "Tickets: issue, list, refund, invalidate, magic links"),
         (name = "jobs", description = "Bulk generation in the background"),
         (name = "scanning", description = "Two-step gate scanning and the scan log"),
+        (name = "exports", description = "Participants and scan logs as CSV"),
         (name = "operations", description = "Health and metrics"),
     )
 )]

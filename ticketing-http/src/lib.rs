@@ -16,6 +16,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod csv;
 pub mod docs;
 pub mod extract;
 pub mod keys;

@@ -13,9 +13,11 @@
 //! | `/api/v1/public/tickets/{token}…` (magic links) | [`links`] |
 //! | `/api/v1/scan/…` | [`scan`] |
 //! | `/api/v1/…/generations`, `/api/v1/jobs…` | [`jobs`] |
+//! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
 
 pub mod catalog;
 pub mod events;
+pub mod exports;
 pub mod jobs;
 pub mod links;
 pub mod ops;
@@ -67,7 +69,9 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
-        .routes(routes!(jobs::retry));
+        .routes(routes!(jobs::retry))
+        .routes(routes!(exports::participants))
+        .routes(routes!(exports::scans));
     OpenApiRouter::new()
         .routes(routes!(token::token))
         .routes(routes!(token::revoke))

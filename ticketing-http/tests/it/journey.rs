@@ -242,6 +242,27 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
         (unknown.status, unknown.json["detail"].clone()),
         "told apart by nothing"
     );
+
+    // Exports: every participant, and a name that a spreadsheet would run stays text.
+    let sly = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{}/tickets", v.ticket_type),
+            org,
+            Some(json!({"holders": [{"name": "=HYPERLINK(\"http://evil\",\"x\")"}], "status": "paid"})),
+        )
+        .await;
+    sly.ok(StatusCode::CREATED);
+    let participants = s.call(Method::GET, &format!("/api/v1/events/{}/participants.csv", v.event), org, None).await;
+    assert_eq!(participants.status, StatusCode::OK);
+    assert!(participants.headers["content-type"].to_str().expect("ascii").starts_with("text/csv"));
+    let rows: Vec<&str> = participants.text.lines().collect();
+    assert_eq!(rows.len(), 1 + 21, "a header and a row per ticket");
+    assert!(tickets.iter().all(|t| participants.text.contains(t["short_code"].as_str().expect("code"))));
+    assert!(participants.text.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), "{}", participants.text);
+    let scans = s.call(Method::GET, &format!("/api/v1/events/{}/scans.csv", v.event), org, None).await;
+    assert!(scans.text.starts_with("at,gate,agent_id,ticket_id,stage"), "{}", scans.text);
+    assert!(scans.text.contains(",North,") && scans.text.contains(",South,"), "gates by name");
 }
 
 /// Polls `futures` together (their requests are in flight at once, and the server runs them on

@@ -278,6 +278,13 @@ fn rows() -> Vec<Row> {
         row(M::GET, |w, _| format!("/api/v1/jobs/{}", w.job), None, [401, 200, 200, 404, 403, 403]),
         row(M::POST, |w, _| format!("/api/v1/jobs/{}/cancel", w.job), None, [401, 200, 200, 404, 403, 403]),
         row(M::POST, |w, _| format!("/api/v1/jobs/{}/retry", w.job), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::GET,
+            |w, _| format!("/api/v1/events/{}/participants.csv", w.event),
+            None,
+            [401, 200, 200, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/scans.csv", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |_, _| "/health".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/metrics".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/openapi.json".into(), None, [200, 200, 200, 200, 200, 200]),
