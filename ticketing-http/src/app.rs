@@ -111,6 +111,7 @@ impl Server {
             rng,
             metrics: Metrics::default(),
             passwords,
+            callers: Default::default(),
             renderer,
             openapi: serde_json::to_string(&document).unwrap_or_default(),
         });

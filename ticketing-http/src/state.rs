@@ -7,6 +7,7 @@ use ticketing_core::engine::Ticketing;
 use ticketing_core::env::{Clock, Randomness};
 use ticketing_core::store::Store;
 
+use crate::auth::caller::CallerCache;
 use crate::auth::password::Passwords;
 use crate::config::Config;
 use crate::limit::Limits;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Password hashing and checking, off the async threads.
     pub passwords: Passwords,
+    /// Bearer tokens recently checked.
+    pub callers: CallerCache,
     /// The ticket renderer with the default template, prepared at start (none if that failed:
     /// `/health` then says so).
     pub renderer: Option<Arc<ticketing_pdf::Renderer>>,

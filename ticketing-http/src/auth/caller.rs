@@ -13,10 +13,15 @@
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use ticketing_core::audit::Actor;
 use ticketing_core::credential::{Duty, Subject, TokenKind};
 use ticketing_core::event::Event;
-use ticketing_core::ids::{EventId, UserId};
+
+use chrono::{DateTime, Utc};
+use ticketing_core::ids::{EventId, TokenFamilyId, UserId};
+use ticketing_core::magic_link::TokenHash;
 use ticketing_core::secret_token::SecretToken;
 use ticketing_core::user::Role;
 
@@ -98,6 +103,66 @@ impl Caller {
     }
 }
 
+/// How long a checked bearer token is trusted without asking the store again.
+pub const CALLER_TTL: chrono::Duration = chrono::Duration::seconds(2);
+/// The most callers remembered; past it the cache starts over.
+const CALLER_CACHE: usize = 50_000;
+
+#[derive(Clone, Debug)]
+struct Remembered {
+    caller: Caller,
+    family: TokenFamilyId,
+    until: DateTime<Utc>,
+}
+
+/// Callers recently checked, by token hash. A gate sends two requests a scan, and each would
+/// otherwise read its token and its user from the store. An entry lives [`CALLER_TTL`] (never
+/// past its token's expiry). Revocations made through this server drop their entries at once
+/// (`/oauth/revoke`, a replayed refresh token, a revoked client, a changed user); one made
+/// elsewhere (another instance) takes effect within the TTL.
+#[derive(Debug, Default)]
+pub struct CallerCache {
+    entries: Mutex<HashMap<TokenHash, Remembered>>,
+}
+
+impl CallerCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Remembered>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn get(&self, hash: &TokenHash, now: DateTime<Utc>) -> Option<Caller> {
+        self.entries().get(hash).filter(|r| now < r.until).map(|r| r.caller.clone())
+    }
+
+    fn put(&self, hash: TokenHash, remembered: Remembered) {
+        let mut entries = self.entries();
+        if entries.len() >= CALLER_CACHE {
+            entries.clear();
+        }
+        entries.insert(hash, remembered);
+    }
+
+    /// Forgets one token.
+    pub fn forget(&self, hash: &TokenHash) {
+        self.entries().remove(hash);
+    }
+
+    /// Forgets every token of a sign-in.
+    pub fn forget_family(&self, family: TokenFamilyId) {
+        self.entries().retain(|_, r| r.family != family);
+    }
+
+    /// Forgets every token acting for `user` (theirs and their clients').
+    pub fn forget_user(&self, user: UserId) {
+        self.entries().retain(|_, r| r.caller.user != user);
+    }
+
+    /// Forgets every token of the API client `client_id`.
+    pub fn forget_client(&self, client_id: &str) {
+        self.entries().retain(|_, r| !matches!(&r.caller.actor, Actor::Client(id) if id == client_id));
+    }
+}
+
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
 
@@ -114,11 +179,18 @@ impl FromRequestParts<Shared> for Caller {
             .and_then(SecretToken::<TOKEN_BYTES>::parse)
             .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a bearer token"))?;
         let invalid = || ApiError::unauthorized("the token is invalid, expired or revoked");
-        let stored = state.store().token(&token.hash()).await?.ok_or_else(invalid)?;
-        if stored.kind != TokenKind::Access || !stored.is_active(state.clock.now()) {
+        let (hash, now) = (token.hash(), state.clock.now());
+        if let Some(caller) = state.callers.get(&hash, now) {
+            return Ok(caller);
+        }
+        let stored = state.store().token(&hash).await?.ok_or_else(invalid)?;
+        if stored.kind != TokenKind::Access || !stored.is_active(now) {
             return Err(invalid());
         }
-        subject_caller(state, stored.subject).await?.ok_or_else(invalid)
+        let caller = subject_caller(state, stored.subject).await?.ok_or_else(invalid)?;
+        let until = (now + CALLER_TTL).min(stored.expires_at);
+        state.callers.put(hash, Remembered { caller: caller.clone(), family: stored.family, until });
+        Ok(caller)
     }
 }
 

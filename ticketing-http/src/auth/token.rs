@@ -298,6 +298,7 @@ async fn refresh_grant(state: &Shared, req: &TokenRequest) -> Result<TokenRespon
     match state.store().rotate_refresh(&hash, &pair, state.clock.now()).await.map_err(ApiError::from)? {
         Rotation::Rotated(_) => Ok(response),
         Rotation::Reused => {
+            state.callers.forget_family(stored.family);
             tracing::warn!(family = %stored.family, "a spent or revoked refresh token was presented; its sign-in is revoked");
             Err(oauth("invalid_grant", "the refresh token was already used or revoked; the sign-in is revoked"))
         }
@@ -386,7 +387,14 @@ pub async fn revoke(
         return Err(oauth("invalid_request", "token is required"));
     }
     if let Some(token) = SecretToken::<TOKEN_BYTES>::parse(&req.token) {
-        state.store().revoke_token(&token.hash(), state.clock.now()).await.map_err(ApiError::from)?;
+        let hash = token.hash();
+        if let Some(stored) = state.store().token(&hash).await.map_err(ApiError::from)? {
+            state.store().revoke_token(&hash, state.clock.now()).await.map_err(ApiError::from)?;
+            match stored.kind {
+                TokenKind::Refresh => state.callers.forget_family(stored.family),
+                TokenKind::Access => state.callers.forget(&hash),
+            }
+        }
     }
     Ok((StatusCode::OK, no_store()).into_response())
 }

@@ -213,6 +213,7 @@ pub async fn update(
     let signs_out = !after.active || after.password_hash != before.password_hash || after.role != before.role;
     if signs_out {
         store.revoke_user_tokens(after.id, state.clock.now()).await?;
+        state.callers.forget_user(after.id);
     }
     let (before_view, view) = (UserView::from(&before), UserView::from(&after));
     let change = Change {
@@ -350,6 +351,7 @@ pub async fn revoke_client(
         .filter(|c| caller.is_superadmin() || c.owner == caller.user)
         .ok_or_else(|| ApiError::not_found("API client"))?;
     state.store().revoke_api_client(client.id, state.clock.now()).await?;
+    state.callers.forget_client(&client.client_id);
     let before = ClientView::from(&client);
     let change = Change {
         action: "client.revoke",
