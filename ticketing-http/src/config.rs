@@ -18,7 +18,7 @@
 //! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
-//! | `workers` | `TICKETING_WORKERS` (1 to 64) | 2 job workers |
+//! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
 //! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
 //! | `log_level` | `TICKETING_LOG_LEVEL` | `info` |
 //! | `superadmin_email` | `TICKETING_SUPERADMIN_EMAIL` | `admin@ticketing.local` |
@@ -180,7 +180,7 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
-    /// Job workers in this server (bulk generation).
+    /// Job workers in this server (bulk generation); 0 leaves the jobs to other instances.
     pub workers: usize,
     /// Log lines as text or JSON.
     pub log_format: LogFormat,
@@ -378,12 +378,16 @@ impl Config {
                     .unwrap_or(1 << 20),
                 MAX_BODY,
             )?,
-            workers: bounded(
-                "workers",
-                "TICKETING_WORKERS",
-                l.get("workers", "TICKETING_WORKERS", file.workers.map(|v| v.to_string()))?.unwrap_or(2),
-                64,
-            )?,
+            workers: match l.get("workers", "TICKETING_WORKERS", file.workers.map(|v| v.to_string()))?.unwrap_or(2) {
+                n if n > 64 => {
+                    return Err(ConfigError::Invalid {
+                        key: "workers",
+                        env: "TICKETING_WORKERS",
+                        problem: "must be at most 64".into(),
+                    });
+                }
+                n => n,
+            },
             log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
             log_level: {
                 let level: String =
