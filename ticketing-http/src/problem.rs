@@ -98,6 +98,11 @@ impl ApiError {
         }
     }
 
+    /// 429 `rate_limited`, for a limiter's wait (rounded up to whole seconds).
+    pub fn retry_in(wait: std::time::Duration) -> Self {
+        Self::rate_limited(wait.as_secs_f64().ceil() as u64)
+    }
+
     /// 503 `unavailable`: storage cannot be reached.
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)

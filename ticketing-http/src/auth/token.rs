@@ -136,7 +136,7 @@ async fn form<T: serde::de::DeserializeOwned>(
 }
 
 fn limited(wait: std::time::Duration) -> TokenError {
-    ApiError::rate_limited(wait.as_secs_f64().ceil() as u64).into()
+    ApiError::retry_in(wait).into()
 }
 
 /// Counts a request from `peer` against the token limit.

@@ -113,8 +113,7 @@ pub async fn generate(
     Body(body): Body<GenerationBody>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     caller.require(Reach::Manage.roles())?;
-    let limited = |wait: std::time::Duration| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64);
-    state.limits.batch.check(&format!("user:{}", caller.user)).map_err(limited)?;
+    state.limits.batch.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
     caller.event(&state, ticket_type.event_id(), Reach::Manage).await?;
     if !(1..=MAX_GENERATION).contains(&body.count) {
@@ -234,18 +233,7 @@ pub async fn list(
     )
 )]
 pub async fn cancel(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<JobView>, ApiError> {
-    let job = reach_job(&state, &caller, id).await?;
-    let after = state.engine.cancel_job(job.id).await?;
-    let (before, view) = (JobView::from(&job), JobView::from(&after));
-    let change = Change {
-        action: "job.cancel",
-        target: format!("job:{}", job.id),
-        event_id: job.event_id,
-        before: Some(&before),
-        after: Some(&view),
-    };
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    act(state, caller, id, false).await
 }
 
 /// Queues a failed or cancelled job again, keeping its progress.
@@ -263,11 +251,16 @@ pub async fn cancel(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid
     )
 )]
 pub async fn retry(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<JobView>, ApiError> {
+    act(state, caller, id, true).await
+}
+
+/// Cancels, or with `retry` queues again, the job `id`, and records it.
+async fn act(state: Shared, caller: Caller, id: Uuid, retry: bool) -> Result<Json<JobView>, ApiError> {
     let job = reach_job(&state, &caller, id).await?;
-    let after = state.engine.retry_job(job.id).await?;
+    let after = if retry { state.engine.retry_job(job.id).await? } else { state.engine.cancel_job(job.id).await? };
     let (before, view) = (JobView::from(&job), JobView::from(&after));
     let change = Change {
-        action: "job.retry",
+        action: if retry { "job.retry" } else { "job.cancel" },
         target: format!("job:{}", job.id),
         event_id: job.event_id,
         before: Some(&before),

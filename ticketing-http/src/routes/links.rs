@@ -57,11 +57,7 @@ pub struct TicketPage {
 /// The ticket, type and event a link opens, or 404 alike for every refusal; counted against
 /// the download limit.
 async fn open(state: &Shared, peer: SocketAddr, token: &str) -> Result<(Ticket, TicketType, Event), ApiError> {
-    state
-        .limits
-        .download
-        .check(&crate::auth::token::client_key(peer))
-        .map_err(|wait| ApiError::rate_limited(wait.as_secs_f64().ceil() as u64))?;
+    state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let ticket = match state.engine.open_magic_link(token).await {
         Ok(ticket) => ticket,
         Err(ticketing_core::engine::Error::Store(e)) => return Err(e.into()),
