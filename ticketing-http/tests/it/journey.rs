@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestServer, event_body};
+use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body};
 
 /// The text of the one QR code on the first page of `pdf`, read by real decoders.
 fn decode_pdf_qr(pdf: &[u8]) -> String {
@@ -295,3 +295,64 @@ async fn without_reentry(s: &TestServer) {
 
 crate::on_both_backends!(journey_with_reentry, &[], with_reentry);
 crate::on_both_backends!(journey_without_reentry, &[], without_reentry);
+
+/// Scanning fails closed: with Redis gone, the gate gets a clear 503 and nobody is admitted;
+/// when it is back, the ticket is scanned again and enters once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scanning_fails_closed_while_redis_is_down() {
+    let Some(redis) = PrivateRedis::start() else { return };
+    let url = redis.url();
+    let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_REDIS_URL", &url)]).await else { return };
+    let v = venue(&s, true).await;
+    let org = Some(v.organizer.as_str());
+    let issued = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{}/tickets", v.ticket_type),
+            org,
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    let ticket = issued.ok(StatusCode::CREATED)[0].clone();
+    let (code, id) = (ticket["short_code"].as_str().expect("code"), ticket["id"].as_str().expect("id"));
+    let verdict = request(&s, &v.agents[0], &v.gates[0], json!({"short_code": code})).await;
+    let session = verdict["scan_session_token"].as_str().expect("a session").to_owned();
+
+    let redis = redis.stop();
+    let body = json!({"gate_id": v.gates[0], "scan_session_token": session, "direction": "in"});
+    let confirm_down = s.call(Method::POST, "/api/v1/scan/confirm", Some(&v.agents[0]), Some(body)).await;
+    assert_eq!(
+        (confirm_down.status, confirm_down.code()),
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        "{}",
+        confirm_down.text
+    );
+    let body = json!({"gate_id": v.gates[0], "short_code": code});
+    let request_down = s.call(Method::POST, "/api/v1/scan/request", Some(&v.agents[0]), Some(body)).await;
+    assert_eq!((request_down.status, request_down.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+    let unchanged = s.call(Method::GET, &format!("/api/v1/tickets/{id}"), org, None).await;
+    assert_eq!(
+        (unchanged.json["status"].as_str(), unchanged.json["entries_used"].as_u64()),
+        (Some("paid"), Some(0)),
+        "nobody admitted"
+    );
+
+    let _redis = redis.restart();
+    let lost = confirm(&s, &v.agents[0], &v.gates[0], &session, "in").await;
+    assert_eq!(lost["ok"], false, "the session went with Redis: {lost}");
+    let mut verdict = json!(null);
+    for _ in 0..50 {
+        let body = json!({"gate_id": v.gates[0], "short_code": code});
+        let answer = s.call(Method::POST, "/api/v1/scan/request", Some(&v.agents[0]), Some(body)).await;
+        if answer.status == StatusCode::OK {
+            verdict = answer.json;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(verdict["reason"], "ok", "scanning again once Redis is back: {verdict}");
+    let entered =
+        confirm(&s, &v.agents[0], &v.gates[0], verdict["scan_session_token"].as_str().expect("token"), "in").await;
+    assert_eq!((entered["status"].as_str(), entered["entries_used"].as_u64()), (Some("inside"), Some(1)), "one entry");
+    s.stop().await;
+}

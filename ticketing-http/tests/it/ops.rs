@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Backend, PASSWORD, TestServer, event_body};
+use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body};
 
 async fn health_metrics_listing_and_audit(s: &TestServer) {
     let health = s.call(Method::GET, "/health", None, None).await;
@@ -133,45 +133,14 @@ async fn every_documented_operation_is_served_and_docs_load() {
     s.stop().await;
 }
 
-/// A private `redis-server`, stopped when dropped.
-struct PrivateRedis(std::process::Child);
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Health turns 503 when Redis goes away, and back to 200 when it returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_is_503_while_redis_is_down() {
-    if ticketing_storage::testkit::servers::database_url().is_none()
-        && std::env::var("TICKETING_REQUIRE_SERVERS").is_err()
-    {
-        eprintln!("skipped: DATABASE_URL is not set");
-        return;
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
-    let start = || {
-        let child = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (the CI script installs it)");
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        PrivateRedis(child)
-    };
-    let redis = start();
-    let url = format!("redis://127.0.0.1:{port}");
+    let Some(redis) = PrivateRedis::start() else { return };
+    let url = redis.url();
     let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_REDIS_URL", &url)]).await else { return };
     assert_eq!(s.call(Method::GET, "/health", None, None).await.json["redis"]["status"], "up");
-    drop(redis);
+    let redis = redis.stop();
     let down = s.call(Method::GET, "/health", None, None).await;
     assert_eq!(
         (down.status, down.json["status"].as_str()),
@@ -181,7 +150,7 @@ async fn health_is_503_while_redis_is_down() {
     );
     assert_eq!(down.json["redis"]["status"], "down");
     assert_eq!(down.json["database"]["status"], "up");
-    let _redis = start();
+    let _redis = redis.restart();
     let mut back = StatusCode::SERVICE_UNAVAILABLE;
     for _ in 0..50 {
         back = s.call(Method::GET, "/health", None, None).await.status;

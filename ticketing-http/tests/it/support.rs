@@ -297,3 +297,63 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// A private `redis-server` on a port of its own, stopped when dropped: for tests that take
+/// Redis away from a running server.
+pub struct PrivateRedis {
+    port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl PrivateRedis {
+    /// Starts one; `None` (and a note) when the server tests are not to run here.
+    pub fn start() -> Option<Self> {
+        if database_url().is_none() {
+            assert!(!servers_required(), "TICKETING_REQUIRE_SERVERS=1 but DATABASE_URL is not set");
+            eprintln!("skipped: DATABASE_URL is not set");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        Some(Self { port, child: None }.restart())
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it (its data is gone: it keeps nothing on disk).
+    pub fn stop(mut self) -> Self {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self
+    }
+
+    /// Starts it again on the same port, empty.
+    pub fn restart(mut self) -> Self {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (the CI script installs it)");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.child = Some(child);
+        self
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
