@@ -95,9 +95,9 @@ pub struct RateLimit {
 pub struct RateLimits {
     /// `/oauth/token`, per client IP.
     pub token: RateLimit,
-    /// Ticket generation, per user (and per IP).
+    /// Issuing tickets now, per user.
     pub generation: RateLimit,
-    /// Batch generation, per user (and per IP).
+    /// Generation jobs, per user.
     pub batch: RateLimit,
     /// Downloads through magic links, per IP.
     pub download: RateLimit,

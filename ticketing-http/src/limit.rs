@@ -95,11 +95,11 @@ impl Limiter {
 pub struct Limits {
     /// `/oauth/token`, per client IP.
     pub token: Limiter,
-    /// Ticket generation, per user and per IP (its routes come with the ticket API).
+    /// Issuing tickets now (`POST …/tickets`), per user.
     pub generation: Limiter,
-    /// Batch generation, per user and per IP (its routes come with the ticket API).
+    /// Generation jobs (`POST …/generations`), per user.
     pub batch: Limiter,
-    /// Downloads, per IP (its routes come with the magic links).
+    /// Magic-link pages and downloads, per client address.
     pub download: Limiter,
 }
 

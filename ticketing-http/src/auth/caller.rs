@@ -163,6 +163,18 @@ impl CallerCache {
     }
 }
 
+impl Caller {
+    /// Like [`Caller::event`], for something of the event (a type, a gate, a ticket, a job): a
+    /// 404 names `what`, so the answer does not confirm the event exists.
+    pub async fn reaches(&self, state: &Shared, event: EventId, reach: Reach, what: &str) -> Result<(), ApiError> {
+        match self.event(state, event, reach).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == axum::http::StatusCode::NOT_FOUND => Err(ApiError::not_found(what)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl FromRequestParts<Shared> for Caller {
     type Rejection = ApiError;
 

@@ -95,10 +95,7 @@ async fn reach_type(
     // The role first, so a role that may never do this learns nothing of which ids exist.
     caller.require(reach.roles())?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
-    caller
-        .event(state, ticket_type.event_id(), reach)
-        .await
-        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("ticket type") } else { e })?;
+    caller.reaches(state, ticket_type.event_id(), reach, "ticket type").await?;
     Ok(ticket_type)
 }
 
@@ -266,10 +263,7 @@ pub async fn create_gate(
 async fn reach_gate(state: &Shared, caller: &Caller, id: Uuid) -> Result<ticketing_core::gate::Gate, ApiError> {
     caller.require(&[Role::Superadmin, Role::Organizer])?;
     let gate = state.engine.gate(GateId::from_uuid(id)).await?;
-    caller
-        .event(state, gate.event_id(), Reach::Manage)
-        .await
-        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("gate") } else { e })?;
+    caller.reaches(state, gate.event_id(), Reach::Manage, "gate").await?;
     Ok(gate)
 }
 

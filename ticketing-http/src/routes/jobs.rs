@@ -115,7 +115,7 @@ pub async fn generate(
     caller.require(Reach::Manage.roles())?;
     state.limits.batch.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
-    caller.event(&state, ticket_type.event_id(), Reach::Manage).await?;
+    caller.reaches(&state, ticket_type.event_id(), Reach::Manage, "ticket type").await?;
     if !(1..=MAX_GENERATION).contains(&body.count) {
         return Err(ApiError::field("count", format!("from 1 to {MAX_GENERATION}")));
     }
@@ -141,10 +141,7 @@ async fn reach_job(state: &Shared, caller: &Caller, id: Uuid) -> Result<Job, Api
     let job = state.engine.job(JobId::from_uuid(id)).await?;
     match job.event_id {
         Some(event) => {
-            caller
-                .event(state, event, Reach::Manage)
-                .await
-                .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("job") } else { e })?;
+            caller.reaches(state, event, Reach::Manage, "job").await?;
         }
         None if caller.is_superadmin() => {}
         None => return Err(ApiError::not_found("job")),

@@ -96,7 +96,7 @@ async fn agent(state: &Shared, caller: &Caller, gate: GateId) -> Result<ScanAgen
         Role::Superadmin => true,
         Role::Organizer => {
             let gate = state.engine.gate(gate).await?;
-            caller.event(state, gate.event_id(), Reach::Manage).await?;
+            caller.reaches(state, gate.event_id(), Reach::Manage, "gate").await?;
             true
         }
         // The engine checks the agent is assigned to the gate.

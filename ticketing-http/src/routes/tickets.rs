@@ -123,10 +123,7 @@ pub fn parse_status(field: &str, text: &str) -> Result<TicketStatus, ApiError> {
 async fn reach_ticket(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) -> Result<Ticket, ApiError> {
     caller.require(reach.roles())?;
     let ticket = state.engine.ticket(TicketId::from_uuid(id)).await?;
-    caller
-        .event(state, ticket.event_id(), reach)
-        .await
-        .map_err(|e| if e.status() == StatusCode::NOT_FOUND { ApiError::not_found("ticket") } else { e })?;
+    caller.reaches(state, ticket.event_id(), reach, "ticket").await?;
     Ok(ticket)
 }
 
@@ -170,8 +167,9 @@ pub async fn issue(
     Body(body): Body<IssueBody>,
 ) -> Result<(StatusCode, Json<Vec<IssuedTicket>>), ApiError> {
     caller.require(Reach::Manage.roles())?;
+    state.limits.generation.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
-    caller.event(&state, ticket_type.event_id(), Reach::Manage).await?;
+    caller.reaches(&state, ticket_type.event_id(), Reach::Manage, "ticket type").await?;
     let count = body.count.unwrap_or(1);
     if body.holders.is_empty() && !(1..=MAX_ISSUE).contains(&count) {
         return Err(ApiError::field("count", format!("from 1 to {MAX_ISSUE}; more is a generation job")));

@@ -386,6 +386,11 @@ fn world_stub() -> World {
 crate::on_both_backends!(
     role_matrix,
     // No workers: the world's job stays queued until cancelled, so it can always be retried.
-    &[("TICKETING_RATE_BATCH", "1000000"), ("TICKETING_RATE_DOWNLOAD", "1000000"), ("TICKETING_WORKERS", "0")],
+    &[
+        ("TICKETING_RATE_GENERATION", "1000000"),
+        ("TICKETING_RATE_BATCH", "1000000"),
+        ("TICKETING_RATE_DOWNLOAD", "1000000"),
+        ("TICKETING_WORKERS", "0"),
+    ],
     every_role_reaches_exactly_what_it_may
 );

@@ -162,3 +162,42 @@ async fn health_is_503_while_redis_is_down() {
     assert_eq!(back, StatusCode::OK, "healthy again once Redis is back");
     s.stop().await;
 }
+
+async fn issuing_jobs_and_downloads_are_rate_limited(s: &TestServer) {
+    let admin = s.admin().await;
+    let token = Some(admin.as_str());
+    let event = s.call(Method::POST, "/api/v1/events", token, Some(event_body("Limited", 100))).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let t = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{event}/ticket-types"),
+            token,
+            Some(crate::support::type_body("A", 50)),
+        )
+        .await;
+    let type_id = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let issue = format!("/api/v1/ticket-types/{type_id}/tickets");
+    let first = s.call(Method::POST, &issue, token, Some(json!({"count": 1}))).await;
+    let link = first.ok(StatusCode::CREATED)[0]["magic_link"]["token"].as_str().expect("token").to_owned();
+    s.call(Method::POST, &issue, token, Some(json!({"count": 1}))).await.ok(StatusCode::CREATED);
+    let limited = s.call(Method::POST, &issue, token, Some(json!({"count": 1}))).await;
+    assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"));
+    assert!(limited.headers.contains_key("retry-after"));
+    let jobs = format!("/api/v1/ticket-types/{type_id}/generations");
+    s.call(Method::POST, &jobs, token, Some(json!({"count": 1}))).await.ok(StatusCode::ACCEPTED);
+    assert_eq!(
+        s.call(Method::POST, &jobs, token, Some(json!({"count": 1}))).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let page = format!("/api/v1/public/tickets/{link}");
+    s.call(Method::GET, &page, None, None).await.ok(StatusCode::OK);
+    s.call(Method::GET, &format!("{page}/qr.svg"), None, None).await.ok(StatusCode::OK);
+    assert_eq!(s.call(Method::GET, &format!("{page}/pdf"), None, None).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+crate::on_both_backends!(
+    ticket_limits,
+    &[("TICKETING_RATE_GENERATION", "2"), ("TICKETING_RATE_BATCH", "1"), ("TICKETING_RATE_DOWNLOAD", "2")],
+    issuing_jobs_and_downloads_are_rate_limited
+);
