@@ -183,6 +183,8 @@ fn generation_job(c: &mut Criterion) {
                 count: BULK,
                 status: TicketStatus::Issued,
                 priority: 0,
+                holders: vec![],
+                template: None,
             };
             let job = engine.start_generation(&request).await.expect("a queued generation");
             let ran = engine.run_next_job("bench").await.expect("a run").expect("a due job");

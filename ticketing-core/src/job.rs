@@ -27,6 +27,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, JobId, TicketTypeId};
 use crate::status::TicketStatus;
+use crate::template::TemplatePin;
+use crate::ticket::HolderSpec;
 
 /// Why a job whose worker's lease lapsed on its last attempt failed.
 pub const LAPSED_ON_LAST_ATTEMPT: &str = "the worker's lease lapsed on its last attempt";
@@ -100,6 +102,15 @@ pub struct GenerateTickets {
     pub status: TicketStatus,
     /// Tickets per committed chunk.
     pub chunk_size: u32,
+    /// One holder per ticket, in order, when not empty (then there are as many tickets).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holders: Vec<HolderSpec>,
+    /// The template version every ticket is pinned to, if one was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplatePin>,
+    /// Whether each ticket gets a magic link (that never expires) in the chunk that makes it.
+    #[serde(default)]
+    pub links: bool,
 }
 
 /// What a job does. Stored as JSON; the variant's name is the job's kind, which workers claim by.

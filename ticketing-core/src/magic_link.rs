@@ -1,10 +1,20 @@
 //! Magic links: unguessable tokens that let a ticket holder fetch their ticket without an account.
 //!
-//! A token is 192 bits from the caller's CSPRNG, shown once as 32 base64url characters; only its
-//! hash is stored (see [`crate::secret_token`]). Links expire and can be revoked.
+//! A token is 192 bits, shown as 32 base64url characters; only its hash is stored (see
+//! [`crate::secret_token`]). Links expire and can be revoked.
+//!
+//! A token is derived, not drawn: the first 192 bits of HMAC-SHA256 under a [`LinkKey`] of the
+//! ticket's id and the link's creation instant. Storage still keeps only the hash, yet whoever
+//! holds the key can give a ticket's live link again later (a participant export, the links of a
+//! generation job of ten thousand tickets) without any clear token at rest. A re-issued link is
+//! created at a later instant, so it is a different token.
+
+use std::fmt;
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use thiserror::Error;
 
 use crate::env::Randomness;
@@ -37,6 +47,44 @@ pub fn parse_token(text: &str) -> Result<MagicLinkToken, MagicLinkError> {
     MagicLinkToken::parse(text).ok_or(MagicLinkError::Malformed)
 }
 
+/// The secret magic-link tokens are derived under: 32 bytes, kept by the deployment next to its
+/// QR keys. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkKey([u8; 32]);
+
+impl fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkKey(..)")
+    }
+}
+
+impl LinkKey {
+    /// A key of these bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// A fresh random key. Links made under it cannot be given again once it is lost; a server
+    /// keeps its key (see `ticketing-http`'s `keys.toml`).
+    pub fn generate(rng: &dyn Randomness) -> Self {
+        let mut bytes = [0u8; 32];
+        rng.fill(&mut bytes);
+        Self(bytes)
+    }
+
+    /// The token of the link of `ticket_id` created at `created_at`.
+    pub fn token(&self, ticket_id: TicketId, created_at: DateTime<Utc>) -> MagicLinkToken {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(b"ticketing/magic-link/v1");
+        mac.update(ticket_id.as_uuid().as_bytes());
+        mac.update(&created_at.timestamp_micros().to_be_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 24];
+        bytes.copy_from_slice(&digest[..24]);
+        MagicLinkToken::from_bytes(bytes)
+    }
+}
+
 /// A stored magic link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MagicLink {
@@ -53,16 +101,25 @@ pub struct MagicLink {
 }
 
 impl MagicLink {
-    /// A new link for `ticket_id`; returns the token to show and the record to store.
+    /// A new link for `ticket_id`, created `now` (to the microsecond, as stored); returns the
+    /// token to show and the record to store.
     pub fn issue(
+        key: &LinkKey,
         ticket_id: TicketId,
         now: DateTime<Utc>,
         expires_at: Option<DateTime<Utc>>,
-        rng: &dyn Randomness,
     ) -> (MagicLinkToken, Self) {
-        let token = MagicLinkToken::generate(rng);
+        let now = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
+        let token = key.token(ticket_id, now);
         let link = Self { token_hash: token.hash(), ticket_id, created_at: now, expires_at, revoked_at: None };
         (token, link)
+    }
+
+    /// The link's token again, if it was derived under `key` (a link made under another key, or
+    /// drawn at random, gives `None`).
+    pub fn token(&self, key: &LinkKey) -> Option<MagicLinkToken> {
+        let token = key.token(self.ticket_id, self.created_at);
+        (token.hash() == self.token_hash).then_some(token)
     }
 
     /// Whether the link opens its ticket at `now`. Revocation wins over expiry.
@@ -96,22 +153,38 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_hash_stably() {
-        let rng = Counter(0.into());
-        let (token, link) = MagicLink::issue(TicketId::from_uuid(Uuid::nil()), Utc::now(), None, &rng);
+        let key = LinkKey::generate(&Counter(0.into()));
+        let (token, link) = MagicLink::issue(&key, TicketId::from_uuid(Uuid::nil()), Utc::now(), None);
         let text = token.as_text();
         assert_eq!(text.len(), TOKEN_TEXT_LEN);
         let parsed = parse_token(&text).unwrap();
         assert_eq!(parsed.hash(), link.token_hash);
-        assert_ne!(MagicLinkToken::generate(&rng).hash(), link.token_hash);
         assert!(!format!("{token:?}").contains(&text));
+        assert!(!format!("{key:?}").contains("0"));
+    }
+
+    #[test]
+    fn a_link_gives_its_token_again_only_under_its_key() {
+        let key = LinkKey::generate(&Counter(0.into()));
+        let other = LinkKey::generate(&Counter(7.into()));
+        let id = TicketId::from_uuid(Uuid::from_u128(42));
+        let now = Utc::now();
+        let (token, link) = MagicLink::issue(&key, id, now, None);
+        assert_eq!(link.token(&key).map(|t| t.as_text()), Some(token.as_text()));
+        assert_eq!(link.token(&other), None);
+        // Another instant, or another ticket, is another token.
+        let (later, _) = MagicLink::issue(&key, id, now + Duration::microseconds(1), None);
+        let (elsewhere, _) = MagicLink::issue(&key, TicketId::from_uuid(Uuid::from_u128(43)), now, None);
+        assert_ne!(later.hash(), link.token_hash);
+        assert_ne!(elsewhere.hash(), link.token_hash);
     }
 
     #[test]
     fn expiry_and_revocation() {
-        let rng = Counter(0.into());
+        let key = LinkKey::generate(&Counter(0.into()));
         let now = Utc::now();
         let (_, mut link) =
-            MagicLink::issue(TicketId::from_uuid(Uuid::nil()), now, Some(now + Duration::days(1)), &rng);
+            MagicLink::issue(&key, TicketId::from_uuid(Uuid::nil()), now, Some(now + Duration::days(1)));
         assert_eq!(link.check(now), Ok(link.ticket_id));
         assert_eq!(link.check(now + Duration::days(1)), Err(MagicLinkError::Expired));
         link.revoked_at = Some(now);

@@ -39,6 +39,11 @@ impl<const N: usize> SecretToken<N> {
         Self(bytes)
     }
 
+    /// A token made of `bytes` (derived by a keyed hash, say, rather than drawn).
+    pub(crate) fn from_bytes(bytes: [u8; N]) -> Self {
+        Self(bytes)
+    }
+
     /// Parses the text form. Total: `None` for anything but the one canonical text of a token.
     pub fn parse(text: &str) -> Option<Self> {
         if text.len() != Self::TEXT_LEN {

@@ -25,7 +25,7 @@ use crate::quota::{Allocation, QuotaError};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::status::TicketStatus;
-use crate::template::{TemplatePin, TemplateVersion};
+use crate::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
 use crate::user::{Role, User};
@@ -150,14 +150,34 @@ pub trait GateRepository: Send + Sync {
     async fn delete_gate(&self, id: GateId) -> Result<(), StoreError>;
 }
 
+/// New tickets of one type and what is written with them, in one atomic step: a magic link per
+/// ticket (or none), and the template version they are all pinned to (if chosen).
+#[derive(Clone, Copy, Debug)]
+pub struct TicketBatch<'a> {
+    /// The tickets, all of one type.
+    pub tickets: &'a [Ticket],
+    /// Links of these tickets.
+    pub links: &'a [MagicLink],
+    /// The template version every ticket is rendered with.
+    pub template: Option<TemplatePin>,
+}
+
+impl<'a> TicketBatch<'a> {
+    /// Tickets alone: no links, no template pin.
+    pub fn plain(tickets: &'a [Ticket]) -> Self {
+        Self { tickets, links: &[], template: None }
+    }
+}
+
 /// Tickets and the counters that guard quotas.
 #[async_trait]
 pub trait TicketRepository: Send + Sync {
-    /// Stores new tickets, all of one type, in one atomic step that also checks the type's quota
-    /// and the event's capacity against live tickets, and enqueues `jobs` (what the new tickets
-    /// cause: notifications, say): either all are written or none (`Quota(TypeQuota |
-    /// EventCapacity)`, `Conflict` on a duplicate id, short code or job id).
-    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError>;
+    /// Stores new tickets, all of one type, with their links and template pins, in one atomic
+    /// step that also checks the type's quota and the event's capacity against live tickets, and
+    /// enqueues `jobs` (what the new tickets cause: notifications, say): either all are written or
+    /// none (`Quota(TypeQuota | EventCapacity)`, `Conflict` on a duplicate id, short code, link or
+    /// job id, `NotFound` for a template version that does not exist).
+    async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError>;
     /// A ticket by id.
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
     /// A ticket by short code.
@@ -307,6 +327,13 @@ pub trait MagicLinkRepository: Send + Sync {
     async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError>;
     /// Revokes every unrevoked link of a ticket at `at`; returns how many.
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// The unrevoked links of an event's tickets (of one ticket, when `ticket_id` is given),
+    /// expired ones included, oldest first.
+    async fn unrevoked_magic_links(
+        &self,
+        event_id: EventId,
+        ticket_id: Option<TicketId>,
+    ) -> Result<Vec<MagicLink>, StoreError>;
 }
 
 /// The audit trail.
@@ -364,7 +391,7 @@ pub trait JobQueue: Send + Sync {
     ) -> Result<LeaseCheck, StoreError>;
     /// Commits a chunk of generated tickets with the progress it makes, in one atomic step:
     /// only if the lease holds, no cancel is asked, and the job's progress is still
-    /// `done_before`; the tickets are inserted as [`TicketRepository::insert_tickets`] does
+    /// `done_before`; the batch is inserted as [`TicketRepository::insert_tickets`] does
     /// (quota errors and conflicts are returned and nothing is written), progress becomes
     /// `done_before + tickets.len()`, and the lease is extended to `lease.until`.
     async fn commit_chunk(
@@ -372,7 +399,7 @@ pub trait JobQueue: Send + Sync {
         id: JobId,
         lease: &Lease,
         done_before: u64,
-        tickets: &[Ticket],
+        batch: &TicketBatch<'_>,
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError>;
     /// Ends the job `lease` holds: succeeded, cancelled, failed for good, or failed with a retry
@@ -507,6 +534,17 @@ pub trait TemplateRepository: Send + Sync {
 
     /// The version a ticket is pinned to, if any.
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError>;
+
+    /// A template's summary.
+    async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError>;
+
+    /// The templates of an event, oldest first.
+    async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError>;
+
+    /// Makes `pin` its template's active version and, for a template of an event, the event's
+    /// only active template (another active one of the event stops being so), in one step.
+    /// `NotFound` if the version does not exist.
+    async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError>;
 }
 
 /// Everything the engine needs from storage.

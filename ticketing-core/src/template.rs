@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::TemplateId;
+use crate::ids::{EventId, TemplateId};
 
 /// One saved version of a template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,4 +32,28 @@ pub struct TemplatePin {
     pub template_id: TemplateId,
     /// Its version.
     pub version: u32,
+}
+
+/// A template as listed: its scope, name, newest version, and the version in use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateSummary {
+    /// The template.
+    pub template_id: TemplateId,
+    /// The event it belongs to (every event's when `None`).
+    pub event_id: Option<EventId>,
+    /// Its name.
+    pub name: String,
+    /// Its newest version.
+    pub latest_version: u32,
+    /// The version its event's tickets are drawn with, when it is the event's active template.
+    pub active_version: Option<u32>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TemplateSummary {
+    /// The active version as a pin, when the template is active.
+    pub fn active_pin(&self) -> Option<TemplatePin> {
+        self.active_version.map(|version| TemplatePin { template_id: self.template_id, version })
+    }
 }

@@ -90,7 +90,10 @@ impl Server {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
-        let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default());
+        let link_key = keys::link_key(&config.data_dir, &*rng)?;
+        let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
+        let engine =
+            Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default()).with_link_key(link_key);
         let superadmin = seed(&engine, &config).await?;
         let renderer = tokio::task::spawn_blocking(|| {
             ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).ok()
@@ -113,6 +116,7 @@ impl Server {
             passwords,
             callers: Default::default(),
             renderer,
+            templates,
             openapi: serde_json::to_string(&document).unwrap_or_default(),
         });
         let router = router(api, state.clone());

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ticketing_core::env::Randomness;
+use ticketing_core::magic_link::LinkKey;
 use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
 
 use crate::config::QrKey;
@@ -89,6 +90,37 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness) -> Result<(Vec<QrKey>, b
     }
 }
 
+/// The file the magic-link key is kept in, inside the data directory.
+pub const LINK_KEY_FILE: &str = "link.key";
+
+/// The key magic-link tokens are derived under (see [`ticketing_core::magic_link`]): read from
+/// `data_dir`, or made there on the first start, so a ticket's link can be given again after a
+/// restart. Instances that share a database must share this file.
+pub fn link_key(data_dir: &Path, rng: &dyn Randomness) -> Result<LinkKey, KeysError> {
+    let path = data_dir.join(LINK_KEY_FILE);
+    let shown = path.display().to_string();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let text = text.trim();
+            let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
+                .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
+                .flatten();
+            let bytes: [u8; 32] = bytes
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| KeysError::Malformed { path: shown, problem: "expected 64 hex digits".into() })?;
+            Ok(LinkKey::new(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; 32];
+            rng.fill(&mut bytes);
+            let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            write_private(&path, &format!("{text}\n")).map_err(|source| KeysError::Io { path: shown, source })?;
+            Ok(LinkKey::new(bytes))
+        }
+        Err(source) => Err(KeysError::Io { path: shown, source }),
+    }
+}
+
 /// Writes `text` to a new file only its owner can read; fails if the file exists.
 fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write as _;
@@ -127,6 +159,20 @@ mod tests {
             let mode = std::fs::metadata(dir.join(KEYS_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_link_key_is_kept_and_reused() {
+        use ticketing_core::ids::TicketId;
+        let dir = std::env::temp_dir().join(format!("ticketing-link-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = link_key(&dir, &OsRandomness).unwrap();
+        let again = link_key(&dir, &OsRandomness).unwrap();
+        let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());
+        assert_eq!(first.token(ticket, at).as_text(), again.token(ticket, at).as_text());
+        std::fs::write(dir.join(LINK_KEY_FILE), "not hex").unwrap();
+        assert!(matches!(link_key(&dir, &OsRandomness), Err(KeysError::Malformed { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

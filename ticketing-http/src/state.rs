@@ -34,6 +34,8 @@ pub struct AppState {
     /// The ticket renderer with the default template, prepared at start (none if that failed:
     /// `/health` then says so).
     pub renderer: Option<Arc<ticketing_pdf::Renderer>>,
+    /// Stored templates and the version each ticket is drawn with.
+    pub templates: ticketing_pdf::TemplateLibrary<dyn Store>,
     /// The OpenAPI document, as served at `/openapi.json`.
     pub openapi: String,
 }

@@ -114,6 +114,24 @@ impl<S: TemplateRepository + ?Sized> TemplateLibrary<S> {
         self.renderer(pin.template_id, Some(pin.version)).await
     }
 
+    /// The renderer of a ticket whose event may have an active template: the version the ticket
+    /// is pinned to; else `active`, which it is pinned to from now on; `None` when it has
+    /// neither (the caller draws it with its default template, and pins nothing).
+    pub async fn pinned_or_active(
+        &self,
+        ticket_id: TicketId,
+        active: Option<TemplatePin>,
+    ) -> Result<Option<(TemplatePin, Arc<Renderer>)>, LibraryError> {
+        let pin = match self.store.ticket_template(ticket_id).await? {
+            Some(pin) => pin,
+            None => match active {
+                Some(active) => self.store.pin_ticket_template(ticket_id, active).await?,
+                None => return Ok(None),
+            },
+        };
+        self.renderer(pin.template_id, Some(pin.version)).await.map(Some)
+    }
+
     /// A ticket's PDF, drawn with the version it is pinned to (see [`Self::ticket_renderer`]).
     /// Rendering takes a couple of milliseconds on the calling thread; a server with many
     /// downloads at once gets the renderer here and draws on a blocking pool.

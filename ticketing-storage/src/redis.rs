@@ -28,10 +28,10 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
     AuditRepository, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository, JobFilter,
     JobQueue, Locks, MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
-    StaffRepository, Store, StoreError, TemplateRepository, TicketFilter, TicketRepository, TicketTypeRepository,
-    UserRepository,
+    StaffRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository,
+    TicketTypeRepository, UserRepository,
 };
-use ticketing_core::template::{TemplatePin, TemplateVersion};
+use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
 use ticketing_core::user::{Role, User};
@@ -403,8 +403,8 @@ impl<S: ExternalSessions> GateRepository for RedisLayer<S> {
 
 #[async_trait]
 impl<S: ExternalSessions> TicketRepository for RedisLayer<S> {
-    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
-        self.db.insert_tickets(tickets, jobs).await
+    async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
+        self.db.insert_tickets(batch, jobs).await
     }
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         self.db.ticket(id).await
@@ -433,6 +433,13 @@ impl<S: ExternalSessions> MagicLinkRepository for RedisLayer<S> {
     }
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         self.db.revoke_magic_links(ticket_id, at).await
+    }
+    async fn unrevoked_magic_links(
+        &self,
+        event_id: EventId,
+        ticket_id: Option<TicketId>,
+    ) -> Result<Vec<MagicLink>, StoreError> {
+        self.db.unrevoked_magic_links(event_id, ticket_id).await
     }
 }
 
@@ -463,6 +470,15 @@ impl<S: ExternalSessions> TemplateRepository for RedisLayer<S> {
     }
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
         self.db.ticket_template(ticket_id).await
+    }
+    async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
+        self.db.template(template_id).await
+    }
+    async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError> {
+        self.db.templates(event_id).await
+    }
+    async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
+        self.db.activate_template(pin).await
     }
 }
 
@@ -498,10 +514,10 @@ impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
         id: JobId,
         lease: &Lease,
         done_before: u64,
-        tickets: &[Ticket],
+        batch: &TicketBatch<'_>,
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
-        self.db.commit_chunk(id, lease, done_before, tickets, now).await
+        self.db.commit_chunk(id, lease, done_before, batch, now).await
     }
     async fn finish_job(
         &self,

@@ -16,10 +16,13 @@ use super::{Error, Ticketing};
 use crate::event::EventStatus;
 use crate::ids::{JobId, TicketTypeId};
 use crate::job::{GenerateTickets, Job, JobEnd, JobTask, Lease, LeaseCheck};
+use crate::magic_link::MagicLink;
 use crate::quota;
 use crate::secret_token::SecretToken;
 use crate::status::TicketStatus;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TicketBatch};
+use crate::template::TemplatePin;
+use crate::ticket::{Holder, HolderSpec};
 
 /// A request to generate anonymous tickets of one type in the background.
 #[derive(Clone, Debug)]
@@ -32,6 +35,10 @@ pub struct GenerationRequest {
     pub status: TicketStatus,
     /// Higher runs first.
     pub priority: i32,
+    /// One holder per ticket, when not empty: then `count` must equal their number.
+    pub holders: Vec<HolderSpec>,
+    /// The template version the tickets are pinned to, if chosen.
+    pub template: Option<TemplatePin>,
 }
 
 /// How one run of a generation ended.
@@ -53,6 +60,19 @@ impl<S: Store + ?Sized> Ticketing<S> {
         if !request.status.is_initial() {
             return Err(Error::Invalid("tickets are generated issued, reserved or paid"));
         }
+        if !request.holders.is_empty() && request.holders.len() != request.count as usize {
+            return Err(Error::Invalid("a generation with holders makes one ticket per holder"));
+        }
+        // Every holder is checked now, so the job cannot fail on one halfway.
+        for holder in &request.holders {
+            Holder::new(holder)?;
+        }
+        if let Some(pin) = request.template {
+            self.store
+                .template_version(pin.template_id, Some(pin.version))
+                .await?
+                .ok_or(Error::NotFound("template"))?;
+        }
         let ticket_type = self.ticket_type(request.ticket_type_id).await?;
         let event = self.event(ticket_type.event_id()).await?;
         if matches!(event.status(), EventStatus::Cancelled | EventStatus::Ended) {
@@ -64,6 +84,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
             ticket_type_id: ticket_type.id(),
             status: request.status,
             chunk_size: self.config.generation_chunk.max(1),
+            holders: request.holders.clone(),
+            template: request.template,
+            links: true,
         });
         let now = self.clock.now();
         let job =
@@ -136,13 +159,29 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Err(Error::NotFound(what)) => return Step::Abandoned(format!("{what} not found")),
             Err(e) => return Step::Failed(e.to_string()),
         }
-        let holders = vec![None; spec.chunk_size.max(1) as usize];
+        let chunk = spec.chunk_size.max(1) as usize;
+        let holders: Vec<Option<Holder>> = if spec.holders.is_empty() {
+            vec![None; usize::try_from(job.progress.total).unwrap_or(usize::MAX).min(chunk)]
+        } else {
+            match spec.holders.iter().map(|h| Holder::new(h).map(Some)).collect::<Result<Vec<_>, _>>() {
+                Ok(holders) => holders,
+                Err(e) => return Step::Abandoned(e.to_string()),
+            }
+        };
         let mut done = job.progress.done;
         while done < job.progress.total {
-            let n = usize::try_from(job.progress.total - done).map_or(holders.len(), |left| left.min(holders.len()));
-            match self.commit_chunk(job.id, lease, &ticket_type, &holders[..n], spec.status, done).await {
+            let left = usize::try_from(job.progress.total - done).unwrap_or(usize::MAX).min(chunk);
+            let these = if spec.holders.is_empty() {
+                holders.get(..left)
+            } else {
+                usize::try_from(done).ok().and_then(|from| holders.get(from..from.saturating_add(left)))
+            };
+            let Some(these) = these.filter(|h| !h.is_empty()) else {
+                return Step::Abandoned("the job's holders do not match its count".into());
+            };
+            match self.commit_chunk(job.id, lease, &ticket_type, these, spec, done).await {
                 Ok(LeaseCheck::Held) => {
-                    done += n as u64;
+                    done += these.len() as u64;
                     // A store that never waits (memory) must not hold the executor for a whole run.
                     yield_now().await;
                 }
@@ -163,15 +202,21 @@ impl<S: Store + ?Sized> Ticketing<S> {
         id: JobId,
         lease: &mut Lease,
         ticket_type: &crate::ticket_type::TicketType,
-        holders: &[Option<crate::ticket::Holder>],
-        status: TicketStatus,
+        holders: &[Option<Holder>],
+        spec: &GenerateTickets,
         done: u64,
     ) -> Result<LeaseCheck, Error> {
         for draw in 1..=CODE_DRAWS {
             let now: DateTime<Utc> = self.clock.now();
             lease.until = now + self.config.job_lease;
-            let tickets = self.draw_tickets(ticket_type, holders, status, now)?;
-            match self.store.commit_chunk(id, lease, done, &tickets, now).await {
+            let tickets = self.draw_tickets(ticket_type, holders, spec.status, now)?;
+            let links: Vec<MagicLink> = if spec.links {
+                self.links_for(&tickets, now, None).into_iter().map(|(_, link)| link).collect()
+            } else {
+                vec![]
+            };
+            let batch = TicketBatch { tickets: &tickets, links: &links, template: spec.template };
+            match self.store.commit_chunk(id, lease, done, &batch, now).await {
                 Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,
                 other => return Ok(other?),
             }

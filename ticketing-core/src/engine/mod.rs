@@ -40,10 +40,11 @@ use chrono::Duration;
 pub use error::Error;
 pub use generation::GenerationRequest;
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
-pub use tickets::IssueRequest;
+pub use tickets::{IssueRequest, IssuedTicket};
 
 use crate::env::{Clock, Randomness};
 use crate::job::RetryPolicy;
+use crate::magic_link::LinkKey;
 use crate::signing::{Algorithm, Keyring};
 use crate::store::Store;
 
@@ -85,6 +86,7 @@ pub struct Ticketing<S: Store + ?Sized> {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) rng: Arc<dyn Randomness>,
     pub(crate) config: Config,
+    pub(crate) link_key: LinkKey,
 }
 
 impl<S: Store + ?Sized> Clone for Ticketing<S> {
@@ -95,13 +97,15 @@ impl<S: Store + ?Sized> Clone for Ticketing<S> {
             clock: self.clock.clone(),
             rng: self.rng.clone(),
             config: self.config.clone(),
+            link_key: self.link_key.clone(),
         }
     }
 }
 
 impl<S: Store + ?Sized> Ticketing<S> {
     /// An engine over `store`, signing with `keyring`, reading time from `clock` and random
-    /// bytes from `rng`.
+    /// bytes from `rng`. Magic links are derived under a fresh random key until
+    /// [`Self::with_link_key`] gives the deployment's own.
     pub fn new(
         store: Arc<S>,
         keyring: Keyring,
@@ -109,7 +113,15 @@ impl<S: Store + ?Sized> Ticketing<S> {
         rng: Arc<dyn Randomness>,
         config: Config,
     ) -> Self {
-        Self { store, keyring, clock, rng, config }
+        let link_key = LinkKey::generate(&*rng);
+        Self { store, keyring, clock, rng, config, link_key }
+    }
+
+    /// The engine with `key` for magic links: with the key kept, a ticket's live link can be
+    /// given again after a restart (see [`crate::magic_link`]).
+    pub fn with_link_key(mut self, key: LinkKey) -> Self {
+        self.link_key = key;
+        self
     }
 
     /// The store.

@@ -9,7 +9,7 @@ use crate::magic_link::{self, MagicLink, MagicLinkToken};
 use crate::short_code::ShortCode;
 use crate::signing::QrClaims;
 use crate::status::{TicketAction, TicketStatus};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TicketBatch};
 use crate::ticket::{Holder, HolderSpec, NewTicket, Ticket};
 use crate::ticket_type::TicketType;
 
@@ -30,9 +30,47 @@ pub struct IssueRequest {
     pub status: TicketStatus,
 }
 
+/// A ticket just issued with its magic link.
+#[derive(Clone, Debug)]
+pub struct IssuedTicket {
+    /// The ticket.
+    pub ticket: Ticket,
+    /// Its link's token, in clear.
+    pub link: MagicLinkToken,
+    /// When the link stops working, if ever.
+    pub link_expires_at: Option<DateTime<Utc>>,
+}
+
 impl<S: Store + ?Sized> Ticketing<S> {
     /// Issues tickets within the type's quota and the event's capacity, all or none.
     pub async fn issue_tickets(&self, request: &IssueRequest) -> Result<Vec<Ticket>, Error> {
+        Ok(self.issue(request, None).await?.into_iter().map(|(ticket, _)| ticket).collect())
+    }
+
+    /// Issues tickets as [`Self::issue_tickets`] does, each with a magic link valid for
+    /// `link_ttl` (for ever when `None`), written in the same atomic step.
+    pub async fn issue_tickets_with_links(
+        &self,
+        request: &IssueRequest,
+        link_ttl: Option<Duration>,
+    ) -> Result<Vec<IssuedTicket>, Error> {
+        let issued = self.issue(request, Some(link_ttl)).await?;
+        Ok(issued
+            .into_iter()
+            .filter_map(|(ticket, link)| {
+                let (token, link) = link?;
+                Some(IssuedTicket { ticket, link: token, link_expires_at: link.expires_at })
+            })
+            .collect())
+    }
+
+    /// Issues tickets, with links when `links` gives their validity.
+    #[allow(clippy::type_complexity)]
+    async fn issue(
+        &self,
+        request: &IssueRequest,
+        links: Option<Option<Duration>>,
+    ) -> Result<Vec<(Ticket, Option<(MagicLinkToken, MagicLink)>)>, Error> {
         let ticket_type = self.ticket_type(request.ticket_type_id).await?;
         let event = self.event(ticket_type.event_id()).await?;
         if matches!(event.status(), EventStatus::Cancelled | EventStatus::Ended) {
@@ -46,13 +84,32 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let now = self.clock.now();
         for draw in 1..=CODE_DRAWS {
             let tickets = self.draw_tickets(&ticket_type, &holders, request.status, now)?;
-            match self.store.insert_tickets(&tickets, &[]).await {
-                Ok(()) => return Ok(tickets),
+            let links: Vec<(MagicLinkToken, MagicLink)> = match links {
+                Some(ttl) => self.links_for(&tickets, now, ttl.map(|t| now + t)),
+                None => vec![],
+            };
+            let records: Vec<MagicLink> = links.iter().map(|(_, link)| link.clone()).collect();
+            let batch = TicketBatch { tickets: &tickets, links: &records, template: None };
+            match self.store.insert_tickets(&batch, &[]).await {
+                Ok(()) => {
+                    let mut links = links.into_iter();
+                    return Ok(tickets.into_iter().map(|t| (t, links.next())).collect());
+                }
                 Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Conflict("could not draw unique short codes".into()))
+    }
+
+    /// A link for each ticket, created `now`.
+    pub(super) fn links_for(
+        &self,
+        tickets: &[Ticket],
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> Vec<(MagicLinkToken, MagicLink)> {
+        tickets.iter().map(|t| MagicLink::issue(&self.link_key, t.id(), now, expires_at)).collect()
     }
 
     /// New tickets of `ticket_type`, one per holder, with fresh ids and short codes.
@@ -120,9 +177,36 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ) -> Result<(MagicLinkToken, MagicLink), Error> {
         let ticket = self.ticket(ticket_id).await?;
         let now = self.clock.now();
-        let (token, link) = MagicLink::issue(ticket.id(), now, ttl.map(|t| now + t), &*self.rng);
-        self.store.insert_magic_link(&link).await?;
-        Ok((token, link))
+        let expires_at = ttl.map(|t| now + t);
+        // A link's token follows from its ticket and creation instant: a second link of the same
+        // ticket in the same microsecond (a re-issue on a stopped clock) takes the next one.
+        for step in 0..CODE_DRAWS {
+            let at = now + Duration::microseconds(step as i64);
+            let (token, link) = MagicLink::issue(&self.link_key, ticket.id(), at, expires_at);
+            match self.store.insert_magic_link(&link).await {
+                Ok(()) => return Ok((token, link)),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Conflict("could not make a fresh magic link".into()))
+    }
+
+    /// The links of an event's tickets (of one ticket, when `ticket_id` is given) that still
+    /// open them at this moment, with their tokens given again, oldest first. Links made under
+    /// another key are left out (see [`crate::magic_link`]).
+    pub async fn live_magic_links(
+        &self,
+        event_id: crate::ids::EventId,
+        ticket_id: Option<TicketId>,
+    ) -> Result<Vec<(MagicLinkToken, MagicLink)>, Error> {
+        let now = self.clock.now();
+        let links = self.store.unrevoked_magic_links(event_id, ticket_id).await?;
+        Ok(links
+            .into_iter()
+            .filter(|link| link.check(now).is_ok())
+            .filter_map(|link| Some((link.token(&self.link_key)?, link)))
+            .collect())
     }
 
     /// The ticket a magic-link token opens. Unknown, expired and revoked tokens are told apart

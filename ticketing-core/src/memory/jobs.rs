@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{MemoryStore, State, page};
 use crate::ids::JobId;
 use crate::job::{Job, JobEnd, JobStatus, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
-use crate::store::{JobFilter, JobQueue, StoreError};
-use crate::ticket::Ticket;
+use crate::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 
 impl State {
     pub(super) fn push_job(&mut self, job: Job) {
@@ -43,7 +42,7 @@ fn end(job: &mut Job, status: JobStatus, error: Option<String>, now: DateTime<Ut
 #[async_trait]
 impl JobQueue for MemoryStore {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.state().insert_tickets(&[], std::slice::from_ref(job))
+        self.state().insert_tickets(&TicketBatch::plain(&[]), std::slice::from_ref(job))
     }
 
     async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
@@ -103,7 +102,7 @@ impl JobQueue for MemoryStore {
         id: JobId,
         lease: &Lease,
         done_before: u64,
-        tickets: &[Ticket],
+        batch: &TicketBatch<'_>,
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
         let mut s = self.state();
@@ -114,9 +113,9 @@ impl JobQueue for MemoryStore {
         if s.job_mut(id)?.progress.done != done_before {
             return Ok(LeaseCheck::Lost);
         }
-        s.insert_tickets(tickets, &[])?;
+        s.insert_tickets(batch, &[])?;
         let job = s.job_mut(id)?;
-        job.progress.done = done_before + tickets.len() as u64;
+        job.progress.done = done_before + batch.tickets.len() as u64;
         job.lease = Some(lease.clone());
         job.updated_at = now;
         Ok(LeaseCheck::Held)

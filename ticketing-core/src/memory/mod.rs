@@ -60,6 +60,8 @@ struct State {
     templates: HashMap<TemplateId, Vec<TemplateVersion>>,
     /// Each template's event (none: every event) and name.
     template_scopes: HashMap<TemplateId, (Option<EventId>, String)>,
+    /// The active version of each active template.
+    template_active: HashMap<TemplateId, u32>,
     template_pins: HashMap<TicketId, TemplatePin>,
     /// Each event's staff, in assignment order.
     staff: HashMap<EventId, Vec<StaffAssignment>>,
@@ -125,6 +127,23 @@ impl MagicLinkRepository for MemoryStore {
             n += 1;
         }
         Ok(n)
+    }
+
+    async fn unrevoked_magic_links(
+        &self,
+        event_id: EventId,
+        ticket_id: Option<TicketId>,
+    ) -> Result<Vec<MagicLink>, StoreError> {
+        let s = self.state();
+        let mut links: Vec<MagicLink> = s
+            .magic_links
+            .values()
+            .filter(|l| l.revoked_at.is_none() && ticket_id.is_none_or(|t| t == l.ticket_id))
+            .filter(|l| s.tickets.get(&l.ticket_id).is_some_and(|t| t.event_id() == event_id))
+            .cloned()
+            .collect();
+        links.sort_by_key(|l| (l.created_at, l.token_hash.0));
+        Ok(links)
     }
 }
 

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::MemoryStore;
+use super::{MemoryStore, State};
 use crate::ids::{EventId, TemplateId, TicketId};
 use crate::store::{StoreError, TemplateRepository};
-use crate::template::{TemplatePin, TemplateVersion};
+use crate::template::{TemplatePin, TemplateSummary, TemplateVersion};
 
 #[async_trait]
 impl TemplateRepository for MemoryStore {
@@ -80,4 +80,49 @@ impl TemplateRepository for MemoryStore {
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
         Ok(self.state().template_pins.get(&ticket_id).copied())
     }
+
+    async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
+        Ok(summary(&self.state(), template_id))
+    }
+
+    async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError> {
+        let s = self.state();
+        let mut found: Vec<TemplateSummary> = s
+            .template_scopes
+            .iter()
+            .filter(|(_, (scope, _))| *scope == Some(event_id))
+            .filter_map(|(id, _)| summary(&s, *id))
+            .collect();
+        found.sort_by_key(|t| (t.created_at, t.template_id));
+        Ok(found)
+    }
+
+    async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
+        let mut s = self.state();
+        let exists = s.templates.get(&pin.template_id).is_some_and(|v| v.iter().any(|t| t.version == pin.version));
+        let scope = s.template_scopes.get(&pin.template_id).map(|(scope, _)| *scope);
+        let (true, Some(scope)) = (exists, scope) else { return Err(StoreError::NotFound("template version")) };
+        if scope.is_some() {
+            let siblings: Vec<TemplateId> =
+                s.template_scopes.iter().filter(|(_, (e, _))| *e == scope).map(|(id, _)| *id).collect();
+            for id in siblings {
+                s.template_active.remove(&id);
+            }
+        }
+        s.template_active.insert(pin.template_id, pin.version);
+        summary(&s, pin.template_id).ok_or(StoreError::NotFound("template"))
+    }
+}
+
+fn summary(s: &State, template_id: TemplateId) -> Option<TemplateSummary> {
+    let (event_id, name) = s.template_scopes.get(&template_id)?;
+    let versions = s.templates.get(&template_id)?;
+    Some(TemplateSummary {
+        template_id,
+        event_id: *event_id,
+        name: name.clone(),
+        latest_version: versions.last()?.version,
+        active_version: s.template_active.get(&template_id).copied(),
+        created_at: versions.first()?.created_at,
+    })
 }

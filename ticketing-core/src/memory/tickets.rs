@@ -9,7 +9,7 @@ use crate::ids::{TicketId, TicketTypeId};
 use crate::job::Job;
 use crate::quota::{self, Allocation};
 use crate::short_code::ShortCode;
-use crate::store::{StoreError, TicketFilter, TicketRepository};
+use crate::store::{StoreError, TicketBatch, TicketFilter, TicketRepository};
 use crate::ticket::Ticket;
 
 impl State {
@@ -36,9 +36,26 @@ impl State {
         Ok(())
     }
 
-    /// Inserts a batch of one type within its quota and its event's capacity, with the jobs it
-    /// causes; all or nothing.
-    pub(super) fn insert_tickets(&mut self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+    /// Inserts a batch of one type within its quota and its event's capacity, with its links,
+    /// its pins and the jobs it causes; all or nothing.
+    pub(super) fn insert_tickets(&mut self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
+        let tickets = batch.tickets;
+        if let Some(pin) = batch.template {
+            let exists =
+                self.templates.get(&pin.template_id).is_some_and(|v| v.iter().any(|t| t.version == pin.version));
+            if !exists {
+                return Err(StoreError::NotFound("template version"));
+            }
+        }
+        let mut hashes = HashSet::with_capacity(batch.links.len());
+        for link in batch.links {
+            if self.magic_links.contains_key(&link.token_hash) || !hashes.insert(link.token_hash) {
+                return Err(StoreError::Conflict("magic link token".into()));
+            }
+            if !tickets.iter().any(|t| t.id() == link.ticket_id) {
+                return Err(StoreError::NotFound("ticket"));
+            }
+        }
         for job in jobs {
             if self.jobs.contains_key(&job.id) || jobs.iter().filter(|j| j.id == job.id).count() > 1 {
                 return Err(StoreError::Conflict("job id".into()));
@@ -70,7 +87,13 @@ impl State {
                 self.by_code.insert(t.short_code(), t.id());
                 self.ticket_order.push(t.id());
                 self.tickets.insert(t.id(), t.clone());
+                if let Some(pin) = batch.template {
+                    self.template_pins.insert(t.id(), pin);
+                }
             }
+        }
+        for link in batch.links {
+            self.magic_links.insert(link.token_hash, link.clone());
         }
         for job in jobs {
             self.push_job(job.clone());
@@ -89,8 +112,8 @@ impl State {
 
 #[async_trait]
 impl TicketRepository for MemoryStore {
-    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
-        self.state().insert_tickets(tickets, jobs)
+    async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
+        self.state().insert_tickets(batch, jobs)
     }
 
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {

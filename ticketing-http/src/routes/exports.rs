@@ -39,7 +39,7 @@ fn attachment(name: String, csv: Csv) -> Response {
     params(("id" = Uuid, Path, description = "The event")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "ticket_id, short_code, ticket_type, status, holder_name, holder_email, holder_phone, entries_used, created_at", content_type = "text/csv"),
+        (status = 200, description = "ticket_id, short_code, ticket_type, status, holder_name, holder_email, holder_phone, entries_used, created_at, qr_payload, magic_link (the path of the ticket's newest live link)", content_type = "text/csv"),
         (status = 404, description = "No such event of yours", body = Problem),
     )
 )]
@@ -57,7 +57,17 @@ pub async fn participants(State(state): State<Shared>, caller: Caller, Id(id): I
         "holder_phone",
         "entries_used",
         "created_at",
+        "qr_payload",
+        "magic_link",
     ]);
+    // Each ticket's newest live link, given again from its key (no clear token is stored).
+    let links: std::collections::HashMap<_, _> = state
+        .engine
+        .live_magic_links(event.id(), None)
+        .await?
+        .into_iter()
+        .map(|(token, link)| (link.ticket_id, format!("/api/v1/public/tickets/{}", token.as_text())))
+        .collect();
     for t in &tickets {
         let type_name = types.iter().find(|ty| ty.id() == t.ticket_type_id()).map_or("", |ty| ty.name());
         let holder = t.holder();
@@ -71,6 +81,8 @@ pub async fn participants(State(state): State<Shared>, caller: Caller, Id(id): I
             holder.and_then(|h| h.phone()).map_or("", |p| p.as_str()),
             &t.entries_used().to_string(),
             &t.created_at().to_rfc3339(),
+            &state.engine.qr_payload(t, None)?,
+            links.get(&t.id()).map_or("", String::as_str),
         ]);
     }
     Ok(attachment(format!("participants-{}.csv", event.id()), csv))

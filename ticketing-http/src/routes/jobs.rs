@@ -8,14 +8,15 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::GenerationRequest;
-use ticketing_core::ids::{EventId, JobId, TicketTypeId};
+use ticketing_core::ids::{EventId, JobId, TemplateId, TicketTypeId};
 use ticketing_core::job::{Job, JobStatus};
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::JobFilter;
+use ticketing_core::ticket::{Holder, HolderSpec};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::tickets::parse_status;
+use super::tickets::{HolderBody, parse_status};
 use crate::audit::{Change, record};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
@@ -88,6 +89,42 @@ pub struct GenerationBody {
     /// Higher runs first (default 0).
     #[serde(default)]
     pub priority: i32,
+    /// One ticket per holder, in order: then `count` must equal their number.
+    #[serde(default)]
+    pub holders: Vec<HolderBody>,
+    /// The holders as CSV text instead: a header row naming `name` (required), `email` and
+    /// `phone` (optional) in any order, then one row per ticket.
+    #[serde(default)]
+    pub holders_csv: Option<String>,
+    /// The template the tickets are drawn with (default: the event's active one when they are
+    /// first downloaded).
+    #[serde(default)]
+    pub template_id: Option<Uuid>,
+    /// Its version (default: its active version).
+    #[serde(default)]
+    pub template_version: Option<u32>,
+}
+
+/// The holders of a CSV list, or a field error naming the line at fault.
+pub fn holders_from_csv(text: &str) -> Result<Vec<HolderSpec>, ApiError> {
+    let bad = |line: u64, why: String| ApiError::field("holders_csv", format!("line {line}: {why}"));
+    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
+    let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let name = column("name").ok_or_else(|| bad(1, "the header names no `name` column".into()))?;
+    let (email, phone) = (column("email"), column("phone"));
+    let mut holders = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i as u64 + 2;
+        let record = record.map_err(|e| bad(line, e.to_string()))?;
+        let cell = |at: Option<usize>| at.and_then(|at| record.get(at)).filter(|v| !v.is_empty()).map(str::to_owned);
+        holders.push(HolderSpec {
+            name: cell(Some(name)).ok_or_else(|| bad(line, "no name".into()))?,
+            email: cell(email),
+            phone: cell(phone),
+        });
+    }
+    Ok(holders)
 }
 
 /// Starts generating tickets of a type in the background; answers at once with the job.
@@ -120,8 +157,35 @@ pub async fn generate(
         return Err(ApiError::field("count", format!("from 1 to {MAX_GENERATION}")));
     }
     let status = body.status.as_deref().map(|s| parse_status("status", s)).transpose()?.unwrap_or(TicketStatus::Issued);
-    let request =
-        GenerationRequest { ticket_type_id: ticket_type.id(), count: body.count, status, priority: body.priority };
+    let holders: Vec<HolderSpec> = match (&body.holders_csv, body.holders.is_empty()) {
+        (Some(_), false) => return Err(ApiError::field("holders_csv", "give holders or holders_csv, not both")),
+        (Some(text), true) => holders_from_csv(text)?,
+        (None, _) => body.holders.iter().map(HolderSpec::from).collect(),
+    };
+    for (i, holder) in holders.iter().enumerate() {
+        Holder::new(holder).map_err(|e| ApiError::field(format!("holders[{i}]"), e.to_string()))?;
+    }
+    if !holders.is_empty() && holders.len() != body.count as usize {
+        return Err(ApiError::field(
+            "count",
+            format!("{} holders were given: count must be {}", holders.len(), holders.len()),
+        ));
+    }
+    let template = match (body.template_id, body.template_version) {
+        (Some(id), version) => {
+            Some(super::templates::resolve(&state, ticket_type.event_id(), TemplateId::from_uuid(id), version).await?)
+        }
+        (None, Some(_)) => return Err(ApiError::field("template_version", "a version needs its template_id")),
+        (None, None) => None,
+    };
+    let request = GenerationRequest {
+        ticket_type_id: ticket_type.id(),
+        count: body.count,
+        status,
+        priority: body.priority,
+        holders,
+        template,
+    };
     let job = state.engine.start_generation(&request).await?;
     let view = JobView::from(&job);
     let change = Change {

@@ -3,6 +3,7 @@
 //! nothing of which tickets exist. Downloads are rate-limited per client address.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
@@ -13,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use ticketing_core::event::Event;
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
-use ticketing_pdf::TicketData;
 use ticketing_pdf::qr::{QrStyle, qr_png, qr_svg};
+use ticketing_pdf::{Renderer, TicketData};
 use utoipa::ToSchema;
 
 use crate::extract::Id;
@@ -113,7 +114,19 @@ fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
     (headers, bytes).into_response()
 }
 
-/// The ticket as a PDF (the default template).
+/// The renderer a ticket is drawn with: the template version it is pinned to, else its event's
+/// active template (which it is pinned to from now on), else the built-in default.
+pub(super) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
+    let active = state.store().templates(ticket.event_id()).await?.iter().find_map(|t| t.active_pin());
+    match state.templates.pinned_or_active(ticket.id(), active).await {
+        Ok(Some((_, renderer))) => Ok(renderer),
+        Ok(None) => state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready")),
+        Err(ticketing_pdf::LibraryError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// The ticket as a PDF, drawn with its template (see [`ticket_renderer`]).
 #[utoipa::path(
     get,
     operation_id = "links_pdf",
@@ -132,7 +145,7 @@ pub async fn pdf(
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, ticket_type, event) = open(&state, peer, &token).await?;
-    let renderer = state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready"))?;
+    let renderer = ticket_renderer(&state, &ticket).await?;
     let data = TicketData::new(&event, &ticket_type, &ticket, state.engine.qr_payload(&ticket, None)?);
     let pdf = tokio::task::spawn_blocking(move || renderer.pdf(&data))
         .await
@@ -160,8 +173,17 @@ pub async fn qr_png_file(
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, _, _) = open(&state, peer, &token).await?;
-    let png = qr_png(&state.engine.qr_payload(&ticket, None)?, &QrStyle::default()).map_err(ApiError::internal)?;
-    Ok(file("image/png", png))
+    qr_png_response(&state.engine.qr_payload(&ticket, None)?)
+}
+
+/// A QR code of `payload` as a PNG answer (300 px).
+pub(super) fn qr_png_response(payload: &str) -> Result<Response, ApiError> {
+    Ok(file("image/png", qr_png(payload, &QrStyle::default()).map_err(ApiError::internal)?))
+}
+
+/// A QR code of `payload` as an SVG answer.
+pub(super) fn qr_svg_response(payload: &str) -> Result<Response, ApiError> {
+    Ok(file("image/svg+xml", qr_svg(payload, &QrStyle::default()).map_err(ApiError::internal)?))
 }
 
 /// The QR code as SVG.
@@ -183,6 +205,5 @@ pub async fn qr_svg_file(
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, _, _) = open(&state, peer, &token).await?;
-    let svg = qr_svg(&state.engine.qr_payload(&ticket, None)?, &QrStyle::default()).map_err(ApiError::internal)?;
-    Ok(file("image/svg+xml", svg))
+    qr_svg_response(&state.engine.qr_payload(&ticket, None)?)
 }

@@ -14,6 +14,7 @@
 //! | `/api/v1/scan/…` | [`scan`] |
 //! | `/api/v1/…/generations`, `/api/v1/jobs…` | [`jobs`] |
 //! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
+//! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
 
 pub mod catalog;
 pub mod events;
@@ -23,6 +24,7 @@ pub mod links;
 pub mod ops;
 pub mod public;
 pub mod scan;
+pub mod templates;
 pub mod tickets;
 pub mod users;
 
@@ -55,6 +57,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(tickets::issue))
         .routes(routes!(tickets::list))
         .routes(routes!(tickets::get))
+        .routes(routes!(tickets::qr))
         .routes(routes!(tickets::refund))
         .routes(routes!(tickets::invalidate))
         .routes(routes!(tickets::reissue_link))
@@ -70,6 +73,10 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::retry))
+        .routes(routes!(templates::list, templates::create))
+        .routes(routes!(templates::versions, templates::save_version))
+        .routes(routes!(templates::activate))
+        .routes(routes!(templates::preview))
         .routes(routes!(exports::participants))
         .routes(routes!(exports::scans));
     OpenApiRouter::new()

@@ -70,6 +70,25 @@ pub struct MagicLinkView {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl MagicLinkView {
+    /// The view of the link of `token`.
+    pub fn new(token: String, expires_at: Option<DateTime<Utc>>) -> Self {
+        Self { path: format!("/api/v1/public/tickets/{token}"), token, expires_at }
+    }
+}
+
+/// A ticket with its QR text and its live magic link.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct TicketDetail {
+    /// The ticket.
+    #[serde(flatten)]
+    pub ticket: TicketView,
+    /// The signed QR text (no personal data in it).
+    pub qr_payload: String,
+    /// Its newest link that still works, if it has one.
+    pub magic_link: Option<MagicLinkView>,
+}
+
 /// A ticket just issued: its QR text and its magic link.
 #[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssuedTicket {
@@ -94,6 +113,12 @@ pub struct HolderBody {
     /// Optional, international format.
     #[serde(default)]
     pub phone: Option<String>,
+}
+
+impl From<&HolderBody> for HolderSpec {
+    fn from(h: &HolderBody) -> Self {
+        Self { name: h.name.clone(), email: h.email.clone(), phone: h.phone.clone() }
+    }
 }
 
 /// Tickets to issue now.
@@ -140,8 +165,7 @@ pub async fn magic_link(
     } else {
         state.engine.issue_magic_link(ticket, ttl).await?
     };
-    let token = token.as_text();
-    Ok(MagicLinkView { path: format!("/api/v1/public/tickets/{token}"), token, expires_at: link.expires_at })
+    Ok(MagicLinkView::new(token.as_text(), link.expires_at))
 }
 
 /// Issues up to 100 tickets of a type now, each with its QR text and magic link (all or none
@@ -184,23 +208,21 @@ pub async fn issue(
     let request = IssueRequest {
         ticket_type_id: ticket_type.id(),
         count,
-        holders: body
-            .holders
-            .iter()
-            .map(|h| HolderSpec { name: h.name.clone(), email: h.email.clone(), phone: h.phone.clone() })
-            .collect(),
+        holders: body.holders.iter().map(HolderSpec::from).collect(),
         status,
     };
-    let tickets = state.engine.issue_tickets(&request).await?;
-    let mut issued = Vec::with_capacity(tickets.len());
-    for ticket in &tickets {
+    let link_ttl = body.link_valid_days.map(|d| chrono::Duration::days(i64::from(d)));
+    // The tickets and their links are written together: all or none.
+    let made = state.engine.issue_tickets_with_links(&request, link_ttl).await?;
+    let mut issued = Vec::with_capacity(made.len());
+    for one in &made {
         issued.push(IssuedTicket {
-            ticket: TicketView::from(ticket),
-            qr_payload: state.engine.qr_payload(ticket, None)?,
-            magic_link: magic_link(&state, ticket.id(), body.link_valid_days, false).await?,
+            ticket: TicketView::from(&one.ticket),
+            qr_payload: state.engine.qr_payload(&one.ticket, None)?,
+            magic_link: MagicLinkView::new(one.link.as_text(), one.link_expires_at),
         });
     }
-    let codes: Vec<String> = tickets.iter().map(|t| t.short_code().to_string()).collect();
+    let codes: Vec<String> = made.iter().map(|one| one.ticket.short_code().to_string()).collect();
     let change = Change {
         action: "ticket.issue",
         target: format!("ticket_type:{}", ticket_type.id()),
@@ -276,12 +298,59 @@ pub async fn list(
     params(("id" = Uuid, Path, description = "The ticket")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The ticket", body = TicketView),
+        (status = 200, description = "The ticket, its QR text and its live link", body = TicketDetail),
         (status = 404, description = "No such ticket of yours", body = Problem),
     )
 )]
-pub async fn get(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Json<TicketView>, ApiError> {
-    Ok(Json(TicketView::from(&reach_ticket(&state, &caller, id, Reach::Read).await?)))
+pub async fn get(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    let ticket = reach_ticket(&state, &caller, id, Reach::Read).await?;
+    let links = state.engine.live_magic_links(ticket.event_id(), Some(ticket.id())).await?;
+    Ok(Json(TicketDetail {
+        ticket: TicketView::from(&ticket),
+        qr_payload: state.engine.qr_payload(&ticket, None)?,
+        magic_link: links.last().map(|(token, link)| MagicLinkView::new(token.as_text(), link.expires_at)),
+    }))
+}
+
+/// A ticket's QR code alone, as PNG (`format=png`, the default) or SVG (`format=svg`): for
+/// printing on the organiser's own material.
+#[utoipa::path(
+    get,
+    operation_id = "tickets_qr",
+    path = "/tickets/{id}/qr",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket"), QrQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The QR code", content_type = "image/png"),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+    )
+)]
+pub async fn qr(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Params(query): Params<QrQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let ticket = reach_ticket(&state, &caller, id, Reach::Read).await?;
+    let payload = state.engine.qr_payload(&ticket, None)?;
+    match query.format.as_deref().unwrap_or("png") {
+        "png" => super::links::qr_png_response(&payload),
+        "svg" => super::links::qr_svg_response(&payload),
+        _ => Err(ApiError::field("format", "png or svg")),
+    }
+}
+
+/// The image format of a QR code.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QrQuery {
+    /// `png` (default) or `svg`.
+    pub format: Option<String>,
 }
 
 async fn act(

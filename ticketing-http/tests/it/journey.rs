@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body};
+use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body, pdf_text, template_doc};
 
 /// The text of the one QR code on the first page of `pdf`, read by real decoders.
 fn decode_pdf_qr(pdf: &[u8]) -> String {
@@ -129,13 +129,24 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let v = venue(s, reentry).await;
     let org = Some(v.organizer.as_str());
 
-    // A generation job, followed to the end.
+    // A template of the event's own, and a generation job with a holder list drawn with it.
+    let mut doc = template_doc("Journey");
+    doc["elements"]
+        .as_array_mut()
+        .expect("elements")
+        .push(json!({"type": "text", "x": 20, "y": 140, "width": 100, "text": "Journey edition", "size": 8}));
+    let template = s.call(Method::POST, &format!("/api/v1/events/{}/templates", v.event), org, Some(doc)).await;
+    let template = template.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let holders_csv: String = std::iter::once("email,name".to_owned())
+        .chain((0..20).map(|i| format!(",Guest {i}")))
+        .collect::<Vec<_>>()
+        .join("\n");
     let job = s
         .call(
             Method::POST,
             &format!("/api/v1/ticket-types/{}/generations", v.ticket_type),
             org,
-            Some(json!({"count": 20, "status": "paid"})),
+            Some(json!({"count": 20, "status": "paid", "holders_csv": holders_csv, "template_id": template})),
         )
         .await;
     let job = job.ok(StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
@@ -157,18 +168,28 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
         tickets.iter().map(|t| t["short_code"].as_str().expect("code")).collect();
     assert_eq!(codes.len(), 20, "distinct codes");
 
-    // A magic link for one of them; the page, the PDF, and the QR read back from the PDF.
+    let names: std::collections::BTreeSet<&str> =
+        tickets.iter().map(|t| t["holder_name"].as_str().expect("a holder")).collect();
+    assert_eq!(names.len(), 20, "one ticket per holder of the list");
+
+    // Each generated ticket came with its magic link: the page, the PDF (drawn with the job's
+    // template), and the QR read back from the PDF.
     let ticket = tickets[0]["id"].as_str().expect("id");
-    let link = s.call(Method::POST, &format!("/api/v1/tickets/{ticket}/magic-link"), org, Some(json!({}))).await;
-    let token = link.ok(StatusCode::CREATED)["token"].as_str().expect("token").to_owned();
+    let detail = s.call(Method::GET, &format!("/api/v1/tickets/{ticket}"), org, None).await;
+    let detail = detail.ok(StatusCode::OK).clone();
+    let token = detail["magic_link"]["token"].as_str().expect("the generated link").to_owned();
     let page = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}"), None, None).await;
     let page = page.ok(StatusCode::OK).clone();
     assert_eq!((page["status"].as_str(), page["entries_allowed"].as_u64()), (Some("paid"), Some(2)));
+    assert_eq!(page["qr_payload"], detail["qr_payload"]);
     let pdf = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}/pdf"), None, None).await;
     assert_eq!((pdf.status, pdf.headers["content-type"].to_str().expect("ascii")), (StatusCode::OK, "application/pdf"));
-    let pdf_bytes = s.raw_bytes(Method::GET, &format!("/api/v1/public/tickets/{token}/pdf")).await;
+    let pdf_bytes = s.raw_bytes(Method::GET, &format!("/api/v1/public/tickets/{token}/pdf"), None).await;
     let qr = decode_pdf_qr(&pdf_bytes);
     assert_eq!(qr, page["qr_payload"].as_str().expect("payload"), "the PDF carries the signed QR text");
+    assert!(pdf_text(&pdf_bytes).contains("Journey edition"), "drawn with the job's template");
+    let qr_png = s.raw_bytes(Method::GET, &format!("/api/v1/tickets/{ticket}/qr?format=png"), org).await;
+    assert!(qr_png.starts_with(b"\x89PNG"), "the organiser's QR-only download");
 
     // In, out, and in again as the event says.
     let entered = pass(s, &v, &qr, "in").await;
@@ -260,6 +281,11 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     assert_eq!(rows.len(), 1 + 21, "a header and a row per ticket");
     assert!(tickets.iter().all(|t| participants.text.contains(t["short_code"].as_str().expect("code"))));
     assert!(participants.text.contains("\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\""), "{}", participants.text);
+    // The export gives each ticket's live link: the re-issued one, not the revoked one.
+    let fresh = relinked.json["path"].as_str().expect("path");
+    assert!(participants.text.contains(fresh) && !participants.text.contains(&token), "{}", participants.text);
+    let linked = rows.iter().skip(1).filter(|r| r.contains("/api/v1/public/tickets/")).count();
+    assert_eq!(linked, 21, "every ticket has its link");
     let scans = s.call(Method::GET, &format!("/api/v1/events/{}/scans.csv", v.event), org, None).await;
     assert!(scans.text.starts_with("at,gate,agent_id,ticket_id,stage"), "{}", scans.text);
     assert!(scans.text.contains(",North,") && scans.text.contains(",South,"), "gates by name");

@@ -8,3 +8,4 @@ mod malformed;
 mod matrix;
 mod oauth;
 mod ops;
+mod templates;

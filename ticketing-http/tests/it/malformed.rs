@@ -238,9 +238,49 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
         )
         .await;
     assert_eq!(role.json["field"], "role");
+
+    // Generation jobs with bad holder lists or template choices: refused, naming the field (and
+    // the line of a CSV list), and no job is queued.
+    let t =
+        s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), token, Some(type_body("Bulk", 50))).await;
+    let bulk = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let generations: [(Value, &str, &str); 6] = [
+        (json!({"count": 2, "holders_csv": "email\na@example.org\nb@example.org"}), "holders_csv", "line 1"),
+        (
+            json!({"count": 2, "holders_csv": "name,email\nAda,ada@example.org\n,b@example.org"}),
+            "holders_csv",
+            "line 3",
+        ),
+        (json!({"count": 1, "holders": [{"name": "A"}], "holders_csv": "name\nB"}), "holders_csv", "not both"),
+        (json!({"count": 3, "holders": [{"name": "A"}, {"name": "B"}]}), "count", "must be 2"),
+        (json!({"count": 2, "holders": [{"name": "A"}, {"name": "B", "email": "not-an-address"}]}), "holders[1]", ""),
+        (json!({"count": 1, "template_version": 1}), "template_version", "template_id"),
+    ];
+    for (body, field, detail) in generations {
+        let answer =
+            s.call(Method::POST, &format!("/api/v1/ticket-types/{bulk}/generations"), token, Some(body.clone())).await;
+        assert_eq!(
+            (answer.status, answer.json["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {}",
+            answer.text
+        );
+        assert!(answer.json["detail"].as_str().expect("detail").contains(detail), "{body}: {}", answer.text);
+    }
+    let unknown_template = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{bulk}/generations"),
+            token,
+            Some(json!({"count": 1, "template_id": nil})),
+        )
+        .await;
+    assert_eq!(unknown_template.status, StatusCode::NOT_FOUND);
+    let jobs = s.call(Method::GET, &format!("/api/v1/jobs?event_id={event}"), token, None).await;
+    assert_eq!(jobs.ok(StatusCode::OK).as_array().map(Vec::len), Some(0), "no job was queued: {}", jobs.text);
 }
 
-crate::on_both_backends!(bad_input, &[], bad_input_is_refused_with_a_problem);
+crate::on_both_backends!(bad_input, &[("TICKETING_RATE_BATCH", "1000")], bad_input_is_refused_with_a_problem);
 
 async fn invariants_that_would_break_are_refused(s: &TestServer) {
     let admin = s.admin().await;

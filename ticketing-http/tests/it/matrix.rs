@@ -4,7 +4,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{PASSWORD, TestServer, event_body, type_body};
+use crate::support::{PASSWORD, TestServer, event_body, template_doc, type_body};
 
 /// The callers, in the order of each row's expectations.
 const CALLERS: [&str; 6] = ["anonymous", "superadmin", "owner", "other organizer", "cashier", "agent"];
@@ -36,6 +36,8 @@ struct World {
     empty_event: String,
     /// A type of the event with nothing sold, to delete.
     unsold_type: String,
+    /// A template of the event.
+    template: String,
 }
 
 async fn cast(s: &TestServer) -> Cast {
@@ -124,7 +126,10 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
         .call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), owner, Some(type_body("Unsold", 5)))
         .await;
     let unsold_type = unsold.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    World { event, ticket_type, gate, client, spare_user, ticket, link, job, empty_event, unsold_type }
+    let made =
+        s.call(Method::POST, &format!("/api/v1/events/{event}/templates"), owner, Some(template_doc("Gala"))).await;
+    let template = made.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    World { event, ticket_type, gate, client, spare_user, ticket, link, job, empty_event, unsold_type, template }
 }
 
 type Path = fn(&World, &Cast) -> String;
@@ -243,6 +248,7 @@ fn rows() -> Vec<Row> {
         ),
         row(M::GET, |w, _| format!("/api/v1/events/{}/tickets", w.event), None, [401, 200, 200, 404, 200, 403]),
         row(M::GET, |w, _| format!("/api/v1/tickets/{}", w.ticket), None, [401, 200, 200, 404, 200, 403]),
+        row(M::GET, |w, _| format!("/api/v1/tickets/{}/qr", w.ticket), None, [401, 200, 200, 404, 200, 403]),
         row(M::POST, |w, _| format!("/api/v1/tickets/{}/refund", w.ticket), None, [401, 200, 200, 404, 403, 403]),
         row(M::POST, |w, _| format!("/api/v1/tickets/{}/invalidate", w.ticket), None, [401, 200, 200, 404, 403, 403]),
         row(
@@ -285,6 +291,27 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 404, 403, 403],
         ),
         row(M::GET, |w, _| format!("/api/v1/events/{}/scans.csv", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/events/{}/templates", w.event),
+            Some(|_, _| template_doc("Another")),
+            [401, 201, 201, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/templates", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/templates/{}/versions", w.template),
+            Some(|_, _| template_doc("Gala")),
+            [401, 201, 201, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/templates/{}/versions", w.template), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/templates/{}/activate", w.template),
+            Some(|_, _| json!({})),
+            [401, 200, 200, 404, 403, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/templates/{}/preview", w.template), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |_, _| "/health".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/metrics".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/openapi.json".into(), None, [200, 200, 200, 200, 200, 200]),
@@ -380,6 +407,7 @@ fn world_stub() -> World {
         job: "{id}".into(),
         empty_event: "{id}".into(),
         unsold_type: "{id}".into(),
+        template: "{id}".into(),
     }
 }
 

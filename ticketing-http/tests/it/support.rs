@@ -186,12 +186,12 @@ impl TestServer {
     }
 
     /// The raw body of a GET (a PDF, an image).
-    pub async fn raw_bytes(&self, method: Method, path: &str) -> Vec<u8> {
-        let request = Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr))
-            .body(Full::new(Bytes::new()))
-            .expect("a request");
+    pub async fn raw_bytes(&self, method: Method, path: &str, bearer: Option<&str>) -> Vec<u8> {
+        let mut request = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Full::new(Bytes::new())).expect("a request");
         let response = self.client.request(request).await.expect("the server answers");
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         response.into_body().collect().await.expect("a body").to_bytes().to_vec()
@@ -269,6 +269,29 @@ pub fn event_body(title: &str, capacity: u32) -> Value {
 /// A ticket type body.
 pub fn type_body(name: &str, quota: u32) -> Value {
     json!({"name": name, "price_minor": 4500, "currency": "EUR", "quota": quota, "usage_limit": 1})
+}
+
+/// The text of `pdf`, read by Poppler's `pdftotext`.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("ticketing-text-{}-{n}.pdf", std::process::id()));
+    std::fs::write(&file, pdf).expect("write the PDF");
+    let out = std::process::Command::new("pdftotext")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed");
+    let _ = std::fs::remove_file(&file);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A ticket template document: the built-in default, named `name`.
+pub fn template_doc(name: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(ticketing_pdf::template::DEFAULT_JSON).expect("the default template");
+    doc["name"] = json!(name);
+    doc
 }
 
 /// Defines the test `$name` once per backend, each a fresh server given to `$body`.

@@ -89,6 +89,35 @@ impl MagicLinkRepository for DbStore {
             .map_err(db_error)?;
         Ok(done.rows_affected())
     }
+
+    async fn unrevoked_magic_links(
+        &self,
+        event_id: EventId,
+        ticket_id: Option<TicketId>,
+    ) -> Result<Vec<MagicLink>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.token_hash, l.ticket_id, l.created_at, l.expires_at, l.revoked_at FROM magic_links l \
+             JOIN tickets t ON t.id = l.ticket_id WHERE t.event_id = $1 AND ($2 IS NULL OR l.ticket_id = $2) \
+             AND l.revoked_at IS NULL ORDER BY l.created_at, l.token_hash",
+        )
+        .bind(*event_id.as_uuid())
+        .bind(ticket_id.map(|t| *t.as_uuid()))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let hash: Vec<u8> = row.try_get("token_hash").map_err(db_error)?;
+                Ok(MagicLink {
+                    token_hash: TokenHash(hash.try_into().map_err(|h: Vec<u8>| corrupt("token hash", h.len()))?),
+                    ticket_id: TicketId::from_uuid(row.try_get("ticket_id").map_err(db_error)?),
+                    created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+                    expires_at: opt_instant(row.try_get("expires_at").map_err(db_error)?)?,
+                    revoked_at: opt_instant(row.try_get("revoked_at").map_err(db_error)?)?,
+                })
+            })
+            .collect()
+    }
 }
 
 #[async_trait]

@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
 use ticketing_core::ids::{EventId, JobId};
 use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck, Progress};
-use ticketing_core::store::{JobFilter, JobQueue, StoreError};
-use ticketing_core::ticket::Ticket;
+use ticketing_core::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, SKIP_LOCKED, tickets};
@@ -181,7 +180,7 @@ impl JobQueue for DbStore {
         id: JobId,
         lease: &Lease,
         done_before: u64,
-        tickets: &[Ticket],
+        batch: &TicketBatch<'_>,
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -191,7 +190,7 @@ impl JobQueue for DbStore {
         )
         .bind(*id.as_uuid())
         .bind(&lease.worker)
-        .bind(big(done_before + tickets.len() as u64))
+        .bind(big(done_before + batch.tickets.len() as u64))
         .bind(micros(lease.until))
         .bind(micros(now))
         .bind(big(done_before))
@@ -201,7 +200,7 @@ impl JobQueue for DbStore {
         if applied.rows_affected() == 0 {
             return refused(&mut tx, id, lease).await;
         }
-        tickets::insert_in(&mut tx, tickets, &[]).await?;
+        tickets::insert_in(&mut tx, batch, &[]).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(LeaseCheck::Held)
     }

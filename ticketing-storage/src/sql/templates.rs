@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use ticketing_core::ids::{EventId, TemplateId, TicketId};
 use ticketing_core::store::{StoreError, TemplateRepository};
-use ticketing_core::template::{TemplatePin, TemplateVersion};
+use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 
 use super::{DbRow, DbStore};
 use crate::codec::{corrupt, db_error, instant, micros};
@@ -23,6 +23,33 @@ macro_rules! select_versions {
             $tail
         )
     };
+}
+
+/// A query of template summaries matching `$where`, oldest first.
+macro_rules! select_summaries {
+    ($where:literal) => {
+        concat!(
+            "SELECT t.id, t.event_id, t.name, t.current_version, t.created_at, MAX(v.version) AS latest ",
+            "FROM ticket_templates t JOIN ticket_template_versions v ON v.template_id = t.id WHERE ",
+            $where,
+            " GROUP BY t.id, t.event_id, t.name, t.current_version, t.created_at ORDER BY t.created_at, t.id"
+        )
+    };
+}
+
+fn summary_from_row(row: &DbRow) -> Result<TemplateSummary, StoreError> {
+    Ok(TemplateSummary {
+        template_id: TemplateId::from_uuid(row.try_get("id").map_err(db_error)?),
+        event_id: row.try_get::<Option<uuid::Uuid>, _>("event_id").map_err(db_error)?.map(EventId::from_uuid),
+        name: row.try_get("name").map_err(db_error)?,
+        latest_version: version_number(row.try_get("latest").map_err(db_error)?)?,
+        active_version: row
+            .try_get::<Option<i64>, _>("current_version")
+            .map_err(db_error)?
+            .map(version_number)
+            .transpose()?,
+        created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
+    })
 }
 
 /// A version number as stored (a BIGINT on Postgres), checked back into range.
@@ -147,6 +174,60 @@ impl TemplateRepository for DbStore {
         })?;
         // Whoever's insert landed first, this reads the pin in force.
         self.ticket_template(ticket_id).await?.ok_or(StoreError::NotFound("ticket"))
+    }
+
+    async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
+        let row = sqlx::query(select_summaries!("t.id = $1"))
+            .bind(*template_id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(summary_from_row).transpose()
+    }
+
+    async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError> {
+        let rows = sqlx::query(select_summaries!("t.event_id = $1"))
+            .bind(*event_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(summary_from_row).collect()
+    }
+
+    async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM ticket_template_versions WHERE template_id = $1 AND version = $2")
+                .bind(*pin.template_id.as_uuid())
+                .bind(i64::from(pin.version))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("template version"));
+        }
+        // The event's other templates first, then this one: one active template per event.
+        sqlx::query(
+            "UPDATE ticket_templates SET current_version = NULL WHERE id <> $1 AND event_id = \
+             (SELECT event_id FROM ticket_templates WHERE id = $1)",
+        )
+        .bind(*pin.template_id.as_uuid())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        sqlx::query("UPDATE ticket_templates SET current_version = $2 WHERE id = $1")
+            .bind(*pin.template_id.as_uuid())
+            .bind(i64::from(pin.version))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let row = sqlx::query(select_summaries!("t.id = $1"))
+            .bind(*pin.template_id.as_uuid())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        summary_from_row(&row)
     }
 
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {

@@ -9,7 +9,7 @@ use ticketing_core::job::Job;
 use ticketing_core::quota::{Allocation, QuotaError};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::status::TicketStatus;
-use ticketing_core::store::{StoreError, TicketFilter, TicketRepository};
+use ticketing_core::store::{StoreError, TicketBatch, TicketFilter, TicketRepository};
 use ticketing_core::ticket::Ticket;
 
 use super::{Conn, Db, DbStore, jobs, rows};
@@ -97,11 +97,12 @@ pub(super) async fn replace(
 }
 
 /// Inserts tickets of one type on `conn` (inside the caller's transaction) within the type's quota
-/// and the event's capacity, with the jobs they cause.
-pub(super) async fn insert_in(conn: &mut Conn, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+/// and the event's capacity, with their links and pins and the jobs they cause.
+pub(super) async fn insert_in(conn: &mut Conn, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
     for job in jobs {
         jobs::enqueue_in(conn, job).await?;
     }
+    let tickets = batch.tickets;
     let Some(first) = tickets.first() else { return Ok(()) };
     if tickets.iter().any(|t| t.ticket_type_id() != first.ticket_type_id() || t.event_id() != first.event_id()) {
         return Err(StoreError::Conflict("a batch holds tickets of one type of one event".into()));
@@ -176,14 +177,44 @@ pub(super) async fn insert_in(conn: &mut Conn, tickets: &[Ticket], jobs: &[Job])
         });
         q.build().execute(&mut *conn).await.map_err(db_error)?;
     }
+    for chunk in batch.links.chunks(INSERT_CHUNK) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at) ",
+        );
+        q.push_values(chunk, |mut row, link| {
+            row.push_bind(link.token_hash.0.to_vec())
+                .push_bind(*link.ticket_id.as_uuid())
+                .push_bind(micros(link.created_at))
+                .push_bind(link.expires_at.map(micros))
+                .push_bind(link.revoked_at.map(micros));
+        });
+        q.build().execute(&mut *conn).await.map_err(|e| match db_error(e) {
+            StoreError::NotFound(_) => StoreError::NotFound("ticket"),
+            other => other,
+        })?;
+    }
+    if let Some(pin) = batch.template {
+        for chunk in tickets.chunks(INSERT_CHUNK) {
+            let mut q = QueryBuilder::<Db>::new("INSERT INTO ticket_template_pins (ticket_id, template_id, version) ");
+            q.push_values(chunk, |mut row, t| {
+                row.push_bind(*t.id().as_uuid())
+                    .push_bind(*pin.template_id.as_uuid())
+                    .push_bind(i64::from(pin.version));
+            });
+            q.build().execute(&mut *conn).await.map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("template version"),
+                other => other,
+            })?;
+        }
+    }
     Ok(())
 }
 
 #[async_trait]
 impl TicketRepository for DbStore {
-    async fn insert_tickets(&self, tickets: &[Ticket], jobs: &[Job]) -> Result<(), StoreError> {
+    async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        insert_in(&mut tx, tickets, jobs).await?;
+        insert_in(&mut tx, batch, jobs).await?;
         tx.commit().await.map_err(db_error)
     }
 

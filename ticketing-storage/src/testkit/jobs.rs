@@ -8,13 +8,15 @@ use chrono::{Duration, SubsecRound as _, Utc};
 use ticketing_core::engine::{Config, Error, GenerationRequest, IssueRequest, Ticketing};
 use ticketing_core::env::{Clock, FixedClock};
 use ticketing_core::event::EventStatus;
-use ticketing_core::ids::{JobId, TicketId, TicketTypeId};
+use ticketing_core::ids::{JobId, TemplateId, TicketId, TicketTypeId};
 use ticketing_core::job::{GenerateTickets, Job, JobEnd, JobStatus, JobTask, Lease, LeaseCheck};
+use ticketing_core::magic_link::{LinkKey, MagicLink};
 use ticketing_core::quota::QuotaError;
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::status::TicketStatus;
-use ticketing_core::store::{JobFilter, Store, StoreError, TicketFilter};
-use ticketing_core::ticket::{NewTicket, Ticket};
+use ticketing_core::store::{JobFilter, Store, StoreError, TicketBatch, TicketFilter};
+use ticketing_core::template::TemplatePin;
+use ticketing_core::ticket::{HolderSpec, NewTicket, Ticket};
 use uuid::Uuid;
 
 use super::support::{Backend, Options, TestRng, World, keyring};
@@ -26,6 +28,9 @@ fn job(n: u128, clock: &FixedClock, priority: i32) -> Job {
         ticket_type_id: TicketTypeId::from_uuid(Uuid::from_u128(n)),
         status: TicketStatus::Issued,
         chunk_size: 10,
+        holders: vec![],
+        template: None,
+        links: false,
     });
     Job::new(JobId::from_uuid(Uuid::from_u128(n)), task, None, 10, clock.now()).with_priority(priority)
 }
@@ -103,7 +108,7 @@ pub async fn a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker(backend:
     let taken = store.claim(&[KIND], &b, clock.now()).await.unwrap().unwrap();
     assert_eq!((taken.id, taken.attempts, taken.progress.done), (id, 2, 3), "resumed from the reported progress");
     assert_eq!(store.heartbeat(id, &a, 5, clock.now()).await.unwrap(), LeaseCheck::Lost);
-    assert_eq!(store.commit_chunk(id, &a, 3, &[], clock.now()).await.unwrap(), LeaseCheck::Lost);
+    assert_eq!(store.commit_chunk(id, &a, 3, &TicketBatch::plain(&[]), clock.now()).await.unwrap(), LeaseCheck::Lost);
     assert_eq!(store.finish_job(id, &a, &JobEnd::Succeeded, clock.now()).await.unwrap(), LeaseCheck::Lost);
     let now = store.job(id).await.unwrap().unwrap();
     assert_eq!((now.status, now.progress.done, now.lease.map(|l| l.worker)), (JobStatus::Running, 3, Some("b".into())));
@@ -180,7 +185,10 @@ pub async fn cancel_stops_queued_jobs_at_once_and_running_ones_at_their_next_rep
     let marked = store.cancel_job(id, clock.now()).await.unwrap();
     assert_eq!((marked.status, marked.cancel_requested), (JobStatus::Running, true));
     assert_eq!(store.heartbeat(id, &a, 4, clock.now()).await.unwrap(), LeaseCheck::CancelRequested);
-    assert_eq!(store.commit_chunk(id, &a, 0, &[], clock.now()).await.unwrap(), LeaseCheck::CancelRequested);
+    assert_eq!(
+        store.commit_chunk(id, &a, 0, &TicketBatch::plain(&[]), clock.now()).await.unwrap(),
+        LeaseCheck::CancelRequested
+    );
     assert_eq!(store.finish_job(id, &a, &JobEnd::Succeeded, clock.now()).await.unwrap(), LeaseCheck::CancelRequested);
     assert_eq!(store.finish_job(id, &a, &JobEnd::Cancelled, clock.now()).await.unwrap(), LeaseCheck::Held);
     let ended = store.job(id).await.unwrap().unwrap();
@@ -218,16 +226,16 @@ pub async fn jobs_are_written_with_the_tickets_that_cause_them_or_not_at_all(bac
         .unwrap()
     };
     let notify = |n: u128| job(100 + n, &world.clock, 0);
-    store.insert_tickets(&[make(1), make(2)], &[notify(1)]).await.unwrap();
+    store.insert_tickets(&TicketBatch::plain(&[make(1), make(2)]), &[notify(1)]).await.unwrap();
     assert!(store.job(notify(1).id).await.unwrap().is_some(), "the job came with its tickets");
-    let over = store.insert_tickets(&[make(3), make(4)], &[notify(2)]).await;
+    let over = store.insert_tickets(&TicketBatch::plain(&[make(3), make(4)]), &[notify(2)]).await;
     assert!(matches!(over, Err(StoreError::Quota(QuotaError::TypeQuota { .. }))), "{over:?}");
     assert_eq!(store.job(notify(2).id).await.unwrap(), None, "no tickets, no job");
-    let taken_job = store.insert_tickets(&[make(3)], &[notify(1)]).await;
+    let taken_job = store.insert_tickets(&TicketBatch::plain(&[make(3)]), &[notify(1)]).await;
     assert!(matches!(taken_job, Err(StoreError::Conflict(_))), "{taken_job:?}");
     assert_eq!(store.ticket(make(3).id()).await.unwrap(), None, "no job, no tickets");
     assert_eq!(store.allocation(world.standard.id()).await.unwrap().type_live, 2, "the counters did not move");
-    store.insert_tickets(&[], &[notify(3)]).await.unwrap();
+    store.insert_tickets(&TicketBatch::plain(&[]), &[notify(3)]).await.unwrap();
     assert!(store.job(notify(3).id).await.unwrap().is_some(), "a job alone is enqueued too");
 }
 
@@ -240,6 +248,8 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
         count,
         status: TicketStatus::Issued,
         priority: 0,
+        holders: vec![],
+        template: None,
     };
     assert!(matches!(engine.start_generation(&request(1001)).await, Err(Error::Quota(_))), "refused up front");
     assert!(matches!(engine.start_generation(&request(0)).await, Err(Error::Invalid(_))));
@@ -320,6 +330,8 @@ pub async fn generation_survives_a_killed_worker(backend: &Backend, total: u32, 
         count: total,
         status: TicketStatus::Issued,
         priority: 0,
+        holders: vec![],
+        template: None,
     };
     let job = engine.start_generation(&request).await.unwrap();
     let worker = {
@@ -366,4 +378,86 @@ pub async fn generation_survives_a_killed_worker(backend: &Backend, total: u32, 
 /// Conformance case: [`generation_survives_a_killed_worker`] with a small generation.
 pub async fn a_killed_generation_resumes_without_duplicates_or_gaps(backend: &Backend) {
     generation_survives_a_killed_worker(backend, 6_000, 200).await;
+}
+
+/// Conformance case.
+pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend: &Backend) {
+    let world = World::new(backend, Options::default()).await;
+    let engine = generator(&world, 10);
+    let store = world.engine.store();
+    let template = TemplateId::from_uuid(Uuid::from_u128(0x7e77));
+    store.save_template_version(template, Some(world.event.id()), "Job", "{}", world.clock.now()).await.unwrap();
+    let pin = TemplatePin { template_id: template, version: 1 };
+    let holders: Vec<HolderSpec> =
+        (0..25).map(|i| HolderSpec { name: format!("Guest {i}"), ..HolderSpec::default() }).collect();
+    let request = GenerationRequest {
+        ticket_type_id: world.standard.id(),
+        count: 25,
+        status: TicketStatus::Paid,
+        priority: 0,
+        holders: holders.clone(),
+        template: Some(pin),
+    };
+    // Refused up front: a count that is not the holders', a bad holder, a missing version.
+    let miscounted = engine.start_generation(&GenerationRequest { count: 24, ..request.clone() }).await;
+    assert!(matches!(miscounted, Err(Error::Invalid(_))), "{miscounted:?}");
+    let mut bad = holders.clone();
+    bad[7].name = String::new();
+    let nameless = engine.start_generation(&GenerationRequest { holders: bad, ..request.clone() }).await;
+    assert!(matches!(nameless, Err(Error::Field(_))), "{nameless:?}");
+    let nowhere = TemplatePin { template_id: template, version: 2 };
+    let unknown = engine.start_generation(&GenerationRequest { template: Some(nowhere), ..request.clone() }).await;
+    assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
+
+    let job = engine.start_generation(&request).await.unwrap();
+    let ran = engine.run_next_job("w").await.unwrap().unwrap();
+    assert_eq!((ran.id, ran.status, ran.progress.done), (job.id, JobStatus::Succeeded, 25));
+    let tickets = tickets_of(&world, world.standard.id()).await;
+    let names: HashSet<String> = tickets.iter().filter_map(|t| t.holder().map(|h| h.name().to_owned())).collect();
+    assert_eq!(names, holders.iter().map(|h| h.name.clone()).collect(), "one ticket per holder");
+    let links = engine.live_magic_links(world.event.id(), None).await.unwrap();
+    let linked: HashSet<TicketId> = links.iter().map(|(_, link)| link.ticket_id).collect();
+    assert_eq!((links.len(), linked.len()), (25, 25), "one link per ticket");
+    for ticket in &tickets {
+        assert_eq!(store.ticket_template(ticket.id()).await.unwrap(), Some(pin), "pinned in its chunk");
+    }
+    for (token, link) in links.iter().take(3) {
+        assert_eq!(engine.open_magic_link(&token.as_text()).await.unwrap().id(), link.ticket_id);
+    }
+    // Another key cannot give the links again (nor can anyone without a key).
+    assert!(world.engine.live_magic_links(world.event.id(), None).await.unwrap().is_empty());
+    // A re-issue revokes the link and makes another, which the key gives again.
+    let ticket = tickets[0].id();
+    let (fresh, _) = engine.reissue_magic_link(ticket, None).await.unwrap();
+    let now_live = engine.live_magic_links(world.event.id(), Some(ticket)).await.unwrap();
+    assert_eq!(now_live.iter().map(|(t, _)| t.as_text()).collect::<Vec<_>>(), [fresh.as_text()]);
+}
+
+/// Conformance case.
+pub async fn a_batch_with_a_bad_pin_or_link_writes_nothing(backend: &Backend) {
+    let world = World::new(backend, Options::default()).await;
+    let store = world.engine.store();
+    let make = |n: u128| {
+        Ticket::new(NewTicket {
+            id: TicketId::from_uuid(Uuid::from_u128(0xba7c + n)),
+            event_id: world.event.id(),
+            ticket_type_id: world.standard.id(),
+            short_code: ShortCode::from_value(0xba7c + n as u64).unwrap(),
+            holder: None,
+            status: TicketStatus::Paid,
+            created_at: world.clock.now(),
+        })
+        .unwrap()
+    };
+    let tickets = [make(1), make(2)];
+    let missing = TemplatePin { template_id: TemplateId::from_uuid(Uuid::from_u128(0x7e78)), version: 1 };
+    let pinned = TicketBatch { tickets: &tickets, links: &[], template: Some(missing) };
+    assert!(matches!(store.insert_tickets(&pinned, &[]).await, Err(StoreError::NotFound(_))));
+    let key = LinkKey::new([5; 32]);
+    let (_, link) = MagicLink::issue(&key, tickets[0].id(), world.clock.now(), None);
+    let twice = [link.clone(), link];
+    let doubled = TicketBatch { tickets: &tickets, links: &twice, template: None };
+    assert!(matches!(store.insert_tickets(&doubled, &[]).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.ticket(tickets[0].id()).await.unwrap(), None, "nothing was written");
+    assert_eq!(store.allocation(world.standard.id()).await.unwrap().type_live, 0, "the counters did not move");
 }

@@ -95,3 +95,38 @@ pub async fn the_first_pin_wins_and_a_redownload_uses_it(backend: &Backend) {
     assert!(matches!(store.pin_ticket_template(other.id(), missing).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.ticket_template(other.id()).await.unwrap(), None, "a refused pin writes nothing");
 }
+
+/// Conformance case.
+pub async fn an_event_has_one_active_template_at_most(backend: &Backend) {
+    let world = World::new(backend, Options::default()).await;
+    let store = world.engine.store();
+    let at = world.clock.now();
+    let event = Some(world.event.id());
+    let (a, b, global) = (template(7), template(8), template(9));
+    store.save_template_version(a, event, "A", "{\"v\":1}", at).await.unwrap();
+    store.save_template_version(b, event, "B", "{\"v\":1}", at + chrono::Duration::seconds(1)).await.unwrap();
+    store.save_template_version(b, event, "B", "{\"v\":2}", at + chrono::Duration::seconds(2)).await.unwrap();
+    store.save_template_version(global, None, "Everywhere", "{}", at).await.unwrap();
+    let listed = store.templates(world.event.id()).await.unwrap();
+    let seen: Vec<_> = listed.iter().map(|t| (t.template_id, t.latest_version, t.active_version)).collect();
+    assert_eq!(seen, [(a, 1, None), (b, 2, None)], "the event's own, oldest first, none active");
+    assert_eq!(listed[0].event_id, event);
+    assert_eq!(listed[0].created_at, at);
+
+    let active = store.activate_template(TemplatePin { template_id: a, version: 1 }).await.unwrap();
+    assert_eq!(active.active_pin(), Some(TemplatePin { template_id: a, version: 1 }));
+    store.activate_template(TemplatePin { template_id: b, version: 2 }).await.unwrap();
+    let actives: Vec<_> =
+        store.templates(world.event.id()).await.unwrap().iter().filter_map(|t| t.active_pin()).collect();
+    assert_eq!(actives, [TemplatePin { template_id: b, version: 2 }], "activating one deactivates the other");
+
+    let missing = store.activate_template(TemplatePin { template_id: a, version: 5 }).await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))), "{missing:?}");
+    assert_eq!(store.template(a).await.unwrap().unwrap().active_version, None, "a refused activation changes nothing");
+    assert_eq!(store.template(b).await.unwrap().unwrap().active_version, Some(2));
+    // A template for every event is activated on its own.
+    store.activate_template(TemplatePin { template_id: global, version: 1 }).await.unwrap();
+    assert_eq!(store.template(b).await.unwrap().unwrap().active_version, Some(2));
+    assert_eq!(store.template(global).await.unwrap().unwrap().event_id, None);
+    assert_eq!(store.template(template(10)).await.unwrap(), None);
+}
