@@ -187,7 +187,7 @@ fn generation_job(c: &mut Criterion) {
                 template: None,
             };
             let job = engine.start_generation(&request).await.expect("a queued generation");
-            let ran = engine.run_next_job("bench").await.expect("a run").expect("a due job");
+            let ran = engine.run_next_job("bench").await.expect("a run").expect("a due job").job;
             assert_eq!(ran.id, job.id);
             ran
         });

@@ -50,6 +50,9 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// Every status, in life order.
+    pub const ALL: [JobStatus; 5] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed, Self::Cancelled];
+
     /// The stable lower-case name.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -124,6 +127,8 @@ pub enum JobTask {
 impl JobTask {
     /// The kind name of [`JobTask::GenerateTickets`].
     pub const GENERATE_TICKETS: &'static str = "generate_tickets";
+    /// Every kind name.
+    pub const KINDS: &'static [&'static str] = &[Self::GENERATE_TICKETS];
 
     /// The kind name (the serde tag).
     pub fn kind(&self) -> &'static str {

@@ -43,6 +43,7 @@ pub mod scan;
 pub mod secret_token;
 pub mod short_code;
 pub mod signing;
+pub mod stats;
 pub mod status;
 pub mod store;
 pub mod template;

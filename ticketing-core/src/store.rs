@@ -24,6 +24,7 @@ use crate::magic_link::{MagicLink, TokenHash};
 use crate::quota::{Allocation, QuotaError};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
+use crate::stats::EventCounts;
 use crate::status::TicketStatus;
 use crate::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use crate::ticket::Ticket;
@@ -423,6 +424,9 @@ pub trait JobQueue: Send + Sync {
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     /// How many jobs of `kind` are in `status` (a queue's depth, for metrics).
     async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError>;
+    /// Deletes the jobs that ended (succeeded, failed or cancelled) before `ended_before`; returns
+    /// how many. Queued and running jobs are never touched.
+    async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
 /// Staff users and roles.
@@ -547,6 +551,15 @@ pub trait TemplateRepository: Send + Sync {
     async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError>;
 }
 
+/// Counts for dashboards, grouped where the data is.
+#[async_trait]
+pub trait StatsRepository: Send + Sync {
+    /// An event's tickets by type and status, its scan-log lines by gate, stage, direction and
+    /// reason, and its applied confirmations by `bucket`-long slice of time (aligned on the Unix
+    /// epoch; see [`crate::stats::bucket_start`]).
+    async fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError>;
+}
+
 /// Everything the engine needs from storage.
 pub trait Store:
     EventRepository
@@ -562,6 +575,7 @@ pub trait Store:
     + TemplateRepository
     + CredentialRepository
     + StaffRepository
+    + StatsRepository
     + Locks
 {
 }
@@ -580,6 +594,7 @@ impl<T> Store for T where
         + TemplateRepository
         + CredentialRepository
         + StaffRepository
+        + StatsRepository
         + Locks
 {
 }

@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
+use ticketing_core::job::JobStatus;
 use ticketing_core::store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -215,12 +216,19 @@ const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 async fn work(state: Shared, n: usize) {
     let name = format!("worker-{n}");
     loop {
+        let started = std::time::Instant::now();
         match state.engine.run_next_job(&name).await {
-            Ok(Some(job)) => {
-                tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, "job step")
+            Ok(Some(run)) => {
+                let job = &run.job;
+                // An attempt that failed leaves the job failed, or queued again with its error.
+                let failed =
+                    job.status == JobStatus::Failed || (job.status == JobStatus::Queued && job.last_error.is_some());
+                state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
+                tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, made = run.made, "job step")
             }
             Ok(None) => tokio::time::sleep(WORKER_IDLE).await,
             Err(e) => {
+                state.metrics.observe_queue_error();
                 tracing::warn!(worker = %name, error = %e, "the job queue failed; trying again shortly");
                 tokio::time::sleep(WORKER_IDLE * 10).await;
             }

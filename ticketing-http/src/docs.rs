@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi as _};
         (name = "jobs", description = "Bulk generation in the background"),
         (name = "scanning", description = "Two-step gate scanning and the scan log"),
         (name = "exports", description = "Participants and scan logs as CSV"),
+        (name = "reports", description = "Dashboards: sales, occupancy, scans"),
         (name = "templates", description = "Ticket templates: versions, activation, previews"),
         (name = "operations", description = "Health and metrics"),
     )

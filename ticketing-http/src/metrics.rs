@@ -5,13 +5,17 @@
 //! - `http_request_duration_seconds{method,route,status}`: a histogram per route template
 //!   (`/api/v1/events/{id}`, never the raw path, so ids do not explode the series);
 //! - the seed's generation families: `generation_queue_size`, read from the durable queue at each
-//!   scrape, and `tickets_generated_total`, `ticket_generation_duration_seconds` and
-//!   `generation_errors_total`, declared here and fed by the generation workers (issue 6).
+//!   scrape; `tickets_generated_total` and `ticket_generation_duration_seconds` (one sample per
+//!   worker run: how long it held the job, whatever it made), by final `status` of the run; and
+//!   `generation_errors_total`, runs that ended failed or that the queue refused, by `kind`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
+
+/// Generation run duration buckets, in seconds (a run makes up to a whole job).
+const GENERATION_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
 
 /// Request duration buckets, in seconds.
 const HTTP_BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -57,6 +61,13 @@ fn label(value: &str) -> String {
 struct Inner {
     /// By (method, route, status).
     requests: BTreeMap<(String, String, u16), Histogram>,
+    /// Tickets generated, by the run's final job status.
+    generated: BTreeMap<&'static str, u64>,
+    /// Run durations, by the run's final job status.
+    runs: BTreeMap<&'static str, Histogram>,
+    /// Generation errors, by kind (`failed`: the job's attempt failed; `queue`: the queue could
+    /// not be reached).
+    errors: BTreeMap<&'static str, u64>,
 }
 
 /// The server's metrics.
@@ -79,6 +90,23 @@ impl Metrics {
             .observe(&HTTP_BUCKETS, elapsed.as_secs_f64());
     }
 
+    /// Records one worker run of a generation: `made` tickets in `elapsed`, leaving the job
+    /// in `status` (a run that left it `failed`, or `queued` for a retry with an error, counts as
+    /// an error).
+    pub fn observe_generation(&self, status: &'static str, made: u64, elapsed: Duration, failed: bool) {
+        let mut inner = self.inner();
+        *inner.generated.entry(status).or_default() += made;
+        inner.runs.entry(status).or_default().observe(&GENERATION_BUCKETS, elapsed.as_secs_f64());
+        if failed {
+            *inner.errors.entry("failed").or_default() += 1;
+        }
+    }
+
+    /// Records a worker that could not reach the queue.
+    pub fn observe_queue_error(&self) {
+        *self.inner().errors.entry("queue").or_default() += 1;
+    }
+
     /// The text exposition, with `queued` generation jobs as the queue size.
     pub fn render(&self, queued: u64) -> String {
         let inner = self.inner();
@@ -89,17 +117,29 @@ impl Metrics {
             let labels = format!("method=\"{}\",route=\"{}\",status=\"{status}\"", label(method), label(route));
             h.render(&mut out, "http_request_duration_seconds", &labels, &HTTP_BUCKETS);
         }
-        // The generation families are declared now so dashboards and alerts can be set up; the
-        // generation workers add their samples.
         out.push_str("# HELP tickets_generated_total Total number of tickets generated\n");
         out.push_str("# TYPE tickets_generated_total counter\n");
+        for (status, n) in &inner.generated {
+            let _ = writeln!(out, "tickets_generated_total{{status=\"{status}\"}} {n}");
+        }
         out.push_str("# HELP ticket_generation_duration_seconds Ticket generation duration\n");
         out.push_str("# TYPE ticket_generation_duration_seconds histogram\n");
+        for (status, h) in &inner.runs {
+            h.render(
+                &mut out,
+                "ticket_generation_duration_seconds",
+                &format!("status=\"{status}\""),
+                &GENERATION_BUCKETS,
+            );
+        }
         out.push_str("# HELP generation_queue_size Current generation queue size\n");
         out.push_str("# TYPE generation_queue_size gauge\n");
         let _ = writeln!(out, "generation_queue_size{{queue_name=\"generation\"}} {queued}");
         out.push_str("# HELP generation_errors_total Total number of generation errors\n");
         out.push_str("# TYPE generation_errors_total counter\n");
+        for (kind, n) in &inner.errors {
+            let _ = writeln!(out, "generation_errors_total{{kind=\"{kind}\"}} {n}");
+        }
         out
     }
 }
@@ -122,5 +162,24 @@ mod tests {
         for family in ["tickets_generated_total", "ticket_generation_duration_seconds", "generation_errors_total"] {
             assert!(text.contains(&format!("# TYPE {family} ")), "{family}");
         }
+    }
+
+    #[test]
+    fn generation_runs_are_counted() {
+        let m = Metrics::default();
+        m.observe_generation("succeeded", 1000, Duration::from_millis(80), false);
+        m.observe_generation("succeeded", 500, Duration::from_millis(300), false);
+        m.observe_generation("queued", 200, Duration::from_millis(20), true);
+        m.observe_queue_error();
+        let text = m.render(0);
+        assert!(text.contains("tickets_generated_total{status=\"succeeded\"} 1500"), "{text}");
+        assert!(text.contains("tickets_generated_total{status=\"queued\"} 200"), "{text}");
+        assert!(
+            text.contains("ticket_generation_duration_seconds_bucket{status=\"succeeded\",le=\"0.1\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("ticket_generation_duration_seconds_count{status=\"succeeded\"} 2"), "{text}");
+        assert!(text.contains("generation_errors_total{kind=\"failed\"} 1"), "{text}");
+        assert!(text.contains("generation_errors_total{kind=\"queue\"} 1"), "{text}");
     }
 }

@@ -25,11 +25,12 @@ use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::quota::Allocation;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
+use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository, JobFilter,
     JobQueue, Locks, MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
-    StaffRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository,
-    TicketTypeRepository, UserRepository,
+    StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter,
+    TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -543,6 +544,9 @@ impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
     async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
         self.db.count_jobs(kind, status).await
     }
+    async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.db.purge_jobs(ended_before).await
+    }
 }
 
 #[async_trait]
@@ -612,6 +616,13 @@ impl<S: ExternalSessions> CredentialRepository for RedisLayer<S> {
     }
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.db.purge_tokens(before).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> StatsRepository for RedisLayer<S> {
+    async fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError> {
+        self.db.event_counts(event_id, bucket).await
     }
 }
 

@@ -20,6 +20,8 @@ pub mod jobs;
 mod rows;
 #[path = "sql/scans.rs"]
 mod scans;
+#[path = "sql/stats.rs"]
+mod stats;
 #[path = "sql/templates.rs"]
 mod templates;
 #[path = "sql/tickets.rs"]

@@ -41,6 +41,15 @@ pub struct GenerationRequest {
     pub template: Option<TemplatePin>,
 }
 
+/// What one call of [`Ticketing::run_next_job`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRun {
+    /// The job as it is afterwards.
+    pub job: Job,
+    /// Units committed by this run (tickets, for a generation).
+    pub made: u64,
+}
+
 /// How one run of a generation ended.
 enum Step {
     Done,
@@ -112,11 +121,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// Claims the most urgent due job and runs it until it ends or its lease is lost. Returns the
-    /// job as it is afterwards, or `None` when no job was due. `worker` names the calling worker
+    /// job as it is afterwards with what this run made, or `None` when no job was due. `worker` names the calling worker
     /// (a random suffix makes each claim's lease unique). Storage failures during the run end the
     /// attempt with a retry. Errors: the claim, or the final report, failed; then the lease lapses
     /// and the job is claimed again (a job whose work was all committed then succeeds).
-    pub async fn run_next_job(&self, worker: &str) -> Result<Option<Job>, Error> {
+    pub async fn run_next_job(&self, worker: &str) -> Result<Option<JobRun>, Error> {
         let now = self.clock.now();
         let mut lease = Lease {
             worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
@@ -129,8 +138,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
             JobTask::GenerateTickets(spec) => self.generate(&job, spec, &mut lease).await,
         };
         let now = self.clock.now();
+        let report = |after: Job| {
+            let made = after.progress.done.saturating_sub(job.progress.done);
+            Ok(Some(JobRun { job: after, made }))
+        };
         let end = match step {
-            Step::LeaseLost => return Ok(Some(self.job(job.id).await?)),
+            Step::LeaseLost => return report(self.job(job.id).await?),
             Step::Done => JobEnd::Succeeded,
             Step::Cancelled => JobEnd::Cancelled,
             Step::Abandoned(error) => JobEnd::Abandoned { error },
@@ -141,7 +154,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         if self.store.finish_job(job.id, &lease, &end, now).await? == LeaseCheck::CancelRequested {
             self.store.finish_job(job.id, &lease, &JobEnd::Cancelled, now).await?;
         }
-        Ok(Some(self.job(job.id).await?))
+        report(self.job(job.id).await?)
     }
 
     async fn generate(&self, job: &Job, spec: &GenerateTickets, lease: &mut Lease) -> Step {

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 pub use error::Error;
-pub use generation::GenerationRequest;
+pub use generation::{GenerationRequest, JobRun};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
 pub use tickets::{IssueRequest, IssuedTicket};
 

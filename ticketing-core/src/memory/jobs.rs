@@ -200,4 +200,15 @@ impl JobQueue for MemoryStore {
     async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
         Ok(self.state().jobs.values().filter(|j| j.kind() == kind && j.status == status).count() as u64)
     }
+
+    async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut s = self.state();
+        let gone: Vec<JobId> =
+            s.jobs.values().filter(|j| j.status.is_final() && j.updated_at < ended_before).map(|j| j.id).collect();
+        for id in &gone {
+            s.jobs.remove(id);
+        }
+        s.job_order.retain(|id| !gone.contains(id));
+        Ok(gone.len() as u64)
+    }
 }

@@ -6,6 +6,7 @@ mod catalog;
 mod credentials;
 mod jobs;
 mod scans;
+mod stats;
 mod templates;
 mod tickets;
 mod users;

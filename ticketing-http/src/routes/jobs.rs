@@ -9,10 +9,11 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::GenerationRequest;
 use ticketing_core::ids::{EventId, JobId, TemplateId, TicketTypeId};
-use ticketing_core::job::{Job, JobStatus};
+use ticketing_core::job::{Job, JobStatus, JobTask};
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::JobFilter;
 use ticketing_core::ticket::{Holder, HolderSpec};
+use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -329,4 +330,86 @@ async fn act(state: Shared, caller: Caller, id: Uuid, retry: bool) -> Result<Jso
     };
     record(&state, &caller, change).await;
     Ok(Json(view))
+}
+
+/// The queue's depth: jobs of each kind by status.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueStats {
+    /// Kind → status → how many.
+    pub kinds: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+}
+
+/// The queue's depth, for operators (superadmins).
+#[utoipa::path(
+    get,
+    operation_id = "queue_stats",
+    path = "/queue/stats",
+    tag = "jobs",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Jobs by kind and status", body = QueueStats),
+        (status = 403, description = "Not a superadmin", body = Problem),
+    )
+)]
+pub async fn queue_stats(State(state): State<Shared>, caller: Caller) -> Result<Json<QueueStats>, ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let mut kinds = std::collections::BTreeMap::new();
+    for kind in JobTask::KINDS {
+        let mut by_status = std::collections::BTreeMap::new();
+        for status in JobStatus::ALL {
+            by_status.insert(status.as_str().to_owned(), state.store().count_jobs(kind, status).await?);
+        }
+        kinds.insert((*kind).to_owned(), by_status);
+    }
+    Ok(Json(QueueStats { kinds }))
+}
+
+/// Which ended jobs to delete.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PurgeBody {
+    /// Delete jobs that ended more than this many hours ago (default 168, a week; 0: all ended).
+    #[serde(default)]
+    pub older_than_hours: Option<u32>,
+}
+
+/// What a purge deleted.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct Purged {
+    /// Jobs deleted.
+    pub deleted: u64,
+}
+
+/// Cleans the queue: deletes jobs that ended (succeeded, failed, cancelled) long enough ago.
+/// Queued and running jobs are never touched; the tickets jobs made stay.
+#[utoipa::path(
+    post,
+    operation_id = "queue_purge",
+    path = "/queue/purge",
+    tag = "jobs",
+    request_body = PurgeBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = Purged),
+        (status = 403, description = "Not a superadmin", body = Problem),
+    )
+)]
+pub async fn queue_purge(
+    State(state): State<Shared>,
+    caller: Caller,
+    Body(body): Body<PurgeBody>,
+) -> Result<Json<Purged>, ApiError> {
+    caller.require(&[Role::Superadmin])?;
+    let hours = body.older_than_hours.unwrap_or(168);
+    let before = state.clock.now() - chrono::Duration::hours(i64::from(hours));
+    let deleted = state.store().purge_jobs(before).await?;
+    let change = Change {
+        action: "queue.purge",
+        target: "jobs".into(),
+        event_id: None,
+        before: None::<&()>,
+        after: Some(&deleted),
+    };
+    record(&state, &caller, change).await;
+    Ok(Json(Purged { deleted }))
 }

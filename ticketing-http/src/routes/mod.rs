@@ -12,7 +12,8 @@
 //! | `/api/v1/…/tickets…`, `/api/v1/tickets/…` | [`tickets`] |
 //! | `/api/v1/public/tickets/{token}…` (magic links) | [`links`] |
 //! | `/api/v1/scan/…` | [`scan`] |
-//! | `/api/v1/…/generations`, `/api/v1/jobs…` | [`jobs`] |
+//! | `/api/v1/…/generations`, `/api/v1/jobs…`, `/api/v1/queue/…` | [`jobs`] |
+//! | `/api/v1/events/{id}/dashboard` | [`reports`] |
 //! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
 
@@ -23,6 +24,7 @@ pub mod jobs;
 pub mod links;
 pub mod ops;
 pub mod public;
+pub mod reports;
 pub mod scan;
 pub mod templates;
 pub mod tickets;
@@ -73,6 +75,9 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(jobs::get))
         .routes(routes!(jobs::cancel))
         .routes(routes!(jobs::retry))
+        .routes(routes!(jobs::queue_stats))
+        .routes(routes!(jobs::queue_purge))
+        .routes(routes!(reports::dashboard))
         .routes(routes!(templates::list, templates::create))
         .routes(routes!(templates::versions, templates::save_version))
         .routes(routes!(templates::activate))

@@ -249,6 +249,23 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let after = s.call(Method::GET, &format!("/api/v1/tickets/{racer_id}"), org, None).await;
     assert_eq!((after.json["status"].as_str(), after.json["entries_used"].as_u64()), (Some("inside"), Some(1)));
 
+    // The dashboard counts what happened.
+    let board =
+        s.call(Method::GET, &format!("/api/v1/events/{}/dashboard?bucket_minutes=60", v.event), org, None).await;
+    let board = board.ok(StatusCode::OK).clone();
+    let entries = if reentry { 4 } else { 3 };
+    let inside = if reentry { 3 } else { 2 };
+    assert_eq!((board["inside"].as_u64(), board["by_status"]["paid"].as_u64()), (Some(inside), Some(17)), "{board}");
+    let gate_entries: u64 =
+        board["gates"].as_array().expect("gates").iter().map(|g| g["entries"].as_u64().expect("n")).sum();
+    let flow_entries: u64 =
+        board["flow"].as_array().expect("flow").iter().map(|f| f["entries"].as_u64().expect("n")).sum();
+    assert_eq!((gate_entries, flow_entries), (entries, entries), "{board}");
+    assert_eq!(board["types"][0]["revenue_minor"].as_u64(), Some(20 * 3900), "twenty sold: {board}");
+    assert!(board["refusals"]["session_mismatch"].as_u64() >= Some(1), "{board}");
+    let metrics = s.call(Method::GET, "/metrics", None, None).await;
+    assert!(metrics.text.contains("tickets_generated_total{status=\"succeeded\"} 20"), "{}", metrics.text);
+
     // Each agent reads only their gate's log; a revoked link answers 404 like an unknown one.
     let north = s.call(Method::GET, "/api/v1/scan/logs", Some(&v.agents[0]), None).await;
     let north = north.ok(StatusCode::OK).as_array().expect("lines").clone();

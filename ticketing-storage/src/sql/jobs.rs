@@ -306,4 +306,15 @@ impl JobQueue for DbStore {
             .map_err(db_error)?;
         u64::try_from(n).map_err(|_| crate::codec::corrupt("job count", n))
     }
+
+    async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated_at < $1")
+                .bind(micros(ended_before))
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
 }

@@ -255,7 +255,7 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
     assert!(matches!(engine.start_generation(&request(0)).await, Err(Error::Invalid(_))));
     let job = engine.start_generation(&request(700)).await.unwrap();
     assert_eq!((job.status, job.progress.total), (JobStatus::Queued, 700));
-    let ran = engine.run_next_job("worker").await.unwrap().unwrap();
+    let ran = engine.run_next_job("worker").await.unwrap().unwrap().job;
     assert_eq!((ran.id, ran.status, ran.progress.done, ran.attempts), (job.id, JobStatus::Succeeded, 700, 1));
     assert_eq!(tickets_of(&world, world.standard.id()).await.len(), 700);
     assert_eq!(engine.run_next_job("worker").await.unwrap(), None, "nothing else is due");
@@ -269,7 +269,7 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
         status: TicketStatus::Paid,
     };
     world.engine.issue_tickets(&sale).await.unwrap();
-    let ran = engine.run_next_job("worker").await.unwrap().unwrap();
+    let ran = engine.run_next_job("worker").await.unwrap().unwrap().job;
     assert_eq!((ran.id, ran.status), (racing.id, JobStatus::Failed), "no retry can make room");
     assert!(ran.last_error.as_deref().is_some_and(|e| e.contains("places left")), "{:?}", ran.last_error);
     assert_eq!(ran.progress.done, 128, "the chunk that fitted is counted; the next did not fit");
@@ -280,7 +280,7 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
     let vip = GenerationRequest { ticket_type_id: world.vip.id(), ..request(10) };
     let waiting = engine.start_generation(&vip).await.unwrap();
     world.engine.set_event_status(world.event.id(), EventStatus::Cancelled).await.unwrap();
-    let ran = engine.run_next_job("worker").await.unwrap().unwrap();
+    let ran = engine.run_next_job("worker").await.unwrap().unwrap().job;
     assert_eq!((ran.id, ran.status, ran.progress.done), (waiting.id, JobStatus::Failed, 0));
     assert!(tickets_of(&world, world.vip.id()).await.is_empty());
 }
@@ -365,7 +365,10 @@ pub async fn generation_survives_a_killed_worker(backend: &Backend, total: u32, 
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let resumed = resumed.expect("the job is claimed again once the lease lapses");
+    let run = resumed.expect("the job is claimed again once the lease lapses");
+    let left = u64::from(total - total / 2);
+    assert!(run.made > 0 && run.made <= left, "the run reports what it made itself: {}", run.made);
+    let resumed = run.job;
     assert_eq!((resumed.status, resumed.attempts, resumed.progress.done), (JobStatus::Succeeded, 2, u64::from(total)));
     let tickets = tickets_of(&world, world.standard.id()).await;
     let ids: HashSet<TicketId> = tickets.iter().map(Ticket::id).collect();
@@ -410,7 +413,7 @@ pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend:
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 
     let job = engine.start_generation(&request).await.unwrap();
-    let ran = engine.run_next_job("w").await.unwrap().unwrap();
+    let ran = engine.run_next_job("w").await.unwrap().unwrap().job;
     assert_eq!((ran.id, ran.status, ran.progress.done), (job.id, JobStatus::Succeeded, 25));
     let tickets = tickets_of(&world, world.standard.id()).await;
     let names: HashSet<String> = tickets.iter().filter_map(|t| t.holder().map(|h| h.name().to_owned())).collect();
@@ -460,4 +463,28 @@ pub async fn a_batch_with_a_bad_pin_or_link_writes_nothing(backend: &Backend) {
     assert!(matches!(store.insert_tickets(&doubled, &[]).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.ticket(tickets[0].id()).await.unwrap(), None, "nothing was written");
     assert_eq!(store.allocation(world.standard.id()).await.unwrap().type_live, 0, "the counters did not move");
+}
+
+/// Conformance case.
+pub async fn purging_removes_only_jobs_that_ended_before_the_cutoff(backend: &Backend) {
+    let (clock, store) = fresh(backend).await;
+    let id = |n: u128| JobId::from_uuid(Uuid::from_u128(n));
+    for n in 1..=4 {
+        store.enqueue(&job(n, &clock, 0)).await.unwrap();
+    }
+    store.cancel_job(id(1), clock.now()).await.unwrap();
+    let a = lease("a", &clock);
+    let running = store.claim(&[KIND], &a, clock.now()).await.unwrap().unwrap().id;
+    clock.advance(Duration::hours(2));
+    let late = (2..=4).map(id).find(|j| *j != running).unwrap();
+    store.cancel_job(late, clock.now()).await.unwrap();
+    let cutoff = clock.now() - Duration::hours(1);
+    assert_eq!(store.purge_jobs(cutoff).await.unwrap(), 1, "only the job that ended before the cutoff");
+    assert_eq!(store.job(id(1)).await.unwrap(), None);
+    assert!(store.job(late).await.unwrap().is_some(), "ended after the cutoff");
+    assert!(store.job(running).await.unwrap().is_some(), "a running job stays");
+    assert_eq!(store.purge_jobs(clock.now() + Duration::hours(1)).await.unwrap(), 1, "the other cancelled one");
+    let left: Vec<JobStatus> =
+        store.jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap().iter().map(|j| j.status).collect();
+    assert_eq!(left.len(), 2, "queued and running jobs are never purged: {left:?}");
 }

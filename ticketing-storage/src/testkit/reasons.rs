@@ -282,3 +282,53 @@ pub async fn a_code_that_expires_between_request_and_confirm_is_refused(backend:
     assert_eq!(w.confirm(&session.token, Direction::In, &w.main_gate, w.agent).await.reason, ScanReason::Expired);
     assert_eq!(w.engine.ticket(t.id()).await.unwrap().status(), TicketStatus::Paid);
 }
+
+/// Conformance case.
+pub async fn dashboard_counts_group_tickets_scans_and_flow(backend: &Backend) {
+    use ticketing_core::stats::{Dashboard, bucket_start};
+    let w = World::new(backend, Options::default()).await;
+    let (a, b, c) = (
+        w.ticket(&w.standard, TicketStatus::Paid).await,
+        w.ticket(&w.standard, TicketStatus::Paid).await,
+        w.ticket(&w.vip, TicketStatus::Issued).await,
+    );
+    let refunded = w.ticket(&w.standard, TicketStatus::Paid).await;
+    w.engine.change_ticket(refunded.id(), TicketAction::Refund).await.unwrap();
+    let first = Clock::now(&*w.clock);
+    assert_eq!(w.pass(&a, Direction::In).await.reason(), ScanReason::Ok);
+    assert_eq!(w.pass(&b, Direction::In).await.reason(), ScanReason::Ok);
+    w.clock.advance(Duration::minutes(20));
+    let later = Clock::now(&*w.clock);
+    assert_eq!(w.pass(&a, Direction::Out).await.reason(), ScanReason::Ok);
+    assert_eq!(w.pass(&c, Direction::In).await.reason(), ScanReason::NotPaid);
+    let bad = w.request(Credential::Qr("not a ticket".into()), &w.vip_gate, w.vip_agent).await;
+    assert_eq!(bad.reason, ScanReason::BadSignature);
+
+    let bucket = Duration::minutes(15);
+    let counts = w.engine.store().event_counts(w.event.id(), bucket).await.unwrap();
+    let types = w.engine.store().ticket_types(w.event.id()).await.unwrap();
+    let d = Dashboard::new(w.event.capacity(), &types, &counts, bucket);
+    let standard = d.types.iter().find(|t| t.ticket_type_id == w.standard.id()).unwrap();
+    assert_eq!(
+        (standard.by_status["inside"], standard.by_status["outside"], standard.by_status["refunded"], standard.sold),
+        (1, 1, 1, 2)
+    );
+    assert_eq!(standard.revenue_minor, 2 * w.standard.price().minor());
+    let vip = d.types.iter().find(|t| t.ticket_type_id == w.vip.id()).unwrap();
+    assert_eq!((vip.by_status["issued"], vip.sold), (1, 0));
+    assert_eq!(d.inside, 1, "occupancy now");
+    let main = d.gates.iter().find(|g| g.gate_id == w.main_gate.id()).unwrap();
+    assert_eq!((main.entries, main.exits, main.refusals), (2, 1, 1));
+    let side = d.gates.iter().find(|g| g.gate_id == w.vip_gate.id()).unwrap();
+    assert_eq!((side.entries, side.refusals), (0, 1));
+    assert_eq!((d.refusals["not_paid"], d.refusals["bad_signature"]), (1, 1));
+    let flow: Vec<_> = d.flow.iter().map(|f| (f.start, f.entries, f.exits)).collect();
+    let (early, late) = (bucket_start(first, bucket), bucket_start(later, bucket));
+    if early == late {
+        assert_eq!(flow, [(early, 2, 1)]);
+    } else {
+        assert_eq!(flow, [(early, 2, 0), (late, 0, 1)]);
+    }
+    let empty = w.engine.store().event_counts(ticketing_core::ids::EventId::from_uuid(uuid::Uuid::nil()), bucket).await;
+    assert_eq!(empty.unwrap(), ticketing_core::stats::EventCounts::default(), "an unknown event counts nothing");
+}

@@ -1,0 +1,92 @@
+//! Dashboard counts, grouped by the database. Shared by the SQL backends.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use ticketing_core::ids::{EventId, GateId, TicketTypeId};
+use ticketing_core::scan::{ScanReason, ScanStage};
+use ticketing_core::stats::{EventCounts, FlowCount, ScanCount, TicketCount};
+use ticketing_core::store::{StatsRepository, StoreError};
+
+use super::DbStore;
+use crate::codec::{corrupt, db_error, direction, instant};
+
+fn tally(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| corrupt("count", n))
+}
+
+#[async_trait]
+impl StatsRepository for DbStore {
+    async fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError> {
+        let event = *event_id.as_uuid();
+        let rows = sqlx::query(
+            "SELECT ticket_type_id, status, COUNT(*) AS n FROM tickets WHERE event_id = $1 \
+             GROUP BY ticket_type_id, status ORDER BY ticket_type_id, status",
+        )
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let tickets = rows
+            .iter()
+            .map(|row| {
+                let status: String = row.try_get("status").map_err(db_error)?;
+                Ok(TicketCount {
+                    ticket_type_id: TicketTypeId::from_uuid(row.try_get("ticket_type_id").map_err(db_error)?),
+                    status: status.parse().map_err(|_| corrupt("status", &status))?,
+                    count: tally(row.try_get("n").map_err(db_error)?)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let rows = sqlx::query(
+            "SELECT gate_id, stage, direction, reason, COUNT(*) AS n FROM scan_logs WHERE event_id = $1 \
+             GROUP BY gate_id, stage, direction, reason ORDER BY gate_id, stage, direction, reason",
+        )
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let scans = rows
+            .iter()
+            .map(|row| {
+                let stage: String = row.try_get("stage").map_err(db_error)?;
+                let reason: String = row.try_get("reason").map_err(db_error)?;
+                let way: Option<String> = row.try_get("direction").map_err(db_error)?;
+                Ok(ScanCount {
+                    gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
+                    stage: match stage.as_str() {
+                        "request" => ScanStage::Request,
+                        "confirm" => ScanStage::Confirm,
+                        other => return Err(corrupt("stage", other)),
+                    },
+                    direction: way.as_deref().map(direction).transpose()?,
+                    reason: ScanReason::from_code(&reason).ok_or_else(|| corrupt("reason", &reason))?,
+                    count: tally(row.try_get("n").map_err(db_error)?)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        // Instants are microseconds since the epoch: a bucket is an integer division away.
+        let len = bucket.num_microseconds().unwrap_or(i64::MAX).max(1);
+        let rows = sqlx::query(
+            "SELECT (at - ((at % $2) + $2) % $2) AS bucket, direction, COUNT(*) AS n FROM scan_logs \
+             WHERE event_id = $1 AND stage = 'confirm' AND reason = 'ok' AND direction IS NOT NULL \
+             GROUP BY bucket, direction ORDER BY bucket, direction",
+        )
+        .bind(event)
+        .bind(len)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let flow = rows
+            .iter()
+            .map(|row| {
+                let way: String = row.try_get("direction").map_err(db_error)?;
+                Ok(FlowCount {
+                    bucket_start: instant(row.try_get("bucket").map_err(db_error)?)?,
+                    direction: direction(&way)?,
+                    count: tally(row.try_get("n").map_err(db_error)?)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(EventCounts { tickets, scans, flow })
+    }
+}
