@@ -118,6 +118,7 @@ impl Server {
             callers: Default::default(),
             renderer,
             templates,
+            suspicions: Default::default(),
             openapi: serde_json::to_string(&document).unwrap_or_default(),
         });
         let router = router(api, state.clone());

@@ -36,6 +36,9 @@ pub struct AppState {
     pub renderer: Option<Arc<ticketing_pdf::Renderer>>,
     /// Stored templates and the version each ticket is drawn with.
     pub templates: ticketing_pdf::TemplateLibrary<dyn Store>,
+    /// Suspicious patterns among the scan requests this server answers (per server: with several
+    /// instances, each watches its own share).
+    pub suspicions: std::sync::Mutex<ticketing_core::scan::SuspicionWatch>,
     /// The OpenAPI document, as served at `/openapi.json`.
     pub openapi: String,
 }

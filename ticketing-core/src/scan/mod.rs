@@ -10,13 +10,15 @@
 //!    again against the ticket as it is now, and the entry or exit is applied with a
 //!    compare-and-set, all in one atomic store step. A client nonce makes retries safe.
 //!
-//! Refused requests and all confirmations are written to the [scan log](ScanLog).
+//! Refused requests and all confirmations are written to the [scan log](ScanLog); a
+//! [`SuspicionWatch`] spots forged codes and copied tickets among the requests.
 
 mod log;
 mod reason;
 pub mod rules;
 mod service;
 mod session;
+mod suspicion;
 
 pub use log::{Nonce, ScanLog, ScanStage};
 pub use reason::{Direction, ScanReason};
@@ -25,3 +27,4 @@ pub use service::{
     ConfirmOutcome, ConfirmRequest, Credential, OpenedSession, RequestOutcome, ScanAgent, ScanRequest, TicketSummary,
 };
 pub use session::{ScanSession, SessionToken};
+pub use suspicion::{Suspicion, SuspicionRules, SuspicionWatch};

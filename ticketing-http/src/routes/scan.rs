@@ -13,13 +13,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::ids::{EventId, GateId};
 use ticketing_core::scan::{
-    ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, TicketSummary,
+    ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, Suspicion, TicketSummary,
 };
 use ticketing_core::store::ScanLogFilter;
 use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use crate::audit::{Change, record};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Params};
 use crate::problem::{ApiError, Problem};
@@ -131,6 +132,16 @@ pub async fn request(
     };
     let agent = agent(&state, &caller, gate_id).await?;
     let outcome = state.engine.scan_request(&ScanRequest { credential, gate_id, agent }).await?;
+    let ticket_id = outcome.ticket.as_ref().map(|t| t.ticket_id);
+    let found = state.suspicions.lock().unwrap_or_else(|e| e.into_inner()).observe(
+        gate_id,
+        ticket_id,
+        outcome.reason,
+        state.clock.now(),
+    );
+    for suspicion in found {
+        report(&state, &caller, gate_id, &suspicion).await;
+    }
     Ok(Json(ScanVerdict {
         ok: outcome.reason.is_ok(),
         reason: outcome.reason.code().to_owned(),
@@ -320,4 +331,21 @@ pub async fn logs(
     }
     let lines = state.store().scan_logs(&filter).await?;
     Ok(Json(lines.iter().map(ScanLogView::from).collect()))
+}
+
+/// Records a suspicious pattern in the audit trail, against the gate's event.
+async fn report(state: &Shared, caller: &Caller, gate_id: GateId, suspicion: &Suspicion) {
+    let event_id = match state.store().gate(gate_id).await {
+        Ok(gate) => gate.map(|g| g.event_id()),
+        Err(_) => None,
+    };
+    tracing::warn!(gate = %gate_id, pattern = suspicion.action(), "suspicious scanning");
+    let change = Change {
+        action: suspicion.action(),
+        target: format!("gate:{gate_id}"),
+        event_id,
+        before: None::<&()>,
+        after: Some(suspicion),
+    };
+    record(state, caller, change).await;
 }

@@ -249,6 +249,23 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let after = s.call(Method::GET, &format!("/api/v1/tickets/{racer_id}"), org, None).await;
     assert_eq!((after.json["status"].as_str(), after.json["entries_used"].as_u64()), (Some("inside"), Some(1)));
 
+    // Suspicious patterns land in the audit trail: the racer's ticket was presented at both
+    // gates within seconds, and five forged codes at one gate.
+    for _ in 0..5 {
+        let forged = request(s, &v.agents[1], &v.gates[1], json!({"qr": "TK1.forged"})).await;
+        assert_eq!(forged["reason"], "bad_signature", "{forged}");
+    }
+    let audit = s.call(Method::GET, &format!("/api/v1/audit?event_id={}", v.event), org, None).await;
+    let actions: Vec<String> = audit
+        .ok(StatusCode::OK)
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["action"].as_str().expect("action").to_owned())
+        .collect();
+    assert!(actions.iter().any(|a| a == "suspicious.two_gates"), "{actions:?}");
+    assert_eq!(actions.iter().filter(|a| *a == "suspicious.bad_signatures").count(), 1, "{actions:?}");
+
     // The dashboard counts what happened.
     let board =
         s.call(Method::GET, &format!("/api/v1/events/{}/dashboard?bucket_minutes=60", v.event), org, None).await;
@@ -263,6 +280,7 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     assert_eq!((gate_entries, flow_entries), (entries, entries), "{board}");
     assert_eq!(board["types"][0]["revenue_minor"].as_u64(), Some(20 * 3900), "twenty sold: {board}");
     assert!(board["refusals"]["session_mismatch"].as_u64() >= Some(1), "{board}");
+    assert_eq!(board["refusals"]["bad_signature"].as_u64(), Some(5), "{board}");
     let metrics = s.call(Method::GET, "/metrics", None, None).await;
     assert!(metrics.text.contains("tickets_generated_total{status=\"succeeded\"} 20"), "{}", metrics.text);
 
