@@ -93,8 +93,12 @@ impl Server {
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
         let link_key = keys::link_key(&config.data_dir, &*rng)?;
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
-        let engine =
-            Ticketing::new(store, keyring, clock.clone(), rng.clone(), EngineConfig::default()).with_link_key(link_key);
+        let engine_config = EngineConfig {
+            job_lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
+            session_ttl: chrono::Duration::from_std(config.scan_session_ttl).unwrap_or(chrono::Duration::seconds(30)),
+            ..EngineConfig::default()
+        };
+        let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config).with_link_key(link_key);
         let superadmin = seed(&engine, &config).await?;
         let renderer = tokio::task::spawn_blocking(|| {
             ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).ok()

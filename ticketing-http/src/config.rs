@@ -19,6 +19,8 @@
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
+//! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it | 60 |
+//! | `scan_session_ttl_secs` | `TICKETING_SCAN_SESSION_TTL_SECS` (5 to 600): how long a scan request's `scan_session_token` works | 30 |
 //! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
 //! | `log_level` | `TICKETING_LOG_LEVEL` | `info` |
 //! | `superadmin_email` | `TICKETING_SUPERADMIN_EMAIL` | `admin@ticketing.local` |
@@ -182,6 +184,11 @@ pub struct Config {
     pub body_limit_bytes: usize,
     /// Job workers in this server (bulk generation); 0 leaves the jobs to other instances.
     pub workers: usize,
+    /// How long a worker holds a job between reports; a job whose worker died is resumed by
+    /// another once this has passed.
+    pub job_lease: Duration,
+    /// How long a scan session works.
+    pub scan_session_ttl: Duration,
     /// Log lines as text or JSON.
     pub log_format: LogFormat,
     /// The log filter (`info`, `debug`, `ticketing_http=debug,info`…).
@@ -205,6 +212,8 @@ impl std::fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("workers", &self.workers)
+            .field("job_lease", &self.job_lease)
+            .field("scan_session_ttl", &self.scan_session_ttl)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("superadmin_email", &self.superadmin_email)
@@ -231,6 +240,8 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
     workers: Option<usize>,
+    job_lease_secs: Option<u64>,
+    scan_session_ttl_secs: Option<u64>,
     log_format: Option<String>,
     log_level: Option<String>,
     superadmin_email: Option<String>,
@@ -281,6 +292,14 @@ fn bounded<T: PartialOrd + Default + std::fmt::Display>(
     } else {
         Ok(value)
     }
+}
+
+/// `value`, unless it is under `min` seconds.
+fn at_least(key: &'static str, env: &'static str, value: Duration, min: u64) -> Result<Duration, ConfigError> {
+    if value < Duration::from_secs(min) {
+        return Err(ConfigError::Invalid { key, env, problem: format!("must be at least {min}") });
+    }
+    Ok(value)
 }
 
 /// A day, in seconds: the longest access token and rate-limit window.
@@ -388,6 +407,14 @@ impl Config {
                 }
                 n => n,
             },
+            job_lease: {
+                let secs = secs("job_lease_secs", "TICKETING_JOB_LEASE_SECS", file.job_lease_secs, 60, 3600)?;
+                at_least("job_lease_secs", "TICKETING_JOB_LEASE_SECS", secs, 5)?
+            },
+            scan_session_ttl: {
+                let (key, env) = ("scan_session_ttl_secs", "TICKETING_SCAN_SESSION_TTL_SECS");
+                at_least(key, env, secs(key, env, file.scan_session_ttl_secs, 30, 600)?, 5)?
+            },
             log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
             log_level: {
                 let level: String =
@@ -447,6 +474,12 @@ mod tests {
         assert!(e.contains("TICKETING_QR_KEYS") && e.contains("32 bytes"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_LOG_FORMAT", "xml")])).unwrap_err().to_string();
         assert!(e.contains("`log_format`"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_JOB_LEASE_SECS", "2")])).unwrap_err().to_string();
+        assert!(e.contains("`job_lease_secs`") && e.contains("at least 5"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_SCAN_SESSION_TTL_SECS", "601")])).unwrap_err().to_string();
+        assert!(e.contains("`scan_session_ttl_secs`") && e.contains("at most 600"), "{e}");
+        let ok = Config::from_vars(vars(&[("TICKETING_SCAN_SESSION_TTL_SECS", "10")])).unwrap();
+        assert_eq!(ok.scan_session_ttl, Duration::from_secs(10));
     }
 
     #[test]

@@ -8,4 +8,5 @@ mod malformed;
 mod matrix;
 mod oauth;
 mod ops;
+mod restart;
 mod templates;

@@ -45,6 +45,7 @@ pub struct TestServer {
     pub state: Shared,
     client: Client<HttpConnector, Full<Bytes>>,
     stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     cleanup: Option<(Schemas, Prefixes)>,
     dir: PathBuf,
 }
@@ -100,7 +101,25 @@ impl TestServer {
     /// A server on `backend` with extra `TICKETING_*` settings; `None` (and a note) when the
     /// Postgres+Redis servers are not configured and not required.
     pub async fn start_with(backend: Backend, settings: &[(&str, &str)]) -> Option<Self> {
-        let dir = folder();
+        Self::start_in(backend, settings, folder()).await
+    }
+
+    /// Stops this SQLite server as a crash would (its job workers are dropped mid-run) and starts
+    /// another on the same data folder, with `settings`.
+    pub async fn restart(mut self, settings: &[(&str, &str)]) -> Self {
+        assert!(self.cleanup.is_none(), "restarts are for servers on SQLite");
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            served.await.expect("the server task").expect("the server stopped");
+        }
+        let dir = self.dir.clone();
+        drop(self);
+        Self::start_in(Backend::Sqlite, settings, dir).await.expect("SQLite needs no server")
+    }
+
+    async fn start_in(backend: Backend, settings: &[(&str, &str)], dir: PathBuf) -> Option<Self> {
         let mut vars: BTreeMap<String, String> = [
             ("TICKETING_LISTEN", "127.0.0.1:0".to_owned()),
             ("TICKETING_DATA_DIR", dir.display().to_string()),
@@ -129,6 +148,9 @@ impl TestServer {
                     eprintln!("skipped: DATABASE_URL or REDIS_URL is not set");
                     return None;
                 };
+                // A test may route the database through a proxy of its own.
+                let url =
+                    settings.iter().find(|(k, _)| *k == "TICKETING_DATABASE_URL").map_or(url, |(_, v)| (*v).to_owned());
                 vars.insert("TICKETING_DATABASE_URL".into(), url.clone());
                 vars.insert("TICKETING_REDIS_URL".into(), redis.clone());
                 let (schemas, prefixes) = (Schemas::default(), Prefixes::default());
@@ -142,11 +164,11 @@ impl TestServer {
         let addr = server.local_addr().expect("bound");
         let state = server.state().clone();
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(server.serve(async {
+        let served = tokio::spawn(server.serve(async {
             let _ = stopped.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Some(Self { addr, state, client, stop: Some(stop), cleanup, dir })
+        Some(Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir })
     }
 
     /// Sends a request; `body` is sent as JSON.
@@ -378,5 +400,66 @@ impl Drop for PrivateRedis {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A TCP proxy in front of the real Postgres that can cut the line: every connection through it
+/// is closed and new ones are closed at once until it is restored. For tests that take the
+/// database away from a running server.
+pub struct PgProxy {
+    addr: SocketAddr,
+    down: tokio::sync::watch::Sender<bool>,
+}
+
+impl PgProxy {
+    /// A proxy to the Postgres of `DATABASE_URL`; `None` (and a note) when it is not set and not
+    /// required.
+    pub async fn start() -> Option<Self> {
+        let Some(url) = database_url() else {
+            assert!(!servers_required(), "TICKETING_REQUIRE_SERVERS=1 but DATABASE_URL is not set");
+            eprintln!("skipped: DATABASE_URL is not set");
+            return None;
+        };
+        // postgres://user@host:port/db: the part between `@` and the next `/`.
+        let after_at = url.rsplit_once('@').map_or(url.as_str(), |(_, rest)| rest);
+        let target = after_at.split('/').next().expect("host:port").to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the proxy");
+        let addr = listener.local_addr().expect("bound");
+        let (down, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut watch = watch.clone();
+                if *watch.borrow() {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = watch.wait_for(|down| *down) => {}
+                    }
+                });
+            }
+        });
+        Some(Self { addr, down })
+    }
+
+    /// `DATABASE_URL` with this proxy as its host.
+    pub fn url(&self) -> String {
+        let url = database_url().expect("DATABASE_URL");
+        let (scheme_user, rest) = url.rsplit_once('@').expect("postgres://user@host:port/db");
+        let path = rest.split_once('/').map_or(String::new(), |(_, db)| format!("/{db}"));
+        format!("{scheme_user}@{}{path}", self.addr)
+    }
+
+    /// Cuts every connection, and refuses new ones.
+    pub fn cut(&self) {
+        let _ = self.down.send(true);
+    }
+
+    /// Lets connections through again.
+    pub fn restore(&self) {
+        let _ = self.down.send(false);
     }
 }
