@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::event::Event;
+use ticketing_core::template::TemplatePin;
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
 use ticketing_pdf::qr::{QrStyle, qr_png, qr_svg};
@@ -118,6 +119,15 @@ fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
 /// active template (which it is pinned to from now on), else the built-in default.
 pub(super) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
     let active = state.store().templates(ticket.event_id()).await?.iter().find_map(|t| t.active_pin());
+    renderer_with(state, ticket, active).await
+}
+
+/// [`ticket_renderer`] with the event's `active` template already known.
+pub(super) async fn renderer_with(
+    state: &Shared,
+    ticket: &Ticket,
+    active: Option<TemplatePin>,
+) -> Result<Arc<Renderer>, ApiError> {
     match state.templates.pinned_or_active(ticket.id(), active).await {
         Ok(Some((_, renderer))) => Ok(renderer),
         Ok(None) => state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready")),

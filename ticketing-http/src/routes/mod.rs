@@ -15,8 +15,10 @@
 //! | `/api/v1/…/generations`, `/api/v1/jobs…`, `/api/v1/queue/…` | [`jobs`] |
 //! | `/api/v1/events/{id}/dashboard` | [`reports`] |
 //! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
+//! | `/api/v1/events/{id}/tickets.zip` | [`archive`] |
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
 
+pub mod archive;
 pub mod catalog;
 pub mod events;
 pub mod exports;
@@ -62,7 +64,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(tickets::qr))
         .routes(routes!(tickets::refund))
         .routes(routes!(tickets::invalidate))
-        .routes(routes!(tickets::reissue_link))
+        .routes(routes!(tickets::reissue_link, tickets::revoke_links))
         .routes(routes!(links::page))
         .routes(routes!(links::pdf))
         .routes(routes!(links::qr_png_file))
@@ -83,7 +85,8 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(templates::activate))
         .routes(routes!(templates::preview))
         .routes(routes!(exports::participants))
-        .routes(routes!(exports::scans));
+        .routes(routes!(exports::scans))
+        .routes(routes!(archive::tickets_zip));
     OpenApiRouter::new()
         .routes(routes!(token::token))
         .routes(routes!(token::revoke))

@@ -466,3 +466,35 @@ pub async fn reissue_link(
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(link)))
 }
+
+/// Revokes every magic link of a ticket: they answer 404 from now on (the ticket itself is
+/// unchanged; a new link can be issued later).
+#[utoipa::path(
+    delete,
+    operation_id = "tickets_revoke_links",
+    path = "/tickets/{id}/magic-link",
+    tag = "tickets",
+    params(("id" = Uuid, Path, description = "The ticket")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, description = "No such ticket of yours", body = Problem),
+    )
+)]
+pub async fn revoke_links(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
+    let revoked = state.store().revoke_magic_links(ticket.id(), state.clock.now()).await?;
+    let change = Change {
+        action: "ticket.magic_link_revoke",
+        target: format!("ticket:{}", ticket.id()),
+        event_id: Some(ticket.event_id()),
+        before: None::<&()>,
+        after: Some(&revoked),
+    };
+    record(&state, &caller, change).await;
+    Ok(StatusCode::NO_CONTENT)
+}

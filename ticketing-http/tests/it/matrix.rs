@@ -257,6 +257,8 @@ fn rows() -> Vec<Row> {
             Some(|_, _| json!({})),
             [401, 201, 201, 404, 403, 403],
         ),
+        row(M::DELETE, |w, _| format!("/api/v1/tickets/{}/magic-link", w.ticket), None, [401, 204, 204, 404, 403, 403]),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/tickets.zip", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/public/tickets/{}", w.link), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |w, _| format!("/api/v1/public/tickets/{}/pdf", w.link), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |w, _| format!("/api/v1/public/tickets/{}/qr.png", w.link), None, [200, 200, 200, 200, 200, 200]),

@@ -97,6 +97,46 @@ async fn templates_version_activate_and_pin(s: &TestServer) {
         s.call(Method::GET, &format!("/api/v1/templates/{template}/preview?format=png&dpi=1000"), org, None).await;
     assert_eq!((sharp.status, sharp.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("dpi")));
 
+    // The event's tickets in one ZIP, each drawn with its own template version.
+    let zip = s.raw_bytes(Method::GET, &format!("/api/v1/events/{event}/tickets.zip"), org).await;
+    let dir = std::env::temp_dir().join(format!("ticketing-zip-{}-{template}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    std::fs::write(dir.join("tickets.zip"), &zip).expect("write the archive");
+    let unzipped = std::process::Command::new("unzip")
+        .args(["-q", "-o", "tickets.zip"])
+        .current_dir(&dir)
+        .status()
+        .expect("unzip is installed (the CI script installs it)");
+    assert!(unzipped.success());
+    let texts: Vec<String> = std::fs::read_dir(&dir)
+        .expect("the dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pdf"))
+        .map(|p| pdf_text(&std::fs::read(p).expect("a PDF")))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(texts.len(), 3, "one file per ticket");
+    let count = |mark: &str| texts.iter().filter(|t| t.contains(mark)).count();
+    assert_eq!(
+        (count("Poster one"), count("Poster two")),
+        (1, 2),
+        "the unpinned first ticket takes the active version"
+    );
+    let gif = s.call(Method::GET, &format!("/api/v1/events/{event}/tickets.zip?format=gif"), org, None).await;
+    assert_eq!((gif.status, gif.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("format")));
+
+    // Links can be revoked without a new one: the page answers 404 like an unknown link.
+    let ticket_id = s.call(Method::GET, &format!("/api/v1/events/{event}/tickets?per_page=1"), org, None).await;
+    let ticket_id = ticket_id.ok(StatusCode::OK)[0]["id"].as_str().expect("id").to_owned();
+    let detail = s.call(Method::GET, &format!("/api/v1/tickets/{ticket_id}"), org, None).await;
+    let path = detail.ok(StatusCode::OK)["magic_link"]["path"].as_str().expect("a live link").to_owned();
+    let revoked = s.call(Method::DELETE, &format!("/api/v1/tickets/{ticket_id}/magic-link"), org, None).await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+    assert_eq!(s.call(Method::GET, &path, None, None).await.status, StatusCode::NOT_FOUND);
+    let detail = s.call(Method::GET, &format!("/api/v1/tickets/{ticket_id}"), org, None).await;
+    assert_eq!(detail.json["magic_link"], Value::Null, "no live link left");
+
     // A generation job may choose a template only of its own event.
     let other = s.call(Method::POST, "/api/v1/events", org, Some(event_body("Ailleurs", 50))).await;
     let other = other.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
