@@ -1,10 +1,11 @@
 //! Load against a running `ticketing-server`: scan request+confirm pairs per second and public
-//! event reads per second, each with p50 and p99 latency, and the wall time of a generation job.
+//! event reads per second, each with p50 and p99 latency, the wall time of a generation job, and
+//! (with `zip=1`) the time to download every ticket's PDF in one ZIP.
 //!
 //! ```sh
 //! cargo run --release -p ticketing-http --bin ticketing-server      # in one shell (prints the password)
 //! cargo run --release --example load -- http://127.0.0.1:8080 admin@ticketing.local 'PASSWORD' \
-//!     [tickets=10000] [concurrency=32] [seconds=10]
+//!     [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1]
 //! ```
 //!
 //! It sets up its own world through the API (an event, a type, a gate, an agent), generates the
@@ -69,6 +70,18 @@ impl Api {
         json
     }
 
+    /// A download's size, after checking it answered 200.
+    async fn download(&self, path: &str, token: &str) -> usize {
+        let request = Request::builder()
+            .uri(format!("{}{path}", self.base))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .expect("a request");
+        let response = self.http.request(request).await.expect("the server answers");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        response.into_body().collect().await.expect("the whole body").to_bytes().len()
+    }
+
     async fn token(&self, email: &str, password: &str) -> String {
         let form = format!("grant_type=password&username={}&password={}", encode(email), encode(password));
         let (status, json) = self
@@ -115,7 +128,7 @@ fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [base, email, password, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: load URL EMAIL PASSWORD [tickets=10000] [concurrency=32] [seconds=10]");
+        eprintln!("usage: load URL EMAIL PASSWORD [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1]");
         std::process::exit(2);
     };
     let setting = |name: &str, default: u64| {
@@ -198,6 +211,18 @@ async fn main() {
         "generation job: {tickets} tickets in {:.2} s (request to done, workers inside the server)",
         started.elapsed().as_secs_f64()
     );
+
+    // With `zip=1`: every ticket's PDF in one streamed ZIP (the seed's full batch), timed.
+    if setting("zip", 0) == 1 {
+        let started = Instant::now();
+        let size = api.download(&format!("/api/v1/events/{event_id}/tickets.zip"), &admin).await;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "tickets.zip: {tickets} PDFs, {:.1} MB in {secs:.2} s = {:.0} tickets/s",
+            size as f64 / 1e6,
+            tickets as f64 / secs
+        );
+    }
 
     let mut codes = Vec::with_capacity(tickets as usize);
     for page in 1.. {
