@@ -152,22 +152,6 @@ async fn reach_ticket(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) -
     Ok(ticket)
 }
 
-/// A fresh magic link for `ticket`.
-pub async fn magic_link(
-    state: &Shared,
-    ticket: TicketId,
-    days: Option<u32>,
-    reissue: bool,
-) -> Result<MagicLinkView, ApiError> {
-    let ttl = days.map(|d| chrono::Duration::days(i64::from(d)));
-    let (token, link) = if reissue {
-        state.engine.reissue_magic_link(ticket, ttl).await?
-    } else {
-        state.engine.issue_magic_link(ticket, ttl).await?
-    };
-    Ok(MagicLinkView::new(token.as_text(), link.expires_at))
-}
-
 /// Issues up to 100 tickets of a type now, each with its QR text and magic link (all or none
 /// within the quota and capacity).
 #[utoipa::path(
@@ -455,7 +439,9 @@ pub async fn reissue_link(
     if body.valid_days == Some(0) {
         return Err(ApiError::field("valid_days", "at least 1, or absent for a link that does not expire"));
     }
-    let link = magic_link(&state, ticket.id(), body.valid_days, true).await?;
+    let ttl = body.valid_days.map(|d| chrono::Duration::days(i64::from(d)));
+    let (token, link) = state.engine.reissue_magic_link(ticket.id(), ttl).await?;
+    let link = MagicLinkView::new(token.as_text(), link.expires_at);
     let change = Change {
         action: "ticket.magic_link",
         target: format!("ticket:{}", ticket.id()),

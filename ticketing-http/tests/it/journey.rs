@@ -357,6 +357,39 @@ async fn without_reentry(s: &TestServer) {
 crate::on_both_backends!(journey_with_reentry, &[], with_reentry);
 crate::on_both_backends!(journey_without_reentry, &[], without_reentry);
 
+/// A paid ticket of the venue's type with a scan session open at the first gate: its short code,
+/// its id and the session's token.
+async fn paid_ticket_in_session(s: &TestServer, v: &Venue) -> (String, String, String) {
+    let issued = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{}/tickets", v.ticket_type),
+            Some(&v.organizer),
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    let ticket = issued.ok(StatusCode::CREATED)[0].clone();
+    let code = ticket["short_code"].as_str().expect("code").to_owned();
+    let verdict = request(s, &v.agents[0], &v.gates[0], json!({"short_code": code})).await;
+    let session = verdict["scan_session_token"].as_str().expect("a session").to_owned();
+    (code, ticket["id"].as_str().expect("id").to_owned(), session)
+}
+
+/// Both scan steps answer 503 `unavailable` at the first gate.
+async fn both_steps_unavailable(s: &TestServer, v: &Venue, code: &str, session: &str) {
+    let confirm = json!({"gate_id": v.gates[0], "scan_session_token": session, "direction": "in"});
+    let request = json!({"gate_id": v.gates[0], "short_code": code});
+    for (path, body) in [("/api/v1/scan/confirm", confirm), ("/api/v1/scan/request", request)] {
+        let down = s.call(Method::POST, path, Some(&v.agents[0]), Some(body)).await;
+        assert_eq!(
+            (down.status, down.code()),
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            "{path}: {}",
+            down.text
+        );
+    }
+}
+
 /// Scanning fails closed: with Redis gone, the gate gets a clear 503 and nobody is admitted;
 /// when it is back, the ticket is scanned again and enters once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -366,31 +399,11 @@ async fn scanning_fails_closed_while_redis_is_down() {
     let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_REDIS_URL", &url)]).await else { return };
     let v = venue(&s, true).await;
     let org = Some(v.organizer.as_str());
-    let issued = s
-        .call(
-            Method::POST,
-            &format!("/api/v1/ticket-types/{}/tickets", v.ticket_type),
-            org,
-            Some(json!({"status": "paid"})),
-        )
-        .await;
-    let ticket = issued.ok(StatusCode::CREATED)[0].clone();
-    let (code, id) = (ticket["short_code"].as_str().expect("code"), ticket["id"].as_str().expect("id"));
-    let verdict = request(&s, &v.agents[0], &v.gates[0], json!({"short_code": code})).await;
-    let session = verdict["scan_session_token"].as_str().expect("a session").to_owned();
+    let (code, id, session) = paid_ticket_in_session(&s, &v).await;
+    let (code, id) = (code.as_str(), id.as_str());
 
     let redis = redis.stop();
-    let body = json!({"gate_id": v.gates[0], "scan_session_token": session, "direction": "in"});
-    let confirm_down = s.call(Method::POST, "/api/v1/scan/confirm", Some(&v.agents[0]), Some(body)).await;
-    assert_eq!(
-        (confirm_down.status, confirm_down.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        "{}",
-        confirm_down.text
-    );
-    let body = json!({"gate_id": v.gates[0], "short_code": code});
-    let request_down = s.call(Method::POST, "/api/v1/scan/request", Some(&v.agents[0]), Some(body)).await;
-    assert_eq!((request_down.status, request_down.code()), (StatusCode::SERVICE_UNAVAILABLE, "unavailable"));
+    both_steps_unavailable(&s, &v, code, &session).await;
     let unchanged = s.call(Method::GET, &format!("/api/v1/tickets/{id}"), org, None).await;
     assert_eq!(
         (unchanged.json["status"].as_str(), unchanged.json["entries_used"].as_u64()),
@@ -428,36 +441,11 @@ async fn scanning_fails_closed_while_the_database_is_down() {
     let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_DATABASE_URL", &url)]).await else { return };
     let v = venue(&s, true).await;
     let org = Some(v.organizer.as_str());
-    let issued = s
-        .call(
-            Method::POST,
-            &format!("/api/v1/ticket-types/{}/tickets", v.ticket_type),
-            org,
-            Some(json!({"status": "paid"})),
-        )
-        .await;
-    let ticket = issued.ok(StatusCode::CREATED)[0].clone();
-    let (code, id) = (ticket["short_code"].as_str().expect("code"), ticket["id"].as_str().expect("id"));
-    let verdict = request(&s, &v.agents[0], &v.gates[0], json!({"short_code": code})).await;
-    let session = verdict["scan_session_token"].as_str().expect("a session").to_owned();
+    let (code, id, session) = paid_ticket_in_session(&s, &v).await;
+    let (code, id) = (code.as_str(), id.as_str());
 
     proxy.cut();
-    let body = json!({"gate_id": v.gates[0], "scan_session_token": session, "direction": "in"});
-    let confirm_down = s.call(Method::POST, "/api/v1/scan/confirm", Some(&v.agents[0]), Some(body)).await;
-    assert_eq!(
-        (confirm_down.status, confirm_down.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        "{}",
-        confirm_down.text
-    );
-    let body = json!({"gate_id": v.gates[0], "short_code": code});
-    let request_down = s.call(Method::POST, "/api/v1/scan/request", Some(&v.agents[0]), Some(body)).await;
-    assert_eq!(
-        (request_down.status, request_down.code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        "{}",
-        request_down.text
-    );
+    both_steps_unavailable(&s, &v, code, &session).await;
     let health = s.call(Method::GET, "/health", None, None).await;
     assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE, "{}", health.text);
 
