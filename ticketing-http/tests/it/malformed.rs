@@ -121,7 +121,10 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
             "invalid_field",
             Some("title"),
         ),
-        ("application/json", vec![b' '; 2 << 20], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
+        // One byte over the 1 MiB limit: the server reads the whole body before it refuses it, so
+        // its answer is never lost to a reset of a connection with unread bytes (a larger body
+        // raced the client's writing against the server's close).
+        ("application/json", vec![b' '; (1 << 20) + 1], StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", None),
     ];
     for (content_type, body, status, code, field) in cases {
         let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
