@@ -159,9 +159,10 @@ pub async fn tickets_zip(
         let Some(ticket_type) = types.iter().find(|t| t.id() == ticket.ticket_type_id()) else { continue };
         let renderer = super::links::renderer_with(&state, ticket, active).await?;
         let data = TicketData::new(&event, ticket_type, ticket, state.engine.qr_payload(ticket, None)?);
-        match groups.last_mut() {
-            Some((last, same)) if Arc::ptr_eq(last, &renderer) => same.push(data),
-            _ => groups.push((renderer, vec![data])),
+        // One group per renderer (a handful: the template versions in use), drawn in turn.
+        match groups.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &renderer)) {
+            Some((_, same)) => same.push(data),
+            None => groups.push((renderer, vec![data])),
         }
     }
     let (tx, rx) = mpsc::channel(4);

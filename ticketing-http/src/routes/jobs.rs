@@ -109,6 +109,8 @@ pub struct GenerationBody {
 /// The holders of a CSV list, or a field error naming the line at fault.
 pub fn holders_from_csv(text: &str) -> Result<Vec<HolderSpec>, ApiError> {
     let bad = |line: u64, why: String| ApiError::field("holders_csv", format!("line {line}: {why}"));
+    // Spreadsheets often start their CSV with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
     let header = reader.headers().map_err(|e| bad(1, e.to_string()))?.clone();
     let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));

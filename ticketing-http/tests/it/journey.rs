@@ -137,7 +137,8 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
         .push(json!({"type": "text", "x": 20, "y": 140, "width": 100, "text": "Journey edition", "size": 8}));
     let template = s.call(Method::POST, &format!("/api/v1/events/{}/templates", v.event), org, Some(doc)).await;
     let template = template.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    let holders_csv: String = std::iter::once("email,name".to_owned())
+    // As a spreadsheet saves it: a byte-order mark, and the columns in its own order.
+    let holders_csv: String = std::iter::once("\u{feff}email,name".to_owned())
         .chain((0..20).map(|i| format!(",Guest {i}")))
         .collect::<Vec<_>>()
         .join("\n");
