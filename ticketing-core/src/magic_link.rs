@@ -65,7 +65,7 @@ impl LinkKey {
     }
 
     /// A fresh random key. Links made under it cannot be given again once it is lost; a server
-    /// keeps its key (see `ticketing-http`'s `keys.toml`).
+    /// keeps its key (`ticketing-http` keeps it in `<data_dir>/link.key`).
     pub fn generate(rng: &dyn Randomness) -> Self {
         let mut bytes = [0u8; 32];
         rng.fill(&mut bytes);

@@ -1,9 +1,10 @@
 //! Random secret tokens handed out once and stored only as a hash: magic-link tokens and
 //! scan-session tokens.
 //!
-//! A token is `N` bytes from the caller's CSPRNG, shown as base64url without padding. Storage
-//! keeps its SHA-256: the tokens are too random for a slow password hash to add anything, and a
-//! leaked table does not leak working tokens.
+//! A token is `N` bytes from the caller's CSPRNG (or, for magic links, from a keyed hash: see
+//! [`crate::magic_link`]), shown as base64url without padding. Storage keeps its SHA-256: the
+//! tokens are too random for a slow password hash to add anything, and a leaked table does not
+//! leak working tokens.
 
 use std::fmt;
 

@@ -420,7 +420,8 @@ pub trait JobQueue: Send + Sync {
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError>;
     /// A job by id.
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
-    /// Jobs matching `filter`, newest first.
+    /// Jobs matching `filter`, newest first, their tasks without a generation's holder list
+    /// (read one job for it).
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
     /// How many jobs of `kind` are in `status` (a queue's depth, for metrics).
     async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError>;

@@ -51,6 +51,8 @@ type DbRow = sqlx::postgres::PgRow;
 type Conn = sqlx::PgConnection;
 /// Row locking of the job claim: concurrent claimers skip each other's rows.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+/// A job's task as listed: without a generation's holder list.
+const LISTED_TASK: &str = "(task::jsonb - 'holders')::text";
 type DbStore = PgStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
 

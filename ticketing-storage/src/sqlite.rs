@@ -53,6 +53,8 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
 /// Row locking of the job claim: nothing: SQLite's single writer serialises the claim.
 const SKIP_LOCKED: &str = "";
+/// A job's task as listed: without a generation's holder list.
+const LISTED_TASK: &str = "json_remove(task, '$.holders')";
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 

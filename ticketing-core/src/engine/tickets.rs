@@ -41,6 +41,11 @@ pub struct IssuedTicket {
     pub link_expires_at: Option<DateTime<Utc>>,
 }
 
+/// When a link made `now` and valid for `ttl` stops working; `Invalid` past the calendar's end.
+fn link_expiry(now: DateTime<Utc>, ttl: Option<Duration>) -> Result<Option<DateTime<Utc>>, Error> {
+    ttl.map(|t| now.checked_add_signed(t).ok_or(Error::Invalid("a link cannot last that long"))).transpose()
+}
+
 impl<S: Store + ?Sized> Ticketing<S> {
     /// Issues tickets within the type's quota and the event's capacity, all or none.
     pub async fn issue_tickets(&self, request: &IssueRequest) -> Result<Vec<Ticket>, Error> {
@@ -85,7 +90,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         for draw in 1..=CODE_DRAWS {
             let tickets = self.draw_tickets(&ticket_type, &holders, request.status, now)?;
             let links: Vec<(MagicLinkToken, MagicLink)> = match links {
-                Some(ttl) => self.links_for(&tickets, now, ttl.map(|t| now + t)),
+                Some(ttl) => self.links_for(&tickets, now, link_expiry(now, ttl)?),
                 None => vec![],
             };
             let records: Vec<MagicLink> = links.iter().map(|(_, link)| link.clone()).collect();
@@ -177,7 +182,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ) -> Result<(MagicLinkToken, MagicLink), Error> {
         let ticket = self.ticket(ticket_id).await?;
         let now = self.clock.now();
-        let expires_at = ttl.map(|t| now + t);
+        let expires_at = link_expiry(now, ttl)?;
         // A link's token follows from its ticket and creation instant: a second link of the same
         // ticket in the same microsecond (a re-issue on a stopped clock) takes the next one.
         for step in 0..CODE_DRAWS {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, State, page};
 use crate::ids::JobId;
-use crate::job::{Job, JobEnd, JobStatus, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
+use crate::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
 use crate::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 
 impl State {
@@ -193,7 +193,12 @@ impl JobQueue for MemoryStore {
             .filter_map(|id| s.jobs.get(id))
             .filter(|j| filter.event_id.is_none_or(|e| j.event_id == Some(e)))
             .filter(|j| filter.status.is_none_or(|st| j.status == st))
-            .cloned();
+            .map(|j| {
+                let mut listed = j.clone();
+                let JobTask::GenerateTickets(spec) = &mut listed.task;
+                spec.holders = Vec::new();
+                listed
+            });
         Ok(page(matching, 0, filter.limit))
     }
 

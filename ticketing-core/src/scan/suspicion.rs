@@ -5,7 +5,9 @@
 //!   `bad_signature` at a gate within `bad_signature_window` (someone is trying forged codes);
 //!   reported once, then counting starts again;
 //! - **one ticket at two gates**: a ticket presented at a gate within `two_gates_window` of being
-//!   presented at another (a copied QR code in two hands).
+//!   let through a request at another (a copied QR code in two hands). Refusals are not
+//!   remembered (a holder sent from the wrong gate to the right one is no copy), nor are tickets
+//!   of another event.
 //!
 //! [`SuspicionWatch`] is pure state over the requests it is shown, bounded in memory; a server
 //! keeps one and shows it every request it answers.
@@ -84,8 +86,10 @@ pub struct SuspicionWatch {
     rules: SuspicionRules,
     /// Recent bad signatures per gate, oldest first.
     bad: HashMap<GateId, VecDeque<DateTime<Utc>>>,
-    /// Where and when each ticket was last presented.
+    /// Where and when each ticket was last let through a request.
     seen: HashMap<TicketId, (GateId, DateTime<Utc>)>,
+    /// The same, oldest first, to forget in time order.
+    order: VecDeque<(DateTime<Utc>, TicketId)>,
 }
 
 impl SuspicionWatch {
@@ -117,7 +121,9 @@ impl SuspicionWatch {
                 recent.clear();
             }
         }
-        if let Some(ticket_id) = ticket_id {
+        // A ticket of another event says nothing about this one's; a refused request (not paid,
+        // wrong gate) followed by an accepted one elsewhere is a person walking to the right gate.
+        if let Some(ticket_id) = ticket_id.filter(|_| reason != ScanReason::WrongEvent) {
             if let Some((first_gate, when)) = self.seen.get(&ticket_id).copied()
                 && first_gate != gate_id
                 && at - when <= self.rules.two_gates_window
@@ -129,20 +135,27 @@ impl SuspicionWatch {
                     seconds_apart: (at - when).num_seconds(),
                 });
             }
-            self.seen.insert(ticket_id, (gate_id, at));
+            if reason.is_ok() {
+                self.seen.insert(ticket_id, (gate_id, at));
+                self.order.push_back((at, ticket_id));
+            }
         }
         self.forget_before(at);
         found
     }
 
-    /// Keeps memory bounded: past the capacity, what is older than its window goes; if that is
-    /// not enough, everything older than `at` does.
+    /// Keeps memory bounded: tickets are forgotten in time order once their window has passed,
+    /// or sooner past the capacity; gates' bad signatures once theirs has.
     fn forget_before(&mut self, at: DateTime<Utc>) {
-        if self.seen.len() > self.rules.capacity {
-            let window = self.rules.two_gates_window;
-            self.seen.retain(|_, (_, when)| at - *when <= window);
-            if self.seen.len() > self.rules.capacity {
-                self.seen.retain(|_, (_, when)| *when >= at);
+        let window = self.rules.two_gates_window;
+        while let Some(&(when, ticket_id)) = self.order.front() {
+            if at - when <= window && self.order.len() <= self.rules.capacity {
+                break;
+            }
+            self.order.pop_front();
+            // A later presentation of the ticket has its own, later entry in the queue.
+            if self.seen.get(&ticket_id).is_some_and(|(_, last)| *last == when) {
+                self.seen.remove(&ticket_id);
             }
         }
         if self.bad.len() > self.rules.capacity {
@@ -200,8 +213,12 @@ mod tests {
     fn a_ticket_at_two_gates_within_the_window_is_reported() {
         let mut watch = SuspicionWatch::new(SuspicionRules::default());
         let t0 = Utc::now();
+        // Refused at one gate, then let through at the right one: nothing suspicious.
+        assert!(watch.observe(gate(3), Some(ticket(7)), ScanReason::WrongGate, t0).is_empty());
         assert!(watch.observe(gate(1), Some(ticket(7)), ScanReason::Ok, t0).is_empty());
         assert!(watch.observe(gate(1), Some(ticket(7)), ScanReason::AlreadyInside, t0).is_empty(), "same gate");
+        // Another event's ticket at this event's gate is another matter (wrong_event).
+        assert!(watch.observe(gate(2), Some(ticket(7)), ScanReason::WrongEvent, t0).is_empty());
         let found = watch.observe(gate(2), Some(ticket(7)), ScanReason::AlreadyInside, t0 + Duration::seconds(30));
         assert_eq!(
             found,
@@ -230,8 +247,9 @@ mod tests {
                 let found = watch.observe(gate(g), (!forged).then(|| ticket(t)), reason, at);
                 bad += usize::from(forged);
                 reports += found.iter().filter(|s| matches!(s, Suspicion::RepeatedBadSignatures { .. })).count();
-                prop_assert!(watch.seen.len() <= rules.capacity + 1);
+                prop_assert!(watch.seen.len() <= rules.capacity && watch.order.len() <= rules.capacity);
                 prop_assert!(watch.bad.len() <= rules.capacity + 1);
+                prop_assert!(watch.seen.values().all(|(_, when)| at - *when <= rules.two_gates_window));
             }
             prop_assert!(reports * rules.bad_signatures <= bad);
         }

@@ -127,6 +127,9 @@ pub fn holders_from_csv(text: &str) -> Result<Vec<HolderSpec>, ApiError> {
             phone: cell(phone),
         });
     }
+    if holders.is_empty() {
+        return Err(bad(2, "the list has a header and no holder".into()));
+    }
     Ok(holders)
 }
 
@@ -366,11 +369,15 @@ pub async fn queue_stats(State(state): State<Shared>, caller: Caller) -> Result<
     Ok(Json(QueueStats { kinds }))
 }
 
+/// The oldest cutoff a purge takes, in hours.
+const MAX_PURGE_HOURS: u32 = 87_600;
+
 /// Which ended jobs to delete.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PurgeBody {
-    /// Delete jobs that ended more than this many hours ago (default 168, a week; 0: all ended).
+    /// Delete jobs that ended more than this many hours ago (default 168, a week; 0: all ended;
+    /// at most 87,600).
     #[serde(default)]
     pub older_than_hours: Option<u32>,
 }
@@ -403,6 +410,9 @@ pub async fn queue_purge(
 ) -> Result<Json<Purged>, ApiError> {
     caller.require(&[Role::Superadmin])?;
     let hours = body.older_than_hours.unwrap_or(168);
+    if hours > MAX_PURGE_HOURS {
+        return Err(ApiError::field("older_than_hours", format!("at most {MAX_PURGE_HOURS} (ten years)")));
+    }
     let before = state.clock.now() - chrono::Duration::hours(i64::from(hours));
     let deleted = state.store().purge_jobs(before).await?;
     let change = Change {

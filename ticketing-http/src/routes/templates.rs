@@ -322,6 +322,7 @@ pub async fn activate(
         (status = 200, description = "The preview", content_type = "application/pdf"),
         (status = 404, description = "No such template or version of yours", body = Problem),
         (status = 422, description = "Unknown format, or resolution out of range", body = Problem),
+        (status = 429, description = "Too many renders", body = Problem),
     )
 )]
 pub async fn preview(
@@ -340,12 +341,15 @@ pub async fn preview(
     if !(36..=300).contains(&dpi) {
         return Err(ApiError::field("dpi", "from 36 to 300"));
     }
+    state.limits.generation.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
     let (_, renderer) = state.templates.renderer(template.template_id, query.version).await.map_err(library_error)?;
-    let keyring = state.engine.keyring().clone();
-    let (pdf, image) = tokio::task::spawn_blocking(move || renderer.preview(&keyring, dpi))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
-    let (content_type, bytes) = if png { ("image/png", image) } else { ("application/pdf", pdf) };
+    let sample = ticketing_pdf::sample_ticket(state.engine.keyring(), 0).map_err(ApiError::internal)?;
+    // Only the format asked for is drawn.
+    let bytes =
+        tokio::task::spawn_blocking(move || if png { renderer.png(&sample, dpi) } else { renderer.pdf(&sample) })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+    let content_type = if png { "image/png" } else { "application/pdf" };
     Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
 }

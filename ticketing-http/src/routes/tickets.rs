@@ -20,6 +20,9 @@ use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
 
+/// The longest a magic link may be made to last, in days (a century).
+pub const MAX_LINK_DAYS: u32 = 36_500;
+
 /// The most tickets one issue call makes (more is a generation job).
 pub const MAX_ISSUE: u32 = 100;
 
@@ -83,9 +86,9 @@ pub struct TicketDetail {
     /// The ticket.
     #[serde(flatten)]
     pub ticket: TicketView,
-    /// The signed QR text (no personal data in it).
-    pub qr_payload: String,
-    /// Its newest link that still works, if it has one.
+    /// The signed QR text (no personal data in it), for those who manage the event.
+    pub qr_payload: Option<String>,
+    /// Its newest link that still works, if it has one, for those who manage the event.
     pub magic_link: Option<MagicLinkView>,
 }
 
@@ -185,8 +188,8 @@ pub async fn issue(
     if body.holders.len() > MAX_ISSUE as usize {
         return Err(ApiError::field("holders", format!("at most {MAX_ISSUE}; more is a generation job")));
     }
-    if body.link_valid_days == Some(0) {
-        return Err(ApiError::field("link_valid_days", "at least 1, or absent for links that do not expire"));
+    if body.link_valid_days.is_some_and(|d| !(1..=MAX_LINK_DAYS).contains(&d)) {
+        return Err(ApiError::field("link_valid_days", "1 to 36,500, or absent for links that do not expire"));
     }
     let status = body.status.as_deref().map(|s| parse_status("status", s)).transpose()?.unwrap_or(TicketStatus::Issued);
     let request = IssueRequest {
@@ -292,16 +295,22 @@ pub async fn get(
     Id(id): Id<Uuid>,
 ) -> Result<Json<TicketDetail>, ApiError> {
     let ticket = reach_ticket(&state, &caller, id, Reach::Read).await?;
+    // The QR text and the link let their bearer in: only those who manage the event see them.
+    let manages = Reach::Manage.roles().contains(&caller.role)
+        && caller.reaches(&state, ticket.event_id(), Reach::Manage, "ticket").await.is_ok();
+    if !manages {
+        return Ok(Json(TicketDetail { ticket: TicketView::from(&ticket), qr_payload: None, magic_link: None }));
+    }
     let links = state.engine.live_magic_links(ticket.event_id(), Some(ticket.id())).await?;
     Ok(Json(TicketDetail {
         ticket: TicketView::from(&ticket),
-        qr_payload: state.engine.qr_payload(&ticket, None)?,
+        qr_payload: Some(state.engine.qr_payload(&ticket, None)?),
         magic_link: links.last().map(|(token, link)| MagicLinkView::new(token.as_text(), link.expires_at)),
     }))
 }
 
 /// A ticket's QR code alone, as PNG (`format=png`, the default) or SVG (`format=svg`): for
-/// printing on the organiser's own material.
+/// printing on the organiser's own material. Those who manage the event only.
 #[utoipa::path(
     get,
     operation_id = "tickets_qr",
@@ -320,7 +329,7 @@ pub async fn qr(
     Id(id): Id<Uuid>,
     Params(query): Params<QrQuery>,
 ) -> Result<axum::response::Response, ApiError> {
-    let ticket = reach_ticket(&state, &caller, id, Reach::Read).await?;
+    let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
     let payload = state.engine.qr_payload(&ticket, None)?;
     match query.format.as_deref().unwrap_or("png") {
         "png" => super::links::qr_png_response(&payload),
@@ -436,8 +445,8 @@ pub async fn reissue_link(
     Body(body): Body<ReissueBody>,
 ) -> Result<(StatusCode, Json<MagicLinkView>), ApiError> {
     let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
-    if body.valid_days == Some(0) {
-        return Err(ApiError::field("valid_days", "at least 1, or absent for a link that does not expire"));
+    if body.valid_days.is_some_and(|d| !(1..=MAX_LINK_DAYS).contains(&d)) {
+        return Err(ApiError::field("valid_days", "1 to 36,500, or absent for a link that does not expire"));
     }
     let ttl = body.valid_days.map(|d| chrono::Duration::days(i64::from(d)));
     let (token, link) = state.engine.reissue_magic_link(ticket.id(), ttl).await?;

@@ -247,7 +247,8 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
     let t =
         s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), token, Some(type_body("Bulk", 50))).await;
     let bulk = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    let generations: [(Value, &str, &str); 6] = [
+    let generations: [(Value, &str, &str); 7] = [
+        (json!({"count": 2, "holders_csv": "name,email\n"}), "holders_csv", "no holder"),
         (json!({"count": 2, "holders_csv": "email\na@example.org\nb@example.org"}), "holders_csv", "line 1"),
         (
             json!({"count": 2, "holders_csv": "name,email\nAda,ada@example.org\n,b@example.org"}),
@@ -270,6 +271,23 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
         );
         assert!(answer.json["detail"].as_str().expect("detail").contains(detail), "{body}: {}", answer.text);
     }
+    let purge = s.call(Method::POST, "/api/v1/queue/purge", token, Some(json!({"older_than_hours": u32::MAX}))).await;
+    assert_eq!(
+        (purge.status, purge.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("older_than_hours"))
+    );
+    let forever = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{bulk}/tickets"),
+            token,
+            Some(json!({"link_valid_days": u32::MAX})),
+        )
+        .await;
+    assert_eq!(
+        (forever.status, forever.json["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("link_valid_days"))
+    );
     let unknown_template = s
         .call(
             Method::POST,

@@ -248,7 +248,7 @@ fn rows() -> Vec<Row> {
         ),
         row(M::GET, |w, _| format!("/api/v1/events/{}/tickets", w.event), None, [401, 200, 200, 404, 200, 403]),
         row(M::GET, |w, _| format!("/api/v1/tickets/{}", w.ticket), None, [401, 200, 200, 404, 200, 403]),
-        row(M::GET, |w, _| format!("/api/v1/tickets/{}/qr", w.ticket), None, [401, 200, 200, 404, 200, 403]),
+        row(M::GET, |w, _| format!("/api/v1/tickets/{}/qr", w.ticket), None, [401, 200, 200, 404, 403, 403]),
         row(M::POST, |w, _| format!("/api/v1/tickets/{}/refund", w.ticket), None, [401, 200, 200, 404, 403, 403]),
         row(M::POST, |w, _| format!("/api/v1/tickets/{}/invalidate", w.ticket), None, [401, 200, 200, 404, 403, 403]),
         row(

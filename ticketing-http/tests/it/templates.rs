@@ -137,6 +137,19 @@ async fn templates_version_activate_and_pin(s: &TestServer) {
     let detail = s.call(Method::GET, &format!("/api/v1/tickets/{ticket_id}"), org, None).await;
     assert_eq!(detail.json["magic_link"], Value::Null, "no live link left");
 
+    // A cashier of the event reads its tickets but not what lets their bearer in.
+    let cashier = s.user(&admin, "till@example.org", "cashier").await;
+    let staffed = s
+        .call(Method::PUT, &format!("/api/v1/events/{event}/staff/{cashier}"), org, Some(json!({"duty": "cashier"})))
+        .await;
+    staffed.ok(StatusCode::OK);
+    let till = s.token("till@example.org", PASSWORD).await;
+    let seen = s.call(Method::GET, &format!("/api/v1/tickets/{ticket_id}"), Some(&till), None).await;
+    let seen = seen.ok(StatusCode::OK).clone();
+    assert_eq!((seen["qr_payload"].clone(), seen["magic_link"].clone()), (Value::Null, Value::Null), "{seen}");
+    let owner_view = s.call(Method::GET, &format!("/api/v1/tickets/{ticket_id}"), org, None).await;
+    assert!(owner_view.ok(StatusCode::OK)["qr_payload"].is_string());
+
     // A generation job may choose a template only of its own event.
     let other = s.call(Method::POST, "/api/v1/events", org, Some(event_body("Ailleurs", 50))).await;
     let other = other.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();

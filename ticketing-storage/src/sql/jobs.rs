@@ -11,7 +11,7 @@ use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMP
 use ticketing_core::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 use uuid::Uuid;
 
-use super::{Conn, Db, DbRow, DbStore, SKIP_LOCKED, tickets};
+use super::{Conn, Db, DbRow, DbStore, LISTED_TASK, SKIP_LOCKED, tickets};
 use crate::codec::{corrupt, count, db_error, instant, micros, opt_instant};
 
 fn big(n: u64) -> i64 {
@@ -284,7 +284,12 @@ impl JobQueue for DbStore {
     }
 
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        let mut q = QueryBuilder::<Db>::new("SELECT * FROM jobs WHERE 1 = 1");
+        // A listing leaves out the holder lists: a page of big generations stays small.
+        let mut q = QueryBuilder::<Db>::new(format!(
+            "SELECT seq, id, kind, {LISTED_TASK} AS task, event_id, priority, status, attempts, max_attempts, run_at, \
+             lease_owner, lease_until, progress_done, progress_total, cancel_requested, last_error, created_at, \
+             updated_at FROM jobs WHERE 1 = 1"
+        ));
         if let Some(event) = filter.event_id {
             q.push(" AND event_id = ").push_bind(*event.as_uuid());
         }

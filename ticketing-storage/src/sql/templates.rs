@@ -206,21 +206,18 @@ impl TemplateRepository for DbStore {
         if exists.is_none() {
             return Err(StoreError::NotFound("template version"));
         }
-        // The event's other templates first, then this one: one active template per event.
+        // One statement for this template and the event's others (one active template per
+        // event): two activations at once take their rows in one statement each, never one row
+        // and then waiting on the other's.
         sqlx::query(
-            "UPDATE ticket_templates SET current_version = NULL WHERE id <> $1 AND event_id = \
-             (SELECT event_id FROM ticket_templates WHERE id = $1)",
+            "UPDATE ticket_templates SET current_version = CASE WHEN id = $1 THEN CAST($2 AS BIGINT) ELSE NULL END \
+             WHERE id = $1 OR event_id = (SELECT event_id FROM ticket_templates WHERE id = $1)",
         )
         .bind(*pin.template_id.as_uuid())
+        .bind(i64::from(pin.version))
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        sqlx::query("UPDATE ticket_templates SET current_version = $2 WHERE id = $1")
-            .bind(*pin.template_id.as_uuid())
-            .bind(i64::from(pin.version))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
         let row = sqlx::query(select_summaries!("t.id = $1"))
             .bind(*pin.template_id.as_uuid())
             .fetch_one(&mut *tx)

@@ -413,6 +413,12 @@ pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend:
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");
 
     let job = engine.start_generation(&request).await.unwrap();
+    let holders_of = |job: &Job| match &job.task {
+        JobTask::GenerateTickets(spec) => spec.holders.len(),
+    };
+    assert_eq!(holders_of(&store.job(job.id).await.unwrap().unwrap()), 25, "the job keeps its holders");
+    let listed = store.jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap();
+    assert_eq!(listed.iter().map(holders_of).collect::<Vec<_>>(), [0], "a listing leaves them out");
     let ran = engine.run_next_job("w").await.unwrap().unwrap().job;
     assert_eq!((ran.id, ran.status, ran.progress.done), (job.id, JobStatus::Succeeded, 25));
     let tickets = tickets_of(&world, world.standard.id()).await;

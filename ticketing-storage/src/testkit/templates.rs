@@ -129,4 +129,21 @@ pub async fn an_event_has_one_active_template_at_most(backend: &Backend) {
     assert_eq!(store.template(b).await.unwrap().unwrap().active_version, Some(2));
     assert_eq!(store.template(global).await.unwrap().unwrap().event_id, None);
     assert_eq!(store.template(template(10)).await.unwrap(), None);
+
+    // Activations racing on one event: all succeed, and one template is active after.
+    let racers = (0..8).map(|i| {
+        let store = Arc::clone(store);
+        let pin = if i % 2 == 0 {
+            TemplatePin { template_id: a, version: 1 }
+        } else {
+            TemplatePin { template_id: b, version: 2 }
+        };
+        tokio::spawn(async move { store.activate_template(pin).await })
+    });
+    for racer in racers {
+        racer.await.unwrap().unwrap();
+    }
+    let actives =
+        store.templates(world.event.id()).await.unwrap().iter().filter(|t| t.active_version.is_some()).count();
+    assert_eq!(actives, 1, "one active template, whoever won");
 }
