@@ -9,6 +9,7 @@
 //!
 //! All traits are object safe (`async_trait`), so `Arc<dyn Store>` works.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -539,6 +540,19 @@ pub trait TemplateRepository: Send + Sync {
 
     /// The version a ticket is pinned to, if any.
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError>;
+
+    /// Pins every ticket of `ticket_ids` not pinned yet to `pin`, in one step, and returns the
+    /// pin in force of each of them (tickets that do not exist are left out): the bulk form of
+    /// [`Self::pin_ticket_template`], for drawing many tickets at once. `NotFound` if the
+    /// version does not exist.
+    async fn pin_ticket_templates(
+        &self,
+        ticket_ids: &[TicketId],
+        pin: TemplatePin,
+    ) -> Result<HashMap<TicketId, TemplatePin>, StoreError>;
+
+    /// The pins of those of `ticket_ids` that are pinned.
+    async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError>;
 
     /// A template's summary.
     async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError>;

@@ -132,6 +132,34 @@ impl<S: TemplateRepository + ?Sized> TemplateLibrary<S> {
         self.renderer(pin.template_id, Some(pin.version)).await.map(Some)
     }
 
+    /// [`Self::pinned_or_active`] for many tickets in two store calls: each ticket's renderer,
+    /// `None` for those with neither a pin nor an `active` version. Tickets that do not exist
+    /// are left out.
+    pub async fn pinned_or_active_many(
+        &self,
+        ticket_ids: &[TicketId],
+        active: Option<TemplatePin>,
+    ) -> Result<HashMap<TicketId, Arc<Renderer>>, LibraryError> {
+        let pins = match active {
+            Some(active) => self.store.pin_ticket_templates(ticket_ids, active).await?,
+            None => self.store.ticket_templates(ticket_ids).await?,
+        };
+        let mut renderers: HashMap<TemplatePin, Arc<Renderer>> = HashMap::new();
+        let mut drawn = HashMap::with_capacity(pins.len());
+        for (ticket, pin) in pins {
+            let renderer = match renderers.get(&pin) {
+                Some(renderer) => Arc::clone(renderer),
+                None => {
+                    let (_, renderer) = self.renderer(pin.template_id, Some(pin.version)).await?;
+                    renderers.insert(pin, Arc::clone(&renderer));
+                    renderer
+                }
+            };
+            drawn.insert(ticket, renderer);
+        }
+        Ok(drawn)
+    }
+
     /// A ticket's PDF, drawn with the version it is pinned to (see [`Self::ticket_renderer`]).
     /// Rendering takes a couple of milliseconds on the calling thread; a server with many
     /// downloads at once gets the renderer here and draws on a blocking pool.

@@ -9,6 +9,7 @@
 //! still enters once. When Redis cannot be reached, scans fail closed with
 //! [`StoreError::Unavailable`] and nothing is written.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -471,6 +472,16 @@ impl<S: ExternalSessions> TemplateRepository for RedisLayer<S> {
     }
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
         self.db.ticket_template(ticket_id).await
+    }
+    async fn pin_ticket_templates(
+        &self,
+        ticket_ids: &[TicketId],
+        pin: TemplatePin,
+    ) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        self.db.pin_ticket_templates(ticket_ids, pin).await
+    }
+    async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        self.db.ticket_templates(ticket_ids).await
     }
     async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
         self.db.template(template_id).await

@@ -1,5 +1,7 @@
 //! Template versions and ticket pins in memory.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -79,6 +81,30 @@ impl TemplateRepository for MemoryStore {
 
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
         Ok(self.state().template_pins.get(&ticket_id).copied())
+    }
+
+    async fn pin_ticket_templates(
+        &self,
+        ticket_ids: &[TicketId],
+        pin: TemplatePin,
+    ) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        let mut s = self.state();
+        let exists = s.templates.get(&pin.template_id).is_some_and(|v| v.iter().any(|t| t.version == pin.version));
+        if !exists {
+            return Err(StoreError::NotFound("template version"));
+        }
+        let mut pins = HashMap::with_capacity(ticket_ids.len());
+        for id in ticket_ids {
+            if s.tickets.contains_key(id) {
+                pins.insert(*id, *s.template_pins.entry(*id).or_insert(pin));
+            }
+        }
+        Ok(pins)
+    }
+
+    async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        let s = self.state();
+        Ok(ticket_ids.iter().filter_map(|id| s.template_pins.get(id).map(|pin| (*id, *pin))).collect())
     }
 
     async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {

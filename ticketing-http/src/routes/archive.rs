@@ -154,10 +154,15 @@ pub async fn tickets_zip(
     }
     let types = state.store().ticket_types(event.id()).await?;
     let active = state.store().templates(event.id()).await?.iter().find_map(|t| t.active_pin());
+    // Every ticket's template version in two store calls (pinned now if it was not yet, as its
+    // first drawing); the built-in template for those with neither a pin nor an active one.
+    let ids: Vec<_> = tickets.iter().map(|t| t.id()).collect();
+    let renderers = state.templates.pinned_or_active_many(&ids, active).await.map_err(super::links::library_error)?;
+    let default = state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready"))?;
     let mut groups: Vec<Group> = Vec::new();
     for ticket in &tickets {
         let Some(ticket_type) = types.iter().find(|t| t.id() == ticket.ticket_type_id()) else { continue };
-        let renderer = super::links::renderer_with(&state, ticket, active).await?;
+        let renderer = renderers.get(&ticket.id()).cloned().unwrap_or_else(|| Arc::clone(&default));
         let data = TicketData::new(&event, ticket_type, ticket, state.engine.qr_payload(ticket, None)?);
         // One group per renderer (a handful: the template versions in use), drawn in turn.
         match groups.iter_mut().find(|(r, _)| Arc::ptr_eq(r, &renderer)) {

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::event::Event;
-use ticketing_core::template::TemplatePin;
 use ticketing_core::ticket::Ticket;
 use ticketing_core::ticket_type::TicketType;
 use ticketing_pdf::qr::{QrStyle, qr_png, qr_svg};
@@ -119,20 +118,18 @@ fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
 /// active template (which it is pinned to from now on), else the built-in default.
 pub(super) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
     let active = state.store().templates(ticket.event_id()).await?.iter().find_map(|t| t.active_pin());
-    renderer_with(state, ticket, active).await
+    match state.templates.pinned_or_active(ticket.id(), active).await.map_err(library_error)? {
+        Some((_, renderer)) => Ok(renderer),
+        None => state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready")),
+    }
 }
 
-/// [`ticket_renderer`] with the event's `active` template already known.
-pub(super) async fn renderer_with(
-    state: &Shared,
-    ticket: &Ticket,
-    active: Option<TemplatePin>,
-) -> Result<Arc<Renderer>, ApiError> {
-    match state.templates.pinned_or_active(ticket.id(), active).await {
-        Ok(Some((_, renderer))) => Ok(renderer),
-        Ok(None) => state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready")),
-        Err(ticketing_pdf::LibraryError::Store(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::internal(e)),
+/// A template library's failure while drawing a stored ticket: storage as itself, anything else
+/// (a stored version that no longer prepares) as an internal error.
+pub(super) fn library_error(e: ticketing_pdf::LibraryError) -> ApiError {
+    match e {
+        ticketing_pdf::LibraryError::Store(e) => e.into(),
+        e => ApiError::internal(e),
     }
 }
 

@@ -4,14 +4,16 @@
 //! saves of one template, so the next version number read after it is free; on SQLite the
 //! write transaction is already exclusive.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row};
 use ticketing_core::ids::{EventId, TemplateId, TicketId};
 use ticketing_core::store::{StoreError, TemplateRepository};
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 
-use super::{DbRow, DbStore};
+use super::{Conn, Db, DbRow, DbStore};
 use crate::codec::{corrupt, db_error, instant, micros};
 
 /// A query of versions with the template's name, ending in `$tail`.
@@ -50,6 +52,29 @@ fn summary_from_row(row: &DbRow) -> Result<TemplateSummary, StoreError> {
             .transpose()?,
         created_at: instant(row.try_get("created_at").map_err(db_error)?)?,
     })
+}
+
+/// Tickets per statement of a bulk pin (one parameter each, well under every limit).
+const PIN_CHUNK: usize = 1000;
+
+/// The pins of those of `ticket_ids` that are pinned, read on `conn`.
+async fn pins_in(conn: &mut Conn, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+    let mut pins = HashMap::with_capacity(ticket_ids.len());
+    for chunk in ticket_ids.chunks(PIN_CHUNK) {
+        let mut q = QueryBuilder::<Db>::new(
+            "SELECT ticket_id, template_id, version FROM ticket_template_pins WHERE ticket_id IN (",
+        );
+        let mut ids = q.separated(", ");
+        for id in chunk {
+            ids.push_bind(*id.as_uuid());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *conn).await.map_err(db_error)? {
+            let ticket = TicketId::from_uuid(row.try_get("ticket_id").map_err(db_error)?);
+            pins.insert(ticket, pin_from_row(&row)?);
+        }
+    }
+    Ok(pins)
 }
 
 /// A version number as stored (a BIGINT on Postgres), checked back into range.
@@ -174,6 +199,47 @@ impl TemplateRepository for DbStore {
         })?;
         // Whoever's insert landed first, this reads the pin in force.
         self.ticket_template(ticket_id).await?.ok_or(StoreError::NotFound("ticket"))
+    }
+
+    async fn pin_ticket_templates(
+        &self,
+        ticket_ids: &[TicketId],
+        pin: TemplatePin,
+    ) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM ticket_template_versions WHERE template_id = $1 AND version = $2")
+                .bind(*pin.template_id.as_uuid())
+                .bind(i64::from(pin.version))
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound("template version"));
+        }
+        for chunk in ticket_ids.chunks(PIN_CHUNK) {
+            // Only tickets that exist are pinned: the others are left out, not an error.
+            let mut q = QueryBuilder::<Db>::new("INSERT INTO ticket_template_pins (ticket_id, template_id, version) ");
+            q.push("SELECT t.id, ").push_bind(*pin.template_id.as_uuid()).push(", ").push_bind(i64::from(pin.version));
+            q.push(" FROM tickets t WHERE t.id IN (");
+            let mut ids = q.separated(", ");
+            for id in chunk {
+                ids.push_bind(*id.as_uuid());
+            }
+            q.push(") ON CONFLICT (ticket_id) DO NOTHING");
+            q.build().execute(&mut *tx).await.map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("template version"),
+                other => other,
+            })?;
+        }
+        let pins = pins_in(&mut tx, ticket_ids).await?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(pins)
+    }
+
+    async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        pins_in(&mut conn, ticket_ids).await
     }
 
     async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {

@@ -94,6 +94,19 @@ pub async fn the_first_pin_wins_and_a_redownload_uses_it(backend: &Backend) {
     let missing = TemplatePin { template_id: id, version: 9 };
     assert!(matches!(store.pin_ticket_template(other.id(), missing).await, Err(StoreError::NotFound(_))));
     assert_eq!(store.ticket_template(other.id()).await.unwrap(), None, "a refused pin writes nothing");
+
+    // In bulk: the pinned keep their pin, the others take this one, unknown tickets are left out.
+    assert!(matches!(store.pin_ticket_templates(&[other.id()], missing).await, Err(StoreError::NotFound(_))));
+    let none_at_all = store.pin_ticket_templates(&[], missing).await;
+    assert!(matches!(none_at_all, Err(StoreError::NotFound(_))), "the version is checked even with no ticket");
+    assert_eq!(store.ticket_template(other.id()).await.unwrap(), None, "a refused bulk pin writes nothing");
+    let third = world.ticket(&world.standard, TicketStatus::Paid).await;
+    let nobody = ticketing_core::ids::TicketId::from_uuid(Uuid::from_u128(0xdead));
+    let bulk = store.pin_ticket_templates(&[ticket.id(), other.id(), third.id(), nobody], later).await.unwrap();
+    assert_eq!(bulk.len(), 3, "{bulk:?}");
+    assert_eq!((bulk[&ticket.id()], bulk[&other.id()], bulk[&third.id()]), (seen[0], later, later));
+    let read = store.ticket_templates(&[ticket.id(), third.id(), nobody]).await.unwrap();
+    assert_eq!(read, [(ticket.id(), seen[0]), (third.id(), later)].into_iter().collect());
 }
 
 /// Conformance case.
