@@ -38,6 +38,13 @@ pub struct Change<'a, B: Serialize, A: Serialize> {
     pub after: Option<&'a A>,
 }
 
+impl<'a, A: Serialize> Change<'a, (), A> {
+    /// A change with nothing before it (a creation, an issue, a purge): `after` is what it made.
+    pub fn created(action: &'a str, target: String, event_id: Option<EventId>, after: &'a A) -> Self {
+        Self { action, target, event_id, before: None, after: Some(after) }
+    }
+}
+
 /// Appends `change`, made by `caller`, to the trail.
 pub async fn record<B: Serialize, A: Serialize>(state: &Shared, caller: &Caller, change: Change<'_, B, A>) {
     let entry = AuditEntry {

@@ -74,13 +74,8 @@ pub async fn create_type(
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let created = state.engine.add_ticket_type(event.id(), &body.spec()).await.map_err(foreign("gate", "gates"))?;
     let view = TicketTypeView::from(&created);
-    let change = Change {
-        action: "ticket_type.create",
-        target: format!("ticket_type:{}", created.id()),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change =
+        Change::created("ticket_type.create", format!("ticket_type:{}", created.id()), Some(event.id()), &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -248,13 +243,7 @@ pub async fn create_gate(
     check_agents(&state, &body).await?;
     let gate = state.engine.add_gate(event.id(), &body.spec()).await.map_err(foreign("ticket type", "ticket_types"))?;
     let view = GateView::from(&gate);
-    let change = Change {
-        action: "gate.create",
-        target: format!("gate:{}", gate.id()),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("gate.create", format!("gate:{}", gate.id()), Some(event.id()), &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }

@@ -85,13 +85,7 @@ pub async fn create(
         organizer.map(|user_id| StaffAssignment { user_id, duty: Duty::Organizer }).into_iter().collect();
     let event = state.engine.create_staffed_event(&body.spec(), &staff).await?;
     let view = EventView::from(&event);
-    let change = Change {
-        action: "event.create",
-        target: format!("event:{}", event.id()),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("event.create", format!("event:{}", event.id()), Some(event.id()), &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -272,13 +266,7 @@ pub async fn assign(
     let assignment = StaffAssignment { user_id: user.id, duty };
     state.store().assign_staff(event.id(), assignment).await?;
     let view = StaffView::from(&assignment);
-    let change = Change {
-        action: "event.staff.assign",
-        target: format!("user:{}", user.id),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("event.staff.assign", format!("user:{}", user.id), Some(event.id()), &view);
     record(&state, &caller, change).await;
     Ok(Json(view))
 }

@@ -194,13 +194,7 @@ pub async fn generate(
     };
     let job = state.engine.start_generation(&request).await?;
     let view = JobView::from(&job);
-    let change = Change {
-        action: "job.generate",
-        target: format!("job:{}", job.id),
-        event_id: job.event_id,
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("job.generate", format!("job:{}", job.id), job.event_id, &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
@@ -415,13 +409,7 @@ pub async fn queue_purge(
     }
     let before = state.clock.now() - chrono::Duration::hours(i64::from(hours));
     let deleted = state.store().purge_jobs(before).await?;
-    let change = Change {
-        action: "queue.purge",
-        target: "jobs".into(),
-        event_id: None,
-        before: None::<&()>,
-        after: Some(&deleted),
-    };
+    let change = Change::created("queue.purge", "jobs".into(), None, &deleted);
     record(&state, &caller, change).await;
     Ok(Json(Purged { deleted }))
 }

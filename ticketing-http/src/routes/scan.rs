@@ -340,12 +340,5 @@ async fn report(state: &Shared, caller: &Caller, gate_id: GateId, suspicion: &Su
         Err(_) => None,
     };
     tracing::warn!(gate = %gate_id, pattern = suspicion.action(), "suspicious scanning");
-    let change = Change {
-        action: suspicion.action(),
-        target: format!("gate:{gate_id}"),
-        event_id,
-        before: None::<&()>,
-        after: Some(suspicion),
-    };
-    record(state, caller, change).await;
+    record(state, caller, Change::created(suspicion.action(), format!("gate:{gate_id}"), event_id, suspicion)).await;
 }

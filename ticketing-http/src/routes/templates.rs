@@ -181,13 +181,7 @@ pub async fn create(
     save(&state, template_id, Some(event.id()), &document).await?;
     let summary = state.store().template(template_id).await?.ok_or(ApiError::not_found("template"))?;
     let view = TemplateView::from(&summary);
-    let change = Change {
-        action: "template.create",
-        target: format!("template:{template_id}"),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("template.create", format!("template:{template_id}"), Some(event.id()), &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -239,13 +233,12 @@ pub async fn save_version(
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     let template = reach_template(&state, &caller, id).await?;
     let saved = save(&state, template.template_id, template.event_id, &document).await?;
-    let change = Change {
-        action: "template.save",
-        target: format!("template:{}", template.template_id),
-        event_id: template.event_id,
-        before: None::<&()>,
-        after: Some(&saved.version),
-    };
+    let change = Change::created(
+        "template.save",
+        format!("template:{}", template.template_id),
+        template.event_id,
+        &saved.version,
+    );
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(VersionView::try_from(&saved)?)))
 }

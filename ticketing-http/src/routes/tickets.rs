@@ -210,13 +210,12 @@ pub async fn issue(
         });
     }
     let codes: Vec<String> = made.iter().map(|one| one.ticket.short_code().to_string()).collect();
-    let change = Change {
-        action: "ticket.issue",
-        target: format!("ticket_type:{}", ticket_type.id()),
-        event_id: Some(ticket_type.event_id()),
-        before: None::<&()>,
-        after: Some(&codes),
-    };
+    let change = Change::created(
+        "ticket.issue",
+        format!("ticket_type:{}", ticket_type.id()),
+        Some(ticket_type.event_id()),
+        &codes,
+    );
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(issued)))
 }
@@ -451,13 +450,12 @@ pub async fn reissue_link(
     let ttl = body.valid_days.map(|d| chrono::Duration::days(i64::from(d)));
     let (token, link) = state.engine.reissue_magic_link(ticket.id(), ttl).await?;
     let link = MagicLinkView::new(token.as_text(), link.expires_at);
-    let change = Change {
-        action: "ticket.magic_link",
-        target: format!("ticket:{}", ticket.id()),
-        event_id: Some(ticket.event_id()),
-        before: None::<&()>,
-        after: Some(&link.expires_at),
-    };
+    let change = Change::created(
+        "ticket.magic_link",
+        format!("ticket:{}", ticket.id()),
+        Some(ticket.event_id()),
+        &link.expires_at,
+    );
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(link)))
 }
@@ -483,13 +481,12 @@ pub async fn revoke_links(
 ) -> Result<StatusCode, ApiError> {
     let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
     let revoked = state.store().revoke_magic_links(ticket.id(), state.clock.now()).await?;
-    let change = Change {
-        action: "ticket.magic_link_revoke",
-        target: format!("ticket:{}", ticket.id()),
-        event_id: Some(ticket.event_id()),
-        before: None::<&()>,
-        after: Some(&revoked),
-    };
+    let change = Change::created(
+        "ticket.magic_link_revoke",
+        format!("ticket:{}", ticket.id()),
+        Some(ticket.event_id()),
+        &revoked,
+    );
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -130,13 +130,7 @@ pub async fn create(
     };
     state.store().insert_user(&user).await?;
     let view = UserView::from(&user);
-    let change = Change {
-        action: "user.create",
-        target: format!("user:{}", user.id),
-        event_id: None,
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("user.create", format!("user:{}", user.id), None, &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -313,13 +307,7 @@ pub async fn create_client(
     };
     state.store().insert_api_client(&client).await?;
     let view = ClientView::from(&client);
-    let change = Change {
-        action: "client.create",
-        target: format!("client:{}", client.client_id),
-        event_id: None,
-        before: None::<&()>,
-        after: Some(&view),
-    };
+    let change = Change::created("client.create", format!("client:{}", client.client_id), None, &view);
     record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(NewClientView { client: view, client_secret: secret.as_text() })))
 }
