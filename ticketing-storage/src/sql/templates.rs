@@ -57,6 +57,18 @@ fn summary_from_row(row: &DbRow) -> Result<TemplateSummary, StoreError> {
 /// Tickets per statement of a bulk pin (one parameter each, well under every limit).
 const PIN_CHUNK: usize = 1000;
 
+/// `NotFound` unless the version `pin` names exists, read on `conn`.
+async fn require_version(conn: &mut Conn, pin: TemplatePin) -> Result<(), StoreError> {
+    let exists: Option<i64> =
+        sqlx::query_scalar("SELECT version FROM ticket_template_versions WHERE template_id = $1 AND version = $2")
+            .bind(*pin.template_id.as_uuid())
+            .bind(i64::from(pin.version))
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
+    exists.map(|_| ()).ok_or(StoreError::NotFound("template version"))
+}
+
 /// The pins of those of `ticket_ids` that are pinned, read on `conn`.
 async fn pins_in(conn: &mut Conn, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
     let mut pins = HashMap::with_capacity(ticket_ids.len());
@@ -207,16 +219,7 @@ impl TemplateRepository for DbStore {
         pin: TemplatePin,
     ) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM ticket_template_versions WHERE template_id = $1 AND version = $2")
-                .bind(*pin.template_id.as_uuid())
-                .bind(i64::from(pin.version))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("template version"));
-        }
+        require_version(&mut tx, pin).await?;
         for chunk in ticket_ids.chunks(PIN_CHUNK) {
             // Only tickets that exist are pinned: the others are left out, not an error.
             let mut q = QueryBuilder::<Db>::new("INSERT INTO ticket_template_pins (ticket_id, template_id, version) ");
@@ -262,16 +265,7 @@ impl TemplateRepository for DbStore {
 
     async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
         let mut tx = self.begin_write().await?;
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT version FROM ticket_template_versions WHERE template_id = $1 AND version = $2")
-                .bind(*pin.template_id.as_uuid())
-                .bind(i64::from(pin.version))
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        if exists.is_none() {
-            return Err(StoreError::NotFound("template version"));
-        }
+        require_version(&mut tx, pin).await?;
         // One statement for this template and the event's others (one active template per
         // event): two activations at once take their rows in one statement each, never one row
         // and then waiting on the other's.
