@@ -10,8 +10,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http_body::Frame;
 use serde::Deserialize;
 use ticketing_core::ids::{EventId, TicketTypeId};
@@ -172,12 +171,6 @@ pub async fn tickets_zip(
     }
     let (tx, rx) = mpsc::channel(4);
     tokio::task::spawn_blocking(move || write_archive(groups, format, tx));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"tickets-{}.zip\"", event.id()))
-        .map_err(ApiError::internal)?;
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("application/zip")),
-        (header::CONTENT_DISPOSITION, disposition),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-    ];
-    Ok((headers, Body::new(ChannelBody(rx))).into_response())
+    let name = format!("tickets-{}.zip", event.id());
+    Ok(super::exports::attachment(name, "application/zip", Body::new(ChannelBody(rx))))
 }

@@ -17,17 +17,17 @@ use crate::state::Shared;
 /// The most scan log lines one export holds.
 pub const MAX_SCAN_LINES: u32 = 1_000_000;
 
-fn attachment(name: String, csv: Csv) -> Response {
+/// A download named `name`, of `content_type`, kept out of shared caches (exports hold
+/// personal data and tickets).
+pub(super) fn attachment(name: String, content_type: &'static str, body: impl IntoResponse) -> Response {
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
         .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    (
-        [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        csv.finish(),
-    )
-        .into_response()
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+        (header::CONTENT_DISPOSITION, disposition),
+        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
+    ];
+    (headers, body).into_response()
 }
 
 /// The event's participants: one row per ticket.
@@ -85,7 +85,7 @@ pub async fn participants(State(state): State<Shared>, caller: Caller, Id(id): I
             links.get(&t.id()).map_or("", String::as_str),
         ]);
     }
-    Ok(attachment(format!("participants-{}.csv", event.id()), csv))
+    Ok(attachment(format!("participants-{}.csv", event.id()), "text/csv; charset=utf-8", csv.finish()))
 }
 
 /// The event's scan log, newest first.
@@ -135,5 +135,5 @@ pub async fn scans(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>
             &l.entries_after.map(|n| n.to_string()).unwrap_or_default(),
         ]);
     }
-    Ok(attachment(format!("scans-{}.csv", event.id()), csv))
+    Ok(attachment(format!("scans-{}.csv", event.id()), "text/csv; charset=utf-8", csv.finish()))
 }

@@ -313,6 +313,7 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let participants = s.call(Method::GET, &format!("/api/v1/events/{}/participants.csv", v.event), org, None).await;
     assert_eq!(participants.status, StatusCode::OK);
     assert!(participants.headers["content-type"].to_str().expect("ascii").starts_with("text/csv"));
+    assert_eq!(participants.headers["cache-control"], "private, no-store", "personal data stays out of caches");
     let rows: Vec<&str> = participants.text.lines().collect();
     assert_eq!(rows.len(), 1 + 21, "a header and a row per ticket");
     assert!(tickets.iter().all(|t| participants.text.contains(t["short_code"].as_str().expect("code"))));
