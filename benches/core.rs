@@ -57,6 +57,7 @@ fn decision(c: &mut Criterion) {
             dress_code: None,
             allow_reentry: true,
             payment_url: None,
+            doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
         },
     )
     .and_then(|e| e.with_status(EventStatus::Published))

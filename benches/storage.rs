@@ -96,6 +96,7 @@ async fn setup(engine: &Engine, agent: UserId, quota: u32) -> (EventId, TicketTy
         dress_code: None,
         allow_reentry: true,
         payment_url: None,
+        doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
     };
     let event = engine.create_event(&spec).await.expect("event");
     engine.set_event_status(event.id(), EventStatus::Published).await.expect("publish");

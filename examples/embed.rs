@@ -35,6 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             dress_code: Some("Tenue de soirée".into()),
             allow_reentry,
             payment_url: Some("https://pay.example.org/nuit-du-jazz".into()),
+            doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
         })
         .await?;
     let event = engine.set_event_status(event.id(), EventStatus::Published).await?;

@@ -194,6 +194,23 @@ pub struct EventSpec {
     /// Optional external payment page.
     #[serde(default)]
     pub payment_url: Option<String>,
+    /// How many minutes before `starts_at` the doors open: an entry earlier is refused as
+    /// `too_early`, unless the ticket type's own validity window starts earlier (early access).
+    /// 0 to 10,080 (a week); [`DEFAULT_DOORS_OPEN_MINUTES`] (4 hours) when absent.
+    #[serde(default = "default_doors_open")]
+    pub doors_open_minutes: u32,
+}
+
+/// How long before its start an event lets people in, unless it says otherwise: 4 hours, room for
+/// a festival's queues and a concert's early doors, while a ticket for next month's event does
+/// not scan today.
+pub const DEFAULT_DOORS_OPEN_MINUTES: u32 = 240;
+
+/// The longest doors-open lead: a week.
+pub const MAX_DOORS_OPEN_MINUTES: u32 = 7 * 24 * 60;
+
+fn default_doors_open() -> u32 {
+    DEFAULT_DOORS_OPEN_MINUTES
 }
 
 /// An event. A value of this type always satisfies its invariants: non-blank title and location,
@@ -210,6 +227,7 @@ pub struct Event {
     capacity: u32,
     dress_code: Option<String>,
     allow_reentry: bool,
+    doors_open_minutes: u32,
     status: EventStatus,
     payment_url: Option<PaymentUrl>,
 }
@@ -223,6 +241,11 @@ impl Event {
         if spec.capacity == 0 {
             return Err(FieldError::new("capacity", FieldProblem::Range("must be at least 1")).into());
         }
+        if spec.doors_open_minutes > MAX_DOORS_OPEN_MINUTES {
+            return Err(
+                FieldError::new("doors_open_minutes", FieldProblem::Range("must be from 0 to 10080 (a week)")).into()
+            );
+        }
         Ok(Self {
             id,
             title: field::single_line("title", &spec.title, 200)?,
@@ -234,6 +257,7 @@ impl Event {
             capacity: spec.capacity,
             dress_code: field::optional_line("dress_code", spec.dress_code.as_deref(), 200)?,
             allow_reentry: spec.allow_reentry,
+            doors_open_minutes: spec.doors_open_minutes,
             status: EventStatus::Draft,
             payment_url: spec
                 .payment_url
@@ -307,6 +331,15 @@ impl Event {
     pub fn allow_reentry(&self) -> bool {
         self.allow_reentry
     }
+    /// How many minutes before the start the doors open.
+    pub fn doors_open_minutes(&self) -> u32 {
+        self.doors_open_minutes
+    }
+    /// When entries open (the start less the doors-open lead), unless a ticket type's validity
+    /// window says otherwise.
+    pub fn doors_open_at(&self) -> DateTime<Utc> {
+        self.starts_at - chrono::Duration::minutes(i64::from(self.doors_open_minutes))
+    }
     /// The status.
     pub fn status(&self) -> EventStatus {
         self.status
@@ -328,6 +361,7 @@ impl Event {
             dress_code: self.dress_code.clone(),
             allow_reentry: self.allow_reentry,
             payment_url: self.payment_url.as_ref().map(|u| u.as_str().to_owned()),
+            doors_open_minutes: self.doors_open_minutes,
         }
     }
 }
@@ -350,6 +384,7 @@ pub(crate) mod tests {
             dress_code: Some("Tenue correcte".into()),
             allow_reentry: true,
             payment_url: Some("https://pay.example.org/festival".into()),
+            doors_open_minutes: DEFAULT_DOORS_OPEN_MINUTES,
         }
     }
 

@@ -21,6 +21,24 @@ pub enum TicketError {
     InitialStatus(TicketStatus),
 }
 
+/// A holder of a list that failed validation: where it is in the list, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{}: {}", self.path(), self.error.problem)]
+pub struct HolderListError {
+    /// The holder's index in the list (from 0).
+    pub index: usize,
+    /// What is wrong with it (its field is `holder.name`, `holder.email` or `holder.phone`).
+    pub error: FieldError,
+}
+
+impl HolderListError {
+    /// The field's path in the list, as a client points at it: `holders[1].email`.
+    pub fn path(&self) -> String {
+        let field = self.error.field.strip_prefix("holder.").unwrap_or(self.error.field);
+        format!("holders[{}].{field}", self.index)
+    }
+}
+
 /// Raw holder details, validated by [`Holder::new`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HolderSpec {
@@ -60,6 +78,15 @@ impl Holder {
                 Some(p) => Some(Phone::parse(p).map_err(|err| with_prefix(err, "holder.phone"))?),
             },
         })
+    }
+
+    /// Validates a list of holders; a refusal names the holder by its place in the list.
+    pub fn list(specs: &[HolderSpec]) -> Result<Vec<Self>, HolderListError> {
+        specs
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| Self::new(spec).map_err(|error| HolderListError { index, error }))
+            .collect()
     }
 
     /// Full name.
@@ -274,6 +301,15 @@ mod tests {
         let t = ticket(TicketStatus::Issued).unwrap();
         assert_eq!(t.apply(TicketAction::Enter, Utc::now(), tz), Err(TransitionError::NotPaid));
         assert_eq!((t.status(), t.entries_used(), t.version()), (TicketStatus::Issued, 0, 0));
+    }
+
+    #[test]
+    fn a_holder_in_a_list_is_named_by_its_place() {
+        let ok = HolderSpec { name: "Ana".into(), email: None, phone: None };
+        let bad = HolderSpec { email: Some("nope".into()), ..ok.clone() };
+        let refused = Holder::list(&[ok.clone(), bad]).unwrap_err();
+        assert_eq!((refused.index, refused.path()), (1, "holders[1].email".to_owned()));
+        assert_eq!(Holder::list(&[ok.clone(), ok]).map(|l| l.len()), Ok(2));
     }
 
     #[test]

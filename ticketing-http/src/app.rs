@@ -29,7 +29,7 @@ use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, route_not_found};
 use crate::state::{AppState, Shared};
-use crate::{docs, keys, routes};
+use crate::{docs, keep_alive, keys, routes};
 
 /// Argon2 hashes run at most this many at once.
 const PARALLEL_HASHES: usize = 2;
@@ -77,9 +77,14 @@ impl Server {
     /// Opens everything `config` names and binds its address.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
-        let store = ticketing_storage::open(&config.database_url, config.redis_url.as_deref(), clock.clone()).await?;
+        data_dir(&config)?;
+        let store = ticketing_storage::open_with_prefix(
+            &config.database_url,
+            config.redis_url.as_deref(),
+            &config.redis_prefix,
+            clock.clone(),
+        )
+        .await?;
         Self::start_with(config, store, clock).await
     }
 
@@ -88,8 +93,7 @@ impl Server {
     /// in a schema of its own.
     pub async fn start_with(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        data_dir(&config)?;
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
         let link_key = keys::link_key(&config.data_dir, &*rng)?;
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
@@ -157,6 +161,16 @@ impl Server {
     }
 }
 
+/// Makes the data directory if missing, readable by its owner only (0700 on Unix): it holds the
+/// database (holders' personal data) and the signing keys.
+fn data_dir(config: &Config) -> Result<(), StartError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))
+}
+
 async fn seed(
     engine: &Ticketing<dyn ticketing_core::store::Store>,
     config: &Config,
@@ -186,11 +200,13 @@ async fn seed(
 /// The full router: the API, the docs, and the layers every request goes through.
 fn router(api: Router<Shared>, state: Shared) -> Router {
     let docs = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none"));
+    let docs = Router::from(docs).layer(middleware::map_response(docs_problem));
     let request_id = HeaderName::from_static("x-request-id");
     let mut router = api
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), track))
+        .layer(middleware::from_fn_with_state(state.clone(), scan_budget))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .with_state(state.clone())
         .merge(docs);
@@ -212,6 +228,39 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn(keep_alive::keep_alive))
+}
+
+/// The scan steps a gate waits on: answered within the scan budget (storage included, the
+/// bearer-token check too), else 503 `unavailable` and nobody admitted. Other routes may wait
+/// longer for storage (the pool's 10 s).
+async fn scan_budget(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !matches!(path, "/api/v1/scan/request" | "/api/v1/scan/confirm") {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(state.config.scan_budget, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(
+                budget_ms = state.config.scan_budget.as_millis(),
+                "a scan step ran out of time: storage is slow or away"
+            );
+            ApiError::unavailable("storage did not answer in time: scan again (a confirmation sent again with its nonce is answered once)").into_response()
+        }
+    }
+}
+
+/// Errors under `/docs` are problem documents like every other error.
+async fn docs_problem(response: Response) -> Response {
+    let status = response.status();
+    let problem = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t == "application/problem+json");
+    match status {
+        _ if problem || !(status.is_client_error() || status.is_server_error()) => response,
+        StatusCode::NOT_FOUND => route_not_found().await.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => method_not_allowed().await.into_response(),
+        _ => ApiError::new(status, "docs_error", "the documentation page could not be served").into_response(),
+    }
 }
 
 /// How long an idle worker waits before looking for a job again.

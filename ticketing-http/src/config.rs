@@ -8,23 +8,34 @@
 //! | `data_dir` | `TICKETING_DATA_DIR` | `./ticketing-data` |
 //! | `database_url` | `TICKETING_DATABASE_URL` | `sqlite://<data_dir>/ticketing.db` |
 //! | `redis_url` | `TICKETING_REDIS_URL` | none |
+//! | `redis_prefix` | `TICKETING_REDIS_PREFIX`: the start of every Redis key, so several deployments can share one Redis | `ticketing:` |
 //! | `qr_keys` | `TICKETING_QR_KEYS` | generated once, kept in `<data_dir>/keys.toml` |
 //! | `access_token_ttl_secs` | `TICKETING_ACCESS_TOKEN_TTL_SECS` | 900 |
 //! | `refresh_token_ttl_secs` | `TICKETING_REFRESH_TOKEN_TTL_SECS` | 2,592,000 (30 days) |
 //! | `rate_window_secs` | `TICKETING_RATE_WINDOW_SECS` | 900 |
 //! | `rate_token` | `TICKETING_RATE_TOKEN` | 100 per window, per IP |
-//! | `rate_generation` | `TICKETING_RATE_GENERATION` | 20 per window, per user |
-//! | `rate_batch` | `TICKETING_RATE_BATCH` | 5 per window, per user |
+//! | `rate_generation` | `TICKETING_RATE_GENERATION`: tickets issued now (`POST …/tickets`, up to 100 each) | 300 per window, per user |
+//! | `rate_batch` | `TICKETING_RATE_BATCH`: generation jobs queued | 50 per window, per user |
 //! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
+//! | `rate_scan_agent` | `TICKETING_RATE_SCAN_AGENT`: scan requests | 1,800 per window, per agent (2 a second) |
+//! | `rate_scan_gate` | `TICKETING_RATE_SCAN_GATE`: scan requests | 9,000 per window, per gate (10 a second) |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
 //! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it | 60 |
 //! | `scan_session_ttl_secs` | `TICKETING_SCAN_SESSION_TTL_SECS` (5 to 600): how long a scan request's `scan_session_token` works | 30 |
+//! | `scan_budget_ms` | `TICKETING_SCAN_BUDGET_MS` (100 to 30,000): how long a scan request or confirmation may wait for storage before the gate gets 503 | 1,000 |
 //! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
 //! | `log_level` | `TICKETING_LOG_LEVEL` | `info` |
 //! | `superadmin_email` | `TICKETING_SUPERADMIN_EMAIL` | `admin@ticketing.local` |
 //! | `superadmin_password` | `TICKETING_SUPERADMIN_PASSWORD` | generated, printed once |
+//!
+//! Staff limits stop abuse, not a box office's ordinary day. A cashier at a busy desk issues
+//! hundreds of tickets an hour: 300 issues per 15 minutes (1,200 an hour, one every 3 s) leaves
+//! room for a rush, and 50 generation jobs per 15 minutes for an organiser splitting a list.
+//! A busy gate lane scans about one ticket a second: an agent may send 2 scan requests a second
+//! (a retry, a second look), a gate 10 (ten lanes behind one gate), each with a full window's
+//! burst; a flood of forged codes from one device is stopped within the window.
 //!
 //! The file is read from `TICKETING_CONFIG` when set. QR keys are `id:state:hex` items
 //! (`state` is `current` or `verify`, the secret at least 32 bytes in hex), comma-separated in
@@ -103,6 +114,10 @@ pub struct RateLimits {
     pub batch: RateLimit,
     /// Downloads through magic links, per IP.
     pub download: RateLimit,
+    /// Scan requests, per agent.
+    pub scan_agent: RateLimit,
+    /// Scan requests, per gate.
+    pub scan_gate: RateLimit,
 }
 
 /// A QR signing key from the configuration.
@@ -170,6 +185,8 @@ pub struct Config {
     pub database_url: String,
     /// Redis, for scan sessions and locks.
     pub redis_url: Option<String>,
+    /// The start of every Redis key.
+    pub redis_prefix: String,
     /// QR signing keys; empty: generated and kept in the data directory.
     pub qr_keys: Vec<QrKey>,
     /// How long a bearer token works.
@@ -189,6 +206,8 @@ pub struct Config {
     pub job_lease: Duration,
     /// How long a scan session works.
     pub scan_session_ttl: Duration,
+    /// How long a scan step may wait for storage before answering 503.
+    pub scan_budget: Duration,
     /// Log lines as text or JSON.
     pub log_format: LogFormat,
     /// The log filter (`info`, `debug`, `ticketing_http=debug,info`…).
@@ -205,6 +224,7 @@ impl std::fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
             .field("redis", &self.redis_url.is_some())
+            .field("redis_prefix", &self.redis_prefix)
             .field("qr_keys", &self.qr_keys)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -214,6 +234,7 @@ impl std::fmt::Debug for Config {
             .field("workers", &self.workers)
             .field("job_lease", &self.job_lease)
             .field("scan_session_ttl", &self.scan_session_ttl)
+            .field("scan_budget", &self.scan_budget)
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("superadmin_email", &self.superadmin_email)
@@ -229,6 +250,7 @@ struct FileConfig {
     data_dir: Option<String>,
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     qr_keys: Option<Vec<String>>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
@@ -237,11 +259,14 @@ struct FileConfig {
     rate_generation: Option<u32>,
     rate_batch: Option<u32>,
     rate_download: Option<u32>,
+    rate_scan_agent: Option<u32>,
+    rate_scan_gate: Option<u32>,
     cors_origins: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
     workers: Option<usize>,
     job_lease_secs: Option<u64>,
     scan_session_ttl_secs: Option<u64>,
+    scan_budget_ms: Option<u64>,
     log_format: Option<String>,
     log_level: Option<String>,
     superadmin_email: Option<String>,
@@ -368,6 +393,17 @@ impl Config {
             data_dir,
             database_url,
             redis_url: l.get("redis_url", "TICKETING_REDIS_URL", file.redis_url)?,
+            redis_prefix: match l.get::<String>("redis_prefix", "TICKETING_REDIS_PREFIX", file.redis_prefix)? {
+                Some(p) if p.len() > 64 || !p.bytes().all(|b| b.is_ascii_graphic()) => {
+                    return Err(ConfigError::Invalid {
+                        key: "redis_prefix",
+                        env: "TICKETING_REDIS_PREFIX",
+                        problem: "must be 1 to 64 printable ASCII characters".into(),
+                    });
+                }
+                Some(p) => p,
+                None => ticketing_storage::REDIS_PREFIX.to_owned(),
+            },
             qr_keys,
             access_token_ttl: secs(
                 "access_token_ttl_secs",
@@ -385,9 +421,11 @@ impl Config {
             )?,
             rate_limits: RateLimits {
                 token: limit(rate("rate_token", "TICKETING_RATE_TOKEN", file.rate_token, 100)?),
-                generation: limit(rate("rate_generation", "TICKETING_RATE_GENERATION", file.rate_generation, 20)?),
-                batch: limit(rate("rate_batch", "TICKETING_RATE_BATCH", file.rate_batch, 5)?),
+                generation: limit(rate("rate_generation", "TICKETING_RATE_GENERATION", file.rate_generation, 300)?),
+                batch: limit(rate("rate_batch", "TICKETING_RATE_BATCH", file.rate_batch, 50)?),
                 download: limit(rate("rate_download", "TICKETING_RATE_DOWNLOAD", file.rate_download, 100)?),
+                scan_agent: limit(rate("rate_scan_agent", "TICKETING_RATE_SCAN_AGENT", file.rate_scan_agent, 1800)?),
+                scan_gate: limit(rate("rate_scan_gate", "TICKETING_RATE_SCAN_GATE", file.rate_scan_gate, 9000)?),
             },
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
             body_limit_bytes: bounded(
@@ -414,6 +452,19 @@ impl Config {
             scan_session_ttl: {
                 let (key, env) = ("scan_session_ttl_secs", "TICKETING_SCAN_SESSION_TTL_SECS");
                 at_least(key, env, secs(key, env, file.scan_session_ttl_secs, 30, 600)?, 5)?
+            },
+            scan_budget: {
+                let (key, env) = ("scan_budget_ms", "TICKETING_SCAN_BUDGET_MS");
+                let ms = bounded(
+                    key,
+                    env,
+                    l.get(key, env, file.scan_budget_ms.map(|v| v.to_string()))?.unwrap_or(1000),
+                    30_000,
+                )?;
+                if ms < 100 {
+                    return Err(ConfigError::Invalid { key, env, problem: "must be at least 100".into() });
+                }
+                Duration::from_millis(ms)
             },
             log_format: l.get("log_format", "TICKETING_LOG_FORMAT", file.log_format)?.unwrap_or(LogFormat::Text),
             log_level: {
@@ -451,7 +502,11 @@ mod tests {
         let c = Config::from_vars(BTreeMap::new()).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://./ticketing-data/ticketing.db");
-        assert_eq!(c.rate_limits.batch, RateLimit { burst: 5, window: Duration::from_secs(900) });
+        // A busy box office's day passes the staff limits: hundreds of issues an hour.
+        assert_eq!(c.rate_limits.generation, RateLimit { burst: 300, window: Duration::from_secs(900) });
+        assert_eq!(c.rate_limits.batch, RateLimit { burst: 50, window: Duration::from_secs(900) });
+        assert_eq!((c.rate_limits.scan_agent.burst, c.rate_limits.scan_gate.burst), (1800, 9000));
+        assert_eq!((c.scan_budget, c.redis_prefix.as_str()), (Duration::from_secs(1), "ticketing:"));
         assert!(c.qr_keys.is_empty() && c.redis_url.is_none());
     }
 
@@ -480,6 +535,10 @@ mod tests {
         assert!(e.contains("`scan_session_ttl_secs`") && e.contains("at most 600"), "{e}");
         let ok = Config::from_vars(vars(&[("TICKETING_SCAN_SESSION_TTL_SECS", "10")])).unwrap();
         assert_eq!(ok.scan_session_ttl, Duration::from_secs(10));
+        let e = Config::from_vars(vars(&[("TICKETING_SCAN_BUDGET_MS", "50")])).unwrap_err().to_string();
+        assert!(e.contains("`scan_budget_ms`") && e.contains("at least 100"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_REDIS_PREFIX", "two words")])).unwrap_err().to_string();
+        assert!(e.contains("`redis_prefix`"), "{e}");
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub mod config;
 pub mod csv;
 pub mod docs;
 pub mod extract;
+pub mod keep_alive;
 pub mod keys;
 pub mod limit;
 pub mod metrics;

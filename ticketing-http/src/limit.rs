@@ -101,6 +101,10 @@ pub struct Limits {
     pub batch: Limiter,
     /// Magic-link pages and downloads, per client address.
     pub download: Limiter,
+    /// Scan requests, per agent.
+    pub scan_agent: Limiter,
+    /// Scan requests, per gate.
+    pub scan_gate: Limiter,
 }
 
 impl Limits {
@@ -111,6 +115,8 @@ impl Limits {
             generation: Limiter::new(limits.generation),
             batch: Limiter::new(limits.batch),
             download: Limiter::new(limits.download),
+            scan_agent: Limiter::new(limits.scan_agent),
+            scan_gate: Limiter::new(limits.scan_gate),
         }
     }
 }

@@ -11,6 +11,7 @@ use ticketing_core::engine::Error as EngineError;
 use ticketing_core::event::EventError;
 use ticketing_core::field::FieldError;
 use ticketing_core::gate::GateError;
+use ticketing_core::money::MoneyError;
 use ticketing_core::quota::QuotaError;
 use ticketing_core::store::StoreError;
 use ticketing_core::ticket::TicketError;
@@ -44,14 +45,15 @@ pub struct ApiError {
     detail: String,
     field: Option<String>,
     retry_after: Option<u64>,
-    challenge: bool,
+    /// The `WWW-Authenticate` challenge of a 401.
+    challenge: Option<&'static str>,
     close: bool,
 }
 
 impl ApiError {
     /// A refusal with `status`, `code` and `detail`.
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), field: None, retry_after: None, challenge: false, close: false }
+        Self { status, code, detail: detail.into(), field: None, retry_after: None, challenge: None, close: false }
     }
 
     /// 413 `payload_too_large`, closing the connection: the rest of the body is not read, so the
@@ -80,9 +82,21 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
-    /// 401 `unauthorized`, with a `WWW-Authenticate: Bearer` challenge.
+    /// 401 `unauthorized`, with a `WWW-Authenticate: Bearer` challenge (no token was given).
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self { challenge: true, ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail) }
+        Self {
+            challenge: Some("Bearer realm=\"ticketing\""),
+            ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        }
+    }
+
+    /// 401 `unauthorized` for a token that is malformed, unknown, expired or revoked, with the
+    /// challenge RFC 6750 §3 asks for: `Bearer realm="ticketing", error="invalid_token"`.
+    pub fn invalid_token(detail: impl Into<String>) -> Self {
+        Self {
+            challenge: Some("Bearer realm=\"ticketing\", error=\"invalid_token\""),
+            ..Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        }
     }
 
     /// 409 `conflict`.
@@ -149,8 +163,8 @@ impl IntoResponse for ApiError {
         if self.close {
             headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
-        if self.challenge {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"ticketing\""));
+        if let Some(challenge) = self.challenge {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }
@@ -201,6 +215,10 @@ impl From<EngineError> for ApiError {
             EngineError::Event(EventError::EndsBeforeStart) => Self::field("ends_at", e.to_string()),
             EngineError::Event(EventError::StatusChange { .. }) => {
                 Self::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
+            }
+            EngineError::Holders(ref h) => Self::field(h.path(), e.to_string()),
+            EngineError::TicketType(TicketTypeError::Price(MoneyError::UnknownCurrency(_))) => {
+                Self::field("currency", e.to_string())
             }
             EngineError::TicketType(TicketTypeError::Price(_)) => Self::field("price_minor", e.to_string()),
             EngineError::TicketType(TicketTypeError::DuplicateName(_)) => {

@@ -1,6 +1,8 @@
 //! Logs: tracing lines as text or JSON, filtered by the configured level (`info`, or per target
 //! as `ticketing_http=debug,info`; checked when the configuration is read).
 
+use std::io::IsTerminal as _;
+
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -14,6 +16,9 @@ pub fn init(config: &Config) {
     let registry = tracing_subscriber::registry().with(filter);
     match config.log_format {
         LogFormat::Json => registry.with(tracing_subscriber::fmt::layer().json()).init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).init(),
+        // Colour only on a terminal: a file or a pipe gets plain text, no ANSI escape codes.
+        LogFormat::Text => {
+            registry.with(tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal())).init()
+        }
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::audit::{Actor, AuditEntry};
 use ticketing_core::credential::{ApiClient, Duty, StaffAssignment};
-use ticketing_core::event::{Event, EventSpec, EventStatus};
+use ticketing_core::event::{DEFAULT_DOORS_OPEN_MINUTES, Event, EventSpec, EventStatus};
 use ticketing_core::gate::{Gate, GateSpec};
 use ticketing_core::ids::{GateId, TicketTypeId, UserId};
 use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
@@ -41,6 +41,11 @@ pub struct EventBody {
     /// An external payment page (http or https).
     #[serde(default)]
     pub payment_url: Option<String>,
+    /// Minutes before `starts_at` when the doors open (0 to 10,080; default 240): earlier entries
+    /// are refused as `too_early`, unless the ticket type's validity window opens earlier.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10080)]
+    pub doors_open_minutes: Option<u32>,
     /// On creation by a superadmin: the organizer who runs it. An organizer runs the events they
     /// create.
     #[serde(default)]
@@ -61,6 +66,7 @@ impl EventBody {
             dress_code: self.dress_code.clone(),
             allow_reentry: self.allow_reentry,
             payment_url: self.payment_url.clone(),
+            doors_open_minutes: self.doors_open_minutes.unwrap_or(DEFAULT_DOORS_OPEN_MINUTES),
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct EventView {
     pub status: String,
     /// The external payment page.
     pub payment_url: Option<String>,
+    /// Minutes before the start when the doors open.
+    pub doors_open_minutes: u32,
 }
 
 impl From<&Event> for EventView {
@@ -109,6 +117,7 @@ impl From<&Event> for EventView {
             allow_reentry: e.allow_reentry(),
             status: e.status().as_str().to_owned(),
             payment_url: e.payment_url().map(|u| u.as_str().to_owned()),
+            doors_open_minutes: e.doors_open_minutes(),
         }
     }
 }

@@ -37,6 +37,7 @@ async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
             dress_code: None,
             allow_reentry: true,
             payment_url: None,
+            doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
         })
         .await
         .unwrap();

@@ -82,6 +82,8 @@ pub(crate) trait Columns {
     fn uuid(&self, column: &str) -> Result<Option<Uuid>, StoreError>;
     /// A boolean column.
     fn flag(&self, column: &str) -> Result<Option<bool>, StoreError>;
+    /// A bytes column (SQLite `BLOB`, Postgres `BYTEA`).
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// A Rust type a column reads as: nullable as `Option`, required otherwise.
@@ -105,7 +107,7 @@ macro_rules! column {
     )*};
 }
 
-column!(String => text, i64 => int, i32 => int32, Uuid => uuid, bool => flag);
+column!(String => text, i64 => int, i32 => int32, Uuid => uuid, bool => flag, Vec<u8> => bytes);
 
 /// Column `column` of `row`.
 pub(crate) fn get<T: Column, R: Columns + ?Sized>(row: &R, column: &str) -> Result<T, StoreError> {

@@ -53,17 +53,28 @@ pub async fn open(
     redis_url: Option<&str>,
     clock: Arc<dyn Clock>,
 ) -> Result<Arc<dyn Store>, OpenError> {
+    open_with_prefix(database_url, redis_url, REDIS_PREFIX, clock).await
+}
+
+/// Like [`open`], with Redis keys under `redis_prefix`, so several deployments can share one
+/// Redis server.
+pub async fn open_with_prefix(
+    database_url: &str,
+    redis_url: Option<&str>,
+    redis_prefix: &str,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn Store>, OpenError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
     match (scheme, redis_url) {
         ("sqlite", None) => Ok(Arc::new(SqliteStore::open(database_url, clock).await?)),
         ("sqlite", Some(redis)) => {
             let db = SqliteStore::open(database_url, clock.clone()).await?;
-            Ok(Arc::new(RedisLayer::connect(db, redis, REDIS_PREFIX, clock).await?))
+            Ok(Arc::new(RedisLayer::connect(db, redis, redis_prefix, clock).await?))
         }
         ("postgres" | "postgresql", None) => Ok(Arc::new(PgStore::open(database_url, 16, clock).await?)),
         ("postgres" | "postgresql", Some(redis)) => {
             let db = PgStore::open(database_url, 16, clock.clone()).await?;
-            Ok(Arc::new(RedisLayer::connect(db, redis, REDIS_PREFIX, clock).await?))
+            Ok(Arc::new(RedisLayer::connect(db, redis, redis_prefix, clock).await?))
         }
         _ => Err(OpenError::Scheme(scheme.to_owned())),
     }
@@ -87,6 +98,9 @@ pub enum OpenError {
     /// Redis cannot be reached, or its URL is malformed.
     #[error("cannot connect to Redis: {0}")]
     Redis(#[source] ::redis::RedisError),
+    /// The SQLite database file could not be created.
+    #[error("cannot create the database file: {0}")]
+    File(#[source] std::io::Error),
     /// SQLite's scan lanes (their own connections to the file, on their own threads) did not start.
     #[error("cannot start SQLite's scan lanes: {0}")]
     Lanes(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -35,6 +35,9 @@ pub enum Error {
     /// An invalid field.
     #[error(transparent)]
     Field(#[from] FieldError),
+    /// An invalid holder in a list.
+    #[error(transparent)]
+    Holders(#[from] crate::ticket::HolderListError),
     /// The ticket's status does not allow the change.
     #[error(transparent)]
     Transition(#[from] TransitionError),

@@ -73,9 +73,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             return Err(Error::Invalid("a generation with holders makes one ticket per holder"));
         }
         // Every holder is checked now, so the job cannot fail on one halfway.
-        for holder in &request.holders {
-            Holder::new(holder)?;
-        }
+        Holder::list(&request.holders)?;
         if let Some(pin) = request.template {
             self.store
                 .template_version(pin.template_id, Some(pin.version))
@@ -176,8 +174,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let holders: Vec<Option<Holder>> = if spec.holders.is_empty() {
             vec![None; usize::try_from(job.progress.total).unwrap_or(usize::MAX).min(chunk)]
         } else {
-            match spec.holders.iter().map(|h| Holder::new(h).map(Some)).collect::<Result<Vec<_>, _>>() {
-                Ok(holders) => holders,
+            match Holder::list(&spec.holders) {
+                Ok(holders) => holders.into_iter().map(Some).collect(),
                 Err(e) => return Step::Abandoned(e.to_string()),
             }
         };

@@ -84,7 +84,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let holders: Vec<Option<Holder>> = if request.holders.is_empty() {
             vec![None; request.count as usize]
         } else {
-            request.holders.iter().map(|h| Holder::new(h).map(Some)).collect::<Result<_, _>>()?
+            Holder::list(&request.holders)?.into_iter().map(Some).collect()
         };
         let now = self.clock.now();
         for draw in 1..=CODE_DRAWS {

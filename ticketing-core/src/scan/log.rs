@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::reason::{Direction, ScanReason};
 use crate::ids::{EventId, GateId, ScanLogId, TicketId, UserId};
+use crate::secret_token::TokenHash;
 use crate::status::TicketStatus;
 
 /// Which step of the two-step scan a log line records.
@@ -75,4 +76,21 @@ pub struct ScanLog {
     pub entries_after: Option<u32>,
     /// The client's nonce, if it sent one.
     pub nonce: Option<Nonce>,
+    /// The hash of the session token a confirmation presented (confirm lines only), so that a
+    /// nonce sent again is a replay only when it comes with the same session.
+    pub session: Option<TokenHash>,
+}
+
+impl ScanLog {
+    /// Whether `self`, the line first written with a nonce, answers a confirmation of `session`
+    /// at `gate` in `direction` sent with that nonce again: the same request, retried. A scanner
+    /// that reuses a nonce for another ticket, gate or direction gets no replay of the first. (A
+    /// token that is not even well-formed has no session: such requests replay each other's
+    /// refusal, which admits nobody.)
+    pub fn replays(&self, session: Option<&TokenHash>, gate: GateId, direction: Direction) -> bool {
+        self.stage == ScanStage::Confirm
+            && self.gate_id == gate
+            && self.direction == Some(direction)
+            && self.session.as_ref() == session
+    }
 }

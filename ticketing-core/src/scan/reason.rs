@@ -110,6 +110,9 @@ reasons! {
     InvalidSession = "invalid_session",
     /// The scan session belongs to another agent or gate.
     SessionMismatch = "session_mismatch",
+    /// The confirmation's nonce was already used by this agent for another confirmation (another
+    /// session, gate or direction): nothing was applied; send a fresh nonce.
+    NonceReused = "nonce_reused",
 }
 
 impl ScanReason {

@@ -92,7 +92,8 @@ fn check_entry(ctx: &ScanContext<'_>) -> Result<(), ScanReason> {
     if !gate.admits(ticket_type.id()) || !ticket_type.may_enter_by(gate.id()) {
         return Err(ScanReason::WrongGate);
     }
-    if ticket_type.validity_from().is_some_and(|from| now < from) {
+    // The type's window, else the event's doors: a ticket for next month does not enter today.
+    if now < ticket_type.validity_from().unwrap_or(event.doors_open_at()) {
         return Err(ScanReason::TooEarly);
     }
     let until = ticket_type.validity_to().unwrap_or(event.ends_at());

@@ -10,8 +10,9 @@ use super::session::{ScanSession, SessionToken};
 use crate::engine::{Error, Ticketing};
 use crate::gate::Gate;
 use crate::ids::{ScanLogId, TicketId, UserId};
+use crate::secret_token::TokenHash;
 use crate::short_code::ShortCode;
-use crate::signing::PayloadError;
+use crate::signing::{PayloadError, scanned_text};
 use crate::status::{TicketAction, TicketStatus};
 use crate::store::{CommitOutcome, ScanCommit, ScanView, Store, StoreError, TicketUpdate};
 use crate::ticket::Ticket;
@@ -143,7 +144,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let now = self.clock.now();
         // The credential is checked first (no I/O), so the store is read once for gate and ticket.
         let credential = match &request.credential {
-            Credential::Qr(text) => match self.keyring.verify_qr(text.trim(), now) {
+            Credential::Qr(text) => match self.keyring.verify_qr(scanned_text(text), now) {
                 Ok(claims) => Ok((claims.ticket, claims.expires_at)),
                 Err(PayloadError::Expired(_)) => Err(ScanReason::Expired),
                 Err(_) => Err(ScanReason::BadSignature),
@@ -181,6 +182,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
         };
         let allowed = match rules::allowed_directions(&ctx) {
             Ok(allowed) => allowed,
+            // Another event's ticket: this gate's staff learn nothing of it (no summary, and
+            // their event's log names no ticket), whoever runs the other event.
+            Err(ScanReason::WrongEvent) => {
+                return self.refuse_request(&gate, request.agent, None, ScanReason::WrongEvent, now).await;
+            }
             Err(reason) => {
                 let mut outcome = self.refuse_request(&gate, request.agent, Some(&ticket), reason, now).await?;
                 outcome.ticket = Some(summary);
@@ -222,11 +228,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let hash = token.as_ref().map(SessionToken::hash);
         let (gate, found) = self.store.confirm_context(request.gate_id, request.agent.id, hash.as_ref()).await?;
         let gate = gate.ok_or(Error::NotFound("gate"))?;
+        let hash = hash.as_ref();
         let Some((session, mut view)) = found else {
             // A session store may forget spent sessions (Redis expires them): a replay is
-            // recognised by its nonce.
-            if let Some(first) = self.first_with_nonce(request).await? {
-                return Ok(first);
+            // recognised by its nonce (and the session it came with).
+            if let Some(answer) = self.answer_by_nonce(&gate, request, hash).await? {
+                return Ok(answer);
             }
             return self.refuse_confirm(&gate, request, None, ScanReason::InvalidSession).await;
         };
@@ -237,8 +244,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let now = self.clock.now();
             let ScanView { ticket, ticket_type, event } = &view;
             if session.used_at.is_some() {
-                if let Some(first) = self.first_with_nonce(request).await? {
-                    return Ok(first);
+                if let Some(answer) = self.answer_by_nonce(&gate, request, hash).await? {
+                    return Ok(answer);
                 }
                 return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionUsed).await;
             }
@@ -258,7 +265,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 None
             };
             let after = update.as_ref().unwrap_or(ticket);
-            let log = self.log_line(
+            let mut log = self.log_line(
                 &gate,
                 request.agent.id,
                 Some(after),
@@ -268,6 +275,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 request.nonce.clone(),
                 now,
             );
+            log.session = Some(session.token_hash);
             let update = update.map(|next| TicketUpdate {
                 next,
                 expected_version: ticket.version(),
@@ -276,7 +284,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let commit = ScanCommit { session: session.token_hash, ticket: update, log };
             match self.store.commit_scan(&commit).await? {
                 CommitOutcome::Applied => return Ok(ConfirmOutcome::from_log(&commit.log, false)),
-                CommitOutcome::Replayed(first) => return Ok(ConfirmOutcome::from_log(&first, true)),
+                CommitOutcome::Replayed(first) => return self.replay_or_refuse(&gate, request, hash, &first).await,
                 CommitOutcome::SessionUsed => {
                     return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionUsed).await;
                 }
@@ -291,11 +299,48 @@ impl<S: Store + ?Sized> Ticketing<S> {
         Err(Error::Contention)
     }
 
-    /// The answer already given to this agent's confirmation with this nonce, if any.
-    async fn first_with_nonce(&self, request: &ConfirmRequest) -> Result<Option<ConfirmOutcome>, Error> {
+    /// The answer to a confirmation whose nonce this agent already used, if it did: the first
+    /// answer when this is the same request again, else a `nonce_reused` refusal.
+    async fn answer_by_nonce(
+        &self,
+        gate: &Gate,
+        request: &ConfirmRequest,
+        session: Option<&TokenHash>,
+    ) -> Result<Option<ConfirmOutcome>, Error> {
         let Some(nonce) = &request.nonce else { return Ok(None) };
-        let first = self.store.scan_by_nonce(request.agent.id, nonce).await?;
-        Ok(first.map(|log| ConfirmOutcome::from_log(&log, true)))
+        match self.store.scan_by_nonce(request.agent.id, nonce).await? {
+            Some(first) => self.replay_or_refuse(gate, request, session, &first).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `first`'s answer, marked `replayed`, when `request` is the same confirmation sent again;
+    /// else a refusal (`nonce_reused`) that applies nothing, so a scanner reusing nonces never
+    /// shows another ticket's entry as this one's.
+    async fn replay_or_refuse(
+        &self,
+        gate: &Gate,
+        request: &ConfirmRequest,
+        session: Option<&TokenHash>,
+        first: &ScanLog,
+    ) -> Result<ConfirmOutcome, Error> {
+        if first.replays(session, gate.id(), request.direction) {
+            return Ok(ConfirmOutcome::from_log(first, true));
+        }
+        let mut log = self.log_line(
+            gate,
+            request.agent.id,
+            None,
+            ScanStage::Confirm,
+            Some(request.direction),
+            ScanReason::NonceReused,
+            // The nonce is the first line's: this refusal is logged without it.
+            None,
+            self.clock.now(),
+        );
+        log.session = session.copied();
+        self.store.insert_scan_log(&log).await?;
+        Ok(ConfirmOutcome::from_log(&log, false))
     }
 
     fn scanning_gate(&self, gate: Option<Gate>, agent: ScanAgent) -> Result<Gate, Error> {
@@ -327,7 +372,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         reason: ScanReason,
     ) -> Result<ConfirmOutcome, Error> {
         let now = self.clock.now();
-        let log = self.log_line(
+        let session = SessionToken::parse(&request.token).as_ref().map(SessionToken::hash);
+        let mut log = self.log_line(
             gate,
             request.agent.id,
             ticket,
@@ -337,13 +383,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
             request.nonce.clone(),
             now,
         );
+        log.session = session;
         match self.store.insert_scan_log(&log).await {
             Ok(()) => Ok(ConfirmOutcome::from_log(&log, false)),
-            // The same nonce raced in from a retry: answer with the line that won.
+            // The nonce was used before (or raced in from a retry): the line that has it answers.
             Err(StoreError::Conflict(_)) if request.nonce.is_some() => {
                 let nonce = request.nonce.as_ref().ok_or(Error::NotFound("scan"))?;
                 let first = self.store.scan_by_nonce(request.agent.id, nonce).await?.ok_or(Error::NotFound("scan"))?;
-                Ok(ConfirmOutcome::from_log(&first, true))
+                self.replay_or_refuse(gate, request, session.as_ref(), &first).await
             }
             Err(e) => Err(e.into()),
         }
@@ -374,6 +421,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             status_after: ticket.map(Ticket::status),
             entries_after: ticket.map(Ticket::entries_used),
             nonce,
+            session: None,
         }
     }
 }

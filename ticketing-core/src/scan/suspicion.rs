@@ -9,6 +9,10 @@
 //!   remembered (a holder sent from the wrong gate to the right one is no copy), nor are tickets
 //!   of another event.
 //!
+//! Reports are throttled: at most one per pattern per gate per window (the pattern's own window).
+//! What happens meanwhile is counted and carried by the next report, so a flood of forged codes
+//! costs audit rows in proportion to time, not to requests.
+//!
 //! [`SuspicionWatch`] is pure state over the requests it is shown, bounded in memory; a server
 //! keeps one and shows it every request it answers.
 
@@ -52,7 +56,7 @@ pub enum Suspicion {
     RepeatedBadSignatures {
         /// The gate.
         gate_id: GateId,
-        /// How many.
+        /// How many since the gate's last report (at least the threshold within the window).
         count: usize,
         /// Since when.
         since: DateTime<Utc>,
@@ -67,6 +71,9 @@ pub enum Suspicion {
         second_gate: GateId,
         /// Seconds between the two.
         seconds_apart: i64,
+        /// Other tickets seen at two gates, arriving at this gate since its last report of this
+        /// pattern, held back by the throttle.
+        held_back: usize,
     },
 }
 
@@ -90,6 +97,48 @@ pub struct SuspicionWatch {
     seen: HashMap<TicketId, (GateId, DateTime<Utc>)>,
     /// The same, oldest first, to forget in time order.
     order: VecDeque<(DateTime<Utc>, TicketId)>,
+    /// Per gate: the last report of each pattern, and what was held back since.
+    throttle: HashMap<(GateId, Pattern), Throttle>,
+}
+
+/// The two patterns, as throttle keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Pattern {
+    BadSignatures,
+    TwoGates,
+}
+
+/// When a gate last reported a pattern, and how much it held back since.
+#[derive(Clone, Copy, Debug)]
+struct Throttle {
+    last: DateTime<Utc>,
+    held: usize,
+}
+
+impl SuspicionWatch {
+    /// Whether `gate` may report `pattern` at `at` (one report per window); if it may, what was
+    /// held back since its last report (and the count starts again), else `amount` is held back.
+    fn may_report(&mut self, gate: GateId, pattern: Pattern, amount: usize, at: DateTime<Utc>) -> Option<usize> {
+        let window = match pattern {
+            Pattern::BadSignatures => self.rules.bad_signature_window,
+            Pattern::TwoGates => self.rules.two_gates_window,
+        };
+        match self.throttle.get_mut(&(gate, pattern)) {
+            Some(t) if at - t.last < window => {
+                t.held += amount;
+                None
+            }
+            Some(t) => {
+                let held = t.held;
+                *t = Throttle { last: at, held: 0 };
+                Some(held)
+            }
+            None => {
+                self.throttle.insert((gate, pattern), Throttle { last: at, held: 0 });
+                Some(0)
+            }
+        }
+    }
 }
 
 impl SuspicionWatch {
@@ -116,9 +165,11 @@ impl SuspicionWatch {
                 recent.pop_front();
             }
             if recent.len() >= self.rules.bad_signatures.max(1) {
-                let since = recent.front().copied().unwrap_or(at);
-                found.push(Suspicion::RepeatedBadSignatures { gate_id, count: recent.len(), since });
+                let (count, since) = (recent.len(), recent.front().copied().unwrap_or(at));
                 recent.clear();
+                if let Some(held) = self.may_report(gate_id, Pattern::BadSignatures, count, at) {
+                    found.push(Suspicion::RepeatedBadSignatures { gate_id, count: count + held, since });
+                }
             }
         }
         // A ticket of another event says nothing about this one's; a refused request (not paid,
@@ -127,12 +178,14 @@ impl SuspicionWatch {
             if let Some((first_gate, when)) = self.seen.get(&ticket_id).copied()
                 && first_gate != gate_id
                 && at - when <= self.rules.two_gates_window
+                && let Some(held_back) = self.may_report(gate_id, Pattern::TwoGates, 1, at)
             {
                 found.push(Suspicion::TicketAtTwoGates {
                     ticket_id,
                     first_gate,
                     second_gate: gate_id,
                     seconds_apart: (at - when).num_seconds(),
+                    held_back,
                 });
             }
             if reason.is_ok() {
@@ -163,6 +216,13 @@ impl SuspicionWatch {
             self.bad.retain(|_, recent| recent.back().is_some_and(|last| at - *last <= window));
             if self.bad.len() > self.rules.capacity {
                 self.bad.clear();
+            }
+        }
+        if self.throttle.len() > self.rules.capacity {
+            let window = self.rules.bad_signature_window.max(self.rules.two_gates_window);
+            self.throttle.retain(|_, t| at - t.last < window);
+            if self.throttle.len() > self.rules.capacity {
+                self.throttle.clear();
             }
         }
     }
@@ -200,6 +260,27 @@ mod tests {
     }
 
     #[test]
+    fn a_flood_of_forged_codes_makes_one_report_per_gate_per_window_with_its_count() {
+        let mut watch = SuspicionWatch::new(SuspicionRules::default());
+        let t0 = Utc::now();
+        let mut reports = Vec::new();
+        // 10,000 forged codes over 10 minutes at one gate (about 17 a second).
+        for i in 0..10_000 {
+            let at = t0 + Duration::milliseconds(i * 60);
+            reports.extend(watch.observe(gate(1), None, ScanReason::BadSignature, at));
+        }
+        assert!((10..=11).contains(&reports.len()), "one a minute, not one per five codes: {}", reports.len());
+        let counted: usize = reports
+            .iter()
+            .map(|r| match r {
+                Suspicion::RepeatedBadSignatures { count, .. } => *count,
+                other => panic!("{other:?}"),
+            })
+            .sum();
+        assert!(counted > 9_000, "the reports carry what the throttle held back: {counted}");
+    }
+
+    #[test]
     fn bad_signatures_spread_out_are_not_reported() {
         let mut watch = SuspicionWatch::new(SuspicionRules::default());
         let t0 = Utc::now();
@@ -226,9 +307,19 @@ mod tests {
                 ticket_id: ticket(7),
                 first_gate: gate(1),
                 second_gate: gate(2),
-                seconds_apart: 30
+                seconds_apart: 30,
+                held_back: 0,
             }]
         );
+        // Within the window, more tickets at two gates are held back and counted by the next report.
+        for n in 10..13 {
+            assert!(watch.observe(gate(1), Some(ticket(n)), ScanReason::Ok, t0 + Duration::seconds(31)).is_empty());
+            assert!(watch.observe(gate(2), Some(ticket(n)), ScanReason::Ok, t0 + Duration::seconds(40)).is_empty());
+        }
+        let at = t0 + Duration::seconds(160);
+        assert!(watch.observe(gate(1), Some(ticket(20)), ScanReason::Ok, at).is_empty());
+        let found = watch.observe(gate(2), Some(ticket(20)), ScanReason::AlreadyInside, at);
+        assert!(matches!(found[..], [Suspicion::TicketAtTwoGates { held_back: 3, .. }]), "{found:?}");
         // Long after, a move to another gate is normal.
         assert!(watch.observe(gate(1), Some(ticket(7)), ScanReason::Ok, t0 + Duration::hours(2)).is_empty());
     }
@@ -241,14 +332,26 @@ mod tests {
             let mut watch = SuspicionWatch::new(rules);
             let mut at = Utc::now();
             let (mut bad, mut reports) = (0usize, 0usize);
+            let mut last_report = HashMap::new();
             for (g, t, forged, wait) in steps {
                 at += Duration::seconds(wait);
                 let reason = if forged { ScanReason::BadSignature } else { ScanReason::Ok };
                 let found = watch.observe(gate(g), (!forged).then(|| ticket(t)), reason, at);
+                for report in &found {
+                    let (gate_id, window) = match report {
+                        Suspicion::RepeatedBadSignatures { gate_id, .. } => (*gate_id, rules.bad_signature_window),
+                        Suspicion::TicketAtTwoGates { second_gate, .. } => (*second_gate, rules.two_gates_window),
+                    };
+                    let key = (gate_id, report.action());
+                    if let Some(last) = last_report.insert(key, at) {
+                        prop_assert!(at - last >= window, "one report per pattern per gate per window");
+                    }
+                }
                 bad += usize::from(forged);
                 reports += found.iter().filter(|s| matches!(s, Suspicion::RepeatedBadSignatures { .. })).count();
                 prop_assert!(watch.seen.len() <= rules.capacity && watch.order.len() <= rules.capacity);
                 prop_assert!(watch.bad.len() <= rules.capacity + 1);
+                prop_assert!(watch.throttle.len() <= rules.capacity + 1);
                 prop_assert!(watch.seen.values().all(|(_, when)| at - *when <= rules.two_gates_window));
             }
             prop_assert!(reports * rules.bad_signatures <= bad);

@@ -17,7 +17,7 @@ mod keys;
 mod payload;
 
 pub use keys::{Algorithm, KeyError, KeyId, KeyMaterial, KeyState, Keyring};
-pub use payload::{DecodedQr, MAX_TEXT_LEN, PayloadError, QrClaims, VERSION, decode_qr};
+pub use payload::{DecodedQr, MAX_TEXT_LEN, PayloadError, QrClaims, VERSION, decode_qr, scanned_text};
 
 #[cfg(test)]
 mod tests;

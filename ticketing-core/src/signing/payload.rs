@@ -147,6 +147,16 @@ impl DecodedQr {
     }
 }
 
+/// The QR text a scanner read, without what a scanner may add around it.
+///
+/// Keyboard-wedge scanners type the code and then Enter (CR, LF or both) or Tab; a camera
+/// decoder may pass a trailing newline. None of these is a base45 symbol, so stripping them
+/// never changes a genuine text. Spaces are kept: a space **is** a base45 symbol (a payload whose
+/// key id is, say, 1234 starts with one), so trimming spaces would break genuine codes.
+pub fn scanned_text(text: &str) -> &str {
+    text.trim_matches(['\r', '\n', '\t'])
+}
+
 impl Keyring {
     /// Signs `claims` with the current key of `algorithm` and returns the QR text.
     pub fn sign_qr(&self, algorithm: Algorithm, claims: &QrClaims) -> Result<String, KeyError> {

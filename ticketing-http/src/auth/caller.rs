@@ -189,8 +189,8 @@ impl FromRequestParts<Shared> for Caller {
         });
         let token = text
             .and_then(SecretToken::<TOKEN_BYTES>::parse)
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header is not a bearer token"))?;
-        let invalid = || ApiError::unauthorized("the token is invalid, expired or revoked");
+            .ok_or_else(|| ApiError::invalid_token("the Authorization header is not a bearer token"))?;
+        let invalid = || ApiError::invalid_token("the token is invalid, expired or revoked");
         let (hash, now) = (token.hash(), state.clock.now());
         if let Some(caller) = state.callers.get(&hash, now) {
             return Ok(caller);

@@ -131,6 +131,7 @@ async fn form<T: serde::de::DeserializeOwned>(
 ) -> Result<T, TokenError> {
     match Form::<T>::from_request(request, state).await {
         Ok(Form(value)) => Ok(value),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::too_large().into()),
         Err(e) => Err(oauth("invalid_request", &e.body_text())),
     }
 }
@@ -190,16 +191,32 @@ fn form_decode(part: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// Client credentials from HTTP Basic, if given there.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
+/// Client credentials from HTTP Basic: `Ok(None)` when the request has no Basic header, `Err`
+/// when it has one that cannot be read (RFC 6749 §5.2: 401 `invalid_client` with a challenge).
+fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
+    let Ok(value) = value.to_str() else { return Err(malformed_basic()) };
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+        return Ok(None);
     }
-    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
-    let (id, secret) = decoded.split_once(':')?;
-    Some((form_decode(id)?, form_decode(secret)?))
+    let pair = (|| {
+        let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        Some((form_decode(id)?, form_decode(secret)?))
+    })();
+    pair.map(Some).ok_or_else(malformed_basic)
+}
+
+fn malformed_basic() -> TokenError {
+    TokenError::OAuth {
+        status: StatusCode::UNAUTHORIZED,
+        body: OAuthError {
+            error: "invalid_client".into(),
+            error_description: "the Basic Authorization header cannot be read".into(),
+        },
+        basic: true,
+    }
 }
 
 /// Issues tokens.
@@ -222,7 +239,7 @@ pub async fn token(
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
     limit_peer(&state, peer)?;
-    let basic = basic_credentials(request.headers());
+    let basic = basic_credentials(request.headers())?;
     let req: TokenRequest = form(&state, request).await?;
     let issued = match req.grant_type.as_str() {
         "password" => password_grant(&state, &req).await?,

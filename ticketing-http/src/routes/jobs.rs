@@ -168,9 +168,7 @@ pub async fn generate(
         (Some(text), true) => holders_from_csv(text)?,
         (None, _) => body.holders.iter().map(HolderSpec::from).collect(),
     };
-    for (i, holder) in holders.iter().enumerate() {
-        Holder::new(holder).map_err(|e| ApiError::field(format!("holders[{i}]"), e.to_string()))?;
-    }
+    Holder::list(&holders).map_err(|e| ApiError::field(e.path(), e.to_string()))?;
     if !holders.is_empty() && holders.len() != body.count as usize {
         return Err(ApiError::field(
             "count",

@@ -117,6 +117,7 @@ async fn agent(state: &Shared, caller: &Caller, gate: GateId) -> Result<ScanAgen
     responses(
         (status = 200, description = "The verdict (a refusal is a verdict too, with its reason)", body = ScanVerdict),
         (status = 403, description = "Not a scanning role", body = Problem),
+        (status = 429, description = "Too many scan requests from this agent or at this gate", body = Problem),
     )
 )]
 pub async fn request(
@@ -131,7 +132,14 @@ pub async fn request(
         _ => return Err(ApiError::field("qr", "give the QR text or the short code, not both")),
     };
     let agent = agent(&state, &caller, gate_id).await?;
+    // Generous limits (a busy lane scans about one ticket a second): they stop a flood, not a
+    // queue. The gate's is only counted once the engine accepted the agent there, so nobody can
+    // use up another gate's allowance.
+    state.limits.scan_agent.check(&caller.user.to_string()).map_err(ApiError::retry_in)?;
+    let gate_key = gate_id.to_string();
+    state.limits.scan_gate.peek(&gate_key).map_err(ApiError::retry_in)?;
     let outcome = state.engine.scan_request(&ScanRequest { credential, gate_id, agent }).await?;
+    let _ = state.limits.scan_gate.check(&gate_key);
     let ticket_id = outcome.ticket.as_ref().map(|t| t.ticket_id);
     let found = state.suspicions.lock().unwrap_or_else(|e| e.into_inner()).observe(
         gate_id,

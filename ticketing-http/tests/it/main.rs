@@ -10,3 +10,4 @@ mod oauth;
 mod ops;
 mod restart;
 mod templates;
+mod trust;

@@ -205,7 +205,7 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
         "{}",
         type_with_stranger_gate.text
     );
-    let bad_price = s
+    let bad_currency = s
         .call(
             Method::POST,
             &format!("/api/v1/events/{event}/ticket-types"),
@@ -213,7 +213,7 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
             Some(with(type_body("A", 5), "currency", json!("XYZ"))),
         )
         .await;
-    assert_eq!(bad_price.json["field"], "price_minor", "{}", bad_price.text);
+    assert_eq!(bad_currency.json["field"], "currency", "{}", bad_currency.text);
     let bad_status =
         s.call(Method::POST, &format!("/api/v1/events/{event}/status"), token, Some(json!({"status": "open"}))).await;
     assert_eq!(
@@ -257,7 +257,11 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
         ),
         (json!({"count": 1, "holders": [{"name": "A"}], "holders_csv": "name\nB"}), "holders_csv", "not both"),
         (json!({"count": 3, "holders": [{"name": "A"}, {"name": "B"}]}), "count", "must be 2"),
-        (json!({"count": 2, "holders": [{"name": "A"}, {"name": "B", "email": "not-an-address"}]}), "holders[1]", ""),
+        (
+            json!({"count": 2, "holders": [{"name": "A"}, {"name": "B", "email": "not-an-address"}]}),
+            "holders[1].email",
+            "",
+        ),
         (json!({"count": 1, "template_version": 1}), "template_version", "template_id"),
     ];
     for (body, field, detail) in generations {
@@ -371,3 +375,58 @@ async fn invariants_that_would_break_are_refused(s: &TestServer) {
 }
 
 crate::on_both_backends!(invariants, &[], invariants_that_would_break_are_refused);
+
+/// Each field of a body, given a bad value, is named by its exact path: the type's fields
+/// (`currency`, not `price_minor`, for an unknown currency), and a holder in a list by its place
+/// (`holders[1].email`) whether tickets are issued now or by a generation job.
+async fn every_bad_field_is_named_by_its_path(s: &TestServer) {
+    let admin = s.admin().await;
+    let token = Some(admin.as_str());
+    let event = s.call(Method::POST, "/api/v1/events", token, Some(event_body("Paths", 100))).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let good = type_body("Paths", 10);
+    let types: [(&str, Value); 6] = [
+        ("name", json!("")),
+        ("price_minor", json!(-1)),
+        ("currency", json!("XYZ")),
+        ("currency", json!(7)),
+        ("quota", json!("many")),
+        ("usage_limit", json!(-2)),
+    ];
+    for (field, value) in types {
+        let body = with(good.clone(), field, value);
+        let answer =
+            s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), token, Some(body.clone())).await;
+        assert_eq!(
+            (answer.status, answer.json["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}: {}",
+            answer.text
+        );
+    }
+    let t = s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), token, Some(good)).await;
+    let ticket_type = t.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let fine = json!({"name": "Ana", "email": "ana@example.org", "phone": "+33612345678"});
+    for (field, value) in [("name", json!("")), ("email", json!("not-an-address")), ("phone", json!("call me"))] {
+        let mut bad = fine.clone();
+        bad[field] = value;
+        let holders = json!([fine, bad, fine]);
+        for (path, body) in
+            [("tickets", json!({"holders": holders})), ("generations", json!({"count": 3, "holders": holders}))]
+        {
+            let answer =
+                s.call(Method::POST, &format!("/api/v1/ticket-types/{ticket_type}/{path}"), token, Some(body)).await;
+            let expected = format!("holders[1].{field}");
+            assert_eq!(
+                (answer.status, answer.json["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(expected.as_str())),
+                "{path}: {}",
+                answer.text
+            );
+        }
+    }
+    let none = s.call(Method::GET, &format!("/api/v1/events/{event}/tickets"), token, None).await;
+    assert_eq!(none.json.as_array().map(Vec::len), Some(0), "nothing was written: {}", none.text);
+}
+
+crate::on_both_backends!(field_paths, &[], every_bad_field_is_named_by_its_path);

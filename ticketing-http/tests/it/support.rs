@@ -409,6 +409,7 @@ impl Drop for PrivateRedis {
 pub struct PgProxy {
     addr: SocketAddr,
     down: tokio::sync::watch::Sender<bool>,
+    silent: tokio::sync::watch::Sender<bool>,
 }
 
 impl PgProxy {
@@ -426,23 +427,35 @@ impl PgProxy {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port for the proxy");
         let addr = listener.local_addr().expect("bound");
         let (down, watch) = tokio::sync::watch::channel(false);
+        let (silent, hush) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                let mut watch = watch.clone();
+                let (mut watch, mut hush) = (watch.clone(), hush.clone());
                 if *watch.borrow() {
                     continue; // dropped: closed at once
                 }
                 let target = target.clone();
                 tokio::spawn(async move {
+                    let silent = *hush.borrow();
+                    if silent {
+                        // Unreachable: the connection is held open and nothing ever answers.
+                        let _ = async { hush.wait_for(|silent| !*silent).await.is_ok() }.await;
+                        return;
+                    }
                     let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = watch.wait_for(|down| *down) => {}
+                    let hushed = tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => false,
+                        _ = watch.wait_for(|down| *down) => false,
+                        // Every byte is swallowed from now on, both ways, as by a dead route.
+                        _ = async { hush.wait_for(|silent| *silent).await.is_ok() } => true,
+                    };
+                    if hushed {
+                        let _ = async { hush.wait_for(|silent| !*silent).await.is_ok() }.await;
                     }
                 });
             }
         });
-        Some(Self { addr, down })
+        Some(Self { addr, down, silent })
     }
 
     /// `DATABASE_URL` with this proxy as its host.
@@ -461,5 +474,12 @@ impl PgProxy {
     /// Lets connections through again.
     pub fn restore(&self) {
         let _ = self.down.send(false);
+        let _ = self.silent.send(false);
+    }
+
+    /// Makes the database unreachable rather than refusing: connections stay open and nothing
+    /// answers, as when a route to the host is lost (each query waits, no error comes).
+    pub fn silence(&self) {
+        let _ = self.silent.send(true);
     }
 }

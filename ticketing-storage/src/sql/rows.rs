@@ -34,6 +34,10 @@ impl Columns for DbRow {
     fn flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
         self.try_get(column).map_err(db_error)
     }
+
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.try_get(column).map_err(db_error)
+    }
 }
 
 /// Binds `params`, in order, after whatever `query` has bound already.
@@ -66,6 +70,7 @@ pub(super) const EVENT_COLUMNS: &[&str] = &[
     "allow_reentry",
     "payment_url",
     "status",
+    "doors_open_minutes",
 ];
 
 /// The columns `rows::ticket_type` reads.
@@ -108,6 +113,7 @@ pub(super) fn event_at<R: Columns + ?Sized>(row: &R, prefix: &str) -> Result<Eve
         dress_code: get_at(row, prefix, "dress_code")?,
         allow_reentry: get_at(row, prefix, "allow_reentry")?,
         payment_url: get_at(row, prefix, "payment_url")?,
+        doors_open_minutes: count(get_at(row, prefix, "doors_open_minutes")?)?,
     };
     let status: String = get_at(row, prefix, "status")?;
     let status = status.parse().map_err(|_| corrupt("event status", &status))?;

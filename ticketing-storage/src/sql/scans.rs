@@ -50,12 +50,16 @@ pub(super) fn log_from_row<R: Columns + ?Sized>(row: &R) -> Result<ScanLog, Stor
         status_after: status_after.map(|s| s.parse().map_err(|_| corrupt("status", &s))).transpose()?,
         entries_after: get::<Option<i64>, _>(row, "entries_after")?.map(count).transpose()?,
         nonce: nonce.map(|n| Nonce::parse(&n).ok_or_else(|| corrupt("nonce", &n))).transpose()?,
+        session: get::<Option<Vec<u8>>, _>(row, "session_hash")?
+            .map(|h| h.try_into().map(TokenHash).map_err(|h: Vec<u8>| corrupt("session hash", h.len())))
+            .transpose()?,
     })
 }
 
 /// Writes a log line: its fields in column order (see [`log_params`]).
 pub(super) const INSERT_LOG: &str = "INSERT INTO scan_logs (id, at, event_id, gate_id, agent_id, ticket_id, stage, \
-    direction, reason, status_after, entries_after, nonce) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    direction, reason, status_after, entries_after, nonce, session_hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
 
 /// The parameters of [`INSERT_LOG`].
 pub(super) fn log_params(log: &ScanLog) -> Vec<Param> {
@@ -72,6 +76,7 @@ pub(super) fn log_params(log: &ScanLog) -> Vec<Param> {
         Param::Text(log.status_after.map(|s| s.as_str().to_owned())),
         Param::Int(log.entries_after.map(i64::from)),
         Param::Text(log.nonce.as_ref().map(|n| n.as_str().to_owned())),
+        Param::Bytes(log.session.map(|h| h.0.to_vec())),
     ]
 }
 

@@ -415,6 +415,10 @@ impl Columns for Row<'_, '_> {
     fn flag(&self, column: &str) -> Result<Option<bool>, StoreError> {
         self.value(column)
     }
+
+    fn bytes(&self, column: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.value(column)
+    }
 }
 
 /// Binds as sqlx binds the same values on SQLite: a UUID as its 16 bytes.

@@ -96,7 +96,7 @@ pub async fn invalid_holders_refuse_the_whole_batch(backend: &Backend) {
         ],
         status: TicketStatus::Paid,
     };
-    assert!(matches!(w.engine.issue_tickets(&request).await, Err(Error::Field(f)) if f.field == "holder.email"));
+    assert!(matches!(w.engine.issue_tickets(&request).await, Err(Error::Holders(h)) if h.path() == "holders[1].email"));
     assert!(matches!(
         w.engine.issue_tickets(&IssueRequest { status: TicketStatus::Inside, ..issue(&w.standard, 1) }).await,
         Err(Error::Ticket(_))

@@ -407,7 +407,7 @@ pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend:
     let mut bad = holders.clone();
     bad[7].name = String::new();
     let nameless = engine.start_generation(&GenerationRequest { holders: bad, ..request.clone() }).await;
-    assert!(matches!(nameless, Err(Error::Field(_))), "{nameless:?}");
+    assert!(matches!(&nameless, Err(Error::Holders(h)) if h.path() == "holders[7].name"), "{nameless:?}");
     let nowhere = TemplatePin { template_id: template, version: 2 };
     let unknown = engine.start_generation(&GenerationRequest { template: Some(nowhere), ..request.clone() }).await;
     assert!(matches!(unknown, Err(Error::NotFound(_))), "{unknown:?}");

@@ -3,7 +3,7 @@
 use chrono::Duration;
 use ticketing_core::engine::Error;
 use ticketing_core::env::Clock;
-use ticketing_core::event::EventStatus;
+use ticketing_core::event::{EventSpec, EventStatus};
 use ticketing_core::scan::{
     ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanReason, ScanRequest, ScanStage,
 };
@@ -172,6 +172,42 @@ pub async fn validity_windows_and_event_status(backend: &Backend) {
     assert_eq!(w.pass(&any, Direction::In).await.reason(), ScanReason::EventCancelled);
 }
 
+/// Conformance case: without a type window, entries open when the event's doors do (4 hours
+/// before the start by default, or as the event says, stored and read back); a type whose own
+/// window opens earlier lets its holders in then (early access).
+pub async fn doors_open_some_hours_before_the_start(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let t = w.ticket(&w.standard, TicketStatus::Paid).await;
+    w.clock.set(event_start() - Duration::days(30));
+    assert_eq!(w.pass(&t, Direction::In).await.reason(), ScanReason::TooEarly, "a month before");
+    w.clock.set(event_start() - Duration::hours(4) - Duration::seconds(1));
+    assert_eq!(w.pass(&t, Direction::In).await.reason(), ScanReason::TooEarly);
+    let early = TicketTypeSpec {
+        name: "Early access".into(),
+        validity_from: Some(event_start() - Duration::hours(6)),
+        ..w.standard.spec()
+    };
+    let early = w.engine.add_ticket_type(w.event.id(), &early).await.unwrap();
+    let vip = w.ticket(&early, TicketStatus::Paid).await;
+    let gate_spec =
+        ticketing_core::gate::GateSpec { name: "Early".into(), agents: vec![w.agent.id], ticket_types: None };
+    let gate = w.engine.add_gate(w.event.id(), &gate_spec).await.unwrap();
+    let requested = w.request(w.qr(&vip), &gate, w.agent).await;
+    assert_eq!(requested.reason, ScanReason::Ok, "the type's window opens first");
+    w.clock.set(event_start() - Duration::hours(4));
+    assert_eq!(w.pass(&t, Direction::In).await.reason(), ScanReason::Ok, "doors open");
+
+    let spec = EventSpec { doors_open_minutes: 30, ..w.event.spec() };
+    let event = w.engine.update_event(w.event.id(), &spec).await.unwrap();
+    assert_eq!(w.engine.event(event.id()).await.unwrap().doors_open_minutes(), 30, "stored and read back");
+    let later = w.ticket(&w.standard, TicketStatus::Paid).await;
+    assert_eq!(w.pass(&later, Direction::In).await.reason(), ScanReason::TooEarly, "now 30 minutes before");
+    w.clock.set(event_start() - Duration::minutes(30));
+    assert_eq!(w.pass(&later, Direction::In).await.reason(), ScanReason::Ok);
+    let bad = EventSpec { doors_open_minutes: 10_081, ..w.event.spec() };
+    assert!(matches!(w.engine.update_event(w.event.id(), &bad).await, Err(Error::Event(_))));
+}
+
 /// Conformance case.
 pub async fn a_ticket_of_another_event_is_wrong_event_and_drafts_do_not_admit(backend: &Backend) {
     let w = World::new(backend, Options::default()).await;
@@ -181,6 +217,16 @@ pub async fn a_ticket_of_another_event_is_wrong_event_and_drafts_do_not_admit(ba
     let draft_type = w.engine.add_ticket_type(draft.id(), &w.standard.spec()).await.unwrap();
     let t = w.ticket(&draft_type, TicketStatus::Paid).await;
     assert_eq!(w.pass(&t, Direction::In).await.reason(), ScanReason::WrongEvent);
+    // A gate of another event learns nothing of the ticket: no summary, and its log names none.
+    let refused = w.request(w.qr(&t), &w.main_gate, w.agent).await;
+    assert_eq!((refused.reason, refused.ticket, refused.session), (ScanReason::WrongEvent, None, None));
+    let logs = w
+        .engine
+        .store()
+        .scan_logs(&ScanLogFilter { event_id: Some(w.event.id()), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(logs.iter().all(|l| l.reason != ScanReason::WrongEvent || l.ticket_id.is_none()), "{logs:?}");
     let gate = w
         .engine
         .add_gate(
@@ -253,6 +299,40 @@ pub async fn a_repeated_nonce_returns_the_first_result_and_changes_nothing(backe
         (a.reason, a.replayed, b.reason, b.replayed),
         (ScanReason::InvalidSession, false, ScanReason::InvalidSession, true)
     );
+}
+
+/// Conformance case: a scanner that reuses a nonce (a counter reset by a restart) for another
+/// ticket gets `nonce_reused`, never the first ticket's entry; nothing is applied, and a fresh
+/// nonce then confirms the session.
+pub async fn a_nonce_reused_for_another_request_is_refused_not_replayed(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let (one, two) = (w.ticket(&w.standard, TicketStatus::Paid).await, w.ticket(&w.standard, TicketStatus::Paid).await);
+    let confirm = |token: String, nonce: &str| ConfirmRequest {
+        token,
+        direction: Direction::In,
+        gate_id: w.main_gate.id(),
+        agent: w.agent,
+        nonce: Nonce::parse(nonce),
+    };
+    let token = w.request(w.qr(&one), &w.main_gate, w.agent).await.session.unwrap().token;
+    assert_eq!(w.engine.scan_confirm(&confirm(token, "7")).await.unwrap().reason, ScanReason::Ok);
+    let token = w.request(w.qr(&two), &w.main_gate, w.agent).await.session.unwrap().token;
+    let reused = w.engine.scan_confirm(&confirm(token.clone(), "7")).await.unwrap();
+    assert_eq!((reused.reason, reused.replayed, reused.ticket_id), (ScanReason::NonceReused, false, None));
+    assert_eq!(w.engine.ticket(two.id()).await.unwrap().status(), TicketStatus::Paid, "ticket 2 did not enter");
+    // The same session and nonce in the other direction, or at another gate: refused as well.
+    let out = ConfirmRequest { direction: Direction::Out, ..confirm(token.clone(), "7") };
+    assert_eq!(w.engine.scan_confirm(&out).await.unwrap().reason, ScanReason::NonceReused);
+    let fresh = w.engine.scan_confirm(&confirm(token.clone(), "8")).await.unwrap();
+    assert_eq!((fresh.reason, fresh.ticket_id, fresh.replayed), (ScanReason::Ok, Some(two.id()), false));
+    // And that one, sent again, is a true replay.
+    let again = w.engine.scan_confirm(&confirm(token, "8")).await.unwrap();
+    assert_eq!((again.reason, again.ticket_id, again.replayed), (ScanReason::Ok, Some(two.id()), true));
+    // A re-entry of ticket 1 with the nonce of its first entry is not that entry either.
+    assert_eq!(w.pass(&one, Direction::Out).await.reason(), ScanReason::Ok);
+    let token = w.request(w.qr(&one), &w.main_gate, w.agent).await.session.unwrap().token;
+    assert_eq!(w.engine.scan_confirm(&confirm(token, "7")).await.unwrap().reason, ScanReason::NonceReused);
+    assert_eq!(w.engine.ticket(one.id()).await.unwrap().status(), TicketStatus::Outside);
 }
 
 /// Conformance case.

@@ -198,6 +198,7 @@ impl World {
             dress_code: None,
             allow_reentry: options.allow_reentry,
             payment_url: None,
+            doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
         };
         let event = engine.create_event(&spec).await.unwrap();
         let event = engine.set_event_status(event.id(), EventStatus::Published).await.unwrap();
