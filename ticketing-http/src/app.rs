@@ -205,8 +205,8 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
     let mut router = api
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(middleware::from_fn_with_state(state.clone(), scan_budget))
+        .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.config.body_limit_bytes))
         .with_state(state.clone())
         .merge(docs);
@@ -232,15 +232,19 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
 }
 
 /// The scan steps a gate waits on: answered within the scan budget (storage included, the
-/// bearer-token check too), else 503 `unavailable` and nobody admitted. Other routes may wait
-/// longer for storage (the pool's 10 s).
+/// bearer-token check too), else 503 `unavailable`: the gate admits nobody on it. Other routes
+/// may wait longer for storage (the pool's 10 s). The step itself runs on to its end in its own
+/// task, so a confirmation is never cut between its writes (a Redis session spent and the
+/// database commit not yet done): it commits, or rolls back and gives its session back, and
+/// the same confirmation sent again with its nonce is answered with what happened.
 async fn scan_budget(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !matches!(path, "/api/v1/scan/request" | "/api/v1/scan/confirm") {
         return next.run(request).await;
     }
-    match tokio::time::timeout(state.config.scan_budget, next.run(request)).await {
-        Ok(response) => response,
+    match tokio::time::timeout(state.config.scan_budget, tokio::spawn(next.run(request))).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => ApiError::internal(format!("a scan step failed: {e}")).into_response(),
         Err(_) => {
             tracing::warn!(
                 budget_ms = state.config.scan_budget.as_millis(),

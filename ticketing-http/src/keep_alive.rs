@@ -75,12 +75,18 @@ pub async fn keep_alive(request: Request, next: Next) -> Response {
     if http_body::Body::is_end_stream(&body) {
         return next.run(Request::from_parts(parts, body)).await;
     }
+    let expects_continue =
+        parts.headers.get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let leftover = Leftover::default();
     let tracked = Tracked { inner: Some(body), leftover: leftover.clone(), finished: false };
     let mut response = next.run(Request::from_parts(parts, Body::new(tracked))).await;
     let left = leftover.lock().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(body) = left {
-        let drained = tokio::time::timeout(DRAIN_WAIT, drain(body)).await.unwrap_or(false);
+        // A client waiting for `100 Continue` is not asked for a body that is refused anyway,
+        // and a body announced larger than the drain allows is not read at all.
+        let drained = !expects_continue
+            && body.size_hint().lower() <= DRAIN_MAX as u64
+            && tokio::time::timeout(DRAIN_WAIT, drain(body)).await.unwrap_or(false);
         if !drained {
             response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         }

@@ -84,13 +84,13 @@ pub struct ScanLog {
 impl ScanLog {
     /// Whether `self`, the line first written with a nonce, answers a confirmation of `session`
     /// at `gate` in `direction` sent with that nonce again: the same request, retried. A scanner
-    /// that reuses a nonce for another ticket, gate or direction gets no replay of the first. (A
-    /// token that is not even well-formed has no session: such requests replay each other's
-    /// refusal, which admits nobody.)
+    /// that reuses a nonce for another ticket, gate or direction gets no replay of the first. A
+    /// line without a session (a malformed token, or written before sessions were recorded)
+    /// replays nothing.
     pub fn replays(&self, session: Option<&TokenHash>, gate: GateId, direction: Direction) -> bool {
         self.stage == ScanStage::Confirm
             && self.gate_id == gate
             && self.direction == Some(direction)
-            && self.session.as_ref() == session
+            && matches!((&self.session, session), (Some(first), Some(now)) if first == now)
     }
 }

@@ -318,6 +318,23 @@ async fn the_standards_small_print() {
     s.stop().await;
 }
 
+/// A server started by `Server::start` from settings alone, as the binary does (the store opened
+/// from its URL, in `dir`), with `settings` added; not serving.
+async fn started_as_operators_do(dir: &std::path::Path, settings: &[(&str, &str)]) -> ticketing_http::Server {
+    let mut vars: BTreeMap<String, String> = [
+        ("TICKETING_LISTEN", "127.0.0.1:0"),
+        ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD),
+        ("TICKETING_WORKERS", "0"),
+    ]
+    .iter()
+    .chain(settings)
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    vars.insert("TICKETING_DATA_DIR".into(), dir.display().to_string());
+    let config = ticketing_http::Config::from_vars(vars).expect("settings");
+    ticketing_http::Server::start(config).await.expect("the server starts")
+}
+
 /// The data directory is the owner's alone (0700), and so are the database and its WAL and
 /// shared-memory files (0600): they hold holders' names, emails and phones.
 #[cfg(unix)]
@@ -329,18 +346,7 @@ async fn personal_data_files_are_private() {
         .join(format!("private-{}", std::process::id()))
         .join("data");
     let _ = std::fs::remove_dir_all(&dir);
-    let vars: BTreeMap<String, String> = [
-        ("TICKETING_LISTEN", "127.0.0.1:0".to_owned()),
-        ("TICKETING_DATA_DIR", dir.display().to_string()),
-        ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD.to_owned()),
-        ("TICKETING_WORKERS", "0".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let server = ticketing_http::Server::start(ticketing_http::Config::from_vars(vars).expect("settings"))
-        .await
-        .expect("the server starts");
+    let server = started_as_operators_do(&dir, &[]).await;
     let mode = |name: &str| std::fs::metadata(dir.join(name)).expect(name).permissions().mode() & 0o777;
     assert_eq!(std::fs::metadata(&dir).expect("dir").permissions().mode() & 0o777, 0o700);
     for file in ["ticketing.db", "ticketing.db-wal", "ticketing.db-shm", "keys.toml", "link.key"] {
@@ -361,20 +367,8 @@ async fn redis_keys_carry_the_configured_prefix() {
         .join("http-tests")
         .join(format!("prefix-{}", std::process::id()));
     let prefix = format!("deployment-{}:", std::process::id());
-    let vars: BTreeMap<String, String> = [
-        ("TICKETING_LISTEN", "127.0.0.1:0".to_owned()),
-        ("TICKETING_DATA_DIR", dir.display().to_string()),
-        ("TICKETING_REDIS_URL", redis.clone()),
-        ("TICKETING_REDIS_PREFIX", prefix.clone()),
-        ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD.to_owned()),
-        ("TICKETING_WORKERS", "0".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    let server = ticketing_http::Server::start(ticketing_http::Config::from_vars(vars).expect("settings"))
-        .await
-        .expect("the server starts");
+    let server =
+        started_as_operators_do(&dir, &[("TICKETING_REDIS_URL", &redis), ("TICKETING_REDIS_PREFIX", &prefix)]).await;
     let store = server.state().store().clone();
     assert!(store.try_lock("trial", "me", Duration::from_secs(30)).await.expect("Redis"));
     let keys = std::process::Command::new("redis-cli")

@@ -292,13 +292,17 @@ pub async fn a_repeated_nonce_returns_the_first_result_and_changes_nothing(backe
         w.engine.store().scan_logs(&ScanLogFilter { ticket_id: Some(t.id()), ..Default::default() }).await.unwrap();
     assert_eq!(logs.len(), 1);
     assert_eq!(w.engine.ticket(t.id()).await.unwrap().entries_used(), 1);
-    // Refusals replay too.
-    let bad = ConfirmRequest { token: "nope".into(), nonce: Nonce::parse("device-7:43"), ..confirm };
+    // Refusals replay too (an unknown session, sent again with its nonce).
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA".to_owned();
+    let bad = ConfirmRequest { token: unknown, nonce: Nonce::parse("device-7:43"), ..confirm.clone() };
     let (a, b) = (w.engine.scan_confirm(&bad).await.unwrap(), w.engine.scan_confirm(&bad).await.unwrap());
     assert_eq!(
         (a.reason, a.replayed, b.reason, b.replayed),
         (ScanReason::InvalidSession, false, ScanReason::InvalidSession, true)
     );
+    // A token that is not even well-formed has no session to match: its nonce replays nothing.
+    let garbage = ConfirmRequest { token: "nope".into(), nonce: Nonce::parse("device-7:42"), ..confirm };
+    assert_eq!(w.engine.scan_confirm(&garbage).await.unwrap().reason, ScanReason::NonceReused);
 }
 
 /// Conformance case: a scanner that reuses a nonce (a counter reset by a restart) for another
