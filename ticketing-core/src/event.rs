@@ -45,6 +45,9 @@ pub enum EventStatus {
 }
 
 impl EventStatus {
+    /// Every status.
+    pub const ALL: [EventStatus; 4] = [Self::Draft, Self::Published, Self::Cancelled, Self::Ended];
+
     /// The stable lower-case name.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -40,16 +40,26 @@ pub enum ShortCodeError {
 pub struct ShortCode(u64);
 
 impl ShortCode {
+    /// How many codes there are: 31^9.
+    pub const SPACE: u64 = SPACE;
+
     /// A uniformly random code.
     pub fn generate(rng: &dyn Randomness) -> Self {
+        Self::generate_within(rng, SPACE)
+    }
+
+    /// A uniformly random code among the first `space` ones (all of them when `space` is
+    /// [`ShortCode::SPACE`] or more, at least one): tests narrow it to force collisions.
+    pub fn generate_within(rng: &dyn Randomness, space: u64) -> Self {
+        let space = space.clamp(1, SPACE);
         // Rejection sampling over 48 bits keeps the distribution uniform.
-        let limit = (1u64 << 48) / SPACE * SPACE;
+        let limit = (1u64 << 48) / space * space;
         loop {
             let mut bytes = [0u8; 8];
             rng.fill(&mut bytes[2..]);
             let v = u64::from_be_bytes(bytes);
             if v < limit {
-                return Self(v % SPACE);
+                return Self(v % space);
             }
         }
     }

@@ -184,6 +184,9 @@ pub trait TicketRepository: Send + Sync {
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
     /// A ticket by short code.
     async fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError>;
+    /// Which of `codes` are already a ticket's short code: new codes are drawn again only where
+    /// they collide, so a batch never fails for a collision whatever the number of tickets.
+    async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError>;
     /// Replaces a ticket if its stored version is still `expected_version`, else `Stale`.
     /// Counters follow the status (a ticket that stops being live frees its place).
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError>;

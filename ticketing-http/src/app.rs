@@ -233,18 +233,20 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
 
 /// The scan steps a gate waits on: answered within the scan budget (storage included, the
 /// bearer-token check too), else 503 `unavailable`: the gate admits nobody on it. Other routes
-/// may wait longer for storage (the pool's 10 s). The step itself runs on to its end in its own
-/// task, so a confirmation is never cut between its writes (a Redis session spent and the
-/// database commit not yet done): it commits, or rolls back and gives its session back, and
-/// the same confirmation sent again with its nonce is answered with what happened.
+/// may wait longer for storage (the pool's 10 s).
+///
+/// A step past its budget is dropped, not left to finish: a confirmation that completed later
+/// would mark inside a person the gate turned away. Dropped, its transaction rolls back; the
+/// one case it cannot undo is a commit already sent (as when an answer is lost on the network),
+/// which the same confirmation sent again with its nonce reports. With Redis, a session spent
+/// just before the drop stays spent: the agent scans the ticket again for a new one.
 async fn scan_budget(State(state): State<Shared>, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if !matches!(path, "/api/v1/scan/request" | "/api/v1/scan/confirm") {
         return next.run(request).await;
     }
-    match tokio::time::timeout(state.config.scan_budget, tokio::spawn(next.run(request))).await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => ApiError::internal(format!("a scan step failed: {e}")).into_response(),
+    match tokio::time::timeout(state.config.scan_budget, next.run(request)).await {
+        Ok(response) => response,
         Err(_) => {
             tracing::warn!(
                 budget_ms = state.config.scan_budget.as_millis(),
@@ -270,13 +272,32 @@ async fn docs_problem(response: Response) -> Response {
 /// How long an idle worker waits before looking for a job again.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// A job worker: runs the most urgent due job, again and again.
+/// A job worker: runs the most urgent due job, again and again, with a heartbeat every third of
+/// the lease while it runs (so a job whose worker died is resumed one short lease later, and a
+/// long chunk never loses a live worker's lease).
 async fn work(state: Shared, n: usize) {
     let name = format!("worker-{n}");
     loop {
         let started = std::time::Instant::now();
-        match state.engine.run_next_job(&name).await {
-            Ok(Some(run)) => {
+        let claimed = match state.engine.claim_next_job(&name).await {
+            Ok(Some(claimed)) => Ok(claimed),
+            Ok(None) => {
+                tokio::time::sleep(WORKER_IDLE).await;
+                continue;
+            }
+            Err(e) => Err(e),
+        };
+        let run = match claimed {
+            // The heartbeat lives inside this worker's future: a worker stopped (or a process
+            // ended) stops beating with it, and its job is resumed one lease later.
+            Ok(claimed) => tokio::select! {
+                run = state.engine.run_claimed_job(claimed.clone()) => run,
+                never = heartbeat(&state, &claimed) => match never {},
+            },
+            Err(e) => Err(e),
+        };
+        match run {
+            Ok(run) => {
                 let job = &run.job;
                 // An attempt that failed leaves the job failed, or queued again with its error.
                 let failed =
@@ -284,7 +305,6 @@ async fn work(state: Shared, n: usize) {
                 state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
                 tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, made = run.made, "job step")
             }
-            Ok(None) => tokio::time::sleep(WORKER_IDLE).await,
             Err(e) => {
                 state.metrics.observe_queue_error();
                 tracing::warn!(worker = %name, error = %e, "the job queue failed; trying again shortly");
@@ -292,6 +312,23 @@ async fn work(state: Shared, n: usize) {
             }
         }
     }
+}
+
+/// Keeps `claimed`'s lease while its run goes on: a heartbeat every third of the lease. Once the
+/// lease is lost or a cancel is asked it stops beating (the run stops at its next report); it
+/// never ends by itself: the run ends it.
+async fn heartbeat(state: &Shared, claimed: &ticketing_core::engine::ClaimedJob) -> std::convert::Infallible {
+    let mut every = tokio::time::interval(state.config.job_lease / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        match state.engine.heartbeat_job(claimed).await {
+            Ok(ticketing_core::job::LeaseCheck::Held) => {}
+            Ok(_) => break,
+            Err(e) => tracing::warn!(job = %claimed.job().id, error = %e, "a job heartbeat failed; trying again"),
+        }
+    }
+    std::future::pending().await
 }
 
 /// How often expired tokens are deleted, and how long after expiry.

@@ -22,7 +22,7 @@
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
-//! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it | 60 |
+//! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it (a live worker sends a heartbeat every third of it) | 15 |
 //! | `scan_session_ttl_secs` | `TICKETING_SCAN_SESSION_TTL_SECS` (5 to 600): how long a scan request's `scan_session_token` works | 30 |
 //! | `scan_budget_ms` | `TICKETING_SCAN_BUDGET_MS` (100 to 30,000): how long a scan request or confirmation may wait for storage before the gate gets 503 | 1,000 |
 //! | `log_format` | `TICKETING_LOG_FORMAT` (`text` or `json`) | `text` |
@@ -446,7 +446,7 @@ impl Config {
                 n => n,
             },
             job_lease: {
-                let secs = secs("job_lease_secs", "TICKETING_JOB_LEASE_SECS", file.job_lease_secs, 60, 3600)?;
+                let secs = secs("job_lease_secs", "TICKETING_JOB_LEASE_SECS", file.job_lease_secs, 15, 3600)?;
                 at_least("job_lease_secs", "TICKETING_JOB_LEASE_SECS", secs, 5)?
             },
             scan_session_ttl: {
@@ -507,6 +507,7 @@ mod tests {
         assert_eq!(c.rate_limits.batch, RateLimit { burst: 50, window: Duration::from_secs(900) });
         assert_eq!((c.rate_limits.scan_agent.burst, c.rate_limits.scan_gate.burst), (1800, 9000));
         assert_eq!((c.scan_budget, c.redis_prefix.as_str()), (Duration::from_secs(1), "ticketing:"));
+        assert_eq!(c.job_lease, Duration::from_secs(15), "a dead worker's job resumes within 15 s");
         assert!(c.qr_keys.is_empty() && c.redis_url.is_none());
     }
 

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and its browsable UI (`/docs`), served from the
 //! binary: Swagger UI's files are vendored into it at build time, nothing comes from a CDN.
 
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, OpenApi, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi as _};
@@ -97,10 +97,104 @@ impl Modify for CommonErrors {
     }
 }
 
-/// The whole document: the fixed parts, the routes' operations, and the common errors.
+/// The document made to match the server exactly, for generated clients and fuzzers:
+/// - errors are sent as `application/problem+json`, so a response declared with the `Problem`
+///   body is documented under that media type;
+/// - an operation with a path parameter can answer 404 (an id that is not a UUID, or names
+///   nothing of the caller's), one with query parameters 422 (a bad parameter, named);
+/// - every operation has a description (its summary, when its doc has one paragraph);
+/// - intra-doc link syntax of the Rust docs (``[`name`]``) becomes plain code spans;
+/// - the formats an operation chooses by query (`format=svg`, `format=png`) are listed.
+struct Exact;
+
+impl Exact {
+    fn operation(path: &str, operation: &mut Operation) {
+        for response in operation.responses.responses.values_mut() {
+            if let RefOr::T(response) = response {
+                Self::problem_media_type(response);
+                response.description = plain(&response.description);
+            }
+        }
+        let parameters = operation.parameters.as_deref().unwrap_or_default();
+        let mut extra = Vec::new();
+        if path.contains('{') {
+            extra.push(("404", "No such resource (or not one of the caller's)"));
+        }
+        if parameters.iter().any(|p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query))) {
+            extra.push(("422", "A query parameter is invalid (named in `field`)"));
+        }
+        for (status, description) in extra {
+            operation
+                .responses
+                .responses
+                .entry(status.to_owned())
+                .or_insert_with(|| CommonErrors::problem(description));
+        }
+        if operation.description.is_none() {
+            operation.description = operation.summary.clone();
+        }
+        operation.summary = operation.summary.as_deref().map(plain);
+        operation.description = operation.description.as_deref().map(plain);
+        match operation.operation_id.as_deref() {
+            Some("tickets_qr") => Self::also(operation, "image/svg+xml"),
+            Some("templates_preview") => Self::also(operation, "image/png"),
+            Some("templates_create" | "templates_save_version") => Self::template_example(operation),
+            _ => {}
+        }
+    }
+
+    /// The built-in ticket template, as the example of a template body.
+    fn template_example(operation: &mut Operation) {
+        let example = serde_json::to_value(ticketing_pdf::Template::default_ticket()).ok();
+        if let Some(RefOr::T(body)) = &mut operation.request_body
+            && let Some(RefOr::T(content)) = body.content.get_mut("application/json")
+        {
+            content.example = example;
+        }
+    }
+
+    /// Errors declared with the `Problem` body are sent as `application/problem+json`.
+    fn problem_media_type(response: &mut Response) {
+        let problem = Ref::from_schema_name("Problem");
+        let is_problem = |c: &RefOr<Content>| matches!(c, RefOr::T(Content { schema: Some(RefOr::Ref(r)), .. }) if r.ref_location == problem.ref_location);
+        if response.content.get("application/json").is_some_and(is_problem)
+            && let Some(content) = response.content.shift_remove("application/json")
+        {
+            response.content.insert("application/problem+json".to_owned(), content);
+        }
+    }
+
+    /// Adds `media_type` beside the 200 answer's own.
+    fn also(operation: &mut Operation, media_type: &str) {
+        if let Some(RefOr::T(ok)) = operation.responses.responses.get_mut("200") {
+            let content = Content::new(None::<RefOr<utoipa::openapi::schema::Schema>>);
+            ok.content.insert(media_type.to_owned(), RefOr::T(content));
+        }
+    }
+}
+
+/// `text` without the Rust docs' intra-doc link brackets: ``[`name`]`` becomes `` `name` ``.
+fn plain(text: &str) -> String {
+    text.replace("[`", "`").replace("`]", "`")
+}
+
+impl Modify for Exact {
+    fn modify(&self, openapi: &mut OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for operation in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                Self::operation(path, operation);
+            }
+        }
+    }
+}
+
+/// The whole document: the fixed parts, the routes' operations, the common errors, made exact.
 pub fn document(routes: OpenApi) -> OpenApi {
     let mut document = ApiDoc::openapi();
     document.merge(routes);
     CommonErrors.modify(&mut document);
+    Exact.modify(&mut document);
     document
 }

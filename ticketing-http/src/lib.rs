@@ -25,6 +25,7 @@ pub mod limit;
 pub mod metrics;
 pub mod problem;
 pub mod routes;
+pub mod schema;
 pub mod state;
 pub mod telemetry;
 pub mod views;

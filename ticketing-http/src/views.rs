@@ -16,6 +16,7 @@ use uuid::Uuid;
 /// An event's fields, to create or replace it.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120}))]
 pub struct EventBody {
     /// Up to 200 characters.
     pub title: String,
@@ -138,9 +139,11 @@ pub struct EventPage {
 /// A status change.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "published"}))]
 pub struct StatusBody {
     /// `published`, `cancelled` or `ended` (draft → published → ended; cancelled from draft or
     /// published).
+    #[schema(schema_with = crate::schema::event_status)]
     pub status: String,
 }
 
@@ -156,6 +159,7 @@ impl StatusBody {
 /// A ticket type's fields.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Pass soirée", "price_minor": 4500, "currency": "EUR", "quota": 400, "usage_limit": 1}))]
 pub struct TicketTypeBody {
     /// Unique within the event (case-insensitively).
     pub name: String,
@@ -246,6 +250,7 @@ impl From<&TicketType> for TicketTypeView {
 /// A gate's fields.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "North entrance"}))]
 pub struct GateBody {
     /// Such as `North entrance`.
     pub name: String,
@@ -313,8 +318,10 @@ impl From<&StaffAssignment> for StaffView {
 /// A duty to give.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"duty": "cashier"}))]
 pub struct DutyBody {
     /// `organizer` or `cashier`; the user must hold the matching role.
+    #[schema(schema_with = crate::schema::duty)]
     pub duty: String,
 }
 
@@ -358,30 +365,36 @@ impl From<&User> for UserView {
 /// A new user.
 #[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "camille@example.org", "name": "Camille Martin", "role": "cashier", "password": "a long passphrase"}))]
 pub struct NewUserBody {
     /// Sign-in email, unique.
     pub email: String,
     /// Their name.
     pub name: String,
     /// `superadmin`, `organizer`, `cashier` or `agent`.
+    #[schema(schema_with = crate::schema::role)]
     pub role: String,
     /// At least 12 characters.
+    #[schema(min_length = 12)]
     pub password: String,
 }
 
 /// Changes to a user; absent fields stay.
 #[derive(Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Camille Martin-Durand"}))]
 pub struct UserPatch {
     /// A new email.
     pub email: Option<String>,
     /// A new name.
     pub name: Option<String>,
     /// A new role.
+    #[schema(schema_with = crate::schema::role)]
     pub role: Option<String>,
     /// Deactivating signs the user out everywhere.
     pub active: Option<bool>,
     /// A new password; signs the user out everywhere.
+    #[schema(min_length = 12)]
     pub password: Option<String>,
 }
 
@@ -426,11 +439,13 @@ impl From<&ApiClient> for ClientView {
 /// A new API client.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Box office till"}))]
 pub struct NewClientBody {
     /// A label.
     pub name: String,
     /// Its role; at most the owner's (default: the owner's).
     #[serde(default)]
+    #[schema(schema_with = crate::schema::role)]
     pub role: Option<String>,
     /// The user it acts for (superadmins only; default: the caller).
     #[serde(default)]

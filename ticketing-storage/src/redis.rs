@@ -414,6 +414,9 @@ impl<S: ExternalSessions> TicketRepository for RedisLayer<S> {
     async fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError> {
         self.db.ticket_by_code(code).await
     }
+    async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError> {
+        self.db.taken_short_codes(codes).await
+    }
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         self.db.update_ticket(ticket, expected_version).await
     }

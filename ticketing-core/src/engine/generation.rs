@@ -50,6 +50,21 @@ pub struct JobRun {
     pub made: u64,
 }
 
+/// A job a worker has claimed, and its lease: run it with
+/// [`Ticketing::run_claimed_job`], keep it with [`Ticketing::heartbeat_job`].
+#[derive(Clone, Debug)]
+pub struct ClaimedJob {
+    job: Job,
+    lease: Lease,
+}
+
+impl ClaimedJob {
+    /// The job as claimed.
+    pub fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
 /// How one run of a generation ended.
 enum Step {
     Done,
@@ -123,22 +138,49 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// (a random suffix makes each claim's lease unique). Storage failures during the run end the
     /// attempt with a retry. Errors: the claim, or the final report, failed; then the lease lapses
     /// and the job is claimed again (a job whose work was all committed then succeeds).
+    ///
+    /// A worker that can keep time splits this in two, to send heartbeats meanwhile:
+    /// [`claim_next_job`](Self::claim_next_job), then [`run_claimed_job`](Self::run_claimed_job)
+    /// beside [`heartbeat_job`](Self::heartbeat_job) every third of the lease.
     pub async fn run_next_job(&self, worker: &str) -> Result<Option<JobRun>, Error> {
+        match self.claim_next_job(worker).await? {
+            Some(claimed) => self.run_claimed_job(claimed).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims the most urgent due job for `worker`, under a lease of the configured length.
+    pub async fn claim_next_job(&self, worker: &str) -> Result<Option<ClaimedJob>, Error> {
         let now = self.clock.now();
-        let mut lease = Lease {
+        let lease = Lease {
             worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
             until: now + self.config.job_lease,
         };
-        let Some(job) = self.store.claim(&[JobTask::GENERATE_TICKETS], &lease, now).await? else {
-            return Ok(None);
-        };
+        let job = self.store.claim(&[JobTask::GENERATE_TICKETS], &lease, now).await?;
+        Ok(job.map(|job| ClaimedJob { job, lease }))
+    }
+
+    /// Extends a claimed job's lease to a full lease from now, while its run goes on (between
+    /// two committed chunks, or during a long one). `Lost` or `CancelRequested`: stop beating;
+    /// the run sees it at its next report.
+    pub async fn heartbeat_job(&self, claimed: &ClaimedJob) -> Result<LeaseCheck, Error> {
+        let now = self.clock.now();
+        let lease = Lease { worker: claimed.lease.worker.clone(), until: now + self.config.job_lease };
+        // Progress only ever moves forward: the claim's own is never more than the committed one.
+        Ok(self.store.heartbeat(claimed.job.id, &lease, claimed.job.progress.done, now).await?)
+    }
+
+    /// Runs a job claimed by [`claim_next_job`](Self::claim_next_job) until it ends or its lease
+    /// is lost (see [`run_next_job`](Self::run_next_job)).
+    pub async fn run_claimed_job(&self, claimed: ClaimedJob) -> Result<JobRun, Error> {
+        let ClaimedJob { job, mut lease } = claimed;
         let step = match &job.task {
             JobTask::GenerateTickets(spec) => self.generate(&job, spec, &mut lease).await,
         };
         let now = self.clock.now();
         let report = |after: Job| {
             let made = after.progress.done.saturating_sub(job.progress.done);
-            Ok(Some(JobRun { job: after, made }))
+            Ok(JobRun { job: after, made })
         };
         let end = match step {
             Step::LeaseLost => return report(self.job(job.id).await?),
@@ -220,7 +262,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         for draw in 1..=CODE_DRAWS {
             let now: DateTime<Utc> = self.clock.now();
             lease.until = now + self.config.job_lease;
-            let tickets = self.draw_tickets(ticket_type, holders, spec.status, now)?;
+            let codes = self.fresh_codes(holders.len()).await?;
+            let tickets = self.draw_tickets(ticket_type, holders, codes, spec.status, now)?;
             let links: Vec<MagicLink> = if spec.links {
                 self.links_for(&tickets, now, None).into_iter().map(|(_, link)| link).collect()
             } else {

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 pub use error::Error;
-pub use generation::{GenerationRequest, JobRun};
+pub use generation::{ClaimedJob, GenerationRequest, JobRun};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
 pub use tickets::{IssueRequest, IssuedTicket};
 
@@ -64,6 +64,9 @@ pub struct Config {
     pub job_retry: RetryPolicy,
     /// Tickets per committed chunk of a bulk generation (default 1,000).
     pub generation_chunk: u32,
+    /// How many short codes new tickets draw from (default: all of them, 31^9). Only a test
+    /// narrows it, to make collisions common.
+    pub short_code_space: u64,
 }
 
 impl Default for Config {
@@ -75,6 +78,7 @@ impl Default for Config {
             job_lease: Duration::seconds(60),
             job_retry: RetryPolicy::default(),
             generation_chunk: 1000,
+            short_code_space: crate::short_code::ShortCode::SPACE,
         }
     }
 }

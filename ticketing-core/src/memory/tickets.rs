@@ -125,6 +125,11 @@ impl TicketRepository for MemoryStore {
         Ok(s.by_code.get(&code).and_then(|id| s.tickets.get(id)).cloned())
     }
 
+    async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError> {
+        let s = self.state();
+        Ok(codes.iter().copied().filter(|code| s.by_code.contains_key(code)).collect())
+    }
+
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         self.state().replace_ticket(ticket, expected_version)
     }

@@ -26,10 +26,13 @@ use super::caller::{TOKEN_BYTES, subject_caller};
 use crate::problem::ApiError;
 use crate::state::Shared;
 
-/// A token request, form-encoded. No `Debug`: it holds secrets.
+/// A token request, form-encoded.
+// No `Debug`: it holds secrets.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"grant_type": "password", "username": "admin@ticketing.local", "password": "the password printed at the first start"}))]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
+    #[schema(schema_with = crate::schema::grant_type)]
     pub grant_type: String,
     /// The user's email (password grant).
     pub username: Option<String>,
@@ -45,7 +48,8 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
-/// Tokens issued (RFC 6749 §5.1). No `Debug`: it holds secrets.
+/// Tokens issued (RFC 6749 §5.1).
+// No `Debug`: it holds secrets.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The bearer token for API calls.
@@ -367,8 +371,10 @@ fn new_pair(
     (tokens, response)
 }
 
-/// A revocation request (RFC 7009 §2.1). No `Debug`: it holds a secret.
+/// A revocation request (RFC 7009 §2.1).
+// No `Debug`: it holds a secret.
 #[derive(Deserialize, ToSchema)]
+#[schema(example = json!({"token": "k3Vq0aZ8r1JmT5yWcXe2LgQ1nB7sD4fH9uI6oP0aZ8r1"}))]
 pub struct RevokeRequest {
     /// The access or refresh token.
     pub token: String,

@@ -44,8 +44,10 @@ pub struct ArchiveQuery {
     /// Only this type.
     pub ticket_type_id: Option<Uuid>,
     /// Only this status.
+    #[param(schema_with = crate::schema::ticket_status)]
     pub status: Option<String>,
     /// `pdf` (default) or `png` (150 dpi).
+    #[param(schema_with = crate::schema::ticket_format)]
     pub format: Option<String>,
 }
 
@@ -122,6 +124,7 @@ fn write_archive(groups: Vec<Group>, format: Format, tx: mpsc::Sender<io::Result
         (status = 200, description = "The archive", content_type = "application/zip"),
         (status = 404, description = "No such event of yours", body = Problem),
         (status = 422, description = "More than 10,000 tickets match, or an unknown format", body = Problem),
+        (status = 429, description = "Too many archives by this user (they count against the generation-job limit)", body = Problem),
     )
 )]
 pub async fn tickets_zip(

@@ -81,11 +81,14 @@ impl From<&Job> for JobView {
 /// A generation to run in the background.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"count": 100, "status": "issued", "priority": 0}))]
 pub struct GenerationBody {
     /// Tickets to make (1 to 1,000,000).
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub count: u32,
     /// `issued` (default), `reserved` or `paid`.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::new_ticket_status)]
     pub status: Option<String>,
     /// Higher runs first (default 0).
     #[serde(default)]
@@ -235,8 +238,10 @@ pub struct JobQuery {
     /// Only this event's (required for organizers).
     pub event_id: Option<Uuid>,
     /// Only in this status.
+    #[param(schema_with = crate::schema::job_status)]
     pub status: Option<String>,
     /// At most this many, newest first (1 to 500; default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -367,6 +372,7 @@ const MAX_PURGE_HOURS: u32 = 87_600;
 /// Which ended jobs to delete.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"older_than_hours": 720}))]
 pub struct PurgeBody {
     /// Delete jobs that ended more than this many hours ago (default 168, a week; 0: all ended;
     /// at most 87,600).

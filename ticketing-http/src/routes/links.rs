@@ -133,7 +133,8 @@ pub(super) fn library_error(e: ticketing_pdf::LibraryError) -> ApiError {
     }
 }
 
-/// The ticket as a PDF, drawn with its template (see [`ticket_renderer`]).
+/// The ticket as a PDF, drawn with its template (the version it was first drawn with, else the
+/// event's active template, else the built-in one).
 #[utoipa::path(
     get,
     operation_id = "links_pdf",

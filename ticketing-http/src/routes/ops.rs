@@ -27,6 +27,7 @@ pub struct AuditQuery {
     /// Only this event's (required for organizers).
     pub event_id: Option<Uuid>,
     /// At most this many, newest first (1 to 500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 

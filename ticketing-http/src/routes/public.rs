@@ -30,10 +30,13 @@ pub struct EventQuery {
     pub location: Option<String>,
     /// `published` (the default on the public list), `cancelled` or `ended`; staff lists also
     /// take `draft`.
+    #[param(schema_with = crate::schema::event_status)]
     pub status: Option<String>,
     /// The page, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

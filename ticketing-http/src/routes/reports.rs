@@ -95,6 +95,7 @@ pub struct DashboardView {
 #[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// Minutes per slice of the flow, 1 to 1440 (default 15).
+    #[param(minimum = 1, maximum = 1440)]
     pub bucket_minutes: Option<u32>,
 }
 

@@ -29,6 +29,7 @@ use crate::state::Shared;
 /// What the gate read.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"gate_id": "01937a3c-5e1f-7d2a-9b4e-3f0c8d2a6b11", "short_code": "26H5A-JV4X2"}))]
 pub struct ScanRequestBody {
     /// The gate scanning.
     pub gate_id: Uuid,
@@ -116,7 +117,8 @@ async fn agent(state: &Shared, caller: &Caller, gate: GateId) -> Result<ScanAgen
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The verdict (a refusal is a verdict too, with its reason)", body = ScanVerdict),
-        (status = 403, description = "Not a scanning role", body = Problem),
+        (status = 403, description = "Not a scanning role, or not an agent of this gate", body = Problem),
+        (status = 404, description = "No such gate (of the caller's events)", body = Problem),
         (status = 429, description = "Too many scan requests from this agent or at this gate", body = Problem),
     )
 )]
@@ -163,12 +165,14 @@ pub async fn request(
 /// A confirmation.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"gate_id": "01937a3c-5e1f-7d2a-9b4e-3f0c8d2a6b11", "scan_session_token": "k3Vq0aZ8r1JmT5yWcXe2Lg", "direction": "in", "nonce": "lane-3:1042"}))]
 pub struct ScanConfirmBody {
     /// The gate confirming (the one the token was issued at).
     pub gate_id: Uuid,
     /// The token from the request.
     pub scan_session_token: String,
     /// `in` or `out`.
+    #[schema(schema_with = crate::schema::direction)]
     pub direction: String,
     /// An idempotency key: the same one again returns the first result and changes nothing.
     #[serde(default)]
@@ -204,7 +208,8 @@ pub struct ScanResult {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "What was applied (a refusal is a result too, with its reason)", body = ScanResult),
-        (status = 403, description = "Not a scanning role", body = Problem),
+        (status = 403, description = "Not a scanning role, or not an agent of this gate", body = Problem),
+        (status = 404, description = "No such gate (of the caller's events)", body = Problem),
     )
 )]
 pub async fn confirm(
@@ -245,6 +250,7 @@ pub struct LogQuery {
     /// Only this gate's.
     pub gate_id: Option<Uuid>,
     /// At most this many, newest first (1 to 1,000; default 200).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

@@ -84,6 +84,7 @@ impl TryFrom<&TemplateVersion> for VersionView {
 /// Which version to make active.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({}))]
 pub struct ActivateBody {
     /// The version (default: the newest).
     #[serde(default)]
@@ -97,8 +98,10 @@ pub struct PreviewQuery {
     /// The version (default: the newest).
     pub version: Option<u32>,
     /// `pdf` (default) or `png`.
+    #[param(schema_with = crate::schema::ticket_format)]
     pub format: Option<String>,
     /// Resolution of a PNG, 36 to 300 dots per inch (default 150).
+    #[param(minimum = 36, maximum = 300)]
     pub dpi: Option<u16>,
 }
 
@@ -222,6 +225,7 @@ pub async fn list(
     responses(
         (status = 201, description = "Saved", body = VersionView),
         (status = 404, description = "No such template of yours", body = Problem),
+        (status = 409, description = "Another template of the event has this name", body = Problem),
         (status = 422, description = "The document was refused", body = Problem),
     )
 )]

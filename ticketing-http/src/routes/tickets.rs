@@ -127,18 +127,22 @@ impl From<&HolderBody> for HolderSpec {
 /// Tickets to issue now.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"holders": [{"name": "Zoé Lefèvre", "email": "zoe@example.org", "phone": "+33612345678"}], "status": "paid"}))]
 pub struct IssueBody {
     /// Anonymous tickets, when `holders` is empty (1 to 100; default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
     /// One ticket per holder (at most 100).
     #[serde(default)]
     pub holders: Vec<HolderBody>,
     /// `issued` (default), `reserved` or `paid`.
     #[serde(default)]
+    #[schema(schema_with = crate::schema::new_ticket_status)]
     pub status: Option<String>,
-    /// Days the magic links work (for ever when absent).
+    /// Days the magic links work (for ever when absent; 1 to 36,500).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 36500)]
     pub link_valid_days: Option<u32>,
 }
 
@@ -169,6 +173,7 @@ async fn reach_ticket(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) -
         (status = 201, description = "Issued", body = [IssuedTicket]),
         (status = 404, description = "No such type of yours", body = Problem),
         (status = 409, description = "Sold out, or the event is closed", body = Problem),
+        (status = 429, description = "Too many issues by this user", body = Problem),
     )
 )]
 pub async fn issue(
@@ -227,10 +232,13 @@ pub struct TicketQuery {
     /// Only this type.
     pub ticket_type_id: Option<Uuid>,
     /// Only this status.
+    #[param(schema_with = crate::schema::ticket_status)]
     pub status: Option<String>,
     /// The page, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub per_page: Option<u32>,
 }
 
@@ -342,6 +350,7 @@ pub async fn qr(
 #[into_params(parameter_in = Query)]
 pub struct QrQuery {
     /// `png` (default) or `svg`.
+    #[param(schema_with = crate::schema::qr_format)]
     pub format: Option<String>,
 }
 
@@ -417,6 +426,7 @@ pub async fn invalidate(
 /// How long a re-issued link works.
 #[derive(Clone, Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"valid_days": 30}))]
 pub struct ReissueBody {
     /// Days the link works (for ever when absent).
     #[serde(default)]

@@ -27,8 +27,10 @@ use crate::views::{ClientView, NewClientBody, NewClientView, NewUserBody, UserPa
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// The page, from 1.
+    #[param(minimum = 1)]
     pub page: Option<u32>,
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

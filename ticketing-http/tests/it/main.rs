@@ -3,6 +3,7 @@
 
 mod support;
 
+mod contract;
 mod journey;
 mod malformed;
 mod matrix;

@@ -14,7 +14,8 @@ const TOTAL: u64 = 60_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generation_job_survives_a_restart() {
-    let settings = [("TICKETING_WORKERS", "1"), ("TICKETING_JOB_LEASE_SECS", "5")];
+    // The default lease (15 s): a job whose worker died is resumed within about that.
+    let settings = [("TICKETING_WORKERS", "1")];
     let s = TestServer::start_with(Backend::Sqlite, &settings).await.expect("SQLite needs no server");
     let admin = s.admin().await;
     s.user(&admin, "bulk@example.org", "organizer").await;
@@ -45,6 +46,7 @@ async fn a_generation_job_survives_a_restart() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let s = s.restart(&settings).await;
+    let restarted = std::time::Instant::now();
     let organizer = s.token("bulk@example.org", PASSWORD).await;
     let org = Some(organizer.as_str());
     let orphan = s.call(Method::GET, &format!("/api/v1/jobs/{job}"), org, None).await;
@@ -54,13 +56,19 @@ async fn a_generation_job_survives_a_restart() {
     assert!(halfway > 0 && halfway < TOTAL, "stopped mid-job: {orphan}");
 
     let mut done = json!(null);
+    let mut resumed_after = None;
     for _ in 0..1200 {
         done = s.call(Method::GET, &format!("/api/v1/jobs/{job}"), org, None).await.json;
+        if resumed_after.is_none() && done["attempts"].as_u64() == Some(2) {
+            resumed_after = Some(restarted.elapsed());
+        }
         if done["status"] == "succeeded" {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let resumed_after = resumed_after.expect("the job was resumed");
+    assert!(resumed_after < Duration::from_secs(20), "resumed {resumed_after:?} after the restart");
     assert_eq!((done["status"].as_str(), done["done"].as_u64()), (Some("succeeded"), Some(TOTAL)), "{done}");
     assert_eq!(done["attempts"].as_u64(), Some(2), "resumed by the new server's worker: {done}");
     let board = s.call(Method::GET, &format!("/api/v1/events/{event}/dashboard"), org, None).await;

@@ -236,6 +236,25 @@ impl TicketRepository for DbStore {
         row.as_ref().map(rows::ticket).transpose()
     }
 
+    async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError> {
+        let mut taken = Vec::new();
+        // A thousand codes a statement keeps within every driver's parameter limit.
+        for part in codes.chunks(1000) {
+            let mut query = QueryBuilder::<Db>::new("SELECT short_code FROM tickets WHERE short_code IN (");
+            let mut list = query.separated(", ");
+            for code in part {
+                list.push_bind(i64::try_from(code.value()).unwrap_or(i64::MAX));
+            }
+            query.push(")");
+            let found: Vec<i64> = query.build_query_scalar().fetch_all(&self.pool).await.map_err(db_error)?;
+            for value in found {
+                let code = u64::try_from(value).ok().and_then(ShortCode::from_value);
+                taken.push(code.ok_or_else(|| corrupt("short code", value))?);
+            }
+        }
+        Ok(taken)
+    }
+
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if replace(&mut tx, ticket, expected_version, None).await? {

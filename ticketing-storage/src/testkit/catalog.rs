@@ -134,3 +134,40 @@ pub async fn events_are_listed_by_filters_and_deleted_only_without_tickets(backe
     store.delete_event(later.id()).await.unwrap();
     assert!(store.event(later.id()).await.unwrap().is_none());
 }
+
+/// Conformance case: in a deliberately tiny code space (12 codes), only the colliding codes are
+/// drawn again: batches issued now and a generation job fill the space to its last code, storage
+/// names exactly the codes it holds, and a thirteenth ticket is refused as a conflict with
+/// nothing written.
+pub async fn only_colliding_short_codes_are_drawn_again(backend: &Backend) {
+    use std::collections::BTreeSet;
+    use ticketing_core::engine::GenerationRequest;
+    use ticketing_core::short_code::ShortCode;
+
+    let w = World::new(backend, Options { short_code_space: 12, ..Options::default() }).await;
+    let every: Vec<ShortCode> = (0..12).filter_map(ShortCode::from_value).collect();
+    let store = w.engine.store();
+    assert!(store.taken_short_codes(&every).await.unwrap().is_empty());
+    let first = w.engine.issue_tickets(&issue(&w.standard, 4)).await.unwrap();
+    let first_codes: BTreeSet<ShortCode> = first.iter().map(|t| t.short_code()).collect();
+    let taken: BTreeSet<ShortCode> = store.taken_short_codes(&every).await.unwrap().into_iter().collect();
+    assert_eq!((first_codes.len(), &taken), (4, &first_codes), "storage names exactly its codes");
+    w.engine.issue_tickets(&issue(&w.standard, 4)).await.unwrap();
+    let request = GenerationRequest {
+        ticket_type_id: w.vip.id(),
+        count: 4,
+        status: TicketStatus::Paid,
+        priority: 0,
+        holders: vec![],
+        template: None,
+    };
+    w.engine.start_generation(&request).await.unwrap();
+    let run = w.engine.run_next_job("worker").await.unwrap().expect("the job ran");
+    assert_eq!(run.made, 4, "{:?}", run.job);
+    let taken: BTreeSet<ShortCode> = store.taken_short_codes(&every).await.unwrap().into_iter().collect();
+    assert_eq!(taken.len(), 12, "the whole space is used, each code once");
+    let full = w.engine.issue_tickets(&issue(&w.standard, 1)).await;
+    assert!(matches!(full, Err(Error::Conflict(_))), "{full:?}");
+    let allocation = store.allocation(w.standard.id()).await.unwrap();
+    assert_eq!(allocation.type_live, 8, "nothing written by the refused issue: {allocation:?}");
+}

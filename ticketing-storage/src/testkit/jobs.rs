@@ -494,3 +494,33 @@ pub async fn purging_removes_only_jobs_that_ended_before_the_cutoff(backend: &Ba
         store.jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap().iter().map(|j| j.status).collect();
     assert_eq!(left.len(), 2, "queued and running jobs are never purged: {left:?}");
 }
+
+/// Conformance case: a worker's heartbeats keep its claimed job past the lease it was claimed
+/// with (no other worker takes it), and the run then finishes it; without them the lease lapses.
+pub async fn heartbeats_keep_a_claimed_job(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let request = GenerationRequest {
+        ticket_type_id: w.standard.id(),
+        count: 10,
+        status: TicketStatus::Paid,
+        priority: 0,
+        holders: vec![],
+        template: None,
+    };
+    w.engine.start_generation(&request).await.unwrap();
+    let claimed = w.engine.claim_next_job("alive").await.unwrap().expect("a job to claim");
+    for _ in 0..3 {
+        w.clock.advance(Duration::seconds(50));
+        assert_eq!(w.engine.heartbeat_job(&claimed).await.unwrap(), LeaseCheck::Held);
+        assert!(w.engine.claim_next_job("other").await.unwrap().is_none(), "held by its heartbeats");
+    }
+    let run = w.engine.run_claimed_job(claimed).await.unwrap();
+    assert_eq!((run.job.status, run.made, run.job.attempts), (JobStatus::Succeeded, 10, 1), "{:?}", run.job);
+
+    w.engine.start_generation(&request).await.unwrap();
+    let silent = w.engine.claim_next_job("silent").await.unwrap().expect("a job to claim");
+    w.clock.advance(Duration::seconds(61));
+    let taken = w.engine.claim_next_job("other").await.unwrap().expect("the lapsed lease passes the job on");
+    assert_eq!(taken.job().id, silent.job().id);
+    assert_eq!(w.engine.heartbeat_job(&silent).await.unwrap(), LeaseCheck::Lost, "the old worker is fenced");
+}

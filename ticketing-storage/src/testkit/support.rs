@@ -172,11 +172,20 @@ pub struct Options {
     pub quota: u32,
     /// The event's capacity.
     pub capacity: u32,
+    /// How many short codes tickets draw from (all of them by default; tiny to force collisions).
+    pub short_code_space: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { allow_reentry: true, usage_limit: 10, daily_entry_limit: None, quota: 1000, capacity: 2000 }
+        Self {
+            allow_reentry: true,
+            usage_limit: 10,
+            daily_entry_limit: None,
+            quota: 1000,
+            capacity: 2000,
+            short_code_space: ticketing_core::short_code::ShortCode::SPACE,
+        }
     }
 }
 
@@ -186,7 +195,8 @@ impl World {
         let clock = Arc::new(FixedClock::new(event_start() - Duration::hours(1)));
         let rng = Arc::new(TestRng::new(7));
         let store = backend.store(clock.clone()).await;
-        let engine = Ticketing::new(store, keyring(), clock.clone(), rng, Config::default());
+        let config = Config { short_code_space: options.short_code_space, ..Config::default() };
+        let engine = Ticketing::new(store, keyring(), clock.clone(), rng, config);
         let spec = EventSpec {
             title: "Festival d'été".into(),
             description: String::new(),

@@ -1,0 +1,65 @@
+//! Schemas of the fields the server parses by hand (so that a refusal names the field): the
+//! values they take, for the OpenAPI document. Each list comes from the core's own names.
+
+use ticketing_core::credential::Duty;
+use ticketing_core::event::EventStatus;
+use ticketing_core::job::JobStatus;
+use ticketing_core::status::TicketStatus;
+use ticketing_core::user::Role;
+use utoipa::openapi::schema::Type;
+use utoipa::openapi::{Object, ObjectBuilder};
+
+/// A string taking one of `values`.
+fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.into_iter().map(str::to_owned))).build()
+}
+
+/// A staff role.
+pub fn role() -> Object {
+    one_of(Role::ALL.iter().map(Role::as_str))
+}
+
+/// An event duty.
+pub fn duty() -> Object {
+    one_of([Duty::Organizer, Duty::Cashier].iter().map(Duty::as_str))
+}
+
+/// A scan direction.
+pub fn direction() -> Object {
+    one_of(["in", "out"])
+}
+
+/// A ticket status.
+pub fn ticket_status() -> Object {
+    one_of(TicketStatus::ALL.iter().map(TicketStatus::as_str))
+}
+
+/// The statuses a ticket is created in.
+pub fn new_ticket_status() -> Object {
+    one_of([TicketStatus::Issued, TicketStatus::Reserved, TicketStatus::Paid].iter().map(TicketStatus::as_str))
+}
+
+/// An event status.
+pub fn event_status() -> Object {
+    one_of(EventStatus::ALL.iter().map(EventStatus::as_str))
+}
+
+/// A job status.
+pub fn job_status() -> Object {
+    one_of(JobStatus::ALL.iter().map(JobStatus::as_str))
+}
+
+/// An OAuth2 grant this server issues tokens for.
+pub fn grant_type() -> Object {
+    one_of(["password", "client_credentials", "refresh_token"])
+}
+
+/// A QR image format.
+pub fn qr_format() -> Object {
+    one_of(["png", "svg"])
+}
+
+/// A ticket file format.
+pub fn ticket_format() -> Object {
+    one_of(["pdf", "png"])
+}
