@@ -114,7 +114,6 @@ impl Server {
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let (api, openapi) = routes::api().split_for_parts();
-        let document = docs::document(openapi);
         let state = Arc::new(AppState {
             engine,
             limits: Limits::new(&config.rate_limits),
@@ -127,7 +126,7 @@ impl Server {
             renderer,
             templates,
             suspicions: Default::default(),
-            openapi: serde_json::to_string(&document).unwrap_or_default(),
+            openapi: docs::served(openapi),
         });
         let router = router(api, state.clone());
         Ok(Self { listener, router, state, report: StartReport { superadmin, generated_keys } })

@@ -169,7 +169,13 @@ pub async fn metrics(State(state): State<Shared>) -> Response {
     operation_id = "ops_openapi",
     path = "/openapi.json",
     tag = "operations",
-    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+    responses((
+        status = 200,
+        description = "The OpenAPI document",
+        body = Object,
+        content_type = "application/json",
+        example = json!({"openapi": "3.1.0", "info": {"title": "ticketing", "version": "0.1.0"}, "paths": {}})
+    ))
 )]
 pub async fn openapi(State(state): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], state.openapi.clone()).into_response()

@@ -45,6 +45,16 @@ async fn the_document_matches_what_the_server_sends() {
             }
         }
         let parameters = operation["parameters"].as_array().map(Vec::as_slice).unwrap_or_default();
+        assert!(parameters.iter().all(|p| p.get("example").is_some()), "{name}: every parameter has an example");
+        let json_parts = operation["requestBody"]["content"]["application/json"].as_object().into_iter().chain(
+            responses
+                .iter()
+                .filter(|(s, _)| s.starts_with('2'))
+                .filter_map(|(_, r)| r["content"]["application/json"].as_object()),
+        );
+        for part in json_parts {
+            assert!(part.contains_key("example"), "{name}: every JSON body and answer has an example");
+        }
         if path.contains('{') {
             assert!(responses.contains_key("404"), "{name}: an id that names nothing is a 404");
         }
