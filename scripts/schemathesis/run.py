@@ -171,7 +171,10 @@ def main():
     ]
     shown = ["st"] + command[4:]
     print("$", " ".join(c if "Bearer" not in c else "'Authorization: Bearer <token>'" for c in shown), flush=True)
-    run = subprocess.run(command, env=env)
+    # Schemathesis keeps a cache in its working directory: the report folder, not the clone.
+    run = subprocess.run(command, env=env, cwd=out)
+    if not os.path.exists(ndjson):
+        sys.exit(f"schemathesis exited {run.returncode} without a report")
     counts = tally(ndjson)
     print("\nper operation: answers by status")
     missing = []

@@ -313,19 +313,33 @@ async fn work(state: Shared, n: usize) {
     }
 }
 
-/// Keeps `claimed`'s lease while its run goes on: a heartbeat every third of the lease. Once the
-/// lease is lost or a cancel is asked it stops beating (the run stops at its next report); it
-/// never ends by itself: the run ends it.
+/// Beats without committed progress after which a run is taken for stuck (four leases): its
+/// heartbeat stops, its lease lapses, and another worker resumes the job (the stuck run, if it
+/// ever wakes, is fenced out by its lost lease).
+const STALLED_BEATS: u32 = 12;
+
+/// Keeps `claimed`'s lease while its run goes on and makes progress: a heartbeat every third of
+/// the lease. Once the lease is lost, a cancel is asked, or the run has committed nothing for
+/// [`STALLED_BEATS`] beats, it stops beating (the run stops at its next report); it never ends
+/// by itself: the run ends it.
 async fn heartbeat(state: &Shared, claimed: &ticketing_core::engine::ClaimedJob) -> std::convert::Infallible {
-    let mut every = tokio::time::interval(state.config.job_lease / 3);
+    let mut every = tokio::time::interval((state.config.job_lease / 3).max(std::time::Duration::from_secs(1)));
     every.tick().await;
-    loop {
+    let (mut done, mut still) = (claimed.job().progress.done, 0);
+    while still < STALLED_BEATS {
         every.tick().await;
         match state.engine.heartbeat_job(claimed).await {
             Ok(ticketing_core::job::LeaseCheck::Held) => {}
             Ok(_) => break,
             Err(e) => tracing::warn!(job = %claimed.job().id, error = %e, "a job heartbeat failed; trying again"),
         }
+        match state.engine.job(claimed.job().id).await {
+            Ok(job) if job.progress.done != done => (done, still) = (job.progress.done, 0),
+            _ => still += 1,
+        }
+    }
+    if still >= STALLED_BEATS {
+        tracing::warn!(job = %claimed.job().id, "a job run made no progress for four leases: left to another worker");
     }
     std::future::pending().await
 }
