@@ -134,15 +134,23 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount in major units as a decimal, with the currency's minor digits: `12.50`, `1500`,
+    /// `1.250`.
+    pub fn decimal(&self) -> String {
+        let digits = u32::from(self.currency.minor_digits);
+        if digits == 0 {
+            return self.minor.to_string();
+        }
+        let scale = 10i64.pow(digits);
+        format!("{}.{:0width$}", self.minor / scale, self.minor % scale, width = digits as usize)
+    }
+}
+
 impl fmt::Display for Money {
     /// `12.50 EUR`, `1500 JPY`, `1.250 KWD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = u32::from(self.currency.minor_digits);
-        if digits == 0 {
-            return write!(f, "{} {}", self.minor, self.currency);
-        }
-        let scale = 10i64.pow(digits);
-        write!(f, "{}.{:0width$} {}", self.minor / scale, self.minor % scale, self.currency, width = digits as usize)
+        write!(f, "{} {}", self.decimal(), self.currency)
     }
 }
 
