@@ -97,6 +97,10 @@ id_type!(
     ApiClientId
 );
 id_type!(
+    /// Identifies an [`Order`](crate::order::Order).
+    OrderId
+);
+id_type!(
     /// Identifies a family of OAuth2 tokens: a sign-in and every token rotated from it.
     TokenFamilyId
 );

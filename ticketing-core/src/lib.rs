@@ -38,6 +38,7 @@ pub mod job;
 pub mod magic_link;
 pub mod memory;
 pub mod money;
+pub mod order;
 pub mod payment_link;
 pub mod quota;
 pub mod scan;
