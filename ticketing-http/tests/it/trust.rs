@@ -124,8 +124,9 @@ const KEY_1234: &[(&str, &str)] =
     &[("TICKETING_QR_KEYS", "1234:current:5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a")];
 crate::on_both_backends!(any_key_id, super::KEY_1234, qr_texts_of_any_key_id_scan);
 
-/// Scan requests are limited per agent (here 5 a window), with `Retry-After`.
-async fn scans_are_limited_per_agent(s: &TestServer) {
+/// Scan requests are limited per agent (here 5 a window) and per gate (here 8), with
+/// `Retry-After`.
+async fn scans_are_limited_per_agent_and_gate(s: &TestServer) {
     let admin = s.admin().await;
     let b = stand(s, &admin, "limit").await;
     for n in 0..5 {
@@ -136,9 +137,41 @@ async fn scans_are_limited_per_agent(s: &TestServer) {
     let limited = s.call(Method::POST, "/api/v1/scan/request", Some(&b.agent), Some(body)).await;
     assert_eq!((limited.status, limited.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", limited.text);
     assert!(limited.headers.contains_key("retry-after"));
+
+    // The gate allows 8: an agent of another gate is refused (403) without using any of them, the
+    // organizer's first 3 pass (5 + 3), the next is limited, and another gate is not.
+    s.user(&admin, "agent-elsewhere@example.org", "agent").await;
+    let stranger = s.token("agent-elsewhere@example.org", PASSWORD).await;
+    // (Five: beyond that, the stranger's own agent limit answers first.)
+    for _ in 0..5 {
+        let body = json!({"gate_id": b.gate, "qr": "FORGED"});
+        let refused = s.call(Method::POST, "/api/v1/scan/request", Some(&stranger), Some(body)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    }
+    for _ in 0..3 {
+        assert_eq!(scan(s, &b.organizer, &b.gate, json!({"qr": "FORGED"})).await["reason"], "bad_signature");
+    }
+    let body = json!({"gate_id": b.gate, "qr": "FORGED"});
+    let full = s.call(Method::POST, "/api/v1/scan/request", Some(&b.organizer), Some(body)).await;
+    assert_eq!((full.status, full.code()), (StatusCode::TOO_MANY_REQUESTS, "rate_limited"), "{}", full.text);
+    let side = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/events/{}/gates", b.event),
+            Some(&b.organizer),
+            Some(json!({"name": "Side"})),
+        )
+        .await;
+    let side = side.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        scan(s, &b.organizer, &side, json!({"qr": "FORGED"})).await["reason"],
+        "bad_signature",
+        "another gate's allowance"
+    );
 }
 
-crate::on_both_backends!(scan_limits, &[("TICKETING_RATE_SCAN_AGENT", "5")], scans_are_limited_per_agent);
+const SCAN_LIMITS: &[(&str, &str)] = &[("TICKETING_RATE_SCAN_AGENT", "5"), ("TICKETING_RATE_SCAN_GATE", "8")];
+crate::on_both_backends!(scan_limits, super::SCAN_LIMITS, scans_are_limited_per_agent_and_gate);
 
 /// A flood of forged codes at one gate writes one `suspicious.bad_signatures` row a window, not
 /// one per five codes.
