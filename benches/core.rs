@@ -58,6 +58,7 @@ fn decision(c: &mut Criterion) {
             allow_reentry: true,
             payment_url: None,
             doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
+            max_tickets_per_order: ticketing::core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
         },
     )
     .and_then(|e| e.with_status(EventStatus::Published))

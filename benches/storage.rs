@@ -97,6 +97,7 @@ async fn setup(engine: &Engine, agent: UserId, quota: u32) -> (EventId, TicketTy
         allow_reentry: true,
         payment_url: None,
         doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
+        max_tickets_per_order: ticketing::core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
     };
     let event = engine.create_event(&spec).await.expect("event");
     engine.set_event_status(event.id(), EventStatus::Published).await.expect("publish");

@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::field::{self, FieldError, FieldProblem};
 use crate::ids::EventId;
+use crate::payment_link::{PaymentLink, PaymentLinkError};
 
 /// Why an event could not be created, changed or moved to another status.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -28,6 +29,9 @@ pub enum EventError {
         /// The requested one.
         to: EventStatus,
     },
+    /// The payment link template is refused (field `payment_url`).
+    #[error("payment_url: {0}")]
+    PaymentLink(#[from] PaymentLinkError),
 }
 
 /// Where an event is in its life.
@@ -127,48 +131,6 @@ impl From<TimeZone> for String {
     }
 }
 
-/// An external payment page: an absolute `http` or `https` URL.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct PaymentUrl(String);
-
-impl PaymentUrl {
-    /// Parses a URL; only `http` and `https` with a host are accepted.
-    pub fn parse(value: &str) -> Result<Self, FieldError> {
-        let bad = || FieldError::new("payment_url", FieldProblem::Format("must be an http or https URL"));
-        let value = value.trim();
-        if value.len() > 2048 {
-            return Err(FieldError::new("payment_url", FieldProblem::TooLong { max: 2048 }));
-        }
-        let lower = value.to_ascii_lowercase();
-        let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://")).ok_or_else(bad)?;
-        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-        let host = authority.rsplit('@').next().unwrap_or("");
-        if host.is_empty() || host.starts_with(':') || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(bad());
-        }
-        Ok(Self(value.to_owned()))
-    }
-
-    /// The URL.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for PaymentUrl {
-    type Error = FieldError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        Self::parse(&s)
-    }
-}
-
-impl From<PaymentUrl> for String {
-    fn from(u: PaymentUrl) -> Self {
-        u.0
-    }
-}
-
 /// What an organiser fills in to create or change an event: raw input, validated by
 /// [`Event::new`] and [`Event::revise`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -194,9 +156,15 @@ pub struct EventSpec {
     /// Whether a ticket may enter again after an exit.
     #[serde(default)]
     pub allow_reentry: bool,
-    /// Optional external payment page.
+    /// Optional external payment link template (see [`crate::payment_link`]): `https://` only,
+    /// placeholders `{order_id}`, `{order_token}`, `{amount_minor}`, `{amount}`, `{currency}`,
+    /// `{email}`, `{return_url}`.
     #[serde(default)]
     pub payment_url: Option<String>,
+    /// The most tickets one order may hold (1 to 1,000; [`DEFAULT_MAX_TICKETS_PER_ORDER`] when
+    /// absent).
+    #[serde(default = "default_max_per_order")]
+    pub max_tickets_per_order: u32,
     /// How many minutes before `starts_at` the doors open: an entry earlier is refused as
     /// `too_early`, unless the ticket type's own validity window starts earlier (early access).
     /// 0 to 10,080 (a week); [`DEFAULT_DOORS_OPEN_MINUTES`] (4 hours) when absent.
@@ -216,6 +184,16 @@ fn default_doors_open() -> u32 {
     DEFAULT_DOORS_OPEN_MINUTES
 }
 
+/// How many tickets one order may hold unless the event says otherwise.
+pub const DEFAULT_MAX_TICKETS_PER_ORDER: u32 = 10;
+
+/// The most an event may allow in one order.
+pub const MAX_TICKETS_PER_ORDER: u32 = 1000;
+
+fn default_max_per_order() -> u32 {
+    DEFAULT_MAX_TICKETS_PER_ORDER
+}
+
 /// An event. A value of this type always satisfies its invariants: non-blank title and location,
 /// `ends_at` after `starts_at`, a real time zone, a capacity of at least one, an http(s) payment URL.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -232,7 +210,8 @@ pub struct Event {
     allow_reentry: bool,
     doors_open_minutes: u32,
     status: EventStatus,
-    payment_url: Option<PaymentUrl>,
+    payment_url: Option<PaymentLink>,
+    max_tickets_per_order: u32,
 }
 
 impl Event {
@@ -248,6 +227,9 @@ impl Event {
             return Err(
                 FieldError::new("doors_open_minutes", FieldProblem::Range("must be from 0 to 10080 (a week)")).into()
             );
+        }
+        if !(1..=MAX_TICKETS_PER_ORDER).contains(&spec.max_tickets_per_order) {
+            return Err(FieldError::new("max_tickets_per_order", FieldProblem::Range("must be from 1 to 1000")).into());
         }
         Ok(Self {
             id,
@@ -267,8 +249,9 @@ impl Event {
                 .as_deref()
                 .map(str::trim)
                 .filter(|u| !u.is_empty())
-                .map(PaymentUrl::parse)
+                .map(PaymentLink::parse)
                 .transpose()?,
+            max_tickets_per_order: spec.max_tickets_per_order,
         })
     }
 
@@ -347,9 +330,13 @@ impl Event {
     pub fn status(&self) -> EventStatus {
         self.status
     }
-    /// The external payment page, if any.
-    pub fn payment_url(&self) -> Option<&PaymentUrl> {
+    /// The external payment link template, if any.
+    pub fn payment_url(&self) -> Option<&PaymentLink> {
         self.payment_url.as_ref()
+    }
+    /// The most tickets one order may hold.
+    pub fn max_tickets_per_order(&self) -> u32 {
+        self.max_tickets_per_order
     }
     /// The spec this event was built from, for editing.
     pub fn spec(&self) -> EventSpec {
@@ -365,6 +352,7 @@ impl Event {
             allow_reentry: self.allow_reentry,
             payment_url: self.payment_url.as_ref().map(|u| u.as_str().to_owned()),
             doors_open_minutes: self.doors_open_minutes,
+            max_tickets_per_order: self.max_tickets_per_order,
         }
     }
 }
@@ -388,6 +376,7 @@ pub(crate) mod tests {
             allow_reentry: true,
             payment_url: Some("https://pay.example.org/festival".into()),
             doors_open_minutes: DEFAULT_DOORS_OPEN_MINUTES,
+            max_tickets_per_order: DEFAULT_MAX_TICKETS_PER_ORDER,
         }
     }
 
@@ -422,10 +411,8 @@ pub(crate) mod tests {
             ("time_zone", Box::new(|s| s.time_zone = "Mars/Olympus".into())),
             ("capacity", Box::new(|s| s.capacity = 0)),
             ("dress_code", Box::new(|s| s.dress_code = Some("a\nb".into()))),
-            ("payment_url", Box::new(|s| s.payment_url = Some("javascript:alert(1)".into()))),
-            ("payment_url", Box::new(|s| s.payment_url = Some("ftp://example.org".into()))),
-            ("payment_url", Box::new(|s| s.payment_url = Some("https:///path".into()))),
-            ("payment_url", Box::new(|s| s.payment_url = Some("https://exa mple.org".into()))),
+            ("max_tickets_per_order", Box::new(|s| s.max_tickets_per_order = 0)),
+            ("max_tickets_per_order", Box::new(|s| s.max_tickets_per_order = 1001)),
         ];
         for (field, mutate) in cases {
             let mut s = spec();
@@ -434,6 +421,17 @@ pub(crate) mod tests {
                 Err(EventError::Field(e)) => assert_eq!(e.field, field),
                 other => panic!("{field}: expected a field error, got {other:?}"),
             }
+        }
+        for link in [
+            "javascript:alert(1)",
+            "ftp://example.org",
+            "http://pay.example.org",
+            "https:///path",
+            "https://exa mple.org",
+            "https://pay.example.org/{order}",
+        ] {
+            let s = EventSpec { payment_url: Some(link.into()), ..spec() };
+            assert!(matches!(Event::new(id(), &s), Err(EventError::PaymentLink(_))), "{link}");
         }
     }
 

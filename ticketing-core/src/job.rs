@@ -25,7 +25,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, JobId, TicketTypeId};
+use crate::ids::{EventId, JobId, OrderId, TicketTypeId};
 use crate::status::TicketStatus;
 use crate::template::TemplatePin;
 use crate::ticket::HolderSpec;
@@ -122,18 +122,58 @@ pub struct GenerateTickets {
 pub enum JobTask {
     /// Generate `progress.total` tickets, a chunk at a time.
     GenerateTickets(GenerateTickets),
+    /// End an order's hold when it runs out: a pending order expires, its reserved tickets
+    /// become invalid and free their places. Due at the hold's end; an order paid meanwhile is
+    /// left as it is.
+    ExpireOrder {
+        /// The order.
+        order_id: OrderId,
+    },
+    /// Tell the buyer or the organisers something (sent by the notification workers).
+    Notify(Notification),
+}
+
+/// What a notification is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationTopic {
+    /// An order was paid: its tickets go to the buyer.
+    PaymentSucceeded,
+    /// Money came in that could not be applied (late with its places gone, or not the order's
+    /// amount): the organisers must act.
+    PaymentAlert,
+    /// An order was refunded.
+    Refunded,
+}
+
+/// A notification to send.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// What it is about.
+    pub topic: NotificationTopic,
+    /// The order it concerns.
+    pub order_id: OrderId,
+    /// Why, for alerts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 impl JobTask {
     /// The kind name of [`JobTask::GenerateTickets`].
     pub const GENERATE_TICKETS: &'static str = "generate_tickets";
+    /// The kind name of [`JobTask::ExpireOrder`].
+    pub const EXPIRE_ORDER: &'static str = "expire_order";
+    /// The kind name of [`JobTask::Notify`].
+    pub const NOTIFY: &'static str = "notify";
     /// Every kind name.
-    pub const KINDS: &'static [&'static str] = &[Self::GENERATE_TICKETS];
+    pub const KINDS: &'static [&'static str] = &[Self::GENERATE_TICKETS, Self::EXPIRE_ORDER, Self::NOTIFY];
 
     /// The kind name (the serde tag).
     pub fn kind(&self) -> &'static str {
         match self {
             Self::GenerateTickets(_) => Self::GENERATE_TICKETS,
+            Self::ExpireOrder { .. } => Self::EXPIRE_ORDER,
+            Self::Notify(_) => Self::NOTIFY,
         }
     }
 }

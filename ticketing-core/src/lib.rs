@@ -39,6 +39,7 @@ pub mod magic_link;
 pub mod memory;
 pub mod money;
 pub mod order;
+pub mod payment;
 pub mod payment_link;
 pub mod quota;
 pub mod scan;

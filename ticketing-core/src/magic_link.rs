@@ -18,7 +18,7 @@ use sha2::Sha256;
 use thiserror::Error;
 
 use crate::env::Randomness;
-use crate::ids::TicketId;
+use crate::ids::{OrderId, TicketId};
 use crate::secret_token::SecretToken;
 pub use crate::secret_token::TokenHash;
 
@@ -78,6 +78,18 @@ impl LinkKey {
         mac.update(b"ticketing/magic-link/v1");
         mac.update(ticket_id.as_uuid().as_bytes());
         mac.update(&created_at.timestamp_micros().to_be_bytes());
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 24];
+        bytes.copy_from_slice(&digest[..24]);
+        MagicLinkToken::from_bytes(bytes)
+    }
+
+    /// The buyer's secret token of an order: derived like a link's (under its own label), so
+    /// storage keeps only its hash while a retried placement can show it again.
+    pub fn order_token(&self, order_id: OrderId) -> MagicLinkToken {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(b"ticketing/order/v1");
+        mac.update(order_id.as_uuid().as_bytes());
         let digest = mac.finalize().into_bytes();
         let mut bytes = [0u8; 24];
         bytes.copy_from_slice(&digest[..24]);

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::field::{self, Email, FieldError, Phone};
-use crate::ids::{EventId, OrderId, TicketTypeId};
+use crate::ids::{EventId, OrderId, TicketTypeId, UserId};
 use crate::money::{Currency, Money};
 use crate::secret_token::TokenHash;
 
@@ -116,6 +116,77 @@ pub fn next(from: OrderStatus, action: OrderAction) -> Result<Transition, OrderT
     })
 }
 
+/// Where an order was sold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaleChannel {
+    /// Placed by the buyer and paid through the payment link.
+    #[default]
+    Online,
+    /// Sold by a cashier at the desk.
+    BoxOffice,
+}
+
+impl SaleChannel {
+    /// Every channel.
+    pub const ALL: [SaleChannel; 2] = [Self::Online, Self::BoxOffice];
+
+    /// The stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::BoxOffice => "box_office",
+        }
+    }
+}
+
+/// How an order was paid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    /// Through a payment provider's webhook.
+    Provider,
+    /// Cash at the desk.
+    Cash,
+    /// A card at the desk.
+    Card,
+    /// A bank transfer, validated by staff.
+    Transfer,
+    /// Anything else, validated by staff.
+    Other,
+}
+
+impl PaymentMethod {
+    /// Every method.
+    pub const ALL: [PaymentMethod; 5] = [Self::Provider, Self::Cash, Self::Card, Self::Transfer, Self::Other];
+
+    /// The stable snake_case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Provider => "provider",
+            Self::Cash => "cash",
+            Self::Card => "card",
+            Self::Transfer => "transfer",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// A payment received for an order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// How.
+    pub method: PaymentMethod,
+    /// The provider (`stripe`, `generic`) for [`PaymentMethod::Provider`].
+    pub provider: Option<String>,
+    /// The provider's reference (a payment intent, a transfer's reference).
+    pub reference: Option<String>,
+    /// The staff member who took or validated it.
+    pub staff: Option<UserId>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
 /// The buyer's language for messages.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -142,8 +213,8 @@ pub struct BuyerSpec {
     pub locale: Locale,
 }
 
-/// A buyer, valid by construction.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A buyer, valid by construction (serialized as its [`BuyerSpec`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Buyer {
     name: String,
     email: Email,
@@ -224,6 +295,9 @@ pub enum OrderError {
     /// Lines priced in different currencies.
     #[error("lines[{0}]: every line of an order is in one currency")]
     MixedCurrencies(usize),
+    /// A line's ticket type is not one of the event's.
+    #[error("lines[{0}].ticket_type_id: no such ticket type at this event")]
+    UnknownType(usize),
     /// A total beyond what an amount holds.
     #[error("the order's total is too large")]
     Overflow,
@@ -236,8 +310,8 @@ pub struct NewOrder {
     pub id: OrderId,
     /// The event.
     pub event_id: EventId,
-    /// Who buys.
-    pub buyer: BuyerSpec,
+    /// Who buys (an online order names its buyer; a desk sale may not).
+    pub buyer: Option<BuyerSpec>,
     /// What.
     pub lines: Vec<OrderLine>,
     /// The hash of the buyer's secret order token (the token is shown once).
@@ -246,27 +320,87 @@ pub struct NewOrder {
     pub created_at: DateTime<Utc>,
     /// Until when its tickets are held for payment.
     pub hold_expires_at: DateTime<Utc>,
+    /// Where it is sold.
+    pub channel: SaleChannel,
 }
 
 /// An order, valid by construction: at least one line, one currency, a total that adds up,
-/// within the event's per-order maximum.
+/// within the event's per-order maximum. Stored as JSON, read back through the same checks.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "OrderRecord")]
 pub struct Order {
     id: OrderId,
     event_id: EventId,
-    buyer: Buyer,
+    buyer: Option<Buyer>,
     lines: Vec<OrderLine>,
     total: Money,
     token_hash: TokenHash,
     status: OrderStatus,
     created_at: DateTime<Utc>,
     hold_expires_at: DateTime<Utc>,
+    channel: SaleChannel,
+    payment: Option<Payment>,
+    receipt: Option<u64>,
+}
+
+/// An order as stored, checked again by [`Order`]'s `TryFrom` when read back.
+#[derive(Deserialize)]
+struct OrderRecord {
+    id: OrderId,
+    event_id: EventId,
+    buyer: Option<BuyerSpec>,
+    lines: Vec<OrderLine>,
+    total: Money,
+    token_hash: TokenHash,
+    status: OrderStatus,
+    created_at: DateTime<Utc>,
+    hold_expires_at: DateTime<Utc>,
+    #[serde(default)]
+    channel: SaleChannel,
+    #[serde(default)]
+    payment: Option<Payment>,
+    #[serde(default)]
+    receipt: Option<u64>,
+}
+
+impl TryFrom<OrderRecord> for Order {
+    type Error = OrderError;
+
+    fn try_from(r: OrderRecord) -> Result<Self, OrderError> {
+        let new = NewOrder {
+            id: r.id,
+            event_id: r.event_id,
+            buyer: r.buyer,
+            lines: r.lines,
+            token_hash: r.token_hash,
+            created_at: r.created_at,
+            hold_expires_at: r.hold_expires_at,
+            channel: r.channel,
+        };
+        let order = Order::new(new, u32::MAX)?;
+        if order.total != r.total {
+            return Err(OrderError::Overflow);
+        }
+        Ok(Self { status: r.status, payment: r.payment, receipt: r.receipt, ..order })
+    }
+}
+
+impl Serialize for Buyer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BuyerSpec {
+            name: self.name.clone(),
+            email: self.email.as_str().to_owned(),
+            phone: self.phone.as_ref().map(|p| p.as_str().to_owned()),
+            locale: self.locale,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Order {
     /// Validates a new, pending order; `max_tickets` is the event's per-order maximum.
     pub fn new(new: NewOrder, max_tickets: u32) -> Result<Self, OrderError> {
-        let buyer = Buyer::new(&new.buyer)?;
+        let buyer = new.buyer.as_ref().map(Buyer::new).transpose()?;
         let first = new.lines.first().ok_or(OrderError::NoLines)?;
         let currency: Currency = first.unit_price.currency();
         let (mut tickets, mut total) = (0u64, 0i64);
@@ -301,7 +435,26 @@ impl Order {
             status: OrderStatus::Pending,
             created_at: new.created_at,
             hold_expires_at: new.hold_expires_at,
+            channel: new.channel,
+            payment: None,
+            receipt: None,
         })
+    }
+
+    /// The order paid by `payment` (status as [`Self::apply`] with `action`); a payment already
+    /// recorded is kept (a repeat changes nothing).
+    pub fn pay(&self, action: OrderAction, payment: Payment) -> Result<Self, OrderTransitionError> {
+        let mut order = self.apply(action)?;
+        if order.payment.is_none() && matches!(order.status, OrderStatus::Paid | OrderStatus::PaidUnfulfilled) {
+            order.payment = Some(payment);
+        }
+        Ok(order)
+    }
+
+    /// The order with its box-office receipt number.
+    pub fn with_receipt(mut self, receipt: u64) -> Self {
+        self.receipt = Some(receipt);
+        self
     }
 
     /// The order after `action`, or itself when the action changes nothing.
@@ -320,9 +473,9 @@ impl Order {
     pub fn event_id(&self) -> EventId {
         self.event_id
     }
-    /// The buyer.
-    pub fn buyer(&self) -> &Buyer {
-        &self.buyer
+    /// The buyer, when named.
+    pub fn buyer(&self) -> Option<&Buyer> {
+        self.buyer.as_ref()
     }
     /// The lines.
     pub fn lines(&self) -> &[OrderLine] {
@@ -352,6 +505,18 @@ impl Order {
     pub fn hold_expires_at(&self) -> DateTime<Utc> {
         self.hold_expires_at
     }
+    /// Where it was sold.
+    pub fn channel(&self) -> SaleChannel {
+        self.channel
+    }
+    /// The payment, once paid.
+    pub fn payment(&self) -> Option<&Payment> {
+        self.payment.as_ref()
+    }
+    /// The box-office receipt number (gap-free per event), for a desk sale.
+    pub fn receipt(&self) -> Option<u64> {
+        self.receipt
+    }
 }
 
 #[cfg(test)]
@@ -375,16 +540,17 @@ mod tests {
         NewOrder {
             id: OrderId::from_uuid(Uuid::from_u128(1)),
             event_id: EventId::from_uuid(Uuid::from_u128(2)),
-            buyer: BuyerSpec {
+            buyer: Some(BuyerSpec {
                 name: "Zoé Lefèvre".into(),
                 email: "zoe@example.org".into(),
                 phone: None,
                 locale: Locale::Fr,
-            },
+            }),
             lines,
             token_hash: TokenHash([7; 32]),
             created_at: at,
             hold_expires_at: at + Duration::minutes(15),
+            channel: SaleChannel::Online,
         }
     }
 
@@ -413,7 +579,7 @@ mod tests {
     fn an_order_adds_up_in_one_currency_within_its_maximum() {
         let order = Order::new(new_order(vec![line(1, 2, eur(4500)), line(2, 1, eur(9000))]), 10).unwrap();
         assert_eq!((order.total(), order.tickets(), order.status()), (eur(18_000), 3, OrderStatus::Pending));
-        assert_eq!(order.buyer().locale(), Locale::Fr);
+        assert_eq!(order.buyer().map(Buyer::locale), Some(Locale::Fr));
         let usd = Money::new(100, Currency::parse("USD").unwrap()).unwrap();
         let cases = [
             (vec![], 10, OrderError::NoLines),
@@ -427,7 +593,9 @@ mod tests {
             assert_eq!(Order::new(new_order(lines), max), Err(error.clone()), "{error}");
         }
         let mut bad = new_order(vec![line(1, 1, eur(1))]);
-        bad.buyer.email = "not an address".into();
+        if let Some(buyer) = bad.buyer.as_mut() {
+            buyer.email = "not an address".into();
+        }
         assert!(matches!(Order::new(bad, 10), Err(OrderError::Buyer(e)) if e.field == "buyer.email"));
     }
 
@@ -444,6 +612,27 @@ mod tests {
         assert_eq!(paid.apply(OrderAction::Expire), Ok(paid.clone()), "an expiry after the success changes nothing");
         assert_eq!(paid.apply(OrderAction::Pay), Ok(paid.clone()), "a payment delivered twice changes nothing");
         assert!(paid.apply(OrderAction::Cancel).is_err());
+    }
+
+    #[test]
+    fn an_order_reads_back_through_its_checks() {
+        let order = Order::new(new_order(vec![line(1, 2, eur(4500))]), 10).unwrap();
+        let payment = Payment {
+            method: PaymentMethod::Provider,
+            provider: Some("stripe".into()),
+            reference: Some("pi_1".into()),
+            staff: None,
+            at: order.created_at(),
+        };
+        let paid = order.pay(OrderAction::Pay, payment.clone()).unwrap().with_receipt(7);
+        let json = serde_json::to_string(&paid).unwrap();
+        assert_eq!(serde_json::from_str::<Order>(&json).unwrap(), paid);
+        assert_eq!(paid.payment(), Some(&payment));
+        let other = Payment { reference: Some("pi_2".into()), ..payment.clone() };
+        assert_eq!(paid.pay(OrderAction::Pay, other).unwrap().payment(), Some(&payment), "the first payment stays");
+        let forged = json.replace("\"total\":{\"minor\":9000", "\"total\":{\"minor\":1");
+        assert_ne!(forged, json);
+        assert!(serde_json::from_str::<Order>(&forged).is_err(), "a total that does not add up is refused");
     }
 
     proptest! {

@@ -19,14 +19,16 @@ use crate::audit::AuditEntry;
 use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{ApiClientId, EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
+use crate::order::{Order, OrderStatus};
+use crate::payment::PaymentDelivery;
 use crate::quota::{Allocation, QuotaError};
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::stats::EventCounts;
-use crate::status::TicketStatus;
+use crate::status::{TicketAction, TicketStatus};
 use crate::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
@@ -434,6 +436,108 @@ pub trait JobQueue: Send + Sync {
     async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// A new order and what is written with it: see [`OrderRepository::place_order`].
+#[derive(Clone, Copy, Debug)]
+pub struct OrderPlacement<'a> {
+    /// The order.
+    pub order: &'a Order,
+    /// Its tickets, one batch per line (reserved for a pending order, paid for a desk sale).
+    pub batches: &'a [TicketBatch<'a>],
+    /// The jobs it causes (its hold's expiry, a notification).
+    pub jobs: &'a [Job],
+    /// A key that makes a retried placement find this order (unique per event).
+    pub idempotency_key: Option<&'a str>,
+    /// Whether the order takes its event's next receipt number (a desk sale).
+    pub receipt: bool,
+}
+
+/// What [`OrderRepository::place_order`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// The order was stored; here it is as stored (with its receipt number, if it took one).
+    Placed(Order),
+    /// An order with the same idempotency key exists at the event: nothing was written.
+    Existing(Order),
+}
+
+/// A change of an order, applied only if its stored status is still `expected`: see
+/// [`OrderRepository::change_order`].
+#[derive(Clone, Copy, Debug)]
+pub struct OrderChange<'a> {
+    /// The order as it becomes.
+    pub order: &'a Order,
+    /// The status the stored order must still have.
+    pub expected: OrderStatus,
+    /// What happens to the order's tickets that are still `reserved` ([`TicketAction::Pay`] when
+    /// it is paid, [`TicketAction::Invalidate`] when its hold ends), if anything.
+    pub reserved_action: Option<TicketAction>,
+    /// When the change happens (the tickets' `updated_at`).
+    pub at: DateTime<Utc>,
+    /// New tickets for the order (a late payment whose places are taken again), each batch
+    /// within its quota as [`TicketRepository::insert_tickets`] checks.
+    pub batches: &'a [TicketBatch<'a>],
+    /// The jobs the change causes (a notification).
+    pub jobs: &'a [Job],
+    /// The payment delivery that causes the change, recorded with it (unique per provider and
+    /// provider event id).
+    pub delivery: Option<&'a PaymentDelivery>,
+}
+
+/// What [`OrderRepository::change_order`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChangeOutcome {
+    /// Everything was applied.
+    Applied,
+    /// Nothing was applied: the order's status is no longer `expected`; read and decide again.
+    Stale,
+    /// Nothing was applied: this delivery was recorded before; here it is as first recorded.
+    Duplicate(Box<PaymentDelivery>),
+}
+
+/// Which orders to list, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    /// The event (required: orders are listed per event).
+    pub event_id: Option<EventId>,
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Page size (0: all).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u32,
+}
+
+/// Orders, their tickets and the payment deliveries that change them (see [`crate::order`]).
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Stores an order with its tickets in one atomic step: every batch within its type's quota
+    /// and the event's capacity (as [`TicketRepository::insert_tickets`] checks), each ticket
+    /// linked to the order at its line's unit price, the jobs enqueued, and, when asked, the
+    /// event's next receipt number taken (gap-free: it is taken in the same transaction). All or
+    /// nothing: `Quota` when a batch does not fit. With an idempotency key already used at the
+    /// event, nothing is written and the existing order is returned.
+    async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError>;
+    /// An order by id.
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+    /// An order by the hash of its buyer's token.
+    async fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError>;
+    /// The order paid with this provider reference, if any.
+    async fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError>;
+    /// The tickets of an order, oldest first.
+    async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError>;
+    /// Orders matching `filter`, oldest first.
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError>;
+    /// Applies a change to an order in one atomic step: records the delivery (a duplicate
+    /// applies nothing and returns the first record), replaces the order if its stored status is
+    /// still `expected` (else nothing is applied: `Stale`), moves its reserved tickets, inserts
+    /// new tickets within their quotas (a `Quota` error applies nothing), and enqueues the jobs.
+    async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError>;
+    /// Records a delivery that changes no order; `Some(first record)` if it was recorded before.
+    async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError>;
+    /// Deliveries, newest first: of one event's orders when `event_id` is given.
+    async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError>;
+}
+
 /// Staff users and roles.
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -594,6 +698,7 @@ pub trait Store:
     + CredentialRepository
     + StaffRepository
     + StatsRepository
+    + OrderRepository
     + Locks
 {
 }
@@ -613,6 +718,7 @@ impl<T> Store for T where
         + CredentialRepository
         + StaffRepository
         + StatsRepository
+        + OrderRepository
         + Locks
 {
 }

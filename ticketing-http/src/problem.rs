@@ -12,6 +12,7 @@ use ticketing_core::event::EventError;
 use ticketing_core::field::FieldError;
 use ticketing_core::gate::GateError;
 use ticketing_core::money::MoneyError;
+use ticketing_core::order::OrderError;
 use ticketing_core::quota::QuotaError;
 use ticketing_core::store::StoreError;
 use ticketing_core::ticket::TicketError;
@@ -174,6 +175,24 @@ fn field_error(e: &FieldError) -> ApiError {
     ApiError::field(e.field, e.to_string())
 }
 
+/// An order that cannot be made, named by the field of the request that is wrong.
+fn order_error(e: &OrderError) -> ApiError {
+    let detail = e.to_string();
+    match *e {
+        OrderError::Buyer(ref f) => field_error(f),
+        OrderError::NoLines | OrderError::Overflow => ApiError::field("lines", detail),
+        OrderError::ZeroQuantity(i) => ApiError::field(format!("lines[{i}].quantity"), detail),
+        OrderError::RepeatedType(i) | OrderError::UnknownType(i) => {
+            ApiError::field(format!("lines[{i}].ticket_type_id"), detail)
+        }
+        OrderError::MixedCurrencies(i) => ApiError::field(format!("lines[{i}]"), detail),
+        OrderError::TooMany { .. } => ApiError {
+            field: Some("lines".into()),
+            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many", detail)
+        },
+    }
+}
+
 impl From<QuotaError> for ApiError {
     fn from(e: QuotaError) -> Self {
         let code = match e {
@@ -213,6 +232,9 @@ impl From<EngineError> for ApiError {
             | EngineError::Field(f) => field_error(&f),
             EngineError::Ticket(TicketError::InitialStatus(_)) => Self::field("status", e.to_string()),
             EngineError::Event(EventError::EndsBeforeStart) => Self::field("ends_at", e.to_string()),
+            EngineError::Event(EventError::PaymentLink(ref link)) => Self::field("payment_url", link.to_string()),
+            EngineError::Order(ref order) => order_error(order),
+            EngineError::OrderTransition(t) => Self::new(StatusCode::CONFLICT, "invalid_transition", t.to_string()),
             EngineError::Event(EventError::StatusChange { .. }) => {
                 Self::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
             }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::audit::{Actor, AuditEntry};
 use ticketing_core::credential::{ApiClient, Duty, StaffAssignment};
-use ticketing_core::event::{DEFAULT_DOORS_OPEN_MINUTES, Event, EventSpec, EventStatus};
+use ticketing_core::event::{DEFAULT_DOORS_OPEN_MINUTES, DEFAULT_MAX_TICKETS_PER_ORDER, Event, EventSpec, EventStatus};
 use ticketing_core::gate::{Gate, GateSpec};
 use ticketing_core::ids::{GateId, TicketTypeId, UserId};
 use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// An event's fields, to create or replace it.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120}))]
+#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120, "payment_url": "https://buy.stripe.com/test_00g?client_reference_id={order_id}&prefilled_email={email}", "max_tickets_per_order": 6}))]
 pub struct EventBody {
     /// Up to 200 characters.
     pub title: String,
@@ -39,7 +39,9 @@ pub struct EventBody {
     /// Whether a ticket may enter again after going out.
     #[serde(default)]
     pub allow_reentry: bool,
-    /// An external payment page (http or https).
+    /// The external payment link buyers are sent to (`GET /pay/{order_token}`): `https://` only,
+    /// with placeholders `{order_id}`, `{order_token}`, `{amount_minor}`, `{amount}`,
+    /// `{currency}`, `{email}`, `{return_url}`, each filled URL-encoded.
     #[serde(default)]
     pub payment_url: Option<String>,
     /// Minutes before `starts_at` when the doors open (0 to 10,080; default 240): earlier entries
@@ -47,6 +49,10 @@ pub struct EventBody {
     #[serde(default)]
     #[schema(minimum = 0, maximum = 10080)]
     pub doors_open_minutes: Option<u32>,
+    /// The most tickets one order may hold (1 to 1,000; default 10).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_tickets_per_order: Option<u32>,
     /// On creation by a superadmin: the organizer who runs it. An organizer runs the events they
     /// create.
     #[serde(default)]
@@ -68,6 +74,7 @@ impl EventBody {
             allow_reentry: self.allow_reentry,
             payment_url: self.payment_url.clone(),
             doors_open_minutes: self.doors_open_minutes.unwrap_or(DEFAULT_DOORS_OPEN_MINUTES),
+            max_tickets_per_order: self.max_tickets_per_order.unwrap_or(DEFAULT_MAX_TICKETS_PER_ORDER),
         }
     }
 }
@@ -97,10 +104,12 @@ pub struct EventView {
     pub allow_reentry: bool,
     /// `draft`, `published`, `cancelled` or `ended`.
     pub status: String,
-    /// The external payment page.
+    /// The external payment link template.
     pub payment_url: Option<String>,
     /// Minutes before the start when the doors open.
     pub doors_open_minutes: u32,
+    /// The most tickets one order may hold.
+    pub max_tickets_per_order: u32,
 }
 
 impl From<&Event> for EventView {
@@ -119,6 +128,7 @@ impl From<&Event> for EventView {
             status: e.status().as_str().to_owned(),
             payment_url: e.payment_url().map(|u| u.as_str().to_owned()),
             doors_open_minutes: e.doors_open_minutes(),
+            max_tickets_per_order: e.max_tickets_per_order(),
         }
     }
 }

@@ -38,6 +38,7 @@ async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
             allow_reentry: true,
             payment_url: None,
             doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
+            max_tickets_per_order: ticketing_core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
         })
         .await
         .unwrap();

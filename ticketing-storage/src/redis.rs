@@ -20,18 +20,20 @@ use ticketing_core::audit::AuditEntry;
 use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
-use ticketing_core::ids::{ApiClientId, EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::ids::{ApiClientId, EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
 use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
+use ticketing_core::order::Order;
+use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::quota::Allocation;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
-    AuditRepository, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository, JobFilter,
-    JobQueue, Locks, MagicLinkRepository, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
-    StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter,
-    TicketRepository, TicketTypeRepository, UserRepository,
+    AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
+    JobFilter, JobQueue, Locks, MagicLinkRepository, OrderChange, OrderFilter, OrderPlacement, OrderRepository,
+    Placement, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository, Store,
+    StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -653,6 +655,37 @@ impl<S: ExternalSessions> StaffRepository for RedisLayer<S> {
     }
     async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError> {
         self.db.event_staff(event_id).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> OrderRepository for RedisLayer<S> {
+    async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
+        self.db.place_order(placement).await
+    }
+    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        self.db.order(id).await
+    }
+    async fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError> {
+        self.db.order_by_token(token_hash).await
+    }
+    async fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError> {
+        self.db.order_by_reference(provider, reference).await
+    }
+    async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError> {
+        self.db.order_tickets(id).await
+    }
+    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
+        self.db.orders(filter).await
+    }
+    async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        self.db.change_order(change).await
+    }
+    async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
+        self.db.record_delivery(delivery).await
+    }
+    async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {
+        self.db.deliveries(event_id, limit).await
     }
 }
 

@@ -65,6 +65,12 @@ pub enum Error {
     /// A magic link was refused.
     #[error(transparent)]
     MagicLink(#[from] MagicLinkError),
+    /// An order that cannot be made.
+    #[error(transparent)]
+    Order(#[from] crate::order::OrderError),
+    /// An order's status does not allow the change.
+    #[error(transparent)]
+    OrderTransition(#[from] crate::order::OrderTransitionError),
     /// Too many concurrent changes to the same row; try again.
     #[error("too much contention on one ticket; try again")]
     Contention,

@@ -156,7 +156,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
             until: now + self.config.job_lease,
         };
-        let job = self.store.claim(&[JobTask::GENERATE_TICKETS], &lease, now).await?;
+        let job = self.store.claim(&[JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER], &lease, now).await?;
         Ok(job.map(|job| ClaimedJob { job, lease }))
     }
 
@@ -176,6 +176,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let ClaimedJob { job, mut lease } = claimed;
         let step = match &job.task {
             JobTask::GenerateTickets(spec) => self.generate(&job, spec, &mut lease).await,
+            JobTask::ExpireOrder { order_id } => match self.expire_order(*order_id, false).await {
+                Ok(_) => Step::Done,
+                Err(Error::NotFound(what)) => Step::Abandoned(format!("{what} not found")),
+                Err(e) => Step::Failed(e.to_string()),
+            },
+            JobTask::Notify(_) => Step::Abandoned("notifications are sent by the notification workers".into()),
         };
         let now = self.clock.now();
         let report = |after: Job| {

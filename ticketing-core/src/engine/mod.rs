@@ -31,6 +31,7 @@ mod catalog;
 mod error;
 mod generation;
 mod seed;
+mod selling;
 mod tickets;
 
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use chrono::Duration;
 pub use error::Error;
 pub use generation::{ClaimedJob, GenerationRequest, JobRun};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
+pub use selling::{LineRequest, OrderRequest, PlacedOrder, SaleRequest};
 pub use tickets::{IssueRequest, IssuedTicket};
 
 use crate::env::{Clock, Randomness};
@@ -67,6 +69,8 @@ pub struct Config {
     /// How many short codes new tickets draw from (default: all of them, 31^9). Only a test
     /// narrows it, to make collisions common.
     pub short_code_space: u64,
+    /// How long an order's tickets are held for its payment (default 15 minutes).
+    pub order_hold: Duration,
 }
 
 impl Default for Config {
@@ -79,6 +83,7 @@ impl Default for Config {
             job_retry: RetryPolicy::default(),
             generation_chunk: 1000,
             short_code_space: crate::short_code::ShortCode::SPACE,
+            order_hold: Duration::minutes(15),
         }
     }
 }

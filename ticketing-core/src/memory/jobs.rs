@@ -195,8 +195,9 @@ impl JobQueue for MemoryStore {
             .filter(|j| filter.status.is_none_or(|st| j.status == st))
             .map(|j| {
                 let mut listed = j.clone();
-                let JobTask::GenerateTickets(spec) = &mut listed.task;
-                spec.holders = Vec::new();
+                if let JobTask::GenerateTickets(spec) = &mut listed.task {
+                    spec.holders = Vec::new();
+                }
                 listed
             });
         Ok(page(matching, 0, filter.limit))

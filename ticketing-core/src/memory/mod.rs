@@ -5,6 +5,7 @@
 mod catalog;
 mod credentials;
 mod jobs;
+mod orders;
 mod scans;
 mod stats;
 mod templates;
@@ -23,9 +24,11 @@ use crate::credential::{ApiClient, StaffAssignment, StoredToken};
 use crate::env::Clock;
 use crate::event::Event;
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, JobId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::Job;
 use crate::magic_link::{MagicLink, TokenHash};
+use crate::order::Order;
+use crate::payment::PaymentDelivery;
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
@@ -69,6 +72,19 @@ struct State {
     /// In creation order.
     api_clients: Vec<ApiClient>,
     tokens: HashMap<TokenHash, StoredToken>,
+    orders: HashMap<OrderId, Order>,
+    /// In placement order.
+    order_seq: Vec<OrderId>,
+    order_by_token: HashMap<TokenHash, OrderId>,
+    order_keys: HashMap<(EventId, String), OrderId>,
+    order_tickets: HashMap<OrderId, Vec<TicketId>>,
+    /// Each sold ticket's price in minor units of its order's currency.
+    ticket_prices: HashMap<TicketId, i64>,
+    /// Each event's last receipt number.
+    receipts: HashMap<EventId, u64>,
+    /// In arrival order.
+    deliveries: Vec<PaymentDelivery>,
+    delivery_keys: HashMap<(String, String), usize>,
 }
 
 /// The in-memory store.

@@ -14,11 +14,12 @@ use super::{Db, DbStore, Query, rows};
 use crate::codec::{count, db_error, join, micros};
 
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
-     capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12, doors_open_minutes = $13";
+     capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12, doors_open_minutes = $13, \
+     max_tickets_per_order = $14";
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, title, description, starts_at, ends_at, time_zone, location, \
-     capacity, dress_code, allow_reentry, status, payment_url, doors_open_minutes) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+     capacity, dress_code, allow_reentry, status, payment_url, doors_open_minutes, max_tickets_per_order) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 /// Inserts an event inside a write transaction (one that also writes its staff, say).
 pub(super) async fn insert_event_in(tx: &mut sqlx::Transaction<'_, Db>, event: &Event) -> Result<(), StoreError> {
@@ -41,6 +42,7 @@ fn bind_event<'q>(query: Query<'q>, e: &'q Event) -> Query<'q> {
         .bind(e.status().as_str())
         .bind(e.payment_url().map(|u| u.as_str()))
         .bind(i64::from(e.doors_open_minutes()))
+        .bind(i64::from(e.max_tickets_per_order()))
 }
 
 fn bind_type<'q>(query: Query<'q>, t: &'q TicketType) -> Query<'q> {

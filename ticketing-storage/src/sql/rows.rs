@@ -71,6 +71,7 @@ pub(super) const EVENT_COLUMNS: &[&str] = &[
     "payment_url",
     "status",
     "doors_open_minutes",
+    "max_tickets_per_order",
 ];
 
 /// The columns `rows::ticket_type` reads.
@@ -114,6 +115,7 @@ pub(super) fn event_at<R: Columns + ?Sized>(row: &R, prefix: &str) -> Result<Eve
         allow_reentry: get_at(row, prefix, "allow_reentry")?,
         payment_url: get_at(row, prefix, "payment_url")?,
         doors_open_minutes: count(get_at(row, prefix, "doors_open_minutes")?)?,
+        max_tickets_per_order: count(get_at(row, prefix, "max_tickets_per_order")?)?,
     };
     let status: String = get_at(row, prefix, "status")?;
     let status = status.parse().map_err(|_| corrupt("event status", &status))?;

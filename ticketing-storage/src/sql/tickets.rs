@@ -110,49 +110,75 @@ pub(super) async fn insert_in(conn: &mut Conn, batch: &TicketBatch<'_>, jobs: &[
     let live = tickets.iter().filter(|t| t.status().is_live()).count();
     // More than u32::MAX tickets in one batch cannot fit any quota: saturating keeps that true.
     let requested = u32::try_from(live).unwrap_or(u32::MAX);
-    // Type first, then event: every writer takes the two rows in this order.
-    let taken = sqlx::query(
-        "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
-             AND live_tickets + $2 <= quota",
-    )
-    .bind(*first.ticket_type_id().as_uuid())
-    .bind(i64::from(requested))
-    .bind(*first.event_id().as_uuid())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    if taken.rows_affected() == 0 {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
-                .bind(*first.ticket_type_id().as_uuid())
-                .bind(*first.event_id().as_uuid())
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
-        let (quota, type_live) = (count(quota)?, count(type_live)?);
-        return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
+    take_places(conn, *first.event_id().as_uuid(), &[(*first.ticket_type_id().as_uuid(), requested)]).await?;
+    write_batch(conn, batch).await
+}
+
+/// Takes `n` places of each type of `event` (within the type's quota) and their sum of the
+/// event's capacity, by conditional updates: the type rows first, in id order, then the event's
+/// row, the order every writer takes them in (so two writers never deadlock).
+pub(super) async fn take_places(
+    conn: &mut Conn,
+    event: uuid::Uuid,
+    wanted: &[(uuid::Uuid, u32)],
+) -> Result<(), StoreError> {
+    let mut wanted = wanted.to_vec();
+    wanted.sort_unstable();
+    let mut total: u32 = 0;
+    for &(type_id, requested) in &wanted {
+        total = total.saturating_add(requested);
+        let taken = sqlx::query(
+            "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
+                 AND live_tickets + $2 <= quota",
+        )
+        .bind(type_id)
+        .bind(i64::from(requested))
+        .bind(event)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        if taken.rows_affected() == 0 {
+            let row: Option<(i64, i64)> =
+                sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
+                    .bind(type_id)
+                    .bind(event)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+            let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
+            let (quota, type_live) = (count(quota)?, count(type_live)?);
+            return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
+        }
     }
     let taken = sqlx::query(
         "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity",
     )
-    .bind(*first.event_id().as_uuid())
-    .bind(i64::from(requested))
+    .bind(event)
+    .bind(i64::from(total))
     .execute(&mut *conn)
     .await
     .map_err(db_error)?;
     if taken.rows_affected() == 0 {
         let (capacity, event_live): (i64, i64) =
             sqlx::query_as("SELECT capacity, live_tickets FROM events WHERE id = $1")
-                .bind(*first.event_id().as_uuid())
+                .bind(event)
                 .fetch_one(&mut *conn)
                 .await
                 .map_err(db_error)?;
         let (capacity, event_live) = (count(capacity)?, count(event_live)?);
-        return Err(
-            QuotaError::EventCapacity { capacity, remaining: capacity.saturating_sub(event_live), requested }.into()
-        );
+        return Err(QuotaError::EventCapacity {
+            capacity,
+            remaining: capacity.saturating_sub(event_live),
+            requested: total,
+        }
+        .into());
     }
+    Ok(())
+}
+
+/// Writes a batch's tickets, links and pins (their places already taken).
+pub(super) async fn write_batch(conn: &mut Conn, batch: &TicketBatch<'_>) -> Result<(), StoreError> {
+    let tickets = batch.tickets;
     for chunk in tickets.chunks(INSERT_CHUNK) {
         let mut q = QueryBuilder::<Db>::new(
             "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \

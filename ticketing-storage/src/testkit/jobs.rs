@@ -415,6 +415,7 @@ pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend:
     let job = engine.start_generation(&request).await.unwrap();
     let holders_of = |job: &Job| match &job.task {
         JobTask::GenerateTickets(spec) => spec.holders.len(),
+        other => panic!("not a generation: {other:?}"),
     };
     assert_eq!(holders_of(&store.job(job.id).await.unwrap().unwrap()), 25, "the job keeps its holders");
     let listed = store.jobs(&JobFilter { limit: 10, ..JobFilter::default() }).await.unwrap();

@@ -15,8 +15,8 @@
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
-//! the audit trail, users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), three
-//! concurrency storms, and a property over random sequences.
+//! the audit trail, users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), selling (orders held, paid
+//! once, expired and sold again, desk sales), concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
@@ -34,6 +34,8 @@ pub mod jobs;
 pub mod locks_audit;
 #[doc(hidden)]
 pub mod reasons;
+#[doc(hidden)]
+pub mod selling;
 pub mod servers;
 mod support;
 #[doc(hidden)]
@@ -114,6 +116,14 @@ macro_rules! conformance_suite {
         credentials::revoking_tokens_clients_and_users,
         credentials::staff_scope_events_and_unused_types_and_gates_delete,
         credentials::users_change_and_list_in_pages,
+        selling::an_order_holds_its_tickets_then_a_delivery_pays_them_once,
+        selling::a_payment_that_is_not_the_orders_amount_leaves_it_unpaid,
+        selling::holds_expire_and_their_places_sell_again_and_late_payments_are_kept,
+        selling::placements_are_checked_and_an_idempotency_key_returns_the_same_order,
+        selling::two_thousand_buyers_for_a_hundred_places,
+        selling::twenty_deliveries_of_one_webhook_at_once_pay_once,
+        selling::fifty_desk_sales_at_once_take_gap_free_receipts,
+        selling::staff_mark_a_pending_order_paid,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

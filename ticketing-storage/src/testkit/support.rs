@@ -209,6 +209,7 @@ impl World {
             allow_reentry: options.allow_reentry,
             payment_url: None,
             doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
+            max_tickets_per_order: ticketing_core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
         };
         let event = engine.create_event(&spec).await.unwrap();
         let event = engine.set_event_status(event.id(), EventStatus::Published).await.unwrap();

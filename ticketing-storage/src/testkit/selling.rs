@@ -1,0 +1,346 @@
+//! Selling: orders held, paid once through any number of deliveries, expired by the reaper and
+//! sold again, desk sales with gap-free receipts; storms of buyers, deliveries and cashiers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use chrono::Duration;
+use ticketing_core::engine::{Error, LineRequest, OrderRequest, PlacedOrder, SaleRequest};
+use ticketing_core::env::Clock as _;
+use ticketing_core::event::EventStatus;
+use ticketing_core::ids::{OrderId, UserId};
+use ticketing_core::job::{JobStatus, JobTask, NotificationTopic};
+use ticketing_core::money::{Currency, Money};
+use ticketing_core::order::{BuyerSpec, Locale, OrderError, OrderStatus, PaymentMethod, SaleChannel};
+use ticketing_core::payment::{DeliveryOutcome, NoticeKind, PaymentNotice};
+use ticketing_core::quota::QuotaError;
+use ticketing_core::status::TicketStatus;
+use ticketing_core::store::{JobFilter, OrderFilter};
+use ticketing_core::ticket_type::TicketType;
+
+use super::support::{Backend, Options, World};
+
+fn buyer() -> BuyerSpec {
+    BuyerSpec { name: "Zoé Lefèvre".into(), email: "zoe@example.org".into(), phone: None, locale: Locale::Fr }
+}
+
+fn order_of(w: &World, lines: &[(&TicketType, u32)]) -> OrderRequest {
+    OrderRequest {
+        event_id: w.event.id(),
+        lines: lines.iter().map(|(t, quantity)| LineRequest { ticket_type_id: t.id(), quantity: *quantity }).collect(),
+        buyer: buyer(),
+        idempotency_key: None,
+    }
+}
+
+fn eur(minor: i64) -> Money {
+    Money::new(minor, Currency::parse("EUR").unwrap()).unwrap()
+}
+
+fn succeeded(id: &str, order: OrderId, amount: Money) -> PaymentNotice {
+    PaymentNotice {
+        event_id: id.into(),
+        event_type: "payment.succeeded".into(),
+        kind: NoticeKind::Succeeded,
+        order_id: Some(order),
+        amount: Some(amount),
+        reference: Some(format!("ref-{id}")),
+    }
+}
+
+fn statuses(placed: &[ticketing_core::ticket::Ticket]) -> Vec<TicketStatus> {
+    placed.iter().map(|t| t.status()).collect()
+}
+
+async fn jobs_of(w: &World, kind: &str) -> Vec<ticketing_core::job::Job> {
+    let jobs = w.engine.store().jobs(&JobFilter { event_id: Some(w.event.id()), ..Default::default() }).await.unwrap();
+    jobs.into_iter().filter(|j| j.kind() == kind).collect()
+}
+
+async fn place(w: &World, lines: &[(&TicketType, u32)]) -> PlacedOrder {
+    w.engine.place_order(&order_of(w, lines)).await.unwrap()
+}
+
+/// Conformance case.
+pub async fn an_order_holds_its_tickets_then_a_delivery_pays_them_once(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let placed = place(&w, &[(&w.standard, 2), (&w.vip, 1)]).await;
+    let order = &placed.order;
+    assert_eq!(
+        (order.status(), order.total(), order.channel()),
+        (OrderStatus::Pending, eur(13_500), SaleChannel::Online)
+    );
+    assert_eq!(order.hold_expires_at(), w.clock.now() + Duration::minutes(15));
+    assert_eq!(
+        statuses(&placed.tickets.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>()),
+        vec![TicketStatus::Reserved; 3]
+    );
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 2);
+    let expiry = jobs_of(&w, JobTask::EXPIRE_ORDER).await;
+    assert_eq!(expiry.len(), 1, "the hold's end is queued with the order");
+    assert_eq!(expiry[0].run_at, order.hold_expires_at());
+
+    let found = w.engine.order_by_token(&placed.token).await.unwrap();
+    assert_eq!((found.order.id(), found.tickets.len()), (order.id(), 3), "the buyer's token finds the order");
+    let wrong = ticketing_core::magic_link::parse_token(&"A".repeat(32)).unwrap();
+    assert!(matches!(w.engine.order_by_token(&wrong).await, Err(Error::NotFound("order"))));
+
+    let notice = succeeded("evt_1", order.id(), order.total());
+    let first = w.engine.apply_notice("generic", &notice).await.unwrap();
+    assert_eq!((first.outcome, first.ticketing_event_id), (DeliveryOutcome::Paid, Some(w.event.id())));
+    let paid = w.engine.order(order.id()).await.unwrap();
+    assert_eq!(paid.status(), OrderStatus::Paid);
+    let payment = paid.payment().unwrap();
+    assert_eq!((payment.method, payment.reference.as_deref()), (PaymentMethod::Provider, Some("ref-evt_1")));
+    let tickets = w.engine.store().order_tickets(order.id()).await.unwrap();
+    assert_eq!(statuses(&tickets), vec![TicketStatus::Paid; 3]);
+    assert!(tickets.iter().all(|t| t.version() == 1), "each ticket changed once");
+    let notes = jobs_of(&w, JobTask::NOTIFY).await;
+    assert_eq!(notes.len(), 1, "one payment_succeeded notification, queued with the payment");
+    assert!(
+        matches!(&notes[0].task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentSucceeded && n.order_id == order.id())
+    );
+
+    let again = w.engine.apply_notice("generic", &notice).await.unwrap();
+    assert_eq!(again, first, "a repeated delivery finds the first record");
+    let other = w.engine.apply_notice("generic", &succeeded("evt_2", order.id(), order.total())).await.unwrap();
+    assert_eq!(other.outcome, DeliveryOutcome::Unchanged, "another success for a paid order changes nothing");
+    assert_eq!(jobs_of(&w, JobTask::NOTIFY).await.len(), 1);
+    assert_eq!(statuses(&w.engine.store().order_tickets(order.id()).await.unwrap()), vec![TicketStatus::Paid; 3]);
+    let listed = w.engine.store().deliveries(Some(w.event.id()), 0).await.unwrap();
+    assert_eq!(listed.iter().map(|d| d.event_id.as_str()).collect::<Vec<_>>(), ["evt_2", "evt_1"]);
+    let expired = w
+        .engine
+        .apply_notice(
+            "stripe",
+            &PaymentNotice { kind: NoticeKind::Expired, ..succeeded("cs_x", order.id(), order.total()) },
+        )
+        .await
+        .unwrap();
+    assert_eq!(expired.outcome, DeliveryOutcome::Unchanged, "an expiry after the success changes nothing");
+    assert_eq!(w.engine.order(order.id()).await.unwrap().status(), OrderStatus::Paid);
+}
+
+/// Conformance case.
+pub async fn a_payment_that_is_not_the_orders_amount_leaves_it_unpaid(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let placed = place(&w, &[(&w.standard, 1)]).await;
+    let id = placed.order.id();
+    for (event, amount) in [("short", eur(100)), ("usd", Money::new(4500, Currency::parse("USD").unwrap()).unwrap())] {
+        let delivery = w.engine.apply_notice("generic", &succeeded(event, id, amount)).await.unwrap();
+        assert_eq!(delivery.outcome, DeliveryOutcome::PaymentMismatch);
+    }
+    assert_eq!(w.engine.order(id).await.unwrap().status(), OrderStatus::Pending);
+    let alerts = jobs_of(&w, JobTask::NOTIFY).await;
+    assert_eq!(alerts.len(), 2);
+    assert!(alerts.iter().all(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentAlert)));
+    let unknown = succeeded("lost", OrderId::from_uuid(uuid::Uuid::from_u128(9)), eur(1));
+    assert_eq!(w.engine.apply_notice("generic", &unknown).await.unwrap().outcome, DeliveryOutcome::UnknownOrder);
+    assert_eq!(w.engine.apply_notice("generic", &unknown).await.unwrap().outcome, DeliveryOutcome::UnknownOrder);
+    assert_eq!(w.engine.store().deliveries(None, 0).await.unwrap().len(), 3, "every delivery kept once");
+}
+
+/// Conformance case.
+pub async fn holds_expire_and_their_places_sell_again_and_late_payments_are_kept(backend: &Backend) {
+    let w = World::new(backend, Options { quota: 3, ..Options::default() }).await;
+    let first = place(&w, &[(&w.standard, 2)]).await;
+    let second = place(&w, &[(&w.standard, 1)]).await;
+    let sold_out = w.engine.place_order(&order_of(&w, &[(&w.standard, 1)])).await;
+    assert!(matches!(sold_out, Err(Error::Quota(QuotaError::TypeQuota { .. }))), "{sold_out:?}");
+
+    assert!(w.engine.run_next_job("reaper").await.unwrap().is_none(), "nothing is due before the hold's end");
+    w.clock.advance(Duration::minutes(15));
+    for _ in 0..2 {
+        let run = w.engine.run_next_job("reaper").await.unwrap().unwrap();
+        assert_eq!((run.job.kind(), run.job.status), (JobTask::EXPIRE_ORDER, JobStatus::Succeeded));
+    }
+    for placed in [&first, &second] {
+        assert_eq!(w.engine.order(placed.order.id()).await.unwrap().status(), OrderStatus::Expired);
+        let tickets = w.engine.store().order_tickets(placed.order.id()).await.unwrap();
+        assert!(tickets.iter().all(|t| t.status() == TicketStatus::Invalid));
+    }
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 0, "places freed");
+
+    let again = place(&w, &[(&w.standard, 2)]).await;
+    assert_eq!(again.order.status(), OrderStatus::Pending, "the places sell again");
+    // One place is left: the late payment of the two-ticket order cannot take its places back.
+    let late =
+        w.engine.apply_notice("generic", &succeeded("late-1", first.order.id(), first.order.total())).await.unwrap();
+    assert_eq!(late.outcome, DeliveryOutcome::PaidUnfulfilled);
+    assert_eq!(w.engine.order(first.order.id()).await.unwrap().status(), OrderStatus::PaidUnfulfilled);
+    let alert = jobs_of(&w, JobTask::NOTIFY).await;
+    assert!(alert.iter().any(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentAlert && n.order_id == first.order.id())));
+    // The one-ticket order's place is free: its late payment takes it with a fresh ticket.
+    let retaken =
+        w.engine.apply_notice("generic", &succeeded("late-2", second.order.id(), second.order.total())).await.unwrap();
+    assert_eq!(retaken.outcome, DeliveryOutcome::PaidLate);
+    assert_eq!(w.engine.order(second.order.id()).await.unwrap().status(), OrderStatus::Paid);
+    let tickets = w.engine.store().order_tickets(second.order.id()).await.unwrap();
+    assert_eq!(statuses(&tickets), vec![TicketStatus::Invalid, TicketStatus::Paid]);
+    let placed = w.engine.order_by_token(&second.token).await.unwrap();
+    assert!(placed.tickets.iter().any(|(t, _)| t.status() == TicketStatus::Paid), "the new ticket has its link");
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 3);
+    // A paid order's reaper job (queued when it was placed) changes nothing.
+    w.clock.advance(Duration::minutes(15));
+    while w.engine.run_next_job("reaper").await.unwrap().is_some() {}
+    assert_eq!(w.engine.order(second.order.id()).await.unwrap().status(), OrderStatus::Paid);
+    assert_eq!(w.engine.order(again.order.id()).await.unwrap().status(), OrderStatus::Expired);
+}
+
+/// Conformance case.
+pub async fn placements_are_checked_and_an_idempotency_key_returns_the_same_order(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let keyed = OrderRequest { idempotency_key: Some("retry-7".into()), ..order_of(&w, &[(&w.standard, 2)]) };
+    let first = w.engine.place_order(&keyed).await.unwrap();
+    let second = w.engine.place_order(&keyed).await.unwrap();
+    assert!(!first.replayed && second.replayed);
+    assert_eq!((second.order.id(), second.token.as_text()), (first.order.id(), first.token.as_text()));
+    assert_eq!(second.tickets.len(), 2, "with its tickets' links");
+    assert_eq!(
+        w.engine
+            .store()
+            .orders(&OrderFilter { event_id: Some(w.event.id()), ..Default::default() })
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let other = OrderRequest { idempotency_key: Some("retry-7".into()), ..order_of(&w, &[(&w.standard, 3)]) };
+    assert!(matches!(w.engine.place_order(&other).await, Err(Error::Conflict(_))), "a key names one order");
+
+    let cases: Vec<(OrderRequest, &str)> = vec![
+        (order_of(&w, &[(&w.standard, 6), (&w.vip, 5)]), "too many"),
+        (order_of(&w, &[]), "no lines"),
+        (order_of(&w, &[(&w.standard, 0)]), "zero"),
+        (
+            OrderRequest { buyer: BuyerSpec { email: "nope".into(), ..buyer() }, ..order_of(&w, &[(&w.standard, 1)]) },
+            "email",
+        ),
+    ];
+    for (request, what) in cases {
+        assert!(matches!(w.engine.place_order(&request).await, Err(Error::Order(_))), "{what}");
+    }
+    let mut foreign = order_of(&w, &[(&w.standard, 1)]);
+    foreign.lines[0].ticket_type_id = ticketing_core::ids::TicketTypeId::from_uuid(uuid::Uuid::from_u128(5));
+    assert!(matches!(w.engine.place_order(&foreign).await, Err(Error::Order(OrderError::UnknownType(0)))));
+    w.engine.set_event_status(w.event.id(), EventStatus::Cancelled).await.unwrap();
+    let closed = w.engine.place_order(&order_of(&w, &[(&w.standard, 1)])).await;
+    assert!(matches!(closed, Err(Error::EventClosed(EventStatus::Cancelled))), "{closed:?}");
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 2, "nothing else was held");
+}
+
+/// Conformance case.
+pub async fn two_thousand_buyers_for_a_hundred_places(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options { quota: 100, ..Options::default() }).await);
+    let tasks: Vec<_> = (0..2000)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move { w.engine.place_order(&order_of(&w, &[(&w.standard, 1)])).await })
+        })
+        .collect();
+    let (mut placed, mut sold_out) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => placed += 1,
+            Err(Error::Quota(_)) => sold_out += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((placed, sold_out), (100, 1900));
+    let orders =
+        w.engine.store().orders(&OrderFilter { event_id: Some(w.event.id()), ..Default::default() }).await.unwrap();
+    assert_eq!(orders.len(), 100, "no order without its places");
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 100);
+}
+
+/// Conformance case.
+pub async fn twenty_deliveries_of_one_webhook_at_once_pay_once(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options::default()).await);
+    let placed = place(&w, &[(&w.standard, 2)]).await;
+    let notice = succeeded("evt_storm", placed.order.id(), placed.order.total());
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let (w, notice) = (w.clone(), notice.clone());
+            tokio::spawn(async move { w.engine.apply_notice("stripe", &notice).await.unwrap() })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().outcome);
+    }
+    assert!(outcomes.iter().all(|o| *o == DeliveryOutcome::Paid), "every answer is the first record: {outcomes:?}");
+    let tickets = w.engine.store().order_tickets(placed.order.id()).await.unwrap();
+    assert!(tickets.iter().all(|t| t.status() == TicketStatus::Paid && t.version() == 1), "each ticket paid once");
+    assert_eq!(jobs_of(&w, JobTask::NOTIFY).await.len(), 1, "one notification");
+    assert_eq!(w.engine.store().deliveries(None, 0).await.unwrap().len(), 1, "one record");
+}
+
+/// Conformance case.
+pub async fn fifty_desk_sales_at_once_take_gap_free_receipts(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options { quota: 60, ..Options::default() }).await);
+    let cashier = UserId::from_uuid(uuid::Uuid::from_u128(77));
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let sale = SaleRequest {
+                    event_id: w.event.id(),
+                    lines: vec![LineRequest { ticket_type_id: w.standard.id(), quantity: 1 + (i % 2) }],
+                    method: if i % 3 == 0 { PaymentMethod::Card } else { PaymentMethod::Cash },
+                    buyer: None,
+                    cashier,
+                };
+                w.engine.sell_at_desk(&sale).await
+            })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    let (mut sold, mut refused) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(sale) => {
+                assert_eq!(sale.order.status(), OrderStatus::Paid);
+                assert!(sale.tickets.iter().all(|(t, _)| t.status() == TicketStatus::Paid));
+                sold += sale.tickets.len();
+                receipts.push(sale.order.receipt().unwrap());
+            }
+            Err(Error::Quota(_)) => refused += 1,
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    receipts.sort_unstable();
+    assert_eq!(receipts, (1..=receipts.len() as u64).collect::<Vec<_>>(), "gap-free: a refused sale took no number");
+    assert!(sold <= 60 && refused > 0, "{sold} sold, {refused} refused");
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live as usize, sold, "no oversell");
+    let unique: HashSet<_> = receipts.iter().collect();
+    assert_eq!(unique.len(), receipts.len());
+    let bad = SaleRequest {
+        event_id: w.event.id(),
+        lines: vec![LineRequest { ticket_type_id: w.vip.id(), quantity: 1 }],
+        method: PaymentMethod::Provider,
+        buyer: None,
+        cashier,
+    };
+    assert!(matches!(w.engine.sell_at_desk(&bad).await, Err(Error::Invalid(_))), "a desk sale is cash, card or other");
+}
+
+/// Conformance case.
+pub async fn staff_mark_a_pending_order_paid(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let placed = place(&w, &[(&w.vip, 2)]).await;
+    let staff = UserId::from_uuid(uuid::Uuid::from_u128(78));
+    let (order, outcome) = w
+        .engine
+        .mark_paid(placed.order.id(), PaymentMethod::Transfer, staff, Some("VIR-2027-001".into()))
+        .await
+        .unwrap();
+    assert_eq!((order.status(), outcome), (OrderStatus::Paid, DeliveryOutcome::Paid));
+    assert_eq!(order.payment().unwrap().staff, Some(staff));
+    let (_, again) = w.engine.mark_paid(placed.order.id(), PaymentMethod::Cash, staff, None).await.unwrap();
+    assert_eq!(again, DeliveryOutcome::Unchanged);
+    assert_eq!(w.engine.order(placed.order.id()).await.unwrap().payment().unwrap().method, PaymentMethod::Transfer);
+    assert_eq!(
+        statuses(&w.engine.store().order_tickets(placed.order.id()).await.unwrap()),
+        vec![TicketStatus::Paid; 2]
+    );
+}
