@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
-use ticketing_core::job::JobStatus;
+use ticketing_core::job::{JobStatus, JobTask};
 use ticketing_core::store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -100,6 +100,7 @@ impl Server {
         let engine_config = EngineConfig {
             job_lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
             session_ttl: chrono::Duration::from_std(config.scan_session_ttl).unwrap_or(chrono::Duration::seconds(30)),
+            order_hold: chrono::Duration::from_std(config.order_hold).unwrap_or(chrono::Duration::minutes(15)),
             ..EngineConfig::default()
         };
         let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config).with_link_key(link_key);
@@ -301,7 +302,12 @@ async fn work(state: Shared, n: usize) {
                 // An attempt that failed leaves the job failed, or queued again with its error.
                 let failed =
                     job.status == JobStatus::Failed || (job.status == JobStatus::Queued && job.last_error.is_some());
-                state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
+                if job.kind() == JobTask::EXPIRE_ORDER {
+                    // An expiry job "makes" the one order it expired (none if it was paid meanwhile).
+                    state.metrics.holds_expired(run.made);
+                } else {
+                    state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
+                }
                 tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, made = run.made, "job step")
             }
             Err(e) => {

@@ -7,7 +7,7 @@
 //! still answers with its result (noted in ARCHITECTURE.md).
 
 use serde::Serialize;
-use ticketing_core::audit::AuditEntry;
+use ticketing_core::audit::{Actor, AuditEntry};
 use ticketing_core::ids::{AuditId, EventId};
 
 use crate::auth::Caller;
@@ -47,10 +47,19 @@ impl<'a, A: Serialize> Change<'a, (), A> {
 
 /// Appends `change`, made by `caller`, to the trail.
 pub async fn record<B: Serialize, A: Serialize>(state: &Shared, caller: &Caller, change: Change<'_, B, A>) {
+    append(state, caller.actor.clone(), change).await;
+}
+
+/// Appends `change`, made by the system (a payment provider's webhook), to the trail.
+pub async fn record_system<B: Serialize, A: Serialize>(state: &Shared, change: Change<'_, B, A>) {
+    append(state, Actor::System, change).await;
+}
+
+async fn append<B: Serialize, A: Serialize>(state: &Shared, actor: Actor, change: Change<'_, B, A>) {
     let entry = AuditEntry {
         id: AuditId::generate(&*state.clock, &*state.rng),
         at: state.clock.now(),
-        actor: caller.actor.clone(),
+        actor,
         action: change.action.to_owned(),
         target: change.target,
         event_id: change.event_id,

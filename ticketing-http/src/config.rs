@@ -19,6 +19,12 @@
 //! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
 //! | `rate_scan_agent` | `TICKETING_RATE_SCAN_AGENT`: scan requests | 1,800 per window, per agent (2 a second) |
 //! | `rate_scan_gate` | `TICKETING_RATE_SCAN_GATE`: scan requests | 9,000 per window, per gate (10 a second) |
+//! | `rate_order_address` | `TICKETING_RATE_ORDER_ADDRESS`: orders placed | 30 per window, per IP |
+//! | `rate_order_event` | `TICKETING_RATE_ORDER_EVENT`: orders placed | 30,000 per window, per event |
+//! | `order_hold_secs` | `TICKETING_ORDER_HOLD_SECS` (1 to 86,400): how long an order's tickets are held for its payment | 900 |
+//! | `public_url` | `TICKETING_PUBLIC_URL`: this server as buyers reach it (the payment link's `{return_url}` is the order's page under it) | `http://<listen>` |
+//! | `stripe_webhook_secrets` | `TICKETING_STRIPE_WEBHOOK_SECRETS` (comma-separated, one or two during a rotation) | none: Stripe deliveries are refused |
+//! | `generic_webhook_secrets` | `TICKETING_GENERIC_WEBHOOK_SECRETS` (comma-separated, one or two during a rotation) | none: generic deliveries are refused |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
@@ -118,6 +124,10 @@ pub struct RateLimits {
     pub scan_agent: RateLimit,
     /// Scan requests, per gate.
     pub scan_gate: RateLimit,
+    /// Orders placed, per client IP.
+    pub order_address: RateLimit,
+    /// Orders placed, per event.
+    pub order_event: RateLimit,
 }
 
 /// A QR signing key from the configuration.
@@ -216,6 +226,14 @@ pub struct Config {
     pub superadmin_email: String,
     /// Their password; none: generated and printed once.
     pub superadmin_password: Option<String>,
+    /// How long an order's tickets are held for its payment.
+    pub order_hold: Duration,
+    /// This server as buyers reach it, without a trailing slash.
+    pub public_url: String,
+    /// The secrets Stripe signs its deliveries with (two during a rotation); never logged.
+    pub stripe_webhook_secrets: Vec<String>,
+    /// The secrets generic deliveries are signed with (two during a rotation); never logged.
+    pub generic_webhook_secrets: Vec<String>,
 }
 
 impl std::fmt::Debug for Config {
@@ -238,6 +256,10 @@ impl std::fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_level", &self.log_level)
             .field("superadmin_email", &self.superadmin_email)
+            .field("order_hold", &self.order_hold)
+            .field("public_url", &self.public_url)
+            .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
+            .field("generic_webhook_secrets", &self.generic_webhook_secrets.len())
             .finish_non_exhaustive()
     }
 }
@@ -271,6 +293,23 @@ struct FileConfig {
     log_level: Option<String>,
     superadmin_email: Option<String>,
     superadmin_password: Option<String>,
+    rate_order_address: Option<u32>,
+    rate_order_event: Option<u32>,
+    order_hold_secs: Option<u64>,
+    public_url: Option<String>,
+    stripe_webhook_secrets: Option<Vec<String>>,
+    generic_webhook_secrets: Option<Vec<String>>,
+}
+
+/// Webhook secrets from a list: one or two (a rotation), each at least 16 characters.
+fn webhook_secrets(key: &'static str, env: &'static str, list: Vec<String>) -> Result<Vec<String>, ConfigError> {
+    if list.len() > 2 {
+        return Err(ConfigError::Invalid { key, env, problem: "at most two secrets (during a rotation)".into() });
+    }
+    if list.iter().any(|s| s.len() < 16) {
+        return Err(ConfigError::Invalid { key, env, problem: "a secret is at least 16 characters".into() });
+    }
+    Ok(list)
 }
 
 /// Reads one setting: the variable if set, else the file's value, else `None`. Values from
@@ -426,7 +465,44 @@ impl Config {
                 download: limit(rate("rate_download", "TICKETING_RATE_DOWNLOAD", file.rate_download, 100)?),
                 scan_agent: limit(rate("rate_scan_agent", "TICKETING_RATE_SCAN_AGENT", file.rate_scan_agent, 1800)?),
                 scan_gate: limit(rate("rate_scan_gate", "TICKETING_RATE_SCAN_GATE", file.rate_scan_gate, 9000)?),
+                order_address: limit(rate(
+                    "rate_order_address",
+                    "TICKETING_RATE_ORDER_ADDRESS",
+                    file.rate_order_address,
+                    30,
+                )?),
+                order_event: limit(rate(
+                    "rate_order_event",
+                    "TICKETING_RATE_ORDER_EVENT",
+                    file.rate_order_event,
+                    30_000,
+                )?),
             },
+            order_hold: {
+                let (key, env) = ("order_hold_secs", "TICKETING_ORDER_HOLD_SECS");
+                secs(key, env, file.order_hold_secs, 900, DAY)?
+            },
+            public_url: match l.get::<String>("public_url", "TICKETING_PUBLIC_URL", file.public_url)? {
+                Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 200 => {
+                    return Err(ConfigError::Invalid {
+                        key: "public_url",
+                        env: "TICKETING_PUBLIC_URL",
+                        problem: "must be an http or https URL of at most 200 characters".into(),
+                    });
+                }
+                Some(url) => url.trim_end_matches('/').to_owned(),
+                None => String::new(),
+            },
+            stripe_webhook_secrets: webhook_secrets(
+                "stripe_webhook_secrets",
+                "TICKETING_STRIPE_WEBHOOK_SECRETS",
+                l.list("TICKETING_STRIPE_WEBHOOK_SECRETS", file.stripe_webhook_secrets),
+            )?,
+            generic_webhook_secrets: webhook_secrets(
+                "generic_webhook_secrets",
+                "TICKETING_GENERIC_WEBHOOK_SECRETS",
+                l.list("TICKETING_GENERIC_WEBHOOK_SECRETS", file.generic_webhook_secrets),
+            )?,
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
             body_limit_bytes: bounded(
                 "body_limit_bytes",
@@ -509,6 +585,8 @@ mod tests {
         assert_eq!((c.scan_budget, c.redis_prefix.as_str()), (Duration::from_secs(1), "ticketing:"));
         assert_eq!(c.job_lease, Duration::from_secs(15), "a dead worker's job resumes within 15 s");
         assert!(c.qr_keys.is_empty() && c.redis_url.is_none());
+        assert_eq!((c.order_hold, c.rate_limits.order_address.burst), (Duration::from_secs(900), 30));
+        assert!(c.stripe_webhook_secrets.is_empty() && c.generic_webhook_secrets.is_empty());
     }
 
     #[test]
@@ -540,6 +618,26 @@ mod tests {
         assert!(e.contains("`scan_budget_ms`") && e.contains("at least 100"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_REDIS_PREFIX", "two words")])).unwrap_err().to_string();
         assert!(e.contains("`redis_prefix`"), "{e}");
+        let e = Config::from_vars(vars(&[(
+            "TICKETING_STRIPE_WEBHOOK_SECRETS",
+            "whsec_a_long_secret,whsec_b_long_secret,whsec_c_long_secret",
+        )]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("`stripe_webhook_secrets`") && e.contains("at most two"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_GENERIC_WEBHOOK_SECRETS", "short")])).unwrap_err().to_string();
+        assert!(e.contains("`generic_webhook_secrets`") && e.contains("16 characters"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_ORDER_HOLD_SECS", "0")])).unwrap_err().to_string();
+        assert!(e.contains("`order_hold_secs`"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_PUBLIC_URL", "tickets.example.org")])).unwrap_err().to_string();
+        assert!(e.contains("`public_url`"), "{e}");
+        let ok = Config::from_vars(vars(&[
+            ("TICKETING_STRIPE_WEBHOOK_SECRETS", "whsec_new_secret_1, whsec_old_secret_0"),
+            ("TICKETING_PUBLIC_URL", "https://tickets.example.org/"),
+        ]))
+        .unwrap();
+        assert_eq!((ok.stripe_webhook_secrets.len(), ok.public_url.as_str()), (2, "https://tickets.example.org"));
+        assert!(!format!("{ok:?}").contains("whsec_"), "secrets are never shown");
     }
 
     #[test]

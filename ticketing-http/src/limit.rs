@@ -105,6 +105,10 @@ pub struct Limits {
     pub scan_agent: Limiter,
     /// Scan requests, per gate.
     pub scan_gate: Limiter,
+    /// Orders placed, per client address.
+    pub order_address: Limiter,
+    /// Orders placed, per event.
+    pub order_event: Limiter,
 }
 
 impl Limits {
@@ -117,6 +121,8 @@ impl Limits {
             download: Limiter::new(limits.download),
             scan_agent: Limiter::new(limits.scan_agent),
             scan_gate: Limiter::new(limits.scan_gate),
+            order_address: Limiter::new(limits.order_address),
+            order_event: Limiter::new(limits.order_event),
         }
     }
 }

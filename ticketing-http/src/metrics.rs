@@ -7,7 +7,10 @@
 //! - the seed's generation families: `generation_queue_size`, read from the durable queue at each
 //!   scrape; `tickets_generated_total` and `ticket_generation_duration_seconds` (one sample per
 //!   worker run: how long it held the job, whatever it made), by final `status` of the run; and
-//!   `generation_errors_total`, runs that ended failed or that the queue refused, by `kind`.
+//!   `generation_errors_total`, runs that ended failed or that the queue refused, by `kind`;
+//! - selling: `orders_total{status}` (orders this server placed, saw paid, or expired),
+//!   `payment_webhooks_total{provider,outcome}` (`repeat` for a delivery recorded before,
+//!   `bad_signature` and `invalid_webhook` for refused ones) and `holds_expired_total`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -68,6 +71,12 @@ struct Inner {
     /// Generation errors, by kind (`failed`: the job's attempt failed; `queue`: the queue could
     /// not be reached).
     errors: BTreeMap<&'static str, u64>,
+    /// Orders moved to a status, by status.
+    orders: BTreeMap<&'static str, u64>,
+    /// Payment webhook deliveries, by (provider, outcome).
+    webhooks: BTreeMap<(&'static str, &'static str), u64>,
+    /// Orders whose hold ended unpaid.
+    holds_expired: u64,
 }
 
 /// The server's metrics.
@@ -107,6 +116,23 @@ impl Metrics {
         *self.inner().errors.entry("queue").or_default() += 1;
     }
 
+    /// Records orders moved to `status` (placed: `pending`; paid; expired…).
+    pub fn order_status(&self, status: &'static str) {
+        *self.inner().orders.entry(status).or_default() += 1;
+    }
+
+    /// Records a payment webhook delivery and what came of it.
+    pub fn webhook(&self, provider: &'static str, outcome: &'static str) {
+        *self.inner().webhooks.entry((provider, outcome)).or_default() += 1;
+    }
+
+    /// Records `n` orders whose hold ended unpaid.
+    pub fn holds_expired(&self, n: u64) {
+        let mut inner = self.inner();
+        inner.holds_expired += n;
+        *inner.orders.entry("expired").or_default() += n;
+    }
+
     /// The text exposition, with `queued` generation jobs as the queue size.
     pub fn render(&self, queued: u64) -> String {
         let inner = self.inner();
@@ -140,6 +166,19 @@ impl Metrics {
         for (kind, n) in &inner.errors {
             let _ = writeln!(out, "generation_errors_total{{kind=\"{kind}\"}} {n}");
         }
+        out.push_str("# HELP orders_total Orders moved to a status by this server, by status\n");
+        out.push_str("# TYPE orders_total counter\n");
+        for (status, n) in &inner.orders {
+            let _ = writeln!(out, "orders_total{{status=\"{status}\"}} {n}");
+        }
+        out.push_str("# HELP payment_webhooks_total Payment webhook deliveries, by provider and outcome\n");
+        out.push_str("# TYPE payment_webhooks_total counter\n");
+        for ((provider, outcome), n) in &inner.webhooks {
+            let _ = writeln!(out, "payment_webhooks_total{{provider=\"{provider}\",outcome=\"{outcome}\"}} {n}");
+        }
+        out.push_str("# HELP holds_expired_total Orders whose hold ended unpaid, their tickets released\n");
+        out.push_str("# TYPE holds_expired_total counter\n");
+        let _ = writeln!(out, "holds_expired_total {}", inner.holds_expired);
         out
     }
 }
@@ -159,7 +198,14 @@ mod tests {
         assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.05\"}} 2")), "{text}");
         assert!(text.contains(&format!("http_request_duration_seconds_count{{{series}}} 2")), "{text}");
         assert!(text.contains("generation_queue_size{queue_name=\"generation\"} 4"));
-        for family in ["tickets_generated_total", "ticket_generation_duration_seconds", "generation_errors_total"] {
+        for family in [
+            "tickets_generated_total",
+            "ticket_generation_duration_seconds",
+            "generation_errors_total",
+            "orders_total",
+            "payment_webhooks_total",
+            "holds_expired_total",
+        ] {
             assert!(text.contains(&format!("# TYPE {family} ")), "{family}");
         }
     }
@@ -181,5 +227,20 @@ mod tests {
         assert!(text.contains("ticket_generation_duration_seconds_count{status=\"succeeded\"} 2"), "{text}");
         assert!(text.contains("generation_errors_total{kind=\"failed\"} 1"), "{text}");
         assert!(text.contains("generation_errors_total{kind=\"queue\"} 1"), "{text}");
+    }
+
+    #[test]
+    fn selling_is_counted() {
+        let m = Metrics::default();
+        m.order_status("pending");
+        m.order_status("pending");
+        m.webhook("stripe", "paid");
+        m.webhook("stripe", "repeat");
+        m.holds_expired(1);
+        let text = m.render(0);
+        assert!(text.contains("orders_total{status=\"pending\"} 2"), "{text}");
+        assert!(text.contains("orders_total{status=\"expired\"} 1"), "{text}");
+        assert!(text.contains("payment_webhooks_total{provider=\"stripe\",outcome=\"repeat\"} 1"), "{text}");
+        assert!(text.contains("holds_expired_total 1"), "{text}");
     }
 }

@@ -68,6 +68,13 @@ impl ApiError {
         Self { field: Some(field.into()), ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", detail) }
     }
 
+    /// This problem, naming the field of the request it is about.
+    #[must_use]
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
     /// 400 `invalid_request`.
     pub fn bad_request(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", detail)
@@ -186,10 +193,7 @@ fn order_error(e: &OrderError) -> ApiError {
             ApiError::field(format!("lines[{i}].ticket_type_id"), detail)
         }
         OrderError::MixedCurrencies(i) => ApiError::field(format!("lines[{i}]"), detail),
-        OrderError::TooMany { .. } => ApiError {
-            field: Some("lines".into()),
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many", detail)
-        },
+        OrderError::TooMany { .. } => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "too_many", detail).at("lines"),
     }
 }
 

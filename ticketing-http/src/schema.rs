@@ -4,6 +4,8 @@
 use ticketing_core::credential::Duty;
 use ticketing_core::event::EventStatus;
 use ticketing_core::job::JobStatus;
+use ticketing_core::order::{OrderStatus, PaymentMethod};
+use ticketing_core::payment::DeliveryOutcome;
 use ticketing_core::status::TicketStatus;
 use ticketing_core::user::Role;
 use utoipa::openapi::schema::Type;
@@ -12,6 +14,32 @@ use utoipa::openapi::{Object, ObjectBuilder};
 /// A string taking one of `values`.
 fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.into_iter().map(str::to_owned))).build()
+}
+
+/// A buyer's language.
+pub fn locale() -> Object {
+    one_of(["en", "fr"])
+}
+
+/// An order status.
+pub fn order_status() -> Object {
+    one_of(OrderStatus::ALL.iter().map(OrderStatus::as_str))
+}
+
+/// How a desk sale is paid.
+pub fn desk_method() -> Object {
+    one_of([PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Other].iter().map(PaymentMethod::as_str))
+}
+
+/// How staff say an order was paid.
+pub fn staff_method() -> Object {
+    let methods = [PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Transfer, PaymentMethod::Other];
+    one_of(methods.iter().map(PaymentMethod::as_str))
+}
+
+/// What a payment delivery did.
+pub fn delivery_outcome() -> Object {
+    one_of(DeliveryOutcome::ALL.iter().map(DeliveryOutcome::as_str))
 }
 
 /// A staff role.

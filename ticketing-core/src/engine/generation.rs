@@ -174,10 +174,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// is lost (see [`run_next_job`](Self::run_next_job)).
     pub async fn run_claimed_job(&self, claimed: ClaimedJob) -> Result<JobRun, Error> {
         let ClaimedJob { job, mut lease } = claimed;
+        let mut expired = 0;
         let step = match &job.task {
             JobTask::GenerateTickets(spec) => self.generate(&job, spec, &mut lease).await,
             JobTask::ExpireOrder { order_id } => match self.expire_order(*order_id, false).await {
-                Ok(_) => Step::Done,
+                Ok((_, changed)) => {
+                    expired = u64::from(changed);
+                    Step::Done
+                }
                 Err(Error::NotFound(what)) => Step::Abandoned(format!("{what} not found")),
                 Err(e) => Step::Failed(e.to_string()),
             },
@@ -185,7 +189,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         };
         let now = self.clock.now();
         let report = |after: Job| {
-            let made = after.progress.done.saturating_sub(job.progress.done);
+            let made = after.progress.done.saturating_sub(job.progress.done) + expired;
             Ok(JobRun { job: after, made })
         };
         let end = match step {

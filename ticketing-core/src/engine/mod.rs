@@ -41,7 +41,7 @@ use chrono::Duration;
 pub use error::Error;
 pub use generation::{ClaimedJob, GenerationRequest, JobRun};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
-pub use selling::{LineRequest, OrderRequest, PlacedOrder, SaleRequest};
+pub use selling::{Delivered, LineRequest, OrderRequest, PlacedOrder, SaleRequest};
 pub use tickets::{IssueRequest, IssuedTicket};
 
 use crate::env::{Clock, Randomness};

@@ -70,6 +70,16 @@ enum Paid {
     Duplicate(PaymentDelivery),
 }
 
+/// A payment delivery as recorded, and whether it repeated one recorded before (then it changed
+/// nothing, and `delivery` is the first record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The record.
+    pub delivery: PaymentDelivery,
+    /// Whether this was a repeat.
+    pub repeat: bool,
+}
+
 /// An order with what its buyer needs: the token, and the tickets with their links.
 #[derive(Clone, Debug)]
 pub struct PlacedOrder {
@@ -268,14 +278,15 @@ impl<S: Store + ?Sized> Ticketing<S> {
 
     /// Ends an order's hold if it ran out (the reaper job's work; a provider's expired checkout
     /// asks with `force`): a pending order expires and its reserved tickets become invalid,
-    /// freeing their places. An order paid or ended meanwhile is left as it is.
-    pub async fn expire_order(&self, id: OrderId, force: bool) -> Result<Order, Error> {
+    /// freeing their places. An order paid or ended meanwhile is left as it is. Returns the order
+    /// as it is now, and whether this call expired it.
+    pub async fn expire_order(&self, id: OrderId, force: bool) -> Result<(Order, bool), Error> {
         status::next(TicketStatus::Reserved, TicketAction::Invalidate)?;
         for _ in 0..self.config.max_retries {
             let order = self.order(id).await?;
             let due = force || self.clock.now() >= order.hold_expires_at();
             if order.status() != OrderStatus::Pending || !due {
-                return Ok(order);
+                return Ok((order, false));
             }
             let next = order.apply(OrderAction::Expire)?;
             let change = OrderChange {
@@ -288,7 +299,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 delivery: None,
             };
             match self.store.change_order(&change).await? {
-                ChangeOutcome::Applied => return Ok(next),
+                ChangeOutcome::Applied => return Ok((next, true)),
                 ChangeOutcome::Stale | ChangeOutcome::Duplicate(_) => continue,
             }
         }
@@ -317,6 +328,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// and changes the order as it says. Returns the delivery as recorded (the first record for
     /// a repeat).
     pub async fn apply_notice(&self, provider: &str, notice: &PaymentNotice) -> Result<PaymentDelivery, Error> {
+        Ok(self.apply_delivery(provider, notice).await?.delivery)
+    }
+
+    /// [`Self::apply_notice`], saying whether the delivery was a repeat of one recorded before.
+    pub async fn apply_delivery(&self, provider: &str, notice: &PaymentNotice) -> Result<Delivered, Error> {
         let now = self.clock.now();
         let order = match (notice.order_id, notice.kind, notice.reference.as_deref()) {
             (Some(id), _, _) => self.store.order(id).await?,
@@ -355,18 +371,15 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     at: now,
                 };
                 Ok(match self.pay(order.id(), payment, Some(&delivery)).await? {
-                    Paid::Applied(_, outcome) => PaymentDelivery { outcome, ..delivery },
-                    Paid::Duplicate(first) => first,
+                    Paid::Applied(_, outcome) => {
+                        Delivered { delivery: PaymentDelivery { outcome, ..delivery }, repeat: false }
+                    }
+                    Paid::Duplicate(first) => Delivered { delivery: first, repeat: true },
                 })
             }
             NoticeKind::Expired => {
-                let before = order.status();
-                let after = self.expire_order(order.id(), true).await?;
-                let outcome = if before == OrderStatus::Pending && after.status() == OrderStatus::Expired {
-                    DeliveryOutcome::Expired
-                } else {
-                    DeliveryOutcome::Unchanged
-                };
+                let (_, expired) = self.expire_order(order.id(), true).await?;
+                let outcome = if expired { DeliveryOutcome::Expired } else { DeliveryOutcome::Unchanged };
                 self.record(delivery, outcome).await
             }
             NoticeKind::Refunded => self.record(delivery, DeliveryOutcome::Refunded).await,
@@ -376,7 +389,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
 
     /// Records a payment whose amount or currency is not the order's: the order stays unpaid,
     /// and an alert is queued with the record, in one step.
-    async fn mismatch(&self, order: Order, mut delivery: PaymentDelivery) -> Result<PaymentDelivery, Error> {
+    async fn mismatch(&self, order: Order, mut delivery: PaymentDelivery) -> Result<Delivered, Error> {
         delivery.outcome = DeliveryOutcome::PaymentMismatch;
         let detail = format!(
             "received {} {} for an order of {} {}",
@@ -398,8 +411,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 delivery: Some(&delivery),
             };
             match self.store.change_order(&change).await? {
-                ChangeOutcome::Applied => return Ok(delivery),
-                ChangeOutcome::Duplicate(first) => return Ok(*first),
+                ChangeOutcome::Applied => return Ok(Delivered { delivery, repeat: false }),
+                ChangeOutcome::Duplicate(first) => return Ok(Delivered { delivery: *first, repeat: true }),
                 ChangeOutcome::Stale => continue,
             }
         }
@@ -456,9 +469,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// Records a delivery that changes no order, with `outcome`; the first record for a repeat.
-    async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<PaymentDelivery, Error> {
+    async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<Delivered, Error> {
         let delivery = PaymentDelivery { outcome, ..delivery };
-        Ok(self.store.record_delivery(&delivery).await?.unwrap_or(delivery))
+        Ok(match self.store.record_delivery(&delivery).await? {
+            Some(first) => Delivered { delivery: first, repeat: true },
+            None => Delivered { delivery, repeat: false },
+        })
     }
 
     /// A notification job about `order`, due now.

@@ -5,7 +5,7 @@
 //! - a **superadmin** reaches everything;
 //! - an **organizer** reaches only the events they have the organizer duty at; another event
 //!   answers 404, as if it did not exist;
-//! - a **cashier** reads the events they have the cashier duty at (sales come with payments);
+//! - a **cashier** reads and sells at the events they have the cashier duty at;
 //! - an **agent** reaches the gates they are assigned to and nothing of the organiser API.
 //!
 //! A role that may never use an endpoint gets 403 `forbidden`.
@@ -49,6 +49,9 @@ pub enum Reach {
     Manage,
     /// Read it (also a cashier with the duty).
     Read,
+    /// Sell at it: box-office sales, marking orders paid (a cashier with the duty, its
+    /// organizers, superadmins).
+    Sell,
 }
 
 impl Reach {
@@ -56,7 +59,7 @@ impl Reach {
     pub fn roles(self) -> &'static [Role] {
         match self {
             Reach::Manage => &[Role::Superadmin, Role::Organizer],
-            Reach::Read => &[Role::Superadmin, Role::Organizer, Role::Cashier],
+            Reach::Read | Reach::Sell => &[Role::Superadmin, Role::Organizer, Role::Cashier],
         }
     }
 
@@ -64,7 +67,7 @@ impl Reach {
     pub fn duty(self, role: Role) -> Option<Duty> {
         match (self, role) {
             (_, Role::Organizer) => Some(Duty::Organizer),
-            (Reach::Read, Role::Cashier) => Some(Duty::Cashier),
+            (Reach::Read | Reach::Sell, Role::Cashier) => Some(Duty::Cashier),
             _ => None,
         }
     }

@@ -17,6 +17,8 @@
 //! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
 //! | `/api/v1/events/{id}/tickets.zip` | [`archive`] |
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
+//! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders` | [`orders`] |
+//! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
 
 pub mod archive;
 pub mod catalog;
@@ -25,6 +27,8 @@ pub mod exports;
 pub mod jobs;
 pub mod links;
 pub mod ops;
+pub mod orders;
+pub mod payments;
 pub mod public;
 pub mod reports;
 pub mod scan;
@@ -86,12 +90,20 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(templates::preview))
         .routes(routes!(exports::participants))
         .routes(routes!(exports::scans))
-        .routes(routes!(archive::tickets_zip));
+        .routes(routes!(archive::tickets_zip))
+        .routes(routes!(orders::place))
+        .routes(routes!(orders::public_get))
+        .routes(routes!(orders::sell))
+        .routes(routes!(orders::mark_paid))
+        .routes(routes!(orders::list))
+        .routes(routes!(payments::webhook))
+        .routes(routes!(payments::events));
     OpenApiRouter::new()
         .routes(routes!(token::token))
         .routes(routes!(token::revoke))
         .routes(routes!(ops::health))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
+        .routes(routes!(orders::pay))
         .nest("/api/v1", v1)
 }

@@ -38,6 +38,10 @@ struct World {
     unsold_type: String,
     /// A template of the event.
     template: String,
+    /// A pending order of the event.
+    order: String,
+    /// Its buyer's token.
+    order_token: String,
 }
 
 async fn cast(s: &TestServer) -> Cast {
@@ -129,7 +133,33 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
     let made =
         s.call(Method::POST, &format!("/api/v1/events/{event}/templates"), owner, Some(template_doc("Gala"))).await;
     let template = made.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    World { event, ticket_type, gate, client, spare_user, ticket, link, job, empty_event, unsold_type, template }
+    let placed = s
+        .call(Method::POST, &format!("/api/v1/public/events/{event}/orders"), None, Some(order_body(&ticket_type)))
+        .await;
+    let placed = placed.ok(StatusCode::CREATED);
+    let (order, order_token) = (
+        placed["order"]["id"].as_str().expect("order id").to_owned(),
+        placed["order_token"].as_str().expect("token").to_owned(),
+    );
+    World {
+        event,
+        ticket_type,
+        gate,
+        client,
+        spare_user,
+        ticket,
+        link,
+        job,
+        empty_event,
+        unsold_type,
+        template,
+        order,
+        order_token,
+    }
+}
+
+fn order_body(ticket_type: &str) -> Value {
+    json!({"lines": [{"ticket_type_id": ticket_type, "quantity": 1}], "buyer": {"name": "Zoé", "email": "zoe@example.org"}})
 }
 
 type Path = fn(&World, &Cast) -> String;
@@ -317,6 +347,41 @@ fn rows() -> Vec<Row> {
         row(M::GET, |w, _| format!("/api/v1/events/{}/dashboard", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |_, _| "/api/v1/queue/stats".into(), None, [401, 200, 403, 403, 403, 403]),
         row(M::POST, |_, _| "/api/v1/queue/purge".into(), Some(|_, _| json!({})), [401, 200, 403, 403, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/public/events/{}/orders", w.event),
+            Some(|w, _| order_body(&w.ticket_type)),
+            [201, 201, 201, 201, 201, 201],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/public/orders/{}", w.order_token), None, [200, 200, 200, 200, 200, 200]),
+        // The matrix's event has no payment link: everyone is told to pay at the desk.
+        row(M::GET, |w, _| format!("/pay/{}", w.order_token), None, [409, 409, 409, 409, 409, 409]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/events/{}/sales", w.event),
+            Some(|w, _| json!({"lines": [{"ticket_type_id": w.ticket_type, "quantity": 1}], "method": "cash"})),
+            [401, 201, 201, 404, 201, 403],
+        ),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/orders/{}/mark-paid", w.order),
+            Some(|_, _| json!({"method": "transfer", "reference": "VIR-1"})),
+            [401, 200, 200, 404, 200, 403],
+        ),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/orders", w.event), None, [401, 200, 200, 404, 200, 403]),
+        // Unsigned: refused alike, whoever sends it (providers hold no bearer token).
+        row(
+            M::POST,
+            |_, _| "/api/v1/payments/generic/webhook".into(),
+            Some(|_, _| json!({"id": "evt_1", "type": "payment.succeeded"})),
+            [400, 400, 400, 400, 400, 400],
+        ),
+        row(
+            M::GET,
+            |w, _| format!("/api/v1/payments/events?event_id={}", w.event),
+            None,
+            [401, 200, 200, 404, 403, 403],
+        ),
         row(M::GET, |_, _| "/health".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/metrics".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/openapi.json".into(), None, [200, 200, 200, 200, 200, 200]),
@@ -413,6 +478,8 @@ fn world_stub() -> World {
         empty_event: "{id}".into(),
         unsold_type: "{id}".into(),
         template: "{id}".into(),
+        order: "{id}".into(),
+        order_token: "{token}".into(),
     }
 }
 

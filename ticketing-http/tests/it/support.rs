@@ -27,6 +27,10 @@ pub const ADMIN: &str = "admin@example.org";
 pub const ADMIN_PASSWORD: &str = "the admin's long password";
 /// The password of every user the tests make.
 pub const PASSWORD: &str = "a long enough password";
+/// The secret test servers verify Stripe deliveries with.
+pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret_0001";
+/// The secret test servers verify generic deliveries with.
+pub const GENERIC_SECRET: &str = "whsec_test_generic_secret_001";
 
 /// Which storage a test server runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +129,10 @@ impl TestServer {
             ("TICKETING_DATA_DIR", dir.display().to_string()),
             ("TICKETING_SUPERADMIN_EMAIL", ADMIN.to_owned()),
             ("TICKETING_SUPERADMIN_PASSWORD", ADMIN_PASSWORD.to_owned()),
+            ("TICKETING_STRIPE_WEBHOOK_SECRETS", STRIPE_SECRET.to_owned()),
+            ("TICKETING_GENERIC_WEBHOOK_SECRETS", GENERIC_SECRET.to_owned()),
+            // The tests place orders by the hundred from one address; the limit's own test sets it.
+            ("TICKETING_RATE_ORDER_ADDRESS", "1000000".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
