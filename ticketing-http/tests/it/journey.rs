@@ -3,47 +3,14 @@
 //! confirm in → confirm out → re-entry allowed or refused as the event says; and a race: one
 //! ticket's sessions from two gates confirmed at once → exactly one entry.
 
-use std::process::Command;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Backend, PASSWORD, PgProxy, PrivateRedis, TestServer, event_body, pdf_text, template_doc};
-
-/// The text of the one QR code on the first page of `pdf`, read by real decoders.
-fn decode_pdf_qr(pdf: &[u8]) -> String {
-    let dir = std::env::temp_dir().join(format!("ticketing-journey-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&dir).expect("a temp dir");
-    let file = dir.join("ticket.pdf");
-    std::fs::write(&file, pdf).expect("write the PDF");
-    let raster = Command::new("pdftoppm")
-        .args(["-r", "150", "-gray", "-png", "-f", "1", "-l", "1"])
-        .arg(&file)
-        .arg(dir.join("page"))
-        .status()
-        .expect("pdftoppm (poppler-utils) is installed");
-    assert!(raster.success());
-    let page = std::fs::read_dir(&dir)
-        .expect("the dir")
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|x| x == "png"))
-        .expect("a page image");
-    let out = Command::new("zbarimg")
-        .args(["--quiet", "--raw"])
-        .arg(&page)
-        .output()
-        .expect("zbarimg (zbar-tools) is installed");
-    let _ = std::fs::remove_dir_all(&dir);
-    String::from_utf8(out.stdout).expect("UTF-8").trim_end().to_owned()
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
+use crate::support::{
+    Backend, PASSWORD, PgProxy, PrivateRedis, TestServer, decode_pdf_qr, event_body, pdf_text, template_doc,
+};
 
 /// One event, published, with `reentry`; a type of 2 entries; two gates with an agent each.
 struct Venue {

@@ -10,5 +10,6 @@ mod matrix;
 mod oauth;
 mod ops;
 mod restart;
+mod selling;
 mod templates;
 mod trust;

@@ -54,6 +54,52 @@ pub struct TestServer {
     dir: PathBuf,
 }
 
+/// Sends requests to a test server; cheap to clone into tasks.
+#[derive(Clone)]
+pub struct Handle {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Handle {
+    /// Sends a request; `body` is sent as JSON.
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON"));
+        self.raw(method, path, token, bytes.map(|b| ("application/json", b))).await
+    }
+
+    /// Sends a request with a body of the given content type.
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Answer {
+        let mut request = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let body = match body {
+            Some((content_type, bytes)) => {
+                request = request.header(header::CONTENT_TYPE, content_type);
+                Bytes::from(bytes)
+            }
+            None => Bytes::new(),
+        };
+        self.send(request.body(Full::new(body)).expect("a request")).await
+    }
+
+    /// Sends a built request.
+    pub async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
+        let response = self.client.request(request).await.expect("the server answers");
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("a body").to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            text,
+        }
+    }
+}
+
 /// An answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -179,40 +225,24 @@ impl TestServer {
         Some(Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir })
     }
 
+    /// A handle that sends requests to this server, for tasks of their own.
+    pub fn handle(&self) -> Handle {
+        Handle { addr: self.addr, client: self.client.clone() }
+    }
+
     /// Sends a request; `body` is sent as JSON.
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
-        let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON"));
-        self.raw(method, path, token, bytes.map(|b| ("application/json", b))).await
+        self.handle().call(method, path, token, body).await
     }
 
     /// Sends a request with a body of the given content type.
     pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Answer {
-        let mut request = Request::builder().method(method).uri(format!("http://{}{path}", self.addr));
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let body = match body {
-            Some((content_type, bytes)) => {
-                request = request.header(header::CONTENT_TYPE, content_type);
-                Bytes::from(bytes)
-            }
-            None => Bytes::new(),
-        };
-        self.send(request.body(Full::new(body)).expect("a request")).await
+        self.handle().raw(method, path, token, body).await
     }
 
     /// Sends a built request.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
-        let response = self.client.request(request).await.expect("the server answers");
-        let (parts, body) = response.into_parts();
-        let bytes = body.collect().await.expect("a body").to_bytes();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        Answer {
-            status: parts.status,
-            headers: parts.headers,
-            json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            text,
-        }
+        self.handle().send(request).await
     }
 
     /// The raw body of a GET (a PDF, an image).
@@ -294,6 +324,40 @@ pub fn event_body(title: &str, capacity: u32) -> Value {
         "capacity": capacity,
         "allow_reentry": true
     })
+}
+
+/// The text of the one QR code on the first page of `pdf`, read by real decoders.
+pub fn decode_pdf_qr(pdf: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("ticketing-journey-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).expect("a temp dir");
+    let file = dir.join("ticket.pdf");
+    std::fs::write(&file, pdf).expect("write the PDF");
+    let raster = std::process::Command::new("pdftoppm")
+        .args(["-r", "150", "-gray", "-png", "-f", "1", "-l", "1"])
+        .arg(&file)
+        .arg(dir.join("page"))
+        .status()
+        .expect("pdftoppm (poppler-utils) is installed");
+    assert!(raster.success());
+    let page = std::fs::read_dir(&dir)
+        .expect("the dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "png"))
+        .expect("a page image");
+    let out = std::process::Command::new("zbarimg")
+        .args(["--quiet", "--raw"])
+        .arg(&page)
+        .output()
+        .expect("zbarimg (zbar-tools) is installed");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8(out.stdout).expect("UTF-8").trim_end().to_owned()
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A ticket type body.
