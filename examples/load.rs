@@ -1,12 +1,18 @@
 //! Load against a running `ticketing-server`: scan request+confirm pairs per second and public
-//! event reads per second, each with p50 and p99 latency, the wall time of a generation job, and
-//! (with `zip=1`) the time to download every ticket's PDF in one ZIP.
+//! event reads per second, each with p50 and p99 latency, the wall time of a generation job,
+//! (with `zip=1`) the time to download every ticket's PDF in one ZIP, and (with `purchases=1`)
+//! complete purchases per second: an order placed and its signed generic payment webhook applied,
+//! through HTTP, then a count of the tickets sold against the places (zero oversell).
 //!
 //! ```sh
 //! cargo run --release -p ticketing-http --bin ticketing-server      # in one shell (prints the password)
 //! cargo run --release --example load -- http://127.0.0.1:8080 admin@ticketing.local 'PASSWORD' \
-//!     [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1]
+//!     [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1] [scan=1|0] [purchases=0|1]
 //! ```
+//!
+//! Purchases sign their webhooks with `TICKETING_GENERIC_WEBHOOK_SECRETS` (the server's own), and
+//! the server must let one address place that many orders (`TICKETING_RATE_ORDER_ADDRESS`,
+//! `TICKETING_RATE_ORDER_EVENT`).
 //!
 //! It sets up its own world through the API (an event, a type, a gate, an agent), generates the
 //! tickets as one job (timing it), then runs `concurrency` scanning clients, each confirming one
@@ -143,6 +149,25 @@ async fn main() {
         base: base.trim_end_matches('/').to_owned(),
     };
     let admin = api.token(email, password).await;
+    let api = std::sync::Arc::new(api);
+    if setting("scan", 1) == 1 {
+        scans_and_reads(&api, &admin, tickets, concurrency, seconds, setting("zip", 0) == 1).await;
+    }
+    if setting("purchases", 0) == 1 {
+        purchases(&api, &admin, concurrency, seconds).await;
+    }
+}
+
+/// Generation, (ZIP,) scan pairs and public reads.
+async fn scans_and_reads(
+    api: &std::sync::Arc<Api>,
+    admin: &str,
+    tickets: u64,
+    concurrency: u64,
+    seconds: u64,
+    zip: bool,
+) {
+    let admin = admin.to_owned();
 
     // The world: an agent, an event open now, a type, a gate.
     let run = format!("{}", std::process::id());
@@ -213,7 +238,7 @@ async fn main() {
     );
 
     // With `zip=1`: every ticket's PDF in one streamed ZIP (the seed's full batch), timed.
-    if setting("zip", 0) == 1 {
+    if zip {
         let started = Instant::now();
         let size = api.download(&format!("/api/v1/events/{event_id}/tickets.zip"), &admin).await;
         let secs = started.elapsed().as_secs_f64();
@@ -239,7 +264,6 @@ async fn main() {
     let codes = std::sync::Arc::new(codes);
     let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
-    let api = std::sync::Arc::new(api);
     let started = Instant::now();
     let mut clients = Vec::new();
     for _ in 0..concurrency {
@@ -300,4 +324,95 @@ async fn main() {
         latencies.extend(client.await.expect("a client"));
     }
     report("public event list reads", latencies, started.elapsed());
+}
+
+/// Complete purchases: each client places a one-ticket order, then delivers its signed
+/// `payment.succeeded` webhook, and counts the pair once the order is paid.
+async fn purchases(api: &std::sync::Arc<Api>, admin: &str, concurrency: u64, seconds: u64) {
+    let secret = std::env::var("TICKETING_GENERIC_WEBHOOK_SECRETS")
+        .expect("TICKETING_GENERIC_WEBHOOK_SECRETS: the server's generic webhook secret, to sign deliveries");
+    let secret = std::sync::Arc::new(secret.split(',').next().unwrap_or_default().to_owned());
+    let now = chrono::Utc::now();
+    let places: u64 = 1_000_000;
+    let event = api
+        .json(
+            Method::POST,
+            "/api/v1/events",
+            admin,
+            json!({"title": format!("Sale {}", std::process::id()), "starts_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+                   "ends_at": (now + chrono::Duration::days(31)).to_rfc3339(), "time_zone": "Europe/Paris",
+                   "location": "Load test hall", "capacity": places,
+                   "payment_url": "https://pay.example.test/checkout?ref={order_id}"}),
+        )
+        .await;
+    let event_id = event["id"].as_str().expect("id").to_owned();
+    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), admin, json!({"status": "published"})).await;
+    let ticket_type = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/events/{event_id}/ticket-types"),
+            admin,
+            json!({"name": "Fosse", "price_minor": 4500, "currency": "EUR", "quota": places, "usage_limit": 1}),
+        )
+        .await;
+    let type_id = std::sync::Arc::new(ticket_type["id"].as_str().expect("id").to_owned());
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..concurrency {
+        let (api, event_id, type_id, secret) = (api.clone(), event_id.clone(), type_id.clone(), secret.clone());
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let body = json!({"lines": [{"ticket_type_id": *type_id, "quantity": 1}],
+                                  "buyer": {"name": "Load buyer", "email": "buyer@example.org"}});
+                let (status, placed) = api
+                    .send(
+                        Method::POST,
+                        &format!("/api/v1/public/events/{event_id}/orders"),
+                        None,
+                        Some(("application/json", serde_json::to_vec(&body).expect("json"))),
+                    )
+                    .await;
+                assert_eq!(status, 201, "{placed}");
+                let order = &placed["order"];
+                let delivery = json!({"id": format!("evt_{}", order["id"].as_str().expect("id")), "type": "payment.succeeded",
+                                      "order_id": order["id"], "amount_minor": order["total_minor"], "currency": "EUR"});
+                let delivery = serde_json::to_vec(&delivery).expect("json");
+                let signature = ticketing::core::webhook_signature::sign(secret.as_bytes(), &delivery, chrono::Utc::now());
+                let request = Request::builder()
+                    .method(Method::POST)
+                    .uri(format!("{}/api/v1/payments/generic/webhook", api.base))
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .header("Ticketing-Signature", signature)
+                    .body(Full::new(Bytes::from(delivery)))
+                    .expect("a request");
+                let response = api.http.request(request).await.expect("the server answers");
+                let status = response.status().as_u16();
+                let answer = response.into_body().collect().await.expect("a body").to_bytes();
+                let answer: Value = serde_json::from_slice(&answer).unwrap_or(Value::Null);
+                assert_eq!((status, answer["outcome"].as_str()), (200, Some("paid")), "{answer}");
+                latencies.push(t0.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.expect("a client"));
+    }
+    let bought = latencies.len();
+    report("purchases (order placed + signed webhook applied)", latencies, started.elapsed());
+    let mut paid = 0;
+    for page in 1.. {
+        let path = format!("/api/v1/events/{event_id}/tickets?status=paid&per_page=500&page={page}");
+        let n = api.get(&path, Some(admin)).await.as_array().expect("tickets").len();
+        paid += n;
+        if n < 500 {
+            break;
+        }
+    }
+    assert_eq!(paid, bought, "every purchase paid exactly its one ticket");
+    println!("purchases: {bought} orders paid, {paid} tickets paid, none over the quota");
 }
