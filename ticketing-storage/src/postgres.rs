@@ -107,6 +107,11 @@ impl PgStore {
     pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
         self.pool.begin().await.map_err(db_error)
     }
+
+    /// Where single-statement writes go: the pool (Postgres locks rows, not the database).
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 /// The scan's hot calls: through the pool. A Postgres statement is a network round trip anyway;

@@ -64,6 +64,10 @@ type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The one connection that writes through the pool (the pool itself in memory): writers
+    /// queue for it in order, in the process, instead of in SQLite's busy handler, whose
+    /// sleeps (up to 100 ms each) were the tail of a busy write path.
+    writer: SqlitePool,
     clock: Arc<dyn Clock>,
     /// The scan's hot calls, for a database file (an in-memory database lives in the pool's one
     /// connection, which the lanes cannot share).
@@ -128,12 +132,25 @@ impl SqliteStore {
             .await
             .map_err(OpenError::Connect)?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        let writer = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .test_before_acquire(false)
+                .max_connections(1)
+                .min_connections(0)
+                .idle_timeout(Some(Duration::from_secs(600)))
+                .max_lifetime(Some(Duration::from_secs(3600)))
+                .connect_with(options.clone())
+                .await
+                .map_err(OpenError::Connect)?
+        };
         let lanes = if in_memory {
             None
         } else {
             Some(Arc::new(lane::Lanes::open(options.get_filename()).map_err(|e| OpenError::Lanes(Box::new(e)))?))
         };
-        Ok(Self { pool, clock, lanes })
+        Ok(Self { pool, writer, clock, lanes })
     }
 
     /// The connection pool, for health checks and tools.
@@ -146,7 +163,12 @@ impl SqliteStore {
     /// Public so an application can make its own change and enqueue the job it causes with
     /// [`jobs::enqueue_in`] in one transaction: both are written, or neither.
     pub async fn begin_write(&self) -> Result<Transaction<'static, Db>, StoreError> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)
+    }
+
+    /// Where single-statement writes go: the writing connection.
+    fn writer(&self) -> &SqlitePool {
+        &self.writer
     }
 }
 

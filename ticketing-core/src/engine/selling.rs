@@ -76,6 +76,8 @@ enum Paid {
 pub struct Delivered {
     /// The record.
     pub delivery: PaymentDelivery,
+    /// The order as this delivery left it, when it changed it (else read it if needed).
+    pub order: Option<Order>,
     /// Whether this was a repeat.
     pub repeat: bool,
 }
@@ -197,7 +199,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             .map(|spec| Holder::new(&spec))
             .transpose()?;
         for draw in 1..=CODE_DRAWS {
-            let drawn = self.draw_order_tickets(&order, holder.as_ref(), status).await?;
+            let drawn = self.draw_order_tickets(&order, holder.as_ref(), status)?;
             let batches: Vec<TicketBatch<'_>> =
                 drawn.iter().map(|(tickets, links)| TicketBatch { tickets, links: &links.1, template: None }).collect();
             let placement = OrderPlacement { order: &order, batches: &batches, jobs, idempotency_key, receipt };
@@ -226,8 +228,10 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// Fresh tickets in `status` for every line of `order`, with their links (that never expire).
+    /// Their short codes are only checked by storage's unique index: a collision refuses the
+    /// placement, and [`Self::store_order`] draws again.
     #[allow(clippy::type_complexity)]
-    async fn draw_order_tickets(
+    fn draw_order_tickets(
         &self,
         order: &Order,
         holder: Option<&Holder>,
@@ -235,11 +239,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ) -> Result<Vec<(Vec<Ticket>, (Vec<MagicLinkToken>, Vec<MagicLink>))>, Error> {
         let now = self.clock.now();
         let mut out = Vec::with_capacity(order.lines().len());
+        let all = self.distinct_codes(usize::try_from(order.tickets()).unwrap_or(usize::MAX));
+        let mut codes = all.into_iter();
         for line in order.lines() {
-            let ticket_type = self.ticket_type(line.ticket_type_id).await?;
             let holders = vec![holder.cloned(); line.quantity as usize];
-            let codes = self.fresh_codes(holders.len()).await?;
-            let tickets = self.draw_tickets(&ticket_type, &holders, codes, status, now)?;
+            let codes = codes.by_ref().take(holders.len()).collect();
+            let tickets = self.draw_tickets_of(order.event_id(), line.ticket_type_id, &holders, codes, status, now)?;
             let links = self.links_for(&tickets, now, None).into_iter().unzip();
             out.push((tickets, links));
         }
@@ -318,7 +323,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             return Err(Error::Invalid("staff mark an order paid by cash, card, transfer or other"));
         }
         let payment = Payment { method, provider: None, reference, staff: Some(staff), at: self.clock.now() };
-        match self.pay(id, payment, None).await? {
+        match self.pay(id, None, payment, None).await? {
             Paid::Applied(order, outcome) => Ok((order, outcome)),
             Paid::Duplicate(_) => Err(Error::Contention),
         }
@@ -370,11 +375,13 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     staff: None,
                     at: now,
                 };
-                Ok(match self.pay(order.id(), payment, Some(&delivery)).await? {
-                    Paid::Applied(_, outcome) => {
-                        Delivered { delivery: PaymentDelivery { outcome, ..delivery }, repeat: false }
-                    }
-                    Paid::Duplicate(first) => Delivered { delivery: first, repeat: true },
+                Ok(match self.pay(order.id(), Some(order), payment, Some(&delivery)).await? {
+                    Paid::Applied(after, outcome) => Delivered {
+                        delivery: PaymentDelivery { outcome, ..delivery },
+                        order: Some(after),
+                        repeat: false,
+                    },
+                    Paid::Duplicate(first) => Delivered { delivery: first, order: None, repeat: true },
                 })
             }
             NoticeKind::Expired => {
@@ -411,8 +418,10 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 delivery: Some(&delivery),
             };
             match self.store.change_order(&change).await? {
-                ChangeOutcome::Applied => return Ok(Delivered { delivery, repeat: false }),
-                ChangeOutcome::Duplicate(first) => return Ok(Delivered { delivery: *first, repeat: true }),
+                ChangeOutcome::Applied => return Ok(Delivered { delivery, order: None, repeat: false }),
+                ChangeOutcome::Duplicate(first) => {
+                    return Ok(Delivered { delivery: *first, order: None, repeat: true });
+                }
                 ChangeOutcome::Stale => continue,
             }
         }
@@ -422,11 +431,23 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Pays an order: a pending one at once; an expired or cancelled one again if its places can
     /// be taken anew (fresh paid tickets), else it is left paid, unfulfilled, with an alert; a
     /// paid one is left as it is. The delivery, if any, is recorded in the same step.
-    async fn pay(&self, id: OrderId, payment: Payment, delivery: Option<&PaymentDelivery>) -> Result<Paid, Error> {
+    /// `read` is the order as the caller just read it (else it is read here); a lost race reads
+    /// it again.
+    async fn pay(
+        &self,
+        id: OrderId,
+        read: Option<Order>,
+        payment: Payment,
+        delivery: Option<&PaymentDelivery>,
+    ) -> Result<Paid, Error> {
         status::next(TicketStatus::Reserved, TicketAction::Pay)?;
         let mut places_gone = false;
+        let mut read = read;
         for _ in 0..self.config.max_retries {
-            let order = self.order(id).await?;
+            let order = match read.take() {
+                Some(order) => order,
+                None => self.order(id).await?,
+            };
             let late = matches!(order.status(), OrderStatus::Expired | OrderStatus::Cancelled);
             let (action, outcome) = match order.status() {
                 OrderStatus::Pending => (OrderAction::Pay, DeliveryOutcome::Paid),
@@ -445,7 +466,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 _ => vec![self.notification(&next, NotificationTopic::PaymentSucceeded, None)],
             };
             let retake = outcome == DeliveryOutcome::PaidLate;
-            let drawn = if retake { self.draw_order_tickets(&next, None, TicketStatus::Paid).await? } else { vec![] };
+            let drawn = if retake { self.draw_order_tickets(&next, None, TicketStatus::Paid)? } else { vec![] };
             let batches: Vec<TicketBatch<'_>> =
                 drawn.iter().map(|(tickets, links)| TicketBatch { tickets, links: &links.1, template: None }).collect();
             let change = OrderChange {
@@ -472,8 +493,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
     async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<Delivered, Error> {
         let delivery = PaymentDelivery { outcome, ..delivery };
         Ok(match self.store.record_delivery(&delivery).await? {
-            Some(first) => Delivered { delivery: first, repeat: true },
-            None => Delivered { delivery, repeat: false },
+            Some(first) => Delivered { delivery: first, order: None, repeat: true },
+            None => Delivered { delivery, order: None, repeat: false },
         })
     }
 

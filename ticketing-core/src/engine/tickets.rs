@@ -163,14 +163,27 @@ impl<S: Store + ?Sized> Ticketing<S> {
         status: TicketStatus,
         now: DateTime<Utc>,
     ) -> Result<Vec<Ticket>, Error> {
+        self.draw_tickets_of(ticket_type.event_id(), ticket_type.id(), holders, codes, status, now)
+    }
+
+    /// New tickets of the type `ticket_type_id` of `event_id`, one per holder.
+    pub(super) fn draw_tickets_of(
+        &self,
+        event_id: crate::ids::EventId,
+        ticket_type_id: TicketTypeId,
+        holders: &[Option<Holder>],
+        codes: Vec<ShortCode>,
+        status: TicketStatus,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ticket>, Error> {
         holders
             .iter()
             .zip(codes)
             .map(|(holder, short_code)| {
                 Ticket::new(NewTicket {
                     id: TicketId::generate(&*self.clock, &*self.rng),
-                    event_id: ticket_type.event_id(),
-                    ticket_type_id: ticket_type.id(),
+                    event_id,
+                    ticket_type_id,
                     short_code,
                     holder: holder.clone(),
                     status,
@@ -179,6 +192,21 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 .map_err(Error::from)
             })
             .collect()
+    }
+
+    /// `n` short codes drawn at random, distinct among themselves but not checked against
+    /// storage: for the few tickets of an order, whose placement storage's unique index refuses
+    /// (and the order is drawn again) on the rare collision, one read fewer on the buying path.
+    pub(super) fn distinct_codes(&self, n: usize) -> Vec<ShortCode> {
+        let mut seen = HashSet::with_capacity(n);
+        let mut codes = Vec::with_capacity(n);
+        while codes.len() < n {
+            let code = ShortCode::generate_within(&*self.rng, self.config.short_code_space);
+            if seen.insert(code) {
+                codes.push(code);
+            }
+        }
+        codes
     }
 
     /// A ticket by id.

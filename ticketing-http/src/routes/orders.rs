@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::{LineRequest, OrderRequest, PlacedOrder, SaleRequest};
+use ticketing_core::event::Event;
 use ticketing_core::ids::{EventId, OrderId, TicketTypeId};
 use ticketing_core::order::{BuyerSpec, Locale, Order, OrderStatus, PaymentMethod};
 use ticketing_core::payment_link::PaymentLinkValues;
@@ -229,10 +230,9 @@ fn base_url(state: &Shared, headers: &HeaderMap) -> String {
     format!("http://{host}")
 }
 
-/// The event's payment link filled in for `placed`, if it has one.
-async fn payment_url(state: &Shared, headers: &HeaderMap, placed: &PlacedOrder) -> Result<Option<String>, ApiError> {
-    let event = state.engine.event(placed.order.event_id()).await?;
-    let Some(link) = event.payment_url() else { return Ok(None) };
+/// The payment link of `event` (the order's) filled in for `placed`, if it has one.
+fn payment_url(state: &Shared, headers: &HeaderMap, event: &Event, placed: &PlacedOrder) -> Option<String> {
+    let link = event.payment_url()?;
     let (order_id, token) = (placed.order.id().to_string(), placed.token.as_text());
     let return_url = format!("{}/api/v1/public/orders/{token}", base_url(state, headers));
     let values = PaymentLinkValues {
@@ -242,7 +242,7 @@ async fn payment_url(state: &Shared, headers: &HeaderMap, placed: &PlacedOrder) 
         email: placed.order.buyer().map(|b| b.email().as_str()).unwrap_or_default(),
         return_url: &return_url,
     };
-    Ok(Some(link.fill(&values)))
+    Some(link.fill(&values))
 }
 
 /// Places an order for an event on sale, no account needed: its tickets are held (`reserved`)
@@ -308,7 +308,7 @@ pub async fn place(
         order: OrderView::new(&placed),
         order_path: format!("/api/v1/public/orders/{token}"),
         pay_path: format!("/pay/{token}"),
-        payment_url: payment_url(&state, &headers, &placed).await?,
+        payment_url: payment_url(&state, &headers, &event, &placed),
         order_token: token,
     };
     Ok((status, Json(view)))
@@ -379,7 +379,8 @@ pub async fn pay(
             return Err(ApiError::new(StatusCode::CONFLICT, "order_paid", "this order is paid already"));
         }
     }
-    let Some(url) = payment_url(&state, &headers, &placed).await? else {
+    let event = state.engine.event(order.event_id()).await?;
+    let Some(url) = payment_url(&state, &headers, &event, &placed) else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "no_payment_link",

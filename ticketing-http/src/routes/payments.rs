@@ -153,7 +153,10 @@ pub async fn webhook(
             _ => None,
         };
         if let (Some(action), Some(id)) = (action, d.order_id) {
-            let order = state.engine.order(id).await?;
+            let order = match &delivered.order {
+                Some(order) => order.clone(),
+                None => state.engine.order(id).await?,
+            };
             audit_system(&state, action, &order, &DeliveryView::new(d, false)).await;
         }
     }

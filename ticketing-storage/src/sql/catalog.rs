@@ -89,7 +89,7 @@ fn below_live(live: Option<i64>, limit: u32, what: &'static str) -> StoreError {
 #[async_trait]
 impl EventRepository for DbStore {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        bind_event(sqlx::query(INSERT_EVENT), event).execute(&self.pool).await.map_err(db_error)?;
+        bind_event(sqlx::query(INSERT_EVENT), event).execute(self.writer()).await.map_err(db_error)?;
         Ok(())
     }
 
@@ -172,7 +172,7 @@ impl TicketTypeRepository for DbStore {
     async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let sql = "INSERT INTO ticket_types (id, event_id, name, name_key, price_minor, currency, quota, usage_limit, \
                    daily_entry_limit, validity_from, validity_to, gates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-        bind_type(sqlx::query(sql), ticket_type).execute(&self.pool).await.map_err(|e| match db_error(e) {
+        bind_type(sqlx::query(sql), ticket_type).execute(self.writer()).await.map_err(|e| match db_error(e) {
             StoreError::NotFound(_) => StoreError::NotFound("event"),
             other => other,
         })?;

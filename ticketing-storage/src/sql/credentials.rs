@@ -131,7 +131,7 @@ impl CredentialRepository for DbStore {
             .bind(*client.owner.as_uuid())
             .bind(micros(client.created_at))
             .bind(client.revoked_at.map(micros))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(|e| match db_error(e) {
                 StoreError::NotFound(_) => StoreError::NotFound("user"),

@@ -54,7 +54,7 @@ impl MagicLinkRepository for DbStore {
         .bind(micros(link.created_at))
         .bind(link.expires_at.map(micros))
         .bind(link.revoked_at.map(micros))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(|e| match db_error(e) {
             StoreError::NotFound(_) => StoreError::NotFound("ticket"),
@@ -84,7 +84,7 @@ impl MagicLinkRepository for DbStore {
         let done = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
             .bind(*ticket_id.as_uuid())
             .bind(micros(at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected())
@@ -137,7 +137,7 @@ impl AuditRepository for DbStore {
         .bind(entry.event_id.map(|e| *e.as_uuid()))
         .bind(&entry.before)
         .bind(&entry.after)
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_error)?;
         Ok(())
@@ -180,7 +180,7 @@ impl Locks for DbStore {
         .bind(owner)
         .bind(micros(until))
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(db_error)?;
         Ok(done.rows_affected() == 1)
@@ -191,7 +191,7 @@ impl Locks for DbStore {
             .bind(key)
             .bind(owner)
             .bind(micros(self.clock.now()))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected() == 1)

@@ -93,7 +93,7 @@ async fn refused(conn: &mut Conn, id: JobId, lease: &Lease) -> Result<LeaseCheck
 #[async_trait]
 impl JobQueue for DbStore {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         enqueue_in(&mut conn, job).await
     }
 
@@ -158,7 +158,7 @@ impl JobQueue for DbStore {
         done: u64,
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let applied = sqlx::query(
             "UPDATE jobs SET progress_done = CASE WHEN $3 > progress_done THEN $3 ELSE progress_done END, \
              lease_until = $4, updated_at = $5 WHERE id = $1 AND status = 'running' \
@@ -218,7 +218,7 @@ impl JobQueue for DbStore {
             JobEnd::Abandoned { error } => ("failed", Some(error.as_str()), None),
             JobEnd::Failed { error, retry_at } => ("retry", Some(error.as_str()), Some(micros(*retry_at))),
         };
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         // A failed attempt queues the job again while attempts are left; a worker that saw the
         // cancel request may end the job as cancelled, and only that.
         let applied = sqlx::query(
@@ -241,7 +241,7 @@ impl JobQueue for DbStore {
     }
 
     async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let row = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
              cancel_requested = (status = 'running'), updated_at = $2 \
@@ -259,7 +259,7 @@ impl JobQueue for DbStore {
     }
 
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'queued', attempts = 0, cancel_requested = FALSE, run_at = $2, updated_at = $2 \
              WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING *",
@@ -313,7 +313,7 @@ impl JobQueue for DbStore {
     }
 
     async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let done =
             sqlx::query("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated_at < $1")
                 .bind(micros(ended_before))

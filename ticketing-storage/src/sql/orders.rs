@@ -4,7 +4,9 @@
 //! columns it is looked up by. Every step is one write transaction: a placement inserts the
 //! tickets within their quotas (`tickets::insert_in`), takes the event's next receipt number when
 //! asked (a conditional update of the event's row, so receipts are gap-free: a rolled-back sale
-//! gives its number back), and writes the order and its ticket links; a change records the
+//! gives its number back), and writes the order and its ticket links, its places taken last (on
+//! Postgres the type's and the event's rows are every sale's hot rows: their locks are then held
+//! only until the commit); a change records the
 //! delivery first (its `(provider, provider_event_id)` is unique: a repeat finds the first
 //! record and applies nothing), then replaces the order only if its status is still the expected
 //! one, moves its reserved tickets and their counters, and inserts new tickets.
@@ -42,14 +44,15 @@ fn delivery_from(row: &DbRow) -> Result<PaymentDelivery, StoreError> {
     serde_json::from_str(&body).map_err(|e| corrupt("payment delivery", e))
 }
 
-/// Inserts the batches of one order (all of `event`) within their quotas and the event's
-/// capacity, all places taken first (type rows in id order, then the event's), and enqueues `jobs`.
-async fn insert_batches(
+/// Writes the batches of one order (all of `event`) and enqueues `jobs`; returns the places they
+/// take, per type, for [`tickets::take_places`] (called last: on Postgres the type and event rows
+/// are every sale's hot rows, so their locks are held only from there to the commit).
+async fn write_batches(
     conn: &mut Conn,
     event: EventId,
     batches: &[TicketBatch<'_>],
     jobs: &[Job],
-) -> Result<(), StoreError> {
+) -> Result<Vec<(Uuid, u32)>, StoreError> {
     for job in jobs {
         jobs::enqueue_in(conn, job).await?;
     }
@@ -61,15 +64,14 @@ async fn insert_batches(
         }
         let live = batch.tickets.iter().filter(|t| t.status().is_live()).count();
         wanted.push((*first.ticket_type_id().as_uuid(), u32::try_from(live).unwrap_or(u32::MAX)));
-    }
-    if wanted.is_empty() {
-        return Ok(());
-    }
-    tickets::take_places(conn, *event.as_uuid(), &wanted).await?;
-    for batch in batches {
         tickets::write_batch(conn, batch).await?;
     }
-    Ok(())
+    Ok(wanted)
+}
+
+/// Takes the places `wanted` of `event` (nothing when empty).
+async fn take(conn: &mut Conn, event: EventId, wanted: &[(Uuid, u32)]) -> Result<(), StoreError> {
+    if wanted.is_empty() { Ok(()) } else { tickets::take_places(conn, *event.as_uuid(), wanted).await }
 }
 
 /// Links each ticket of `batches` to `order` at its line's unit price.
@@ -142,9 +144,11 @@ impl OrderRepository for DbStore {
                 return Ok(Placement::Existing(order_from(&row)?));
             }
         }
-        insert_batches(&mut tx, order.event_id(), placement.batches, placement.jobs).await?;
+        let wanted = write_batches(&mut tx, order.event_id(), placement.batches, placement.jobs).await?;
         let mut stored = order.clone();
         if placement.receipt {
+            // A desk sale's number is written in the order: its places and the event's row first.
+            take(&mut tx, order.event_id(), &wanted).await?;
             // After the tickets' places: the event's row is the last one taken.
             let receipt: i64 = sqlx::query_scalar(
                 "UPDATE events SET receipts_issued = receipts_issued + 1 WHERE id = $1 RETURNING receipts_issued",
@@ -177,6 +181,9 @@ impl OrderRepository for DbStore {
         .await
         .map_err(db_error)?;
         link_tickets(&mut tx, &stored, placement.batches).await?;
+        if !placement.receipt {
+            take(&mut tx, order.event_id(), &wanted).await?;
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(Placement::Placed(stored))
     }
@@ -294,8 +301,9 @@ impl OrderRepository for DbStore {
                     .map_err(db_error)?;
             }
         }
-        insert_batches(&mut tx, order.event_id(), change.batches, change.jobs).await?;
+        let wanted = write_batches(&mut tx, order.event_id(), change.batches, change.jobs).await?;
         link_tickets(&mut tx, order, change.batches).await?;
+        take(&mut tx, order.event_id(), &wanted).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(ChangeOutcome::Applied)
     }

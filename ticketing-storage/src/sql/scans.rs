@@ -336,7 +336,10 @@ impl DbStore {
     }
 
     pub(super) async fn pooled_insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
-        rows::bind(sqlx::query(INSERT_SESSION), session_params(session)).execute(&self.pool).await.map_err(db_error)?;
+        rows::bind(sqlx::query(INSERT_SESSION), session_params(session))
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 

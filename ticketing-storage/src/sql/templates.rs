@@ -203,7 +203,7 @@ impl TemplateRepository for DbStore {
         .bind(*ticket_id.as_uuid())
         .bind(*pin.template_id.as_uuid())
         .bind(i64::from(pin.version))
-        .execute(&self.pool)
+        .execute(self.writer())
         .await
         .map_err(|e| match db_error(e) {
             StoreError::NotFound(_) => StoreError::NotFound("ticket or template version"),

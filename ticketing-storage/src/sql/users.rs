@@ -62,7 +62,7 @@ impl UserRepository for DbStore {
             .bind(user.password_hash.as_str())
             .bind(user.active)
             .bind(micros(user.created_at))
-            .execute(&self.pool)
+            .execute(self.writer())
             .await
             .map_err(|e| match db_error(e) {
                 StoreError::NotFound(_) => StoreError::NotFound("role"),
