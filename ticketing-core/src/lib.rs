@@ -27,6 +27,7 @@ pub use chrono;
 pub use uuid;
 
 pub mod audit;
+pub mod cash_report;
 pub mod credential;
 pub mod engine;
 pub mod env;

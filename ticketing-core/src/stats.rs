@@ -5,9 +5,11 @@
 //! [`StatsRepository::event_counts`](crate::store::StatsRepository::event_counts)); this module
 //! turns the counts into the [`Dashboard`], with no I/O.
 //!
-//! Revenue is the type's price times its tickets that were sold and not refunded (`paid`,
-//! `inside`, `outside`), per currency; a type whose price changed after sales counts its tickets
-//! at today's price (tickets do not carry the price they were sold at yet).
+//! Revenue follows the money: the price each ticket was sold at (its order's line), for the
+//! tickets sold through orders (online or at the desk) that are still sold (`paid`, `inside`,
+//! `outside`: a refunded or invalidated ticket no longer counts), per currency and per channel.
+//! Tickets staff issue directly (invitations, the generator) were not sold: they count as
+//! `sold` by status, not as revenue.
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{GateId, TicketTypeId};
+use crate::money::Currency;
+use crate::order::SaleChannel;
 use crate::scan::{Direction, ScanReason, ScanStage};
 use crate::status::TicketStatus;
 use crate::ticket_type::TicketType;
@@ -56,6 +60,22 @@ pub struct FlowCount {
     pub count: u64,
 }
 
+/// What the tickets of one type sold through one channel in one currency, and still sold, were
+/// sold for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaleCount {
+    /// The type.
+    pub ticket_type_id: TicketTypeId,
+    /// The orders' currency.
+    pub currency: Currency,
+    /// Online or at the desk.
+    pub channel: SaleChannel,
+    /// How many tickets.
+    pub tickets: u64,
+    /// Their sale prices added up, in minor units.
+    pub amount_minor: i64,
+}
+
 /// What storage counts for an event's dashboard.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventCounts {
@@ -65,6 +85,9 @@ pub struct EventCounts {
     pub scans: Vec<ScanCount>,
     /// Applied confirmations (reason `ok`) by time bucket and direction, oldest first.
     pub flow: Vec<FlowCount>,
+    /// Tickets sold through orders and still sold, by type, currency and channel.
+    #[serde(default)]
+    pub sales: Vec<SaleCount>,
 }
 
 /// One type's line of the dashboard.
@@ -80,7 +103,8 @@ pub struct TypeLine {
     pub by_status: BTreeMap<String, u64>,
     /// Sold and not refunded: `paid`, `inside`, `outside`.
     pub sold: u64,
-    /// `sold` times the price, in minor units of `currency`.
+    /// What its tickets sold through orders (and still sold) were sold for, in minor units of
+    /// `currency`.
     pub revenue_minor: i64,
     /// The currency.
     pub currency: String,
@@ -108,6 +132,8 @@ pub struct Dashboard {
     pub by_status: BTreeMap<String, u64>,
     /// Revenue per currency, in minor units.
     pub revenue_minor: BTreeMap<String, i64>,
+    /// Revenue per channel (`online`, `box_office`), then per currency, in minor units.
+    pub revenue_by_channel: BTreeMap<String, BTreeMap<String, i64>>,
     /// Tickets inside now.
     pub inside: u64,
     /// The event's capacity.
@@ -167,14 +193,24 @@ impl Dashboard {
             *line.by_status.entry(c.status.as_str().to_owned()).or_default() += c.count;
             if is_sold(c.status) {
                 line.sold += c.count;
-                let count = i64::try_from(c.count).unwrap_or(i64::MAX);
-                line.revenue_minor = line.revenue_minor.saturating_add(types[i].price().minor().saturating_mul(count));
             }
         }
         let mut revenue_minor: BTreeMap<String, i64> = BTreeMap::new();
-        for line in &lines {
-            let total = revenue_minor.entry(line.currency.clone()).or_default();
-            *total = total.saturating_add(line.revenue_minor);
+        let mut revenue_by_channel: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
+        for sale in &counts.sales {
+            let currency = sale.currency.code().to_owned();
+            let add = |total: &mut i64| *total = total.saturating_add(sale.amount_minor);
+            add(revenue_minor.entry(currency.clone()).or_default());
+            add(revenue_by_channel
+                .entry(sale.channel.as_str().to_owned())
+                .or_default()
+                .entry(currency.clone())
+                .or_default());
+            if let Some(line) =
+                lines.iter_mut().find(|l| l.ticket_type_id == sale.ticket_type_id && l.currency == currency)
+            {
+                add(&mut line.revenue_minor);
+            }
         }
         let mut gates: BTreeMap<GateId, GateLine> = BTreeMap::new();
         let mut refusals: BTreeMap<String, u64> = BTreeMap::new();
@@ -204,6 +240,7 @@ impl Dashboard {
             types: lines,
             by_status,
             revenue_minor,
+            revenue_by_channel,
             inside,
             capacity,
             flow: flow.into_values().collect(),
@@ -253,6 +290,13 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 7, 1, 20, 0, 0).unwrap();
         let count = |t: &TicketType, status, count| TicketCount { ticket_type_id: t.id(), status, count };
         let scan = |stage, direction, reason, count| ScanCount { gate_id: gate, stage, direction, reason, count };
+        let sale = |t: &TicketType, channel, tickets, amount_minor| SaleCount {
+            ticket_type_id: t.id(),
+            currency: t.price().currency(),
+            channel,
+            tickets,
+            amount_minor,
+        };
         let counts = EventCounts {
             tickets: vec![
                 count(&a, TicketStatus::Paid, 3),
@@ -272,12 +316,23 @@ mod tests {
                 FlowCount { bucket_start: t0, direction: Direction::Out, count: 1 },
                 FlowCount { bucket_start: t0 + Duration::minutes(15), direction: Direction::In, count: 1 },
             ],
+            sales: vec![
+                sale(&a, SaleChannel::Online, 3, 7_500),
+                sale(&a, SaleChannel::BoxOffice, 1, 2_000),
+                sale(&b, SaleChannel::Online, 1, 1_000),
+            ],
         };
         let d = Dashboard::new(500, &[a, b], &counts, Duration::minutes(15));
-        assert_eq!((d.types[0].sold, d.types[0].revenue_minor), (5, 12_500), "refunded and issued are not sold");
+        assert_eq!(
+            (d.types[0].sold, d.types[0].revenue_minor),
+            (5, 9_500),
+            "refunded and issued are not sold; revenue is what the sold tickets were sold for (one issued by staff)"
+        );
         assert_eq!(d.types[0].by_status["refunded"], 4);
         assert_eq!(d.types[0].by_status["invalid"], 0, "every status is listed");
-        assert_eq!(d.revenue_minor, BTreeMap::from([("EUR".into(), 12_500), ("USD".into(), 1_000)]));
+        assert_eq!(d.revenue_minor, BTreeMap::from([("EUR".into(), 9_500), ("USD".into(), 1_000)]));
+        assert_eq!(d.revenue_by_channel["box_office"], BTreeMap::from([("EUR".into(), 2_000)]));
+        assert_eq!(d.revenue_by_channel["online"], BTreeMap::from([("EUR".into(), 7_500), ("USD".into(), 1_000)]));
         assert_eq!((d.inside, d.capacity, d.by_status["paid"]), (2, 500, 3));
         assert_eq!(d.gates, [GateLine { gate_id: gate, entries: 3, exits: 1, refusals: 7 }]);
         assert_eq!(d.refusals, BTreeMap::from([("bad_signature".into(), 5), ("already_inside".into(), 2)]));

@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 
 use super::MemoryStore;
-use crate::ids::EventId;
+use crate::ids::{EventId, TicketTypeId};
 use crate::scan::ScanStage;
-use crate::stats::{EventCounts, FlowCount, ScanCount, TicketCount, bucket_start};
+use crate::stats::{EventCounts, FlowCount, SaleCount, ScanCount, TicketCount, bucket_start};
+use crate::status::TicketStatus;
 use crate::store::{StatsRepository, StoreError};
 
 #[async_trait]
@@ -28,7 +29,28 @@ impl StatsRepository for MemoryStore {
                 flow.entry((bucket_start(log.at, bucket), direction.as_str())).or_insert((direction, 0u64)).1 += 1;
             }
         }
+        let mut sales: BTreeMap<(TicketTypeId, String, &'static str), SaleCount> = BTreeMap::new();
+        for order in s.orders.values().filter(|o| o.event_id() == event_id) {
+            let ids = s.order_tickets.get(&order.id()).map(Vec::as_slice).unwrap_or_default();
+            for ticket in ids.iter().filter_map(|id| s.tickets.get(id)) {
+                if !matches!(ticket.status(), TicketStatus::Paid | TicketStatus::Inside | TicketStatus::Outside) {
+                    continue;
+                }
+                let currency = order.total().currency();
+                let key = (ticket.ticket_type_id(), currency.code().to_owned(), order.channel().as_str());
+                let line = sales.entry(key).or_insert(SaleCount {
+                    ticket_type_id: ticket.ticket_type_id(),
+                    currency,
+                    channel: order.channel(),
+                    tickets: 0,
+                    amount_minor: 0,
+                });
+                line.tickets += 1;
+                line.amount_minor += s.ticket_prices.get(&ticket.id()).copied().unwrap_or(0);
+            }
+        }
         Ok(EventCounts {
+            sales: sales.into_values().collect(),
             tickets: tickets
                 .into_iter()
                 .map(|((ticket_type_id, _), (status, count))| TicketCount { ticket_type_id, status, count })

@@ -17,7 +17,7 @@
 //! | `/api/v1/events/{id}/participants.csv`, `…/scans.csv` | [`exports`] |
 //! | `/api/v1/events/{id}/tickets.zip` | [`archive`] |
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
-//! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders` | [`orders`] |
+//! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders`, `…/cash-report`, `…/orders.csv` | [`orders`] |
 //! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
 
 pub mod archive;
@@ -96,6 +96,8 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(orders::sell))
         .routes(routes!(orders::mark_paid))
         .routes(routes!(orders::list))
+        .routes(routes!(orders::cash_report))
+        .routes(routes!(orders::orders_csv))
         .routes(routes!(payments::webhook))
         .routes(routes!(payments::events));
     OpenApiRouter::new()

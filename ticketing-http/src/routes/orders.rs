@@ -607,3 +607,153 @@ pub(super) async fn audit_system(state: &Shared, action: &str, order: &Order, de
     let change = Change::created(action, format!("order:{}", order.id()), Some(order.event_id()), detail);
     record_system(state, change).await;
 }
+
+/// The day of a cash report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CashQuery {
+    /// The day (`YYYY-MM-DD`) in the event's time zone; today there when absent.
+    #[param(value_type = Option<String>, format = Date, example = "2027-07-01")]
+    pub date: Option<String>,
+}
+
+/// One cashier's takings by one method in one currency.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CashLineView {
+    /// Who took the payments.
+    pub cashier_id: Uuid,
+    /// Their email.
+    pub cashier_email: Option<String>,
+    /// `cash`, `card`, `transfer` or `other`.
+    pub method: String,
+    /// The currency.
+    pub currency: String,
+    /// Orders paid.
+    pub orders: u64,
+    /// Tickets in them.
+    pub tickets: u64,
+    /// Their totals added up, in minor units.
+    pub total_minor: i64,
+}
+
+/// A day's takings at an event.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CashReportView {
+    /// The event.
+    pub event_id: Uuid,
+    /// The day, in the event's time zone.
+    pub date: chrono::NaiveDate,
+    /// The event's time zone.
+    pub time_zone: String,
+    /// Per cashier, method and currency (a cashier sees their own lines).
+    pub lines: Vec<CashLineView>,
+    /// Every line together, per currency, in minor units.
+    pub totals: std::collections::BTreeMap<String, i64>,
+}
+
+/// What staff took in on one day, per cashier and payment method: box-office sales and orders
+/// marked paid (payments through a provider are the provider's statement). Organizers and
+/// superadmins see every cashier; a cashier their own takings.
+#[utoipa::path(
+    get,
+    operation_id = "orders_cash_report",
+    path = "/events/{id}/cash-report",
+    tag = "selling",
+    params(("id" = Uuid, Path, description = "The event"), CashQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The day's takings", body = CashReportView),
+        (status = 404, description = "No such event where you sell", body = Problem),
+    )
+)]
+pub async fn cash_report(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Params(query): Params<CashQuery>,
+) -> Result<Json<CashReportView>, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Sell).await?;
+    let tz = event.time_zone();
+    let date = match query.date.as_deref() {
+        None => tz.local_date(state.clock.now()),
+        Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| ApiError::field("date", "a day as YYYY-MM-DD"))?,
+    };
+    let orders = state.store().orders(&OrderFilter { event_id: Some(event.id()), ..Default::default() }).await?;
+    let own = (caller.role == ticketing_core::user::Role::Cashier).then_some(caller.user);
+    let report = ticketing_core::cash_report::CashReport::new(&orders, date, tz, own);
+    let mut lines = Vec::with_capacity(report.lines.len());
+    for line in &report.lines {
+        lines.push(CashLineView {
+            cashier_id: *line.staff.as_uuid(),
+            cashier_email: state.store().user(line.staff).await?.map(|u| u.email.as_str().to_owned()),
+            method: line.method.as_str().to_owned(),
+            currency: line.currency.code().to_owned(),
+            orders: line.orders,
+            tickets: line.tickets,
+            total_minor: line.total_minor,
+        });
+    }
+    Ok(Json(CashReportView {
+        event_id: *event.id().as_uuid(),
+        date,
+        time_zone: tz.name().to_owned(),
+        lines,
+        totals: report.totals,
+    }))
+}
+
+/// An event's orders as CSV, oldest first (cells that would run as spreadsheet formulas are
+/// defused, see [`crate::csv`]).
+#[utoipa::path(
+    get,
+    operation_id = "exports_orders",
+    path = "/events/{id}/orders.csv",
+    tag = "exports",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "order_id, status, channel, created_at, paid_at, method, provider, reference, receipt, buyer_name, buyer_email, tickets, total_minor, currency", content_type = "text/csv"),
+        (status = 404, description = "No such event of yours", body = Problem),
+    )
+)]
+pub async fn orders_csv(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<Response, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
+    let orders = state.store().orders(&OrderFilter { event_id: Some(event.id()), ..Default::default() }).await?;
+    let mut csv = crate::csv::Csv::with_header(&[
+        "order_id",
+        "status",
+        "channel",
+        "created_at",
+        "paid_at",
+        "method",
+        "provider",
+        "reference",
+        "receipt",
+        "buyer_name",
+        "buyer_email",
+        "tickets",
+        "total_minor",
+        "currency",
+    ]);
+    for o in &orders {
+        let payment = o.payment();
+        csv.row([
+            o.id().to_string().as_str(),
+            o.status().as_str(),
+            o.channel().as_str(),
+            &o.created_at().to_rfc3339(),
+            &payment.map(|p| p.at.to_rfc3339()).unwrap_or_default(),
+            payment.map_or("", |p| p.method.as_str()),
+            payment.and_then(|p| p.provider.as_deref()).unwrap_or_default(),
+            payment.and_then(|p| p.reference.as_deref()).unwrap_or_default(),
+            &o.receipt().map(|r| r.to_string()).unwrap_or_default(),
+            o.buyer().map_or("", |b| b.name()),
+            o.buyer().map_or("", |b| b.email().as_str()),
+            &o.tickets().to_string(),
+            &o.total().minor().to_string(),
+            o.total().currency().code(),
+        ]);
+    }
+    Ok(super::exports::attachment(format!("orders-{}.csv", event.id()), "text/csv; charset=utf-8", csv.finish()))
+}

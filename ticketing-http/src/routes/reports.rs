@@ -31,7 +31,8 @@ pub struct TypeLineView {
     pub by_status: BTreeMap<String, u64>,
     /// Sold and not refunded (`paid`, `inside`, `outside`).
     pub sold: u64,
-    /// `sold` times today's price, in minor units.
+    /// What its tickets sold through orders (online or at the desk) and still sold were sold
+    /// for, in minor units (tickets issued by staff are not revenue).
     pub revenue_minor: i64,
     /// The currency.
     pub currency: String,
@@ -76,8 +77,11 @@ pub struct DashboardView {
     pub inside: u64,
     /// Every type together, by status.
     pub by_status: BTreeMap<String, u64>,
-    /// Revenue per currency, in minor units.
+    /// Revenue per currency, in minor units: the sale prices of the tickets sold and not
+    /// refunded.
     pub revenue_minor: BTreeMap<String, i64>,
+    /// Revenue per channel (`online`, `box_office`), then per currency.
+    pub revenue_by_channel: BTreeMap<String, BTreeMap<String, i64>>,
     /// Per type.
     pub types: Vec<TypeLineView>,
     /// Per gate (gates with scans).
@@ -136,6 +140,7 @@ pub async fn dashboard(
         inside: d.inside,
         by_status: d.by_status,
         revenue_minor: d.revenue_minor,
+        revenue_by_channel: d.revenue_by_channel,
         types: d
             .types
             .into_iter()

@@ -177,6 +177,18 @@ async fn a_buyer_pays_through_the_link_and_walks_in(s: &TestServer) {
     }
     let listed = s.call(Method::GET, &format!("/api/v1/payments/events?event_id={}", shop.event), org, None).await;
     assert_eq!(listed.ok(StatusCode::OK).as_array().map(Vec::len), Some(1));
+    // A buyer whose name is a formula: the export defuses it.
+    let mut sly = order_body(&shop, 1);
+    sly["buyer"]["name"] = json!("=HYPERLINK(\"http://x\")");
+    let path = format!("/api/v1/public/events/{}/orders", shop.event);
+    s.call(Method::POST, &path, None, Some(sly)).await.ok(StatusCode::CREATED);
+    let csv = s.call(Method::GET, &format!("/api/v1/events/{}/orders.csv", shop.event), org, None).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let rows: Vec<&str> = csv.text.lines().collect();
+    assert!(rows[0].starts_with("order_id,status,channel,created_at,paid_at,method"), "{}", csv.text);
+    assert_eq!(rows.len(), 3, "a header and two orders: {}", csv.text);
+    assert!(rows[1].contains(",paid,online,") && rows[1].contains(",provider,stripe,pi_evt_buy,"), "{}", rows[1]);
+    assert!(rows[2].contains("\"'=HYPERLINK(\"\"http://x\"\")\""), "{}", rows[2]);
     let metrics = s.call(Method::GET, "/metrics", None, None).await.text;
     assert!(metrics.contains("payment_webhooks_total{provider=\"stripe\",outcome=\"paid\"} 1"), "{metrics}");
 }
@@ -261,6 +273,26 @@ async fn storms_sell_each_place_once(s: &TestServer) {
     }
     receipts.sort_unstable();
     assert_eq!(receipts, (1..=30).collect::<Vec<u64>>(), "gap-free, one per place");
+    // The day's cash report adds up to the rows: thirty cash sales at 60.00, all the cashier's.
+    for token in [&shop.cashier, &shop.organizer] {
+        let report =
+            s.call(Method::GET, &format!("/api/v1/events/{}/cash-report", shop.event), Some(token), None).await;
+        let report = report.ok(StatusCode::OK);
+        assert_eq!(report["lines"].as_array().map(Vec::len), Some(1), "{report}");
+        let line = &report["lines"][0];
+        assert_eq!(
+            (line["method"].as_str(), line["orders"].as_u64(), line["tickets"].as_u64()),
+            (Some("cash"), Some(30), Some(30))
+        );
+        assert_eq!(
+            (line["total_minor"].as_i64(), report["totals"]["EUR"].as_i64()),
+            (Some(30 * 6000), Some(30 * 6000))
+        );
+    }
+    let board = s.call(Method::GET, &format!("/api/v1/events/{}/dashboard", shop.event), org, None).await;
+    let board = board.ok(StatusCode::OK);
+    assert_eq!(board["revenue_by_channel"]["box_office"]["EUR"].as_i64(), Some(30 * 6000), "{board}");
+    assert_eq!(board["revenue_by_channel"]["online"]["EUR"].as_i64(), Some(4500), "the one order paid: {board}");
     let paid = s
         .call(Method::GET, &format!("/api/v1/events/{}/tickets?ticket_type_id={}", shop.event, balcony), org, None)
         .await;

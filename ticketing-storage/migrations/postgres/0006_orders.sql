@@ -13,6 +13,7 @@ CREATE TABLE orders (
     event_id        UUID NOT NULL REFERENCES events (id),
     status          TEXT NOT NULL,
     channel         TEXT NOT NULL,
+    currency        TEXT NOT NULL,
     token_hash      BYTEA NOT NULL UNIQUE,
     idempotency_key TEXT,
     provider        TEXT,

@@ -163,7 +163,8 @@ impl OrderRepository for DbStore {
         let payment = stored.payment();
         sqlx::query(
             "INSERT INTO orders (id, event_id, status, channel, token_hash, idempotency_key, provider, reference, \
-             receipt, created_at, hold_expires_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             receipt, created_at, hold_expires_at, body, currency) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(*stored.id().as_uuid())
         .bind(*stored.event_id().as_uuid())
@@ -177,6 +178,7 @@ impl OrderRepository for DbStore {
         .bind(micros(stored.created_at()))
         .bind(micros(stored.hold_expires_at()))
         .bind(body(&stored)?)
+        .bind(stored.total().currency().code().to_owned())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;

@@ -3,8 +3,10 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use ticketing_core::ids::{EventId, GateId, TicketTypeId};
+use ticketing_core::money::Currency;
+use ticketing_core::order::SaleChannel;
 use ticketing_core::scan::{ScanReason, ScanStage};
-use ticketing_core::stats::{EventCounts, FlowCount, ScanCount, TicketCount};
+use ticketing_core::stats::{EventCounts, FlowCount, SaleCount, ScanCount, TicketCount};
 use ticketing_core::store::{StatsRepository, StoreError};
 
 use super::DbStore;
@@ -87,6 +89,33 @@ impl StatsRepository for DbStore {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        Ok(EventCounts { tickets, scans, flow })
+        let rows = sqlx::query(
+            "SELECT t.ticket_type_id, o.currency, o.channel, COUNT(*) AS n, CAST(SUM(ot.price_minor) AS BIGINT) AS amount \
+             FROM order_tickets ot JOIN orders o ON o.id = ot.order_id JOIN tickets t ON t.id = ot.ticket_id \
+             WHERE o.event_id = $1 AND t.status IN ('paid', 'inside', 'outside') \
+             GROUP BY t.ticket_type_id, o.currency, o.channel ORDER BY t.ticket_type_id, o.currency, o.channel",
+        )
+        .bind(event)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?;
+        let sales = rows
+            .iter()
+            .map(|row| {
+                let currency: String = row.try_get("currency").map_err(db_error)?;
+                let channel: String = row.try_get("channel").map_err(db_error)?;
+                Ok(SaleCount {
+                    ticket_type_id: TicketTypeId::from_uuid(row.try_get("ticket_type_id").map_err(db_error)?),
+                    currency: Currency::parse(&currency).map_err(|_| corrupt("currency", &currency))?,
+                    channel: SaleChannel::ALL
+                        .into_iter()
+                        .find(|c| c.as_str() == channel)
+                        .ok_or_else(|| corrupt("channel", &channel))?,
+                    tickets: tally(row.try_get("n").map_err(db_error)?)?,
+                    amount_minor: row.try_get("amount").map_err(db_error)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(EventCounts { sales, tickets, scans, flow })
     }
 }

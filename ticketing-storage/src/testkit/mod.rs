@@ -124,6 +124,7 @@ macro_rules! conformance_suite {
         selling::twenty_deliveries_of_one_webhook_at_once_pay_once,
         selling::fifty_desk_sales_at_once_take_gap_free_receipts,
         selling::staff_mark_a_pending_order_paid,
+        selling::revenue_follows_the_money,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

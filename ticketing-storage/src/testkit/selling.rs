@@ -344,3 +344,43 @@ pub async fn staff_mark_a_pending_order_paid(backend: &Backend) {
         vec![TicketStatus::Paid; 2]
     );
 }
+
+/// Conformance case.
+pub async fn revenue_follows_the_money(backend: &Backend) {
+    use ticketing_core::stats::Dashboard;
+    let w = World::new(backend, Options::default()).await;
+    let cashier = UserId::from_uuid(uuid::Uuid::from_u128(79));
+    let desk = SaleRequest {
+        event_id: w.event.id(),
+        lines: vec![LineRequest { ticket_type_id: w.standard.id(), quantity: 2 }],
+        method: PaymentMethod::Cash,
+        buyer: None,
+        cashier,
+    };
+    w.engine.sell_at_desk(&desk).await.unwrap();
+    let online = place(&w, &[(&w.standard, 2), (&w.vip, 1)]).await;
+    w.engine.apply_notice("generic", &succeeded("rev", online.order.id(), online.order.total())).await.unwrap();
+    let unpaid = place(&w, &[(&w.vip, 3)]).await;
+    // The price changes after the sales: revenue keeps what the tickets were sold for.
+    let dearer = ticketing_core::ticket_type::TicketTypeSpec { price_minor: 9_999, ..w.standard.spec() };
+    w.engine.update_ticket_type(w.standard.id(), &dearer).await.unwrap();
+    let sold = w.engine.store().order_tickets(online.order.id()).await.unwrap();
+    let refunded = sold.iter().find(|t| t.ticket_type_id() == w.standard.id()).unwrap();
+    w.engine.change_ticket(refunded.id(), ticketing_core::status::TicketAction::Refund).await.unwrap();
+    w.ticket(&w.vip, TicketStatus::Paid).await;
+
+    let bucket = Duration::minutes(15);
+    let counts = w.engine.store().event_counts(w.event.id(), bucket).await.unwrap();
+    let types = w.engine.store().ticket_types(w.event.id()).await.unwrap();
+    let d = Dashboard::new(w.event.capacity(), &types, &counts, bucket);
+    // Desk: 2 × 45.00; online: 2 standard + 1 VIP at 45.00, one standard refunded; the unpaid
+    // order's held tickets and the staff-issued VIP are not revenue.
+    assert_eq!(d.revenue_minor["EUR"], 4 * 4500);
+    assert_eq!(d.revenue_by_channel["box_office"]["EUR"], 2 * 4500);
+    assert_eq!(d.revenue_by_channel["online"]["EUR"], 2 * 4500);
+    let standard = d.types.iter().find(|t| t.ticket_type_id == w.standard.id()).unwrap();
+    let vip = d.types.iter().find(|t| t.ticket_type_id == w.vip.id()).unwrap();
+    assert_eq!((standard.sold, standard.revenue_minor), (3, 3 * 4500));
+    assert_eq!((vip.sold, vip.revenue_minor, vip.by_status["reserved"]), (2, 4500, 3));
+    assert_eq!(unpaid.order.status(), OrderStatus::Pending);
+}
