@@ -104,6 +104,7 @@ def fixtures(base):
     buyer = {"name": "Zoé Lefèvre", "email": "zoe@example.org"}
     order = lambda: post(f"/api/v1/public/events/{main}/orders", {"lines": [{"ticket_type_id": ticket_type, "quantity": 1}], "buyer": buyer})  # noqa: E731
     orders = {name: order() for name in ["page", "mark", "webhook"]}
+    sale = post(f"/api/v1/events/{main}/sales", {"lines": [{"ticket_type_id": ticket_type, "quantity": 2}], "method": "cash"})
     queued = post(f"/api/v1/ticket-types/{ticket_type}/generations", {"count": 10})["id"]
     stopped = post(f"/api/v1/ticket-types/{ticket_type}/generations", {"count": 10})["id"]
     post(f"/api/v1/jobs/{stopped}/cancel")
@@ -131,6 +132,7 @@ def fixtures(base):
         "mark_order": orders["mark"]["order"]["id"],
         "webhook_order": orders["webhook"]["order"]["id"],
         "webhook_amount": orders["webhook"]["order"]["total_minor"],
+        "refund_order": sale["order"]["id"],
     }
 
 

@@ -256,17 +256,24 @@ impl Event {
     }
 
     /// Rebuilds a stored event: `spec` is validated again, `status` taken as stored. For storage
-    /// backends.
+    /// backends. A payment link saved before links were checked as templates is kept as it was
+    /// ([`PaymentLink::stored`]): the event stays readable; saving it again checks it.
     pub fn restore(id: EventId, spec: &EventSpec, status: EventStatus) -> Result<Self, EventError> {
-        let mut event = Self::new(id, spec)?;
+        let checked = EventSpec { payment_url: None, ..spec.clone() };
+        let mut event = Self::new(id, &checked)?;
         event.status = status;
+        event.payment_url =
+            spec.payment_url.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(PaymentLink::stored);
         Ok(event)
     }
 
-    /// The same event with its fields replaced by `spec` (id and status kept). Whether the new
-    /// capacity still holds the tickets already issued is checked by [`crate::quota`].
+    /// The same event with its fields replaced by `spec` (id and status kept), every field
+    /// checked. Whether the new capacity still holds the tickets already issued is checked by
+    /// [`crate::quota`].
     pub fn revise(&self, spec: &EventSpec) -> Result<Self, EventError> {
-        Self::restore(self.id, spec, self.status)
+        let mut event = Self::new(self.id, spec)?;
+        event.status = self.status;
+        Ok(event)
     }
 
     /// The same event in status `to`, if the move is allowed ([`EventStatus::can_become`]).
@@ -422,6 +429,10 @@ pub(crate) mod tests {
                 other => panic!("{field}: expected a field error, got {other:?}"),
             }
         }
+        let legacy = EventSpec { payment_url: Some("http://pay.example.org/old".into()), ..spec() };
+        let stored = Event::restore(id(), &legacy, EventStatus::Published).unwrap();
+        assert_eq!(stored.payment_url().map(PaymentLink::as_str), Some("http://pay.example.org/old"), "still readable");
+        assert!(stored.revise(&legacy).is_err(), "saving it again checks it");
         for link in [
             "javascript:alert(1)",
             "ftp://example.org",

@@ -105,6 +105,11 @@ id_type!(
     TokenFamilyId
 );
 
+id_type!(
+    /// Identifies a [`Refund`](crate::refund::Refund).
+    RefundId
+);
+
 fn uuid_v7(clock: &dyn Clock, rng: &dyn Randomness) -> Uuid {
     let millis = u64::try_from(clock.now().timestamp_millis()).unwrap_or(0);
     let mut random = [0u8; 10];

@@ -25,7 +25,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, JobId, OrderId, TicketTypeId};
+use crate::ids::{EventId, JobId, OrderId, RefundId, TicketTypeId};
 use crate::status::TicketStatus;
 use crate::template::TemplatePin;
 use crate::ticket::HolderSpec;
@@ -131,6 +131,11 @@ pub enum JobTask {
     },
     /// Tell the buyer or the organisers something (sent by the notification workers).
     Notify(Notification),
+    /// Ask the payment provider to pay a refund back (retried until it answers).
+    RefundPayment {
+        /// The refund.
+        refund_id: RefundId,
+    },
 }
 
 /// What a notification is about.
@@ -165,8 +170,11 @@ impl JobTask {
     pub const EXPIRE_ORDER: &'static str = "expire_order";
     /// The kind name of [`JobTask::Notify`].
     pub const NOTIFY: &'static str = "notify";
+    /// The kind name of [`JobTask::RefundPayment`].
+    pub const REFUND_PAYMENT: &'static str = "refund_payment";
     /// Every kind name.
-    pub const KINDS: &'static [&'static str] = &[Self::GENERATE_TICKETS, Self::EXPIRE_ORDER, Self::NOTIFY];
+    pub const KINDS: &'static [&'static str] =
+        &[Self::GENERATE_TICKETS, Self::EXPIRE_ORDER, Self::NOTIFY, Self::REFUND_PAYMENT];
 
     /// The kind name (the serde tag).
     pub fn kind(&self) -> &'static str {
@@ -174,6 +182,7 @@ impl JobTask {
             Self::GenerateTickets(_) => Self::GENERATE_TICKETS,
             Self::ExpireOrder { .. } => Self::EXPIRE_ORDER,
             Self::Notify(_) => Self::NOTIFY,
+            Self::RefundPayment { .. } => Self::REFUND_PAYMENT,
         }
     }
 }

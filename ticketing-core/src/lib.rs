@@ -43,6 +43,7 @@ pub mod order;
 pub mod payment;
 pub mod payment_link;
 pub mod quota;
+pub mod refund;
 pub mod scan;
 pub mod secret_token;
 pub mod short_code;

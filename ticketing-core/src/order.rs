@@ -341,6 +341,7 @@ pub struct Order {
     channel: SaleChannel,
     payment: Option<Payment>,
     receipt: Option<u64>,
+    refunded_minor: i64,
 }
 
 /// An order as stored, checked again by [`Order`]'s `TryFrom` when read back.
@@ -361,6 +362,8 @@ struct OrderRecord {
     payment: Option<Payment>,
     #[serde(default)]
     receipt: Option<u64>,
+    #[serde(default)]
+    refunded_minor: i64,
 }
 
 impl TryFrom<OrderRecord> for Order {
@@ -378,10 +381,10 @@ impl TryFrom<OrderRecord> for Order {
             channel: r.channel,
         };
         let order = Order::new(new, u32::MAX)?;
-        if order.total != r.total {
+        if order.total != r.total || !(0..=order.total.minor()).contains(&r.refunded_minor) {
             return Err(OrderError::Overflow);
         }
-        Ok(Self { status: r.status, payment: r.payment, receipt: r.receipt, ..order })
+        Ok(Self { status: r.status, payment: r.payment, receipt: r.receipt, refunded_minor: r.refunded_minor, ..order })
     }
 }
 
@@ -438,7 +441,15 @@ impl Order {
             channel: new.channel,
             payment: None,
             receipt: None,
+            refunded_minor: 0,
         })
+    }
+
+    /// The order with `amount` more refunded; `None` past what was paid.
+    pub fn with_refund(&self, amount: Money) -> Option<Self> {
+        let refunded = self.refunded_minor.checked_add(amount.minor())?;
+        (amount.currency() == self.total.currency() && refunded <= self.total.minor())
+            .then(|| Self { refunded_minor: refunded, ..self.clone() })
     }
 
     /// The order paid by `payment` (status as [`Self::apply`] with `action`); a payment already
@@ -516,6 +527,10 @@ impl Order {
     /// The box-office receipt number (gap-free per event), for a desk sale.
     pub fn receipt(&self) -> Option<u64> {
         self.receipt
+    }
+    /// How much was refunded so far, in minor units of the total's currency.
+    pub fn refunded_minor(&self) -> i64 {
+        self.refunded_minor
     }
 }
 

@@ -245,6 +245,8 @@ pub enum DeliveryOutcome {
     PaidUnfulfilled,
     /// The order had already been changed this way (a repeat, or late news): nothing changed.
     Unchanged,
+    /// The order was paid already, by another payment: money taken twice, kept, with an alert.
+    PaidTwice,
     /// The provider's checkout expired: the pending order was expired.
     Expired,
     /// The refund was recorded.
@@ -259,11 +261,12 @@ pub enum DeliveryOutcome {
 
 impl DeliveryOutcome {
     /// Every outcome.
-    pub const ALL: [DeliveryOutcome; 9] = [
+    pub const ALL: [DeliveryOutcome; 10] = [
         Self::Paid,
         Self::PaidLate,
         Self::PaidUnfulfilled,
         Self::Unchanged,
+        Self::PaidTwice,
         Self::Expired,
         Self::Refunded,
         Self::PaymentMismatch,
@@ -278,6 +281,7 @@ impl DeliveryOutcome {
             Self::PaidLate => "paid_late",
             Self::PaidUnfulfilled => "paid_unfulfilled",
             Self::Unchanged => "unchanged",
+            Self::PaidTwice => "paid_twice",
             Self::Expired => "expired",
             Self::Refunded => "refunded",
             Self::PaymentMismatch => "payment_mismatch",

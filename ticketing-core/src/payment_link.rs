@@ -146,6 +146,13 @@ impl PaymentLink {
         Ok(Self(template.to_owned()))
     }
 
+    /// A template as storage holds it: checked like [`Self::parse`] when it passes, else kept as
+    /// it was saved (an event's `payment_url` saved before templates were checked, such as an
+    /// `http://` page), which [`Self::fill`] then gives back unchanged.
+    pub fn stored(text: &str) -> Self {
+        Self::parse(text).unwrap_or_else(|_| Self(text.trim().to_owned()))
+    }
+
     /// The template as saved.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -154,8 +161,9 @@ impl PaymentLink {
     /// The link for one order: each placeholder replaced by its value, percent-encoded.
     pub fn fill(&self, values: &PaymentLinkValues<'_>) -> String {
         let mut out = String::with_capacity(self.0.len() + 64);
-        // Checked at parse time: the template's braces are balanced.
-        for piece in pieces(&self.0).unwrap_or_default() {
+        // A template saved before the checks may not be one: it is its own link.
+        let Ok(pieces) = pieces(&self.0) else { return self.0.clone() };
+        for piece in pieces {
             match piece {
                 Piece::Text(text) => out.push_str(text),
                 Piece::Placeholder(name) => {
@@ -236,6 +244,15 @@ mod tests {
              &email=a%20b%26c%3Dd%40example.org\
              &return_url=https%3A%2F%2Ftickets.example.org%2Forders%2Fk3Vq0aZ8r1JmT5yWcXe2Lg%3Fx%3D1%26y%3D2"
         );
+    }
+
+    #[test]
+    fn a_link_saved_before_the_checks_is_its_own_link() {
+        for old in ["http://pay.example.org/old", "https://pay.example.org/{unbalanced"] {
+            assert_eq!(PaymentLink::stored(old).fill(&values("zoe@example.org")), old);
+        }
+        let checked = PaymentLink::stored("https://pay.example.org/?e={email}");
+        assert_eq!(checked.fill(&values("zoe@example.org")), "https://pay.example.org/?e=zoe%40example.org");
     }
 
     #[test]

@@ -19,12 +19,13 @@ use crate::audit::AuditEntry;
 use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::order::{Order, OrderStatus};
 use crate::payment::PaymentDelivery;
 use crate::quota::{Allocation, QuotaError};
+use crate::refund::Refund;
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::stats::EventCounts;
@@ -494,6 +495,23 @@ pub enum ChangeOutcome {
     Duplicate(Box<PaymentDelivery>),
 }
 
+/// A refund recorded with what it changes: see [`OrderRepository::refund`].
+#[derive(Clone, Copy, Debug)]
+pub struct RefundStep<'a> {
+    /// The order as it becomes (its refunded amount raised by the refund's).
+    pub order: &'a Order,
+    /// The refunded amount (minor units) the stored order must still have.
+    pub expected_refunded: i64,
+    /// The refund.
+    pub refund: &'a Refund,
+    /// The refunded tickets' changes, each a compare-and-set on its version.
+    pub tickets: &'a [TicketUpdate],
+    /// The jobs it causes (asking the provider to pay it back, a notification).
+    pub jobs: &'a [Job],
+    /// The provider's delivery that reported it (a refund made at the provider), recorded with it.
+    pub delivery: Option<&'a PaymentDelivery>,
+}
+
 /// Which orders to list, oldest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderFilter {
@@ -536,6 +554,16 @@ pub trait OrderRepository: Send + Sync {
     async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError>;
     /// Deliveries, newest first: of one event's orders when `event_id` is given.
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError>;
+    /// Records a refund in one atomic step: the delivery (a duplicate applies nothing), the
+    /// order's refunded amount if it is still `expected_refunded` (else `Stale`), each ticket's
+    /// compare-and-set (a lost one: `Stale`, nothing applied), the refund and its jobs.
+    async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError>;
+    /// A refund by id.
+    async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError>;
+    /// An order's refunds, oldest first.
+    async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError>;
+    /// Replaces a refund's status, provider refund id and failure (what the provider answered).
+    async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError>;
 }
 
 /// Staff users and roles.

@@ -21,6 +21,7 @@
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use subtle::ConstantTimeEq as _;
 use thiserror::Error;
 
 /// How far a delivery's timestamp may be from now, either way: five minutes, as Stripe advises.
@@ -28,6 +29,10 @@ pub const TOLERANCE: Duration = Duration::minutes(5);
 
 /// The longest header read: a timestamp and a few signatures.
 const MAX_HEADER: usize = 1024;
+
+/// The most `v1` signatures a header may carry (a rotation needs two; Stripe sends one per
+/// active secret).
+const MAX_SIGNATURES: usize = 4;
 
 /// Why a delivery was refused. Every case is a 400 to the sender; the reason is for the logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
@@ -81,7 +86,10 @@ pub fn verify(
                     return Err(SignatureError::Malformed);
                 }
             }
-            "v1" => signatures.push(decode_hex(value).ok_or(SignatureError::Malformed)?),
+            "v1" if signatures.len() < MAX_SIGNATURES => {
+                signatures.push(decode_hex(value).ok_or(SignatureError::Malformed)?);
+            }
+            "v1" => return Err(SignatureError::Malformed),
             _ => {}
         }
     }
@@ -93,13 +101,17 @@ pub fn verify(
     if (now - signed_at).abs() > tolerance {
         return Err(SignatureError::OutsideTolerance);
     }
-    // Every pair is compared (no early exit on the secret that matches), each in constant time.
-    let mut matched = false;
+    // One MAC of the body per secret (the body is hashed at most twice, whatever the header
+    // holds), then every pair compared (no early exit on the one that matches), each in constant
+    // time.
+    let mut matched = subtle::Choice::from(0);
     for secret in secrets {
+        let expected = mac(secret, timestamp, body).finalize().into_bytes();
         for signature in &signatures {
-            matched |= mac(secret, timestamp, body).verify_slice(signature).is_ok();
+            matched |= expected.as_slice().ct_eq(signature.as_slice());
         }
     }
+    let matched = bool::from(matched);
     if matched { Ok(signed_at) } else { Err(SignatureError::Mismatch) }
 }
 
@@ -163,10 +175,16 @@ mod tests {
             (format!("t={},v1=zz", now().timestamp()), SignatureError::Malformed),
             ("garbage".to_owned(), SignatureError::Malformed),
             (format!("t={},v1={v1}", i64::MAX), SignatureError::NoTimestamp),
+            (
+                format!("t={}{}", now().timestamp(), format!(",v1={}", "00".repeat(32)).repeat(5)),
+                SignatureError::Malformed,
+            ),
         ];
         for (header, reason) in cases {
             assert_eq!(verify(&header, body, &[SECRET], now(), TOLERANCE), Err(reason), "{header:.60}");
         }
+        let four = format!("t={}{},v1={v1}", now().timestamp(), format!(",v1={}", "00".repeat(32)).repeat(3));
+        assert_eq!(verify(&four, body, &[SECRET], now(), TOLERANCE), Ok(now()), "up to four signatures are read");
     }
 
     #[test]

@@ -101,9 +101,22 @@ impl Server {
             job_lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
             session_ttl: chrono::Duration::from_std(config.scan_session_ttl).unwrap_or(chrono::Duration::seconds(30)),
             order_hold: chrono::Duration::from_std(config.order_hold).unwrap_or(chrono::Duration::minutes(15)),
+            job_retry: ticketing_core::job::RetryPolicy {
+                base: chrono::Duration::from_std(config.job_retry).unwrap_or(chrono::Duration::seconds(10)),
+                ..Default::default()
+            },
             ..EngineConfig::default()
         };
-        let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config).with_link_key(link_key);
+        let stripe = config
+            .stripe_api_key
+            .clone()
+            .map(|key| crate::refunds::StripeApi { base: config.stripe_api_base.clone(), key });
+        let generic = config.generic_refund_url.clone().zip(config.generic_webhook_secrets.first().cloned());
+        let generic = generic.map(|(url, secret)| crate::refunds::GenericApi { url, secret });
+        let gateway = Arc::new(crate::refunds::ProviderRefunds::new(stripe, generic, clock.clone()));
+        let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config)
+            .with_link_key(link_key)
+            .with_refund_gateway(gateway);
         let superadmin = seed(&engine, &config).await?;
         let renderer = tokio::task::spawn_blocking(|| {
             ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).ok()

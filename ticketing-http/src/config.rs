@@ -25,6 +25,10 @@
 //! | `public_url` | `TICKETING_PUBLIC_URL`: this server as buyers reach it (the payment link's `{return_url}` is the order's page under it) | `http://<listen>` |
 //! | `stripe_webhook_secrets` | `TICKETING_STRIPE_WEBHOOK_SECRETS` (comma-separated, one or two during a rotation) | none: Stripe deliveries are refused |
 //! | `generic_webhook_secrets` | `TICKETING_GENERIC_WEBHOOK_SECRETS` (comma-separated, one or two during a rotation) | none: generic deliveries are refused |
+//! | `stripe_api_key` | `TICKETING_STRIPE_API_KEY`: the secret key refunds are asked with | none: Stripe refunds wait (their jobs retry) |
+//! | `stripe_api_base` | `TICKETING_STRIPE_API_BASE` | `https://api.stripe.com` |
+//! | `generic_refund_url` | `TICKETING_GENERIC_REFUND_URL`: where generic refunds are asked (signed with the first generic secret) | none: generic refunds wait |
+//! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
@@ -234,6 +238,14 @@ pub struct Config {
     pub stripe_webhook_secrets: Vec<String>,
     /// The secrets generic deliveries are signed with (two during a rotation); never logged.
     pub generic_webhook_secrets: Vec<String>,
+    /// Stripe's secret key, for refunds; never logged.
+    pub stripe_api_key: Option<String>,
+    /// Stripe's API, without a trailing slash.
+    pub stripe_api_base: String,
+    /// Where generic refunds are asked.
+    pub generic_refund_url: Option<String>,
+    /// A failed job's first retry.
+    pub job_retry: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -260,6 +272,10 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("stripe_webhook_secrets", &self.stripe_webhook_secrets.len())
             .field("generic_webhook_secrets", &self.generic_webhook_secrets.len())
+            .field("stripe_api_key", &self.stripe_api_key.is_some())
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("generic_refund_url", &self.generic_refund_url)
+            .field("job_retry", &self.job_retry)
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +315,25 @@ struct FileConfig {
     public_url: Option<String>,
     stripe_webhook_secrets: Option<Vec<String>>,
     generic_webhook_secrets: Option<Vec<String>>,
+    stripe_api_key: Option<String>,
+    stripe_api_base: Option<String>,
+    generic_refund_url: Option<String>,
+    job_retry_secs: Option<u64>,
+}
+
+/// `url` if it is an http(s) URL of at most 500 characters, without a trailing slash.
+fn http_url(key: &'static str, env: &'static str, url: String) -> Result<String, ConfigError> {
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.len() > 500
+        || url.contains(char::is_whitespace)
+    {
+        return Err(ConfigError::Invalid {
+            key,
+            env,
+            problem: "must be an http or https URL of at most 500 characters".into(),
+        });
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 /// Webhook secrets from a list: one or two (a rotation), each at least 16 characters.
@@ -503,6 +538,18 @@ impl Config {
                 "TICKETING_GENERIC_WEBHOOK_SECRETS",
                 l.list("TICKETING_GENERIC_WEBHOOK_SECRETS", file.generic_webhook_secrets),
             )?,
+            stripe_api_key: l.get("stripe_api_key", "TICKETING_STRIPE_API_KEY", file.stripe_api_key)?,
+            stripe_api_base: http_url(
+                "stripe_api_base",
+                "TICKETING_STRIPE_API_BASE",
+                l.get("stripe_api_base", "TICKETING_STRIPE_API_BASE", file.stripe_api_base)?
+                    .unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+            )?,
+            generic_refund_url: l
+                .get::<String>("generic_refund_url", "TICKETING_GENERIC_REFUND_URL", file.generic_refund_url)?
+                .map(|u| http_url("generic_refund_url", "TICKETING_GENERIC_REFUND_URL", u))
+                .transpose()?,
+            job_retry: secs("job_retry_secs", "TICKETING_JOB_RETRY_SECS", file.job_retry_secs, 10, 3600)?,
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
             body_limit_bytes: bounded(
                 "body_limit_bytes",
@@ -638,6 +685,14 @@ mod tests {
         .unwrap();
         assert_eq!((ok.stripe_webhook_secrets.len(), ok.public_url.as_str()), (2, "https://tickets.example.org"));
         assert!(!format!("{ok:?}").contains("whsec_"), "secrets are never shown");
+        let e = Config::from_vars(vars(&[("TICKETING_GENERIC_REFUND_URL", "ftp://x")])).unwrap_err().to_string();
+        assert!(e.contains("`generic_refund_url`"), "{e}");
+        let keyed = Config::from_vars(vars(&[("TICKETING_STRIPE_API_KEY", "sk_test_secret_123")])).unwrap();
+        assert!(!format!("{keyed:?}").contains("sk_test"), "the key is never shown");
+        assert_eq!(
+            (keyed.stripe_api_base.as_str(), keyed.job_retry),
+            ("https://api.stripe.com", Duration::from_secs(10))
+        );
     }
 
     #[test]

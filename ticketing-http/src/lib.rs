@@ -24,6 +24,7 @@ pub mod keys;
 pub mod limit;
 pub mod metrics;
 pub mod problem;
+pub mod refunds;
 pub mod routes;
 pub mod schema;
 pub mod state;

@@ -20,20 +20,24 @@ use ticketing_core::audit::AuditEntry;
 use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
-use ticketing_core::ids::{ApiClientId, EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
+use ticketing_core::ids::{
+    ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId,
+};
 use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::order::Order;
 use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::quota::Allocation;
+use ticketing_core::refund::Refund;
 use ticketing_core::scan::{Direction, Nonce, ScanLog, ScanSession};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
     JobFilter, JobQueue, Locks, MagicLinkRepository, OrderChange, OrderFilter, OrderPlacement, OrderRepository,
-    Placement, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository, Store,
-    StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
+    Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository,
+    StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository,
+    TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -686,6 +690,18 @@ impl<S: ExternalSessions> OrderRepository for RedisLayer<S> {
     }
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {
         self.db.deliveries(event_id, limit).await
+    }
+    async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
+        self.db.refund(step).await
+    }
+    async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {
+        self.db.refund_by_id(id).await
+    }
+    async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError> {
+        self.db.refunds(order_id).await
+    }
+    async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError> {
+        self.db.settle_refund(refund).await
     }
 }
 

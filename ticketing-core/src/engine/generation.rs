@@ -156,7 +156,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
             worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
             until: now + self.config.job_lease,
         };
-        let job = self.store.claim(&[JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER], &lease, now).await?;
+        let kinds = [JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER, JobTask::REFUND_PAYMENT];
+        let job = self.store.claim(&kinds, &lease, now).await?;
         Ok(job.map(|job| ClaimedJob { job, lease }))
     }
 
@@ -186,6 +187,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 Err(e) => Step::Failed(e.to_string()),
             },
             JobTask::Notify(_) => Step::Abandoned("notifications are sent by the notification workers".into()),
+            JobTask::RefundPayment { refund_id } => match self.send_refund(*refund_id).await {
+                Ok(_) => Step::Done,
+                Err(super::SendError::Gone) => Step::Abandoned("refund not found".into()),
+                Err(super::SendError::Retry(why)) => Step::Failed(why),
+            },
         };
         let now = self.clock.now();
         let report = |after: Job| {

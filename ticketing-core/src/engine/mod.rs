@@ -30,6 +30,7 @@
 mod catalog;
 mod error;
 mod generation;
+mod refunds;
 mod seed;
 mod selling;
 mod tickets;
@@ -40,6 +41,7 @@ use chrono::Duration;
 
 pub use error::Error;
 pub use generation::{ClaimedJob, GenerationRequest, JobRun};
+pub use refunds::{RefundRequest, SendError};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
 pub use selling::{Delivered, LineRequest, OrderRequest, PlacedOrder, SaleRequest};
 pub use tickets::{IssueRequest, IssuedTicket};
@@ -96,6 +98,7 @@ pub struct Ticketing<S: Store + ?Sized> {
     pub(crate) rng: Arc<dyn Randomness>,
     pub(crate) config: Config,
     pub(crate) link_key: LinkKey,
+    pub(crate) refund_gateway: Option<Arc<dyn crate::refund::RefundGateway>>,
 }
 
 impl<S: Store + ?Sized> Clone for Ticketing<S> {
@@ -107,6 +110,7 @@ impl<S: Store + ?Sized> Clone for Ticketing<S> {
             rng: self.rng.clone(),
             config: self.config.clone(),
             link_key: self.link_key.clone(),
+            refund_gateway: self.refund_gateway.clone(),
         }
     }
 }
@@ -123,7 +127,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         config: Config,
     ) -> Self {
         let link_key = LinkKey::generate(&*rng);
-        Self { store, keyring, clock, rng, config, link_key }
+        Self { store, keyring, clock, rng, config, link_key, refund_gateway: None }
     }
 
     /// The engine with `key` for magic links: with the key kept, a ticket's live link can be

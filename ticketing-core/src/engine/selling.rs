@@ -16,7 +16,8 @@ use crate::ids::{EventId, JobId, OrderId, TicketTypeId, UserId};
 use crate::job::{Job, JobTask, Notification, NotificationTopic};
 use crate::magic_link::{MagicLink, MagicLinkToken};
 use crate::order::{
-    BuyerSpec, NewOrder, Order, OrderAction, OrderLine, OrderStatus, Payment, PaymentMethod, SaleChannel,
+    BuyerSpec, NewOrder, Order, OrderAction, OrderLine, OrderStatus, OrderTransitionError, Payment, PaymentMethod,
+    SaleChannel,
 };
 use crate::payment::{DeliveryOutcome, NoticeKind, PaymentDelivery, PaymentNotice};
 use crate::status::{self, TicketAction, TicketStatus};
@@ -25,6 +26,9 @@ use crate::ticket::{Holder, HolderSpec, Ticket};
 
 /// Priority of a hold's expiry among due jobs: above generations, so places come back quickly.
 const EXPIRY_PRIORITY: i32 = 10;
+
+/// Attempts of a hold's expiry job: about four days of retries at the longest backoff.
+const EXPIRY_ATTEMPTS: u32 = 100;
 
 /// One line of an order as asked: a type and how many.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,6 +65,27 @@ pub struct SaleRequest {
     pub buyer: Option<BuyerSpec>,
     /// The cashier.
     pub cashier: UserId,
+}
+
+/// What ending a hold did.
+enum Expiry {
+    /// The order expired; here it is.
+    Expired(Order),
+    /// It was not pending, or its hold has not ended: left as it is.
+    Left(Order),
+    /// The delivery given was recorded before: nothing applied; its first record.
+    Repeat(PaymentDelivery),
+}
+
+/// The holder an order's tickets are made out to: its buyer, when named.
+fn buyer_holder(order: &Order) -> Result<Option<Holder>, Error> {
+    let Some(buyer) = order.buyer() else { return Ok(None) };
+    let spec = HolderSpec {
+        name: buyer.name().to_owned(),
+        email: Some(buyer.email().as_str().to_owned()),
+        phone: buyer.phone().map(|p| p.as_str().to_owned()),
+    };
+    Ok(Some(Holder::new(&spec)?))
 }
 
 /// What a payment did: applied (the order as it is now, and how), or nothing because its
@@ -101,8 +126,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// `EventClosed` unless the event is published; `Order` for bad lines or buyer.
     pub async fn place_order(&self, request: &OrderRequest) -> Result<PlacedOrder, Error> {
         let key = request.idempotency_key.as_deref().map(str::trim);
-        if key.is_some_and(|k| k.is_empty() || k.len() > 255 || k.chars().any(char::is_control)) {
-            return Err(Error::Invalid("an idempotency key is 1 to 255 printable characters"));
+        // The key finds an order without an account: it must be as hard to guess as a token.
+        if key.is_some_and(|k| !(16..=255).contains(&k.len()) || k.chars().any(char::is_control)) {
+            return Err(Error::Invalid("an idempotency key is 16 to 255 printable characters (a UUID, say)"));
         }
         let event = self.event(request.event_id).await?;
         let now = self.clock.now();
@@ -120,6 +146,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let order = Order::new(new, event.max_tickets_per_order())?;
         let expiry = Job {
             priority: EXPIRY_PRIORITY,
+            // A hold must end even after a long outage: retried (backing off to an hour) for days.
+            max_attempts: EXPIRY_ATTEMPTS,
             run_at: order.hold_expires_at(),
             ..Job::new(
                 JobId::generate(&*self.clock, &*self.rng),
@@ -129,7 +157,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 now,
             )
         };
-        self.store_order(order, TicketStatus::Reserved, &[expiry], key, false, &request.lines).await
+        self.store_order(order, TicketStatus::Reserved, &[expiry], key, false).await
     }
 
     /// Sells at the desk: the tickets are paid at once and the order takes the event's next
@@ -154,7 +182,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let payment =
             Payment { method: request.method, provider: None, reference: None, staff: Some(request.cashier), at: now };
         let order = Order::new(new, event.max_tickets_per_order())?.pay(OrderAction::Pay, payment)?;
-        self.store_order(order, TicketStatus::Paid, &[], None, true, &request.lines).await
+        self.store_order(order, TicketStatus::Paid, &[], None, true).await
     }
 
     /// The lines priced now, for an event on sale.
@@ -191,13 +219,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         jobs: &[Job],
         idempotency_key: Option<&str>,
         receipt: bool,
-        asked: &[LineRequest],
     ) -> Result<PlacedOrder, Error> {
-        let holder = order
-            .buyer()
-            .map(|b| HolderSpec { name: b.name().to_owned(), email: Some(b.email().as_str().to_owned()), phone: None })
-            .map(|spec| Holder::new(&spec))
-            .transpose()?;
+        let holder = buyer_holder(&order)?;
         for draw in 1..=CODE_DRAWS {
             let drawn = self.draw_order_tickets(&order, holder.as_ref(), status)?;
             let batches: Vec<TicketBatch<'_>> =
@@ -211,8 +234,10 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     return Ok(PlacedOrder { order: stored, token, tickets, replayed: false });
                 }
                 Ok(Placement::Existing(existing)) => {
-                    let same = existing.lines().len() == asked.len()
-                        && existing.lines().iter().zip(asked).all(|(line, ask)| {
+                    // The same request again, buyer included: a key alone never shows someone's order.
+                    let same = existing.buyer() == order.buyer()
+                        && existing.lines().len() == order.lines().len()
+                        && existing.lines().iter().zip(order.lines()).all(|(line, ask)| {
                             line.ticket_type_id == ask.ticket_type_id && line.quantity == ask.quantity
                         });
                     if !same {
@@ -281,17 +306,27 @@ impl<S: Store + ?Sized> Ticketing<S> {
         self.link_key.order_token(order.id())
     }
 
-    /// Ends an order's hold if it ran out (the reaper job's work; a provider's expired checkout
-    /// asks with `force`): a pending order expires and its reserved tickets become invalid,
-    /// freeing their places. An order paid or ended meanwhile is left as it is. Returns the order
-    /// as it is now, and whether this call expired it.
+    /// Ends an order's hold if it ran out (the reaper job's work): a pending order expires and
+    /// its reserved tickets become invalid, freeing their places (and their links stop working).
+    /// An order paid or ended meanwhile is left as it is. Returns the order as it is now, and
+    /// whether this call expired it.
     pub async fn expire_order(&self, id: OrderId, force: bool) -> Result<(Order, bool), Error> {
+        match self.expire(id, force, None).await? {
+            Expiry::Expired(order) => Ok((order, true)),
+            Expiry::Left(order) => Ok((order, false)),
+            Expiry::Repeat(_) => Ok((self.order(id).await?, false)),
+        }
+    }
+
+    /// Expires a pending order (when its hold ran out, or at once with `force`: a provider's
+    /// checkout expired), recording `delivery` in the same step.
+    async fn expire(&self, id: OrderId, force: bool, delivery: Option<&PaymentDelivery>) -> Result<Expiry, Error> {
         status::next(TicketStatus::Reserved, TicketAction::Invalidate)?;
         for _ in 0..self.config.max_retries {
             let order = self.order(id).await?;
             let due = force || self.clock.now() >= order.hold_expires_at();
             if order.status() != OrderStatus::Pending || !due {
-                return Ok((order, false));
+                return Ok(Expiry::Left(order));
             }
             let next = order.apply(OrderAction::Expire)?;
             let change = OrderChange {
@@ -301,11 +336,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 at: self.clock.now(),
                 batches: &[],
                 jobs: &[],
-                delivery: None,
+                delivery,
             };
             match self.store.change_order(&change).await? {
-                ChangeOutcome::Applied => return Ok((next, true)),
-                ChangeOutcome::Stale | ChangeOutcome::Duplicate(_) => continue,
+                ChangeOutcome::Applied => return Ok(Expiry::Expired(next)),
+                ChangeOutcome::Duplicate(first) => return Ok(Expiry::Repeat(*first)),
+                ChangeOutcome::Stale => continue,
             }
         }
         Err(Error::Contention)
@@ -365,8 +401,16 @@ impl<S: Store + ?Sized> Ticketing<S> {
         };
         match notice.kind {
             NoticeKind::Succeeded => {
-                if notice.amount.is_some_and(|a| a != order.total()) {
-                    return self.mismatch(order, delivery).await;
+                if notice.amount != Some(order.total()) {
+                    let received = notice
+                        .amount
+                        .map_or_else(|| "no amount".to_owned(), |a| format!("{} {}", a.decimal(), a.currency().code()));
+                    let detail = format!(
+                        "received {received} for an order of {} {}",
+                        order.total().decimal(),
+                        order.total().currency().code()
+                    );
+                    return self.alert(order, delivery, DeliveryOutcome::PaymentMismatch, detail).await;
                 }
                 let payment = Payment {
                     method: PaymentMethod::Provider,
@@ -385,29 +429,32 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 })
             }
             NoticeKind::Expired => {
-                let (_, expired) = self.expire_order(order.id(), true).await?;
-                let outcome = if expired { DeliveryOutcome::Expired } else { DeliveryOutcome::Unchanged };
-                self.record(delivery, outcome).await
+                let expired = PaymentDelivery { outcome: DeliveryOutcome::Expired, ..delivery.clone() };
+                match self.expire(order.id(), true, Some(&expired)).await? {
+                    Expiry::Expired(after) => Ok(Delivered { delivery: expired, order: Some(after), repeat: false }),
+                    Expiry::Repeat(first) => Ok(Delivered { delivery: first, order: None, repeat: true }),
+                    Expiry::Left(_) => self.record(delivery, DeliveryOutcome::Unchanged).await,
+                }
             }
-            NoticeKind::Refunded => self.record(delivery, DeliveryOutcome::Refunded).await,
+            NoticeKind::Refunded => self.refund_reported(order, delivery, notice.amount).await,
             NoticeKind::Failed | NoticeKind::Ignored => self.record(delivery, DeliveryOutcome::Ignored).await,
         }
     }
 
-    /// Records a payment whose amount or currency is not the order's: the order stays unpaid,
-    /// and an alert is queued with the record, in one step.
-    async fn mismatch(&self, order: Order, mut delivery: PaymentDelivery) -> Result<Delivered, Error> {
-        delivery.outcome = DeliveryOutcome::PaymentMismatch;
-        let detail = format!(
-            "received {} {} for an order of {} {}",
-            delivery.amount.map(|a| a.decimal()).unwrap_or_default(),
-            delivery.amount.map(|a| a.currency().code().to_owned()).unwrap_or_default(),
-            order.total().decimal(),
-            order.total().currency().code()
-        );
+    /// Records a delivery that leaves the order as it is, with `outcome`, and an alert to the
+    /// organisers, in one step (a payment that is not the order's amount, a refund made at the
+    /// provider that matches no tickets).
+    pub(super) async fn alert(
+        &self,
+        order: Order,
+        mut delivery: PaymentDelivery,
+        outcome: DeliveryOutcome,
+        detail: String,
+    ) -> Result<Delivered, Error> {
+        delivery.outcome = outcome;
         let jobs = [self.notification(&order, NotificationTopic::PaymentAlert, Some(detail))];
+        let mut order = order;
         for _ in 0..self.config.max_retries {
-            let order = self.order(order.id()).await?;
             let change = OrderChange {
                 order: &order,
                 expected: order.status(),
@@ -422,7 +469,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 ChangeOutcome::Duplicate(first) => {
                     return Ok(Delivered { delivery: *first, order: None, repeat: true });
                 }
-                ChangeOutcome::Stale => continue,
+                ChangeOutcome::Stale => order = self.order(order.id()).await?,
             }
         }
         Err(Error::Contention)
@@ -453,6 +500,17 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 OrderStatus::Pending => (OrderAction::Pay, DeliveryOutcome::Paid),
                 _ if late && places_gone => (OrderAction::PayLate { retaken: false }, DeliveryOutcome::PaidUnfulfilled),
                 _ if late => (OrderAction::PayLate { retaken: true }, DeliveryOutcome::PaidLate),
+                // Paid already: staff are told so; a provider's second payment (another reference)
+                // is money taken twice, kept with an alert; the same payment again changes nothing.
+                from if delivery.is_none() => {
+                    return Err(OrderTransitionError { from: from.as_str(), action: "marked paid (it is paid)" }.into());
+                }
+                _ if order
+                    .payment()
+                    .is_some_and(|p| p.provider != payment.provider || p.reference != payment.reference) =>
+                {
+                    (OrderAction::Pay, DeliveryOutcome::PaidTwice)
+                }
                 _ => (OrderAction::Pay, DeliveryOutcome::Unchanged),
             };
             let next = order.pay(action, payment.clone())?;
@@ -463,10 +521,21 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     let detail = "paid after its hold ended, and its places are gone: refund it".to_owned();
                     vec![self.notification(&next, NotificationTopic::PaymentAlert, Some(detail))]
                 }
+                DeliveryOutcome::PaidTwice => {
+                    let detail = format!(
+                        "paid a second time ({}): refund the second payment",
+                        payment.reference.as_deref().unwrap_or("no reference")
+                    );
+                    vec![self.notification(&next, NotificationTopic::PaymentAlert, Some(detail))]
+                }
                 _ => vec![self.notification(&next, NotificationTopic::PaymentSucceeded, None)],
             };
             let retake = outcome == DeliveryOutcome::PaidLate;
-            let drawn = if retake { self.draw_order_tickets(&next, None, TicketStatus::Paid)? } else { vec![] };
+            let drawn = if retake {
+                self.draw_order_tickets(&next, buyer_holder(&next)?.as_ref(), TicketStatus::Paid)?
+            } else {
+                vec![]
+            };
             let batches: Vec<TicketBatch<'_>> =
                 drawn.iter().map(|(tickets, links)| TicketBatch { tickets, links: &links.1, template: None }).collect();
             let change = OrderChange {
@@ -490,7 +559,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// Records a delivery that changes no order, with `outcome`; the first record for a repeat.
-    async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<Delivered, Error> {
+    pub(super) async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<Delivered, Error> {
         let delivery = PaymentDelivery { outcome, ..delivery };
         Ok(match self.store.record_delivery(&delivery).await? {
             Some(first) => Delivered { delivery: first, order: None, repeat: true },
@@ -499,8 +568,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// A notification job about `order`, due now.
-    fn notification(&self, order: &Order, topic: NotificationTopic, detail: Option<String>) -> Job {
-        let task = JobTask::Notify(Notification { topic, order_id: order.id(), detail });
+    pub(super) fn notification(&self, order: &Order, topic: NotificationTopic, detail: Option<String>) -> Job {
+        self.job_about(order, JobTask::Notify(Notification { topic, order_id: order.id(), detail }))
+    }
+
+    /// A job about `order`, due now.
+    pub(super) fn job_about(&self, order: &Order, task: JobTask) -> Job {
         Job::new(JobId::generate(&*self.clock, &*self.rng), task, Some(order.event_id()), 1, self.clock.now())
     }
 }

@@ -24,11 +24,12 @@ use crate::credential::{ApiClient, StaffAssignment, StoredToken};
 use crate::env::Clock;
 use crate::event::Event;
 use crate::gate::Gate;
-use crate::ids::{EventId, GateId, JobId, OrderId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::ids::{EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::Job;
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::order::Order;
 use crate::payment::PaymentDelivery;
+use crate::refund::Refund;
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
 use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
@@ -85,6 +86,9 @@ struct State {
     /// In arrival order.
     deliveries: Vec<PaymentDelivery>,
     delivery_keys: HashMap<(String, String), usize>,
+    refunds: HashMap<RefundId, Refund>,
+    /// In recording order.
+    refund_seq: Vec<RefundId>,
 }
 
 /// The in-memory store.

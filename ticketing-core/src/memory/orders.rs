@@ -3,14 +3,16 @@
 use async_trait::async_trait;
 
 use super::{MemoryStore, State, page};
-use crate::ids::{EventId, OrderId, TicketId};
+use crate::ids::{EventId, OrderId, RefundId, TicketId};
 use crate::job::Job;
 use crate::magic_link::TokenHash;
 use crate::order::Order;
 use crate::payment::PaymentDelivery;
+use crate::refund::Refund;
 use crate::status::TicketStatus;
 use crate::store::{
-    ChangeOutcome, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, StoreError, TicketBatch,
+    ChangeOutcome, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, StoreError,
+    TicketBatch,
 };
 use crate::ticket::Ticket;
 
@@ -168,6 +170,9 @@ impl OrderRepository for MemoryStore {
                 .map_err(|e| StoreError::Conflict(e.to_string()))?;
             for (next, version) in moved {
                 s.replace_ticket(&next, version)?;
+                if !next.status().is_live() {
+                    s.revoke_links(next.id(), change.at);
+                }
             }
         }
         if let Some(d) = change.delivery {
@@ -186,6 +191,64 @@ impl OrderRepository for MemoryStore {
         Ok(None)
     }
 
+    async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
+        let mut s = self.state();
+        if let Some(d) = step.delivery
+            && let Some(&i) = s.delivery_keys.get(&(d.provider.clone(), d.event_id.clone()))
+        {
+            return Ok(ChangeOutcome::Duplicate(Box::new(s.deliveries[i].clone())));
+        }
+        match s.orders.get(&step.order.id()) {
+            None => return Err(StoreError::NotFound("order")),
+            Some(stored) if stored.refunded_minor() != step.expected_refunded => return Ok(ChangeOutcome::Stale),
+            Some(_) => {}
+        }
+        for update in step.tickets {
+            match s.tickets.get(&update.next.id()) {
+                None => return Err(StoreError::NotFound("ticket")),
+                Some(t) if t.version() != update.expected_version => return Ok(ChangeOutcome::Stale),
+                Some(_) => {}
+            }
+        }
+        for job in step.jobs {
+            if s.jobs.contains_key(&job.id) {
+                return Err(StoreError::Conflict("job id".into()));
+            }
+        }
+        for update in step.tickets {
+            s.replace_ticket(&update.next, update.expected_version)?;
+            s.revoke_links(update.next.id(), step.refund.at);
+        }
+        for job in step.jobs {
+            s.push_job(job.clone());
+        }
+        if let Some(d) = step.delivery {
+            s.push_delivery(d.clone());
+        }
+        s.orders.insert(step.order.id(), step.order.clone());
+        s.refund_seq.push(step.refund.id);
+        s.refunds.insert(step.refund.id, step.refund.clone());
+        Ok(ChangeOutcome::Applied)
+    }
+
+    async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {
+        Ok(self.state().refunds.get(&id).cloned())
+    }
+
+    async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError> {
+        let s = self.state();
+        Ok(s.refund_seq.iter().filter_map(|id| s.refunds.get(id)).filter(|r| r.order_id == order_id).cloned().collect())
+    }
+
+    async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError> {
+        let mut s = self.state();
+        let stored = s.refunds.get_mut(&refund.id).ok_or(StoreError::NotFound("refund"))?;
+        stored.status = refund.status;
+        stored.provider_refund_id.clone_from(&refund.provider_refund_id);
+        stored.failure.clone_from(&refund.failure);
+        Ok(())
+    }
+
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {
         let s = self.state();
         let matching =
@@ -195,6 +258,13 @@ impl OrderRepository for MemoryStore {
 }
 
 impl State {
+    /// Revokes a ticket's live links at `at`.
+    fn revoke_links(&mut self, ticket_id: TicketId, at: chrono::DateTime<chrono::Utc>) {
+        for link in self.magic_links.values_mut().filter(|l| l.ticket_id == ticket_id && l.revoked_at.is_none()) {
+            link.revoked_at = Some(at);
+        }
+    }
+
     fn push_delivery(&mut self, delivery: PaymentDelivery) {
         self.delivery_keys.insert((delivery.provider.clone(), delivery.event_id.clone()), self.deliveries.len());
         self.deliveries.push(delivery);

@@ -97,6 +97,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(orders::mark_paid))
         .routes(routes!(orders::list))
         .routes(routes!(orders::cash_report))
+        .routes(routes!(orders::refund))
         .routes(routes!(orders::orders_csv))
         .routes(routes!(payments::webhook))
         .routes(routes!(payments::events));

@@ -147,6 +147,8 @@ pub struct OrderView {
     pub hold_expires_at: DateTime<Utc>,
     /// The box-office receipt number (gap-free per event), for a desk sale.
     pub receipt: Option<u64>,
+    /// How much was refunded, in minor units.
+    pub refunded_minor: i64,
     /// The payment, once paid.
     pub payment: Option<PaymentView>,
     /// Its tickets.
@@ -163,8 +165,9 @@ impl OrderView {
             .iter()
             .map(|(ticket, link)| OrderTicket {
                 ticket: TicketView::from(ticket),
-                magic_link: (paid && ticket.status() != TicketStatus::Reserved)
-                    .then(|| MagicLinkView::new(link.as_text(), None)),
+                magic_link: (paid
+                    && matches!(ticket.status(), TicketStatus::Paid | TicketStatus::Inside | TicketStatus::Outside))
+                .then(|| MagicLinkView::new(link.as_text(), None)),
             })
             .collect();
         Self { tickets, ..Self::bare(order) }
@@ -193,6 +196,7 @@ impl OrderView {
             created_at: order.created_at(),
             hold_expires_at: order.hold_expires_at(),
             receipt: order.receipt(),
+            refunded_minor: order.refunded_minor(),
             payment: order.payment().map(|p| PaymentView {
                 method: p.method.as_str().to_owned(),
                 provider: p.provider.clone(),
@@ -255,7 +259,7 @@ fn payment_url(state: &Shared, headers: &HeaderMap, event: &Event, placed: &Plac
     tag = "public",
     params(
         ("id" = Uuid, Path, description = "The event"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried placement answer the same order (1 to 255 characters)"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried placement of the same order (same lines, same buyer) answer that order: 16 to 255 characters, as hard to guess as a password (a UUID)"),
     ),
     request_body = OrderBody,
     responses(
@@ -286,8 +290,8 @@ pub async fn place(
         Some(v) => Some(
             v.to_str()
                 .ok()
-                .filter(|k| (1..=255).contains(&k.trim().len()))
-                .ok_or_else(|| ApiError::field("Idempotency-Key", "1 to 255 visible ASCII characters"))?
+                .filter(|k| (16..=255).contains(&k.trim().len()))
+                .ok_or_else(|| ApiError::field("Idempotency-Key", "16 to 255 visible ASCII characters (a UUID, say)"))?
                 .trim()
                 .to_owned(),
         ),
@@ -756,4 +760,108 @@ pub async fn orders_csv(State(state): State<Shared>, caller: Caller, Id(id): Id<
         ]);
     }
     Ok(super::exports::attachment(format!("orders-{}.csv", event.id()), "text/csv; charset=utf-8", csv.finish()))
+}
+
+/// A refund to make.
+#[derive(Clone, Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ticket_ids": ["0193a1b2-0000-7000-8000-000000000003"], "reason": "Cannot come"}))]
+pub struct RefundBody {
+    /// These tickets of the order; every ticket that can be refunded (paid or outside) when
+    /// absent.
+    #[serde(default)]
+    pub ticket_ids: Option<Vec<Uuid>>,
+    /// Why, up to 500 characters.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A refund.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RefundView {
+    /// The id (the provider's idempotency key is `refund-{id}`).
+    pub id: Uuid,
+    /// The order.
+    pub order_id: Uuid,
+    /// The tickets refunded.
+    pub ticket_ids: Vec<Uuid>,
+    /// How much, in minor units.
+    pub amount_minor: i64,
+    /// The currency.
+    pub currency: String,
+    /// `requested` (the provider is being asked), `done` or `failed` (refused by the provider).
+    pub status: String,
+    /// The provider asked to pay it back, if any.
+    pub provider: Option<String>,
+    /// The provider's refund id, once paid back.
+    pub provider_refund_id: Option<String>,
+    /// Why.
+    pub reason: Option<String>,
+    /// When it was recorded.
+    pub at: DateTime<Utc>,
+}
+
+impl From<&ticketing_core::refund::Refund> for RefundView {
+    fn from(r: &ticketing_core::refund::Refund) -> Self {
+        Self {
+            id: *r.id.as_uuid(),
+            order_id: *r.order_id.as_uuid(),
+            ticket_ids: r.tickets.iter().map(|t| *t.as_uuid()).collect(),
+            amount_minor: r.amount.minor(),
+            currency: r.amount.currency().code().to_owned(),
+            status: r.status.as_str().to_owned(),
+            provider: r.provider.clone(),
+            provider_refund_id: r.provider_refund_id.clone(),
+            reason: r.reason.clone(),
+            at: r.at,
+        }
+    }
+}
+
+/// Refunds a paid order, whole or some of its tickets: they become `refunded` (a ticket inside
+/// must leave first), their places are freed and their links stop working, the refund is
+/// recorded at their sale prices, and an order paid through a provider is paid back through its
+/// API by a job (retried, with one idempotency key). An order paid after its places were gone
+/// (`paid_unfulfilled`) gets its money back whole.
+#[utoipa::path(
+    post,
+    operation_id = "orders_refund",
+    path = "/orders/{id}/refund",
+    tag = "selling",
+    params(("id" = Uuid, Path, description = "The order")),
+    request_body = RefundBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Refunded", body = RefundView),
+        (status = 404, description = "No such order (or ticket of it) of yours", body = Problem),
+        (status = 409, description = "`invalid_transition`: the order is not paid, or a ticket is inside or refunded already; `nothing_to_refund`", body = Problem),
+    )
+)]
+pub async fn refund(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Body(body): Body<RefundBody>,
+) -> Result<Json<RefundView>, ApiError> {
+    let order = reach_order(&state, &caller, id, Reach::Manage).await?;
+    if body.ticket_ids.as_ref().is_some_and(|ids| ids.is_empty() || ids.len() > 1000) {
+        return Err(ApiError::field("ticket_ids", "1 to 1,000 tickets, or absent for all"));
+    }
+    if body.reason.as_deref().is_some_and(|r| r.chars().count() > 500 || r.chars().any(char::is_control)) {
+        return Err(ApiError::field("reason", "at most 500 characters on one line"));
+    }
+    let request = ticketing_core::engine::RefundRequest {
+        order_id: order.id(),
+        tickets: body.ticket_ids.map(|ids| ids.into_iter().map(ticketing_core::ids::TicketId::from_uuid).collect()),
+        reason: body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
+        staff: caller.user,
+    };
+    let refund = state.engine.refund_order(&request).await.map_err(|e| match e {
+        ticketing_core::engine::Error::Invalid(why) => ApiError::new(StatusCode::CONFLICT, "nothing_to_refund", why),
+        other => other.into(),
+    })?;
+    let view = RefundView::from(&refund);
+    let target = format!("order:{}", order.id());
+    record(&state, &caller, Change::created("order.refund", target, Some(order.event_id()), &view)).await;
+    Ok(Json(view))
 }

@@ -369,6 +369,13 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 404, 200, 403],
         ),
         row(M::GET, |w, _| format!("/api/v1/events/{}/orders", w.event), None, [401, 200, 200, 404, 200, 403]),
+        // The world's order is pending: a refund of it is refused as such, to those who may refund.
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/orders/{}/refund", w.order),
+            Some(|_, _| json!({"reason": "matrix"})),
+            [401, 409, 409, 404, 403, 403],
+        ),
         row(M::GET, |w, _| format!("/api/v1/events/{}/cash-report", w.event), None, [401, 200, 200, 404, 200, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/orders.csv", w.event), None, [401, 200, 200, 404, 403, 403]),
         // Unsigned: refused alike, whoever sends it (providers hold no bearer token).

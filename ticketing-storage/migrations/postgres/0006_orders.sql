@@ -19,6 +19,7 @@ CREATE TABLE orders (
     provider        TEXT,
     reference       TEXT,
     receipt         BIGINT,
+    refunded_minor  BIGINT NOT NULL DEFAULT 0,
     created_at      BIGINT NOT NULL,
     hold_expires_at BIGINT NOT NULL,
     body            TEXT NOT NULL
@@ -49,3 +50,14 @@ CREATE TABLE payment_deliveries (
     UNIQUE (provider, provider_event_id)
 );
 CREATE INDEX payment_deliveries_by_event ON payment_deliveries (event_id, seq);
+
+-- Refunds, each whole as JSON (`body`), by order.
+CREATE TABLE refunds (
+    id       UUID PRIMARY KEY,
+    order_id UUID NOT NULL REFERENCES orders (id),
+    event_id UUID NOT NULL,
+    status   TEXT NOT NULL,
+    at       BIGINT NOT NULL,
+    body     TEXT NOT NULL
+);
+CREATE INDEX refunds_by_order ON refunds (order_id, at);

@@ -15,14 +15,16 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
-use ticketing_core::ids::{EventId, OrderId};
+use ticketing_core::ids::{EventId, OrderId, RefundId};
 use ticketing_core::job::Job;
 use ticketing_core::magic_link::TokenHash;
 use ticketing_core::order::Order;
 use ticketing_core::payment::PaymentDelivery;
+use ticketing_core::refund::Refund;
 use ticketing_core::status::{self, TicketStatus};
 use ticketing_core::store::{
-    ChangeOutcome, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, StoreError, TicketBatch,
+    ChangeOutcome, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, StoreError,
+    TicketBatch,
 };
 use ticketing_core::ticket::Ticket;
 use uuid::Uuid;
@@ -37,6 +39,11 @@ fn body(order: &Order) -> Result<String, StoreError> {
 fn order_from(row: &DbRow) -> Result<Order, StoreError> {
     let body: String = row.try_get("body").map_err(db_error)?;
     serde_json::from_str(&body).map_err(|e| corrupt("order", e))
+}
+
+fn refund_from(row: &DbRow) -> Result<Refund, StoreError> {
+    let body: String = row.try_get("body").map_err(db_error)?;
+    serde_json::from_str(&body).map_err(|e| corrupt("refund", e))
 }
 
 fn delivery_from(row: &DbRow) -> Result<PaymentDelivery, StoreError> {
@@ -85,6 +92,21 @@ async fn link_tickets(conn: &mut Conn, order: &Order, batches: &[TicketBatch<'_>
                 .push_bind(*order.id().as_uuid())
                 .push_bind(price.get(&t.ticket_type_id()).copied().unwrap_or(0));
         });
+        q.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Revokes, at `at`, the live links of the tickets `ids` (inside the caller's transaction).
+async fn revoke_links(conn: &mut Conn, ids: &[Uuid], at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+    for chunk in ids.chunks(1000) {
+        let mut q = QueryBuilder::<Db>::new("UPDATE magic_links SET revoked_at = ");
+        q.push_bind(micros(at)).push(" WHERE revoked_at IS NULL AND ticket_id IN (");
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        q.push(")");
         q.build().execute(&mut *conn).await.map_err(db_error)?;
     }
     Ok(())
@@ -267,10 +289,10 @@ impl OrderRepository for DbStore {
         }
         if let Some(action) = change.reserved_action {
             let to = status::next(TicketStatus::Reserved, action).map_err(|e| StoreError::Conflict(e.to_string()))?;
-            let moved: Vec<(Uuid,)> = sqlx::query_as(
+            let moved: Vec<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE tickets SET status = $2, version = version + 1, updated_at = $3 \
                  WHERE status = 'reserved' AND id IN (SELECT ticket_id FROM order_tickets WHERE order_id = $1) \
-                 RETURNING ticket_type_id",
+                 RETURNING id, ticket_type_id",
             )
             .bind(*order.id().as_uuid())
             .bind(to.as_str())
@@ -279,8 +301,10 @@ impl OrderRepository for DbStore {
             .await
             .map_err(db_error)?;
             if !to.is_live() && !moved.is_empty() {
+                let ids: Vec<Uuid> = moved.iter().map(|(id, _)| *id).collect();
+                revoke_links(&mut tx, &ids, change.at).await?;
                 let mut per_type: HashMap<Uuid, i64> = HashMap::new();
-                for (type_id,) in &moved {
+                for (_, type_id) in &moved {
                     *per_type.entry(*type_id).or_default() += 1;
                 }
                 let mut types: Vec<_> = per_type.into_iter().collect();
@@ -315,6 +339,93 @@ impl OrderRepository for DbStore {
         let first = record_in(&mut tx, delivery).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(first)
+    }
+
+    async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
+        let (order, refund) = (step.order, step.refund);
+        let mut tx = self.begin_write().await?;
+        if let Some(delivery) = step.delivery
+            && let Some(first) = record_in(&mut tx, delivery).await?
+        {
+            return Ok(ChangeOutcome::Duplicate(Box::new(first)));
+        }
+        let done =
+            sqlx::query("UPDATE orders SET refunded_minor = $3, body = $4 WHERE id = $1 AND refunded_minor = $2")
+                .bind(*order.id().as_uuid())
+                .bind(step.expected_refunded)
+                .bind(order.refunded_minor())
+                .bind(body(order)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if done.rows_affected() == 0 {
+            return Ok(ChangeOutcome::Stale);
+        }
+        // Tickets in id order: concurrent refunds of one order take their rows in one order.
+        let mut updates: Vec<_> = step.tickets.iter().collect();
+        updates.sort_by_key(|u| u.next.id());
+        for update in &updates {
+            if !tickets::replace(&mut tx, &update.next, update.expected_version, Some(update.was_live)).await? {
+                return Ok(ChangeOutcome::Stale);
+            }
+        }
+        // A refunded ticket's links stop working with it.
+        let ids: Vec<Uuid> = updates.iter().map(|u| *u.next.id().as_uuid()).collect();
+        revoke_links(&mut tx, &ids, refund.at).await?;
+        for job in step.jobs {
+            jobs::enqueue_in(&mut tx, job).await?;
+        }
+        sqlx::query("INSERT INTO refunds (id, order_id, event_id, status, at, body) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(*refund.id.as_uuid())
+            .bind(*refund.order_id.as_uuid())
+            .bind(*refund.event_id.as_uuid())
+            .bind(refund.status.as_str())
+            .bind(micros(refund.at))
+            .bind(serde_json::to_string(refund).map_err(|e| corrupt("refund", e))?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(ChangeOutcome::Applied)
+    }
+
+    async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {
+        let row = sqlx::query("SELECT body FROM refunds WHERE id = $1")
+            .bind(*id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(refund_from).transpose()
+    }
+
+    async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError> {
+        let rows = sqlx::query("SELECT body FROM refunds WHERE order_id = $1 ORDER BY at, id")
+            .bind(*order_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(refund_from).collect()
+    }
+
+    async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT body FROM refunds WHERE id = $1")
+            .bind(*refund.id.as_uuid())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let mut stored = refund_from(&row.ok_or(StoreError::NotFound("refund"))?)?;
+        stored.status = refund.status;
+        stored.provider_refund_id.clone_from(&refund.provider_refund_id);
+        stored.failure.clone_from(&refund.failure);
+        sqlx::query("UPDATE refunds SET status = $2, body = $3 WHERE id = $1")
+            .bind(*refund.id.as_uuid())
+            .bind(stored.status.as_str())
+            .bind(serde_json::to_string(&stored).map_err(|e| corrupt("refund", e))?)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {

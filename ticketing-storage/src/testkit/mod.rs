@@ -125,6 +125,10 @@ macro_rules! conformance_suite {
         selling::fifty_desk_sales_at_once_take_gap_free_receipts,
         selling::staff_mark_a_pending_order_paid,
         selling::revenue_follows_the_money,
+        selling::a_payment_racing_the_end_of_its_hold_is_never_lost,
+        selling::a_second_payment_and_a_provider_s_expiry_are_recorded_once_with_what_they_did,
+        selling::refunds_free_places_record_the_money_and_ask_the_provider,
+        selling::ten_refunds_of_one_order_at_once_give_the_money_back_once,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

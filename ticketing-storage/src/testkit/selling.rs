@@ -103,8 +103,10 @@ pub async fn an_order_holds_its_tickets_then_a_delivery_pays_them_once(backend: 
 
     let again = w.engine.apply_notice("generic", &notice).await.unwrap();
     assert_eq!(again, first, "a repeated delivery finds the first record");
-    let other = w.engine.apply_notice("generic", &succeeded("evt_2", order.id(), order.total())).await.unwrap();
-    assert_eq!(other.outcome, DeliveryOutcome::Unchanged, "another success for a paid order changes nothing");
+    let same_payment =
+        PaymentNotice { reference: Some("ref-evt_1".into()), ..succeeded("evt_2", order.id(), order.total()) };
+    let other = w.engine.apply_notice("generic", &same_payment).await.unwrap();
+    assert_eq!(other.outcome, DeliveryOutcome::Unchanged, "another event of the same payment changes nothing");
     assert_eq!(jobs_of(&w, JobTask::NOTIFY).await.len(), 1);
     assert_eq!(statuses(&w.engine.store().order_tickets(order.id()).await.unwrap()), vec![TicketStatus::Paid; 3]);
     let listed = w.engine.store().deliveries(Some(w.event.id()), 0).await.unwrap();
@@ -190,7 +192,8 @@ pub async fn holds_expire_and_their_places_sell_again_and_late_payments_are_kept
 /// Conformance case.
 pub async fn placements_are_checked_and_an_idempotency_key_returns_the_same_order(backend: &Backend) {
     let w = World::new(backend, Options::default()).await;
-    let keyed = OrderRequest { idempotency_key: Some("retry-7".into()), ..order_of(&w, &[(&w.standard, 2)]) };
+    let key = Some("retry-7-0193a1b2-7d2a-4b1e".to_owned());
+    let keyed = OrderRequest { idempotency_key: key.clone(), ..order_of(&w, &[(&w.standard, 2)]) };
     let first = w.engine.place_order(&keyed).await.unwrap();
     let second = w.engine.place_order(&keyed).await.unwrap();
     assert!(!first.replayed && second.replayed);
@@ -205,8 +208,19 @@ pub async fn placements_are_checked_and_an_idempotency_key_returns_the_same_orde
             .len(),
         1
     );
-    let other = OrderRequest { idempotency_key: Some("retry-7".into()), ..order_of(&w, &[(&w.standard, 3)]) };
+    let other = OrderRequest { idempotency_key: key.clone(), ..order_of(&w, &[(&w.standard, 3)]) };
     assert!(matches!(w.engine.place_order(&other).await, Err(Error::Conflict(_))), "a key names one order");
+    let someone = OrderRequest {
+        idempotency_key: key.clone(),
+        buyer: BuyerSpec { name: "Mallory".into(), email: "mallory@example.org".into(), ..buyer() },
+        ..order_of(&w, &[(&w.standard, 2)])
+    };
+    assert!(
+        matches!(w.engine.place_order(&someone).await, Err(Error::Conflict(_))),
+        "a key with another buyer shows nothing of the order"
+    );
+    let short = OrderRequest { idempotency_key: Some("retry-7".into()), ..order_of(&w, &[(&w.standard, 1)]) };
+    assert!(matches!(w.engine.place_order(&short).await, Err(Error::Invalid(_))), "a guessable key is refused");
 
     let cases: Vec<(OrderRequest, &str)> = vec![
         (order_of(&w, &[(&w.standard, 6), (&w.vip, 5)]), "too many"),
@@ -310,7 +324,7 @@ pub async fn fifty_desk_sales_at_once_take_gap_free_receipts(backend: &Backend) 
     }
     receipts.sort_unstable();
     assert_eq!(receipts, (1..=receipts.len() as u64).collect::<Vec<_>>(), "gap-free: a refused sale took no number");
-    assert!(sold <= 60 && refused > 0, "{sold} sold, {refused} refused");
+    assert!((59..=60).contains(&sold) && refused > 0, "the quota filled: {sold} sold, {refused} refused");
     assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live as usize, sold, "no oversell");
     let unique: HashSet<_> = receipts.iter().collect();
     assert_eq!(unique.len(), receipts.len());
@@ -336,8 +350,8 @@ pub async fn staff_mark_a_pending_order_paid(backend: &Backend) {
         .unwrap();
     assert_eq!((order.status(), outcome), (OrderStatus::Paid, DeliveryOutcome::Paid));
     assert_eq!(order.payment().unwrap().staff, Some(staff));
-    let (_, again) = w.engine.mark_paid(placed.order.id(), PaymentMethod::Cash, staff, None).await.unwrap();
-    assert_eq!(again, DeliveryOutcome::Unchanged);
+    let again = w.engine.mark_paid(placed.order.id(), PaymentMethod::Cash, staff, None).await;
+    assert!(matches!(again, Err(Error::OrderTransition(_))), "paid already: {again:?}");
     assert_eq!(w.engine.order(placed.order.id()).await.unwrap().payment().unwrap().method, PaymentMethod::Transfer);
     assert_eq!(
         statuses(&w.engine.store().order_tickets(placed.order.id()).await.unwrap()),
@@ -383,4 +397,216 @@ pub async fn revenue_follows_the_money(backend: &Backend) {
     assert_eq!((standard.sold, standard.revenue_minor), (3, 3 * 4500));
     assert_eq!((vip.sold, vip.revenue_minor, vip.by_status["reserved"]), (2, 4500, 3));
     assert_eq!(unpaid.order.status(), OrderStatus::Pending);
+}
+
+/// Conformance case.
+pub async fn a_payment_racing_the_end_of_its_hold_is_never_lost(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options { quota: 50, ..Options::default() }).await);
+    let mut orders = Vec::new();
+    for _ in 0..10 {
+        orders.push(place(&w, &[(&w.standard, 2)]).await);
+    }
+    w.clock.advance(Duration::minutes(15));
+    let mut tasks = Vec::new();
+    for (i, placed) in orders.iter().enumerate() {
+        let (w1, w2, id, total) = (w.clone(), w.clone(), placed.order.id(), placed.order.total());
+        tasks.push(tokio::spawn(async move { w1.engine.expire_order(id, false).await.map(|_| ()) }));
+        tasks.push(tokio::spawn(async move {
+            w2.engine.apply_notice("generic", &succeeded(&format!("race-{i}"), id, total)).await.map(|_| ())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    for placed in &orders {
+        let order = w.engine.order(placed.order.id()).await.unwrap();
+        assert_eq!(order.status(), OrderStatus::Paid, "paid first, or expired then paid again: never lost");
+        let tickets = w.engine.store().order_tickets(order.id()).await.unwrap();
+        assert_eq!(tickets.iter().filter(|t| t.status() == TicketStatus::Paid).count(), 2, "two tickets, paid once");
+        assert!(tickets.iter().filter(|t| t.status() == TicketStatus::Paid).all(|t| t.holder().is_some()));
+    }
+    let live: u32 = 10 * 2;
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, live, "counters match rows");
+}
+
+/// Conformance case.
+pub async fn a_second_payment_and_a_provider_s_expiry_are_recorded_once_with_what_they_did(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    let placed = place(&w, &[(&w.standard, 1)]).await;
+    let id = placed.order.id();
+    w.engine.apply_notice("stripe", &succeeded("cs_1", id, placed.order.total())).await.unwrap();
+    let twice = w.engine.apply_notice("stripe", &succeeded("cs_2", id, placed.order.total())).await.unwrap();
+    assert_eq!(twice.outcome, DeliveryOutcome::PaidTwice, "another payment of a paid order: money taken twice");
+    let alerts = jobs_of(&w, JobTask::NOTIFY).await;
+    assert!(alerts.iter().any(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentAlert)));
+    let staff = UserId::from_uuid(uuid::Uuid::from_u128(80));
+    assert!(
+        matches!(w.engine.mark_paid(id, PaymentMethod::Cash, staff, None).await, Err(Error::OrderTransition(_))),
+        "staff are told the order is paid"
+    );
+    let no_amount =
+        PaymentNotice { amount: None, ..succeeded("cs_3", place(&w, &[(&w.vip, 1)]).await.order.id(), eur(0)) };
+    assert_eq!(w.engine.apply_notice("stripe", &no_amount).await.unwrap().outcome, DeliveryOutcome::PaymentMismatch);
+
+    let pending = place(&w, &[(&w.vip, 2)]).await;
+    let expiry =
+        PaymentNotice { kind: NoticeKind::Expired, ..succeeded("cs_exp", pending.order.id(), pending.order.total()) };
+    let first = w.engine.apply_notice("stripe", &expiry).await.unwrap();
+    assert_eq!(first.outcome, DeliveryOutcome::Expired);
+    assert_eq!(w.engine.apply_notice("stripe", &expiry).await.unwrap(), first, "recorded once, with the expiry");
+    let after = w.engine.order_by_token(&pending.token).await.unwrap();
+    assert_eq!(after.order.status(), OrderStatus::Expired);
+    assert!(after.tickets.is_empty(), "the released tickets' links were revoked with them");
+}
+
+/// A provider's refund API as a test plays it: answers from a script, and counts the calls.
+struct ScriptedGateway {
+    answers: std::sync::Mutex<Vec<Result<String, ticketing_core::refund::GatewayError>>>,
+    keys: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl ticketing_core::refund::RefundGateway for ScriptedGateway {
+    async fn refund(
+        &self,
+        refund: &ticketing_core::refund::Refund,
+    ) -> Result<String, ticketing_core::refund::GatewayError> {
+        self.keys.lock().unwrap().push(refund.idempotency_key());
+        self.answers.lock().unwrap().remove(0)
+    }
+}
+
+/// Conformance case.
+pub async fn refunds_free_places_record_the_money_and_ask_the_provider(backend: &Backend) {
+    use ticketing_core::engine::RefundRequest;
+    use ticketing_core::refund::{GatewayError, RefundStatus};
+    let w = World::new(backend, Options::default()).await;
+    let staff = UserId::from_uuid(uuid::Uuid::from_u128(81));
+    let placed = place(&w, &[(&w.standard, 2), (&w.vip, 1)]).await;
+    let id = placed.order.id();
+    w.engine.apply_notice("stripe", &succeeded("pay", id, placed.order.total())).await.unwrap();
+    let tickets = w.engine.store().order_tickets(id).await.unwrap();
+    let (one, two) = (tickets[0].clone(), tickets[1].clone());
+    let live_before = w.engine.store().allocation(one.ticket_type_id()).await.unwrap().type_live;
+
+    let request = |tickets: Option<Vec<ticketing_core::ids::TicketId>>| RefundRequest {
+        order_id: id,
+        tickets,
+        reason: Some("cannot come".into()),
+        staff,
+    };
+    let refund = w.engine.refund_order(&request(Some(vec![one.id()]))).await.unwrap();
+    assert_eq!(
+        (refund.amount, refund.status, refund.provider.as_deref()),
+        (eur(4500), RefundStatus::Requested, Some("stripe"))
+    );
+    assert_eq!(w.engine.ticket(one.id()).await.unwrap().status(), TicketStatus::Refunded);
+    assert_eq!(
+        w.engine.store().allocation(one.ticket_type_id()).await.unwrap().type_live,
+        live_before - 1,
+        "its place freed"
+    );
+    assert!(
+        w.engine.store().unrevoked_magic_links(w.event.id(), Some(one.id())).await.unwrap().is_empty(),
+        "its link revoked"
+    );
+    assert_eq!(jobs_of(&w, JobTask::REFUND_PAYMENT).await.len(), 1, "the provider is asked by a job");
+    let again = w.engine.refund_order(&request(Some(vec![one.id()]))).await;
+    assert!(matches!(again, Err(Error::Transition(_))), "a refunded ticket is not refunded twice: {again:?}");
+    assert_eq!(w.pass(&two, ticketing_core::scan::Direction::In).await.reason(), ticketing_core::scan::ScanReason::Ok);
+    let inside = w.engine.refund_order(&request(Some(vec![two.id()]))).await;
+    assert!(matches!(inside, Err(Error::Transition(_))), "not while inside: {inside:?}");
+    let stranger = w.ticket(&w.standard, TicketStatus::Paid).await;
+    assert!(matches!(w.engine.refund_order(&request(Some(vec![stranger.id()]))).await, Err(Error::NotFound("ticket"))));
+
+    // The job: the provider fails once (retried), then pays it back; the key is the same.
+    let gateway = Arc::new(ScriptedGateway {
+        answers: std::sync::Mutex::new(vec![Err(GatewayError::Retry("503".into())), Ok("re_1".into())]),
+        keys: std::sync::Mutex::new(Vec::new()),
+    });
+    let engine = w.engine.clone().with_refund_gateway(gateway.clone());
+    let run = engine.run_next_job("refunds").await.unwrap().unwrap();
+    assert_eq!(
+        (run.job.kind(), run.job.status),
+        (JobTask::REFUND_PAYMENT, ticketing_core::job::JobStatus::Queued),
+        "retried"
+    );
+    w.clock.advance(Duration::minutes(1));
+    let run = engine.run_next_job("refunds").await.unwrap().unwrap();
+    assert_eq!(run.job.status, ticketing_core::job::JobStatus::Succeeded);
+    let stored = &w.engine.refunds(id).await.unwrap()[0];
+    assert_eq!((stored.status, stored.provider_refund_id.as_deref()), (RefundStatus::Done, Some("re_1")));
+    let keys = gateway.keys.lock().unwrap().clone();
+    assert_eq!(keys, vec![refund.idempotency_key(); 2], "one idempotency key for every try");
+
+    // Stripe reports the refund we asked for: nothing changes.
+    let reported = PaymentNotice {
+        kind: NoticeKind::Refunded,
+        amount: Some(eur(4500)),
+        ..succeeded("ch_refunded_1", id, eur(4500))
+    };
+    assert_eq!(w.engine.apply_notice("stripe", &reported).await.unwrap().outcome, DeliveryOutcome::Refunded);
+    assert_eq!(w.engine.refunds(id).await.unwrap().len(), 1, "no second refund");
+    // The rest refunded at the provider (the whole amount): the remaining refundable ticket goes.
+    let full = PaymentNotice { amount: Some(placed.order.total()), ..reported.clone() };
+    let full = PaymentNotice { event_id: "ch_refunded_2".into(), ..full };
+    assert_eq!(w.engine.apply_notice("stripe", &full).await.unwrap().outcome, DeliveryOutcome::Refunded);
+    let refunds = w.engine.refunds(id).await.unwrap();
+    assert_eq!(refunds.len(), 2);
+    assert_eq!((refunds[1].status, refunds[1].staff, refunds[1].tickets.len()), (RefundStatus::Done, None, 1));
+    assert_eq!(
+        w.engine.order(id).await.unwrap().refunded_minor(),
+        placed.order.total().minor(),
+        "all the money is back"
+    );
+    assert_eq!(w.engine.ticket(two.id()).await.unwrap().status(), TicketStatus::Inside, "the one inside stays inside");
+
+    // A desk sale refunded at the desk: nothing to ask anyone.
+    let desk = SaleRequest {
+        event_id: w.event.id(),
+        lines: vec![LineRequest { ticket_type_id: w.vip.id(), quantity: 1 }],
+        method: PaymentMethod::Cash,
+        buyer: None,
+        cashier: staff,
+    };
+    let sold = w.engine.sell_at_desk(&desk).await.unwrap();
+    let back = w.engine.refund_order(&RefundRequest { order_id: sold.order.id(), ..request(None) }).await.unwrap();
+    assert_eq!((back.status, back.provider, back.amount), (RefundStatus::Done, None, eur(4500)));
+    let nothing = w.engine.refund_order(&RefundRequest { order_id: sold.order.id(), ..request(None) }).await;
+    assert!(matches!(nothing, Err(Error::Invalid(_))), "nothing left: {nothing:?}");
+    let unpaid = place(&w, &[(&w.vip, 1)]).await;
+    assert!(matches!(
+        w.engine.refund_order(&RefundRequest { order_id: unpaid.order.id(), ..request(None) }).await,
+        Err(Error::OrderTransition(_))
+    ));
+}
+
+/// Conformance case.
+pub async fn ten_refunds_of_one_order_at_once_give_the_money_back_once(backend: &Backend) {
+    use ticketing_core::engine::RefundRequest;
+    let w = Arc::new(World::new(backend, Options::default()).await);
+    let placed = place(&w, &[(&w.standard, 3)]).await;
+    let id = placed.order.id();
+    w.engine.apply_notice("generic", &succeeded("pay10", id, placed.order.total())).await.unwrap();
+    let staff = UserId::from_uuid(uuid::Uuid::from_u128(82));
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let request = RefundRequest { order_id: id, tickets: None, reason: None, staff };
+                w.engine.refund_order(&request).await
+            })
+        })
+        .collect();
+    let mut refunded = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(refund) => refunded += refund.amount.minor(),
+            Err(Error::Invalid(_) | Error::Transition(_)) => {}
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(refunded, placed.order.total().minor(), "the money back once, whatever the interleaving");
+    assert_eq!(w.engine.order(id).await.unwrap().refunded_minor(), placed.order.total().minor());
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 0);
 }
