@@ -153,7 +153,8 @@ impl OrderRepository for MemoryStore {
             Some(stored) if stored.status() != change.expected => return Ok(ChangeOutcome::Stale),
             Some(_) => {}
         }
-        s.insert_batches(order, change.batches, change.jobs)?;
+        // Every check before any write: all or nothing, as a transaction.
+        let mut moved = Vec::new();
         if let Some(action) = change.reserved_action {
             let tz = s.events.get(&order.event_id()).ok_or(StoreError::NotFound("event"))?.time_zone();
             let ids = s.order_tickets.get(&order.id()).cloned().unwrap_or_default();
@@ -163,16 +164,17 @@ impl OrderRepository for MemoryStore {
                 .filter(|t| t.status() == TicketStatus::Reserved)
                 .cloned()
                 .collect();
-            let moved = reserved
+            moved = reserved
                 .iter()
                 .map(|t| t.apply(action, change.at, tz).map(|next| (next, t.version())))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Conflict(e.to_string()))?;
-            for (next, version) in moved {
-                s.replace_ticket(&next, version)?;
-                if !next.status().is_live() {
-                    s.revoke_links(next.id(), change.at);
-                }
+        }
+        s.insert_batches(order, change.batches, change.jobs)?;
+        for (next, version) in moved {
+            s.replace_ticket(&next, version)?;
+            if !next.status().is_live() {
+                s.revoke_links(next.id(), change.at);
             }
         }
         if let Some(d) = change.delivery {

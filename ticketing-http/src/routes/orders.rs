@@ -503,7 +503,7 @@ async fn reach_order(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) ->
 
 /// Marks a pending order paid (at the desk, by bank transfer): its tickets become paid. An order
 /// whose hold ended is paid again if its places are free, else left `paid_unfulfilled` for a
-/// refund. An order paid already is answered as it is.
+/// refund. An order paid already is refused (409): the money was taken once.
 #[utoipa::path(
     post,
     operation_id = "orders_mark_paid",
@@ -515,6 +515,7 @@ async fn reach_order(state: &Shared, caller: &Caller, id: Uuid, reach: Reach) ->
     responses(
         (status = 200, description = "The order, paid", body = OrderView),
         (status = 404, description = "No such order where you sell", body = Problem),
+        (status = 409, description = "`invalid_transition`: the order is paid already", body = Problem),
     )
 )]
 pub async fn mark_paid(
