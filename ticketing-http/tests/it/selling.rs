@@ -600,3 +600,85 @@ async fn refunds_through_a_local_stripe() {
         s.stop().await;
     }
 }
+
+/// The generic provider's refund URL as a local server plays it: it checks the request's
+/// signature with the shared secret (as the README tells providers to), answers 401 to a bad
+/// one, and keeps what it got.
+async fn fake_generic_provider() -> FakeStripe {
+    use axum::extract::State as AxumState;
+    use axum::http::HeaderMap as Headers;
+    let seen: Seen = Arc::default();
+    async fn refunds(AxumState(seen): AxumState<Seen>, headers: Headers, body: String) -> (StatusCode, String) {
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        let secrets = [GENERIC_SECRET.as_bytes()];
+        let signed = ticketing_core::webhook_signature::verify(
+            &header("ticketing-signature"),
+            body.as_bytes(),
+            &secrets,
+            chrono::Utc::now(),
+            ticketing_core::webhook_signature::TOLERANCE,
+        );
+        let path = if signed.is_ok() { "/refunds" } else { "/refunds (bad signature)" };
+        seen.lock().expect("a lock").push((
+            path.into(),
+            header("ticketing-signature"),
+            header("idempotency-key"),
+            body,
+        ));
+        match signed {
+            Ok(_) => (StatusCode::OK, r#"{"id":"gen_refund_1"}"#.into()),
+            Err(e) => (StatusCode::UNAUTHORIZED, e.to_string()),
+        }
+    }
+    let app = axum::Router::new().route("/refunds", axum::routing::post(refunds)).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let addr = listener.local_addr().expect("an address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    FakeStripe { addr, seen }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refunds_through_a_local_generic_provider() {
+    let provider = fake_generic_provider().await;
+    let url = format!("http://{}/refunds", provider.addr);
+    let settings = [("TICKETING_GENERIC_REFUND_URL", url.as_str()), ("TICKETING_JOB_RETRY_SECS", "1")];
+    let s = TestServer::start_with(crate::support::Backend::Sqlite, &settings).await.expect("SQLite always runs");
+    let shop = shop(&s, "generic-refund", 10).await;
+    let placed = place(&s, &shop, 2).await;
+    let order = &placed["order"];
+    let paid = deliver(
+        &s.handle(),
+        "generic",
+        Some(("Ticketing-Signature", GENERIC_SECRET)),
+        &generic("evt_g", "payment.succeeded", order, 9000),
+    )
+    .await;
+    assert_eq!(paid.ok(StatusCode::OK)["outcome"], "paid");
+    let org = Some(shop.organizer.as_str());
+    let id = order["id"].as_str().expect("id");
+    let refund = s.call(Method::POST, &format!("/api/v1/orders/{id}/refund"), org, Some(json!({}))).await;
+    let refund = refund.ok(StatusCode::OK).clone();
+    assert_eq!((refund["amount_minor"].as_i64(), refund["provider"].as_str()), (Some(9000), Some("generic")));
+    for _ in 0..100 {
+        if !provider.seen.lock().expect("a lock").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let seen = provider.seen.lock().expect("a lock").clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    let (path, _, key, body) = &seen[0];
+    assert_eq!(path, "/refunds", "signed with the shared secret");
+    assert_eq!(key, &format!("refund-{}", refund["id"].as_str().expect("id")));
+    let body: Value = serde_json::from_str(body).expect("JSON");
+    assert_eq!(
+        (
+            body["order_id"].as_str(),
+            body["amount_minor"].as_i64(),
+            body["currency"].as_str(),
+            body["reference"].as_str()
+        ),
+        (Some(id), Some(9000), Some("EUR"), Some("ref-1"))
+    );
+    s.stop().await;
+}
