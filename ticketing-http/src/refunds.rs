@@ -10,8 +10,9 @@
 //!   (`Ticketing-Signature: t=…,v1=…` with the first generic secret), and the same
 //!   `Idempotency-Key`; a 2xx answer may name the provider's refund `id`.
 //!
-//! A 2xx is paid back; 408, 409, 425, 429, a 5xx, a timeout (10 s) or no connection is "try again"
-//! (the job backs off); any other answer is a refusal, left for staff.
+//! A 2xx is paid back; 401 and 403 (our key), 408, 409, 425, 429, a 5xx, a timeout (10 s) or no
+//! connection is "try again" (the job backs off); any other answer is a refusal, left for staff
+//! with an alert.
 
 use std::time::Duration;
 
@@ -86,7 +87,8 @@ fn outcome(status: StatusCode, body: &[u8], fallback: &str) -> Result<String, Ga
             .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned));
         return Ok(id.unwrap_or_else(|| fallback.to_owned()));
     }
-    let again = matches!(status.as_u16(), 408 | 409 | 425 | 429) || status.is_server_error();
+    // 401 and 403 are our key (rotated, revoked): retried until an operator fixes it.
+    let again = matches!(status.as_u16(), 401 | 403 | 408 | 409 | 425 | 429) || status.is_server_error();
     let why = format!("{status}: {}", text());
     Err(if again { GatewayError::Retry(why) } else { GatewayError::Refused(why) })
 }
@@ -172,7 +174,12 @@ mod tests {
     fn answers_are_sorted_into_paid_retry_and_refused() {
         assert_eq!(outcome(StatusCode::OK, br#"{"id":"re_1"}"#, "k"), Ok("re_1".into()));
         assert_eq!(outcome(StatusCode::ACCEPTED, b"", "refund-1"), Ok("refund-1".into()));
-        for status in [StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE, StatusCode::CONFLICT] {
+        for status in [
+            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::CONFLICT,
+            StatusCode::UNAUTHORIZED,
+        ] {
             assert!(matches!(outcome(status, b"busy", "k"), Err(GatewayError::Retry(_))), "{status}");
         }
         assert!(matches!(

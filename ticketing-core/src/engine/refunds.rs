@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::selling::Delivered;
 use super::{Error, Ticketing};
 use crate::ids::{OrderId, RefundId, TicketId, UserId};
-use crate::job::{JobTask, NotificationTopic};
+use crate::job::{Job, JobTask, NotificationTopic};
 use crate::money::Money;
 use crate::order::{Order, OrderStatus, OrderTransitionError, PaymentMethod};
 use crate::payment::{DeliveryOutcome, PaymentDelivery};
@@ -15,6 +15,10 @@ use crate::refund::{GatewayError, Refund, RefundGateway, RefundStatus};
 use crate::status::{TicketAction, TicketStatus};
 use crate::store::{ChangeOutcome, RefundStep, Store, TicketUpdate};
 use crate::ticket::Ticket;
+
+/// Attempts of a refund job: with the backoff (10 s doubling to an hour), about 17 hours, inside
+/// Stripe's 24 hours of idempotency.
+const REFUND_ATTEMPTS: u32 = 24;
 
 /// A staff refund, as asked.
 #[derive(Clone, Debug)]
@@ -81,6 +85,19 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ) -> Result<Delivered, Error> {
         let mut order = order;
         for _ in 0..self.config.max_retries {
+            // Not this order's payment (a second payment refunded, say), not its currency, or an
+            // order that is not paid: recorded with an alert, nothing refunded here.
+            let paid_with = order.payment().and_then(|p| p.reference.clone());
+            let other_payment = delivery.reference.is_some() && paid_with.is_some() && delivery.reference != paid_with;
+            let other_currency = amount.is_some_and(|a| a.currency() != order.total().currency());
+            let unpaid = !matches!(order.status(), OrderStatus::Paid | OrderStatus::PaidUnfulfilled);
+            if other_payment || other_currency || unpaid {
+                let detail = format!(
+                    "the provider reports a refund ({}) that is not of this order's payment: check it",
+                    delivery.reference.as_deref().unwrap_or("no reference")
+                );
+                return self.alert(order, delivery, DeliveryOutcome::Refunded, detail).await;
+            }
             let reported = amount.map_or(order.total().minor(), |a| a.minor());
             if reported <= order.refunded_minor() || order.refunded_minor() > 0 && amount.is_none() {
                 return self.record(delivery, DeliveryOutcome::Refunded).await;
@@ -156,7 +173,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let amount = Money::new(amount, order.total().currency()).map_err(|_| Error::Invalid("a negative refund"))?;
         let next = order.with_refund(amount).ok_or(Error::Invalid("more than was paid"))?;
         let payment = order.payment();
-        let via_provider = payment.is_some_and(|p| p.method == PaymentMethod::Provider);
+        // Nothing to pay back (free tickets, or the money went back already): no provider call.
+        let via_provider = payment.is_some_and(|p| p.method == PaymentMethod::Provider) && !amount.is_zero();
         let (staff, reason, provider) = match &source {
             Source::Staff(r) => (
                 Some(r.staff),
@@ -183,7 +201,21 @@ impl<S: Store + ?Sized> Ticketing<S> {
         };
         let mut jobs = vec![self.notification(order, NotificationTopic::Refunded, None)];
         if refund.provider.is_some() {
-            jobs.push(self.job_about(order, JobTask::RefundPayment { refund_id: refund.id }));
+            // Retried for most of a day (within the provider's idempotency window).
+            let job = Job {
+                max_attempts: REFUND_ATTEMPTS,
+                ..self.job_about(order, JobTask::RefundPayment { refund_id: refund.id })
+            };
+            jobs.push(job);
+        }
+        let inside: Vec<String> = tickets
+            .iter()
+            .filter(|t| t.status() == TicketStatus::Inside && matches!(source, Source::Provider(_)))
+            .map(|t| t.short_code().to_string())
+            .collect();
+        if !inside.is_empty() {
+            let detail = format!("refunded at the provider while inside: {} (refund them once out)", inside.join(", "));
+            jobs.push(self.notification(order, NotificationTopic::PaymentAlert, Some(detail)));
         }
         let delivery = match &source {
             Source::Provider(d) => Some(PaymentDelivery { outcome: DeliveryOutcome::Refunded, ..(*d).clone() }),
@@ -233,6 +265,13 @@ impl<S: Store + ?Sized> Ticketing<S> {
             }
         }
         self.store.settle_refund(&refund).await.map_err(|e| SendError::Retry(e.to_string()))?;
+        if let Some(why) = &refund.failure {
+            // Staff must settle it: the provider refused to pay it back.
+            let order = self.order(refund.order_id).await.map_err(|e| SendError::Retry(e.to_string()))?;
+            let detail = format!("the provider refused refund {}: {why}", refund.id);
+            let alert = self.notification(&order, NotificationTopic::PaymentAlert, Some(detail));
+            self.store.enqueue(&alert).await.map_err(|e| SendError::Retry(e.to_string()))?;
+        }
         Ok(refund)
     }
 }

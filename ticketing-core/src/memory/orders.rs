@@ -150,7 +150,9 @@ impl OrderRepository for MemoryStore {
         let order = change.order;
         match s.orders.get(&order.id()) {
             None => return Err(StoreError::NotFound("order")),
-            Some(stored) if stored.status() != change.expected => return Ok(ChangeOutcome::Stale),
+            Some(stored) if stored.status() != change.expected || stored.refunded_minor() != order.refunded_minor() => {
+                return Ok(ChangeOutcome::Stale);
+            }
             Some(_) => {}
         }
         // Every check before any write: all or nothing, as a transaction.

@@ -268,7 +268,9 @@ impl OrderRepository for DbStore {
         }
         let payment = order.payment();
         let done = sqlx::query(
-            "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 WHERE id = $1 AND status = $2",
+            // A refund recorded since the order was read changes `refunded_minor`: stale too.
+            "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 \
+             WHERE id = $1 AND status = $2 AND refunded_minor = $7",
         )
         .bind(*order.id().as_uuid())
         .bind(change.expected.as_str())
@@ -276,6 +278,7 @@ impl OrderRepository for DbStore {
         .bind(payment.and_then(|p| p.provider.as_deref()))
         .bind(payment.and_then(|p| p.reference.as_deref()))
         .bind(body(order)?)
+        .bind(order.refunded_minor())
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -361,13 +364,37 @@ impl OrderRepository for DbStore {
         if done.rows_affected() == 0 {
             return Ok(ChangeOutcome::Stale);
         }
-        // Tickets in id order: concurrent refunds of one order take their rows in one order.
+        // Tickets in id order, then their counters: type rows in id order, then the event's, the
+        // order every writer takes them in (a counter per ticket would interleave them).
         let mut updates: Vec<_> = step.tickets.iter().collect();
         updates.sort_by_key(|u| u.next.id());
+        let mut freed: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
         for update in &updates {
-            if !tickets::replace(&mut tx, &update.next, update.expected_version, Some(update.was_live)).await? {
+            let done = rows::bind(
+                sqlx::query(tickets::REPLACE),
+                tickets::replace_params(&update.next, update.expected_version),
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if done.rows_affected() == 0 {
                 return Ok(ChangeOutcome::Stale);
             }
+            if update.was_live && !update.next.status().is_live() {
+                *freed.entry(*update.next.ticket_type_id().as_uuid()).or_default() += 1;
+            }
+        }
+        let total: i64 = freed.values().sum();
+        for (type_id, n) in freed {
+            sqlx::query(tickets::COUNTERS[0]).bind(type_id).bind(-n).execute(&mut *tx).await.map_err(db_error)?;
+        }
+        if total > 0 {
+            sqlx::query(tickets::COUNTERS[1])
+                .bind(*order.event_id().as_uuid())
+                .bind(-total)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
         }
         // A refunded ticket's links stop working with it.
         let ids: Vec<Uuid> = updates.iter().map(|u| *u.next.id().as_uuid()).collect();

@@ -495,7 +495,20 @@ pub async fn refunds_free_places_record_the_money_and_ask_the_provider(backend: 
         reason: Some("cannot come".into()),
         staff,
     };
+    let read_before = w.engine.order(id).await.unwrap();
     let refund = w.engine.refund_order(&request(Some(vec![one.id()]))).await.unwrap();
+    // A change decided on the order as it was before the refund does not undo the refund.
+    let late = ticketing_core::store::OrderChange {
+        order: &read_before,
+        expected: read_before.status(),
+        reserved_action: None,
+        at: w.clock.now(),
+        batches: &[],
+        jobs: &[],
+        delivery: None,
+    };
+    assert_eq!(w.engine.store().change_order(&late).await.unwrap(), ticketing_core::store::ChangeOutcome::Stale);
+    assert_eq!(w.engine.order(id).await.unwrap().refunded_minor(), 4500, "the refund stands");
     assert_eq!(
         (refund.amount, refund.status, refund.provider.as_deref()),
         (eur(4500), RefundStatus::Requested, Some("stripe"))
@@ -539,10 +552,21 @@ pub async fn refunds_free_places_record_the_money_and_ask_the_provider(backend: 
     let keys = gateway.keys.lock().unwrap().clone();
     assert_eq!(keys, vec![refund.idempotency_key(); 2], "one idempotency key for every try");
 
+    // A refund of another payment (a second one, refunded at the provider): an alert, no ticket.
+    let other = PaymentNotice {
+        kind: NoticeKind::Refunded,
+        amount: Some(placed.order.total()),
+        reference: Some("pi_second".into()),
+        ..succeeded("ch_other", id, placed.order.total())
+    };
+    assert_eq!(w.engine.apply_notice("stripe", &other).await.unwrap().outcome, DeliveryOutcome::Refunded);
+    assert_eq!(w.engine.refunds(id).await.unwrap().len(), 1, "nothing of this order refunded for it");
+    assert_eq!(w.engine.ticket(two.id()).await.unwrap().status(), TicketStatus::Inside);
     // Stripe reports the refund we asked for: nothing changes.
     let reported = PaymentNotice {
         kind: NoticeKind::Refunded,
         amount: Some(eur(4500)),
+        reference: Some("ref-pay".into()),
         ..succeeded("ch_refunded_1", id, eur(4500))
     };
     assert_eq!(w.engine.apply_notice("stripe", &reported).await.unwrap().outcome, DeliveryOutcome::Refunded);
@@ -560,6 +584,14 @@ pub async fn refunds_free_places_record_the_money_and_ask_the_provider(backend: 
         "all the money is back"
     );
     assert_eq!(w.engine.ticket(two.id()).await.unwrap().status(), TicketStatus::Inside, "the one inside stays inside");
+    let code = two.short_code().to_string();
+    let alerts = jobs_of(&w, JobTask::NOTIFY).await;
+    assert!(
+        alerts
+            .iter()
+            .any(|j| matches!(&j.task, JobTask::Notify(n) if n.detail.as_deref().is_some_and(|d| d.contains(&code)))),
+        "staff are told which ticket was refunded at the provider while inside"
+    );
 
     // A desk sale refunded at the desk: nothing to ask anyone.
     let desk = SaleRequest {
