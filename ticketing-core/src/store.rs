@@ -543,6 +543,8 @@ pub trait OrderRepository: Send + Sync {
     async fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError>;
     /// The tickets of an order, oldest first.
     async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError>;
+    /// The order a ticket was sold in, if it was sold in one.
+    async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError>;
     /// Orders matching `filter`, oldest first.
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError>;
     /// Applies a change to an order in one atomic step: records the delivery (a duplicate

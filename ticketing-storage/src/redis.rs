@@ -679,6 +679,9 @@ impl<S: ExternalSessions> OrderRepository for RedisLayer<S> {
     async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError> {
         self.db.order_tickets(id).await
     }
+    async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError> {
+        self.db.ticket_order(ticket_id).await
+    }
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
         self.db.orders(filter).await
     }

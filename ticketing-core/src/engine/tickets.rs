@@ -220,6 +220,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
         if matches!(action, TicketAction::Enter | TicketAction::Exit) {
             return Err(Error::Forbidden("entries and exits go through the scan"));
         }
+        // The money of a sold ticket is recorded with its refund: through its order.
+        if action == TicketAction::Refund
+            && let Some(order) = self.store.ticket_order(id).await?
+        {
+            return Err(Error::Conflict(format!(
+                "this ticket was sold in order {order}: refund it through POST /api/v1/orders/{order}/refund"
+            )));
+        }
         for _ in 0..self.config.max_retries {
             let ticket = self.ticket(id).await?;
             let event = self.event(ticket.event_id()).await?;

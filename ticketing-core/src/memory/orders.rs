@@ -128,6 +128,11 @@ impl OrderRepository for MemoryStore {
         Ok(ids.iter().filter_map(|t| s.tickets.get(t)).cloned().collect())
     }
 
+    async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError> {
+        let s = self.state();
+        Ok(s.order_tickets.iter().find(|(_, ids)| ids.contains(&ticket_id)).map(|(id, _)| *id))
+    }
+
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
         let s = self.state();
         let matching = s

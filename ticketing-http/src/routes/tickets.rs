@@ -379,7 +379,9 @@ async fn act(
     Ok(Json(view))
 }
 
-/// Refunds a ticket: its place is freed, its links stop working.
+/// Refunds a ticket issued by staff: its place is freed, its links stop working. A ticket sold in
+/// an order is refunded through its order (`POST /api/v1/orders/{id}/refund`), so the money is
+/// recorded and paid back.
 #[utoipa::path(
     post,
     operation_id = "tickets_refund",
@@ -390,7 +392,7 @@ async fn act(
     responses(
         (status = 200, description = "Refunded", body = TicketView),
         (status = 404, description = "No such ticket of yours", body = Problem),
-        (status = 409, description = "Not refundable in its status", body = Problem),
+        (status = 409, description = "Not refundable in its status, or sold in an order (refund the order)", body = Problem),
     )
 )]
 pub async fn refund(

@@ -582,6 +582,9 @@ async fn refunds_go_back_through_the_provider(s: &TestServer, stripe: &FakeStrip
         )
         .await;
     assert_eq!((again.status, again.code()), (StatusCode::CONFLICT, "invalid_transition"), "{}", again.text);
+    let alone = format!("/api/v1/tickets/{}/refund", tickets[1]["id"].as_str().expect("id"));
+    let alone = s.call(Method::POST, &alone, org, None).await;
+    assert_eq!(alone.status, StatusCode::CONFLICT, "a sold ticket is refunded through its order: {}", alone.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

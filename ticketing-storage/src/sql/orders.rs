@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
-use ticketing_core::ids::{EventId, OrderId, RefundId};
+use ticketing_core::ids::{EventId, OrderId, RefundId, TicketId};
 use ticketing_core::job::Job;
 use ticketing_core::magic_link::TokenHash;
 use ticketing_core::order::Order;
@@ -242,6 +242,15 @@ impl OrderRepository for DbStore {
         .await
         .map_err(db_error)?;
         rows.iter().map(rows::ticket).collect()
+    }
+
+    async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError> {
+        let row: Option<(Uuid,)> = sqlx::query_as("SELECT order_id FROM order_tickets WHERE ticket_id = $1")
+            .bind(*ticket_id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(row.map(|(id,)| OrderId::from_uuid(id)))
     }
 
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {

@@ -380,7 +380,15 @@ pub async fn revenue_follows_the_money(backend: &Backend) {
     w.engine.update_ticket_type(w.standard.id(), &dearer).await.unwrap();
     let sold = w.engine.store().order_tickets(online.order.id()).await.unwrap();
     let refunded = sold.iter().find(|t| t.ticket_type_id() == w.standard.id()).unwrap();
-    w.engine.change_ticket(refunded.id(), ticketing_core::status::TicketAction::Refund).await.unwrap();
+    let sold_refund = w.engine.change_ticket(refunded.id(), ticketing_core::status::TicketAction::Refund).await;
+    assert!(matches!(sold_refund, Err(Error::Conflict(_))), "a sold ticket's refund goes through its order");
+    let request = ticketing_core::engine::RefundRequest {
+        order_id: online.order.id(),
+        tickets: Some(vec![refunded.id()]),
+        reason: None,
+        staff: cashier,
+    };
+    w.engine.refund_order(&request).await.unwrap();
     w.ticket(&w.vip, TicketStatus::Paid).await;
 
     let bucket = Duration::minutes(15);
