@@ -122,3 +122,18 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Id<T> {
         }
     }
 }
+
+/// The rows of a page: `(limit, offset)` for `page` (from 1, default 1) of `per_page` (1 to
+/// `max`, default `default`); a bad value is a problem naming `page` or `per_page`.
+pub fn page_window(page: Option<u32>, per_page: Option<u32>, default: u32, max: u32) -> Result<(u32, u32), ApiError> {
+    let per_page = per_page.unwrap_or(default);
+    if !(1..=max).contains(&per_page) {
+        return Err(ApiError::field("per_page", format!("must be from 1 to {max}")));
+    }
+    let offset = page
+        .unwrap_or(1)
+        .checked_sub(1)
+        .and_then(|p| p.checked_mul(per_page))
+        .ok_or_else(|| ApiError::field("page", "pages count from 1"))?;
+    Ok((per_page, offset))
+}

@@ -167,6 +167,22 @@ impl CallerCache {
 }
 
 impl Caller {
+    /// The event a listing is narrowed to: `id`, when the caller manages it (404 otherwise);
+    /// every event for a superadmin who names none; an organizer who names none gets a problem
+    /// naming `event_id`, saying `why`.
+    pub async fn listing_event(
+        &self,
+        state: &Shared,
+        id: Option<uuid::Uuid>,
+        why: &'static str,
+    ) -> Result<Option<EventId>, ApiError> {
+        match id {
+            Some(id) => Ok(Some(self.event(state, EventId::from_uuid(id), Reach::Manage).await?.id())),
+            None if self.is_superadmin() => Ok(None),
+            None => Err(ApiError::field("event_id", why)),
+        }
+    }
+
     /// Like [`Caller::event`], for something of the event (a type, a gate, a ticket, a job): a
     /// 404 names `what`, so the answer does not confirm the event exists.
     pub async fn reaches(&self, state: &Shared, event: EventId, reach: Reach, what: &str) -> Result<(), ApiError> {

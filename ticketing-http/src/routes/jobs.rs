@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::GenerationRequest;
-use ticketing_core::ids::{EventId, JobId, TemplateId, TicketTypeId};
+use ticketing_core::ids::{JobId, TemplateId, TicketTypeId};
 use ticketing_core::job::{Job, JobStatus, JobTask};
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::JobFilter;
@@ -269,11 +269,8 @@ pub async fn list(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be from 1 to 500"));
     }
-    let event_id = match query.event_id {
-        Some(id) => Some(caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?.id()),
-        None if caller.is_superadmin() => None,
-        None => return Err(ApiError::field("event_id", "organizers list the jobs of one of their events")),
-    };
+    let event_id =
+        caller.listing_event(&state, query.event_id, "organizers list the jobs of one of their events").await?;
     let status = query
         .status
         .as_deref()

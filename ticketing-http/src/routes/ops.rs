@@ -7,14 +7,13 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use ticketing_core::ids::EventId;
 use ticketing_core::job::{JobStatus, JobTask};
 use ticketing_core::store::JobFilter;
 use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::auth::{Caller, Reach};
+use crate::auth::Caller;
 use crate::extract::Params;
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
@@ -56,11 +55,8 @@ pub async fn audit(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be from 1 to 500"));
     }
-    let event = match query.event_id {
-        Some(id) => Some(caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?.id()),
-        None if caller.is_superadmin() => None,
-        None => return Err(ApiError::field("event_id", "organizers read the trail of one of their events")),
-    };
+    let event =
+        caller.listing_event(&state, query.event_id, "organizers read the trail of one of their events").await?;
     let entries = state.store().audit_entries(event, limit).await?;
     Ok(Json(entries.iter().map(AuditView::from).collect()))
 }

@@ -593,15 +593,7 @@ pub async fn list(
                 .ok_or_else(|| ApiError::field("status", "not an order status"))?,
         ),
     };
-    let page = query.page.unwrap_or(1);
-    let per_page = query.per_page.unwrap_or(100);
-    if page == 0 {
-        return Err(ApiError::field("page", "pages count from 1"));
-    }
-    if !(1..=500).contains(&per_page) {
-        return Err(ApiError::field("per_page", "must be from 1 to 500"));
-    }
-    let offset = (page - 1).checked_mul(per_page).ok_or_else(|| ApiError::field("page", "too large"))?;
+    let (per_page, offset) = crate::extract::page_window(query.page, query.per_page, 100, 500)?;
     let filter = OrderFilter { event_id: Some(event.id()), status, limit: per_page, offset };
     let orders = state.store().orders(&filter).await?;
     Ok(Json(orders.iter().map(OrderView::bare).collect()))

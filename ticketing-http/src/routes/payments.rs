@@ -13,11 +13,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use ticketing_core::ids::EventId;
 use ticketing_core::payment::{
     DeliveryOutcome, Generic, PaymentDelivery, PaymentProvider, Stripe, WebhookError, read_delivery,
 };
-use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -198,11 +196,7 @@ pub async fn events(
     if !(1..=500).contains(&limit) {
         return Err(ApiError::field("limit", "must be from 1 to 500"));
     }
-    let event_id = match query.event_id {
-        Some(id) => Some(caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?.id()),
-        None if caller.role == Role::Superadmin => None,
-        None => return Err(ApiError::field("event_id", "required: the event whose deliveries to list")),
-    };
+    let event_id = caller.listing_event(&state, query.event_id, "required: the event whose deliveries to list").await?;
     let deliveries = state.store().deliveries(event_id, limit).await?;
     Ok(Json(deliveries.iter().map(|d| DeliveryView::new(d, false)).collect()))
 }

@@ -262,16 +262,7 @@ pub async fn list(
     Params(query): Params<TicketQuery>,
 ) -> Result<Json<Vec<TicketView>>, ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Read).await?;
-    let per_page = query.per_page.unwrap_or(100);
-    if !(1..=500).contains(&per_page) {
-        return Err(ApiError::field("per_page", "must be from 1 to 500"));
-    }
-    let offset = query
-        .page
-        .unwrap_or(1)
-        .checked_sub(1)
-        .and_then(|p| p.checked_mul(per_page))
-        .ok_or_else(|| ApiError::field("page", "pages count from 1"))?;
+    let (per_page, offset) = crate::extract::page_window(query.page, query.per_page, 100, 500)?;
     let filter = TicketFilter {
         event_id: Some(event.id()),
         ticket_type_id: query.ticket_type_id.map(TicketTypeId::from_uuid),

@@ -11,7 +11,7 @@
 //! record and applies nothing), then replaces the order only if its status is still the expected
 //! one, moves its reserved tickets and their counters, and inserts new tickets.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
@@ -93,6 +93,24 @@ async fn link_tickets(conn: &mut Conn, order: &Order, batches: &[TicketBatch<'_>
                 .push_bind(price.get(&t.ticket_type_id()).copied().unwrap_or(0));
         });
         q.build().execute(&mut *conn).await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+/// Gives back the places of tickets that stopped being live: `freed` per type, the type rows in
+/// id order, then the event's row once, the order every writer takes them in.
+async fn free_places(conn: &mut Conn, event: EventId, freed: BTreeMap<Uuid, i64>) -> Result<(), StoreError> {
+    let total: i64 = freed.values().sum();
+    for (type_id, n) in freed {
+        sqlx::query(tickets::COUNTERS[0]).bind(type_id).bind(-n).execute(&mut *conn).await.map_err(db_error)?;
+    }
+    if total > 0 {
+        sqlx::query(tickets::COUNTERS[1])
+            .bind(*event.as_uuid())
+            .bind(-total)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
     }
     Ok(())
 }
@@ -315,28 +333,11 @@ impl OrderRepository for DbStore {
             if !to.is_live() && !moved.is_empty() {
                 let ids: Vec<Uuid> = moved.iter().map(|(id, _)| *id).collect();
                 revoke_links(&mut tx, &ids, change.at).await?;
-                let mut per_type: HashMap<Uuid, i64> = HashMap::new();
+                let mut per_type: BTreeMap<Uuid, i64> = BTreeMap::new();
                 for (_, type_id) in &moved {
                     *per_type.entry(*type_id).or_default() += 1;
                 }
-                let mut types: Vec<_> = per_type.into_iter().collect();
-                types.sort();
-                // Type rows first, then the event's: the order every writer takes them in.
-                for (type_id, n) in types {
-                    sqlx::query(tickets::COUNTERS[0])
-                        .bind(type_id)
-                        .bind(-n)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
-                let total = i64::try_from(moved.len()).unwrap_or(i64::MAX);
-                sqlx::query(tickets::COUNTERS[1])
-                    .bind(*order.event_id().as_uuid())
-                    .bind(-total)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                free_places(&mut tx, order.event_id(), per_type).await?;
             }
         }
         let wanted = write_batches(&mut tx, order.event_id(), change.batches, change.jobs).await?;
@@ -377,7 +378,7 @@ impl OrderRepository for DbStore {
         // order every writer takes them in (a counter per ticket would interleave them).
         let mut updates: Vec<_> = step.tickets.iter().collect();
         updates.sort_by_key(|u| u.next.id());
-        let mut freed: std::collections::BTreeMap<Uuid, i64> = std::collections::BTreeMap::new();
+        let mut freed: BTreeMap<Uuid, i64> = BTreeMap::new();
         for update in &updates {
             let done = rows::bind(
                 sqlx::query(tickets::REPLACE),
@@ -393,18 +394,7 @@ impl OrderRepository for DbStore {
                 *freed.entry(*update.next.ticket_type_id().as_uuid()).or_default() += 1;
             }
         }
-        let total: i64 = freed.values().sum();
-        for (type_id, n) in freed {
-            sqlx::query(tickets::COUNTERS[0]).bind(type_id).bind(-n).execute(&mut *tx).await.map_err(db_error)?;
-        }
-        if total > 0 {
-            sqlx::query(tickets::COUNTERS[1])
-                .bind(*order.event_id().as_uuid())
-                .bind(-total)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        }
+        free_places(&mut tx, order.event_id(), freed).await?;
         // A refunded ticket's links stop working with it.
         let ids: Vec<Uuid> = updates.iter().map(|u| *u.next.id().as_uuid()).collect();
         revoke_links(&mut tx, &ids, refund.at).await?;
