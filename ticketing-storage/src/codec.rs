@@ -128,6 +128,8 @@ pub(crate) enum Param {
     Uuid(Option<Uuid>),
     /// Bytes.
     Bytes(Option<Vec<u8>>),
+    /// A boolean (an integer 0 / 1 on SQLite).
+    Flag(Option<bool>),
 }
 
 impl Param {

@@ -33,6 +33,7 @@ use ticketing_core::env::Clock;
 pub use ticketing_core::store::Store;
 
 mod codec;
+mod exec;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;

@@ -37,13 +37,17 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Transaction};
+use ticketing_core::audit::AuditEntry;
 use ticketing_core::env::Clock;
 use ticketing_core::gate::Gate;
 use ticketing_core::ids::{GateId, UserId};
 use ticketing_core::magic_link::TokenHash;
+use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::scan::ScanSession;
 use ticketing_core::short_code::ShortCode;
-use ticketing_core::store::{CommitOutcome, ScanCommit, ScanView, StoreError};
+use ticketing_core::store::{
+    ChangeOutcome, CommitOutcome, OrderChange, OrderPlacement, Placement, ScanCommit, ScanView, StoreError,
+};
 
 use crate::OpenError;
 use crate::codec::db_error;
@@ -141,5 +145,33 @@ impl PgStore {
 
     async fn hot_commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
         self.pooled_commit_scan(commit).await
+    }
+}
+
+/// A purchase's writes (and the audit entry): each in a write transaction on the pool.
+impl PgStore {
+    async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
+        self.pooled_place_order(placement).await
+    }
+
+    async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        self.pooled_change_order(change).await
+    }
+
+    async fn hot_record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
+        self.pooled_record_delivery(delivery).await
+    }
+
+    async fn read_one<T>(
+        &self,
+        sql: &'static str,
+        params: Vec<crate::codec::Param>,
+        decode: fn(&dyn crate::codec::Columns) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        self.pooled_read_one(sql, params, decode).await
+    }
+
+    async fn hot_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        self.pooled_append_audit(entry).await
     }
 }

@@ -39,13 +39,17 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{SqlitePool, Transaction};
+use ticketing_core::audit::AuditEntry;
 use ticketing_core::env::Clock;
 use ticketing_core::gate::Gate;
 use ticketing_core::ids::{GateId, UserId};
 use ticketing_core::magic_link::TokenHash;
+use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::scan::ScanSession;
 use ticketing_core::short_code::ShortCode;
-use ticketing_core::store::{CommitOutcome, ScanCommit, ScanView, StoreError};
+use ticketing_core::store::{
+    ChangeOutcome, CommitOutcome, OrderChange, OrderPlacement, Placement, ScanCommit, ScanView, StoreError,
+};
 
 use crate::OpenError;
 use crate::codec::db_error;
@@ -209,6 +213,52 @@ impl SqliteStore {
         match &self.lanes {
             Some(lanes) => lanes.commit_scan(commit).await,
             None => self.pooled_commit_scan(commit).await,
+        }
+    }
+}
+
+/// A purchase's writes (placing an order, its payment's change, a delivery that changes nothing,
+/// the audit entry): on the write lane for a database file, where the scans write too, else
+/// through the pool.
+impl SqliteStore {
+    async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.place_order(placement).await,
+            None => self.pooled_place_order(placement).await,
+        }
+    }
+
+    async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.change_order(change).await,
+            None => self.pooled_change_order(change).await,
+        }
+    }
+
+    async fn hot_record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.record_delivery(delivery).await,
+            None => self.pooled_record_delivery(delivery).await,
+        }
+    }
+
+    /// A lookup of one row by key (an event, a type, an order: each purchase reads them).
+    async fn read_one<T: Send + 'static>(
+        &self,
+        sql: &'static str,
+        params: Vec<crate::codec::Param>,
+        decode: fn(&dyn crate::codec::Columns) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.read_one(sql, params, decode).await,
+            None => self.pooled_read_one(sql, params, decode).await,
+        }
+    }
+
+    async fn hot_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        match &self.lanes {
+            Some(lanes) => lanes.append_audit(entry).await,
+            None => self.pooled_append_audit(entry).await,
         }
     }
 }

@@ -11,7 +11,7 @@ use ticketing_core::ticket_type::TicketType;
 use uuid::Uuid;
 
 use super::{Db, DbStore, Query, rows};
-use crate::codec::{count, db_error, join, micros};
+use crate::codec::{Param, count, db_error, join, micros};
 
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
      capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12, doors_open_minutes = $13, \
@@ -110,12 +110,10 @@ impl EventRepository for DbStore {
     }
 
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        let row = sqlx::query("SELECT * FROM events WHERE id = $1")
-            .bind(*id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(rows::event).transpose()
+        self.read_one("SELECT * FROM events WHERE id = $1", vec![Param::Uuid(Some(*id.as_uuid()))], |row| {
+            rows::event(row)
+        })
+        .await
     }
 
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
@@ -197,12 +195,8 @@ impl TicketTypeRepository for DbStore {
     }
 
     async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
-        let row = sqlx::query("SELECT * FROM ticket_types WHERE id = $1")
-            .bind(*id.as_uuid())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
-        row.as_ref().map(rows::ticket_type).transpose()
+        let params = vec![Param::Uuid(Some(*id.as_uuid()))];
+        self.read_one("SELECT * FROM ticket_types WHERE id = $1", params, |row| rows::ticket_type(row)).await
     }
 
     async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {

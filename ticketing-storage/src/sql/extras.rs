@@ -11,14 +11,42 @@ use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
 use uuid::Uuid;
 
-use super::{DbRow, DbStore};
-use crate::codec::{corrupt, db_error, expiry, instant, micros, opt_instant};
+use super::{DbRow, DbStore, rows};
+use crate::codec::{Param, corrupt, db_error, expiry, instant, micros, opt_instant};
 
 fn actor_columns(actor: &Actor) -> (&'static str, Option<String>) {
     match actor {
         Actor::User(id) => ("user", Some(id.to_string())),
         Actor::Client(id) => ("client", Some(id.clone())),
         Actor::System => ("system", None),
+    }
+}
+
+/// Appends an audit entry (see [`audit_params`]).
+pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, event_id, \
+    before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The parameters of [`INSERT_AUDIT`].
+pub(super) fn audit_params(entry: &AuditEntry) -> Vec<Param> {
+    let (kind, actor_id) = actor_columns(&entry.actor);
+    vec![
+        Param::Uuid(Some(*entry.id.as_uuid())),
+        Param::Int(Some(micros(entry.at))),
+        Param::name(kind),
+        Param::Text(actor_id),
+        Param::name(&entry.action),
+        Param::name(&entry.target),
+        Param::Uuid(entry.event_id.map(|e| *e.as_uuid())),
+        Param::Text(entry.before.clone()),
+        Param::Text(entry.after.clone()),
+    ]
+}
+
+/// The audit entry append on the pool's writing connection.
+impl DbStore {
+    pub(super) async fn pooled_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        rows::bind(sqlx::query(INSERT_AUDIT), audit_params(entry)).execute(self.writer()).await.map_err(db_error)?;
+        Ok(())
     }
 }
 
@@ -123,24 +151,7 @@ impl MagicLinkRepository for DbStore {
 #[async_trait]
 impl AuditRepository for DbStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let (kind, actor_id) = actor_columns(&entry.actor);
-        sqlx::query(
-            "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, event_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(*entry.id.as_uuid())
-        .bind(micros(entry.at))
-        .bind(kind)
-        .bind(actor_id)
-        .bind(&entry.action)
-        .bind(&entry.target)
-        .bind(entry.event_id.map(|e| *e.as_uuid()))
-        .bind(&entry.before)
-        .bind(&entry.after)
-        .execute(self.writer())
-        .await
-        .map_err(db_error)?;
-        Ok(())
+        self.hot_append_audit(entry).await
     }
 
     async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {

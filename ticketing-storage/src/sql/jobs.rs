@@ -12,7 +12,8 @@ use ticketing_core::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, LISTED_TASK, SKIP_LOCKED, tickets};
-use crate::codec::{corrupt, count, db_error, instant, micros, opt_instant};
+use crate::codec::{Param, corrupt, count, db_error, instant, micros, opt_instant};
+use crate::exec::Exec;
 
 fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -46,32 +47,35 @@ fn job_from_row(row: &DbRow) -> Result<Job, StoreError> {
 /// Enqueues `job` on `conn`: inside the caller's transaction when `conn` is one, so the job is
 /// written with the change that caused it or not at all.
 pub async fn enqueue_in(conn: &mut Conn, job: &Job) -> Result<(), StoreError> {
+    enqueue_on(conn, job).await
+}
+
+/// [`enqueue_in`] on any statement runner (a SQLite lane's transaction too).
+pub(super) async fn enqueue_on<E: Exec>(e: &mut E, job: &Job) -> Result<(), StoreError> {
     let task = serde_json::to_string(&job.task).map_err(|e| corrupt("job task", e))?;
     let sql = "INSERT INTO jobs (id, kind, task, event_id, priority, status, attempts, max_attempts, run_at, lease_owner, \
                lease_until, progress_done, progress_total, cancel_requested, last_error, created_at, updated_at) \
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-    sqlx::query(sql)
-        .bind(*job.id.as_uuid())
-        .bind(job.kind())
-        .bind(task)
-        .bind(job.event_id.map(|e| *e.as_uuid()))
-        .bind(i64::from(job.priority))
-        .bind(job.status.as_str())
-        .bind(i64::from(job.attempts))
-        .bind(i64::from(job.max_attempts))
-        .bind(micros(job.run_at))
-        .bind(job.lease.as_ref().map(|l| l.worker.clone()))
-        .bind(job.lease.as_ref().map(|l| micros(l.until)))
-        .bind(big(job.progress.done))
-        .bind(big(job.progress.total))
-        .bind(job.cancel_requested)
-        .bind(job.last_error.clone())
-        .bind(micros(job.created_at))
-        .bind(micros(job.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    Ok(())
+    let params = vec![
+        Param::Uuid(Some(*job.id.as_uuid())),
+        Param::name(job.kind()),
+        Param::Text(Some(task)),
+        Param::Uuid(job.event_id.map(|e| *e.as_uuid())),
+        Param::Int(Some(i64::from(job.priority))),
+        Param::name(job.status.as_str()),
+        Param::Int(Some(i64::from(job.attempts))),
+        Param::Int(Some(i64::from(job.max_attempts))),
+        Param::Int(Some(micros(job.run_at))),
+        Param::Text(job.lease.as_ref().map(|l| l.worker.clone())),
+        Param::Int(job.lease.as_ref().map(|l| micros(l.until))),
+        Param::unsigned(job.progress.done),
+        Param::unsigned(job.progress.total),
+        Param::Flag(Some(job.cancel_requested)),
+        Param::Text(job.last_error.clone()),
+        Param::Int(Some(micros(job.created_at))),
+        Param::Int(Some(micros(job.updated_at))),
+    ];
+    e.execute(sql.into(), params).await.map(drop)
 }
 
 async fn fetch(conn: &mut Conn, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -200,7 +204,7 @@ impl JobQueue for DbStore {
         if applied.rows_affected() == 0 {
             return refused(&mut tx, id, lease).await;
         }
-        tickets::insert_in(&mut tx, batch, &[]).await?;
+        tickets::insert_in(&mut *tx, batch, &[]).await?;
         tx.commit().await.map_err(db_error)?;
         Ok(LeaseCheck::Held)
     }

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use sqlx::{QueryBuilder, Row};
+use sqlx::QueryBuilder;
 use ticketing_core::ids::{EventId, OrderId, RefundId, TicketId};
 use ticketing_core::job::Job;
 use ticketing_core::magic_link::TokenHash;
@@ -29,39 +29,47 @@ use ticketing_core::store::{
 use ticketing_core::ticket::Ticket;
 use uuid::Uuid;
 
-use super::{Conn, Db, DbRow, DbStore, jobs, rows, tickets};
-use crate::codec::{corrupt, db_error, micros};
+use super::{Db, DbRow, DbStore, jobs, rows, tickets};
+use crate::codec::{Columns, Param, corrupt, db_error, get, micros};
+use crate::exec::{Decided, Exec, list, values};
 
 fn body(order: &Order) -> Result<String, StoreError> {
     serde_json::to_string(order).map_err(|e| corrupt("order", e))
 }
 
+/// A row's `body` column read back as `T` (an order, a refund, a delivery).
+fn from_body<T: serde::de::DeserializeOwned>(row: &dyn Columns, what: &str) -> Result<T, StoreError> {
+    let body: String = get(row, "body")?;
+    serde_json::from_str(&body).map_err(|e| corrupt(what, e))
+}
+
 fn order_from(row: &DbRow) -> Result<Order, StoreError> {
-    let body: String = row.try_get("body").map_err(db_error)?;
-    serde_json::from_str(&body).map_err(|e| corrupt("order", e))
+    from_body(row, "order")
 }
 
 fn refund_from(row: &DbRow) -> Result<Refund, StoreError> {
-    let body: String = row.try_get("body").map_err(db_error)?;
-    serde_json::from_str(&body).map_err(|e| corrupt("refund", e))
+    from_body(row, "refund")
 }
 
 fn delivery_from(row: &DbRow) -> Result<PaymentDelivery, StoreError> {
-    let body: String = row.try_get("body").map_err(db_error)?;
-    serde_json::from_str(&body).map_err(|e| corrupt("payment delivery", e))
+    from_body(row, "payment delivery")
+}
+
+fn uuid(id: Uuid) -> Param {
+    Param::Uuid(Some(id))
 }
 
 /// Writes the batches of one order (all of `event`) and enqueues `jobs`; returns the places they
 /// take, per type, for [`tickets::take_places`] (called last: on Postgres the type and event rows
 /// are every sale's hot rows, so their locks are held only from there to the commit).
-async fn write_batches(
-    conn: &mut Conn,
+async fn write_batches<E: Exec>(
+    e: &mut E,
     event: EventId,
     batches: &[TicketBatch<'_>],
     jobs: &[Job],
 ) -> Result<Vec<(Uuid, u32)>, StoreError> {
     for job in jobs {
-        jobs::enqueue_in(conn, job).await?;
+        jobs::enqueue_on(e, job).await?;
     }
     let mut wanted = Vec::with_capacity(batches.len());
     for batch in batches {
@@ -71,93 +79,292 @@ async fn write_batches(
         }
         let live = batch.tickets.iter().filter(|t| t.status().is_live()).count();
         wanted.push((*first.ticket_type_id().as_uuid(), u32::try_from(live).unwrap_or(u32::MAX)));
-        tickets::write_batch(conn, batch).await?;
+        tickets::write_batch(e, batch).await?;
     }
     Ok(wanted)
 }
 
 /// Takes the places `wanted` of `event` (nothing when empty).
-async fn take(conn: &mut Conn, event: EventId, wanted: &[(Uuid, u32)]) -> Result<(), StoreError> {
-    if wanted.is_empty() { Ok(()) } else { tickets::take_places(conn, *event.as_uuid(), wanted).await }
+async fn take<E: Exec>(e: &mut E, event: EventId, wanted: &[(Uuid, u32)]) -> Result<(), StoreError> {
+    if wanted.is_empty() { Ok(()) } else { tickets::take_places(e, *event.as_uuid(), wanted).await }
 }
 
 /// Links each ticket of `batches` to `order` at its line's unit price.
-async fn link_tickets(conn: &mut Conn, order: &Order, batches: &[TicketBatch<'_>]) -> Result<(), StoreError> {
+async fn link_tickets<E: Exec>(e: &mut E, order: &Order, batches: &[TicketBatch<'_>]) -> Result<(), StoreError> {
     let price: HashMap<_, _> = order.lines().iter().map(|l| (l.ticket_type_id, l.unit_price.minor())).collect();
     let all: Vec<&Ticket> = batches.iter().flat_map(|b| b.tickets.iter()).collect();
     for chunk in all.chunks(1000) {
-        let mut q = QueryBuilder::<Db>::new("INSERT INTO order_tickets (ticket_id, order_id, price_minor) ");
-        q.push_values(chunk, |mut row, t| {
-            row.push_bind(*t.id().as_uuid())
-                .push_bind(*order.id().as_uuid())
-                .push_bind(price.get(&t.ticket_type_id()).copied().unwrap_or(0));
-        });
-        q.build().execute(&mut *conn).await.map_err(db_error)?;
+        let mut params = Vec::with_capacity(chunk.len() * 3);
+        for t in chunk {
+            params.extend([
+                uuid(*t.id().as_uuid()),
+                uuid(*order.id().as_uuid()),
+                Param::Int(Some(price.get(&t.ticket_type_id()).copied().unwrap_or(0))),
+            ]);
+        }
+        let sql =
+            format!("INSERT INTO order_tickets (ticket_id, order_id, price_minor) VALUES {}", values(3, chunk.len()));
+        e.execute(sql.into(), params).await?;
     }
     Ok(())
 }
 
 /// Gives back the places of tickets that stopped being live: `freed` per type, the type rows in
 /// id order, then the event's row once, the order every writer takes them in.
-async fn free_places(conn: &mut Conn, event: EventId, freed: BTreeMap<Uuid, i64>) -> Result<(), StoreError> {
+async fn free_places<E: Exec>(e: &mut E, event: EventId, freed: BTreeMap<Uuid, i64>) -> Result<(), StoreError> {
     let total: i64 = freed.values().sum();
     for (type_id, n) in freed {
-        sqlx::query(tickets::COUNTERS[0]).bind(type_id).bind(-n).execute(&mut *conn).await.map_err(db_error)?;
+        e.execute(tickets::COUNTERS[0].into(), vec![uuid(type_id), Param::Int(Some(-n))]).await?;
     }
     if total > 0 {
-        sqlx::query(tickets::COUNTERS[1])
-            .bind(*event.as_uuid())
-            .bind(-total)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_error)?;
+        e.execute(tickets::COUNTERS[1].into(), vec![uuid(*event.as_uuid()), Param::Int(Some(-total))]).await?;
     }
     Ok(())
 }
 
 /// Revokes, at `at`, the live links of the tickets `ids` (inside the caller's transaction).
-async fn revoke_links(conn: &mut Conn, ids: &[Uuid], at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
+async fn revoke_links<E: Exec>(e: &mut E, ids: &[Uuid], at: chrono::DateTime<chrono::Utc>) -> Result<(), StoreError> {
     for chunk in ids.chunks(1000) {
-        let mut q = QueryBuilder::<Db>::new("UPDATE magic_links SET revoked_at = ");
-        q.push_bind(micros(at)).push(" WHERE revoked_at IS NULL AND ticket_id IN (");
-        let mut list = q.separated(", ");
-        for id in chunk {
-            list.push_bind(*id);
-        }
-        q.push(")");
-        q.build().execute(&mut *conn).await.map_err(db_error)?;
+        let sql = format!(
+            "UPDATE magic_links SET revoked_at = $1 WHERE revoked_at IS NULL AND ticket_id IN ({})",
+            list(2, chunk.len())
+        );
+        let mut params = Vec::with_capacity(chunk.len() + 1);
+        params.push(Param::Int(Some(micros(at))));
+        params.extend(chunk.iter().map(|id| uuid(*id)));
+        e.execute(sql.into(), params).await?;
     }
     Ok(())
 }
 
 /// Records a delivery inside the caller's transaction; the first record if it was recorded
 /// before (then the caller writes nothing).
-async fn record_in(conn: &mut Conn, d: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
+async fn record_in<E: Exec>(e: &mut E, d: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
     let body = serde_json::to_string(d).map_err(|e| corrupt("payment delivery", e))?;
-    let done = sqlx::query(
-        "INSERT INTO payment_deliveries (provider, provider_event_id, event_id, order_id, outcome, received_at, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_event_id) DO NOTHING",
-    )
-    .bind(&d.provider)
-    .bind(&d.event_id)
-    .bind(d.ticketing_event_id.map(|e| *e.as_uuid()))
-    .bind(d.order_id.map(|o| *o.as_uuid()))
-    .bind(d.outcome.as_str())
-    .bind(micros(d.received_at))
-    .bind(body)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    if done.rows_affected() == 1 {
+    let params = vec![
+        Param::name(&d.provider),
+        Param::name(&d.event_id),
+        Param::Uuid(d.ticketing_event_id.map(|e| *e.as_uuid())),
+        Param::Uuid(d.order_id.map(|o| *o.as_uuid())),
+        Param::name(d.outcome.as_str()),
+        Param::Int(Some(micros(d.received_at))),
+        Param::Text(Some(body)),
+    ];
+    let sql = "INSERT INTO payment_deliveries (provider, provider_event_id, event_id, order_id, outcome, received_at, \
+               body) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_event_id) DO NOTHING";
+    if e.execute(sql.into(), params).await? == 1 {
         return Ok(None);
     }
-    let row = sqlx::query("SELECT body FROM payment_deliveries WHERE provider = $1 AND provider_event_id = $2")
-        .bind(&d.provider)
-        .bind(&d.event_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    delivery_from(&row).map(Some)
+    let sql = "SELECT body FROM payment_deliveries WHERE provider = $1 AND provider_event_id = $2";
+    let first = e.query_opt(sql.into(), vec![Param::name(&d.provider), Param::name(&d.event_id)], |row| {
+        from_body(row, "payment delivery")
+    });
+    first.await?.ok_or(StoreError::NotFound("payment delivery")).map(Some)
+}
+
+/// [`OrderRepository::place_order`] inside the caller's write transaction.
+pub(super) async fn place_in<E: Exec>(
+    e: &mut E,
+    placement: &OrderPlacement<'_>,
+) -> Result<Decided<Placement>, StoreError> {
+    let order = placement.order;
+    let event = *order.event_id().as_uuid();
+    if let Some(key) = placement.idempotency_key {
+        let sql = "SELECT body FROM orders WHERE event_id = $1 AND idempotency_key = $2";
+        let existing =
+            e.query_opt(sql.into(), vec![uuid(event), Param::name(key)], |row| from_body(row, "order")).await?;
+        if let Some(existing) = existing {
+            return Ok(Decided::Rollback(Placement::Existing(existing)));
+        }
+    }
+    let wanted = write_batches(e, order.event_id(), placement.batches, placement.jobs).await?;
+    let mut stored = order.clone();
+    if placement.receipt {
+        // A desk sale's number is written in the order: its places and the event's row first.
+        take(e, order.event_id(), &wanted).await?;
+        // After the tickets' places: the event's row is the last one taken.
+        let sql = "UPDATE events SET receipts_issued = receipts_issued + 1 WHERE id = $1 RETURNING receipts_issued";
+        let receipt: i64 = e
+            .query_opt(sql.into(), vec![uuid(event)], |row| get(row, "receipts_issued"))
+            .await?
+            .ok_or(StoreError::NotFound("event"))?;
+        stored = stored.with_receipt(u64::try_from(receipt).map_err(|_| corrupt("receipt", receipt))?);
+    }
+    let payment = stored.payment();
+    let params = vec![
+        uuid(*stored.id().as_uuid()),
+        uuid(event),
+        Param::name(stored.status().as_str()),
+        Param::name(stored.channel().as_str()),
+        Param::bytes(&stored.token_hash().0),
+        Param::Text(placement.idempotency_key.map(str::to_owned)),
+        Param::Text(payment.and_then(|p| p.provider.clone())),
+        Param::Text(payment.and_then(|p| p.reference.clone())),
+        Param::Int(stored.receipt().map(|r| i64::try_from(r).unwrap_or(i64::MAX))),
+        Param::Int(Some(micros(stored.created_at()))),
+        Param::Int(Some(micros(stored.hold_expires_at()))),
+        Param::Text(Some(body(&stored)?)),
+        Param::name(stored.total().currency().code()),
+    ];
+    let sql = "INSERT INTO orders (id, event_id, status, channel, token_hash, idempotency_key, provider, reference, \
+               receipt, created_at, hold_expires_at, body, currency) \
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    e.execute(sql.into(), params).await?;
+    link_tickets(e, &stored, placement.batches).await?;
+    if !placement.receipt {
+        take(e, order.event_id(), &wanted).await?;
+    }
+    Ok(Decided::Commit(Placement::Placed(stored)))
+}
+
+/// [`OrderRepository::change_order`] inside the caller's write transaction.
+pub(super) async fn change_in<E: Exec>(
+    e: &mut E,
+    change: &OrderChange<'_>,
+) -> Result<Decided<ChangeOutcome>, StoreError> {
+    let order = change.order;
+    if let Some(delivery) = change.delivery
+        && let Some(first) = record_in(e, delivery).await?
+    {
+        return Ok(Decided::Rollback(ChangeOutcome::Duplicate(Box::new(first))));
+    }
+    let payment = order.payment();
+    let params = vec![
+        uuid(*order.id().as_uuid()),
+        Param::name(change.expected.as_str()),
+        Param::name(order.status().as_str()),
+        Param::Text(payment.and_then(|p| p.provider.clone())),
+        Param::Text(payment.and_then(|p| p.reference.clone())),
+        Param::Text(Some(body(order)?)),
+        Param::Int(Some(order.refunded_minor())),
+    ];
+    // A refund recorded since the order was read changes `refunded_minor`: stale too.
+    let sql = "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 \
+               WHERE id = $1 AND status = $2 AND refunded_minor = $7";
+    if e.execute(sql.into(), params).await? == 0 {
+        let found =
+            e.query_opt("SELECT id FROM orders WHERE id = $1".into(), vec![uuid(*order.id().as_uuid())], |_| Ok(()));
+        return if found.await?.is_some() {
+            Ok(Decided::Rollback(ChangeOutcome::Stale))
+        } else {
+            Err(StoreError::NotFound("order"))
+        };
+    }
+    if let Some(action) = change.reserved_action {
+        let to = status::next(TicketStatus::Reserved, action).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let sql = "UPDATE tickets SET status = $2, version = version + 1, updated_at = $3 \
+                   WHERE status = 'reserved' AND id IN (SELECT ticket_id FROM order_tickets WHERE order_id = $1) \
+                   RETURNING id, ticket_type_id";
+        let params = vec![uuid(*order.id().as_uuid()), Param::name(to.as_str()), Param::Int(Some(micros(change.at)))];
+        let moved: Vec<(Uuid, Uuid)> =
+            e.query(sql.into(), params, |row| Ok((get(row, "id")?, get(row, "ticket_type_id")?))).await?;
+        if !to.is_live() && !moved.is_empty() {
+            let ids: Vec<Uuid> = moved.iter().map(|(id, _)| *id).collect();
+            revoke_links(e, &ids, change.at).await?;
+            let mut per_type: BTreeMap<Uuid, i64> = BTreeMap::new();
+            for (_, type_id) in &moved {
+                *per_type.entry(*type_id).or_default() += 1;
+            }
+            free_places(e, order.event_id(), per_type).await?;
+        }
+    }
+    let wanted = write_batches(e, order.event_id(), change.batches, change.jobs).await?;
+    link_tickets(e, order, change.batches).await?;
+    take(e, order.event_id(), &wanted).await?;
+    Ok(Decided::Commit(ChangeOutcome::Applied))
+}
+
+/// [`OrderRepository::record_delivery`] inside the caller's write transaction.
+pub(super) async fn record_delivery_in<E: Exec>(
+    e: &mut E,
+    delivery: &PaymentDelivery,
+) -> Result<Decided<Option<PaymentDelivery>>, StoreError> {
+    record_in(e, delivery).await.map(Decided::Commit)
+}
+
+/// [`OrderRepository::refund`] inside the caller's write transaction.
+async fn refund_in<E: Exec>(e: &mut E, step: &RefundStep<'_>) -> Result<Decided<ChangeOutcome>, StoreError> {
+    let (order, refund) = (step.order, step.refund);
+    if let Some(delivery) = step.delivery
+        && let Some(first) = record_in(e, delivery).await?
+    {
+        return Ok(Decided::Rollback(ChangeOutcome::Duplicate(Box::new(first))));
+    }
+    let params = vec![
+        uuid(*order.id().as_uuid()),
+        Param::Int(Some(step.expected_refunded)),
+        Param::Int(Some(order.refunded_minor())),
+        Param::Text(Some(body(order)?)),
+    ];
+    let sql = "UPDATE orders SET refunded_minor = $3, body = $4 WHERE id = $1 AND refunded_minor = $2";
+    if e.execute(sql.into(), params).await? == 0 {
+        return Ok(Decided::Rollback(ChangeOutcome::Stale));
+    }
+    // Tickets in id order, then their counters: type rows in id order, then the event's, the
+    // order every writer takes them in (a counter per ticket would interleave them).
+    let mut updates: Vec<_> = step.tickets.iter().collect();
+    updates.sort_by_key(|u| u.next.id());
+    let mut freed: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for update in &updates {
+        if e.execute(tickets::REPLACE.into(), tickets::replace_params(&update.next, update.expected_version)).await?
+            == 0
+        {
+            return Ok(Decided::Rollback(ChangeOutcome::Stale));
+        }
+        if update.was_live && !update.next.status().is_live() {
+            *freed.entry(*update.next.ticket_type_id().as_uuid()).or_default() += 1;
+        }
+    }
+    free_places(e, order.event_id(), freed).await?;
+    // A refunded ticket's links stop working with it.
+    let ids: Vec<Uuid> = updates.iter().map(|u| *u.next.id().as_uuid()).collect();
+    revoke_links(e, &ids, refund.at).await?;
+    for job in step.jobs {
+        jobs::enqueue_on(e, job).await?;
+    }
+    let params = vec![
+        uuid(*refund.id.as_uuid()),
+        uuid(*refund.order_id.as_uuid()),
+        uuid(*refund.event_id.as_uuid()),
+        Param::name(refund.status.as_str()),
+        Param::Int(Some(micros(refund.at))),
+        Param::Text(Some(serde_json::to_string(refund).map_err(|e| corrupt("refund", e))?)),
+    ];
+    let sql = "INSERT INTO refunds (id, order_id, event_id, status, at, body) VALUES ($1, $2, $3, $4, $5, $6)";
+    e.execute(sql.into(), params).await?;
+    Ok(Decided::Commit(ChangeOutcome::Applied))
+}
+
+/// Ends the step `decided` in `tx`: commits its writes, or drops them.
+async fn finish<T>(tx: sqlx::Transaction<'static, Db>, decided: Decided<T>) -> Result<T, StoreError> {
+    match decided {
+        Decided::Commit(done) => tx.commit().await.map_err(db_error).map(|()| done),
+        Decided::Rollback(done) => Ok(done),
+    }
+}
+
+/// The order writes on a pooled connection (each in a write transaction of its own).
+impl DbStore {
+    pub(super) async fn pooled_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let decided = place_in(&mut *tx, placement).await?;
+        finish(tx, decided).await
+    }
+
+    pub(super) async fn pooled_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let decided = change_in(&mut *tx, change).await?;
+        finish(tx, decided).await
+    }
+
+    pub(super) async fn pooled_record_delivery(
+        &self,
+        delivery: &PaymentDelivery,
+    ) -> Result<Option<PaymentDelivery>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let decided = record_delivery_in(&mut *tx, delivery).await?;
+        finish(tx, decided).await
+    }
 }
 
 async fn one_order(
@@ -171,67 +378,12 @@ async fn one_order(
 #[async_trait]
 impl OrderRepository for DbStore {
     async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
-        let order = placement.order;
-        let mut tx = self.begin_write().await?;
-        if let Some(key) = placement.idempotency_key {
-            let row = sqlx::query("SELECT body FROM orders WHERE event_id = $1 AND idempotency_key = $2")
-                .bind(*order.event_id().as_uuid())
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            if let Some(row) = row {
-                return Ok(Placement::Existing(order_from(&row)?));
-            }
-        }
-        let wanted = write_batches(&mut tx, order.event_id(), placement.batches, placement.jobs).await?;
-        let mut stored = order.clone();
-        if placement.receipt {
-            // A desk sale's number is written in the order: its places and the event's row first.
-            take(&mut tx, order.event_id(), &wanted).await?;
-            // After the tickets' places: the event's row is the last one taken.
-            let receipt: i64 = sqlx::query_scalar(
-                "UPDATE events SET receipts_issued = receipts_issued + 1 WHERE id = $1 RETURNING receipts_issued",
-            )
-            .bind(*order.event_id().as_uuid())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?
-            .ok_or(StoreError::NotFound("event"))?;
-            stored = stored.with_receipt(u64::try_from(receipt).map_err(|_| corrupt("receipt", receipt))?);
-        }
-        let payment = stored.payment();
-        sqlx::query(
-            "INSERT INTO orders (id, event_id, status, channel, token_hash, idempotency_key, provider, reference, \
-             receipt, created_at, hold_expires_at, body, currency) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(*stored.id().as_uuid())
-        .bind(*stored.event_id().as_uuid())
-        .bind(stored.status().as_str())
-        .bind(stored.channel().as_str())
-        .bind(&stored.token_hash().0[..])
-        .bind(placement.idempotency_key)
-        .bind(payment.and_then(|p| p.provider.as_deref()))
-        .bind(payment.and_then(|p| p.reference.as_deref()))
-        .bind(stored.receipt().map(|r| i64::try_from(r).unwrap_or(i64::MAX)))
-        .bind(micros(stored.created_at()))
-        .bind(micros(stored.hold_expires_at()))
-        .bind(body(&stored)?)
-        .bind(stored.total().currency().code().to_owned())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        link_tickets(&mut tx, &stored, placement.batches).await?;
-        if !placement.receipt {
-            take(&mut tx, order.event_id(), &wanted).await?;
-        }
-        tx.commit().await.map_err(db_error)?;
-        Ok(Placement::Placed(stored))
+        self.hot_place_order(placement).await
     }
 
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        one_order(sqlx::query("SELECT body FROM orders WHERE id = $1").bind(*id.as_uuid()), &self.pool).await
+        self.read_one("SELECT body FROM orders WHERE id = $1", vec![uuid(*id.as_uuid())], |row| from_body(row, "order"))
+            .await
     }
 
     async fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError> {
@@ -286,133 +438,17 @@ impl OrderRepository for DbStore {
     }
 
     async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
-        let order = change.order;
-        let mut tx = self.begin_write().await?;
-        if let Some(delivery) = change.delivery
-            && let Some(first) = record_in(&mut tx, delivery).await?
-        {
-            return Ok(ChangeOutcome::Duplicate(Box::new(first)));
-        }
-        let payment = order.payment();
-        let done = sqlx::query(
-            // A refund recorded since the order was read changes `refunded_minor`: stale too.
-            "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 \
-             WHERE id = $1 AND status = $2 AND refunded_minor = $7",
-        )
-        .bind(*order.id().as_uuid())
-        .bind(change.expected.as_str())
-        .bind(order.status().as_str())
-        .bind(payment.and_then(|p| p.provider.as_deref()))
-        .bind(payment.and_then(|p| p.reference.as_deref()))
-        .bind(body(order)?)
-        .bind(order.refunded_minor())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM orders WHERE id = $1)")
-                .bind(*order.id().as_uuid())
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            return if exists { Ok(ChangeOutcome::Stale) } else { Err(StoreError::NotFound("order")) };
-        }
-        if let Some(action) = change.reserved_action {
-            let to = status::next(TicketStatus::Reserved, action).map_err(|e| StoreError::Conflict(e.to_string()))?;
-            let moved: Vec<(Uuid, Uuid)> = sqlx::query_as(
-                "UPDATE tickets SET status = $2, version = version + 1, updated_at = $3 \
-                 WHERE status = 'reserved' AND id IN (SELECT ticket_id FROM order_tickets WHERE order_id = $1) \
-                 RETURNING id, ticket_type_id",
-            )
-            .bind(*order.id().as_uuid())
-            .bind(to.as_str())
-            .bind(micros(change.at))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if !to.is_live() && !moved.is_empty() {
-                let ids: Vec<Uuid> = moved.iter().map(|(id, _)| *id).collect();
-                revoke_links(&mut tx, &ids, change.at).await?;
-                let mut per_type: BTreeMap<Uuid, i64> = BTreeMap::new();
-                for (_, type_id) in &moved {
-                    *per_type.entry(*type_id).or_default() += 1;
-                }
-                free_places(&mut tx, order.event_id(), per_type).await?;
-            }
-        }
-        let wanted = write_batches(&mut tx, order.event_id(), change.batches, change.jobs).await?;
-        link_tickets(&mut tx, order, change.batches).await?;
-        take(&mut tx, order.event_id(), &wanted).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(ChangeOutcome::Applied)
+        self.hot_change_order(change).await
     }
 
     async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
-        let mut tx = self.begin_write().await?;
-        let first = record_in(&mut tx, delivery).await?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(first)
+        self.hot_record_delivery(delivery).await
     }
 
     async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
-        let (order, refund) = (step.order, step.refund);
         let mut tx = self.begin_write().await?;
-        if let Some(delivery) = step.delivery
-            && let Some(first) = record_in(&mut tx, delivery).await?
-        {
-            return Ok(ChangeOutcome::Duplicate(Box::new(first)));
-        }
-        let done =
-            sqlx::query("UPDATE orders SET refunded_minor = $3, body = $4 WHERE id = $1 AND refunded_minor = $2")
-                .bind(*order.id().as_uuid())
-                .bind(step.expected_refunded)
-                .bind(order.refunded_minor())
-                .bind(body(order)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            return Ok(ChangeOutcome::Stale);
-        }
-        // Tickets in id order, then their counters: type rows in id order, then the event's, the
-        // order every writer takes them in (a counter per ticket would interleave them).
-        let mut updates: Vec<_> = step.tickets.iter().collect();
-        updates.sort_by_key(|u| u.next.id());
-        let mut freed: BTreeMap<Uuid, i64> = BTreeMap::new();
-        for update in &updates {
-            let done = rows::bind(
-                sqlx::query(tickets::REPLACE),
-                tickets::replace_params(&update.next, update.expected_version),
-            )
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-            if done.rows_affected() == 0 {
-                return Ok(ChangeOutcome::Stale);
-            }
-            if update.was_live && !update.next.status().is_live() {
-                *freed.entry(*update.next.ticket_type_id().as_uuid()).or_default() += 1;
-            }
-        }
-        free_places(&mut tx, order.event_id(), freed).await?;
-        // A refunded ticket's links stop working with it.
-        let ids: Vec<Uuid> = updates.iter().map(|u| *u.next.id().as_uuid()).collect();
-        revoke_links(&mut tx, &ids, refund.at).await?;
-        for job in step.jobs {
-            jobs::enqueue_in(&mut tx, job).await?;
-        }
-        sqlx::query("INSERT INTO refunds (id, order_id, event_id, status, at, body) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(*refund.id.as_uuid())
-            .bind(*refund.order_id.as_uuid())
-            .bind(*refund.event_id.as_uuid())
-            .bind(refund.status.as_str())
-            .bind(micros(refund.at))
-            .bind(serde_json::to_string(refund).map_err(|e| corrupt("refund", e))?)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(ChangeOutcome::Applied)
+        let decided = refund_in(&mut *tx, step).await?;
+        finish(tx, decided).await
     }
 
     async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {

@@ -1,6 +1,8 @@
 //! Rows back to domain values. A row that no longer validates is `StoreError::Corrupt`.
 
-use sqlx::Row;
+use std::borrow::Cow;
+
+use sqlx::{AssertSqlSafe, Row};
 use ticketing_core::event::{Event, EventSpec};
 use ticketing_core::gate::{Gate, GateSpec};
 use ticketing_core::ids::{EventId, GateId, TicketId, TicketTypeId, UserId};
@@ -11,8 +13,9 @@ use uuid::Uuid;
 
 use ticketing_core::store::StoreError;
 
-use super::{DbRow, Query};
+use super::{Conn, DbRow, DbStore, Query};
 use crate::codec::{Column, Columns, Param, corrupt, count, date, db_error, get, instant, opt_instant, split};
+use crate::exec::Exec;
 
 impl Columns for DbRow {
     fn text(&self, column: &str) -> Result<Option<String>, StoreError> {
@@ -40,6 +43,37 @@ impl Columns for DbRow {
     }
 }
 
+/// The shared steps on one of this driver's connections (a transaction's, usually).
+impl Exec for Conn {
+    async fn execute(&mut self, sql: Cow<'static, str>, params: Vec<Param>) -> Result<u64, StoreError> {
+        let done = bind(sqlx::query(AssertSqlSafe(sql)), params).execute(&mut *self).await.map_err(db_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn query<T>(
+        &mut self,
+        sql: Cow<'static, str>,
+        params: Vec<Param>,
+        mut decode: impl FnMut(&dyn Columns) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(&mut *self).await.map_err(db_error)?;
+        rows.iter().map(|row| decode(row)).collect()
+    }
+}
+
+/// A lookup of one row through the pool.
+impl DbStore {
+    pub(super) async fn pooled_read_one<T>(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        decode: fn(&dyn Columns) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let row = bind(sqlx::query(sql), params).fetch_optional(&self.pool).await.map_err(db_error)?;
+        row.as_ref().map(|row| decode(row)).transpose()
+    }
+}
+
 /// Binds `params`, in order, after whatever `query` has bound already.
 pub(super) fn bind(query: Query<'_>, params: Vec<Param>) -> Query<'_> {
     params.into_iter().fold(query, |query, param| match param {
@@ -48,6 +82,7 @@ pub(super) fn bind(query: Query<'_>, params: Vec<Param>) -> Query<'_> {
         Param::Text(v) => query.bind(v),
         Param::Uuid(v) => query.bind(v),
         Param::Bytes(v) => query.bind(v),
+        Param::Flag(v) => query.bind(v),
     })
 }
 

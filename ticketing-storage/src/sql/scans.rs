@@ -378,7 +378,7 @@ impl DbStore {
             }
         }
         if let Some(update) = &commit.ticket
-            && !tickets::replace(&mut tx, &update.next, update.expected_version, Some(update.was_live)).await?
+            && !tickets::replace(&mut *tx, &update.next, update.expected_version, Some(update.was_live)).await?
         {
             return Ok(CommitOutcome::TicketChanged);
         }

@@ -12,8 +12,9 @@ use ticketing_core::status::TicketStatus;
 use ticketing_core::store::{StoreError, TicketBatch, TicketFilter, TicketRepository};
 use ticketing_core::ticket::Ticket;
 
-use super::{Conn, Db, DbStore, jobs, rows};
-use crate::codec::{Param, corrupt, count, day, db_error, micros};
+use super::{Db, DbStore, jobs, rows};
+use crate::codec::{Param, corrupt, count, day, db_error, get, micros};
+use crate::exec::{Exec, values};
 
 /// Rows per INSERT statement (14 parameters each, well under SQLite's 32,766).
 const INSERT_CHUNK: usize = 1000;
@@ -60,8 +61,8 @@ pub(super) fn counter_rows(ticket: &Ticket) -> [uuid::Uuid; 2] {
 /// Replaces a ticket if its version is still `expected`, moving the counters when it stops (or
 /// starts) being live. `was_live` is the liveness at `expected`, when the caller knows it; else it
 /// is read. `Ok(false)` when the compare-and-set lost.
-pub(super) async fn replace(
-    conn: &mut Conn,
+pub(super) async fn replace<E: Exec>(
+    e: &mut E,
     ticket: &Ticket,
     expected: u64,
     was_live: Option<bool>,
@@ -69,38 +70,33 @@ pub(super) async fn replace(
     let was_live = match was_live {
         Some(was_live) => was_live,
         None => {
-            let before: Option<(String,)> = sqlx::query_as("SELECT status FROM tickets WHERE id = $1 AND version = $2")
-                .bind(*ticket.id().as_uuid())
-                .bind(i64::try_from(expected).unwrap_or(i64::MAX))
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
-            let Some((before,)) = before else { return Ok(false) };
+            let params = vec![Param::Uuid(Some(*ticket.id().as_uuid())), Param::unsigned(expected)];
+            let before = e.query_opt(STATUS_AT.into(), params, |row| get::<String, _>(row, "status")).await?;
+            let Some(before) = before else { return Ok(false) };
             before.parse::<TicketStatus>().map_err(|_| corrupt("ticket status", &before))?.is_live()
         }
     };
-    let done = rows::bind(sqlx::query(REPLACE), replace_params(ticket, expected))
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    if done.rows_affected() == 0 {
+    if e.execute(REPLACE.into(), replace_params(ticket, expected)).await? == 0 {
         return Ok(false);
     }
     let is_live = ticket.status().is_live();
     if was_live != is_live {
-        let delta: i64 = if is_live { 1 } else { -1 };
+        let delta = Param::Int(Some(if is_live { 1 } else { -1 }));
         for (sql, id) in COUNTERS.into_iter().zip(counter_rows(ticket)) {
-            sqlx::query(sql).bind(id).bind(delta).execute(&mut *conn).await.map_err(db_error)?;
+            e.execute(sql.into(), vec![Param::Uuid(Some(id)), delta.clone()]).await?;
         }
     }
     Ok(true)
 }
 
-/// Inserts tickets of one type on `conn` (inside the caller's transaction) within the type's quota
+/// A ticket's status at a version.
+const STATUS_AT: &str = "SELECT status FROM tickets WHERE id = $1 AND version = $2";
+
+/// Inserts tickets of one type on `e` (inside the caller's transaction) within the type's quota
 /// and the event's capacity, with their links and pins and the jobs they cause.
-pub(super) async fn insert_in(conn: &mut Conn, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
+pub(super) async fn insert_in<E: Exec>(e: &mut E, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
     for job in jobs {
-        jobs::enqueue_in(conn, job).await?;
+        jobs::enqueue_on(e, job).await?;
     }
     let tickets = batch.tickets;
     let Some(first) = tickets.first() else { return Ok(()) };
@@ -110,15 +106,27 @@ pub(super) async fn insert_in(conn: &mut Conn, batch: &TicketBatch<'_>, jobs: &[
     let live = tickets.iter().filter(|t| t.status().is_live()).count();
     // More than u32::MAX tickets in one batch cannot fit any quota: saturating keeps that true.
     let requested = u32::try_from(live).unwrap_or(u32::MAX);
-    take_places(conn, *first.event_id().as_uuid(), &[(*first.ticket_type_id().as_uuid(), requested)]).await?;
-    write_batch(conn, batch).await
+    take_places(e, *first.event_id().as_uuid(), &[(*first.ticket_type_id().as_uuid(), requested)]).await?;
+    write_batch(e, batch).await
 }
+
+/// Takes `$2` places of the type `$1` of the event `$3`, within its quota.
+const TAKE_TYPE: &str = "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
+    AND live_tickets + $2 <= quota";
+/// Takes `$2` places of the event `$1`, within its capacity.
+const TAKE_EVENT: &str =
+    "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity";
+
+/// A type's quota and places taken, when a take was refused.
+const TYPE_ROOM: &str = "SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2";
+/// An event's capacity and places taken, when a take was refused.
+const EVENT_ROOM: &str = "SELECT capacity, live_tickets FROM events WHERE id = $1";
 
 /// Takes `n` places of each type of `event` (within the type's quota) and their sum of the
 /// event's capacity, by conditional updates: the type rows first, in id order, then the event's
 /// row, the order every writer takes them in (so two writers never deadlock).
-pub(super) async fn take_places(
-    conn: &mut Conn,
+pub(super) async fn take_places<E: Exec>(
+    e: &mut E,
     event: uuid::Uuid,
     wanted: &[(uuid::Uuid, u32)],
 ) -> Result<(), StoreError> {
@@ -127,45 +135,25 @@ pub(super) async fn take_places(
     let mut total: u32 = 0;
     for &(type_id, requested) in &wanted {
         total = total.saturating_add(requested);
-        let taken = sqlx::query(
-            "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
-                 AND live_tickets + $2 <= quota",
-        )
-        .bind(type_id)
-        .bind(i64::from(requested))
-        .bind(event)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
-        if taken.rows_affected() == 0 {
-            let row: Option<(i64, i64)> =
-                sqlx::query_as("SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2")
-                    .bind(type_id)
-                    .bind(event)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
+        let params = vec![Param::Uuid(Some(type_id)), Param::Int(Some(requested.into())), Param::Uuid(Some(event))];
+        if e.execute(TAKE_TYPE.into(), params).await? == 0 {
+            let params = vec![Param::Uuid(Some(type_id)), Param::Uuid(Some(event))];
+            let row = e
+                .query_opt(TYPE_ROOM.into(), params, |r| {
+                    Ok((count(get(r, "quota")?)?, count(get(r, "live_tickets")?)?))
+                })
+                .await?;
             let (quota, type_live) = row.ok_or(StoreError::NotFound("ticket type"))?;
-            let (quota, type_live) = (count(quota)?, count(type_live)?);
             return Err(QuotaError::TypeQuota { quota, remaining: quota.saturating_sub(type_live), requested }.into());
         }
     }
-    let taken = sqlx::query(
-        "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity",
-    )
-    .bind(event)
-    .bind(i64::from(total))
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    if taken.rows_affected() == 0 {
-        let (capacity, event_live): (i64, i64) =
-            sqlx::query_as("SELECT capacity, live_tickets FROM events WHERE id = $1")
-                .bind(event)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_error)?;
-        let (capacity, event_live) = (count(capacity)?, count(event_live)?);
+    if e.execute(TAKE_EVENT.into(), vec![Param::Uuid(Some(event)), Param::Int(Some(total.into()))]).await? == 0 {
+        let row = e
+            .query_opt(EVENT_ROOM.into(), vec![Param::Uuid(Some(event))], |r| {
+                Ok((count(get(r, "capacity")?)?, count(get(r, "live_tickets")?)?))
+            })
+            .await?;
+        let (capacity, event_live) = row.ok_or(StoreError::NotFound("event"))?;
         return Err(QuotaError::EventCapacity {
             capacity,
             remaining: capacity.saturating_sub(event_live),
@@ -176,62 +164,77 @@ pub(super) async fn take_places(
     Ok(())
 }
 
-/// Writes a batch's tickets, links and pins (their places already taken).
-pub(super) async fn write_batch(conn: &mut Conn, batch: &TicketBatch<'_>) -> Result<(), StoreError> {
-    let tickets = batch.tickets;
-    for chunk in tickets.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \
-                 status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at) ",
-        );
-        q.push_values(chunk, |mut row, t| {
-            let holder = t.holder();
-            row.push_bind(*t.id().as_uuid())
-                .push_bind(*t.event_id().as_uuid())
-                .push_bind(*t.ticket_type_id().as_uuid())
-                .push_bind(code(t))
-                .push_bind(holder.map(|h| h.name().to_owned()))
-                .push_bind(holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned()))
-                .push_bind(holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned()))
-                .push_bind(t.status().as_str())
-                .push_bind(i64::from(t.entries_used()))
-                .push_bind(t.last_entry_day().map(day))
-                .push_bind(i64::from(t.entries_on_last_day()))
-                .push_bind(i64::try_from(t.version()).unwrap_or(i64::MAX))
-                .push_bind(micros(t.created_at()))
-                .push_bind(micros(t.updated_at()));
-        });
-        q.build().execute(&mut *conn).await.map_err(db_error)?;
-    }
-    for chunk in batch.links.chunks(INSERT_CHUNK) {
-        let mut q = QueryBuilder::<Db>::new(
-            "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at) ",
-        );
-        q.push_values(chunk, |mut row, link| {
-            row.push_bind(link.token_hash.0.to_vec())
-                .push_bind(*link.ticket_id.as_uuid())
-                .push_bind(micros(link.created_at))
-                .push_bind(link.expires_at.map(micros))
-                .push_bind(link.revoked_at.map(micros));
-        });
-        q.build().execute(&mut *conn).await.map_err(|e| match db_error(e) {
-            StoreError::NotFound(_) => StoreError::NotFound("ticket"),
+/// The parameters of one ticket's row in [`write_batch`]'s insert.
+fn ticket_params(t: &Ticket, params: &mut Vec<Param>) {
+    let holder = t.holder();
+    params.extend([
+        Param::Uuid(Some(*t.id().as_uuid())),
+        Param::Uuid(Some(*t.event_id().as_uuid())),
+        Param::Uuid(Some(*t.ticket_type_id().as_uuid())),
+        Param::Int(Some(code(t))),
+        Param::Text(holder.map(|h| h.name().to_owned())),
+        Param::Text(holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned())),
+        Param::Text(holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned())),
+        Param::name(t.status().as_str()),
+        Param::Int(Some(i64::from(t.entries_used()))),
+        Param::Int32(t.last_entry_day().map(day)),
+        Param::Int(Some(i64::from(t.entries_on_last_day()))),
+        Param::unsigned(t.version()),
+        Param::Int(Some(micros(t.created_at()))),
+        Param::Int(Some(micros(t.updated_at()))),
+    ]);
+}
+
+/// Inserts `rows` rows of `width` parameters, `INSERT_CHUNK` rows a statement; `row` writes one
+/// row's parameters. A missing referenced row is `missing`.
+async fn insert_rows<E: Exec, T>(
+    e: &mut E,
+    head: &str,
+    width: usize,
+    rows: &[T],
+    missing: &'static str,
+    row: impl Fn(&T, &mut Vec<Param>),
+) -> Result<(), StoreError> {
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let mut params = Vec::with_capacity(chunk.len() * width);
+        for item in chunk {
+            row(item, &mut params);
+        }
+        let sql = format!("{head} VALUES {}", values(width, chunk.len()));
+        e.execute(sql.into(), params).await.map_err(|e| match e {
+            StoreError::NotFound(_) => StoreError::NotFound(missing),
             other => other,
         })?;
     }
+    Ok(())
+}
+
+/// Writes a batch's tickets, links and pins (their places already taken).
+pub(super) async fn write_batch<E: Exec>(e: &mut E, batch: &TicketBatch<'_>) -> Result<(), StoreError> {
+    let head = "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, \
+        holder_phone, status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at)";
+    insert_rows(e, head, 14, batch.tickets, "referenced row", ticket_params).await?;
+    let head = "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at)";
+    insert_rows(e, head, 5, batch.links, "ticket", |link, params| {
+        params.extend([
+            Param::bytes(&link.token_hash.0),
+            Param::Uuid(Some(*link.ticket_id.as_uuid())),
+            Param::Int(Some(micros(link.created_at))),
+            Param::Int(link.expires_at.map(micros)),
+            Param::Int(link.revoked_at.map(micros)),
+        ]);
+    })
+    .await?;
     if let Some(pin) = batch.template {
-        for chunk in tickets.chunks(INSERT_CHUNK) {
-            let mut q = QueryBuilder::<Db>::new("INSERT INTO ticket_template_pins (ticket_id, template_id, version) ");
-            q.push_values(chunk, |mut row, t| {
-                row.push_bind(*t.id().as_uuid())
-                    .push_bind(*pin.template_id.as_uuid())
-                    .push_bind(i64::from(pin.version));
-            });
-            q.build().execute(&mut *conn).await.map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("template version"),
-                other => other,
-            })?;
-        }
+        let head = "INSERT INTO ticket_template_pins (ticket_id, template_id, version)";
+        insert_rows(e, head, 3, batch.tickets, "template version", |t, params| {
+            params.extend([
+                Param::Uuid(Some(*t.id().as_uuid())),
+                Param::Uuid(Some(*pin.template_id.as_uuid())),
+                Param::Int(Some(i64::from(pin.version))),
+            ]);
+        })
+        .await?;
     }
     Ok(())
 }
@@ -240,7 +243,7 @@ pub(super) async fn write_batch(conn: &mut Conn, batch: &TicketBatch<'_>) -> Res
 impl TicketRepository for DbStore {
     async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        insert_in(&mut tx, batch, jobs).await?;
+        insert_in(&mut *tx, batch, jobs).await?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -283,7 +286,7 @@ impl TicketRepository for DbStore {
 
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        if replace(&mut tx, ticket, expected_version, None).await? {
+        if replace(&mut *tx, ticket, expected_version, None).await? {
             return tx.commit().await.map_err(db_error);
         }
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
