@@ -21,11 +21,47 @@ const INSERT_EVENT: &str = "INSERT INTO events (id, title, description, starts_a
      capacity, dress_code, allow_reentry, status, payment_url, doors_open_minutes, max_tickets_per_order) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
-/// Inserts an event inside a write transaction (one that also writes its staff, say).
+/// Inserts an event, with its counters, inside a write transaction (one that also writes its
+/// staff, say).
 pub(super) async fn insert_event_in(tx: &mut sqlx::Transaction<'_, Db>, event: &Event) -> Result<(), StoreError> {
     bind_event(sqlx::query(INSERT_EVENT), event).execute(&mut **tx).await.map_err(db_error)?;
+    sqlx::query("INSERT INTO event_counters (event_id, capacity) VALUES ($1, $2)")
+        .bind(*event.id().as_uuid())
+        .bind(i64::from(event.capacity()))
+        .execute(&mut **tx)
+        .await
+        .map_err(db_error)?;
     Ok(())
 }
+
+/// Sets a limit (an event's capacity, a type's quota) on its counters' row (`$1` the row's id,
+/// `$2` the limit) unless fewer places than are live; the row must exist.
+async fn set_limit(
+    tx: &mut sqlx::Transaction<'_, Db>,
+    (update, read): (&'static str, &'static str),
+    id: Uuid,
+    limit: u32,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    let done = sqlx::query(update).bind(id).bind(i64::from(limit)).execute(&mut **tx).await.map_err(db_error)?;
+    if done.rows_affected() == 0 {
+        let live: Option<i64> = sqlx::query_scalar(read).bind(id).fetch_optional(&mut **tx).await.map_err(db_error)?;
+        return Err(below_live(live, limit, what));
+    }
+    Ok(())
+}
+
+/// An event's capacity on its counters' row, and the live tickets it is checked against.
+const EVENT_LIMIT: (&str, &str) = (
+    "UPDATE event_counters SET capacity = $2 WHERE event_id = $1 AND live_tickets <= $2",
+    "SELECT live_tickets FROM event_counters WHERE event_id = $1",
+);
+
+/// A type's quota on its counters' row, and the live tickets it is checked against.
+const TYPE_LIMIT: (&str, &str) = (
+    "UPDATE type_counters SET quota = $2 WHERE type_id = $1 AND live_tickets <= $2",
+    "SELECT live_tickets FROM type_counters WHERE type_id = $1",
+);
 
 fn bind_event<'q>(query: Query<'q>, e: &'q Event) -> Query<'q> {
     query
@@ -89,23 +125,18 @@ fn below_live(live: Option<i64>, limit: u32, what: &'static str) -> StoreError {
 #[async_trait]
 impl EventRepository for DbStore {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        bind_event(sqlx::query(INSERT_EVENT), event).execute(self.writer()).await.map_err(db_error)?;
-        Ok(())
+        let mut tx = self.begin_write().await?;
+        insert_event_in(&mut tx, event).await?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        let sql =
-            sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1 AND live_tickets <= $8"));
-        let done = bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            let live: Option<i64> = sqlx::query_scalar("SELECT live_tickets FROM events WHERE id = $1")
-                .bind(*event.id().as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            return Err(below_live(live, event.capacity(), "event"));
-        }
+        // The counters' row first, as a sale takes it: a sale and an edit never wait on each other
+        // in turn.
+        set_limit(&mut tx, EVENT_LIMIT, *event.id().as_uuid(), event.capacity(), "event").await?;
+        let sql = sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1"));
+        bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 
@@ -170,27 +201,28 @@ impl TicketTypeRepository for DbStore {
     async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let sql = "INSERT INTO ticket_types (id, event_id, name, name_key, price_minor, currency, quota, usage_limit, \
                    daily_entry_limit, validity_from, validity_to, gates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
-        bind_type(sqlx::query(sql), ticket_type).execute(self.writer()).await.map_err(|e| match db_error(e) {
+        let mut tx = self.begin_write().await?;
+        bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(|e| match db_error(e) {
             StoreError::NotFound(_) => StoreError::NotFound("event"),
             other => other,
         })?;
-        Ok(())
+        sqlx::query("INSERT INTO type_counters (type_id, event_id, quota) VALUES ($1, $2, $3)")
+            .bind(*ticket_type.id().as_uuid())
+            .bind(*ticket_type.event_id().as_uuid())
+            .bind(i64::from(ticket_type.quota()))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
     }
 
     async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        set_limit(&mut tx, TYPE_LIMIT, *ticket_type.id().as_uuid(), ticket_type.quota(), "ticket type").await?;
         let sql = "UPDATE ticket_types SET event_id = $2, name = $3, name_key = $4, price_minor = $5, currency = $6, \
                    quota = $7, usage_limit = $8, daily_entry_limit = $9, validity_from = $10, validity_to = $11, gates = $12 \
-                   WHERE id = $1 AND live_tickets <= $7";
-        let done = bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(db_error)?;
-        if done.rows_affected() == 0 {
-            let live: Option<i64> = sqlx::query_scalar("SELECT live_tickets FROM ticket_types WHERE id = $1")
-                .bind(*ticket_type.id().as_uuid())
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            return Err(below_live(live, ticket_type.quota(), "ticket type"));
-        }
+                   WHERE id = $1";
+        bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(db_error)?;
         tx.commit().await.map_err(db_error)
     }
 

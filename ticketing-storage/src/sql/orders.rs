@@ -183,7 +183,8 @@ pub(super) async fn place_in<E: Exec>(
         // A desk sale's number is written in the order: its places and the event's row first.
         take(e, order.event_id(), &wanted).await?;
         // After the tickets' places: the event's row is the last one taken.
-        let sql = "UPDATE events SET receipts_issued = receipts_issued + 1 WHERE id = $1 RETURNING receipts_issued";
+        let sql = "UPDATE event_counters SET receipts_issued = receipts_issued + 1 WHERE event_id = $1 \
+                   RETURNING receipts_issued";
         let receipt: i64 = e
             .query_opt(sql.into(), vec![uuid(event)], |row| get(row, "receipts_issued"))
             .await?

@@ -49,8 +49,8 @@ pub(super) fn replace_params(ticket: &Ticket, expected: u64) -> Vec<Param> {
 /// past a limit fails the CHECK constraint: the caller's transaction is dropped and nothing is
 /// written.
 pub(super) const COUNTERS: [&str; 2] = [
-    "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1",
-    "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1",
+    "UPDATE type_counters SET live_tickets = live_tickets + $2 WHERE type_id = $1",
+    "UPDATE event_counters SET live_tickets = live_tickets + $2 WHERE event_id = $1",
 ];
 
 /// The rows [`COUNTERS`] update for `ticket`, in order.
@@ -111,16 +111,16 @@ pub(super) async fn insert_in<E: Exec>(e: &mut E, batch: &TicketBatch<'_>, jobs:
 }
 
 /// Takes `$2` places of the type `$1` of the event `$3`, within its quota.
-const TAKE_TYPE: &str = "UPDATE ticket_types SET live_tickets = live_tickets + $2 WHERE id = $1 AND event_id = $3 \
-    AND live_tickets + $2 <= quota";
+const TAKE_TYPE: &str = "UPDATE type_counters SET live_tickets = live_tickets + $2 WHERE type_id = $1 \
+    AND event_id = $3 AND live_tickets + $2 <= quota";
 /// Takes `$2` places of the event `$1`, within its capacity.
 const TAKE_EVENT: &str =
-    "UPDATE events SET live_tickets = live_tickets + $2 WHERE id = $1 AND live_tickets + $2 <= capacity";
+    "UPDATE event_counters SET live_tickets = live_tickets + $2 WHERE event_id = $1 AND live_tickets + $2 <= capacity";
 
 /// A type's quota and places taken, when a take was refused.
-const TYPE_ROOM: &str = "SELECT quota, live_tickets FROM ticket_types WHERE id = $1 AND event_id = $2";
+const TYPE_ROOM: &str = "SELECT quota, live_tickets FROM type_counters WHERE type_id = $1 AND event_id = $2";
 /// An event's capacity and places taken, when a take was refused.
-const EVENT_ROOM: &str = "SELECT capacity, live_tickets FROM events WHERE id = $1";
+const EVENT_ROOM: &str = "SELECT capacity, live_tickets FROM event_counters WHERE event_id = $1";
 
 /// Takes `n` places of each type of `event` (within the type's quota) and their sum of the
 /// event's capacity, by conditional updates: the type rows first, in id order, then the event's
@@ -299,7 +299,8 @@ impl TicketRepository for DbStore {
 
     async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
         let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT t.live_tickets, e.live_tickets FROM ticket_types t JOIN events e ON e.id = t.event_id WHERE t.id = $1",
+            "SELECT t.live_tickets, e.live_tickets FROM type_counters t JOIN event_counters e ON e.event_id = t.event_id \
+             WHERE t.type_id = $1",
         )
         .bind(*ticket_type_id.as_uuid())
         .fetch_optional(&self.pool)
