@@ -62,6 +62,11 @@ const LISTED_TASK: &str = "(task::jsonb - 'holders')::text";
 type DbStore = PgStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::postgres::PgArguments>;
 
+/// The shared SQL's parameters as written: Postgres numbers `$n`.
+fn numbered(sql: std::borrow::Cow<'static, str>) -> std::borrow::Cow<'static, str> {
+    sql
+}
+
 /// A [`Store`](ticketing_core::store::Store) on Postgres.
 #[derive(Clone)]
 pub struct PgStore {

@@ -64,6 +64,32 @@ const LISTED_TASK: &str = "json_remove(task, '$.holders')";
 type DbStore = SqliteStore;
 type Query<'q> = sqlx::query::Query<'q, Db, sqlx::sqlite::SqliteArguments>;
 
+/// The shared SQL's `$n` parameters for sqlx: plain `?` when they appear in order, each once
+/// (every multi-row insert does), else as written. sqlx asks SQLite the name of each numbered
+/// parameter as it binds it, and SQLite finds it along the list of names: a thousand tickets
+/// inserted at once (14,000 parameters) took seconds.
+fn numbered(sql: std::borrow::Cow<'static, str>) -> std::borrow::Cow<'static, str> {
+    anonymous(&sql).map_or(sql, Into::into)
+}
+
+/// `sql` with `?` for its parameters if they are `$1`, `$2`… in order, each once.
+fn anonymous(sql: &str) -> Option<String> {
+    let mut out = String::with_capacity(sql.len());
+    let (mut next, mut rest) = (1_usize, sql);
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        if rest[at + 1..at + 1 + digits].parse::<usize>() != Ok(next) {
+            return None;
+        }
+        out.push('?');
+        next += 1;
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// A [`Store`](ticketing_core::store::Store) on SQLite.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -260,5 +286,15 @@ impl SqliteStore {
             Some(lanes) => lanes.append_audit(entry).await,
             None => self.pooled_append_audit(entry).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn parameters_in_order_become_anonymous() {
+        assert_eq!(super::anonymous("VALUES ($1, $2), ($3, $4)").as_deref(), Some("VALUES (?, ?), (?, ?)"));
+        assert_eq!(super::anonymous("SET n = n + $2 WHERE id = $1 AND n + $2 <= q"), None);
+        assert_eq!(super::anonymous("SELECT 1").as_deref(), Some("SELECT 1"));
     }
 }

@@ -46,7 +46,10 @@ impl Columns for DbRow {
 /// The shared steps on one of this driver's connections (a transaction's, usually).
 impl Exec for Conn {
     async fn execute(&mut self, sql: Cow<'static, str>, params: Vec<Param>) -> Result<u64, StoreError> {
-        let done = bind(sqlx::query(AssertSqlSafe(sql)), params).execute(&mut *self).await.map_err(db_error)?;
+        let done = bind(sqlx::query(AssertSqlSafe(super::numbered(sql))), params)
+            .execute(&mut *self)
+            .await
+            .map_err(db_error)?;
         Ok(done.rows_affected())
     }
 
@@ -56,7 +59,10 @@ impl Exec for Conn {
         params: Vec<Param>,
         mut decode: impl FnMut(&dyn Columns) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let rows = bind(sqlx::query(AssertSqlSafe(sql)), params).fetch_all(&mut *self).await.map_err(db_error)?;
+        let rows = bind(sqlx::query(AssertSqlSafe(super::numbered(sql))), params)
+            .fetch_all(&mut *self)
+            .await
+            .map_err(db_error)?;
         rows.iter().map(|row| decode(row)).collect()
     }
 }
