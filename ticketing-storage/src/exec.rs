@@ -59,8 +59,29 @@ pub(crate) fn ready<T>(step: impl Future<Output = Result<T, StoreError>>) -> Res
     }
 }
 
+/// An insert's `INSERT INTO table (columns)`, and how many columns (parameters a row).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Table {
+    /// `INSERT INTO table (columns)`.
+    pub(crate) head: &'static str,
+    /// Its number of columns.
+    pub(crate) width: usize,
+}
+
+impl Table {
+    /// The insert of `rows` rows, parameters numbered from `$1`.
+    pub(crate) fn insert(&self, rows: usize) -> String {
+        format!("{} VALUES {}", self.head, values(self.width, rows))
+    }
+}
+
 /// `($1, $2, …), (…)` for `rows` rows of `width` parameters each, numbered from `$1`.
 pub(crate) fn values(width: usize, rows: usize) -> String {
+    values_from(1, width, rows)
+}
+
+/// [`values`] numbered from `$first`.
+pub(crate) fn values_from(first: usize, width: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(rows * width * 5);
     for row in 0..rows {
         if row > 0 {
@@ -72,7 +93,7 @@ pub(crate) fn values(width: usize, rows: usize) -> String {
                 sql.push_str(", ");
             }
             sql.push('$');
-            sql.push_str(&(row * width + column + 1).to_string());
+            sql.push_str(&(first + row * width + column).to_string());
         }
         sql.push(')');
     }
@@ -92,6 +113,7 @@ mod tests {
     fn placeholders_are_numbered_in_order() {
         assert_eq!(values(2, 2), "($1, $2), ($3, $4)");
         assert_eq!(values(3, 1), "($1, $2, $3)");
+        assert_eq!(values_from(4, 2, 1), "($4, $5)");
         assert_eq!(list(2, 3), "$2, $3, $4");
     }
 

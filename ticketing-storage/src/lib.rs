@@ -102,8 +102,8 @@ pub enum OpenError {
     /// The SQLite database file could not be created.
     #[error("cannot create the database file: {0}")]
     File(#[source] std::io::Error),
-    /// SQLite's scan lanes (their own connections to the file, on their own threads) did not start.
-    #[error("cannot start SQLite's scan lanes: {0}")]
+    /// SQLite's lanes (their own connections to the file, on their own threads) did not start.
+    #[error("cannot start SQLite's lanes: {0}")]
     Lanes(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 

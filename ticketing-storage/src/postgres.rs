@@ -31,6 +31,8 @@ mod tickets;
 #[path = "sql/users.rs"]
 mod users;
 
+mod purchase;
+
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -153,14 +155,31 @@ impl PgStore {
     }
 }
 
-/// A purchase's writes (and the audit entry): each in a write transaction on the pool.
+/// A purchase's writes (and the audit entry): the common placement and payment each as one
+/// statement (`purchase`), else in a write transaction on the pool.
 impl PgStore {
     async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
+        if let Some((sql, params)) = purchase::placement(placement)?
+            && self.whole(sql, params).await.is_ok()
+        {
+            return Ok(Placement::Placed(placement.order.clone()));
+        }
         self.pooled_place_order(placement).await
     }
 
     async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
+        if let Some((sql, params)) = purchase::change(change)?
+            && self.whole(sql, params).await.is_ok()
+        {
+            return Ok(ChangeOutcome::Applied);
+        }
         self.pooled_change_order(change).await
+    }
+
+    /// Runs one statement on its own: all it writes, or (an error) nothing.
+    async fn whole(&self, sql: String, params: Vec<crate::codec::Param>) -> Result<(), StoreError> {
+        rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params).execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
     }
 
     async fn hot_record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {

@@ -99,8 +99,8 @@ pub struct SqliteStore {
     /// sleeps (up to 100 ms each) were the tail of a busy write path.
     writer: SqlitePool,
     clock: Arc<dyn Clock>,
-    /// The scan's hot calls, for a database file (an in-memory database lives in the pool's one
-    /// connection, which the lanes cannot share).
+    /// The scan's and a purchase's hot calls, for a database file (an in-memory database lives
+    /// in the pool's one connection, which the lanes cannot share).
     lanes: Option<Arc<lane::Lanes>>,
 }
 

@@ -302,7 +302,7 @@ pub async fn place(
         buyer: body.buyer.spec()?,
         idempotency_key: key,
     };
-    let placed = state.engine.place_order(&request).await?;
+    let placed = state.engine.place_order_at(&event, &request).await?;
     let status = if placed.replayed { StatusCode::OK } else { StatusCode::CREATED };
     if !placed.replayed {
         state.metrics.order_status("pending");

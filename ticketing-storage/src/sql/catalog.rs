@@ -132,8 +132,8 @@ impl EventRepository for DbStore {
 
     async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
-        // The counters' row first, as a sale takes it: a sale and an edit never wait on each other
-        // in turn.
+        // The counters' row, then the event's: the order a sale takes them in (its places, then
+        // its rows' foreign keys), so an edit and a sale never wait on each other in turn.
         set_limit(&mut tx, EVENT_LIMIT, *event.id().as_uuid(), event.capacity(), "event").await?;
         let sql = sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1"));
         bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
@@ -218,6 +218,8 @@ impl TicketTypeRepository for DbStore {
 
     async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
+        // The counters' row, then the type's, as a sale takes them (a renamed type's row is locked
+        // for update, which waits for the foreign-key locks of the sales that hold its counters).
         set_limit(&mut tx, TYPE_LIMIT, *ticket_type.id().as_uuid(), ticket_type.quota(), "ticket type").await?;
         let sql = "UPDATE ticket_types SET event_id = $2, name = $3, name_key = $4, price_minor = $5, currency = $6, \
                    quota = $7, usage_limit = $8, daily_entry_limit = $9, validity_from = $10, validity_to = $11, gates = $12 \

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Conn, Db, DbRow, DbStore, LISTED_TASK, SKIP_LOCKED, tickets};
 use crate::codec::{Param, corrupt, count, db_error, instant, micros, opt_instant};
-use crate::exec::Exec;
+use crate::exec::{Exec, Table};
 
 fn big(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
@@ -52,11 +52,22 @@ pub async fn enqueue_in(conn: &mut Conn, job: &Job) -> Result<(), StoreError> {
 
 /// [`enqueue_in`] on any statement runner (a SQLite lane's transaction too).
 pub(super) async fn enqueue_on<E: Exec>(e: &mut E, job: &Job) -> Result<(), StoreError> {
+    let mut params = Vec::with_capacity(JOBS.width);
+    job_params(job, &mut params)?;
+    e.execute(JOBS.insert(1).into(), params).await.map(drop)
+}
+
+/// The jobs' insert.
+pub(super) const JOBS: Table = Table {
+    head: "INSERT INTO jobs (id, kind, task, event_id, priority, status, attempts, max_attempts, run_at, lease_owner, \
+           lease_until, progress_done, progress_total, cancel_requested, last_error, created_at, updated_at)",
+    width: 17,
+};
+
+/// The parameters of one job's row in [`JOBS`].
+pub(super) fn job_params(job: &Job, params: &mut Vec<Param>) -> Result<(), StoreError> {
     let task = serde_json::to_string(&job.task).map_err(|e| corrupt("job task", e))?;
-    let sql = "INSERT INTO jobs (id, kind, task, event_id, priority, status, attempts, max_attempts, run_at, lease_owner, \
-               lease_until, progress_done, progress_total, cancel_requested, last_error, created_at, updated_at) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
-    let params = vec![
+    params.extend([
         Param::Uuid(Some(*job.id.as_uuid())),
         Param::name(job.kind()),
         Param::Text(Some(task)),
@@ -74,8 +85,8 @@ pub(super) async fn enqueue_on<E: Exec>(e: &mut E, job: &Job) -> Result<(), Stor
         Param::Text(job.last_error.clone()),
         Param::Int(Some(micros(job.created_at))),
         Param::Int(Some(micros(job.updated_at))),
-    ];
-    e.execute(sql.into(), params).await.map(drop)
+    ]);
+    Ok(())
 }
 
 async fn fetch(conn: &mut Conn, id: JobId) -> Result<Option<Job>, StoreError> {

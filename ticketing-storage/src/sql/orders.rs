@@ -1,15 +1,19 @@
 //! Orders, their tickets and payment deliveries. Shared by the SQL backends.
 //!
 //! An order is stored whole as JSON (`body`, read back through the core's checks) beside the
-//! columns it is looked up by. Every step is one write transaction: a placement inserts the
-//! tickets within their quotas (`tickets::insert_in`), takes the event's next receipt number when
-//! asked (a conditional update of the event's row, so receipts are gap-free: a rolled-back sale
-//! gives its number back), and writes the order and its ticket links, its places taken last (on
-//! Postgres the type's and the event's rows are every sale's hot rows: their locks are then held
-//! only until the commit); a change records the
-//! delivery first (its `(provider, provider_event_id)` is unique: a repeat finds the first
-//! record and applies nothing), then replaces the order only if its status is still the expected
-//! one, moves its reserved tickets and their counters, and inserts new tickets.
+//! columns it is looked up by. Every step is one write transaction: a placement takes its places
+//! within their quotas (`tickets::take_places`), takes the event's next receipt number when asked
+//! (a conditional update of the event's counters, so receipts are gap-free: a rolled-back sale
+//! gives its number back), and writes its tickets, the order and its ticket links; a change
+//! records the delivery first (its `(provider, provider_event_id)` is unique: a repeat finds the
+//! first record and applies nothing), then replaces the order only if its status is still the
+//! expected one, moves its reserved tickets and their counters, and inserts new tickets.
+//!
+//! Places are taken before any row is written: on Postgres a sale then locks its counters' rows
+//! before its rows' foreign keys lock the type's and the event's rows, the order every sale and
+//! every edit of a limit keeps (`catalog`), so none waits on another in turn. The common
+//! placement and payment run as one statement there (`postgres::purchase`), which holds the
+//! counters' rows for that statement and its commit only.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,7 +35,7 @@ use uuid::Uuid;
 
 use super::{Db, DbRow, DbStore, jobs, rows, tickets};
 use crate::codec::{Columns, Param, corrupt, db_error, get, micros};
-use crate::exec::{Decided, Exec, list, values};
+use crate::exec::{Decided, Exec, Table, list};
 
 fn body(order: &Order) -> Result<String, StoreError> {
     serde_json::to_string(order).map_err(|e| corrupt("order", e))
@@ -59,18 +63,9 @@ fn uuid(id: Uuid) -> Param {
     Param::Uuid(Some(id))
 }
 
-/// Writes the batches of one order (all of `event`) and enqueues `jobs`; returns the places they
-/// take, per type, for [`tickets::take_places`] (called last: on Postgres the type and event rows
-/// are every sale's hot rows, so their locks are held only from there to the commit).
-async fn write_batches<E: Exec>(
-    e: &mut E,
-    event: EventId,
-    batches: &[TicketBatch<'_>],
-    jobs: &[Job],
-) -> Result<Vec<(Uuid, u32)>, StoreError> {
-    for job in jobs {
-        jobs::enqueue_on(e, job).await?;
-    }
+/// The places the batches of one order (all of `event`) take, per type, for
+/// [`tickets::take_places`]; `Conflict` for a batch of several types or of another event.
+fn wanted(event: EventId, batches: &[TicketBatch<'_>]) -> Result<Vec<(Uuid, u32)>, StoreError> {
     let mut wanted = Vec::with_capacity(batches.len());
     for batch in batches {
         let Some(first) = batch.tickets.first() else { continue };
@@ -79,9 +74,19 @@ async fn write_batches<E: Exec>(
         }
         let live = batch.tickets.iter().filter(|t| t.status().is_live()).count();
         wanted.push((*first.ticket_type_id().as_uuid(), u32::try_from(live).unwrap_or(u32::MAX)));
-        tickets::write_batch(e, batch).await?;
     }
     Ok(wanted)
+}
+
+/// Enqueues `jobs` and writes the batches (their places taken).
+async fn write_batches<E: Exec>(e: &mut E, batches: &[TicketBatch<'_>], jobs: &[Job]) -> Result<(), StoreError> {
+    for job in jobs {
+        jobs::enqueue_on(e, job).await?;
+    }
+    for batch in batches {
+        tickets::write_batch(e, batch).await?;
+    }
+    Ok(())
 }
 
 /// Takes the places `wanted` of `event` (nothing when empty).
@@ -89,22 +94,30 @@ async fn take<E: Exec>(e: &mut E, event: EventId, wanted: &[(Uuid, u32)]) -> Res
     if wanted.is_empty() { Ok(()) } else { tickets::take_places(e, *event.as_uuid(), wanted).await }
 }
 
+/// The insert of each sold ticket with its order and price.
+pub(super) const ORDER_TICKETS: Table =
+    Table { head: "INSERT INTO order_tickets (ticket_id, order_id, price_minor)", width: 3 };
+
+/// The parameters of [`ORDER_TICKETS`]'s rows for `tickets` of `order`, each at its line's unit
+/// price.
+pub(super) fn order_ticket_params(order: &Order, tickets: &[&Ticket]) -> Vec<Param> {
+    let price: HashMap<_, _> = order.lines().iter().map(|l| (l.ticket_type_id, l.unit_price.minor())).collect();
+    let mut params = Vec::with_capacity(tickets.len() * ORDER_TICKETS.width);
+    for t in tickets {
+        params.extend([
+            uuid(*t.id().as_uuid()),
+            uuid(*order.id().as_uuid()),
+            Param::Int(Some(price.get(&t.ticket_type_id()).copied().unwrap_or(0))),
+        ]);
+    }
+    params
+}
+
 /// Links each ticket of `batches` to `order` at its line's unit price.
 async fn link_tickets<E: Exec>(e: &mut E, order: &Order, batches: &[TicketBatch<'_>]) -> Result<(), StoreError> {
-    let price: HashMap<_, _> = order.lines().iter().map(|l| (l.ticket_type_id, l.unit_price.minor())).collect();
     let all: Vec<&Ticket> = batches.iter().flat_map(|b| b.tickets.iter()).collect();
     for chunk in all.chunks(1000) {
-        let mut params = Vec::with_capacity(chunk.len() * 3);
-        for t in chunk {
-            params.extend([
-                uuid(*t.id().as_uuid()),
-                uuid(*order.id().as_uuid()),
-                Param::Int(Some(price.get(&t.ticket_type_id()).copied().unwrap_or(0))),
-            ]);
-        }
-        let sql =
-            format!("INSERT INTO order_tickets (ticket_id, order_id, price_minor) VALUES {}", values(3, chunk.len()));
-        e.execute(sql.into(), params).await?;
+        e.execute(ORDER_TICKETS.insert(chunk.len()).into(), order_ticket_params(order, chunk)).await?;
     }
     Ok(())
 }
@@ -140,19 +153,8 @@ async fn revoke_links<E: Exec>(e: &mut E, ids: &[Uuid], at: chrono::DateTime<chr
 /// Records a delivery inside the caller's transaction; the first record if it was recorded
 /// before (then the caller writes nothing).
 async fn record_in<E: Exec>(e: &mut E, d: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
-    let body = serde_json::to_string(d).map_err(|e| corrupt("payment delivery", e))?;
-    let params = vec![
-        Param::name(&d.provider),
-        Param::name(&d.event_id),
-        Param::Uuid(d.ticketing_event_id.map(|e| *e.as_uuid())),
-        Param::Uuid(d.order_id.map(|o| *o.as_uuid())),
-        Param::name(d.outcome.as_str()),
-        Param::Int(Some(micros(d.received_at))),
-        Param::Text(Some(body)),
-    ];
-    let sql = "INSERT INTO payment_deliveries (provider, provider_event_id, event_id, order_id, outcome, received_at, \
-               body) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (provider, provider_event_id) DO NOTHING";
-    if e.execute(sql.into(), params).await? == 1 {
+    let sql = format!("{} {RECORD_ONCE}", DELIVERIES.insert(1));
+    if e.execute(sql.into(), delivery_params(d)?).await? == 1 {
         return Ok(None);
     }
     let sql = "SELECT body FROM payment_deliveries WHERE provider = $1 AND provider_event_id = $2";
@@ -161,6 +163,80 @@ async fn record_in<E: Exec>(e: &mut E, d: &PaymentDelivery) -> Result<Option<Pay
     });
     first.await?.ok_or(StoreError::NotFound("payment delivery")).map(Some)
 }
+
+/// The payment deliveries' insert, followed by [`RECORD_ONCE`].
+pub(super) const DELIVERIES: Table = Table {
+    head: "INSERT INTO payment_deliveries (provider, provider_event_id, event_id, order_id, outcome, received_at, body)",
+    width: 7,
+};
+
+/// A delivery is recorded once per provider and provider event id.
+pub(super) const RECORD_ONCE: &str = "ON CONFLICT (provider, provider_event_id) DO NOTHING";
+
+/// The parameters of a delivery's row in [`DELIVERIES`].
+pub(super) fn delivery_params(d: &PaymentDelivery) -> Result<Vec<Param>, StoreError> {
+    let body = serde_json::to_string(d).map_err(|e| corrupt("payment delivery", e))?;
+    Ok(vec![
+        Param::name(&d.provider),
+        Param::name(&d.event_id),
+        Param::Uuid(d.ticketing_event_id.map(|e| *e.as_uuid())),
+        Param::Uuid(d.order_id.map(|o| *o.as_uuid())),
+        Param::name(d.outcome.as_str()),
+        Param::Int(Some(micros(d.received_at))),
+        Param::Text(Some(body)),
+    ])
+}
+
+/// The orders' insert.
+pub(super) const ORDERS: Table = Table {
+    head: "INSERT INTO orders (id, event_id, status, channel, token_hash, idempotency_key, provider, reference, \
+           receipt, created_at, hold_expires_at, body, currency)",
+    width: 13,
+};
+
+/// The parameters of an order's row in [`ORDERS`].
+pub(super) fn order_params(order: &Order, idempotency_key: Option<&str>) -> Result<Vec<Param>, StoreError> {
+    let payment = order.payment();
+    Ok(vec![
+        uuid(*order.id().as_uuid()),
+        uuid(*order.event_id().as_uuid()),
+        Param::name(order.status().as_str()),
+        Param::name(order.channel().as_str()),
+        Param::bytes(&order.token_hash().0),
+        Param::Text(idempotency_key.map(str::to_owned)),
+        Param::Text(payment.and_then(|p| p.provider.clone())),
+        Param::Text(payment.and_then(|p| p.reference.clone())),
+        Param::Int(order.receipt().map(|r| i64::try_from(r).unwrap_or(i64::MAX))),
+        Param::Int(Some(micros(order.created_at()))),
+        Param::Int(Some(micros(order.hold_expires_at()))),
+        Param::Text(Some(body(order)?)),
+        Param::name(order.total().currency().code()),
+    ])
+}
+
+/// An order changed from the status `$2` (and the refunded amount `$7`: a refund recorded since
+/// the order was read makes the change stale too); see [`change_params`].
+pub(super) const CHANGE_ORDER: &str = "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 \
+    WHERE id = $1 AND status = $2 AND refunded_minor = $7";
+
+/// The parameters of [`CHANGE_ORDER`].
+pub(super) fn change_params(change: &OrderChange<'_>) -> Result<Vec<Param>, StoreError> {
+    let (order, payment) = (change.order, change.order.payment());
+    Ok(vec![
+        uuid(*order.id().as_uuid()),
+        Param::name(change.expected.as_str()),
+        Param::name(order.status().as_str()),
+        Param::Text(payment.and_then(|p| p.provider.clone())),
+        Param::Text(payment.and_then(|p| p.reference.clone())),
+        Param::Text(Some(body(order)?)),
+        Param::Int(Some(order.refunded_minor())),
+    ])
+}
+
+/// An order's reserved tickets moved to `$2` at `$3` (`$1` the order), answering each one moved.
+pub(super) const MOVE_RESERVED: &str = "UPDATE tickets SET status = $2, version = version + 1, updated_at = $3 \
+    WHERE status = 'reserved' AND id IN (SELECT ticket_id FROM order_tickets WHERE order_id = $1) \
+    RETURNING id, ticket_type_id";
 
 /// [`OrderRepository::place_order`] inside the caller's write transaction.
 pub(super) async fn place_in<E: Exec>(
@@ -177,12 +253,11 @@ pub(super) async fn place_in<E: Exec>(
             return Ok(Decided::Rollback(Placement::Existing(existing)));
         }
     }
-    let wanted = write_batches(e, order.event_id(), placement.batches, placement.jobs).await?;
+    take(e, order.event_id(), &wanted(order.event_id(), placement.batches)?).await?;
     let mut stored = order.clone();
     if placement.receipt {
-        // A desk sale's number is written in the order: its places and the event's row first.
-        take(e, order.event_id(), &wanted).await?;
-        // After the tickets' places: the event's row is the last one taken.
+        // A desk sale's number is written in the order; after its places (the event's counters
+        // are the last row a sale takes).
         let sql = "UPDATE event_counters SET receipts_issued = receipts_issued + 1 WHERE event_id = $1 \
                    RETURNING receipts_issued";
         let receipt: i64 = e
@@ -191,30 +266,9 @@ pub(super) async fn place_in<E: Exec>(
             .ok_or(StoreError::NotFound("event"))?;
         stored = stored.with_receipt(u64::try_from(receipt).map_err(|_| corrupt("receipt", receipt))?);
     }
-    let payment = stored.payment();
-    let params = vec![
-        uuid(*stored.id().as_uuid()),
-        uuid(event),
-        Param::name(stored.status().as_str()),
-        Param::name(stored.channel().as_str()),
-        Param::bytes(&stored.token_hash().0),
-        Param::Text(placement.idempotency_key.map(str::to_owned)),
-        Param::Text(payment.and_then(|p| p.provider.clone())),
-        Param::Text(payment.and_then(|p| p.reference.clone())),
-        Param::Int(stored.receipt().map(|r| i64::try_from(r).unwrap_or(i64::MAX))),
-        Param::Int(Some(micros(stored.created_at()))),
-        Param::Int(Some(micros(stored.hold_expires_at()))),
-        Param::Text(Some(body(&stored)?)),
-        Param::name(stored.total().currency().code()),
-    ];
-    let sql = "INSERT INTO orders (id, event_id, status, channel, token_hash, idempotency_key, provider, reference, \
-               receipt, created_at, hold_expires_at, body, currency) \
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
-    e.execute(sql.into(), params).await?;
+    write_batches(e, placement.batches, placement.jobs).await?;
+    e.execute(ORDERS.insert(1).into(), order_params(&stored, placement.idempotency_key)?).await?;
     link_tickets(e, &stored, placement.batches).await?;
-    if !placement.receipt {
-        take(e, order.event_id(), &wanted).await?;
-    }
     Ok(Decided::Commit(Placement::Placed(stored)))
 }
 
@@ -229,20 +283,7 @@ pub(super) async fn change_in<E: Exec>(
     {
         return Ok(Decided::Rollback(ChangeOutcome::Duplicate(Box::new(first))));
     }
-    let payment = order.payment();
-    let params = vec![
-        uuid(*order.id().as_uuid()),
-        Param::name(change.expected.as_str()),
-        Param::name(order.status().as_str()),
-        Param::Text(payment.and_then(|p| p.provider.clone())),
-        Param::Text(payment.and_then(|p| p.reference.clone())),
-        Param::Text(Some(body(order)?)),
-        Param::Int(Some(order.refunded_minor())),
-    ];
-    // A refund recorded since the order was read changes `refunded_minor`: stale too.
-    let sql = "UPDATE orders SET status = $3, provider = $4, reference = $5, body = $6 \
-               WHERE id = $1 AND status = $2 AND refunded_minor = $7";
-    if e.execute(sql.into(), params).await? == 0 {
+    if e.execute(CHANGE_ORDER.into(), change_params(change)?).await? == 0 {
         let found =
             e.query_opt("SELECT id FROM orders WHERE id = $1".into(), vec![uuid(*order.id().as_uuid())], |_| Ok(()));
         return if found.await?.is_some() {
@@ -253,12 +294,9 @@ pub(super) async fn change_in<E: Exec>(
     }
     if let Some(action) = change.reserved_action {
         let to = status::next(TicketStatus::Reserved, action).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let sql = "UPDATE tickets SET status = $2, version = version + 1, updated_at = $3 \
-                   WHERE status = 'reserved' AND id IN (SELECT ticket_id FROM order_tickets WHERE order_id = $1) \
-                   RETURNING id, ticket_type_id";
         let params = vec![uuid(*order.id().as_uuid()), Param::name(to.as_str()), Param::Int(Some(micros(change.at)))];
         let moved: Vec<(Uuid, Uuid)> =
-            e.query(sql.into(), params, |row| Ok((get(row, "id")?, get(row, "ticket_type_id")?))).await?;
+            e.query(MOVE_RESERVED.into(), params, |row| Ok((get(row, "id")?, get(row, "ticket_type_id")?))).await?;
         if !to.is_live() && !moved.is_empty() {
             let ids: Vec<Uuid> = moved.iter().map(|(id, _)| *id).collect();
             revoke_links(e, &ids, change.at).await?;
@@ -269,9 +307,9 @@ pub(super) async fn change_in<E: Exec>(
             free_places(e, order.event_id(), per_type).await?;
         }
     }
-    let wanted = write_batches(e, order.event_id(), change.batches, change.jobs).await?;
+    take(e, order.event_id(), &wanted(order.event_id(), change.batches)?).await?;
+    write_batches(e, change.batches, change.jobs).await?;
     link_tickets(e, order, change.batches).await?;
-    take(e, order.event_id(), &wanted).await?;
     Ok(Decided::Commit(ChangeOutcome::Applied))
 }
 

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use sqlx::QueryBuilder;
 use ticketing_core::ids::{TicketId, TicketTypeId};
 use ticketing_core::job::Job;
+use ticketing_core::magic_link::MagicLink;
 use ticketing_core::quota::{Allocation, QuotaError};
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::status::TicketStatus;
@@ -14,7 +15,7 @@ use ticketing_core::ticket::Ticket;
 
 use super::{Db, DbStore, jobs, rows};
 use crate::codec::{Param, corrupt, count, day, db_error, get, micros};
-use crate::exec::{Exec, values};
+use crate::exec::{Exec, Table};
 
 /// Rows per INSERT statement (14 parameters each, well under SQLite's 32,766).
 const INSERT_CHUNK: usize = 1000;
@@ -111,10 +112,10 @@ pub(super) async fn insert_in<E: Exec>(e: &mut E, batch: &TicketBatch<'_>, jobs:
 }
 
 /// Takes `$2` places of the type `$1` of the event `$3`, within its quota.
-const TAKE_TYPE: &str = "UPDATE type_counters SET live_tickets = live_tickets + $2 WHERE type_id = $1 \
+pub(super) const TAKE_TYPE: &str = "UPDATE type_counters SET live_tickets = live_tickets + $2 WHERE type_id = $1 \
     AND event_id = $3 AND live_tickets + $2 <= quota";
 /// Takes `$2` places of the event `$1`, within its capacity.
-const TAKE_EVENT: &str =
+pub(super) const TAKE_EVENT: &str =
     "UPDATE event_counters SET live_tickets = live_tickets + $2 WHERE event_id = $1 AND live_tickets + $2 <= capacity";
 
 /// A type's quota and places taken, when a take was refused.
@@ -164,8 +165,30 @@ pub(super) async fn take_places<E: Exec>(
     Ok(())
 }
 
-/// The parameters of one ticket's row in [`write_batch`]'s insert.
-fn ticket_params(t: &Ticket, params: &mut Vec<Param>) {
+/// The tickets' insert.
+pub(super) const TICKETS: Table = Table {
+    head: "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, holder_phone, \
+        status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at)",
+    width: 14,
+};
+
+/// The magic links' insert.
+pub(super) const LINKS: Table =
+    Table { head: "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at)", width: 5 };
+
+/// The parameters of one link's row in [`LINKS`].
+pub(super) fn link_params(link: &MagicLink, params: &mut Vec<Param>) {
+    params.extend([
+        Param::bytes(&link.token_hash.0),
+        Param::Uuid(Some(*link.ticket_id.as_uuid())),
+        Param::Int(Some(micros(link.created_at))),
+        Param::Int(link.expires_at.map(micros)),
+        Param::Int(link.revoked_at.map(micros)),
+    ]);
+}
+
+/// The parameters of one ticket's row in [`TICKETS`].
+pub(super) fn ticket_params(t: &Ticket, params: &mut Vec<Param>) {
     let holder = t.holder();
     params.extend([
         Param::Uuid(Some(*t.id().as_uuid())),
@@ -189,18 +212,17 @@ fn ticket_params(t: &Ticket, params: &mut Vec<Param>) {
 /// row's parameters. A missing referenced row is `missing`.
 async fn insert_rows<E: Exec, T>(
     e: &mut E,
-    head: &str,
-    width: usize,
+    table: Table,
     rows: &[T],
     missing: &'static str,
     row: impl Fn(&T, &mut Vec<Param>),
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let mut params = Vec::with_capacity(chunk.len() * width);
+        let mut params = Vec::with_capacity(chunk.len() * table.width);
         for item in chunk {
             row(item, &mut params);
         }
-        let sql = format!("{head} VALUES {}", values(width, chunk.len()));
+        let sql = table.insert(chunk.len());
         e.execute(sql.into(), params).await.map_err(|e| match e {
             StoreError::NotFound(_) => StoreError::NotFound(missing),
             other => other,
@@ -211,23 +233,11 @@ async fn insert_rows<E: Exec, T>(
 
 /// Writes a batch's tickets, links and pins (their places already taken).
 pub(super) async fn write_batch<E: Exec>(e: &mut E, batch: &TicketBatch<'_>) -> Result<(), StoreError> {
-    let head = "INSERT INTO tickets (id, event_id, ticket_type_id, short_code, holder_name, holder_email, \
-        holder_phone, status, entries_used, last_entry_day, entries_on_day, version, created_at, updated_at)";
-    insert_rows(e, head, 14, batch.tickets, "referenced row", ticket_params).await?;
-    let head = "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at)";
-    insert_rows(e, head, 5, batch.links, "ticket", |link, params| {
-        params.extend([
-            Param::bytes(&link.token_hash.0),
-            Param::Uuid(Some(*link.ticket_id.as_uuid())),
-            Param::Int(Some(micros(link.created_at))),
-            Param::Int(link.expires_at.map(micros)),
-            Param::Int(link.revoked_at.map(micros)),
-        ]);
-    })
-    .await?;
+    insert_rows(e, TICKETS, batch.tickets, "referenced row", ticket_params).await?;
+    insert_rows(e, LINKS, batch.links, "ticket", link_params).await?;
     if let Some(pin) = batch.template {
-        let head = "INSERT INTO ticket_template_pins (ticket_id, template_id, version)";
-        insert_rows(e, head, 3, batch.tickets, "template version", |t, params| {
+        let pins = Table { head: "INSERT INTO ticket_template_pins (ticket_id, template_id, version)", width: 3 };
+        insert_rows(e, pins, batch.tickets, "template version", |t, params| {
             params.extend([
                 Param::Uuid(Some(*t.id().as_uuid())),
                 Param::Uuid(Some(*pin.template_id.as_uuid())),

@@ -1,4 +1,5 @@
-//! SQLite's scan lanes: the scan's hot calls, each run whole, on a connection of their own.
+//! SQLite's lanes: the scan's and a purchase's hot calls, each run whole, on a connection of
+//! their own.
 //!
 //! sqlx's SQLite driver hands every statement to its connection's thread and back, and its pool
 //! pings a connection each time it is returned: a scan pair paid that a dozen times, at 15–40 µs
@@ -158,7 +159,7 @@ fn settle(conn: &Connection) {
 impl Drop for Lane {
     /// Closes the queue and waits for the thread to finish, so the connection is closed when the
     /// store is. What is still queued then was left by callers that gave up (a live caller holds
-    /// the store), and is skipped.
+    /// the store), and is skipped; a queued checkpoint still runs.
     fn drop(&mut self) {
         self.tasks = None;
         if let Some(thread) = self.thread.take() {
@@ -177,18 +178,18 @@ fn is_busy(e: &(dyn std::error::Error + 'static)) -> bool {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum LaneError {
     /// Its connection did not open.
-    #[error("cannot open the scan lane's connection: {0}")]
+    #[error("cannot open a lane's connection: {0}")]
     Connect(#[source] rusqlite::Error),
     /// The database file is not in WAL mode (the pool sets it at open).
     #[error("the database's journal mode is {0}, not WAL")]
     NotWal(String),
     /// Its thread did not start.
-    #[error("cannot start the scan lane's thread: {0}")]
+    #[error("cannot start a lane's thread: {0}")]
     Thread(#[source] std::io::Error),
 }
 
 fn lane_lost() -> StoreError {
-    StoreError::Unavailable("the SQLite scan lane stopped".into())
+    StoreError::Unavailable("a SQLite lane stopped".into())
 }
 
 /// A connection set up as sqlx sets up the pool's (see `SqliteStore::open`); the outer error is
@@ -215,9 +216,10 @@ fn connect(path: &Path, read_only: bool) -> rusqlite::Result<Result<Connection, 
     Ok(Ok(conn))
 }
 
-/// Lane writes between two checkpoints: some 10,000–30,000 WAL pages (a scan step appends a
-/// handful, a purchase's step a dozen), as often as the pool's connections checkpoint their own
-/// writes (`wal_autocheckpoint`).
+/// Lane writes between two checkpoints: some 10,000 WAL pages for scans (a step appends a handful),
+/// ~30,000 for purchases (a step appends a dozen or more: ~115 MB of WAL; the file keeps its
+/// largest size, ~250 MB under the purchase load, and is written over from its start after
+/// each checkpoint that completes).
 const CHECKPOINT_EVERY: u64 = 2_000;
 
 /// The hot calls on SQLite, on a read lane and a write lane, and the checkpoints of their WAL.

@@ -237,10 +237,38 @@ pub async fn placements_are_checked_and_an_idempotency_key_returns_the_same_orde
     let mut foreign = order_of(&w, &[(&w.standard, 1)]);
     foreign.lines[0].ticket_type_id = ticketing_core::ids::TicketTypeId::from_uuid(uuid::Uuid::from_u128(5));
     assert!(matches!(w.engine.place_order(&foreign).await, Err(Error::Order(OrderError::UnknownType(0)))));
+    // An event read by the caller places at that event only.
+    let elsewhere = w.engine.create_event(&w.event.spec()).await.unwrap();
+    let mismatched = w.engine.place_order_at(&elsewhere, &order_of(&w, &[(&w.standard, 1)])).await;
+    assert!(matches!(mismatched, Err(Error::Invalid(_))), "{mismatched:?}");
     w.engine.set_event_status(w.event.id(), EventStatus::Cancelled).await.unwrap();
     let closed = w.engine.place_order(&order_of(&w, &[(&w.standard, 1)])).await;
     assert!(matches!(closed, Err(Error::EventClosed(EventStatus::Cancelled))), "{closed:?}");
     assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 2, "nothing else was held");
+}
+
+/// Conformance case: an organiser renaming a type (and changing its quota) while it sells waits
+/// for the sales or they wait for it, never both (Postgres would end a deadlock by failing one).
+pub async fn a_type_edited_while_it_sells_sells_on(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options::default()).await);
+    let sales: Vec<_> = (0..40)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move { w.engine.place_order(&order_of(&w, &[(&w.standard, 1)])).await })
+        })
+        .collect();
+    for round in 0..10_u32 {
+        let spec = ticketing_core::ticket_type::TicketTypeSpec {
+            name: format!("Standard {round}"),
+            quota: w.standard.quota() + round,
+            ..w.standard.spec()
+        };
+        w.engine.update_ticket_type(w.standard.id(), &spec).await.unwrap();
+    }
+    for sale in sales {
+        sale.await.unwrap().unwrap();
+    }
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 40);
 }
 
 /// Conformance case.
