@@ -155,12 +155,17 @@ impl PgStore {
     }
 }
 
+/// What refuses a purchase's one statement, for the shared step to say why: a check of its own
+/// (a division by zero), a unique key (a short code drawn twice, an idempotency key used before),
+/// a foreign key (a type or an event deleted meanwhile), a deadlock.
+const REFUSALS: [&str; 4] = ["22012", "23505", "23503", "40P01"];
+
 /// A purchase's writes (and the audit entry): the common placement and payment each as one
 /// statement (`purchase`), else in a write transaction on the pool.
 impl PgStore {
     async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
         if let Some((sql, params)) = purchase::placement(placement)?
-            && self.whole(sql, params).await.is_ok()
+            && self.whole(sql, params).await?
         {
             return Ok(Placement::Placed(placement.order.clone()));
         }
@@ -169,17 +174,22 @@ impl PgStore {
 
     async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
         if let Some((sql, params)) = purchase::change(change)?
-            && self.whole(sql, params).await.is_ok()
+            && self.whole(sql, params).await?
         {
             return Ok(ChangeOutcome::Applied);
         }
         self.pooled_change_order(change).await
     }
 
-    /// Runs one statement on its own: all it writes, or (an error) nothing.
-    async fn whole(&self, sql: String, params: Vec<crate::codec::Param>) -> Result<(), StoreError> {
-        rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params).execute(&self.pool).await.map_err(db_error)?;
-        Ok(())
+    /// Runs one statement on its own: `true` when it applied (all it writes), `false` when it was
+    /// refused as the shared step explains (nothing it did stays; see [`REFUSALS`]). Any other
+    /// error (the database out of reach, say) is the caller's.
+    async fn whole(&self, sql: String, params: Vec<crate::codec::Param>) -> Result<bool, StoreError> {
+        match rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params).execute(&self.pool).await {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.code().is_some_and(|code| REFUSALS.contains(&&*code)) => Ok(false),
+            Err(e) => Err(db_error(e)),
+        }
     }
 
     async fn hot_record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {

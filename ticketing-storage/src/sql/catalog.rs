@@ -184,6 +184,13 @@ impl EventRepository for DbStore {
         if has_tickets {
             return Err(StoreError::Conflict("the event has tickets".into()));
         }
+        // The counters' rows first (the cascade would take them after the event's row): the
+        // order a sale locks them in.
+        for counters in
+            ["DELETE FROM type_counters WHERE event_id = $1", "DELETE FROM event_counters WHERE event_id = $1"]
+        {
+            sqlx::query(counters).bind(*id.as_uuid()).execute(&mut *tx).await.map_err(db_error)?;
+        }
         let done = sqlx::query("DELETE FROM events WHERE id = $1")
             .bind(*id.as_uuid())
             .execute(&mut *tx)
@@ -244,34 +251,33 @@ impl TicketTypeRepository for DbStore {
 
     async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
         self.delete_unless(
-            "ticket_types",
-            "tickets",
-            "ticket_type_id",
-            *id.as_uuid(),
-            "ticket type",
-            "the ticket type has tickets",
+            ("ticket_types", *id.as_uuid(), "ticket type"),
+            ("tickets", "ticket_type_id", "the ticket type has tickets"),
+            Some("DELETE FROM type_counters WHERE type_id = $1"),
         )
         .await
     }
 }
 
 impl DbStore {
-    /// Deletes row `id` of `table` in one write transaction, unless a row of `used_by` refers to
-    /// it through `column` (`Conflict(why)`); `NotFound(what)` if there is no such row.
+    /// Deletes row `id` of `table` (`what`) in one write transaction, unless a row of `used_by`
+    /// refers to it through `column` (`Conflict(why)`); `NotFound(what)` if there is no such row. `first`
+    /// (with `$1` the id) runs before the delete: a ticket type's counters' row, deleted before
+    /// the type's as a sale locks them (the cascade would take it after).
     async fn delete_unless(
         &self,
-        table: &'static str,
-        used_by: &'static str,
-        column: &'static str,
-        id: Uuid,
-        what: &'static str,
-        why: &'static str,
+        (table, id, what): (&'static str, Uuid, &'static str),
+        (used_by, column, why): (&'static str, &'static str, &'static str),
+        first: Option<&'static str>,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let used = sqlx::AssertSqlSafe(format!("SELECT EXISTS (SELECT 1 FROM {used_by} WHERE {column} = $1)"));
         let used: bool = sqlx::query_scalar(used).bind(id).fetch_one(&mut *tx).await.map_err(db_error)?;
         if used {
             return Err(StoreError::Conflict(why.into()));
+        }
+        if let Some(first) = first {
+            sqlx::query(first).bind(id).execute(&mut *tx).await.map_err(db_error)?;
         }
         let delete = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1"));
         // A referencing row inserted since the check fails the delete on its foreign key.
@@ -375,7 +381,7 @@ impl GateRepository for DbStore {
     }
 
     async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
-        self.delete_unless("gates", "scan_logs", "gate_id", *id.as_uuid(), "gate", "scans were logged at the gate")
-            .await
+        let used = ("scan_logs", "gate_id", "scans were logged at the gate");
+        self.delete_unless(("gates", *id.as_uuid(), "gate"), used, None).await
     }
 }

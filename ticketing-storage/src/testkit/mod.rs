@@ -121,6 +121,7 @@ macro_rules! conformance_suite {
         selling::holds_expire_and_their_places_sell_again_and_late_payments_are_kept,
         selling::placements_are_checked_and_an_idempotency_key_returns_the_same_order,
         selling::a_type_edited_while_it_sells_sells_on,
+        selling::a_type_deleted_during_its_first_sales_never_deadlocks,
         selling::two_thousand_buyers_for_a_hundred_places,
         selling::twenty_deliveries_of_one_webhook_at_once_pay_once,
         selling::fifty_desk_sales_at_once_take_gap_free_receipts,

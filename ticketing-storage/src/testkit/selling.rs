@@ -271,6 +271,36 @@ pub async fn a_type_edited_while_it_sells_sells_on(backend: &Backend) {
     assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 40);
 }
 
+/// Conformance case: a type deleted during its first sales is deleted, or refused because it
+/// sold; neither waits on the other in turn (Postgres would end a deadlock by failing one).
+pub async fn a_type_deleted_during_its_first_sales_never_deadlocks(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options::default()).await);
+    for round in 0..5 {
+        let spec = ticketing_core::ticket_type::TicketTypeSpec { name: format!("Late {round}"), ..w.standard.spec() };
+        let fresh = w.engine.add_ticket_type(w.event.id(), &spec).await.unwrap();
+        let sales: Vec<_> = (0..10)
+            .map(|_| {
+                let (w, fresh) = (w.clone(), fresh.clone());
+                tokio::spawn(async move { w.engine.place_order(&order_of(&w, &[(&fresh, 1)])).await })
+            })
+            .collect();
+        let deleted = w.engine.delete_ticket_type(fresh.id()).await;
+        let mut sold = 0;
+        for sale in sales {
+            match sale.await.unwrap() {
+                Ok(_) => sold += 1,
+                Err(Error::Store(ticketing_core::store::StoreError::Unavailable(e))) => panic!("a sale failed: {e}"),
+                Err(_) => {}
+            }
+        }
+        match deleted {
+            Ok(()) => assert_eq!(sold, 0, "a type deleted sold nothing"),
+            Err(Error::Conflict(_)) => assert!(sold > 0, "a type refused deletion had sold"),
+            Err(other) => panic!("the delete failed: {other}"),
+        }
+    }
+}
+
 /// Conformance case.
 pub async fn two_thousand_buyers_for_a_hundred_places(backend: &Backend) {
     let w = Arc::new(World::new(backend, Options { quota: 100, ..Options::default() }).await);
