@@ -100,6 +100,25 @@ pub(crate) fn values_from(first: usize, width: usize, rows: usize) -> String {
     sql
 }
 
+/// `sql` with each parameter `$n` written by `write(n, out)` instead; `None` when `write` refuses
+/// one (answers `false`) or a `$` is not followed by a number. The shared statements have no `$`
+/// but their parameters.
+pub(crate) fn renumbered(sql: &str, mut write: impl FnMut(usize, &mut String) -> bool) -> Option<String> {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let n = rest[at + 1..at + 1 + digits].parse().ok()?;
+        if !write(n, &mut out) {
+            return None;
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// `$from, $from+1, …` for a list of `n` parameters (an `IN (…)`).
 pub(crate) fn list(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
@@ -115,6 +134,13 @@ mod tests {
         assert_eq!(values(3, 1), "($1, $2, $3)");
         assert_eq!(values_from(4, 2, 1), "($4, $5)");
         assert_eq!(list(2, 3), "$2, $3, $4");
+        let shifted = renumbered("a = $2 AND b = $10", |n, out| {
+            out.push_str(&format!("${}", n + 1));
+            true
+        });
+        assert_eq!(shifted.as_deref(), Some("a = $3 AND b = $11"));
+        assert_eq!(renumbered("a = $x", |_, _| true), None);
+        assert_eq!(renumbered("a = $1", |_, _| false), None);
     }
 
     #[test]

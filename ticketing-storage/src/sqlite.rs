@@ -74,20 +74,12 @@ fn numbered(sql: std::borrow::Cow<'static, str>) -> std::borrow::Cow<'static, st
 
 /// `sql` with `?` for its parameters if they are `$1`, `$2`… in order, each once.
 fn anonymous(sql: &str) -> Option<String> {
-    let mut out = String::with_capacity(sql.len());
-    let (mut next, mut rest) = (1_usize, sql);
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-        if rest[at + 1..at + 1 + digits].parse::<usize>() != Ok(next) {
-            return None;
-        }
+    let mut next = 1;
+    crate::exec::renumbered(sql, |n, out| {
         out.push('?');
         next += 1;
-        rest = &rest[at + 1 + digits..];
-    }
-    out.push_str(rest);
-    Some(out)
+        n == next - 1
+    })
 }
 
 /// A [`Store`](ticketing_core::store::Store) on SQLite.

@@ -15,12 +15,14 @@
 //! which says exactly what happened (sold out, a repeat, a stale order, the order placed before
 //! with that key).
 
+use ticketing_core::job::Job;
 use ticketing_core::status::{self, TicketStatus};
 use ticketing_core::store::{OrderChange, OrderPlacement, StoreError};
 use ticketing_core::ticket::Ticket;
 
 use super::{jobs, orders, tickets};
 use crate::codec::{Param, micros};
+use crate::exec::renumbered;
 
 /// A statement of several parts, `pN AS (…)`, their parameters numbered in order.
 #[derive(Debug, Default)]
@@ -49,43 +51,40 @@ impl Joined {
     }
 }
 
-/// `sql` with each parameter `$n` as `$(n + by)` (the shared statements have no `$` elsewhere).
+/// `sql` with each parameter `$n` as `$(n + by)`.
 fn shifted(sql: &str, by: usize) -> String {
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut rest = sql;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..=at]);
-        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
-        debug_assert!(digits > 0, "every `$` of a shared statement is a parameter: {sql}");
-        let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+    let shifted = renumbered(sql, |n, out| {
+        out.push('$');
         out.push_str(&(n + by).to_string());
-        rest = &rest[at + 1 + digits..];
-    }
-    out.push_str(rest);
-    out
+        true
+    });
+    debug_assert!(shifted.is_some(), "every `$` of a shared statement is a parameter: {sql}");
+    shifted.unwrap_or_else(|| sql.to_owned())
 }
 
-/// A placement as one statement, when it is the common case; `None` otherwise.
-pub(super) fn placement(p: &OrderPlacement<'_>) -> Result<Option<(String, Vec<Param>)>, StoreError> {
-    let batches: Vec<_> = p.batches.iter().filter(|b| !b.tickets.is_empty()).collect();
-    let [batch] = batches[..] else { return Ok(None) };
-    if p.receipt || batch.template.is_some() {
-        return Ok(None);
-    }
-    let (order, first) = (p.order, &batch.tickets[0]);
-    let event = *order.event_id().as_uuid();
-    let same = |t: &Ticket| t.ticket_type_id() == first.ticket_type_id() && t.event_id() == order.event_id();
-    if !batch.tickets.iter().all(same) {
-        return Ok(None);
-    }
-    let live = i64::try_from(batch.tickets.iter().filter(|t| t.status().is_live()).count()).unwrap_or(i64::MAX);
-    let mut joined = Joined::default();
-    let mut checked = Vec::new();
-    for job in p.jobs {
+/// Adds the insert of each of `jobs`.
+fn enqueue(joined: &mut Joined, jobs: &[Job]) -> Result<(), StoreError> {
+    for job in jobs {
         let mut params = Vec::with_capacity(jobs::JOBS.width);
         jobs::job_params(job, &mut params)?;
         joined.part(&jobs::JOBS.insert(1), params);
     }
+    Ok(())
+}
+
+/// A placement as one statement, when it is the common case; `None` otherwise.
+pub(super) fn placement(p: &OrderPlacement<'_>) -> Result<Option<(String, Vec<Param>)>, StoreError> {
+    let order = p.order;
+    // The places as the shared step counts them (a batch of another type or event is its
+    // `Conflict` to say): one type, some of them live.
+    let Ok(wanted) = orders::wanted(order.event_id(), p.batches) else { return Ok(None) };
+    let ([(type_id, live)], [batch]) = (&wanted[..], p.batches) else { return Ok(None) };
+    if *live == 0 || p.receipt || batch.template.is_some() {
+        return Ok(None);
+    }
+    let event = *order.event_id().as_uuid();
+    let mut joined = Joined::default();
+    enqueue(&mut joined, p.jobs)?;
     let mut params = Vec::with_capacity(batch.tickets.len() * tickets::TICKETS.width);
     batch.tickets.iter().for_each(|t| tickets::ticket_params(t, &mut params));
     joined.part(&tickets::TICKETS.insert(batch.tickets.len()), params);
@@ -97,19 +96,12 @@ pub(super) fn placement(p: &OrderPlacement<'_>) -> Result<Option<(String, Vec<Pa
     joined.part(&orders::ORDERS.insert(1), orders::order_params(order, p.idempotency_key)?);
     let sold: Vec<&Ticket> = batch.tickets.iter().collect();
     joined.part(&orders::ORDER_TICKETS.insert(sold.len()), orders::order_ticket_params(order, &sold));
-    if live > 0 {
-        let type_params = vec![
-            Param::Uuid(Some(*first.ticket_type_id().as_uuid())),
-            Param::Int(Some(live)),
-            Param::Uuid(Some(event)),
-        ];
-        checked.push(joined.part(&format!("{} RETURNING 1", tickets::TAKE_TYPE), type_params));
-        let event_params = vec![Param::Uuid(Some(event)), Param::Int(Some(live))];
-        checked.push(joined.part(&format!("{} RETURNING 1", tickets::TAKE_EVENT), event_params));
-    } else {
-        return Ok(None);
-    }
-    Ok(Some((joined.sql(&checked), joined.params)))
+    let live = Param::Int(Some(i64::from(*live)));
+    let type_params = vec![Param::Uuid(Some(*type_id)), live.clone(), Param::Uuid(Some(event))];
+    let took_type = joined.part(&format!("{} RETURNING 1", tickets::TAKE_TYPE), type_params);
+    let event_params = vec![Param::Uuid(Some(event)), live];
+    let took_event = joined.part(&format!("{} RETURNING 1", tickets::TAKE_EVENT), event_params);
+    Ok(Some((joined.sql(&[took_type, took_event]), joined.params)))
 }
 
 /// A change as one statement, when it is the common case (a delivery recorded with a change that
@@ -129,11 +121,7 @@ pub(super) fn change(c: &OrderChange<'_>) -> Result<Option<(String, Vec<Param>)>
         orders::MOVE_RESERVED,
         vec![Param::Uuid(Some(order)), Param::name(to.as_str()), Param::Int(Some(micros(c.at)))],
     );
-    for job in c.jobs {
-        let mut params = Vec::with_capacity(jobs::JOBS.width);
-        jobs::job_params(job, &mut params)?;
-        joined.part(&jobs::JOBS.insert(1), params);
-    }
+    enqueue(&mut joined, c.jobs)?;
     Ok(Some((joined.sql(&[recorded, changed]), joined.params)))
 }
 

@@ -65,7 +65,7 @@ fn uuid(id: Uuid) -> Param {
 
 /// The places the batches of one order (all of `event`) take, per type, for
 /// [`tickets::take_places`]; `Conflict` for a batch of several types or of another event.
-fn wanted(event: EventId, batches: &[TicketBatch<'_>]) -> Result<Vec<(Uuid, u32)>, StoreError> {
+pub(super) fn wanted(event: EventId, batches: &[TicketBatch<'_>]) -> Result<Vec<(Uuid, u32)>, StoreError> {
     let mut wanted = Vec::with_capacity(batches.len());
     for batch in batches {
         let Some(first) = batch.tickets.first() else { continue };
