@@ -32,6 +32,7 @@ mod tickets;
 mod users;
 
 mod purchase;
+mod together;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -53,6 +54,7 @@ use ticketing_core::store::{
 
 use crate::OpenError;
 use crate::codec::db_error;
+use together::Together;
 
 type Db = sqlx::Postgres;
 type DbRow = sqlx::postgres::PgRow;
@@ -74,6 +76,16 @@ fn numbered(sql: std::borrow::Cow<'static, str>) -> std::borrow::Cow<'static, st
 pub struct PgStore {
     pool: PgPool,
     clock: Arc<dyn Clock>,
+    /// A purchase's writes, written together with their like (`together`).
+    joined: Joining,
+}
+
+/// The purchase's writes waiting to be written together with others of their kind.
+#[derive(Clone, Debug, Default)]
+struct Joining {
+    placements: Arc<Together<purchase::Placing>>,
+    payments: Arc<Together<purchase::Paying>>,
+    audit: Arc<Together<purchase::Appending>>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -103,7 +115,7 @@ impl PgStore {
             .await
             .map_err(OpenError::Connect)?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, clock })
+        Ok(Self { pool, clock, joined: Joining::default() })
     }
 
     /// The connection pool, for health checks and tools.
@@ -155,17 +167,12 @@ impl PgStore {
     }
 }
 
-/// What refuses a purchase's one statement, for the shared step to say why: a check of its own
-/// (a division by zero), a unique key (a short code drawn twice, an idempotency key used before),
-/// a foreign key (a type or an event deleted meanwhile), a deadlock.
-const REFUSALS: [&str; 4] = ["22012", "23505", "23503", "40P01"];
-
 /// A purchase's writes (and the audit entry): the common placement and payment each as one
 /// statement (`purchase`), else in a write transaction on the pool.
 impl PgStore {
     async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
-        if let Some((sql, params)) = purchase::placement(placement)?
-            && self.whole(sql, params).await?
+        if let Some(placing) = purchase::Placing::of(placement)?
+            && self.joined.placements.apply(&self.pool, placing).await?
         {
             return Ok(Placement::Placed(placement.order.clone()));
         }
@@ -173,23 +180,12 @@ impl PgStore {
     }
 
     async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
-        if let Some((sql, params)) = purchase::change(change)?
-            && self.whole(sql, params).await?
+        if let Some(paying) = purchase::Paying::of(change)?
+            && self.joined.payments.apply(&self.pool, paying).await?
         {
             return Ok(ChangeOutcome::Applied);
         }
         self.pooled_change_order(change).await
-    }
-
-    /// Runs one statement on its own: `true` when it applied (all it writes), `false` when it was
-    /// refused as the shared step explains (nothing it did stays; see [`REFUSALS`]). Any other
-    /// error (the database out of reach, say) is the caller's.
-    async fn whole(&self, sql: String, params: Vec<crate::codec::Param>) -> Result<bool, StoreError> {
-        match rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params).execute(&self.pool).await {
-            Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.code().is_some_and(|code| REFUSALS.contains(&&*code)) => Ok(false),
-            Err(e) => Err(db_error(e)),
-        }
     }
 
     async fn hot_record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
@@ -206,6 +202,9 @@ impl PgStore {
     }
 
     async fn hot_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        if self.joined.audit.apply(&self.pool, purchase::Appending::of(entry)).await? {
+            return Ok(());
+        }
         self.pooled_append_audit(entry).await
     }
 }

@@ -22,11 +22,13 @@ fn actor_columns(actor: &Actor) -> (&'static str, Option<String>) {
     }
 }
 
-/// Appends an audit entry (see [`audit_params`]).
-pub(super) const INSERT_AUDIT: &str = "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, event_id, \
-    before, after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+/// Appends audit entries, each row's parameters [`audit_params`].
+pub(super) const AUDIT: crate::exec::Table = crate::exec::Table {
+    head: "INSERT INTO audit_log (id, at, actor_kind, actor_id, action, target, event_id, before, after)",
+    width: 9,
+};
 
-/// The parameters of [`INSERT_AUDIT`].
+/// The parameters of an entry's row in [`AUDIT`].
 pub(super) fn audit_params(entry: &AuditEntry) -> Vec<Param> {
     let (kind, actor_id) = actor_columns(&entry.actor);
     vec![
@@ -45,7 +47,10 @@ pub(super) fn audit_params(entry: &AuditEntry) -> Vec<Param> {
 /// The audit entry append on the pool's writing connection.
 impl DbStore {
     pub(super) async fn pooled_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        rows::bind(sqlx::query(INSERT_AUDIT), audit_params(entry)).execute(self.writer()).await.map_err(db_error)?;
+        rows::bind(sqlx::query(sqlx::AssertSqlSafe(AUDIT.insert(1))), audit_params(entry))
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 }

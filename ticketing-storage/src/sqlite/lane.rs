@@ -387,7 +387,7 @@ impl Lanes {
     /// autocommit insert.
     pub(super) async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         let params = extras::audit_params(entry);
-        self.writes.run(move |conn| execute(conn, extras::INSERT_AUDIT, &params).map(drop)).await?;
+        self.writes.run(move |conn| execute(conn, &extras::AUDIT.insert(1), &params).map(drop)).await?;
         self.wrote();
         Ok(())
     }

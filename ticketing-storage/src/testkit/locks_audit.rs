@@ -48,3 +48,33 @@ pub async fn audit_entries_are_listed_newest_first_and_by_event(backend: &Backen
     assert_eq!(of_a.iter().map(|e| e.before.as_deref()).collect::<Vec<_>>(), [Some("v2"), Some("v0")]);
     assert_eq!(store.audit_entries(None, 2).await.unwrap().len(), 2);
 }
+
+/// Conformance case.
+pub async fn fifty_audit_entries_appended_at_once_are_each_kept(backend: &Backend) {
+    let store = backend.store(Arc::new(FixedClock::new(Utc::now()))).await;
+    let event = EventId::from_uuid(Uuid::from_u128(7));
+    let tasks: Vec<_> = (0..50u128)
+        .map(|i| {
+            let store = store.clone();
+            let entry = AuditEntry {
+                id: AuditId::from_uuid(Uuid::from_u128(100 + i)),
+                at: Utc::now(),
+                actor: Actor::System,
+                action: "order.pay".into(),
+                target: format!("order:{i}"),
+                event_id: Some(event),
+                before: None,
+                after: Some(format!("{i}")),
+            };
+            tokio::spawn(async move { store.append_audit(&entry).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let mut kept: Vec<_> = store.audit_entries(Some(event), 100).await.unwrap().into_iter().map(|e| e.after).collect();
+    kept.sort();
+    let mut wanted: Vec<_> = (0..50).map(|i| Some(format!("{i}"))).collect();
+    wanted.sort();
+    assert_eq!(kept, wanted, "each entry once");
+}

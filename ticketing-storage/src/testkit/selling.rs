@@ -348,6 +348,39 @@ pub async fn twenty_deliveries_of_one_webhook_at_once_pay_once(backend: &Backend
 }
 
 /// Conformance case.
+pub async fn thirty_orders_paid_at_once_are_each_paid_once(backend: &Backend) {
+    let w = Arc::new(World::new(backend, Options { quota: 60, ..Options::default() }).await);
+    let mut placed = Vec::new();
+    for _ in 0..30 {
+        placed.push(place(&w, &[(&w.standard, 1)]).await);
+    }
+    // Each order's payment delivered twice, all sixty at once: payments of several orders go
+    // together where a backend writes them so, with repeats among them.
+    let tasks: Vec<_> = placed
+        .iter()
+        .flat_map(|p| [p, p])
+        .enumerate()
+        .map(|(i, p)| {
+            let w = w.clone();
+            let notice = succeeded(&format!("evt_{}", i / 2), p.order.id(), p.order.total());
+            tokio::spawn(async move { w.engine.apply_notice("stripe", &notice).await.unwrap().outcome })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), DeliveryOutcome::Paid, "every answer is the first record");
+    }
+    for p in &placed {
+        let order = w.engine.store().order(p.order.id()).await.unwrap().unwrap();
+        assert_eq!(order.status(), OrderStatus::Paid);
+        let tickets = w.engine.store().order_tickets(p.order.id()).await.unwrap();
+        assert!(tickets.iter().all(|t| t.status() == TicketStatus::Paid && t.version() == 1), "paid once");
+    }
+    assert_eq!(jobs_of(&w, JobTask::NOTIFY).await.len(), 30, "one notification an order");
+    assert_eq!(w.engine.store().deliveries(None, 0).await.unwrap().len(), 30, "one record a delivery");
+    assert_eq!(w.engine.store().allocation(w.standard.id()).await.unwrap().type_live, 30);
+}
+
+/// Conformance case.
 pub async fn fifty_desk_sales_at_once_take_gap_free_receipts(backend: &Backend) {
     let w = Arc::new(World::new(backend, Options { quota: 60, ..Options::default() }).await);
     let cashier = UserId::from_uuid(uuid::Uuid::from_u128(77));
