@@ -167,8 +167,9 @@ impl PgStore {
     }
 }
 
-/// A purchase's writes (and the audit entry): the common placement and payment each as one
-/// statement (`purchase`), else in a write transaction on the pool.
+/// A purchase's writes (and the audit entry): the common placement and payment, and every audit
+/// entry, as one statement alone or with others of their kind (`purchase`, `together`); when that
+/// is not the case or the statement is refused, the shared step in a write transaction on the pool.
 impl PgStore {
     async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
         if let Some(placing) = purchase::Placing::of(placement)?

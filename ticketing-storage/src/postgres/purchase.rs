@@ -94,7 +94,7 @@ impl Rows {
 }
 
 /// A placement in the common case, its rows owned: written alone or in one statement with other
-/// placements of its type ([`Joinable`]).
+/// placements of its type and event ([`Joinable`]).
 #[derive(Debug)]
 pub(super) struct Placing {
     /// The type whose places it takes: placements are written together by type and event.
