@@ -32,6 +32,7 @@ mod tickets;
 mod users;
 
 mod purchase;
+mod statistics;
 mod together;
 
 use std::str::FromStr;
@@ -78,6 +79,8 @@ pub struct PgStore {
     clock: Arc<dyn Clock>,
     /// A purchase's writes, written together with their like (`together`).
     joined: Joining,
+    /// The tickets written, to analyse the tables as they grow (`statistics`).
+    growth: Arc<statistics::Growth>,
 }
 
 /// The purchase's writes waiting to be written together with others of their kind.
@@ -115,7 +118,7 @@ impl PgStore {
             .await
             .map_err(OpenError::Connect)?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool, clock, joined: Joining::default() })
+        Ok(Self { pool, clock, joined: Joining::default(), growth: Arc::default() })
     }
 
     /// The connection pool, for health checks and tools.
@@ -134,6 +137,11 @@ impl PgStore {
     /// Where single-statement writes go: the pool (Postgres locks rows, not the database).
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Counts `tickets` written, analysing the tables each time they double (`statistics`).
+    fn grew(&self, tickets: usize) {
+        self.growth.wrote(&self.pool, tickets);
     }
 }
 
@@ -172,12 +180,19 @@ impl PgStore {
 /// is not the case or the statement is refused, the shared step in a write transaction on the pool.
 impl PgStore {
     async fn hot_place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
-        if let Some(placing) = purchase::Placing::of(placement)?
-            && self.joined.placements.apply(&self.pool, placing).await?
-        {
-            return Ok(Placement::Placed(placement.order.clone()));
+        let joined = match purchase::Placing::of(placement)? {
+            Some(placing) => self.joined.placements.apply(&self.pool, placing).await?,
+            None => false,
+        };
+        let placed = if joined {
+            Placement::Placed(placement.order.clone())
+        } else {
+            self.pooled_place_order(placement).await?
+        };
+        if matches!(placed, Placement::Placed(_)) {
+            self.grew(placement.batches.iter().map(|b| b.tickets.len()).sum());
         }
-        self.pooled_place_order(placement).await
+        Ok(placed)
     }
 
     async fn hot_change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {

@@ -192,6 +192,11 @@ impl SqliteStore {
     fn writer(&self) -> &SqlitePool {
         &self.writer
     }
+
+    /// Tickets written: nothing to keep up. Without gathered statistics SQLite's planner chooses
+    /// by the schema and its indexes, not by the tables' sizes: a plan made on an empty table is
+    /// still right for a full one.
+    fn grew(&self, _tickets: usize) {}
 }
 
 /// The scan's hot calls: on the lanes for a database file, else through the pool.

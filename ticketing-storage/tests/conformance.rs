@@ -69,11 +69,15 @@ mod sqlite_memory {
 }
 
 mod postgres {
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
 
+    use sqlx::PgPool;
+    use ticketing_core::engine::IssueRequest;
+    use ticketing_core::status::TicketStatus;
     use ticketing_core::store::Store;
     use ticketing_storage::PgStore;
-    use ticketing_storage::testkit::Backend;
+    use ticketing_storage::testkit::{self, Backend, Options, World};
 
     use ticketing_storage::testkit::servers::{Schemas, database_url};
 
@@ -97,6 +101,71 @@ mod postgres {
     }
 
     ticketing_storage::conformance_suite!(backend, 40);
+
+    /// The planner's statistics follow the tables as a sale fills them: analysed once the store
+    /// has written 1,000 tickets, not before, and again when they have doubled.
+    #[test]
+    fn the_tables_are_analysed_each_time_the_tickets_written_double() {
+        let Some(url) = database_url() else {
+            assert!(backend().skipped());
+            return;
+        };
+        let schemas = Schemas::default();
+        let pool: Arc<Mutex<Option<PgPool>>> = Arc::default();
+        let made = (schemas.clone(), url.clone(), pool.clone());
+        let backend = Backend::new("postgres", move |clock| {
+            let (schemas, url, pool) = made.clone();
+            async move {
+                let store = PgStore::open_with(schemas.fresh(&url).await, 16, clock).await.expect("a fresh schema");
+                *pool.lock().unwrap() = Some(store.pool().clone());
+                Arc::new(store) as Arc<dyn Store>
+            }
+        });
+        testkit::run(async {
+            let options = Options { quota: 3_000, capacity: 3_000, ..Options::default() };
+            let w = World::new(&backend, options).await;
+            let pool = pool.lock().unwrap().clone().expect("the store was made");
+            let issue = |count| {
+                let request = IssueRequest {
+                    ticket_type_id: w.standard.id(),
+                    count,
+                    holders: vec![],
+                    status: TicketStatus::Paid,
+                };
+                let engine = &w.engine;
+                async move { engine.issue_tickets(&request).await.unwrap() }
+            };
+            // The analyses of `tickets` so far, as the server's statistics count them.
+            let analysed = || async {
+                sqlx::query_scalar::<_, i64>(
+                    "SELECT analyze_count FROM pg_stat_user_tables WHERE schemaname = current_schema() AND relname = 'tickets'",
+                )
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+            };
+            let analysed_at_last = |times| async move {
+                for _ in 0..100 {
+                    if analysed().await == times {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                panic!("`tickets` was not analysed {times} times");
+            };
+            issue(999).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(analysed().await, 0, "not before 1,000 tickets");
+            issue(1).await;
+            analysed_at_last(1).await;
+            issue(999).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            assert_eq!(analysed().await, 1, "not again before 2,000");
+            issue(1).await;
+            analysed_at_last(2).await;
+        });
+        testkit::run(schemas.drop_all(&url));
+    }
 }
 
 mod postgres_redis {

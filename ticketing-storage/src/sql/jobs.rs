@@ -217,6 +217,7 @@ impl JobQueue for DbStore {
         }
         tickets::insert_in(&mut *tx, batch, &[]).await?;
         tx.commit().await.map_err(db_error)?;
+        self.grew(batch.tickets.len());
         Ok(LeaseCheck::Held)
     }
 

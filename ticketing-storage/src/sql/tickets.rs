@@ -254,7 +254,9 @@ impl TicketRepository for DbStore {
     async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_in(&mut *tx, batch, jobs).await?;
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        self.grew(batch.tickets.len());
+        Ok(())
     }
 
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
