@@ -2,13 +2,18 @@
 //! event reads per second, each with p50 and p99 latency, the wall time of a generation job,
 //! (with `zip=1`) the time to download every ticket's PDF in one ZIP, and (with `purchases=1`)
 //! complete purchases per second: an order placed and its signed generic payment webhook applied,
-//! through HTTP, then a count of the tickets sold against the places (zero oversell).
+//! through HTTP, then a count of the tickets sold against the places (zero oversell), and (with
+//! `emails=N`) the time for N ticket emails with their PDF attached: N tickets issued over the
+//! API to holders with an email, until every `ticket_created` notification has been sent.
 //!
 //! ```sh
 //! cargo run --release -p ticketing-http --bin ticketing-server      # in one shell (prints the password)
 //! cargo run --release --example load -- http://127.0.0.1:8080 admin@ticketing.local 'PASSWORD' \
-//!     [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1] [scan=1|0] [purchases=0|1]
+//!     [tickets=10000] [concurrency=32] [seconds=10] [zip=0|1] [scan=1|0] [purchases=0|1] [emails=0]
 //! ```
+//!
+//! Emails need the server's SMTP settings (`TICKETING_SMTP_URL`) and room to issue that many
+//! (`TICKETING_RATE_GENERATION`); `scripts/bench-emails` runs it against a local SMTP server.
 //!
 //! Purchases sign their webhooks with `TICKETING_GENERIC_WEBHOOK_SECRETS` (the server's own), and
 //! the server must let one address place that many orders (`TICKETING_RATE_ORDER_ADDRESS`,
@@ -156,6 +161,76 @@ async fn main() {
     if setting("purchases", 0) == 1 {
         purchases(&api, &admin, concurrency, seconds).await;
     }
+    if setting("emails", 0) > 0 {
+        emails(&api, &admin, setting("emails", 0), concurrency).await;
+    }
+}
+
+/// `n` tickets issued over the API to holders with an email, 100 a request from `concurrency`
+/// clients, timed until every `ticket_created` notification has been sent.
+async fn emails(api: &std::sync::Arc<Api>, admin: &str, n: u64, concurrency: u64) {
+    let now = chrono::Utc::now();
+    let run = std::process::id();
+    let event = api
+        .json(
+            Method::POST,
+            "/api/v1/events",
+            admin,
+            json!({"title": format!("Mail {run}"), "starts_at": (now + chrono::Duration::days(7)).to_rfc3339(),
+                   "ends_at": (now + chrono::Duration::days(8)).to_rfc3339(), "time_zone": "Europe/Paris",
+                   "location": "Salle des fêtes", "capacity": n, "allow_reentry": true}),
+        )
+        .await;
+    let event_id = event["id"].as_str().expect("id").to_owned();
+    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), admin, json!({"status": "published"})).await;
+    let ticket_type = api
+        .json(
+            Method::POST,
+            &format!("/api/v1/events/{event_id}/ticket-types"),
+            admin,
+            json!({"name": "Entrée", "price_minor": 1500, "currency": "EUR", "quota": n, "usage_limit": 1}),
+        )
+        .await;
+    let path = format!("/api/v1/ticket-types/{}/tickets", ticket_type["id"].as_str().expect("id"));
+    let sent_before = notify_succeeded(api, admin).await;
+    let started = Instant::now();
+    let batches: Vec<u64> = (0..n.div_ceil(100)).collect();
+    let chunks: Vec<Vec<u64>> =
+        batches.chunks(batches.len().div_ceil(concurrency as usize).max(1)).map(<[u64]>::to_vec).collect();
+    let mut clients = Vec::new();
+    for chunk in chunks {
+        let (api, admin, path) = (api.clone(), admin.to_owned(), path.clone());
+        clients.push(tokio::spawn(async move {
+            for batch in chunk {
+                let holders: Vec<Value> = (batch * 100..((batch + 1) * 100).min(n))
+                    .map(|i| json!({"name": format!("Holder {i}"), "email": format!("holder-{i}@example.org")}))
+                    .collect();
+                api.json(Method::POST, &path, &admin, json!({"status": "paid", "holders": holders})).await;
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("a client");
+    }
+    let issued = started.elapsed().as_secs_f64();
+    loop {
+        let sent = notify_succeeded(api, admin).await - sent_before;
+        if sent >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "emails: {n} ticket emails with the PDF attached, issued in {issued:.1} s, all sent in {secs:.1} s = {:.0} emails/s",
+        n as f64 / secs
+    );
+}
+
+/// Notification jobs that succeeded so far.
+async fn notify_succeeded(api: &Api, admin: &str) -> u64 {
+    let stats = api.get("/api/v1/queue/stats", Some(admin)).await;
+    stats["kinds"]["notify"]["succeeded"].as_u64().unwrap_or(0)
 }
 
 /// Generation, (ZIP,) scan pairs and public reads.

@@ -25,7 +25,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{EventId, JobId, OrderId, RefundId, TicketTypeId};
+use crate::ids::{EventId, JobId, OrderId, RefundId, TicketId, TicketTypeId};
 use crate::status::TicketStatus;
 use crate::template::TemplatePin;
 use crate::ticket::HolderSpec;
@@ -142,6 +142,8 @@ pub enum JobTask {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NotificationTopic {
+    /// A ticket was issued to a holder with an email or a phone: it goes to them.
+    TicketCreated,
     /// An order was paid: its tickets go to the buyer.
     PaymentSucceeded,
     /// Money came in that could not be applied (late with its places gone, or not the order's
@@ -151,16 +153,49 @@ pub enum NotificationTopic {
     Refunded,
 }
 
-/// A notification to send.
+impl NotificationTopic {
+    /// Every topic.
+    pub const ALL: [NotificationTopic; 4] =
+        [Self::TicketCreated, Self::PaymentSucceeded, Self::PaymentAlert, Self::Refunded];
+
+    /// The stable lower-case name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::TicketCreated => "ticket_created",
+            Self::PaymentSucceeded => "payment_succeeded",
+            Self::PaymentAlert => "payment_alert",
+            Self::Refunded => "refunded",
+        }
+    }
+}
+
+impl FromStr for NotificationTopic {
+    type Err = UnknownJobStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| UnknownJobStatus(s.to_owned()))
+    }
+}
+
+/// A notification to send: about an order, or about a ticket issued to its holder.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
     /// What it is about.
     pub topic: NotificationTopic,
-    /// The order it concerns.
-    pub order_id: OrderId,
+    /// The order it concerns (every topic but `ticket_created`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<OrderId>,
+    /// The ticket it concerns (`ticket_created`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_id: Option<TicketId>,
     /// Why, for alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+}
+
+impl Notification {
+    /// A notification job's attempts (see [`Job::notify`]).
+    pub const ATTEMPTS: u32 = 30;
 }
 
 impl JobTask {
@@ -257,6 +292,13 @@ impl Job {
             created_at: now,
             updated_at: now,
         }
+    }
+
+    /// A notification job, due at `now`. It has [`Notification::ATTEMPTS`] attempts: with the
+    /// default backoff (10 s, doubling, at most an hour) a channel may be out for about a day
+    /// before its messages are dead.
+    pub fn notify(id: JobId, notification: Notification, event_id: Option<EventId>, now: DateTime<Utc>) -> Self {
+        Self { max_attempts: Notification::ATTEMPTS, ..Self::new(id, JobTask::Notify(notification), event_id, 1, now) }
     }
 
     /// The same job with another priority.

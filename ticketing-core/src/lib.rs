@@ -39,6 +39,7 @@ pub mod job;
 pub mod magic_link;
 pub mod memory;
 pub mod money;
+pub mod notification;
 pub mod order;
 pub mod payment;
 pub mod payment_link;

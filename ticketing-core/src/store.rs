@@ -22,6 +22,7 @@ use crate::gate::Gate;
 use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use crate::magic_link::{MagicLink, TokenHash};
+use crate::notification::DeliveryRecord;
 use crate::order::{Order, OrderStatus};
 use crate::payment::PaymentDelivery;
 use crate::quota::{Allocation, QuotaError};
@@ -703,6 +704,18 @@ pub trait TemplateRepository: Send + Sync {
     async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError>;
 }
 
+/// The record of each message of each notification job ([`crate::notification`]).
+#[async_trait]
+pub trait NotificationLog: Send + Sync {
+    /// Records `record` as its job's message to its channel and recipient: inserted the first
+    /// time, replaced after.
+    async fn record_notification(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+    /// A job's records, by channel then recipient.
+    async fn job_notifications(&self, job_id: JobId) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// An event's records, most recently changed first, at most `limit`.
+    async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError>;
+}
+
 /// Counts for dashboards, grouped where the data is.
 #[async_trait]
 pub trait StatsRepository: Send + Sync {
@@ -729,6 +742,7 @@ pub trait Store:
     + StaffRepository
     + StatsRepository
     + OrderRepository
+    + NotificationLog
     + Locks
 {
 }
@@ -749,6 +763,7 @@ impl<T> Store for T where
         + StaffRepository
         + StatsRepository
         + OrderRepository
+        + NotificationLog
         + Locks
 {
 }

@@ -101,6 +101,11 @@ impl Holder {
     pub fn phone(&self) -> Option<&Phone> {
         self.phone.as_ref()
     }
+
+    /// Whether a message can reach them: they gave an email or a phone.
+    pub fn reachable(&self) -> bool {
+        self.email.is_some() || self.phone.is_some()
+    }
 }
 
 /// A ticket.

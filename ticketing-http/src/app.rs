@@ -97,6 +97,8 @@ impl Server {
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
         let link_key = keys::link_key(&config.data_dir, &*rng)?;
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+        let bound = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
         let engine_config = EngineConfig {
             job_lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
             session_ttl: chrono::Duration::from_std(config.scan_session_ttl).unwrap_or(chrono::Duration::seconds(30)),
@@ -105,6 +107,12 @@ impl Server {
                 base: chrono::Duration::from_std(config.job_retry).unwrap_or(chrono::Duration::seconds(10)),
                 ..Default::default()
             },
+            // Messages link to this server as buyers reach it (its address when not set).
+            links: ticketing_core::engine::PublicLinks::under(&if config.public_url.is_empty() {
+                format!("http://{bound}")
+            } else {
+                config.public_url.clone()
+            }),
             ..EngineConfig::default()
         };
         let stripe = config
@@ -126,7 +134,6 @@ impl Server {
         .flatten()
         .map(Arc::new);
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
-        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let (api, openapi) = routes::api().split_for_parts();
         let state = Arc::new(AppState {
             engine,
@@ -140,6 +147,7 @@ impl Server {
             renderer,
             templates,
             suspicions: Default::default(),
+            channels: Default::default(),
             openapi: docs::served(openapi),
         });
         let router = router(api, state.clone());
@@ -162,7 +170,17 @@ impl Server {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let mut background = vec![tokio::spawn(purge_tokens(self.state.clone()))];
         for n in 0..self.state.config.workers {
-            background.push(tokio::spawn(work(self.state.clone(), n)));
+            background.push(tokio::spawn(work(self.state.clone(), self.state.engine.clone(), Queue::Jobs, n)));
+        }
+        if self.state.config.notify_workers > 0 {
+            let config = &self.state.config;
+            let courier =
+                crate::courier::ServerCourier::new(config.smtp.as_ref(), config.sms.clone(), self.state.clone())
+                    .map_err(std::io::Error::other)?;
+            let engine = self.state.engine.clone().with_courier(Arc::new(courier));
+            for n in 0..config.notify_workers {
+                background.push(tokio::spawn(work(self.state.clone(), engine.clone(), Queue::Notifications, n)));
+            }
         }
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         // A worker stopped mid-chunk loses nothing: chunks commit whole, and its job resumes
@@ -285,14 +303,30 @@ async fn docs_problem(response: Response) -> Response {
 /// How long an idle worker waits before looking for a job again.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// A job worker: runs the most urgent due job, again and again, with a heartbeat every third of
-/// the lease while it runs (so a job whose worker died is resumed one short lease later, and a
-/// long chunk never loses a live worker's lease).
-async fn work(state: Shared, n: usize) {
-    let name = format!("worker-{n}");
+/// The jobs a worker takes.
+#[derive(Clone, Copy)]
+enum Queue {
+    /// Generations, holds' ends and refunds.
+    Jobs,
+    /// Notifications: apart, so a slow channel never holds the others up.
+    Notifications,
+}
+
+/// A job worker: runs the most urgent due job of its queue with `engine`, again and again, with
+/// a heartbeat every third of the lease while it runs (so a job whose worker died is resumed one
+/// short lease later, and a long chunk never loses a live worker's lease).
+async fn work(state: Shared, engine: Ticketing<dyn ticketing_core::store::Store>, queue: Queue, n: usize) {
+    let name = match queue {
+        Queue::Jobs => format!("worker-{n}"),
+        Queue::Notifications => format!("notifier-{n}"),
+    };
     loop {
         let started = std::time::Instant::now();
-        let claimed = match state.engine.claim_next_job(&name).await {
+        let claim = match queue {
+            Queue::Jobs => engine.claim_next_job(&name).await,
+            Queue::Notifications => engine.claim_next_notification(&name).await,
+        };
+        let claimed = match claim {
             Ok(Some(claimed)) => Ok(claimed),
             Ok(None) => {
                 tokio::time::sleep(WORKER_IDLE).await;
@@ -304,7 +338,7 @@ async fn work(state: Shared, n: usize) {
             // The heartbeat lives inside this worker's future: a worker stopped (or a process
             // ended) stops beating with it, and its job is resumed one lease later.
             Ok(claimed) => tokio::select! {
-                run = state.engine.run_claimed_job(claimed.clone()) => run,
+                run = engine.run_claimed_job(claimed.clone()) => run,
                 never = heartbeat(&state, &claimed) => match never {},
             },
             Err(e) => Err(e),
@@ -318,6 +352,8 @@ async fn work(state: Shared, n: usize) {
                 if job.kind() == JobTask::EXPIRE_ORDER {
                     // An expiry job "makes" the one order it expired (none if it was paid meanwhile).
                     state.metrics.holds_expired(run.made);
+                } else if job.kind() == JobTask::NOTIFY {
+                    // Its messages are counted by the courier, each with its outcome.
                 } else {
                     state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
                 }

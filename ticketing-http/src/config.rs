@@ -28,6 +28,14 @@
 //! | `stripe_api_key` | `TICKETING_STRIPE_API_KEY`: the secret key refunds are asked with | none: Stripe refunds wait (their jobs retry) |
 //! | `stripe_api_base` | `TICKETING_STRIPE_API_BASE` | `https://api.stripe.com` |
 //! | `generic_refund_url` | `TICKETING_GENERIC_REFUND_URL`: where generic refunds are asked (signed with the first generic secret) | none: generic refunds wait |
+//! | `smtp_url` | `TICKETING_SMTP_URL`: where emails go: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required` (STARTTLS), `smtps://user:pass@host:465` (implicit TLS) | none: emails are skipped |
+//! | `mail_from` | `TICKETING_MAIL_FROM`: the sender, `Name <address>` or an address | `Ticketing <tickets@localhost>` |
+//! | `sms_provider` | `TICKETING_SMS_PROVIDER`: `twilio` or `webhook` | none: text messages are skipped |
+//! | `sms_url` | `TICKETING_SMS_URL`: Twilio's API base, or the webhook's URL | `https://api.twilio.com` for Twilio; required for a webhook |
+//! | `sms_account` | `TICKETING_SMS_ACCOUNT`: the Twilio account SID | required for Twilio |
+//! | `sms_token` | `TICKETING_SMS_TOKEN`: Twilio's auth token, or the webhook's bearer token | required for Twilio; none for a webhook |
+//! | `sms_from` | `TICKETING_SMS_FROM`: the sending number | required for Twilio |
+//! | `notify_workers` | `TICKETING_NOTIFY_WORKERS` (0 to 64; 0: notifications are sent by another instance) | 2 |
 //! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
@@ -246,6 +254,12 @@ pub struct Config {
     pub generic_refund_url: Option<String>,
     /// A failed job's first retry.
     pub job_retry: Duration,
+    /// Where emails go; none: they are skipped.
+    pub smtp: Option<crate::courier::SmtpSettings>,
+    /// The SMS provider; none: text messages are skipped.
+    pub sms: Option<crate::courier::SmsApi>,
+    /// Notification workers.
+    pub notify_workers: usize,
 }
 
 impl std::fmt::Debug for Config {
@@ -276,6 +290,16 @@ impl std::fmt::Debug for Config {
             .field("stripe_api_base", &self.stripe_api_base)
             .field("generic_refund_url", &self.generic_refund_url)
             .field("job_retry", &self.job_retry)
+            .field("smtp", &self.smtp.is_some())
+            .field("mail_from", &self.smtp.as_ref().map(|s| s.from.as_str()))
+            .field(
+                "sms",
+                &self.sms.as_ref().map(|s| match s {
+                    crate::courier::SmsApi::Twilio { base, .. } => format!("twilio {base}"),
+                    crate::courier::SmsApi::Webhook { url, .. } => format!("webhook {url}"),
+                }),
+            )
+            .field("notify_workers", &self.notify_workers)
             .finish_non_exhaustive()
     }
 }
@@ -319,6 +343,14 @@ struct FileConfig {
     stripe_api_base: Option<String>,
     generic_refund_url: Option<String>,
     job_retry_secs: Option<u64>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    sms_provider: Option<String>,
+    sms_url: Option<String>,
+    sms_account: Option<String>,
+    sms_token: Option<String>,
+    sms_from: Option<String>,
+    notify_workers: Option<usize>,
 }
 
 /// `url` if it is an http(s) URL of at most 500 characters, without a trailing slash.
@@ -334,6 +366,43 @@ fn http_url(key: &'static str, env: &'static str, url: String) -> Result<String,
         });
     }
     Ok(url.trim_end_matches('/').to_owned())
+}
+
+/// The SMS provider from its settings: none without a provider; every setting it needs, else
+/// the first one missing is named.
+fn sms_api(
+    provider: Option<String>,
+    url: Option<String>,
+    account: Option<String>,
+    token: Option<String>,
+    from: Option<String>,
+) -> Result<Option<crate::courier::SmsApi>, ConfigError> {
+    let missing = |key: &'static str, env: &'static str| ConfigError::Invalid {
+        key,
+        env,
+        problem: format!("required with the SMS provider {:?}", provider.as_deref().unwrap_or_default()),
+    };
+    let url = url.map(|u| http_url("sms_url", "TICKETING_SMS_URL", u)).transpose()?;
+    Ok(match provider.as_deref() {
+        None => None,
+        Some("twilio") => Some(crate::courier::SmsApi::Twilio {
+            base: url.unwrap_or_else(|| "https://api.twilio.com".into()),
+            account: account.ok_or_else(|| missing("sms_account", "TICKETING_SMS_ACCOUNT"))?,
+            token: token.ok_or_else(|| missing("sms_token", "TICKETING_SMS_TOKEN"))?,
+            from: from.ok_or_else(|| missing("sms_from", "TICKETING_SMS_FROM"))?,
+        }),
+        Some("webhook") => Some(crate::courier::SmsApi::Webhook {
+            url: url.ok_or_else(|| missing("sms_url", "TICKETING_SMS_URL"))?,
+            token,
+        }),
+        Some(_) => {
+            return Err(ConfigError::Invalid {
+                key: "sms_provider",
+                env: "TICKETING_SMS_PROVIDER",
+                problem: "must be `twilio` or `webhook`".into(),
+            });
+        }
+    })
 }
 
 /// Webhook secrets from a list: one or two (a rotation), each at least 16 characters.
@@ -550,6 +619,42 @@ impl Config {
                 .map(|u| http_url("generic_refund_url", "TICKETING_GENERIC_REFUND_URL", u))
                 .transpose()?,
             job_retry: secs("job_retry_secs", "TICKETING_JOB_RETRY_SECS", file.job_retry_secs, 10, 3600)?,
+            smtp: match l.get::<String>("smtp_url", "TICKETING_SMTP_URL", file.smtp_url)? {
+                None => None,
+                Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
+                    return Err(ConfigError::Invalid {
+                        key: "smtp_url",
+                        env: "TICKETING_SMTP_URL",
+                        problem: "must be an smtp:// or smtps:// URL".into(),
+                    });
+                }
+                Some(url) => Some(crate::courier::SmtpSettings {
+                    url,
+                    from: l
+                        .get("mail_from", "TICKETING_MAIL_FROM", file.mail_from)?
+                        .unwrap_or_else(|| "Ticketing <tickets@localhost>".into()),
+                }),
+            },
+            sms: sms_api(
+                l.get("sms_provider", "TICKETING_SMS_PROVIDER", file.sms_provider)?,
+                l.get("sms_url", "TICKETING_SMS_URL", file.sms_url)?,
+                l.get("sms_account", "TICKETING_SMS_ACCOUNT", file.sms_account)?,
+                l.get("sms_token", "TICKETING_SMS_TOKEN", file.sms_token)?,
+                l.get("sms_from", "TICKETING_SMS_FROM", file.sms_from)?,
+            )?,
+            notify_workers: match l
+                .get("notify_workers", "TICKETING_NOTIFY_WORKERS", file.notify_workers.map(|v| v.to_string()))?
+                .unwrap_or(2)
+            {
+                n if n > 64 => {
+                    return Err(ConfigError::Invalid {
+                        key: "notify_workers",
+                        env: "TICKETING_NOTIFY_WORKERS",
+                        problem: "must be at most 64".into(),
+                    });
+                }
+                n => n,
+            },
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
             body_limit_bytes: bounded(
                 "body_limit_bytes",
@@ -693,6 +798,25 @@ mod tests {
             (keyed.stripe_api_base.as_str(), keyed.job_retry),
             ("https://api.stripe.com", Duration::from_secs(10))
         );
+        let e = Config::from_vars(vars(&[("TICKETING_SMTP_URL", "mail.example.org:25")])).unwrap_err().to_string();
+        assert!(e.contains("`smtp_url`"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_SMS_PROVIDER", "twilio"), ("TICKETING_SMS_ACCOUNT", "AC1")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`sms_token`") && e.contains("twilio"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_SMS_PROVIDER", "pigeon")])).unwrap_err().to_string();
+        assert!(e.contains("`sms_provider`"), "{e}");
+        let mailed = Config::from_vars(vars(&[
+            ("TICKETING_SMTP_URL", "smtps://box:mail-secret@mail.example.org:465"),
+            ("TICKETING_SMS_PROVIDER", "twilio"),
+            ("TICKETING_SMS_ACCOUNT", "AC1"),
+            ("TICKETING_SMS_TOKEN", "twilio-secret"),
+            ("TICKETING_SMS_FROM", "+15005550006"),
+        ]))
+        .unwrap();
+        let shown = format!("{mailed:?}");
+        assert!(!shown.contains("mail-secret") && !shown.contains("twilio-secret"), "{shown}");
+        assert!(shown.contains("twilio https://api.twilio.com") && mailed.notify_workers == 2, "{shown}");
     }
 
     #[test]

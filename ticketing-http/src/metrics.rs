@@ -77,6 +77,8 @@ struct Inner {
     webhooks: BTreeMap<(&'static str, &'static str), u64>,
     /// Orders whose hold ended unpaid.
     holds_expired: u64,
+    /// Notification messages, by (kind, channel, outcome).
+    notifications: BTreeMap<(&'static str, &'static str, &'static str), u64>,
 }
 
 /// The server's metrics.
@@ -124,6 +126,12 @@ impl Metrics {
     /// Records a payment webhook delivery and what came of it.
     pub fn webhook(&self, provider: &'static str, outcome: &'static str) {
         *self.inner().webhooks.entry((provider, outcome)).or_default() += 1;
+    }
+
+    /// Records one notification message handed to its channel, and what came of it (`sent`,
+    /// `skipped`, `retry`, `failed`, `limited`).
+    pub fn notification(&self, kind: &'static str, channel: &'static str, outcome: &'static str) {
+        *self.inner().notifications.entry((kind, channel, outcome)).or_default() += 1;
     }
 
     /// Records `n` orders whose hold ended unpaid.
@@ -179,6 +187,14 @@ impl Metrics {
         out.push_str("# HELP holds_expired_total Orders whose hold ended unpaid, their tickets released\n");
         out.push_str("# TYPE holds_expired_total counter\n");
         let _ = writeln!(out, "holds_expired_total {}", inner.holds_expired);
+        out.push_str(
+            "# HELP notifications_total Notification messages handed to their channel, by kind, channel and outcome\n",
+        );
+        out.push_str("# TYPE notifications_total counter\n");
+        for ((kind, channel, outcome), n) in &inner.notifications {
+            let _ =
+                writeln!(out, "notifications_total{{kind=\"{kind}\",channel=\"{channel}\",outcome=\"{outcome}\"}} {n}");
+        }
         out
     }
 }
@@ -205,6 +221,7 @@ mod tests {
             "orders_total",
             "payment_webhooks_total",
             "holds_expired_total",
+            "notifications_total",
         ] {
             assert!(text.contains(&format!("# TYPE {family} ")), "{family}");
         }

@@ -14,22 +14,15 @@
 //! connection is "try again" (the job backs off); any other answer is a refusal, left for staff
 //! with an alert.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use axum::body::Bytes;
 use axum::http::{Method, Request, StatusCode, header};
-use http_body_util::{BodyExt as _, Full};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http_body_util::Full;
 use ticketing_core::env::Clock;
 use ticketing_core::refund::{GatewayError, Refund, RefundGateway};
 use ticketing_core::webhook_signature::sign;
 
-/// How long a provider has to answer.
-const TIMEOUT: Duration = Duration::from_secs(10);
+use crate::outbound::{Outbound, excerpt, form};
 
 /// Stripe's API.
 #[derive(Clone)]
@@ -51,7 +44,7 @@ pub struct GenericApi {
 
 /// Refunds through the providers' APIs, over HTTPS (or plain HTTP to a local stand-in).
 pub struct ProviderRefunds {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Outbound,
     stripe: Option<StripeApi>,
     generic: Option<GenericApi>,
     clock: std::sync::Arc<dyn Clock>,
@@ -60,27 +53,12 @@ pub struct ProviderRefunds {
 impl ProviderRefunds {
     /// A gateway to the providers configured.
     pub fn new(stripe: Option<StripeApi>, generic: Option<GenericApi>, clock: std::sync::Arc<dyn Clock>) -> Self {
-        let https =
-            hyper_rustls::HttpsConnectorBuilder::new().with_webpki_roots().https_or_http().enable_http1().build();
-        Self { client: Client::builder(TokioExecutor::new()).build(https), stripe, generic, clock }
-    }
-
-    async fn send(&self, request: Request<Full<Bytes>>) -> Result<(StatusCode, Vec<u8>), GatewayError> {
-        let answer = tokio::time::timeout(TIMEOUT, async {
-            let response = self.client.request(request).await.map_err(|e| GatewayError::Retry(e.to_string()))?;
-            let status = response.status();
-            let body = response.into_body().collect().await.map_err(|e| GatewayError::Retry(e.to_string()))?;
-            Ok::<_, GatewayError>((status, body.to_bytes().to_vec()))
-        })
-        .await
-        .map_err(|_| GatewayError::Retry("no answer within 10 s".into()))??;
-        Ok(answer)
+        Self { client: Outbound::default(), stripe, generic, clock }
     }
 }
 
 /// The provider's refund id from a 2xx answer, else what to do.
 fn outcome(status: StatusCode, body: &[u8], fallback: &str) -> Result<String, GatewayError> {
-    let text = || String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned();
     if status.is_success() {
         let id = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
@@ -89,22 +67,8 @@ fn outcome(status: StatusCode, body: &[u8], fallback: &str) -> Result<String, Ga
     }
     // 401 and 403 are our key (rotated, revoked): retried until an operator fixes it.
     let again = matches!(status.as_u16(), 401 | 403 | 408 | 409 | 425 | 429) || status.is_server_error();
-    let why = format!("{status}: {}", text());
+    let why = format!("{status}: {}", excerpt(body));
     Err(if again { GatewayError::Retry(why) } else { GatewayError::Refused(why) })
-}
-
-/// `value` percent-encoded for a form.
-fn form(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 #[async_trait]
@@ -161,7 +125,7 @@ impl RefundGateway for ProviderRefunds {
             other => return Err(GatewayError::Refused(format!("no refund API for provider {other:?}"))),
         }
         .map_err(|e| GatewayError::Refused(format!("a request that cannot be sent: {e}")))?;
-        let (status, body) = self.send(request).await?;
+        let (status, body) = self.client.send(request).await.map_err(GatewayError::Retry)?;
         outcome(status, &body, &key)
     }
 }
@@ -186,6 +150,5 @@ mod tests {
             outcome(StatusCode::BAD_REQUEST, b"charge_already_refunded", "k"),
             Err(GatewayError::Refused(_))
         ));
-        assert_eq!(form("pi_3Q&x=y"), "pi_3Q%26x%3Dy");
     }
 }

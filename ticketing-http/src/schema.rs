@@ -42,6 +42,21 @@ pub fn delivery_outcome() -> Object {
     one_of(DeliveryOutcome::ALL.iter().map(DeliveryOutcome::as_str))
 }
 
+/// What a notification is about.
+pub fn notification_kind() -> Object {
+    one_of(ticketing_core::job::NotificationTopic::ALL.iter().map(|t| t.as_str()))
+}
+
+/// A notification channel.
+pub fn notification_channel() -> Object {
+    one_of(ticketing_core::notification::Channel::ALL.iter().map(|c| c.as_str()))
+}
+
+/// What became of a notification message.
+pub fn notification_status() -> Object {
+    one_of(ticketing_core::notification::DeliveryStatus::ALL.iter().map(|s| s.as_str()))
+}
+
 /// A staff role.
 pub fn role() -> Object {
     one_of(Role::ALL.iter().map(Role::as_str))

@@ -39,6 +39,8 @@ pub struct AppState {
     /// Suspicious patterns among the scan requests this server answers (per server: with several
     /// instances, each watches its own share).
     pub suspicions: std::sync::Mutex<ticketing_core::scan::SuspicionWatch>,
+    /// Each notification channel as its last sends found it.
+    pub channels: crate::courier::ChannelHealth,
     /// The OpenAPI document, as served at `/openapi.json`.
     pub openapi: String,
 }

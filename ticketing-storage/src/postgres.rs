@@ -16,6 +16,8 @@ mod extras;
 /// The job queue's SQL, and [`jobs::enqueue_in`] for enqueuing inside a transaction of your own.
 #[path = "sql/jobs.rs"]
 pub mod jobs;
+#[path = "sql/notifications.rs"]
+mod notifications;
 #[path = "sql/orders.rs"]
 mod orders;
 #[path = "sql/rows.rs"]

@@ -25,6 +25,7 @@ use ticketing_core::ids::{
 };
 use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
+use ticketing_core::notification::DeliveryRecord;
 use ticketing_core::order::Order;
 use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::quota::Allocation;
@@ -34,10 +35,10 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
-    JobFilter, JobQueue, Locks, MagicLinkRepository, OrderChange, OrderFilter, OrderPlacement, OrderRepository,
-    Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository,
-    StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository,
-    TicketTypeRepository, UserRepository,
+    JobFilter, JobQueue, Locks, MagicLinkRepository, NotificationLog, OrderChange, OrderFilter, OrderPlacement,
+    OrderRepository, Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
+    StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter,
+    TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -500,6 +501,19 @@ impl<S: ExternalSessions> TemplateRepository for RedisLayer<S> {
     }
     async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
         self.db.activate_template(pin).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> NotificationLog for RedisLayer<S> {
+    async fn record_notification(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
+        self.db.record_notification(record).await
+    }
+    async fn job_notifications(&self, job_id: JobId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.db.job_notifications(job_id).await
+    }
+    async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
+        self.db.event_notifications(event_id, limit).await
     }
 }
 

@@ -71,6 +71,9 @@ pub enum Error {
     /// An order's status does not allow the change.
     #[error(transparent)]
     OrderTransition(#[from] crate::order::OrderTransitionError),
+    /// A message template could not be written.
+    #[error(transparent)]
+    Template(#[from] crate::notification::templates::TemplateError),
     /// Too many concurrent changes to the same row; try again.
     #[error("too much contention on one ticket; try again")]
     Contention,

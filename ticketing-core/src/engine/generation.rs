@@ -66,7 +66,7 @@ impl ClaimedJob {
 }
 
 /// How one run of a generation ended.
-enum Step {
+pub(super) enum Step {
     Done,
     Cancelled,
     LeaseLost,
@@ -149,15 +149,36 @@ impl<S: Store + ?Sized> Ticketing<S> {
         }
     }
 
-    /// Claims the most urgent due job for `worker`, under a lease of the configured length.
+    /// Claims the most urgent due notification and runs it, like
+    /// [`run_next_job`](Self::run_next_job) does other jobs.
+    pub async fn run_next_notification(&self, worker: &str) -> Result<Option<JobRun>, Error> {
+        match self.claim_next_notification(worker).await? {
+            Some(claimed) => self.run_claimed_job(claimed).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Claims the most urgent due job for `worker`, under a lease of the configured length:
+    /// a generation, a hold's expiry or a refund (notifications have workers of their own:
+    /// [`claim_next_notification`](Self::claim_next_notification)).
     pub async fn claim_next_job(&self, worker: &str) -> Result<Option<ClaimedJob>, Error> {
+        self.claim_of(&[JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER, JobTask::REFUND_PAYMENT], worker).await
+    }
+
+    /// Claims the most urgent due notification for `worker`; run it with
+    /// [`run_claimed_job`](Self::run_claimed_job). A slow channel then never holds up a
+    /// generation or a hold's end.
+    pub async fn claim_next_notification(&self, worker: &str) -> Result<Option<ClaimedJob>, Error> {
+        self.claim_of(&[JobTask::NOTIFY], worker).await
+    }
+
+    async fn claim_of(&self, kinds: &[&str], worker: &str) -> Result<Option<ClaimedJob>, Error> {
         let now = self.clock.now();
         let lease = Lease {
             worker: format!("{worker}/{}", SecretToken::<12>::generate(&*self.rng).as_text()),
             until: now + self.config.job_lease,
         };
-        let kinds = [JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER, JobTask::REFUND_PAYMENT];
-        let job = self.store.claim(&kinds, &lease, now).await?;
+        let job = self.store.claim(kinds, &lease, now).await?;
         Ok(job.map(|job| ClaimedJob { job, lease }))
     }
 
@@ -186,7 +207,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 Err(Error::NotFound(what)) => Step::Abandoned(format!("{what} not found")),
                 Err(e) => Step::Failed(e.to_string()),
             },
-            JobTask::Notify(_) => Step::Abandoned("notifications are sent by the notification workers".into()),
+            JobTask::Notify(notification) => self.notify(&job, notification).await,
             JobTask::RefundPayment { refund_id } => match self.send_refund(*refund_id).await {
                 Ok(_) => Step::Done,
                 Err(super::SendError::Gone) => Step::Abandoned("refund not found".into()),

@@ -30,6 +30,7 @@
 mod catalog;
 mod error;
 mod generation;
+mod notify;
 mod refunds;
 mod seed;
 mod selling;
@@ -41,6 +42,7 @@ use chrono::Duration;
 
 pub use error::Error;
 pub use generation::{ClaimedJob, GenerationRequest, JobRun};
+pub use notify::PublicLinks;
 pub use refunds::{RefundRequest, SendError};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
 pub use selling::{Delivered, LineRequest, OrderRequest, PlacedOrder, SaleRequest};
@@ -73,6 +75,9 @@ pub struct Config {
     pub short_code_space: u64,
     /// How long an order's tickets are held for its payment (default 15 minutes).
     pub order_hold: Duration,
+    /// Where the links in notifications point (default: the reference server's routes on
+    /// `http://127.0.0.1:8080`).
+    pub links: PublicLinks,
 }
 
 impl Default for Config {
@@ -86,6 +91,7 @@ impl Default for Config {
             generation_chunk: 1000,
             short_code_space: crate::short_code::ShortCode::SPACE,
             order_hold: Duration::minutes(15),
+            links: PublicLinks::default(),
         }
     }
 }
@@ -99,6 +105,7 @@ pub struct Ticketing<S: Store + ?Sized> {
     pub(crate) config: Config,
     pub(crate) link_key: LinkKey,
     pub(crate) refund_gateway: Option<Arc<dyn crate::refund::RefundGateway>>,
+    pub(crate) courier: Option<Arc<dyn crate::notification::Courier>>,
 }
 
 impl<S: Store + ?Sized> Clone for Ticketing<S> {
@@ -111,6 +118,7 @@ impl<S: Store + ?Sized> Clone for Ticketing<S> {
             config: self.config.clone(),
             link_key: self.link_key.clone(),
             refund_gateway: self.refund_gateway.clone(),
+            courier: self.courier.clone(),
         }
     }
 }
@@ -127,7 +135,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         config: Config,
     ) -> Self {
         let link_key = LinkKey::generate(&*rng);
-        Self { store, keyring, clock, rng, config, link_key, refund_gateway: None }
+        Self { store, keyring, clock, rng, config, link_key, refund_gateway: None, courier: None }
     }
 
     /// The engine with `key` for magic links: with the key kept, a ticket's live link can be

@@ -190,7 +190,13 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let payment =
             Payment { method: request.method, provider: None, reference: None, staff: Some(request.cashier), at: now };
         let order = Order::new(new, event.max_tickets_per_order())?.pay(OrderAction::Pay, payment)?;
-        self.store_order(order, TicketStatus::Paid, &[], None, true).await
+        // A buyer who gave their details gets their tickets as an online buyer does.
+        let told: Vec<Job> = order
+            .buyer()
+            .map(|_| self.notification(&order, NotificationTopic::PaymentSucceeded, None))
+            .into_iter()
+            .collect();
+        self.store_order(order, TicketStatus::Paid, &told, None, true).await
     }
 
     /// The lines priced now, for an event on sale.
@@ -577,7 +583,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
 
     /// A notification job about `order`, due now.
     pub(super) fn notification(&self, order: &Order, topic: NotificationTopic, detail: Option<String>) -> Job {
-        self.job_about(order, JobTask::Notify(Notification { topic, order_id: order.id(), detail }))
+        let notification = Notification { topic, order_id: Some(order.id()), ticket_id: None, detail };
+        Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(order.event_id()), self.clock.now())
     }
 
     /// A job about `order`, due now.

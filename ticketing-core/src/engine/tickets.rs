@@ -6,7 +6,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Error, Ticketing};
 use crate::event::EventStatus;
-use crate::ids::{TicketId, TicketTypeId};
+use crate::ids::{JobId, TicketId, TicketTypeId};
+use crate::job::{Job, Notification, NotificationTopic};
 use crate::magic_link::{self, MagicLink, MagicLinkToken};
 use crate::short_code::ShortCode;
 use crate::signing::QrClaims;
@@ -102,7 +103,17 @@ impl<S: Store + ?Sized> Ticketing<S> {
             };
             let records: Vec<MagicLink> = links.iter().map(|(_, link)| link.clone()).collect();
             let batch = TicketBatch { tickets: &tickets, links: &records, template: None };
-            match self.store.insert_tickets(&batch, &[]).await {
+            // A ticket with a link goes to its holder, when they gave an email or a phone.
+            let told: Vec<Job> = if links.is_empty() {
+                vec![]
+            } else {
+                tickets
+                    .iter()
+                    .filter(|t| t.holder().is_some_and(Holder::reachable))
+                    .map(|t| self.ticket_created(t))
+                    .collect()
+            };
+            match self.store.insert_tickets(&batch, &told).await {
                 Ok(()) => {
                     let mut links = links.into_iter();
                     return Ok(tickets.into_iter().map(|t| (t, links.next())).collect());
@@ -112,6 +123,17 @@ impl<S: Store + ?Sized> Ticketing<S> {
             }
         }
         Err(Error::Conflict("could not draw unique short codes".into()))
+    }
+
+    /// The notification that `ticket` was issued to its holder, due now.
+    pub(super) fn ticket_created(&self, ticket: &Ticket) -> Job {
+        let notification = Notification {
+            topic: NotificationTopic::TicketCreated,
+            order_id: None,
+            ticket_id: Some(ticket.id()),
+            detail: None,
+        };
+        Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(ticket.event_id()), self.clock.now())
     }
 
     /// A link for each ticket, created `now`.

@@ -5,6 +5,7 @@
 mod catalog;
 mod credentials;
 mod jobs;
+mod notifications;
 mod orders;
 mod scans;
 mod stats;
@@ -73,6 +74,8 @@ struct State {
     /// In creation order.
     api_clients: Vec<ApiClient>,
     tokens: HashMap<TokenHash, StoredToken>,
+    /// Each notification message's record, least recently changed first.
+    notifications: Vec<crate::notification::DeliveryRecord>,
     orders: HashMap<OrderId, Order>,
     /// In placement order.
     order_seq: Vec<OrderId>,

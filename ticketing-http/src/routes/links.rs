@@ -116,7 +116,7 @@ fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
 
 /// The renderer a ticket is drawn with: the template version it is pinned to, else its event's
 /// active template (which it is pinned to from now on), else the built-in default.
-pub(super) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
+pub(crate) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
     let active = state.store().templates(ticket.event_id()).await?.iter().find_map(|t| t.active_pin());
     match state.templates.pinned_or_active(ticket.id(), active).await.map_err(library_error)? {
         Some((_, renderer)) => Ok(renderer),

@@ -19,6 +19,7 @@
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
 //! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders`, `…/cash-report`, `…/orders.csv` | [`orders`] |
 //! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
+//! | `/api/v1/events/{id}/notifications` | [`notifications`] |
 
 pub mod archive;
 pub mod catalog;
@@ -26,6 +27,7 @@ pub mod events;
 pub mod exports;
 pub mod jobs;
 pub mod links;
+pub mod notifications;
 pub mod ops;
 pub mod orders;
 pub mod payments;
@@ -52,6 +54,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(events::set_status))
         .routes(routes!(events::staff))
         .routes(routes!(events::assign, events::unassign))
+        .routes(routes!(notifications::list))
         .routes(routes!(catalog::list_types, catalog::create_type))
         .routes(routes!(catalog::get_type, catalog::replace_type, catalog::delete_type))
         .routes(routes!(catalog::list_gates, catalog::create_gate))

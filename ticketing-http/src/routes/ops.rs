@@ -64,7 +64,7 @@ pub async fn audit(
 /// One component's state.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ComponentHealth {
-    /// `up`, `down` or `not_configured`.
+    /// `up`, `down` or `not_configured`; a notification channel may be `degraded`.
     pub status: String,
     /// What failed, when down.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +84,10 @@ pub struct Health {
     pub queue: ComponentHealth,
     /// The ticket renderer.
     pub renderer: ComponentHealth,
+    /// Email (SMTP). `degraded` after a send put off: the server is not down, the messages wait.
+    pub email: ComponentHealth,
+    /// Text messages (the SMS provider), likewise.
+    pub sms: ComponentHealth,
 }
 
 /// How long one health probe may take before its component counts as down.
@@ -133,9 +137,17 @@ pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
     } else {
         ComponentHealth { status: "down".into(), detail: Some("the default template did not prepare".into()) }
     };
+    let channel = |name, configured| {
+        let (status, detail) = state.channels.status(name, configured);
+        ComponentHealth { status: status.into(), detail }
+    };
+    let email = channel("email", state.config.smtp.is_some());
+    let sms = channel("sms", state.config.sms.is_some());
+    // A channel put off never makes the server down: its messages wait in the queue.
     let down = [&database, &redis, &queue, &renderer].iter().any(|c| c.status == "down");
     let status = if down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    let health = Health { status: if down { "degraded" } else { "ok" }.into(), database, redis, queue, renderer };
+    let health =
+        Health { status: if down { "degraded" } else { "ok" }.into(), database, redis, queue, renderer, email, sms };
     (status, Json(health))
 }
 

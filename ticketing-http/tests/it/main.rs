@@ -7,6 +7,7 @@ mod contract;
 mod journey;
 mod malformed;
 mod matrix;
+mod notifications;
 mod oauth;
 mod ops;
 mod restart;

@@ -201,6 +201,7 @@ fn rows() -> Vec<Row> {
         ),
         row(M::DELETE, |w, _| format!("/api/v1/events/{}", w.empty_event), None, [401, 204, 204, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/staff", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/notifications", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(
             M::PUT,
             |w, c| format!("/api/v1/events/{}/staff/{}", w.event, c.spare_cashier),

@@ -18,16 +18,16 @@ const LINK: &str = "https://pay.example.test/b/test_7sI?client_reference_id={ord
 
 /// An organizer's published event (doors open now) with a type of `quota`, an agent's gate and a
 /// cashier; its payment link is [`LINK`].
-struct Shop {
-    organizer: String,
+pub(crate) struct Shop {
+    pub(crate) organizer: String,
     cashier: String,
     agent: String,
     gate: String,
-    event: String,
-    ticket_type: String,
+    pub(crate) event: String,
+    pub(crate) ticket_type: String,
 }
 
-async fn shop(s: &TestServer, name: &str, quota: u32) -> Shop {
+pub(crate) async fn shop(s: &TestServer, name: &str, quota: u32) -> Shop {
     let admin = s.admin().await;
     s.user(&admin, &format!("org-{name}@example.org"), "organizer").await;
     let cashier_id = s.user(&admin, &format!("cash-{name}@example.org"), "cashier").await;
@@ -76,7 +76,12 @@ async fn place(s: &TestServer, shop: &Shop, quantity: u32) -> Value {
 }
 
 /// Posts `body` to a provider's webhook, signed with `secret` under `header` (none: unsigned).
-async fn deliver(s: &Handle, provider: &str, signature: Option<(&str, &str)>, body: &[u8]) -> crate::support::Answer {
+pub(crate) async fn deliver(
+    s: &Handle,
+    provider: &str,
+    signature: Option<(&str, &str)>,
+    body: &[u8],
+) -> crate::support::Answer {
     let mut request = Request::builder()
         .method(Method::POST)
         .uri(format!("http://{}/api/v1/payments/{provider}/webhook", s.addr))
@@ -87,7 +92,7 @@ async fn deliver(s: &Handle, provider: &str, signature: Option<(&str, &str)>, bo
     s.send(request.body(Full::new(Bytes::copy_from_slice(body))).expect("a request")).await
 }
 
-fn stripe_completed(event_id: &str, order: &Value) -> Vec<u8> {
+pub(crate) fn stripe_completed(event_id: &str, order: &Value) -> Vec<u8> {
     json!({
         "id": event_id,
         "type": "checkout.session.completed",

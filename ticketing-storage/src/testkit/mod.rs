@@ -16,7 +16,7 @@
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
 //! the audit trail, users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), selling (orders held, paid
-//! once, expired and sold again, desk sales), concurrency storms, and a property over random sequences.
+//! once, expired and sold again, desk sales), notifications (each message sent once across attempts), concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
@@ -32,6 +32,8 @@ mod invariants;
 pub mod jobs;
 #[doc(hidden)]
 pub mod locks_audit;
+#[doc(hidden)]
+pub mod notifications;
 #[doc(hidden)]
 pub mod reasons;
 #[doc(hidden)]
@@ -133,6 +135,10 @@ macro_rules! conformance_suite {
         selling::a_second_payment_and_a_provider_s_expiry_are_recorded_once_with_what_they_did,
         selling::refunds_free_places_record_the_money_and_ask_the_provider,
         selling::ten_refunds_of_one_order_at_once_give_the_money_back_once,
+        notifications::a_payment_s_messages_are_each_sent_once_across_attempts,
+        notifications::without_a_courier_messages_are_skipped_and_a_refusal_is_final,
+        notifications::a_message_retried_past_the_last_attempt_is_dead,
+        notifications::a_ticket_issued_to_a_reachable_holder_and_a_desk_sale_are_told,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

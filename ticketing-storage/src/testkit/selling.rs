@@ -98,7 +98,7 @@ pub async fn an_order_holds_its_tickets_then_a_delivery_pays_them_once(backend: 
     let notes = jobs_of(&w, JobTask::NOTIFY).await;
     assert_eq!(notes.len(), 1, "one payment_succeeded notification, queued with the payment");
     assert!(
-        matches!(&notes[0].task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentSucceeded && n.order_id == order.id())
+        matches!(&notes[0].task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentSucceeded && n.order_id == Some(order.id()))
     );
 
     let again = w.engine.apply_notice("generic", &notice).await.unwrap();
@@ -171,7 +171,7 @@ pub async fn holds_expire_and_their_places_sell_again_and_late_payments_are_kept
     assert_eq!(late.outcome, DeliveryOutcome::PaidUnfulfilled);
     assert_eq!(w.engine.order(first.order.id()).await.unwrap().status(), OrderStatus::PaidUnfulfilled);
     let alert = jobs_of(&w, JobTask::NOTIFY).await;
-    assert!(alert.iter().any(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentAlert && n.order_id == first.order.id())));
+    assert!(alert.iter().any(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::PaymentAlert && n.order_id == Some(first.order.id()))));
     // The one-ticket order's place is free: its late payment takes it with a fresh ticket.
     let retaken =
         w.engine.apply_notice("generic", &succeeded("late-2", second.order.id(), second.order.total())).await.unwrap();

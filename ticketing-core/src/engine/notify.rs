@@ -1,0 +1,281 @@
+//! Notification jobs run: their messages written ([`Ticketing::compose`]) and handed to the
+//! courier, each outcome recorded (see [`crate::notification`]).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{Error, Ticketing, generation::Step};
+use crate::credential::Duty;
+use crate::event::Event;
+use crate::ids::EventId;
+use crate::job::{Job, Notification, NotificationTopic};
+use crate::notification::templates::{self, EventContext, MessageContext, OrderContext, TicketContext};
+use crate::notification::{
+    Channel, Courier, DeliveryRecord, DeliveryStatus, EmailMessage, Message, SMS_SEGMENTS, SmsMessage, Undelivered,
+    fit_sms,
+};
+use crate::order::{Locale, Order};
+use crate::store::Store;
+use crate::ticket::Ticket;
+use crate::user::Role;
+
+/// Where the links in messages point: patterns with `{token}` (a ticket's magic-link token, or
+/// an order's), set by the server from its public address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicLinks {
+    /// A ticket's page.
+    pub ticket: String,
+    /// A ticket's PDF.
+    pub ticket_pdf: String,
+    /// An order's page, for its buyer.
+    pub order: String,
+}
+
+impl PublicLinks {
+    /// The reference server's routes under `base` (`https://tickets.example.org`).
+    pub fn under(base: &str) -> Self {
+        let base = base.trim_end_matches('/');
+        Self {
+            ticket: format!("{base}/api/v1/public/tickets/{{token}}"),
+            ticket_pdf: format!("{base}/api/v1/public/tickets/{{token}}/pdf"),
+            order: format!("{base}/api/v1/public/orders/{{token}}"),
+        }
+    }
+}
+
+impl Default for PublicLinks {
+    fn default() -> Self {
+        Self::under("http://127.0.0.1:8080")
+    }
+}
+
+/// Someone a notification goes to.
+struct Recipient {
+    name: String,
+    email: Option<String>,
+    phone: Option<String>,
+    locale: Locale,
+}
+
+impl<S: Store + ?Sized> Ticketing<S> {
+    /// The engine with `courier` to send notifications. Without one, every message is recorded
+    /// as skipped (`channel not configured`).
+    pub fn with_courier(mut self, courier: Arc<dyn Courier>) -> Self {
+        self.courier = Some(courier);
+        self
+    }
+
+    /// The messages `notification` (the task of `job`) makes now, in a stable order: for each
+    /// recipient, the email, then the text message. `NotFound` when what it is about is gone.
+    pub async fn compose(&self, job: &Job, notification: &Notification) -> Result<Vec<Message>, Error> {
+        let (recipients, context, attach, sms_link) = match notification.topic {
+            NotificationTopic::TicketCreated => {
+                let id =
+                    notification.ticket_id.ok_or(Error::Invalid("a ticket_created notification names its ticket"))?;
+                let ticket = self.ticket(id).await?;
+                let event = self.event(ticket.event_id()).await?;
+                let holder = ticket.holder();
+                let recipient = Recipient {
+                    name: holder.map(|h| h.name().to_owned()).unwrap_or_default(),
+                    email: holder.and_then(|h| h.email()).map(|e| e.as_str().to_owned()),
+                    phone: holder.and_then(|h| h.phone()).map(|p| p.as_str().to_owned()),
+                    locale: Locale::default(),
+                };
+                let tickets = self.ticket_contexts(&event, std::slice::from_ref(&ticket)).await?;
+                let link = tickets.first().map(|t| t.url.clone()).unwrap_or_default();
+                let context = MessageContext { tickets, ..self.message_context(&event, None) };
+                (vec![recipient], context, vec![ticket.id()], link)
+            }
+            topic => {
+                let id = notification.order_id.ok_or(Error::Invalid("an order's notification names its order"))?;
+                let order = self.order(id).await?;
+                let event = self.event(order.event_id()).await?;
+                let mut context = self.message_context(&event, Some(&order));
+                context.detail = notification.detail.clone();
+                let sms_link = context.order.as_ref().map(|o| o.url.clone()).unwrap_or_default();
+                let (recipients, attach) = match topic {
+                    NotificationTopic::PaymentAlert => (self.organisers(event.id()).await?, vec![]),
+                    _ => {
+                        let buyer = order.buyer().map(|b| Recipient {
+                            name: b.name().to_owned(),
+                            email: Some(b.email().as_str().to_owned()),
+                            phone: b.phone().map(|p| p.as_str().to_owned()),
+                            locale: b.locale(),
+                        });
+                        let mut attach = vec![];
+                        if topic == NotificationTopic::PaymentSucceeded {
+                            let tickets: Vec<Ticket> = self
+                                .store
+                                .order_tickets(order.id())
+                                .await?
+                                .into_iter()
+                                .filter(|t| t.status().is_live())
+                                .collect();
+                            context.tickets = self.ticket_contexts(&event, &tickets).await?;
+                            attach = tickets.iter().map(Ticket::id).collect();
+                        }
+                        (buyer.into_iter().collect(), attach)
+                    }
+                };
+                (recipients, context, attach, sms_link)
+            }
+        };
+        let mut messages = Vec::new();
+        for recipient in recipients {
+            let context = MessageContext { name: recipient.name.clone(), ..context.clone() };
+            let written = templates::write(notification.topic, recipient.locale, &context)?;
+            if let Some(to) = recipient.email {
+                messages.push(Message::Email(EmailMessage {
+                    topic: notification.topic,
+                    message_id: format!("{}.{}", job.id, messages.len() + 1),
+                    to,
+                    to_name: Some(recipient.name.clone()).filter(|n| !n.is_empty()),
+                    subject: written.subject.clone(),
+                    text: written.text.clone(),
+                    html: written.html.clone(),
+                    attach: attach.clone(),
+                }));
+            }
+            if let Some(to) = recipient.phone {
+                let tail = if sms_link.is_empty() { String::new() } else { format!(" {sms_link}") };
+                messages.push(Message::Sms(SmsMessage {
+                    topic: notification.topic,
+                    message_id: format!("{}.{}", job.id, messages.len() + 1),
+                    to,
+                    text: fit_sms(&written.sms, &tail, SMS_SEGMENTS),
+                }));
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Runs a notification job: each message not yet settled by an earlier attempt is sent and
+    /// its outcome recorded. Any message the channel asked to retry makes the attempt fail, so
+    /// the job runs again later (and sends only those); on the job's last attempt they are dead.
+    pub(super) async fn notify(&self, job: &Job, notification: &Notification) -> Step {
+        let messages = match self.compose(job, notification).await {
+            Ok(messages) => messages,
+            Err(Error::NotFound(what)) => return Step::Abandoned(format!("{what} not found")),
+            Err(e @ Error::Invalid(_)) => return Step::Abandoned(e.to_string()),
+            Err(e) => return Step::Failed(e.to_string()),
+        };
+        let before = match self.store.job_notifications(job.id).await {
+            Ok(records) => records,
+            Err(e) => return Step::Failed(e.to_string()),
+        };
+        let settled: HashSet<(Channel, &str)> =
+            before.iter().filter(|r| r.status.is_settled()).map(|r| (r.channel, r.recipient.as_str())).collect();
+        let tried: HashMap<(Channel, &str), u32> =
+            before.iter().map(|r| ((r.channel, r.recipient.as_str()), r.attempts)).collect();
+        let last_attempt = job.attempts >= job.max_attempts;
+        let mut retry = None;
+        for message in &messages {
+            let key = (message.channel(), message.recipient());
+            if settled.contains(&key) {
+                continue;
+            }
+            let sent = match &self.courier {
+                Some(courier) => courier.send(message).await,
+                None => Err(Undelivered::NotConfigured),
+            };
+            let (status, error) = match sent {
+                Ok(()) => (DeliveryStatus::Sent, None),
+                Err(Undelivered::NotConfigured) => (DeliveryStatus::Skipped, Some("channel not configured".to_owned())),
+                Err(Undelivered::Final(why)) => (DeliveryStatus::Failed, Some(why)),
+                Err(Undelivered::Retry(why)) if last_attempt => (DeliveryStatus::Dead, Some(why)),
+                Err(Undelivered::Retry(why)) => (DeliveryStatus::Retrying, Some(why)),
+            };
+            if matches!(status, DeliveryStatus::Retrying | DeliveryStatus::Dead) {
+                retry.get_or_insert_with(|| {
+                    format!("{} to {}: {}", key.0, crate::notification::mask(key.1), error.as_deref().unwrap_or(""))
+                });
+            }
+            let record = DeliveryRecord {
+                job_id: job.id,
+                event_id: job.event_id,
+                topic: notification.topic,
+                channel: message.channel(),
+                recipient: message.recipient().to_owned(),
+                message_id: message.message_id().to_owned(),
+                status,
+                attempts: tried.get(&key).copied().unwrap_or(0) + 1,
+                last_error: error,
+                updated_at: self.clock.now(),
+            };
+            if let Err(e) = self.store.record_notification(&record).await {
+                return Step::Failed(e.to_string());
+            }
+        }
+        match retry {
+            Some(why) => Step::Failed(why),
+            None => Step::Done,
+        }
+    }
+
+    /// An event's notification records, most recently changed first.
+    pub async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, Error> {
+        Ok(self.store.event_notifications(event_id, limit.clamp(1, 500)).await?)
+    }
+
+    /// The event, and the order if any, as messages show them.
+    fn message_context(&self, event: &Event, order: Option<&Order>) -> MessageContext {
+        let starts = event.starts_at().with_timezone(&event.time_zone().tz());
+        MessageContext {
+            name: String::new(),
+            event: EventContext {
+                title: event.title().to_owned(),
+                starts_at: starts.format("%Y-%m-%d %H:%M").to_string(),
+                location: event.location().to_owned(),
+            },
+            tickets: vec![],
+            order: order.map(|o| OrderContext {
+                total: o.total().to_string(),
+                url: self.config.links.order.replace("{token}", &self.link_key.order_token(o.id()).as_text()),
+            }),
+            detail: None,
+        }
+    }
+
+    /// Each ticket with its live magic link (a ticket with none is left out: it cannot be opened).
+    async fn ticket_contexts(&self, event: &Event, tickets: &[Ticket]) -> Result<Vec<TicketContext>, Error> {
+        let mut out = Vec::with_capacity(tickets.len());
+        for ticket in tickets {
+            let links = self.store.unrevoked_magic_links(event.id(), Some(ticket.id())).await?;
+            let Some(token) = links.iter().rev().find_map(|l| l.token(&self.link_key)) else { continue };
+            let token = token.as_text();
+            let type_name = self.ticket_type(ticket.ticket_type_id()).await.map(|t| t.name().to_owned())?;
+            out.push(TicketContext {
+                type_name,
+                code: ticket.short_code().to_string(),
+                url: self.config.links.ticket.replace("{token}", &token),
+                pdf_url: self.config.links.ticket_pdf.replace("{token}", &token),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Who is alerted about an event: its organizers and the superadmins, active, each once,
+    /// by email address.
+    async fn organisers(&self, event_id: EventId) -> Result<Vec<Recipient>, Error> {
+        let mut users = self.store.users_with_role(Role::Superadmin).await?;
+        for staff in self.store.event_staff(event_id).await? {
+            if staff.duty == Duty::Organizer
+                && let Some(user) = self.store.user(staff.user_id).await?
+            {
+                users.push(user);
+            }
+        }
+        users.retain(|u| u.active);
+        users.sort_by(|a, b| a.email.as_str().cmp(b.email.as_str()));
+        users.dedup_by(|a, b| a.email.as_str().eq_ignore_ascii_case(b.email.as_str()));
+        Ok(users
+            .into_iter()
+            .map(|u| Recipient {
+                name: u.name,
+                email: Some(u.email.as_str().to_owned()),
+                phone: None,
+                locale: Locale::En,
+            })
+            .collect())
+    }
+}

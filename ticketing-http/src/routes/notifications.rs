@@ -1,0 +1,109 @@
+//! An event's notifications: each message of each notification job, with what became of it.
+//! A message that is `dead` (still refused after its job's last attempt) is sent again by
+//! retrying its job (`POST /api/v1/jobs/{job_id}/retry`): the messages already settled are not.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ticketing_core::ids::EventId;
+use ticketing_core::notification::{DeliveryRecord, mask};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::{Caller, Reach};
+use crate::extract::{Id, Params};
+use crate::problem::{ApiError, Problem};
+use crate::state::Shared;
+
+/// One message of a notification, as its log shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "job_id": "0193a1b2-0000-7000-8000-00000000000a",
+    "kind": "payment_succeeded",
+    "channel": "email",
+    "recipient": "z***@example.org",
+    "status": "sent",
+    "attempts": 1,
+    "last_error": null,
+    "message_id": "0193a1b2-0000-7000-8000-00000000000a.1",
+    "updated_at": "2026-12-06T20:15:00Z"
+}))]
+pub struct NotificationView {
+    /// The notification job (retry it to send a dead message again).
+    pub job_id: Uuid,
+    /// What it is about.
+    #[schema(schema_with = crate::schema::notification_kind)]
+    pub kind: String,
+    /// `email` or `sms`.
+    #[schema(schema_with = crate::schema::notification_channel)]
+    pub channel: String,
+    /// The address or number, masked.
+    pub recipient: String,
+    /// What became of it.
+    #[schema(schema_with = crate::schema::notification_status)]
+    pub status: String,
+    /// Attempts to send it so far.
+    pub attempts: u32,
+    /// The channel's last refusal.
+    pub last_error: Option<String>,
+    /// The message's id, the same on every attempt (an email's `Message-ID` is `<{message_id}@…>`).
+    pub message_id: String,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&DeliveryRecord> for NotificationView {
+    fn from(r: &DeliveryRecord) -> Self {
+        Self {
+            job_id: *r.job_id.as_uuid(),
+            kind: r.topic.as_str().to_owned(),
+            channel: r.channel.as_str().to_owned(),
+            recipient: mask(&r.recipient),
+            status: r.status.as_str().to_owned(),
+            attempts: r.attempts,
+            last_error: r.last_error.clone(),
+            message_id: r.message_id.clone(),
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// How many to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NotificationQuery {
+    /// How many, most recently changed first: 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// The event's notification messages, most recently changed first: a superadmin's of any event,
+/// an organizer's of their events.
+#[utoipa::path(
+    get,
+    operation_id = "events_notifications",
+    path = "/events/{id}/notifications",
+    tag = "events",
+    params(("id" = Uuid, Path, description = "The event"), NotificationQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Messages, most recently changed first", body = [NotificationView]),
+        (status = 404, description = "No such event of yours", body = Problem),
+        (status = 422, description = "`limit` out of range", body = Problem),
+    )
+)]
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+    Params(query): Params<NotificationQuery>,
+) -> Result<Json<Vec<NotificationView>>, ApiError> {
+    let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::field("limit", "must be from 1 to 500"));
+    }
+    let records = state.engine.event_notifications(event.id(), limit).await?;
+    Ok(Json(records.iter().map(NotificationView::from).collect()))
+}

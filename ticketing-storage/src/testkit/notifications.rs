@@ -1,0 +1,237 @@
+//! Conformance cases: notifications, their messages and the record of each.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Duration;
+use ticketing_core::engine::{LineRequest, OrderRequest};
+use ticketing_core::job::{JobStatus, JobTask, NotificationTopic};
+use ticketing_core::notification::{Channel, Courier, DeliveryStatus, Message, Undelivered};
+use ticketing_core::order::{BuyerSpec, Locale};
+use ticketing_core::payment::{NoticeKind, PaymentNotice};
+use ticketing_core::store::JobFilter;
+
+use super::support::{Backend, Options, World};
+
+/// A channel as a test plays it: each recipient's answers from a script (then "sent"), and
+/// every message handed to it, in order.
+#[derive(Default)]
+struct ScriptedCourier {
+    answers: Mutex<HashMap<String, Vec<Result<(), Undelivered>>>>,
+    sent: Mutex<Vec<Message>>,
+}
+
+#[async_trait::async_trait]
+impl Courier for ScriptedCourier {
+    async fn send(&self, message: &Message) -> Result<(), Undelivered> {
+        self.sent.lock().unwrap().push(message.clone());
+        let mut answers = self.answers.lock().unwrap();
+        match answers.get_mut(message.recipient()) {
+            Some(script) if !script.is_empty() => script.remove(0),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An order placed by Zoë (email and phone, French) and paid by the provider's event `paid_by`:
+/// its notification job queued.
+async fn paid_order(w: &World, paid_by: &str) -> ticketing_core::engine::PlacedOrder {
+    let request = OrderRequest {
+        event_id: w.event.id(),
+        lines: vec![LineRequest { ticket_type_id: w.standard.id(), quantity: 2 }],
+        buyer: BuyerSpec {
+            name: "Zoë Lefèvre".into(),
+            email: "zoe@example.org".into(),
+            phone: Some("+33612345678".into()),
+            locale: Locale::Fr,
+        },
+        idempotency_key: None,
+    };
+    let placed = w.engine.place_order(&request).await.unwrap();
+    let notice = PaymentNotice {
+        event_id: paid_by.into(),
+        event_type: "checkout.session.completed".into(),
+        kind: NoticeKind::Succeeded,
+        order_id: Some(placed.order.id()),
+        amount: Some(placed.order.total()),
+        reference: Some(format!("pi_{paid_by}")),
+    };
+    w.engine.apply_notice("stripe", &notice).await.unwrap();
+    placed
+}
+
+/// Conformance case.
+pub async fn a_payment_s_messages_are_each_sent_once_across_attempts(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    paid_order(&w, "evt_1").await;
+    let courier = Arc::new(ScriptedCourier::default());
+    courier.answers.lock().unwrap().insert("+33612345678".into(), vec![Err(Undelivered::Retry("503".into()))]);
+    let engine = w.engine.clone().with_courier(courier.clone());
+
+    assert!(engine.claim_next_job("other work").await.unwrap().is_none(), "notifications have their own workers");
+    let claimed = engine.claim_next_notification("notifier").await.unwrap().expect("the payment's notification");
+    let run = engine.run_claimed_job(claimed).await.unwrap();
+    assert_eq!(run.job.status, JobStatus::Queued, "the text message asked to retry: {:?}", run.job.last_error);
+    let records = w.engine.store().job_notifications(run.job.id).await.unwrap();
+    let statuses: Vec<(Channel, &str, DeliveryStatus, u32)> =
+        records.iter().map(|r| (r.channel, r.recipient.as_str(), r.status, r.attempts)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (Channel::Email, "zoe@example.org", DeliveryStatus::Sent, 1),
+            (Channel::Sms, "+33612345678", DeliveryStatus::Retrying, 1)
+        ]
+    );
+    {
+        let sent = courier.sent.lock().unwrap();
+        let Message::Email(email) = &sent[0] else { panic!("the email first: {sent:?}") };
+        assert_eq!(email.subject, format!("Vos billets pour {}", w.event.title()), "in the buyer's language");
+        assert_eq!(email.attach.len(), 2, "both tickets' PDFs go with it");
+        assert!(email.text.contains("/api/v1/public/tickets/"), "{}", email.text);
+        let Message::Sms(sms) = &sent[1] else { panic!("then the text: {sent:?}") };
+        assert!(sms.text.contains("/api/v1/public/orders/"), "{}", sms.text);
+        assert!(ticketing_core::notification::sms_segments(&sms.text) <= 2);
+    }
+
+    assert!(engine.claim_next_notification("notifier").await.unwrap().is_none(), "it waits for its backoff");
+    w.clock.advance(Duration::hours(1));
+    let run = engine.run_next_notification("notifier").await.unwrap().expect("the retry");
+    assert_eq!(run.job.status, JobStatus::Succeeded);
+    let sent = courier.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 3, "only the text message is sent again: {sent:?}");
+    assert_eq!(sent[2].message_id(), sent[1].message_id(), "with the same id");
+    let records = w.engine.store().event_notifications(w.event.id(), 10).await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert_eq!((records[0].channel, records[0].status, records[0].attempts), (Channel::Sms, DeliveryStatus::Sent, 2));
+    assert!(records.iter().all(|r| r.topic == NotificationTopic::PaymentSucceeded && r.event_id == Some(w.event.id())));
+    assert!(records.iter().all(|r| r.job_id == run.job.id));
+}
+
+/// Conformance case.
+pub async fn without_a_courier_messages_are_skipped_and_a_refusal_is_final(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    paid_order(&w, "evt_1").await;
+    let run = w.engine.run_next_notification("notifier").await.unwrap().expect("the notification");
+    assert_eq!(run.job.status, JobStatus::Succeeded, "skipped is not an error");
+    let records = w.engine.store().job_notifications(run.job.id).await.unwrap();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.status == DeliveryStatus::Skipped), "{records:?}");
+    assert!(records.iter().all(|r| r.last_error.as_deref() == Some("channel not configured")));
+
+    let placed = paid_order(&w, "evt_2").await;
+    let courier = Arc::new(ScriptedCourier::default());
+    courier
+        .answers
+        .lock()
+        .unwrap()
+        .insert("zoe@example.org".into(), vec![Err(Undelivered::Final("550 no such user".into()))]);
+    let engine = w.engine.clone().with_courier(courier.clone());
+    let run = engine.run_next_notification("notifier").await.unwrap().expect("the second order's notification");
+    assert_eq!(run.job.status, JobStatus::Succeeded, "a final refusal is recorded, not retried");
+    let records = w.engine.store().job_notifications(run.job.id).await.unwrap();
+    assert_eq!(
+        records.iter().map(|r| (r.status, r.last_error.as_deref())).collect::<Vec<_>>(),
+        vec![(DeliveryStatus::Failed, Some("550 no such user")), (DeliveryStatus::Sent, None)]
+    );
+    let jobs =
+        w.engine.store().jobs(&JobFilter { event_id: Some(w.event.id()), status: None, limit: 100 }).await.unwrap();
+    let notify = jobs.iter().filter(|j| matches!(&j.task, JobTask::Notify(n) if n.order_id == Some(placed.order.id())));
+    assert_eq!(notify.count(), 1);
+}
+
+/// Conformance case.
+pub async fn a_message_retried_past_the_last_attempt_is_dead(backend: &Backend) {
+    let w = World::new(backend, Options::default()).await;
+    paid_order(&w, "evt_1").await;
+    let courier = Arc::new(ScriptedCourier::default());
+    let refusals = (0..ticketing_core::job::Notification::ATTEMPTS)
+        .map(|_| Err(Undelivered::Retry("451 try later".into())))
+        .collect();
+    courier.answers.lock().unwrap().insert("zoe@example.org".into(), refusals);
+    let engine = w.engine.clone().with_courier(courier.clone());
+    let mut last = None;
+    while let Some(run) = engine.run_next_notification("notifier").await.unwrap() {
+        last = Some(run);
+        w.clock.advance(Duration::hours(2));
+    }
+    let job = last.expect("the notification ran").job;
+    assert_eq!((job.status, job.attempts), (JobStatus::Failed, job.max_attempts));
+    let records = w.engine.store().job_notifications(job.id).await.unwrap();
+    let email = records.iter().find(|r| r.channel == Channel::Email).unwrap();
+    assert_eq!((email.status, email.attempts), (DeliveryStatus::Dead, job.max_attempts));
+    let sms = records.iter().find(|r| r.channel == Channel::Sms).unwrap();
+    assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Sent, 1), "the text went once");
+    let sent = courier.sent.lock().unwrap();
+    assert_eq!(sent.iter().filter(|m| m.channel() == Channel::Sms).count(), 1);
+    assert_eq!(sent.iter().filter(|m| m.channel() == Channel::Email).count() as u32, job.max_attempts);
+}
+
+/// Conformance case.
+pub async fn a_ticket_issued_to_a_reachable_holder_and_a_desk_sale_are_told(backend: &Backend) {
+    use ticketing_core::engine::{IssueRequest, SaleRequest};
+    use ticketing_core::ids::UserId;
+    use ticketing_core::order::PaymentMethod;
+    use ticketing_core::status::TicketStatus;
+    use ticketing_core::ticket::HolderSpec;
+
+    let w = World::new(backend, Options::default()).await;
+    let holder =
+        |name: &str, email: Option<&str>| HolderSpec { name: name.into(), email: email.map(Into::into), phone: None };
+    let request = IssueRequest {
+        ticket_type_id: w.vip.id(),
+        count: 0,
+        holders: vec![holder("Ana Silva", Some("ana@example.org")), holder("No Contact", None)],
+        status: TicketStatus::Paid,
+    };
+    let issued = w.engine.issue_tickets_with_links(&request, None).await.unwrap();
+    let unlinked = IssueRequest { holders: vec![holder("Ben", Some("ben@example.org"))], ..request.clone() };
+    w.engine.issue_tickets(&unlinked).await.unwrap();
+    let sale = SaleRequest {
+        event_id: w.event.id(),
+        lines: vec![LineRequest { ticket_type_id: w.standard.id(), quantity: 1 }],
+        method: PaymentMethod::Cash,
+        buyer: Some(BuyerSpec {
+            name: "Chloé".into(),
+            email: "chloe@example.org".into(),
+            phone: None,
+            locale: Locale::Fr,
+        }),
+        cashier: UserId::from_uuid(uuid::Uuid::from_u128(90)),
+    };
+    let sold = w.engine.sell_at_desk(&sale).await.unwrap();
+    let anonymous = SaleRequest { buyer: None, ..sale.clone() };
+    w.engine.sell_at_desk(&anonymous).await.unwrap();
+
+    let jobs =
+        w.engine.store().jobs(&JobFilter { event_id: Some(w.event.id()), status: None, limit: 100 }).await.unwrap();
+    let told: Vec<(NotificationTopic, Option<ticketing_core::ids::TicketId>, Option<ticketing_core::ids::OrderId>)> =
+        jobs.iter()
+            .filter_map(|j| match &j.task {
+                JobTask::Notify(n) => Some((n.topic, n.ticket_id, n.order_id)),
+                _ => None,
+            })
+            .collect();
+    assert_eq!(told.len(), 2, "the reachable holder with a link and the desk buyer: {told:?}");
+    assert!(told.contains(&(NotificationTopic::TicketCreated, Some(issued[0].ticket.id()), None)));
+    assert!(told.contains(&(NotificationTopic::PaymentSucceeded, None, Some(sold.order.id()))));
+
+    let courier = Arc::new(ScriptedCourier::default());
+    let engine = w.engine.clone().with_courier(courier.clone());
+    while engine.run_next_notification("notifier").await.unwrap().is_some() {}
+    let sent = courier.sent.lock().unwrap().clone();
+    let emails: Vec<&ticketing_core::notification::EmailMessage> = sent
+        .iter()
+        .map(|m| match m {
+            Message::Email(e) => e,
+            Message::Sms(_) => panic!("nobody gave a phone"),
+        })
+        .collect();
+    let ana = emails.iter().find(|e| e.to == "ana@example.org").expect("Ana's email");
+    assert_eq!(ana.subject, format!("Your ticket for {}", w.event.title()));
+    assert_eq!(ana.attach, vec![issued[0].ticket.id()]);
+    assert!(ana.text.contains(&issued[0].link.as_text()), "her link: {}", ana.text);
+    let chloe = emails.iter().find(|e| e.to == "chloe@example.org").expect("Chloé's email");
+    assert_eq!(chloe.subject, format!("Vos billets pour {}", w.event.title()));
+    assert_eq!(chloe.attach.len(), 1);
+    assert_eq!(emails.len(), 2);
+}
