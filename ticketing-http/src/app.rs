@@ -174,9 +174,14 @@ impl Server {
         }
         if self.state.config.notify_workers > 0 {
             let config = &self.state.config;
-            let courier =
-                crate::courier::ServerCourier::new(config.smtp.as_ref(), config.sms.clone(), self.state.clone())
-                    .map_err(std::io::Error::other)?;
+            let connections = u32::try_from(config.notify_workers).unwrap_or(u32::MAX);
+            let courier = crate::courier::ServerCourier::new(
+                config.smtp.as_ref(),
+                config.sms.clone(),
+                connections,
+                self.state.clone(),
+            )
+            .map_err(std::io::Error::other)?;
             let engine = self.state.engine.clone().with_courier(Arc::new(courier));
             for n in 0..config.notify_workers {
                 background.push(tokio::spawn(work(self.state.clone(), engine.clone(), Queue::Notifications, n)));
@@ -302,6 +307,9 @@ async fn docs_problem(response: Response) -> Response {
 
 /// How long an idle worker waits before looking for a job again.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long an idle notification worker waits: there are more of them, and a message a second
+/// later is no harm.
+const NOTIFIER_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The jobs a worker takes.
 #[derive(Clone, Copy)]
@@ -329,7 +337,11 @@ async fn work(state: Shared, engine: Ticketing<dyn ticketing_core::store::Store>
         let claimed = match claim {
             Ok(Some(claimed)) => Ok(claimed),
             Ok(None) => {
-                tokio::time::sleep(WORKER_IDLE).await;
+                tokio::time::sleep(match queue {
+                    Queue::Jobs => WORKER_IDLE,
+                    Queue::Notifications => NOTIFIER_IDLE,
+                })
+                .await;
                 continue;
             }
             Err(e) => Err(e),

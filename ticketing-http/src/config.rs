@@ -35,7 +35,7 @@
 //! | `sms_account` | `TICKETING_SMS_ACCOUNT`: the Twilio account SID | required for Twilio |
 //! | `sms_token` | `TICKETING_SMS_TOKEN`: Twilio's auth token, or the webhook's bearer token | required for Twilio; none for a webhook |
 //! | `sms_from` | `TICKETING_SMS_FROM`: the sending number | required for Twilio |
-//! | `notify_workers` | `TICKETING_NOTIFY_WORKERS` (0 to 64; 0: notifications are sent by another instance) | 2 |
+//! | `notify_workers` | `TICKETING_NOTIFY_WORKERS` (0 to 64; 0: notifications are sent by another instance): messages sent side by side, each worker with its own SMTP connection (16 send about 270 emails a second here: see BENCHMARKS.md) | 2 |
 //! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |

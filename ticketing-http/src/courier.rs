@@ -129,14 +129,27 @@ pub struct ServerCourier {
 }
 
 impl ServerCourier {
-    /// A courier over the channels configured (none: every message is skipped).
-    pub fn new(smtp: Option<&SmtpSettings>, sms: Option<SmsApi>, state: Shared) -> Result<Self, CourierError> {
+    /// A courier over the channels configured (none: every message is skipped), keeping up to
+    /// `connections` SMTP connections open (one per notification worker).
+    ///
+    /// Each connection sends one message at a time, and lettre writes a message's final
+    /// `.` line apart from its body on a socket without `TCP_NODELAY`: the peer's delayed
+    /// acknowledgement then holds it about 40 ms. Measured here: 48 ms a message on one
+    /// connection, so throughput comes from the workers sending side by side
+    /// (`TICKETING_NOTIFY_WORKERS`, BENCHMARKS.md).
+    pub fn new(
+        smtp: Option<&SmtpSettings>,
+        sms: Option<SmsApi>,
+        connections: u32,
+        state: Shared,
+    ) -> Result<Self, CourierError> {
         let smtp = match smtp {
             None => None,
             Some(settings) => {
                 let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.url)
                     .map_err(|e| CourierError::Smtp(e.to_string()))?
                     .timeout(Some(SMTP_TIMEOUT))
+                    .pool_config(lettre::transport::smtp::PoolConfig::new().max_size(connections.max(1)))
                     .build();
                 let from: Mailbox = settings
                     .from
@@ -247,6 +260,14 @@ impl ServerCourier {
 impl Courier for ServerCourier {
     async fn send(&self, message: &Message) -> Result<(), Undelivered> {
         let (topic, channel) = (message.topic().as_str(), message.channel().as_str());
+        let configured = match message {
+            Message::Email(_) => self.smtp.is_some(),
+            Message::Sms(_) => self.sms.is_some(),
+        };
+        if !configured {
+            self.state.metrics.notification(topic, channel, "skipped");
+            return Err(Undelivered::NotConfigured);
+        }
         if let Err(wait) = self.per_recipient.check(&format!("{channel}:{}", message.recipient())) {
             self.state.metrics.notification(topic, channel, "limited");
             return Err(Undelivered::Retry(format!(

@@ -159,9 +159,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Err(e @ Error::Invalid(_)) => return Step::Abandoned(e.to_string()),
             Err(e) => return Step::Failed(e.to_string()),
         };
-        let before = match self.store.job_notifications(job.id).await {
-            Ok(records) => records,
-            Err(e) => return Step::Failed(e.to_string()),
+        // A first attempt has nothing recorded before it (a claim counts the attempt, a lapsed
+        // lease's included): only a later one reads what earlier ones settled.
+        let before = match job.attempts {
+            0 | 1 => vec![],
+            _ => match self.store.job_notifications(job.id).await {
+                Ok(records) => records,
+                Err(e) => return Step::Failed(e.to_string()),
+            },
         };
         let settled: HashSet<(Channel, &str)> =
             before.iter().filter(|r| r.status.is_settled()).map(|r| (r.channel, r.recipient.as_str())).collect();

@@ -415,3 +415,138 @@ fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// The server as a process of its own on `dir`, sending mail to `smtp` with 8 notification
+/// workers; killed with SIGKILL on drop.
+struct Process(Child);
+
+impl Process {
+    fn start(dir: &Path, port: u16, smtp: &str) -> Self {
+        let log = std::fs::File::create(dir.join(format!("server-{}.log", free_port()))).expect("a log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ticketing-server"))
+            .env("TICKETING_DATA_DIR", dir.join("data"))
+            .env("TICKETING_LISTEN", format!("127.0.0.1:{port}"))
+            .env("TICKETING_SUPERADMIN_EMAIL", crate::support::ADMIN)
+            .env("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD)
+            .env("TICKETING_SMTP_URL", smtp)
+            .env("TICKETING_NOTIFY_WORKERS", "8")
+            .env("TICKETING_JOB_LEASE_SECS", "5")
+            .env("TICKETING_RATE_GENERATION", "1000000")
+            .env("TICKETING_LOG_LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the server binary");
+        Self(child)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn healthy(h: &crate::support::Handle) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(h.addr).await.is_ok()
+            && h.call(Method::GET, "/health", None, None).await.status == StatusCode::OK
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not start");
+}
+
+fn kept(smtp: &SmtpSink) -> usize {
+    std::fs::read_dir(smtp.folder.join("new")).map(|d| d.count()).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_ticket_emails_survive_a_killed_server_without_a_storm_of_duplicates() {
+    const HOLDERS: usize = 2000;
+    const IN_FLIGHT: usize = 8;
+    let smtp = SmtpSink::start(0);
+    let dir = std::env::temp_dir().join(format!("ticketing-kill-{}-{}", std::process::id(), free_port()));
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let port = free_port();
+    let h = crate::support::Handle::to(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    let server = Process::start(&dir, port, &smtp.url());
+    healthy(&h).await;
+    let sign_in = "grant_type=password&username=admin%40example.org&password=the%20admin%27s%20long%20password";
+    let token =
+        h.raw(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", sign_in.into()))).await;
+    let admin = token.ok(StatusCode::OK)["access_token"].as_str().expect("a token").to_owned();
+    let event =
+        h.call(Method::POST, "/api/v1/events", Some(&admin), Some(crate::support::event_body("kill", 5000))).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    h.call(Method::POST, &format!("/api/v1/events/{event}/status"), Some(&admin), Some(json!({"status": "published"})))
+        .await
+        .ok(StatusCode::OK);
+    let body = crate::support::type_body("Entrée", 5000);
+    let ticket_type =
+        h.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(&admin), Some(body)).await;
+    let ticket_type = ticket_type.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    for batch in 0..HOLDERS / 100 {
+        let holders: Vec<Value> = (batch * 100..(batch + 1) * 100)
+            .map(|i| json!({"name": format!("Holder {i}"), "email": format!("holder-{i}@example.org")}))
+            .collect();
+        let issued = h
+            .call(
+                Method::POST,
+                &format!("/api/v1/ticket-types/{ticket_type}/tickets"),
+                Some(&admin),
+                Some(json!({"status": "paid", "holders": holders})),
+            )
+            .await;
+        issued.ok(StatusCode::CREATED);
+    }
+
+    // Killed mid-delivery, as a crash would: no shutdown, messages in flight.
+    for _ in 0..400 {
+        if kept(&smtp) >= HOLDERS / 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    drop(server);
+    let at_kill = kept(&smtp);
+    assert!((HOLDERS / 5..HOLDERS).contains(&at_kill), "killed mid-delivery: {at_kill} kept");
+
+    let _server = Process::start(&dir, port, &smtp.url());
+    healthy(&h).await;
+    let token =
+        h.raw(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", sign_in.into()))).await;
+    let admin = token.ok(StatusCode::OK)["access_token"].as_str().expect("a token").to_owned();
+    let mut done = 0;
+    for _ in 0..1200 {
+        let stats = h.call(Method::GET, "/api/v1/queue/stats", Some(&admin), None).await;
+        done = stats.ok(StatusCode::OK)["kinds"]["notify"]["succeeded"].as_u64().unwrap_or(0);
+        if done == HOLDERS as u64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done, HOLDERS as u64, "every notification ended");
+
+    let out =
+        Command::new(PYTHON).arg(tool("read_mail.py")).arg(&smtp.folder).arg("-").output().expect("read the mail");
+    let messages: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mut by_holder: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for m in &messages {
+        let to = m["envelope_to"].as_str().expect("a recipient").to_owned();
+        by_holder.entry(to).or_default().push(m["message_id"].as_str().expect("a Message-ID").to_owned());
+    }
+    let missing: Vec<usize> =
+        (0..HOLDERS).filter(|i| !by_holder.contains_key(&format!("holder-{i}@example.org"))).collect();
+    assert!(missing.is_empty(), "every holder got their ticket: missing {missing:?}");
+    let duplicates = messages.len() - HOLDERS;
+    eprintln!("killed with {at_kill} of {HOLDERS} kept; {duplicates} sent twice");
+    assert!(duplicates <= IN_FLIGHT, "at most the sends in flight were sent twice: {duplicates}");
+    for (holder, ids) in &by_holder {
+        assert!(ids.iter().all(|id| id == &ids[0]), "{holder}'s copies carry one Message-ID: {ids:?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -63,6 +63,11 @@ pub struct Handle {
 }
 
 impl Handle {
+    /// A client of the server at `addr` (one started apart, as a process of its own).
+    pub fn to(addr: SocketAddr) -> Self {
+        Self { addr, client: Client::builder(TokioExecutor::new()).build_http() }
+    }
+
     /// Sends a request; `body` is sent as JSON.
     pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
         let bytes = body.map(|b| serde_json::to_vec(&b).expect("JSON"));

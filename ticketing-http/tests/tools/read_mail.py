@@ -1,5 +1,6 @@
 """Reads the messages of a Maildir folder (from smtp_sink.py) with Python's own email parser and
 prints them as JSON: headers, the text and HTML parts, and each attachment written to OUT.
+With OUT given as `-`, only the envelope's recipients and the Message-ID of each.
 
     python3 read_mail.py FOLDER OUT
 """
@@ -14,9 +15,16 @@ from email.parser import BytesParser
 
 def main():
     folder, out = sys.argv[1], sys.argv[2]
-    os.makedirs(out, exist_ok=True)
     messages = []
     box = mailbox.Maildir(folder, create=False)
+    if out == "-":
+        for key in sorted(box.keys()):
+            with box.get_file(key) as f:
+                msg = BytesParser(policy=policy.default).parse(f, headersonly=True)
+            messages.append({"envelope_to": msg["X-Envelope-To"], "message_id": msg["Message-ID"]})
+        json.dump(messages, sys.stdout)
+        return
+    os.makedirs(out, exist_ok=True)
     for key in sorted(box.keys()):
         with box.get_file(key) as f:
             msg = BytesParser(policy=policy.default).parse(f)

@@ -130,22 +130,33 @@ impl JobQueue for DbStore {
              OR attempts >= max_attempts){SKIP_LOCKED})"
         ));
         sqlx::query(sweep).bind(micros(now)).bind(LAPSED_ON_LAST_ATTEMPT).execute(&mut *tx).await.map_err(db_error)?;
-        let mut pick = QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE kind IN (");
-        let mut list = pick.separated(", ");
-        for kind in kinds {
-            list.push_bind(*kind);
+        // The most urgent of two candidates: a job whose worker died, and a due queued job, found
+        // in order on `jobs_next` (one row read, however long the queue: an `OR` of both sorted
+        // every due job of the kinds on each claim).
+        let mut candidates: Vec<(i64, i64, i64, Uuid)> = Vec::with_capacity(2);
+        for lapsed in [true, false] {
+            let mut pick = QueryBuilder::<Db>::new("SELECT priority, run_at, seq, id FROM jobs WHERE kind IN (");
+            let mut list = pick.separated(", ");
+            for kind in kinds {
+                list.push_bind(*kind);
+            }
+            if lapsed {
+                pick.push(") AND status = 'running' AND lease_until <= ")
+                    .push_bind(micros(now))
+                    // Repeats the sweep's conditions: a row the sweep skipped while it was locked
+                    // elsewhere must not be claimed past them.
+                    .push(" AND NOT cancel_requested AND attempts < max_attempts")
+                    .push(" AND NOT (progress_total > 0 AND progress_done >= progress_total)");
+            } else {
+                pick.push(") AND status = 'queued' AND run_at <= ").push_bind(micros(now));
+            }
+            pick.push(" ORDER BY priority DESC, run_at, seq LIMIT 1").push(SKIP_LOCKED);
+            let found: Option<(i64, i64, i64, Uuid)> =
+                pick.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
+            candidates.extend(found);
         }
-        pick.push(") AND ((status = 'queued' AND run_at <= ")
-            .push_bind(micros(now))
-            .push(") OR (status = 'running' AND lease_until <= ")
-            .push_bind(micros(now))
-            // Repeats the sweep's conditions: a row the sweep skipped while it was locked
-            // elsewhere must not be claimed past them.
-            .push(" AND NOT cancel_requested AND attempts < max_attempts")
-            .push(" AND NOT (progress_total > 0 AND progress_done >= progress_total)")
-            .push(")) ORDER BY priority DESC, run_at, seq LIMIT 1")
-            .push(SKIP_LOCKED);
-        let picked: Option<Uuid> = pick.build_query_scalar().fetch_optional(&mut *tx).await.map_err(db_error)?;
+        let picked = candidates.into_iter().min_by_key(|(priority, run_at, seq, _)| (-priority, *run_at, *seq));
+        let picked = picked.map(|(_, _, _, id)| id);
         let Some(id) = picked else {
             tx.commit().await.map_err(db_error)?;
             return Ok(None);
