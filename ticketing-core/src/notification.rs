@@ -74,7 +74,8 @@ impl FromStr for Channel {
 pub struct EmailMessage {
     /// What it is about.
     pub topic: NotificationTopic,
-    /// Stable across attempts (`{job}.{n}`); the courier makes it the `Message-ID` header.
+    /// Stable across attempts (`{job}.{channel}.{hash of the recipient}`); the courier makes it
+    /// the `Message-ID` header.
     pub message_id: String,
     /// The address.
     pub to: String,
@@ -95,7 +96,7 @@ pub struct EmailMessage {
 pub struct SmsMessage {
     /// What it is about.
     pub topic: NotificationTopic,
-    /// Stable across attempts (`{job}.{n}`), like an email's.
+    /// Stable across attempts, like an email's.
     pub message_id: String,
     /// The number, in international form.
     pub to: String,

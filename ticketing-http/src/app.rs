@@ -393,6 +393,9 @@ async fn heartbeat(state: &Shared, claimed: &ticketing_core::engine::ClaimedJob)
     let mut every = tokio::time::interval((state.config.job_lease / 3).max(std::time::Duration::from_secs(1)));
     every.tick().await;
     let (mut done, mut still) = (claimed.job().progress.done, 0);
+    // A notification's run reports no progress, and ends by itself: each send has its own time
+    // limit. Only runs that make progress can be taken for stuck.
+    let progresses = claimed.job().kind() != JobTask::NOTIFY;
     while still < STALLED_BEATS {
         every.tick().await;
         match state.engine.heartbeat_job(claimed).await {
@@ -402,7 +405,8 @@ async fn heartbeat(state: &Shared, claimed: &ticketing_core::engine::ClaimedJob)
         }
         match state.engine.job(claimed.job().id).await {
             Ok(job) if job.progress.done != done => (done, still) = (job.progress.done, 0),
-            _ => still += 1,
+            _ if progresses => still += 1,
+            _ => {}
         }
     }
     if still >= STALLED_BEATS {

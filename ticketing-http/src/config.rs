@@ -292,13 +292,7 @@ impl std::fmt::Debug for Config {
             .field("job_retry", &self.job_retry)
             .field("smtp", &self.smtp.is_some())
             .field("mail_from", &self.smtp.as_ref().map(|s| s.from.as_str()))
-            .field(
-                "sms",
-                &self.sms.as_ref().map(|s| match s {
-                    crate::courier::SmsApi::Twilio { base, .. } => format!("twilio {base}"),
-                    crate::courier::SmsApi::Webhook { url, .. } => format!("webhook {url}"),
-                }),
-            )
+            .field("sms", &self.sms)
             .field("notify_workers", &self.notify_workers)
             .finish_non_exhaustive()
     }
@@ -816,7 +810,7 @@ mod tests {
         .unwrap();
         let shown = format!("{mailed:?}");
         assert!(!shown.contains("mail-secret") && !shown.contains("twilio-secret"), "{shown}");
-        assert!(shown.contains("twilio https://api.twilio.com") && mailed.notify_workers == 2, "{shown}");
+        assert!(shown.contains("Twilio { base: \"https://api.twilio.com\"") && mailed.notify_workers == 2, "{shown}");
     }
 
     #[test]

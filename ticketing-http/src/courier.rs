@@ -5,13 +5,15 @@
 //!   (`smtp://host:25` plain, `smtp://user:pass@host:587?tls=required` STARTTLS,
 //!   `smtps://user:pass@host:465` implicit TLS), `TICKETING_MAIL_FROM` who from. A message is
 //!   multipart: text and HTML, then each ticket's PDF, drawn as its magic link draws it. Its
-//!   `Message-ID` is `<{job}.{n}@{domain of the sender}>`, the same on every attempt. A 4xx
-//!   reply, no connection or a timeout is retried; a 5xx reply is final.
+//!   `Message-ID` is `<{job}.{channel}.{hash of the recipient}@{domain of the sender}>`, the
+//!   same on every attempt. A 4xx reply, a refused sign-in (530, 534, 535, 538: the server's
+//!   password is for an operator to fix, the messages wait), no connection or a timeout is
+//!   retried; any other 5xx reply is final.
 //! - **SMS** through a provider's HTTP API: `twilio` (a form POST to
 //!   `{base}/2010-04-01/Accounts/{account}/Messages.json`, Basic auth with the account and its
 //!   token) or `webhook` (a JSON POST of `{"id", "to", "text"}`, with `Authorization: Bearer
-//!   {token}` when a token is set). A 2xx is sent; 408, 429 and 5xx are retried; any other
-//!   answer is final.
+//!   {token}` when a token is set). A 2xx is sent; 401 and 403 (our credentials, for an operator
+//!   to fix), 408, 429 and 5xx are retried; any other answer is final.
 //!
 //! A channel without settings answers `channel not configured`: the message is recorded as
 //! skipped. One recipient gets at most [`PER_RECIPIENT_PER_MINUTE`] messages a minute on a
@@ -37,6 +39,9 @@ use crate::state::Shared;
 /// How long an SMTP exchange may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// SMTP replies that refuse our sign-in: the operator's to fix, so the messages wait.
+const SIGN_IN_REFUSED: [&str; 4] = ["530", "534", "535", "538"];
+
 /// Messages one recipient may get on one channel in a minute; more are put off (their job tries
 /// again later), so a burst of changes never floods one inbox or phone.
 pub const PER_RECIPIENT_PER_MINUTE: u32 = 5;
@@ -60,16 +65,16 @@ impl ChannelHealth {
             return ("not_configured", None);
         }
         match self.0.lock().unwrap_or_else(|e| e.into_inner()).get(channel) {
-            Some(Some(why)) => {
-                ("degraded", Some(format!("the last send was put off ({why}); messages wait and are retried")))
+            Some(Some(class)) => {
+                ("degraded", Some(format!("the last send was put off ({class}); messages wait and are retried")))
             }
             _ => ("up", None),
         }
     }
 }
 
-/// An SMS provider's API.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An SMS provider's API. Its `Debug` shows no token.
+#[derive(Clone, PartialEq, Eq)]
 pub enum SmsApi {
     /// Twilio's Messages API, or one that speaks it.
     Twilio {
@@ -91,13 +96,35 @@ pub enum SmsApi {
     },
 }
 
-/// Email settings.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Email settings. Their `Debug` shows no URL (it may hold a password).
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmtpSettings {
     /// `smtp://…` or `smtps://…` (see the module's docs); may hold a password: never logged.
     pub url: String,
     /// The sender: `Ticketing <tickets@example.org>` or a bare address.
     pub from: String,
+}
+
+impl std::fmt::Debug for SmsApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Twilio { base, account, from, .. } => f
+                .debug_struct("Twilio")
+                .field("base", base)
+                .field("account", account)
+                .field("from", from)
+                .finish_non_exhaustive(),
+            Self::Webhook { token, .. } => {
+                f.debug_struct("Webhook").field("token", &token.is_some()).finish_non_exhaustive()
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings").field("from", &self.from).finish_non_exhaustive()
+    }
 }
 
 /// Why the courier's settings were refused at start.
@@ -188,7 +215,12 @@ impl ServerCourier {
             .map_err(|e| Undelivered::Final(format!("the message cannot be written: {e}")))?;
         match smtp.transport.send(mail).await {
             Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(Undelivered::Final(e.to_string())),
+            Err(e)
+                if e.is_permanent()
+                    && !e.status().is_some_and(|c| SIGN_IN_REFUSED.contains(&c.to_string().as_str())) =>
+            {
+                Err(Undelivered::Final(e.to_string()))
+            }
             Err(e) => Err(Undelivered::Retry(e.to_string())),
         }
     }
@@ -248,12 +280,19 @@ impl ServerCourier {
             return Ok(());
         }
         let why = format!("{status}: {}", excerpt(&body));
-        if matches!(status.as_u16(), 408 | 429) || status.is_server_error() {
+        if matches!(status.as_u16(), 401 | 403 | 408 | 429) || status.is_server_error() {
             Err(Undelivered::Retry(why))
         } else {
             Err(Undelivered::Final(why))
         }
     }
+}
+
+/// The kind of a put-off send, without its text: the reply code it starts with (`451`, `503`),
+/// else `no answer`.
+fn refusal_class(why: &str) -> String {
+    let code: String = why.chars().take_while(char::is_ascii_digit).collect();
+    if code.len() == 3 { format!("reply {code}") } else { "no answer".to_owned() }
 }
 
 #[async_trait]
@@ -288,7 +327,8 @@ impl Courier for ServerCourier {
         self.state.metrics.notification(topic, channel, outcome);
         match &sent {
             Ok(()) => self.state.channels.record(channel, None),
-            Err(Undelivered::Retry(why)) => self.state.channels.record(channel, Some(why.chars().take(200).collect())),
+            // Only the kind of refusal: a provider's text can quote an address, and `/health` is public.
+            Err(Undelivered::Retry(why)) => self.state.channels.record(channel, Some(refusal_class(why))),
             Err(_) => {}
         }
         sent

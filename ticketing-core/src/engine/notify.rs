@@ -49,6 +49,16 @@ impl Default for PublicLinks {
     }
 }
 
+/// A message's id: its job, channel and recipient (`{job}.{channel}.{8 hex digits}`), so an
+/// attempt that writes the recipients again in another order, or with one more, gives each the
+/// id it had.
+fn message_id(job: &Job, channel: Channel, recipient: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(recipient.as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}.{channel}.{hex}", job.id)
+}
+
 /// Someone a notification goes to.
 struct Recipient {
     name: String,
@@ -127,7 +137,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             if let Some(to) = recipient.email {
                 messages.push(Message::Email(EmailMessage {
                     topic: notification.topic,
-                    message_id: format!("{}.{}", job.id, messages.len() + 1),
+                    message_id: message_id(job, Channel::Email, &to),
                     to,
                     to_name: Some(recipient.name.clone()).filter(|n| !n.is_empty()),
                     subject: written.subject.clone(),
@@ -140,7 +150,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 let tail = if sms_link.is_empty() { String::new() } else { format!(" {sms_link}") };
                 messages.push(Message::Sms(SmsMessage {
                     topic: notification.topic,
-                    message_id: format!("{}.{}", job.id, messages.len() + 1),
+                    message_id: message_id(job, Channel::Sms, &to),
                     to,
                     text: fit_sms(&written.sms, &tail, SMS_SEGMENTS),
                 }));
@@ -159,14 +169,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Err(e @ Error::Invalid(_)) => return Step::Abandoned(e.to_string()),
             Err(e) => return Step::Failed(e.to_string()),
         };
-        // A first attempt has nothing recorded before it (a claim counts the attempt, a lapsed
-        // lease's included): only a later one reads what earlier ones settled.
-        let before = match job.attempts {
-            0 | 1 => vec![],
-            _ => match self.store.job_notifications(job.id).await {
-                Ok(records) => records,
-                Err(e) => return Step::Failed(e.to_string()),
-            },
+        // What earlier attempts settled, a retried job's included (a retry counts attempts from
+        // zero again).
+        let before = match self.store.job_notifications(job.id).await {
+            Ok(records) => records,
+            Err(e) => return Step::Failed(e.to_string()),
         };
         let settled: HashSet<(Channel, &str)> =
             before.iter().filter(|r| r.status.is_settled()).map(|r| (r.channel, r.recipient.as_str())).collect();

@@ -26,7 +26,7 @@ use crate::state::Shared;
     "status": "sent",
     "attempts": 1,
     "last_error": null,
-    "message_id": "0193a1b2-0000-7000-8000-00000000000a.1",
+    "message_id": "0193a1b2-0000-7000-8000-00000000000a.email.3f2a9c1e",
     "updated_at": "2026-12-06T20:15:00Z"
 }))]
 pub struct NotificationView {

@@ -16,3 +16,9 @@ CREATE TABLE notifications (
     PRIMARY KEY (job_id, channel, recipient)
 );
 CREATE INDEX notifications_by_event ON notifications (event_id, updated_at);
+
+-- Notifications queued by earlier versions, which queued them but sent none: those queued more
+-- than a day before the newest job are cancelled rather than sent now, long after what they were
+-- about (the newest job stands for "now": the two dialects share no clock function).
+UPDATE jobs SET status = 'cancelled', last_error = 'queued before notifications were sent; not sent'
+    WHERE kind = 'notify' AND status = 'queued' AND created_at < (SELECT max(created_at) FROM jobs) - 86400000000;

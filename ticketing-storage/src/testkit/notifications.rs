@@ -161,9 +161,17 @@ pub async fn a_message_retried_past_the_last_attempt_is_dead(backend: &Backend) 
     assert_eq!((email.status, email.attempts), (DeliveryStatus::Dead, job.max_attempts));
     let sms = records.iter().find(|r| r.channel == Channel::Sms).unwrap();
     assert_eq!((sms.status, sms.attempts), (DeliveryStatus::Sent, 1), "the text went once");
-    let sent = courier.sent.lock().unwrap();
-    assert_eq!(sent.iter().filter(|m| m.channel() == Channel::Sms).count(), 1);
-    assert_eq!(sent.iter().filter(|m| m.channel() == Channel::Email).count() as u32, job.max_attempts);
+    let count = |channel| courier.sent.lock().unwrap().iter().filter(|m| m.channel() == channel).count() as u32;
+    assert_eq!((count(Channel::Sms), count(Channel::Email)), (1, job.max_attempts));
+
+    // A person retries the job: only the dead message goes again.
+    w.engine.retry_job(job.id).await.unwrap();
+    let run = engine.run_next_notification("notifier").await.unwrap().expect("the retried job");
+    assert_eq!(run.job.status, JobStatus::Succeeded);
+    assert_eq!((count(Channel::Sms), count(Channel::Email)), (1, job.max_attempts + 1), "the text is not sent again");
+    let records = w.engine.store().job_notifications(job.id).await.unwrap();
+    let email = records.iter().find(|r| r.channel == Channel::Email).unwrap();
+    assert_eq!((email.status, email.attempts), (DeliveryStatus::Sent, job.max_attempts + 1));
 }
 
 /// Conformance case.
