@@ -171,27 +171,16 @@ async fn main() {
 async fn emails(api: &std::sync::Arc<Api>, admin: &str, n: u64, concurrency: u64) {
     let now = chrono::Utc::now();
     let run = std::process::id();
-    let event = api
-        .json(
-            Method::POST,
-            "/api/v1/events",
-            admin,
-            json!({"title": format!("Mail {run}"), "starts_at": (now + chrono::Duration::days(7)).to_rfc3339(),
-                   "ends_at": (now + chrono::Duration::days(8)).to_rfc3339(), "time_zone": "Europe/Paris",
-                   "location": "Salle des fêtes", "capacity": n, "allow_reentry": true}),
-        )
-        .await;
-    let event_id = event["id"].as_str().expect("id").to_owned();
-    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), admin, json!({"status": "published"})).await;
-    let ticket_type = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/events/{event_id}/ticket-types"),
-            admin,
-            json!({"name": "Entrée", "price_minor": 1500, "currency": "EUR", "quota": n, "usage_limit": 1}),
-        )
-        .await;
-    let path = format!("/api/v1/ticket-types/{}/tickets", ticket_type["id"].as_str().expect("id"));
+    let (_, type_id) = published_event(
+        api,
+        admin,
+        json!({"title": format!("Mail {run}"), "starts_at": (now + chrono::Duration::days(7)).to_rfc3339(),
+               "ends_at": (now + chrono::Duration::days(8)).to_rfc3339(), "time_zone": "Europe/Paris",
+               "location": "Salle des fêtes", "capacity": n, "allow_reentry": true}),
+        json!({"name": "Entrée", "price_minor": 1500, "currency": "EUR", "quota": n, "usage_limit": 1}),
+    )
+    .await;
+    let path = format!("/api/v1/ticket-types/{type_id}/tickets");
     let sent_before = notify_succeeded(api, admin).await;
     let started = Instant::now();
     let batches: Vec<u64> = (0..n.div_ceil(100)).collect();
@@ -227,6 +216,16 @@ async fn emails(api: &std::sync::Arc<Api>, admin: &str, n: u64, concurrency: u64
     );
 }
 
+/// An event made from `event`, published, with one ticket type made from `ticket_type`: their ids.
+async fn published_event(api: &Api, admin: &str, event: Value, ticket_type: Value) -> (String, String) {
+    let event = api.json(Method::POST, "/api/v1/events", admin, event).await;
+    let event_id = event["id"].as_str().expect("id").to_owned();
+    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), admin, json!({"status": "published"})).await;
+    let path = format!("/api/v1/events/{event_id}/ticket-types");
+    let ticket_type = api.json(Method::POST, &path, admin, ticket_type).await;
+    (event_id, ticket_type["id"].as_str().expect("id").to_owned())
+}
+
 /// Notification jobs that succeeded so far.
 async fn notify_succeeded(api: &Api, admin: &str) -> u64 {
     let stats = api.get("/api/v1/queue/stats", Some(admin)).await;
@@ -257,27 +256,16 @@ async fn scans_and_reads(
         )
         .await;
     let now = chrono::Utc::now();
-    let event = api
-        .json(
-            Method::POST,
-            "/api/v1/events",
-            &admin,
-            json!({"title": format!("Load {run}"), "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
+    let (event_id, type_id) = published_event(
+        api,
+        &admin,
+        json!({"title": format!("Load {run}"), "starts_at": (now - chrono::Duration::hours(1)).to_rfc3339(),
                    "ends_at": (now + chrono::Duration::hours(23)).to_rfc3339(), "time_zone": "Europe/Paris",
                    "location": "Load test hall", "capacity": tickets, "allow_reentry": true}),
-        )
-        .await;
-    let event_id = event["id"].as_str().expect("id");
-    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), &admin, json!({"status": "published"})).await;
-    let ticket_type = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/events/{event_id}/ticket-types"),
-            &admin,
-            json!({"name": "Pass", "price_minor": 1000, "currency": "EUR", "quota": tickets, "usage_limit": 1000}),
-        )
-        .await;
-    let type_id = ticket_type["id"].as_str().expect("id");
+        json!({"name": "Pass", "price_minor": 1000, "currency": "EUR", "quota": tickets, "usage_limit": 1000}),
+    )
+    .await;
+    let (event_id, type_id) = (event_id.as_str(), type_id.as_str());
     let gate = api
         .json(
             Method::POST,
@@ -409,28 +397,17 @@ async fn purchases(api: &std::sync::Arc<Api>, admin: &str, concurrency: u64, sec
     let secret = std::sync::Arc::new(secret.split(',').next().unwrap_or_default().to_owned());
     let now = chrono::Utc::now();
     let places: u64 = 1_000_000;
-    let event = api
-        .json(
-            Method::POST,
-            "/api/v1/events",
-            admin,
-            json!({"title": format!("Sale {}", std::process::id()), "starts_at": (now + chrono::Duration::days(30)).to_rfc3339(),
-                   "ends_at": (now + chrono::Duration::days(31)).to_rfc3339(), "time_zone": "Europe/Paris",
-                   "location": "Load test hall", "capacity": places,
-                   "payment_url": "https://pay.example.test/checkout?ref={order_id}"}),
-        )
-        .await;
-    let event_id = event["id"].as_str().expect("id").to_owned();
-    api.json(Method::POST, &format!("/api/v1/events/{event_id}/status"), admin, json!({"status": "published"})).await;
-    let ticket_type = api
-        .json(
-            Method::POST,
-            &format!("/api/v1/events/{event_id}/ticket-types"),
-            admin,
-            json!({"name": "Fosse", "price_minor": 4500, "currency": "EUR", "quota": places, "usage_limit": 1}),
-        )
-        .await;
-    let type_id = std::sync::Arc::new(ticket_type["id"].as_str().expect("id").to_owned());
+    let (event_id, type_id) = published_event(
+        api,
+        admin,
+        json!({"title": format!("Sale {}", std::process::id()), "starts_at": (now + chrono::Duration::days(30)).to_rfc3339(),
+               "ends_at": (now + chrono::Duration::days(31)).to_rfc3339(), "time_zone": "Europe/Paris",
+               "location": "Load test hall", "capacity": places,
+               "payment_url": "https://pay.example.test/checkout?ref={order_id}"}),
+        json!({"name": "Fosse", "price_minor": 4500, "currency": "EUR", "quota": places, "usage_limit": 1}),
+    )
+    .await;
+    let type_id = std::sync::Arc::new(type_id);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut clients = Vec::new();

@@ -393,9 +393,10 @@ async fn heartbeat(state: &Shared, claimed: &ticketing_core::engine::ClaimedJob)
     let mut every = tokio::time::interval((state.config.job_lease / 3).max(std::time::Duration::from_secs(1)));
     every.tick().await;
     let (mut done, mut still) = (claimed.job().progress.done, 0);
-    // A notification's run reports no progress, and ends by itself: each send has its own time
-    // limit. Only runs that make progress can be taken for stuck.
-    let progresses = claimed.job().kind() != JobTask::NOTIFY;
+    // A job of one unit (a notification, a hold's end, a refund) reports no progress, and ends
+    // by itself: each of its calls out has its own time limit. Only runs that count progress can
+    // be taken for stuck.
+    let progresses = claimed.job().progress.total > 1;
     while still < STALLED_BEATS {
         every.tick().await;
         match state.engine.heartbeat_job(claimed).await {

@@ -193,8 +193,7 @@ impl ServerCourier {
         Ok(Self { smtp, sms, client: Outbound::default(), state, per_recipient })
     }
 
-    async fn email(&self, m: &EmailMessage) -> Result<(), Undelivered> {
-        let Some(smtp) = &self.smtp else { return Err(Undelivered::NotConfigured) };
+    async fn email(&self, smtp: &Smtp, m: &EmailMessage) -> Result<(), Undelivered> {
         let address = m.to.parse().map_err(|e| Undelivered::Final(format!("not an address: {e}")))?;
         let to = Mailbox::new(m.to_name.clone(), address);
         let mut body = MultiPart::mixed().multipart(MultiPart::alternative_plain_html(m.text.clone(), m.html.clone()));
@@ -244,8 +243,7 @@ impl ServerCourier {
         Ok((ticket.short_code().to_string(), pdf))
     }
 
-    async fn sms(&self, m: &SmsMessage) -> Result<(), Undelivered> {
-        let Some(api) = &self.sms else { return Err(Undelivered::NotConfigured) };
+    async fn sms(&self, api: &SmsApi, m: &SmsMessage) -> Result<(), Undelivered> {
         let request = match api {
             SmsApi::Twilio { base, account, token, from } => {
                 let credentials = base64::engine::general_purpose::STANDARD.encode(format!("{account}:{token}"));
@@ -288,6 +286,12 @@ impl ServerCourier {
     }
 }
 
+/// A message and the settings of the channel it goes through.
+enum Route<'a> {
+    Email(&'a Smtp, &'a EmailMessage),
+    Sms(&'a SmsApi, &'a SmsMessage),
+}
+
 /// The kind of a put-off send, without its text: the reply code it starts with (`451`, `503`),
 /// else `no answer`.
 fn refusal_class(why: &str) -> String {
@@ -299,14 +303,15 @@ fn refusal_class(why: &str) -> String {
 impl Courier for ServerCourier {
     async fn send(&self, message: &Message) -> Result<(), Undelivered> {
         let (topic, channel) = (message.topic().as_str(), message.channel().as_str());
-        let configured = match message {
-            Message::Email(_) => self.smtp.is_some(),
-            Message::Sms(_) => self.sms.is_some(),
+        let route = match (message, &self.smtp, &self.sms) {
+            (Message::Email(m), Some(smtp), _) => Route::Email(smtp, m),
+            (Message::Sms(m), _, Some(api)) => Route::Sms(api, m),
+            // A channel without settings: skipped, and not counted against the recipient.
+            _ => {
+                self.state.metrics.notification(topic, channel, "skipped");
+                return Err(Undelivered::NotConfigured);
+            }
         };
-        if !configured {
-            self.state.metrics.notification(topic, channel, "skipped");
-            return Err(Undelivered::NotConfigured);
-        }
         if let Err(wait) = self.per_recipient.check(&format!("{channel}:{}", message.recipient())) {
             self.state.metrics.notification(topic, channel, "limited");
             return Err(Undelivered::Retry(format!(
@@ -314,15 +319,14 @@ impl Courier for ServerCourier {
                 wait.as_secs().max(1)
             )));
         }
-        let sent = match message {
-            Message::Email(m) => self.email(m).await,
-            Message::Sms(m) => self.sms(m).await,
+        let sent = match route {
+            Route::Email(smtp, m) => self.email(smtp, m).await,
+            Route::Sms(api, m) => self.sms(api, m).await,
         };
         let outcome = match &sent {
             Ok(()) => "sent",
-            Err(Undelivered::NotConfigured) => "skipped",
             Err(Undelivered::Retry(_)) => "retry",
-            Err(Undelivered::Final(_)) => "failed",
+            Err(_) => "failed",
         };
         self.state.metrics.notification(topic, channel, outcome);
         match &sent {
