@@ -59,6 +59,7 @@ fn decision(c: &mut Criterion) {
             payment_url: None,
             doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
             max_tickets_per_order: ticketing::core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
+            email_pdfs: true,
         },
     )
     .and_then(|e| e.with_status(EventStatus::Published))

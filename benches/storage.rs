@@ -98,6 +98,7 @@ async fn setup(engine: &Engine, agent: UserId, quota: u32) -> (EventId, TicketTy
         payment_url: None,
         doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
         max_tickets_per_order: ticketing::core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
+        email_pdfs: true,
     };
     let event = engine.create_event(&spec).await.expect("event");
     engine.set_event_status(event.id(), EventStatus::Published).await.expect("publish");
@@ -187,6 +188,7 @@ fn generation_job(c: &mut Criterion) {
                 priority: 0,
                 holders: vec![],
                 template: None,
+                notify: false,
             };
             let job = engine.start_generation(&request).await.expect("a queued generation");
             let ran = engine.run_next_job("bench").await.expect("a run").expect("a due job").job;

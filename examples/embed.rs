@@ -37,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             payment_url: Some("https://pay.example.org/nuit-du-jazz".into()),
             doors_open_minutes: ticketing::core::event::DEFAULT_DOORS_OPEN_MINUTES,
             max_tickets_per_order: ticketing::core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
+            email_pdfs: true,
         })
         .await?;
     let event = engine.set_event_status(event.id(), EventStatus::Published).await?;

@@ -170,6 +170,14 @@ pub struct EventSpec {
     /// 0 to 10,080 (a week); [`DEFAULT_DOORS_OPEN_MINUTES`] (4 hours) when absent.
     #[serde(default = "default_doors_open")]
     pub doors_open_minutes: u32,
+    /// Whether the emails that carry tickets (issued, paid, sent again) attach each ticket's PDF
+    /// as well as its link; yes when absent.
+    #[serde(default = "default_email_pdfs")]
+    pub email_pdfs: bool,
+}
+
+fn default_email_pdfs() -> bool {
+    true
 }
 
 /// How long before its start an event lets people in, unless it says otherwise: 4 hours, room for
@@ -212,6 +220,7 @@ pub struct Event {
     status: EventStatus,
     payment_url: Option<PaymentLink>,
     max_tickets_per_order: u32,
+    email_pdfs: bool,
 }
 
 impl Event {
@@ -252,6 +261,7 @@ impl Event {
                 .map(PaymentLink::parse)
                 .transpose()?,
             max_tickets_per_order: spec.max_tickets_per_order,
+            email_pdfs: spec.email_pdfs,
         })
     }
 
@@ -328,6 +338,10 @@ impl Event {
     pub fn doors_open_minutes(&self) -> u32 {
         self.doors_open_minutes
     }
+    /// Whether ticket emails attach each ticket's PDF.
+    pub fn email_pdfs(&self) -> bool {
+        self.email_pdfs
+    }
     /// When entries open (the start less the doors-open lead), unless a ticket type's validity
     /// window says otherwise.
     pub fn doors_open_at(&self) -> DateTime<Utc> {
@@ -360,6 +374,7 @@ impl Event {
             payment_url: self.payment_url.as_ref().map(|u| u.as_str().to_owned()),
             doors_open_minutes: self.doors_open_minutes,
             max_tickets_per_order: self.max_tickets_per_order,
+            email_pdfs: self.email_pdfs,
         }
     }
 }
@@ -384,6 +399,7 @@ pub(crate) mod tests {
             payment_url: Some("https://pay.example.org/festival".into()),
             doors_open_minutes: DEFAULT_DOORS_OPEN_MINUTES,
             max_tickets_per_order: DEFAULT_MAX_TICKETS_PER_ORDER,
+            email_pdfs: true,
         }
     }
 

@@ -114,6 +114,10 @@ pub struct GenerateTickets {
     /// Whether each ticket gets a magic link (that never expires) in the chunk that makes it.
     #[serde(default)]
     pub links: bool,
+    /// Whether each ticket goes to its holder when they gave an email or a phone (a
+    /// `ticket_created` notification, enqueued with the chunk that makes the ticket).
+    #[serde(default)]
+    pub notify: bool,
 }
 
 /// What a job does. Stored as JSON; the variant's name is the job's kind, which workers claim by.
@@ -151,12 +155,25 @@ pub enum NotificationTopic {
     PaymentAlert,
     /// An order was refunded.
     Refunded,
+    /// A suspicious pattern at a gate (forged codes, one ticket at two gates): the organisers
+    /// are told, at most once per pattern per gate per window.
+    SuspiciousActivity,
+    /// Someone asked for their tickets again, by email address: the tickets of the event held
+    /// under that address go to it (nothing is sent when there are none, and the asker is never
+    /// told which).
+    ResendTickets,
 }
 
 impl NotificationTopic {
     /// Every topic.
-    pub const ALL: [NotificationTopic; 4] =
-        [Self::TicketCreated, Self::PaymentSucceeded, Self::PaymentAlert, Self::Refunded];
+    pub const ALL: [NotificationTopic; 6] = [
+        Self::TicketCreated,
+        Self::PaymentSucceeded,
+        Self::PaymentAlert,
+        Self::Refunded,
+        Self::SuspiciousActivity,
+        Self::ResendTickets,
+    ];
 
     /// The stable lower-case name.
     pub fn as_str(&self) -> &'static str {
@@ -165,6 +182,8 @@ impl NotificationTopic {
             Self::PaymentSucceeded => "payment_succeeded",
             Self::PaymentAlert => "payment_alert",
             Self::Refunded => "refunded",
+            Self::SuspiciousActivity => "suspicious_activity",
+            Self::ResendTickets => "resend_tickets",
         }
     }
 }
@@ -182,7 +201,8 @@ impl FromStr for NotificationTopic {
 pub struct Notification {
     /// What it is about.
     pub topic: NotificationTopic,
-    /// The order it concerns (every topic but `ticket_created`).
+    /// The order it concerns (every topic but `ticket_created`, and `suspicious_activity` and
+    /// `resend_tickets`, which concern the job's event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<OrderId>,
     /// The ticket it concerns (`ticket_created`).
@@ -191,6 +211,9 @@ pub struct Notification {
     /// Why, for alerts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The email address whose tickets are asked for (`resend_tickets`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
 }
 
 impl Notification {

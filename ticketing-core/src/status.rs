@@ -69,6 +69,12 @@ impl TicketStatus {
         !matches!(self, Self::Invalid | Self::Refunded)
     }
 
+    /// Whether the holder may use the ticket at the gate (issued, paid, inside, outside): not
+    /// waiting for a payment (`reserved`), not void.
+    pub fn is_usable(&self) -> bool {
+        matches!(self, Self::Issued | Self::Paid | Self::Inside | Self::Outside)
+    }
+
     /// Whether a ticket may be created in this status.
     pub fn is_initial(&self) -> bool {
         matches!(self, Self::Issued | Self::Reserved | Self::Paid)
@@ -258,6 +264,8 @@ mod tests {
         assert_eq!(live, [S::Issued, S::Reserved, S::Paid, S::Inside, S::Outside]);
         let initial: Vec<_> = S::ALL.into_iter().filter(S::is_initial).collect();
         assert_eq!(initial, [S::Issued, S::Reserved, S::Paid]);
+        let usable: Vec<_> = S::ALL.into_iter().filter(S::is_usable).collect();
+        assert_eq!(usable, [S::Issued, S::Paid, S::Inside, S::Outside]);
     }
 
     #[test]

@@ -87,6 +87,8 @@ pub struct TicketFilter {
     pub ticket_type_id: Option<TicketTypeId>,
     /// Only this status.
     pub status: Option<TicketStatus>,
+    /// Only tickets whose holder has this email address (compared without regard to case).
+    pub holder_email: Option<String>,
     /// Page size.
     pub limit: u32,
     /// Rows to skip.
@@ -402,13 +404,15 @@ pub trait JobQueue: Send + Sync {
     /// only if the lease holds, no cancel is asked, and the job's progress is still
     /// `done_before`; the batch is inserted as [`TicketRepository::insert_tickets`] does
     /// (quota errors and conflicts are returned and nothing is written), progress becomes
-    /// `done_before + tickets.len()`, and the lease is extended to `lease.until`.
+    /// `done_before + tickets.len()`, the lease is extended to `lease.until`, and `jobs` (what
+    /// the new tickets cause: their holders' notifications) are enqueued.
     async fn commit_chunk(
         &self,
         id: JobId,
         lease: &Lease,
         done_before: u64,
         batch: &TicketBatch<'_>,
+        jobs: &[Job],
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError>;
     /// Ends the job `lease` holds: succeeded, cancelled, failed for good, or failed with a retry

@@ -21,6 +21,7 @@
 //! | `rate_scan_gate` | `TICKETING_RATE_SCAN_GATE`: scan requests | 9,000 per window, per gate (10 a second) |
 //! | `rate_order_address` | `TICKETING_RATE_ORDER_ADDRESS`: orders placed | 30 per window, per IP |
 //! | `rate_order_event` | `TICKETING_RATE_ORDER_EVENT`: orders placed | 30,000 per window, per event |
+//! | `rate_resend` | `TICKETING_RATE_RESEND`: "email me my tickets again" | 10 per window, per IP (and 3 per window per asked address) |
 //! | `order_hold_secs` | `TICKETING_ORDER_HOLD_SECS` (1 to 86,400): how long an order's tickets are held for its payment | 900 |
 //! | `public_url` | `TICKETING_PUBLIC_URL`: this server as buyers reach it (the payment link's `{return_url}` is the order's page under it) | `http://<listen>` |
 //! | `stripe_webhook_secrets` | `TICKETING_STRIPE_WEBHOOK_SECRETS` (comma-separated, one or two during a rotation) | none: Stripe deliveries are refused |
@@ -140,6 +141,8 @@ pub struct RateLimits {
     pub order_address: RateLimit,
     /// Orders placed, per event.
     pub order_event: RateLimit,
+    /// "Email me my tickets again", per client IP (and 3 a window per asked address).
+    pub resend: RateLimit,
 }
 
 /// A QR signing key from the configuration.
@@ -328,6 +331,7 @@ struct FileConfig {
     superadmin_email: Option<String>,
     superadmin_password: Option<String>,
     rate_order_address: Option<u32>,
+    rate_resend: Option<u32>,
     rate_order_event: Option<u32>,
     order_hold_secs: Option<u64>,
     public_url: Option<String>,
@@ -575,6 +579,7 @@ impl Config {
                     file.rate_order_event,
                     30_000,
                 )?),
+                resend: limit(rate("rate_resend", "TICKETING_RATE_RESEND", file.rate_resend, 10)?),
             },
             order_hold: {
                 let (key, env) = ("order_hold_secs", "TICKETING_ORDER_HOLD_SECS");

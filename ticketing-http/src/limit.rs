@@ -109,7 +109,14 @@ pub struct Limits {
     pub order_address: Limiter,
     /// Orders placed, per event.
     pub order_event: Limiter,
+    /// "Email me my tickets again", per client address.
+    pub resend: Limiter,
+    /// "Email me my tickets again", per event and asked address: [`RESENDS_PER_ADDRESS`] a window.
+    pub resend_address: Limiter,
 }
+
+/// How many times one address may ask for an event's tickets again in a rate window.
+pub const RESENDS_PER_ADDRESS: u32 = 3;
 
 impl Limits {
     /// Limiters for `limits`.
@@ -123,6 +130,8 @@ impl Limits {
             scan_gate: Limiter::new(limits.scan_gate),
             order_address: Limiter::new(limits.order_address),
             order_event: Limiter::new(limits.order_event),
+            resend: Limiter::new(limits.resend),
+            resend_address: Limiter::new(RateLimit { burst: RESENDS_PER_ADDRESS, ..limits.resend }),
         }
     }
 }

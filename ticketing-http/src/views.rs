@@ -16,7 +16,7 @@ use uuid::Uuid;
 /// An event's fields, to create or replace it.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120, "payment_url": "https://buy.stripe.com/test_00g?client_reference_id={order_id}&prefilled_email={email}", "max_tickets_per_order": 6}))]
+#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120, "payment_url": "https://buy.stripe.com/test_00g?client_reference_id={order_id}&prefilled_email={email}", "max_tickets_per_order": 6, "email_pdfs": true}))]
 pub struct EventBody {
     /// Up to 200 characters.
     pub title: String,
@@ -53,6 +53,10 @@ pub struct EventBody {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000)]
     pub max_tickets_per_order: Option<u32>,
+    /// Whether the emails that carry tickets attach each ticket's PDF as well as its link
+    /// (default true).
+    #[serde(default)]
+    pub email_pdfs: Option<bool>,
     /// On creation by a superadmin: the organizer who runs it. An organizer runs the events they
     /// create.
     #[serde(default)]
@@ -75,6 +79,7 @@ impl EventBody {
             payment_url: self.payment_url.clone(),
             doors_open_minutes: self.doors_open_minutes.unwrap_or(DEFAULT_DOORS_OPEN_MINUTES),
             max_tickets_per_order: self.max_tickets_per_order.unwrap_or(DEFAULT_MAX_TICKETS_PER_ORDER),
+            email_pdfs: self.email_pdfs.unwrap_or(true),
         }
     }
 }
@@ -110,6 +115,8 @@ pub struct EventView {
     pub doors_open_minutes: u32,
     /// The most tickets one order may hold.
     pub max_tickets_per_order: u32,
+    /// Whether ticket emails attach each ticket's PDF.
+    pub email_pdfs: bool,
 }
 
 impl From<&Event> for EventView {
@@ -129,6 +136,7 @@ impl From<&Event> for EventView {
             payment_url: e.payment_url().map(|u| u.as_str().to_owned()),
             doors_open_minutes: e.doors_open_minutes(),
             max_tickets_per_order: e.max_tickets_per_order(),
+            email_pdfs: e.email_pdfs(),
         }
     }
 }

@@ -39,6 +39,7 @@ async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
             payment_url: None,
             doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
             max_tickets_per_order: ticketing_core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
+            email_pdfs: true,
         })
         .await
         .unwrap();

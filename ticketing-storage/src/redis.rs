@@ -550,9 +550,10 @@ impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
         lease: &Lease,
         done_before: u64,
         batch: &TicketBatch<'_>,
+        jobs: &[Job],
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
-        self.db.commit_chunk(id, lease, done_before, batch, now).await
+        self.db.commit_chunk(id, lease, done_before, batch, jobs, now).await
     }
     async fn finish_job(
         &self,

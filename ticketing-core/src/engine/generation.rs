@@ -39,6 +39,9 @@ pub struct GenerationRequest {
     pub holders: Vec<HolderSpec>,
     /// The template version the tickets are pinned to, if chosen.
     pub template: Option<TemplatePin>,
+    /// Whether each ticket goes to its holder (email or text message, with its link), when the
+    /// holder gave an address or a number. Only with holders.
+    pub notify: bool,
 }
 
 /// What one call of [`Ticketing::run_next_job`] did.
@@ -87,6 +90,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
         if !request.holders.is_empty() && request.holders.len() != request.count as usize {
             return Err(Error::Invalid("a generation with holders makes one ticket per holder"));
         }
+        if request.notify && request.holders.is_empty() {
+            return Err(Error::Invalid("only tickets with holders can be sent to them"));
+        }
         // Every holder is checked now, so the job cannot fail on one halfway.
         Holder::list(&request.holders)?;
         if let Some(pin) = request.template {
@@ -109,6 +115,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             holders: request.holders.clone(),
             template: request.template,
             links: true,
+            notify: request.notify,
         });
         let now = self.clock.now();
         let job =
@@ -301,13 +308,22 @@ impl<S: Store + ?Sized> Ticketing<S> {
             lease.until = now + self.config.job_lease;
             let codes = self.fresh_codes(holders.len()).await?;
             let tickets = self.draw_tickets(ticket_type, holders, codes, spec.status, now)?;
-            let links: Vec<MagicLink> = if spec.links {
+            let links: Vec<MagicLink> = if spec.links || spec.notify {
                 self.links_for(&tickets, now, None).into_iter().map(|(_, link)| link).collect()
             } else {
                 vec![]
             };
+            let told: Vec<Job> = if spec.notify {
+                tickets
+                    .iter()
+                    .filter(|t| t.holder().is_some_and(Holder::reachable))
+                    .map(|t| self.ticket_created(t))
+                    .collect()
+            } else {
+                vec![]
+            };
             let batch = TicketBatch { tickets: &tickets, links: &links, template: spec.template };
-            match self.store.commit_chunk(id, lease, done, &batch, now).await {
+            match self.store.commit_chunk(id, lease, done, &batch, &told, now).await {
                 Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,
                 other => return Ok(other?),
             }

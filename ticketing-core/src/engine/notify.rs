@@ -7,7 +7,8 @@ use std::sync::Arc;
 use super::{Error, Ticketing, generation::Step};
 use crate::credential::Duty;
 use crate::event::Event;
-use crate::ids::EventId;
+use crate::field::Email;
+use crate::ids::{EventId, JobId, TicketId};
 use crate::job::{Job, Notification, NotificationTopic};
 use crate::notification::templates::{self, EventContext, MessageContext, OrderContext, TicketContext};
 use crate::notification::{
@@ -15,7 +16,8 @@ use crate::notification::{
     fit_sms,
 };
 use crate::order::{Locale, Order};
-use crate::store::Store;
+use crate::scan::Suspicion;
+use crate::store::{Store, TicketFilter};
 use crate::ticket::Ticket;
 use crate::user::Role;
 
@@ -59,6 +61,14 @@ fn message_id(job: &Job, channel: Channel, recipient: &str) -> String {
     format!("{}.{channel}.{hex}", job.id)
 }
 
+/// The most tickets one "send me my tickets again" email carries.
+const RESEND_MAX: u32 = 50;
+
+/// The tickets whose PDFs go with an email about them: all of them, unless the event says not to.
+fn pdfs(event: &Event, tickets: &[Ticket]) -> Vec<TicketId> {
+    if event.email_pdfs() { tickets.iter().map(Ticket::id).collect() } else { vec![] }
+}
+
 /// Someone a notification goes to.
 struct Recipient {
     name: String,
@@ -94,7 +104,45 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 let tickets = self.ticket_contexts(&event, std::slice::from_ref(&ticket)).await?;
                 let link = tickets.first().map(|t| t.url.clone()).unwrap_or_default();
                 let context = MessageContext { tickets, ..self.message_context(&event, None) };
-                (vec![recipient], context, vec![ticket.id()], link)
+                (vec![recipient], context, pdfs(&event, std::slice::from_ref(&ticket)), link)
+            }
+            NotificationTopic::ResendTickets => {
+                let id = job.event_id.ok_or(Error::Invalid("a resend_tickets notification names its event"))?;
+                let address = notification
+                    .address
+                    .clone()
+                    .ok_or(Error::Invalid("a resend_tickets notification names its address"))?;
+                let event = self.event(id).await?;
+                let filter = TicketFilter {
+                    event_id: Some(id),
+                    holder_email: Some(address.clone()),
+                    limit: RESEND_MAX,
+                    ..TicketFilter::default()
+                };
+                let held: Vec<Ticket> =
+                    self.store.tickets(&filter).await?.into_iter().filter(|t| t.status().is_usable()).collect();
+                let tickets = self.ticket_contexts(&event, &held).await?;
+                if tickets.is_empty() {
+                    return Ok(vec![]);
+                }
+                // To the address as the tickets hold it, not as it was typed (the first in order
+                // when they write it in different cases: the same one on every attempt).
+                let holder = held.iter().filter_map(|t| t.holder()).min_by_key(|h| h.email().map(|e| e.as_str()));
+                let recipient = Recipient {
+                    name: holder.map(|h| h.name().to_owned()).unwrap_or_default(),
+                    email: Some(holder.and_then(|h| h.email()).map_or(address, |e| e.as_str().to_owned())),
+                    phone: None,
+                    locale: Locale::default(),
+                };
+                let context = MessageContext { tickets, ..self.message_context(&event, None) };
+                (vec![recipient], context, pdfs(&event, &held), String::new())
+            }
+            NotificationTopic::SuspiciousActivity => {
+                let id = job.event_id.ok_or(Error::Invalid("a suspicious_activity notification names its event"))?;
+                let event = self.event(id).await?;
+                let context =
+                    MessageContext { detail: notification.detail.clone(), ..self.message_context(&event, None) };
+                (self.organisers(id).await?, context, vec![], String::new())
             }
             topic => {
                 let id = notification.order_id.ok_or(Error::Invalid("an order's notification names its order"))?;
@@ -122,7 +170,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                                 .filter(|t| t.status().is_live())
                                 .collect();
                             context.tickets = self.ticket_contexts(&event, &tickets).await?;
-                            attach = tickets.iter().map(Ticket::id).collect();
+                            attach = pdfs(&event, &tickets);
                         }
                         (buyer.into_iter().collect(), attach)
                     }
@@ -222,6 +270,60 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Some(why) => Step::Failed(why),
             None => Step::Done,
         }
+    }
+
+    /// Tells the organisers of the gate's event about `suspicion` (a `suspicious_activity`
+    /// notification, enqueued now). The watch that found it throttles it already: one per
+    /// pattern per gate per window. Returns the job, or `None` when the gate is gone.
+    pub async fn alert_suspicion(&self, suspicion: &Suspicion) -> Result<Option<Job>, Error> {
+        let Some(gate) = self.store.gate(suspicion.gate_id()).await? else { return Ok(None) };
+        let event = self.event(gate.event_id()).await?;
+        let detail = match suspicion {
+            Suspicion::RepeatedBadSignatures { count, since, .. } => {
+                let since = since.with_timezone(&event.time_zone().tz()).format("%H:%M");
+                format!("{count} forged or damaged QR codes at gate \"{}\" since {since}.", gate.name())
+            }
+            Suspicion::TicketAtTwoGates { ticket_id, first_gate, seconds_apart, held_back, .. } => {
+                let first = self.store.gate(*first_gate).await?.map(|g| g.name().to_owned()).unwrap_or_default();
+                let code = self.store.ticket(*ticket_id).await?.map(|t| t.short_code().to_string()).unwrap_or_default();
+                let more = match held_back {
+                    0 => String::new(),
+                    n => format!(" {n} more tickets seen at two gates arrived at this gate since the last alert."),
+                };
+                format!(
+                    "ticket {code} was presented at gate \"{}\" {seconds_apart} s after gate \"{first}\" let it through (a copied QR code?).{more}",
+                    gate.name()
+                )
+            }
+        };
+        let notification = Notification {
+            topic: NotificationTopic::SuspiciousActivity,
+            order_id: None,
+            ticket_id: None,
+            detail: Some(detail),
+            address: None,
+        };
+        let job =
+            Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(event.id()), self.clock.now());
+        self.store.enqueue(&job).await?;
+        Ok(Some(job))
+    }
+
+    /// "Email me my tickets again": enqueues a `resend_tickets` notification for `address` at
+    /// the event. Whether the address holds tickets is only looked up when the job runs, so the
+    /// asker learns nothing from the answer or its timing; an address with none gets nothing.
+    pub async fn resend_tickets(&self, event_id: EventId, address: &Email) -> Result<Job, Error> {
+        let notification = Notification {
+            topic: NotificationTopic::ResendTickets,
+            order_id: None,
+            ticket_id: None,
+            detail: None,
+            address: Some(address.as_str().to_owned()),
+        };
+        let job =
+            Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(event_id), self.clock.now());
+        self.store.enqueue(&job).await?;
+        Ok(job)
     }
 
     /// An event's notification records, most recently changed first.

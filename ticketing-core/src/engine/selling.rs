@@ -583,7 +583,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
 
     /// A notification job about `order`, due now.
     pub(super) fn notification(&self, order: &Order, topic: NotificationTopic, detail: Option<String>) -> Job {
-        let notification = Notification { topic, order_id: Some(order.id()), ticket_id: None, detail };
+        let notification = Notification { topic, order_id: Some(order.id()), ticket_id: None, detail, address: None };
         Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(order.event_id()), self.clock.now())
     }
 

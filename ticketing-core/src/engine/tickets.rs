@@ -132,6 +132,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             order_id: None,
             ticket_id: Some(ticket.id()),
             detail: None,
+            address: None,
         };
         Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, Some(ticket.event_id()), self.clock.now())
     }

@@ -103,6 +103,7 @@ impl JobQueue for MemoryStore {
         lease: &Lease,
         done_before: u64,
         batch: &TicketBatch<'_>,
+        jobs: &[Job],
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
         let mut s = self.state();
@@ -113,7 +114,7 @@ impl JobQueue for MemoryStore {
         if s.job_mut(id)?.progress.done != done_before {
             return Ok(LeaseCheck::Lost);
         }
-        s.insert_tickets(batch, &[])?;
+        s.insert_tickets(batch, jobs)?;
         let job = s.job_mut(id)?;
         job.progress.done = done_before + batch.tickets.len() as u64;
         job.lease = Some(lease.clone());

@@ -147,6 +147,13 @@ impl TicketRepository for MemoryStore {
             .filter(|t| filter.event_id.is_none_or(|e| t.event_id() == e))
             .filter(|t| filter.ticket_type_id.is_none_or(|tt| t.ticket_type_id() == tt))
             .filter(|t| filter.status.is_none_or(|st| t.status() == st))
+            .filter(|t| {
+                filter.holder_email.as_deref().is_none_or(|wanted| {
+                    t.holder()
+                        .and_then(|h| h.email())
+                        .is_some_and(|e| e.as_str().to_lowercase() == wanted.to_lowercase())
+                })
+            })
             .cloned();
         Ok(page(matching, filter.offset, filter.limit))
     }

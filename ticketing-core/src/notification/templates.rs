@@ -155,6 +155,38 @@ const BUILT_IN: &[Parts] = &[
         "<p>Bonjour {{ name }},</p><p>Un paiement pour <strong>{{ event.title }}</strong> demande votre attention : {{ detail }}</p><p><a href=\"{{ order.url }}\">La commande</a> ({{ order.total }})</p>",
         "Alerte paiement, {{ event.title }} : {{ detail }}",
     ),
+    (
+        NotificationTopic::SuspiciousActivity,
+        Locale::En,
+        "Suspicious scanning: {{ event.title }}",
+        "Hello {{ name }},\n\nThe gates of {{ event.title }} ({{ event.starts_at }}, {{ event.location }}) see something suspicious: {{ detail }}\n\nThe gate logs and the audit trail have the details.\n",
+        "<p>Hello {{ name }},</p><p>The gates of <strong>{{ event.title }}</strong> ({{ event.starts_at }}, {{ event.location }}) see something suspicious: {{ detail }}</p><p>The gate logs and the audit trail have the details.</p>",
+        "Suspicious scanning, {{ event.title }}: {{ detail }}",
+    ),
+    (
+        NotificationTopic::SuspiciousActivity,
+        Locale::Fr,
+        "Scans suspects : {{ event.title }}",
+        "Bonjour {{ name }},\n\nLes entrées de {{ event.title }} ({{ event.starts_at }}, {{ event.location }}) voient quelque chose de suspect : {{ detail }}\n\nLes journaux des portes et le journal d'audit donnent le détail.\n",
+        "<p>Bonjour {{ name }},</p><p>Les entrées de <strong>{{ event.title }}</strong> ({{ event.starts_at }}, {{ event.location }}) voient quelque chose de suspect : {{ detail }}</p><p>Les journaux des portes et le journal d'audit donnent le détail.</p>",
+        "Scans suspects, {{ event.title }} : {{ detail }}",
+    ),
+    (
+        NotificationTopic::ResendTickets,
+        Locale::En,
+        "Your tickets for {{ event.title }}",
+        "Hello {{ name }},\n\nAs asked, here are your tickets for {{ event.title }}, {{ event.starts_at }}, {{ event.location }}.\n{% for t in tickets %}\n{{ t.type_name }} ({{ t.code }}): {{ t.url }}\nPDF: {{ t.pdf_url }}\n{% endfor %}\nIf you did not ask, you may ignore this email.\n",
+        "<p>Hello {{ name }},</p><p>As asked, here are your tickets for <strong>{{ event.title }}</strong>, {{ event.starts_at }}, {{ event.location }}.</p><ul>{% for t in tickets %}<li>{{ t.type_name }} ({{ t.code }}): <a href=\"{{ t.url }}\">open your ticket</a> · <a href=\"{{ t.pdf_url }}\">PDF</a></li>{% endfor %}</ul><p>If you did not ask, you may ignore this email.</p>",
+        "Your tickets for {{ event.title }}:",
+    ),
+    (
+        NotificationTopic::ResendTickets,
+        Locale::Fr,
+        "Vos billets pour {{ event.title }}",
+        "Bonjour {{ name }},\n\nComme demandé, voici vos billets pour {{ event.title }}, {{ event.starts_at }}, {{ event.location }}.\n{% for t in tickets %}\n{{ t.type_name }} ({{ t.code }}) : {{ t.url }}\nPDF : {{ t.pdf_url }}\n{% endfor %}\nSi vous n'avez rien demandé, ignorez ce message.\n",
+        "<p>Bonjour {{ name }},</p><p>Comme demandé, voici vos billets pour <strong>{{ event.title }}</strong>, {{ event.starts_at }}, {{ event.location }}.</p><ul>{% for t in tickets %}<li>{{ t.type_name }} ({{ t.code }}) : <a href=\"{{ t.url }}\">ouvrir votre billet</a> · <a href=\"{{ t.pdf_url }}\">PDF</a></li>{% endfor %}</ul><p>Si vous n'avez rien demandé, ignorez ce message.</p>",
+        "Vos billets pour {{ event.title }} :",
+    ),
 ];
 
 /// The environment holding every built-in part, named `{topic}.{locale}.{part}` (`.html` parts
@@ -219,13 +251,7 @@ mod tests {
 
     #[test]
     fn every_topic_is_written_in_both_languages_with_html_escaped() {
-        let topics = [
-            NotificationTopic::TicketCreated,
-            NotificationTopic::PaymentSucceeded,
-            NotificationTopic::Refunded,
-            NotificationTopic::PaymentAlert,
-        ];
-        for topic in topics {
+        for topic in NotificationTopic::ALL {
             for locale in [Locale::En, Locale::Fr] {
                 let written = write(topic, locale, &context()).unwrap();
                 assert!(written.subject.contains("Jazz à Vienne"), "{topic:?} {locale:?}: {}", written.subject);

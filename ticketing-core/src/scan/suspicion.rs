@@ -85,6 +85,14 @@ impl Suspicion {
             Self::TicketAtTwoGates { .. } => "suspicious.two_gates",
         }
     }
+
+    /// The gate where it was seen (the second gate, for a ticket at two).
+    pub fn gate_id(&self) -> GateId {
+        match self {
+            Self::RepeatedBadSignatures { gate_id, .. } => *gate_id,
+            Self::TicketAtTwoGates { second_gate, .. } => *second_gate,
+        }
+    }
 }
 
 /// What the watch remembers.

@@ -144,7 +144,7 @@ pub async fn tickets_zip(
         ticket_type_id: query.ticket_type_id.map(TicketTypeId::from_uuid),
         status: query.status.as_deref().map(|s| parse_status("status", s)).transpose()?,
         limit: u32::try_from(MAX_ARCHIVE + 1).unwrap_or(u32::MAX),
-        offset: 0,
+        ..TicketFilter::default()
     };
     state.limits.batch.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
     let tickets = state.store().tickets(&filter).await?;

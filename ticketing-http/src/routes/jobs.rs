@@ -107,6 +107,11 @@ pub struct GenerationBody {
     /// Its version (default: its active version).
     #[serde(default)]
     pub template_version: Option<u32>,
+    /// Whether each ticket goes to its holder as it is made (email and text message, with its
+    /// link; the PDF too when the event says so), for holders who gave an address or a number.
+    /// Only with holders; default false.
+    #[serde(default)]
+    pub notify: bool,
 }
 
 /// The holders of a CSV list, or a field error naming the line at fault.
@@ -185,6 +190,9 @@ pub async fn generate(
         (None, Some(_)) => return Err(ApiError::field("template_version", "a version needs its template_id")),
         (None, None) => None,
     };
+    if body.notify && holders.is_empty() {
+        return Err(ApiError::field("notify", "only tickets with holders can be sent to them"));
+    }
     let request = GenerationRequest {
         ticket_type_id: ticket_type.id(),
         count: body.count,
@@ -192,6 +200,7 @@ pub async fn generate(
         priority: body.priority,
         holders,
         template,
+        notify: body.notify,
     };
     let job = state.engine.start_generation(&request).await?;
     let view = JobView::from(&job);

@@ -19,7 +19,7 @@
 //! | `/api/v1/events/{id}/templates`, `/api/v1/templates/…` | [`templates`] |
 //! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders`, `…/cash-report`, `…/orders.csv` | [`orders`] |
 //! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
-//! | `/api/v1/events/{id}/notifications` | [`notifications`] |
+//! | `/api/v1/events/{id}/notifications`, `/api/v1/public/events/{id}/resend-tickets` | [`notifications`] |
 
 pub mod archive;
 pub mod catalog;
@@ -55,6 +55,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(events::staff))
         .routes(routes!(events::assign, events::unassign))
         .routes(routes!(notifications::list))
+        .routes(routes!(notifications::resend))
         .routes(routes!(catalog::list_types, catalog::create_type))
         .routes(routes!(catalog::get_type, catalog::replace_type, catalog::delete_type))
         .routes(routes!(catalog::list_gates, catalog::create_gate))

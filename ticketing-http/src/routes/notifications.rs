@@ -1,9 +1,17 @@
 //! An event's notifications: each message of each notification job, with what became of it.
 //! A message that is `dead` (still refused after its job's last attempt) is sent again by
 //! retrying its job (`POST /api/v1/jobs/{job_id}/retry`): the messages already settled are not.
+//!
+//! And the public "email me my tickets again" (`POST /api/v1/public/events/{id}/resend-tickets`):
+//! it answers `202` the same way whether or not the address holds tickets (the lookup happens in
+//! the notification job, after the answer), and is limited per client address and per asked
+//! address, so it can neither enumerate holders nor flood an inbox.
+
+use std::net::SocketAddr;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::ids::EventId;
@@ -12,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Reach};
-use crate::extract::{Id, Params};
+use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
 
@@ -106,4 +114,67 @@ pub async fn list(
     }
     let records = state.engine.event_notifications(event.id(), limit).await?;
     Ok(Json(records.iter().map(NotificationView::from).collect()))
+}
+
+/// Who asks for their tickets again.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "zoe@example.org"}))]
+pub struct ResendBody {
+    /// The address the tickets were issued or bought under.
+    pub email: String,
+}
+
+/// The answer to a resend request: the same whether or not the address holds tickets.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "accepted", "detail": "If this address holds tickets for this event, they are on their way to it."}))]
+pub struct ResendView {
+    /// Always `accepted`.
+    pub status: String,
+    /// What happens next.
+    pub detail: String,
+}
+
+/// "Email me my tickets again", no account needed: the event's usable tickets held under the
+/// address (issued, paid, inside or outside; bought or issued to it) are emailed to it, with
+/// their links (and PDFs when the event attaches them). The answer never tells whether the
+/// address is known. Limited per client address and per asked address (3 a window).
+#[utoipa::path(
+    post,
+    operation_id = "tickets_resend",
+    path = "/public/events/{id}/resend-tickets",
+    tag = "public",
+    params(("id" = Uuid, Path, description = "The event")),
+    request_body = ResendBody,
+    responses(
+        (status = 202, description = "Accepted: the tickets go out if there are any", body = ResendView),
+        (status = 404, description = "No such event on sale", body = Problem),
+        (status = 422, description = "Not an email address", body = Problem),
+        (status = 429, description = "Too many requests from this client or for this address", body = Problem),
+    )
+)]
+pub async fn resend(
+    State(state): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Id(id): Id<Uuid>,
+    Body(body): Body<ResendBody>,
+) -> Result<(StatusCode, Json<ResendView>), ApiError> {
+    state.limits.resend.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
+    let address =
+        ticketing_core::field::Email::parse(&body.email).map_err(|e| ApiError::field(e.field, e.to_string()))?;
+    let event = match state.engine.event(EventId::from_uuid(id)).await {
+        Ok(event) if event.status() != ticketing_core::event::EventStatus::Draft => event,
+        Ok(_) | Err(ticketing_core::engine::Error::NotFound(_)) => return Err(ApiError::not_found("event")),
+        Err(e) => return Err(e.into()),
+    };
+    let key = format!("{}:{}", event.id(), address.as_str().to_lowercase());
+    state.limits.resend_address.check(&key).map_err(ApiError::retry_in)?;
+    state.engine.resend_tickets(event.id(), &address).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResendView {
+            status: "accepted".into(),
+            detail: "If this address holds tickets for this event, they are on their way to it.".into(),
+        }),
+    ))
 }

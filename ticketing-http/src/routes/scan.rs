@@ -150,7 +150,7 @@ pub async fn request(
         state.clock.now(),
     );
     for suspicion in found {
-        report(&state, &caller, gate_id, &suspicion).await;
+        report(&state, &caller, &suspicion).await;
     }
     Ok(Json(ScanVerdict {
         ok: outcome.reason.is_ok(),
@@ -347,12 +347,17 @@ pub async fn logs(
     Ok(Json(lines.iter().map(ScanLogView::from).collect()))
 }
 
-/// Records a suspicious pattern in the audit trail, against the gate's event.
-async fn report(state: &Shared, caller: &Caller, gate_id: GateId, suspicion: &Suspicion) {
-    let event_id = match state.store().gate(gate_id).await {
-        Ok(gate) => gate.map(|g| g.event_id()),
-        Err(_) => None,
+/// Records a suspicious pattern in the audit trail, against the gate's event, and tells the
+/// event's organisers (a `suspicious_activity` notification).
+async fn report(state: &Shared, caller: &Caller, suspicion: &Suspicion) {
+    tracing::warn!(gate = %suspicion.gate_id(), pattern = suspicion.action(), "suspicious scanning");
+    let event_id = match state.engine.alert_suspicion(suspicion).await {
+        Ok(job) => job.and_then(|j| j.event_id),
+        Err(e) => {
+            tracing::error!(error = %e, "the suspicious activity alert was not queued");
+            None
+        }
     };
-    tracing::warn!(gate = %gate_id, pattern = suspicion.action(), "suspicious scanning");
-    record(state, caller, Change::created(suspicion.action(), format!("gate:{gate_id}"), event_id, suspicion)).await;
+    let target = format!("gate:{}", suspicion.gate_id());
+    record(state, caller, Change::created(suspicion.action(), target, event_id, suspicion)).await;
 }

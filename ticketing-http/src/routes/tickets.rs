@@ -269,6 +269,7 @@ pub async fn list(
         status: query.status.as_deref().map(|s| parse_status("status", s)).transpose()?,
         limit: per_page,
         offset,
+        ..TicketFilter::default()
     };
     let tickets = state.store().tickets(&filter).await?;
     Ok(Json(tickets.iter().map(TicketView::from).collect()))

@@ -355,6 +355,12 @@ fn rows() -> Vec<Row> {
             [201, 201, 201, 201, 201, 201],
         ),
         row(M::GET, |w, _| format!("/api/v1/public/orders/{}", w.order_token), None, [200, 200, 200, 200, 200, 200]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/public/events/{}/resend-tickets", w.event),
+            Some(|_, _| json!({"email": "someone@example.org"})),
+            [202, 202, 202, 202, 202, 202],
+        ),
         // The matrix's event has no payment link: everyone is told to pay at the desk.
         row(M::GET, |w, _| format!("/pay/{}", w.order_token), None, [409, 409, 409, 409, 409, 409]),
         row(

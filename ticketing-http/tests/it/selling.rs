@@ -21,8 +21,8 @@ const LINK: &str = "https://pay.example.test/b/test_7sI?client_reference_id={ord
 pub(crate) struct Shop {
     pub(crate) organizer: String,
     cashier: String,
-    agent: String,
-    gate: String,
+    pub(crate) agent: String,
+    pub(crate) gate: String,
     pub(crate) event: String,
     pub(crate) ticket_type: String,
 }

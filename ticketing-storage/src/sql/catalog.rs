@@ -15,11 +15,11 @@ use crate::codec::{Param, count, db_error, join, micros};
 
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
      capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12, doors_open_minutes = $13, \
-     max_tickets_per_order = $14";
+     max_tickets_per_order = $14, email_pdfs = $15";
 
 const INSERT_EVENT: &str = "INSERT INTO events (id, title, description, starts_at, ends_at, time_zone, location, \
-     capacity, dress_code, allow_reentry, status, payment_url, doors_open_minutes, max_tickets_per_order) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+     capacity, dress_code, allow_reentry, status, payment_url, doors_open_minutes, max_tickets_per_order, \
+     email_pdfs) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 
 /// Inserts an event, with its counters, inside a write transaction (one that also writes its
 /// staff, say).
@@ -79,6 +79,7 @@ fn bind_event<'q>(query: Query<'q>, e: &'q Event) -> Query<'q> {
         .bind(e.payment_url().map(|u| u.as_str()))
         .bind(i64::from(e.doors_open_minutes()))
         .bind(i64::from(e.max_tickets_per_order()))
+        .bind(e.email_pdfs())
 }
 
 fn bind_type<'q>(query: Query<'q>, t: &'q TicketType) -> Query<'q> {

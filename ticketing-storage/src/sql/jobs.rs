@@ -207,6 +207,7 @@ impl JobQueue for DbStore {
         lease: &Lease,
         done_before: u64,
         batch: &TicketBatch<'_>,
+        jobs: &[Job],
         now: DateTime<Utc>,
     ) -> Result<LeaseCheck, StoreError> {
         let mut tx = self.begin_write().await?;
@@ -226,7 +227,7 @@ impl JobQueue for DbStore {
         if applied.rows_affected() == 0 {
             return refused(&mut tx, id, lease).await;
         }
-        tickets::insert_in(&mut *tx, batch, &[]).await?;
+        tickets::insert_in(&mut *tx, batch, jobs).await?;
         tx.commit().await.map_err(db_error)?;
         self.grew(batch.tickets.len());
         Ok(LeaseCheck::Held)

@@ -113,6 +113,7 @@ pub(super) const EVENT_COLUMNS: &[&str] = &[
     "status",
     "doors_open_minutes",
     "max_tickets_per_order",
+    "email_pdfs",
 ];
 
 /// The columns `rows::ticket_type` reads.
@@ -157,6 +158,7 @@ pub(super) fn event_at<R: Columns + ?Sized>(row: &R, prefix: &str) -> Result<Eve
         payment_url: get_at(row, prefix, "payment_url")?,
         doors_open_minutes: count(get_at(row, prefix, "doors_open_minutes")?)?,
         max_tickets_per_order: count(get_at(row, prefix, "max_tickets_per_order")?)?,
+        email_pdfs: get_at(row, prefix, "email_pdfs")?,
     };
     let status: String = get_at(row, prefix, "status")?;
     let status = status.parse().map_err(|_| corrupt("event status", &status))?;

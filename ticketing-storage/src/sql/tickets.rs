@@ -333,6 +333,11 @@ impl TicketRepository for DbStore {
         if let Some(status) = filter.status {
             q.push(" AND status = ").push_bind(status.as_str());
         }
+        if let Some(email) = &filter.holder_email {
+            q.push(" AND holder_email IS NOT NULL AND lower(holder_email) = lower(")
+                .push_bind(email.as_str())
+                .push(")");
+        }
         let limit = if filter.limit == 0 { i64::MAX } else { i64::from(filter.limit) };
         // UUIDv7 ids are time-ordered: ordering by id is creation order.
         q.push(" ORDER BY created_at, id LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(i64::from(filter.offset));

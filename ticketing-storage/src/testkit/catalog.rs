@@ -160,6 +160,7 @@ pub async fn only_colliding_short_codes_are_drawn_again(backend: &Backend) {
         priority: 0,
         holders: vec![],
         template: None,
+        notify: false,
     };
     w.engine.start_generation(&request).await.unwrap();
     let run = w.engine.run_next_job("worker").await.unwrap().expect("the job ran");

@@ -31,6 +31,7 @@ fn job(n: u128, clock: &FixedClock, priority: i32) -> Job {
         holders: vec![],
         template: None,
         links: false,
+        notify: false,
     });
     Job::new(JobId::from_uuid(Uuid::from_u128(n)), task, None, 10, clock.now()).with_priority(priority)
 }
@@ -108,7 +109,10 @@ pub async fn a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker(backend:
     let taken = store.claim(&[KIND], &b, clock.now()).await.unwrap().unwrap();
     assert_eq!((taken.id, taken.attempts, taken.progress.done), (id, 2, 3), "resumed from the reported progress");
     assert_eq!(store.heartbeat(id, &a, 5, clock.now()).await.unwrap(), LeaseCheck::Lost);
-    assert_eq!(store.commit_chunk(id, &a, 3, &TicketBatch::plain(&[]), clock.now()).await.unwrap(), LeaseCheck::Lost);
+    assert_eq!(
+        store.commit_chunk(id, &a, 3, &TicketBatch::plain(&[]), &[], clock.now()).await.unwrap(),
+        LeaseCheck::Lost
+    );
     assert_eq!(store.finish_job(id, &a, &JobEnd::Succeeded, clock.now()).await.unwrap(), LeaseCheck::Lost);
     let now = store.job(id).await.unwrap().unwrap();
     assert_eq!((now.status, now.progress.done, now.lease.map(|l| l.worker)), (JobStatus::Running, 3, Some("b".into())));
@@ -186,7 +190,7 @@ pub async fn cancel_stops_queued_jobs_at_once_and_running_ones_at_their_next_rep
     assert_eq!((marked.status, marked.cancel_requested), (JobStatus::Running, true));
     assert_eq!(store.heartbeat(id, &a, 4, clock.now()).await.unwrap(), LeaseCheck::CancelRequested);
     assert_eq!(
-        store.commit_chunk(id, &a, 0, &TicketBatch::plain(&[]), clock.now()).await.unwrap(),
+        store.commit_chunk(id, &a, 0, &TicketBatch::plain(&[]), &[], clock.now()).await.unwrap(),
         LeaseCheck::CancelRequested
     );
     assert_eq!(store.finish_job(id, &a, &JobEnd::Succeeded, clock.now()).await.unwrap(), LeaseCheck::CancelRequested);
@@ -250,6 +254,7 @@ pub async fn a_generation_runs_in_chunks_within_quota(backend: &Backend) {
         priority: 0,
         holders: vec![],
         template: None,
+        notify: false,
     };
     assert!(matches!(engine.start_generation(&request(1001)).await, Err(Error::Quota(_))), "refused up front");
     assert!(matches!(engine.start_generation(&request(0)).await, Err(Error::Invalid(_))));
@@ -332,6 +337,7 @@ pub async fn generation_survives_a_killed_worker(backend: &Backend, total: u32, 
         priority: 0,
         holders: vec![],
         template: None,
+        notify: false,
     };
     let job = engine.start_generation(&request).await.unwrap();
     let worker = {
@@ -400,6 +406,7 @@ pub async fn a_generation_writes_holders_links_and_pins_with_each_chunk(backend:
         priority: 0,
         holders: holders.clone(),
         template: Some(pin),
+        notify: false,
     };
     // Refused up front: a count that is not the holders', a bad holder, a missing version.
     let miscounted = engine.start_generation(&GenerationRequest { count: 24, ..request.clone() }).await;
@@ -507,6 +514,7 @@ pub async fn heartbeats_keep_a_claimed_job(backend: &Backend) {
         priority: 0,
         holders: vec![],
         template: None,
+        notify: false,
     };
     w.engine.start_generation(&request).await.unwrap();
     let claimed = w.engine.claim_next_job("alive").await.unwrap().expect("a job to claim");

@@ -243,3 +243,71 @@ pub async fn a_ticket_issued_to_a_reachable_holder_and_a_desk_sale_are_told(back
     assert_eq!(chloe.attach.len(), 1);
     assert_eq!(emails.len(), 2);
 }
+
+/// A generation asked to tell its holders enqueues, with each chunk, one `ticket_created` per
+/// ticket whose holder gave an email or a phone (none for the others, none when not asked);
+/// "send me my tickets again" finds a holder's usable tickets by address whatever its case, and
+/// sends nothing for an address that holds none.
+pub async fn a_generation_tells_its_holders_and_a_holder_gets_their_tickets_again(backend: &Backend) {
+    use ticketing_core::engine::GenerationRequest;
+    use ticketing_core::field::Email;
+    use ticketing_core::status::TicketStatus;
+    use ticketing_core::ticket::HolderSpec;
+
+    let w = World::new(backend, Options::default()).await;
+    let holder = |name: &str, email: Option<&str>, phone: Option<&str>| HolderSpec {
+        name: name.into(),
+        email: email.map(Into::into),
+        phone: phone.map(Into::into),
+    };
+    let holders = vec![
+        holder("Ana", Some("ana@example.org"), None),
+        holder("Ana again", Some("Ana@Example.org"), None),
+        holder("Ben", None, Some("+33612345678")),
+        holder("Nobody", None, None),
+    ];
+    let request = GenerationRequest {
+        ticket_type_id: w.vip.id(),
+        count: 4,
+        status: TicketStatus::Paid,
+        priority: 0,
+        holders: holders.clone(),
+        template: None,
+        notify: true,
+    };
+    w.engine.start_generation(&request).await.unwrap();
+    let quiet = GenerationRequest { notify: false, ..request.clone() };
+    w.engine.start_generation(&quiet).await.unwrap();
+    let nameless = GenerationRequest { holders: vec![], notify: true, ..request.clone() };
+    assert!(matches!(w.engine.start_generation(&nameless).await, Err(ticketing_core::engine::Error::Invalid(_))));
+    while w.engine.run_next_job("worker").await.unwrap().is_some() {}
+
+    let jobs =
+        w.engine.store().jobs(&JobFilter { event_id: Some(w.event.id()), status: None, limit: 100 }).await.unwrap();
+    let told: Vec<_> = jobs
+        .iter()
+        .filter_map(|j| match &j.task {
+            JobTask::Notify(n) if n.topic == NotificationTopic::TicketCreated => n.ticket_id,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(told.len(), 3, "Ana twice and Ben, from the job that asked: {jobs:?}");
+
+    let courier = Arc::new(ScriptedCourier::default());
+    let engine = w.engine.clone().with_courier(courier.clone());
+    while engine.run_next_notification("notifier").await.unwrap().is_some() {}
+    assert_eq!(courier.sent.lock().unwrap().len(), 3, "two emails and a text");
+    courier.sent.lock().unwrap().clear();
+
+    engine.resend_tickets(w.event.id(), &Email::parse("ANA@example.org").unwrap()).await.unwrap();
+    engine.resend_tickets(w.event.id(), &Email::parse("nobody@example.org").unwrap()).await.unwrap();
+    while engine.run_next_notification("notifier").await.unwrap().is_some() {}
+    let sent = courier.sent.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "one email for Ana, nothing for an unknown address: {sent:?}");
+    let Message::Email(email) = &sent[0] else { panic!("an email: {sent:?}") };
+    assert_eq!(email.to, "Ana@example.org", "to the address as the tickets hold it, the first in order");
+    assert_eq!(email.topic, NotificationTopic::ResendTickets);
+    // Each of her four tickets (two per job), each with its own link.
+    assert_eq!(email.attach.len(), 4, "{email:?}");
+    assert_eq!(email.text.matches("/api/v1/public/tickets/").count(), 8, "a page and a PDF link each");
+}

@@ -210,6 +210,7 @@ impl World {
             payment_url: None,
             doors_open_minutes: ticketing_core::event::DEFAULT_DOORS_OPEN_MINUTES,
             max_tickets_per_order: ticketing_core::event::DEFAULT_MAX_TICKETS_PER_ORDER,
+            email_pdfs: true,
         };
         let event = engine.create_event(&spec).await.unwrap();
         let event = engine.set_event_status(event.id(), EventStatus::Published).await.unwrap();
