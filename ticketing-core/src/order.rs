@@ -198,6 +198,27 @@ pub enum Locale {
     Fr,
 }
 
+impl Locale {
+    /// Every language.
+    pub const ALL: [Locale; 2] = [Self::En, Self::Fr];
+
+    /// The stable name: `en` or `fr`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Fr => "fr",
+        }
+    }
+}
+
+impl std::str::FromStr for Locale {
+    type Err = crate::notification::UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s).ok_or_else(|| crate::notification::UnknownName(s.to_owned()))
+    }
+}
+
 /// Raw buyer details, validated by [`Buyer::new`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BuyerSpec {

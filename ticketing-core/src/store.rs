@@ -20,10 +20,11 @@ use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
 use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId};
-use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
+use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck, NotificationTopic};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::notification::DeliveryRecord;
-use crate::order::{Order, OrderStatus};
+use crate::notification::templates::MessageTemplate;
+use crate::order::{Locale, Order, OrderStatus};
 use crate::payment::PaymentDelivery;
 use crate::quota::{Allocation, QuotaError};
 use crate::refund::Refund;
@@ -720,6 +721,32 @@ pub trait NotificationLog: Send + Sync {
     async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError>;
 }
 
+/// An event's own message templates, replacing the built-in ones topic by topic and language by
+/// language ([`crate::notification::templates`]).
+#[async_trait]
+pub trait MessageTemplateRepository: Send + Sync {
+    /// Saves `template` as its event's for its topic and language, replacing any before.
+    /// `NotFound` when the event does not exist.
+    async fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError>;
+    /// The event's own template for `topic` in `locale`, if it has one.
+    async fn message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<Option<MessageTemplate>, StoreError>;
+    /// The event's own templates, by topic then language.
+    async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError>;
+    /// Drops the event's own template for `topic` in `locale` (the built-in one is used again);
+    /// whether there was one.
+    async fn delete_message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Counts for dashboards, grouped where the data is.
 #[async_trait]
 pub trait StatsRepository: Send + Sync {
@@ -747,6 +774,7 @@ pub trait Store:
     + StatsRepository
     + OrderRepository
     + NotificationLog
+    + MessageTemplateRepository
     + Locks
 {
 }
@@ -768,6 +796,7 @@ impl<T> Store for T where
         + StatsRepository
         + OrderRepository
         + NotificationLog
+        + MessageTemplateRepository
         + Locks
 {
 }

@@ -243,6 +243,7 @@ impl From<EngineError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "invalid_transition", e.to_string())
             }
             EngineError::Holders(ref h) => Self::field(h.path(), e.to_string()),
+            EngineError::TemplateProblem(ref p) => Self::field(p.part, p.detail.clone()),
             EngineError::TicketType(TicketTypeError::Price(MoneyError::UnknownCurrency(_))) => {
                 Self::field("currency", e.to_string())
             }

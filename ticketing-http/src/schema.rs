@@ -16,9 +16,9 @@ fn one_of<'a>(values: impl IntoIterator<Item = &'a str>) -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(values.into_iter().map(str::to_owned))).build()
 }
 
-/// A buyer's language.
+/// A buyer's (and a message's) language.
 pub fn locale() -> Object {
-    one_of(["en", "fr"])
+    one_of(ticketing_core::order::Locale::ALL.iter().map(|l| l.as_str()))
 }
 
 /// An order status.

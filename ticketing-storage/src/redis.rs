@@ -23,10 +23,11 @@ use ticketing_core::gate::Gate;
 use ticketing_core::ids::{
     ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId,
 };
-use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck};
+use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck, NotificationTopic};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::notification::DeliveryRecord;
-use ticketing_core::order::Order;
+use ticketing_core::notification::templates::MessageTemplate;
+use ticketing_core::order::{Locale, Order};
 use ticketing_core::payment::PaymentDelivery;
 use ticketing_core::quota::Allocation;
 use ticketing_core::refund::Refund;
@@ -35,10 +36,10 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
-    JobFilter, JobQueue, Locks, MagicLinkRepository, NotificationLog, OrderChange, OrderFilter, OrderPlacement,
-    OrderRepository, Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView,
-    StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch, TicketFilter,
-    TicketRepository, TicketTypeRepository, UserRepository,
+    JobFilter, JobQueue, Locks, MagicLinkRepository, MessageTemplateRepository, NotificationLog, OrderChange,
+    OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads,
+    ScanRepository, ScanView, StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch,
+    TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -514,6 +515,32 @@ impl<S: ExternalSessions> NotificationLog for RedisLayer<S> {
     }
     async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.db.event_notifications(event_id, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> MessageTemplateRepository for RedisLayer<S> {
+    async fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError> {
+        self.db.save_message_template(template).await
+    }
+    async fn message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<Option<MessageTemplate>, StoreError> {
+        self.db.message_template(event_id, topic, locale).await
+    }
+    async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError> {
+        self.db.message_templates(event_id).await
+    }
+    async fn delete_message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<bool, StoreError> {
+        self.db.delete_message_template(event_id, topic, locale).await
     }
 }
 

@@ -74,6 +74,9 @@ pub enum Error {
     /// A message template could not be written.
     #[error(transparent)]
     Template(#[from] crate::notification::templates::TemplateError),
+    /// An event's own message template was refused when saved (or previewed).
+    #[error(transparent)]
+    TemplateProblem(#[from] crate::notification::templates::TemplateProblem),
     /// Too many concurrent changes to the same row; try again.
     #[error("too much contention on one ticket; try again")]
     Contention,

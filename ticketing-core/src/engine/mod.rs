@@ -30,6 +30,7 @@
 mod catalog;
 mod error;
 mod generation;
+mod message_templates;
 mod notify;
 mod refunds;
 mod seed;

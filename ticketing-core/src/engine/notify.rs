@@ -88,7 +88,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// The messages `notification` (the task of `job`) makes now, in a stable order: for each
     /// recipient, the email, then the text message. `NotFound` when what it is about is gone.
     pub async fn compose(&self, job: &Job, notification: &Notification) -> Result<Vec<Message>, Error> {
-        let (recipients, context, attach, sms_link) = match notification.topic {
+        let (event_id, recipients, context, attach, sms_link) = match notification.topic {
             NotificationTopic::TicketCreated => {
                 let id =
                     notification.ticket_id.ok_or(Error::Invalid("a ticket_created notification names its ticket"))?;
@@ -104,7 +104,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 let tickets = self.ticket_contexts(&event, std::slice::from_ref(&ticket)).await?;
                 let link = tickets.first().map(|t| t.url.clone()).unwrap_or_default();
                 let context = MessageContext { tickets, ..self.message_context(&event, None) };
-                (vec![recipient], context, pdfs(&event, std::slice::from_ref(&ticket)), link)
+                (event.id(), vec![recipient], context, pdfs(&event, std::slice::from_ref(&ticket)), link)
             }
             NotificationTopic::ResendTickets => {
                 let id = job.event_id.ok_or(Error::Invalid("a resend_tickets notification names its event"))?;
@@ -135,14 +135,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     locale: Locale::default(),
                 };
                 let context = MessageContext { tickets, ..self.message_context(&event, None) };
-                (vec![recipient], context, pdfs(&event, &held), String::new())
+                (id, vec![recipient], context, pdfs(&event, &held), String::new())
             }
             NotificationTopic::SuspiciousActivity => {
                 let id = job.event_id.ok_or(Error::Invalid("a suspicious_activity notification names its event"))?;
                 let event = self.event(id).await?;
                 let context =
                     MessageContext { detail: notification.detail.clone(), ..self.message_context(&event, None) };
-                (self.organisers(id).await?, context, vec![], String::new())
+                (id, self.organisers(id).await?, context, vec![], String::new())
             }
             topic => {
                 let id = notification.order_id.ok_or(Error::Invalid("an order's notification names its order"))?;
@@ -175,13 +175,15 @@ impl<S: Store + ?Sized> Ticketing<S> {
                         (buyer.into_iter().collect(), attach)
                     }
                 };
-                (recipients, context, attach, sms_link)
+                (event.id(), recipients, context, attach, sms_link)
             }
         };
         let mut messages = Vec::new();
         for recipient in recipients {
             let context = MessageContext { name: recipient.name.clone(), ..context.clone() };
-            let written = templates::write(notification.topic, recipient.locale, &context)?;
+            let own = self.store.message_template(event_id, notification.topic, recipient.locale).await?;
+            let written =
+                templates::write(notification.topic, recipient.locale, &context, own.as_ref().map(|t| &t.parts))?;
             if let Some(to) = recipient.email {
                 messages.push(Message::Email(EmailMessage {
                     topic: notification.topic,
@@ -332,7 +334,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// The event, and the order if any, as messages show them.
-    fn message_context(&self, event: &Event, order: Option<&Order>) -> MessageContext {
+    pub(super) fn message_context(&self, event: &Event, order: Option<&Order>) -> MessageContext {
         let starts = event.starts_at().with_timezone(&event.time_zone().tz());
         MessageContext {
             name: String::new(),

@@ -64,6 +64,7 @@ impl EventRepository for MemoryStore {
         s.staff.remove(&id);
         s.ticket_types.retain(|_, t| t.event_id() != id);
         s.gates.retain(|_, g| g.event_id() != id);
+        s.message_templates.retain(|(event, ..), _| *event != id);
         Ok(())
     }
 }

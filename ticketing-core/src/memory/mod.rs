@@ -76,6 +76,11 @@ struct State {
     tokens: HashMap<TokenHash, StoredToken>,
     /// Each notification message's record, least recently changed first.
     notifications: Vec<crate::notification::DeliveryRecord>,
+    /// Events' own message templates.
+    message_templates: HashMap<
+        (EventId, crate::job::NotificationTopic, crate::order::Locale),
+        crate::notification::templates::MessageTemplate,
+    >,
     orders: HashMap<OrderId, Order>,
     /// In placement order.
     order_seq: Vec<OrderId>,

@@ -1,11 +1,14 @@
-//! The notification log in memory.
+//! The notification log and events' own message templates in memory.
 
 use async_trait::async_trait;
 
 use super::{MemoryStore, page};
 use crate::ids::{EventId, JobId};
+use crate::job::NotificationTopic;
 use crate::notification::DeliveryRecord;
-use crate::store::{NotificationLog, StoreError};
+use crate::notification::templates::MessageTemplate;
+use crate::order::Locale;
+use crate::store::{MessageTemplateRepository, NotificationLog, StoreError};
 
 #[async_trait]
 impl NotificationLog for MemoryStore {
@@ -28,5 +31,42 @@ impl NotificationLog for MemoryStore {
     async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
         let s = self.state();
         Ok(page(s.notifications.iter().rev().filter(|r| r.event_id == Some(event_id)).cloned(), 0, limit))
+    }
+}
+
+#[async_trait]
+impl MessageTemplateRepository for MemoryStore {
+    async fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError> {
+        let mut s = self.state();
+        if !s.events.contains_key(&template.event_id) {
+            return Err(StoreError::NotFound("event"));
+        }
+        s.message_templates.insert((template.event_id, template.topic, template.locale), template.clone());
+        Ok(())
+    }
+
+    async fn message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<Option<MessageTemplate>, StoreError> {
+        Ok(self.state().message_templates.get(&(event_id, topic, locale)).cloned())
+    }
+
+    async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError> {
+        let mut found: Vec<MessageTemplate> =
+            self.state().message_templates.values().filter(|t| t.event_id == event_id).cloned().collect();
+        found.sort_by_key(|t| (t.topic.as_str(), t.locale.as_str()));
+        Ok(found)
+    }
+
+    async fn delete_message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<bool, StoreError> {
+        Ok(self.state().message_templates.remove(&(event_id, topic, locale)).is_some())
     }
 }

@@ -1,13 +1,22 @@
-//! The built-in message templates: per topic and language (English and French), a subject, a
+//! Message templates: per topic and language (English and French built in), a subject, a
 //! plain-text part, an HTML part and a text message, written with `minijinja` over a
 //! [`MessageContext`]. HTML parts escape every value; the text parts and text messages do not.
+//!
+//! An event may replace the built-in parts of a topic in a language with its own
+//! ([`MessageTemplate`]), checked when saved ([`TemplateParts::check`]): every part present,
+//! within its length, parsed, using only the variables the topic gives, and showing what the
+//! message exists for (a ticket message its tickets, an alert its detail). An event's own parts
+//! run on a fuel budget, so no template can loop for ever or write megabytes.
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
+use chrono::{DateTime, Utc};
 use minijinja::{AutoEscape, Environment};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::ids::EventId;
 use crate::job::NotificationTopic;
 use crate::order::Locale;
 
@@ -74,7 +83,7 @@ pub struct Written {
 }
 
 /// A template that could not be written (a built-in one never fails: tested for every topic
-/// and language).
+/// and language; an event's own was written once over a sample when it was saved).
 #[derive(Debug, Error)]
 #[error("the {part} template of {topic:?} could not be written: {source}")]
 pub struct TemplateError {
@@ -87,10 +96,205 @@ pub struct TemplateError {
     pub source: minijinja::Error,
 }
 
-/// The parts of each topic in each language: (topic, locale, subject, text, html, sms).
-type Parts = (NotificationTopic, Locale, &'static str, &'static str, &'static str, &'static str);
+/// The four parts of a message's template, as minijinja source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateParts {
+    /// The email's subject: one line, at most [`SUBJECT_MAX`] characters.
+    pub subject: String,
+    /// The email's plain-text part, at most [`BODY_MAX`] characters.
+    pub text: String,
+    /// The email's HTML part (values escaped), at most [`BODY_MAX`] characters.
+    pub html: String,
+    /// The text message before its link, at most [`SMS_MAX`] characters (the message is cut to
+    /// two segments when sent).
+    pub sms: String,
+}
 
-const BUILT_IN: &[Parts] = &[
+/// The longest subject template.
+pub const SUBJECT_MAX: usize = 300;
+/// The longest text or HTML template.
+pub const BODY_MAX: usize = 20_000;
+/// The longest text message template.
+pub const SMS_MAX: usize = 500;
+/// The instructions one part of an event's own template may run (a message's loop over its
+/// tickets takes a few hundred).
+const FUEL: u64 = 200_000;
+
+/// An event's own template for a topic in a language, replacing the built-in one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTemplate {
+    /// The event.
+    pub event_id: EventId,
+    /// The topic.
+    pub topic: NotificationTopic,
+    /// The language.
+    pub locale: Locale,
+    /// The parts, checked ([`TemplateParts::check`]).
+    pub parts: TemplateParts,
+    /// When it was saved.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Why a template cannot be saved: the part at fault and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{part}: {detail}")]
+pub struct TemplateProblem {
+    /// `subject`, `text`, `html` or `sms`.
+    pub part: &'static str,
+    /// What is wrong.
+    pub detail: String,
+}
+
+impl TemplateParts {
+    /// The built-in parts of `topic` in `locale`.
+    pub fn built_in(topic: NotificationTopic, locale: Locale) -> Self {
+        let found = BUILT_IN.iter().find(|(t, l, ..)| *t == topic && *l == locale);
+        let (_, _, subject, text, html, sms) = found.copied().unwrap_or((topic, locale, "", "", "", ""));
+        Self { subject: subject.into(), text: text.into(), html: html.into(), sms: sms.into() }
+    }
+
+    fn each(&self) -> [(&'static str, &str); 4] {
+        [("subject", &self.subject), ("text", &self.text), ("html", &self.html), ("sms", &self.sms)]
+    }
+
+    /// Checks the parts for `topic`: each present and within its length (the subject on one
+    /// line), each parsed, each using only the variables `topic` gives ([`variables`]), the text
+    /// and HTML parts showing what the message is for ([`required`]), and each written once over
+    /// a sample message without error within the fuel budget.
+    pub fn check(&self, topic: NotificationTopic) -> Result<(), TemplateProblem> {
+        let env = own_environment(self).map_err(|(part, e)| TemplateProblem { part, detail: syntax(&e) })?;
+        let allowed = variables(topic);
+        // The environment's own functions (`range`, `dict`…) are not the message's variables.
+        let globals: BTreeSet<&str> = env.globals().map(|(name, _)| name).collect();
+        for (part, source) in self.each() {
+            let problem = |detail: String| TemplateProblem { part, detail };
+            let max = match part {
+                "subject" => SUBJECT_MAX,
+                "sms" => SMS_MAX,
+                _ => BODY_MAX,
+            };
+            if source.trim().is_empty() {
+                return Err(problem("must not be blank".into()));
+            }
+            if source.chars().count() > max {
+                return Err(problem(format!("must be at most {max} characters")));
+            }
+            if part == "subject" && source.contains(['\n', '\r']) {
+                return Err(problem("must be one line".into()));
+            }
+            let template = env.get_template(part).map_err(|e| problem(syntax(&e)))?;
+            let used = template.undeclared_variables(true);
+            let unknown: BTreeSet<&str> = used
+                .iter()
+                .map(String::as_str)
+                .filter(|v| !globals.contains(v.split('.').next().unwrap_or(v)))
+                .filter(|v| !allowed.contains(v) && !allowed.iter().any(|a| a.starts_with(&format!("{v}."))))
+                .collect();
+            if !unknown.is_empty() {
+                let names: Vec<&str> = unknown.into_iter().collect();
+                return Err(problem(format!(
+                    "unknown variable{} {} (a {} message has {})",
+                    if names.len() > 1 { "s" } else { "" },
+                    names.join(", "),
+                    topic.as_str(),
+                    allowed.join(", ")
+                )));
+            }
+            if matches!(part, "text" | "html") {
+                for needed in required(topic) {
+                    if !used.iter().any(|v| v == needed || v.starts_with(&format!("{needed}."))) {
+                        return Err(problem(format!("must show {needed}: the message is for it")));
+                    }
+                }
+            }
+            template.render(sample()).map_err(|e| problem(format!("cannot be written: {}", syntax(&e))))?;
+        }
+        Ok(())
+    }
+}
+
+/// The variables a topic's templates may use (the others are empty for it).
+pub fn variables(topic: NotificationTopic) -> Vec<&'static str> {
+    let mut names = vec!["name", "event.title", "event.starts_at", "event.location"];
+    let (tickets, order, detail) = match topic {
+        NotificationTopic::TicketCreated | NotificationTopic::ResendTickets => (true, false, false),
+        NotificationTopic::PaymentSucceeded => (true, true, false),
+        NotificationTopic::Refunded => (false, true, false),
+        NotificationTopic::PaymentAlert => (false, true, true),
+        NotificationTopic::SuspiciousActivity => (false, false, true),
+    };
+    if tickets {
+        names.push("tickets");
+    }
+    if order {
+        names.extend(["order.total", "order.url"]);
+    }
+    if detail {
+        names.push("detail");
+    }
+    names
+}
+
+/// What a topic's text and HTML parts must show: its tickets (each with its link), or the
+/// alert's detail.
+pub fn required(topic: NotificationTopic) -> &'static [&'static str] {
+    match topic {
+        NotificationTopic::TicketCreated | NotificationTopic::ResendTickets | NotificationTopic::PaymentSucceeded => {
+            &["tickets"]
+        }
+        NotificationTopic::Refunded => &["order"],
+        NotificationTopic::PaymentAlert | NotificationTopic::SuspiciousActivity => &["detail"],
+    }
+}
+
+/// A minijinja error in one line, with where it is.
+fn syntax(e: &minijinja::Error) -> String {
+    match e.line() {
+        Some(line) => format!("{} (line {line})", e.detail().unwrap_or(&e.kind().to_string())),
+        None => e.detail().map_or_else(|| e.kind().to_string(), str::to_owned),
+    }
+}
+
+/// An environment holding an event's own parts, named `subject`, `text`, `html` (escaped) and
+/// `sms`, on a fuel budget.
+fn own_environment(parts: &TemplateParts) -> Result<Environment<'static>, (&'static str, minijinja::Error)> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
+    env.set_auto_escape_callback(|name| if name == "html" { AutoEscape::Html } else { AutoEscape::None });
+    for (part, source) in parts.each() {
+        env.add_template_owned(part, source.to_owned()).map_err(|e| (part, e))?;
+    }
+    Ok(env)
+}
+
+/// A message with every variable filled, to write a template once before saving it (and to
+/// preview one).
+pub fn sample() -> MessageContext {
+    MessageContext {
+        name: "Zoé Lefèvre".into(),
+        event: EventContext {
+            title: "Jazz à Vienne".into(),
+            starts_at: "2027-07-01 20:30".into(),
+            location: "Théâtre antique, Vienne".into(),
+        },
+        tickets: vec![TicketContext {
+            type_name: "Fosse".into(),
+            code: "K7QF2-M9XPA".into(),
+            url: "https://tickets.example.org/api/v1/public/tickets/TOKEN".into(),
+            pdf_url: "https://tickets.example.org/api/v1/public/tickets/TOKEN/pdf".into(),
+        }],
+        order: Some(OrderContext {
+            total: "90.00 EUR".into(),
+            url: "https://tickets.example.org/api/v1/public/orders/TOKEN".into(),
+        }),
+        detail: Some("5 forged or damaged QR codes at gate \"Nord\" since 20:41.".into()),
+    }
+}
+
+/// The parts of each topic in each language: (topic, locale, subject, text, html, sms).
+type BuiltIn = (NotificationTopic, Locale, &'static str, &'static str, &'static str, &'static str);
+
+const BUILT_IN: &[BuiltIn] = &[
     (
         NotificationTopic::TicketCreated,
         Locale::En,
@@ -207,18 +411,28 @@ fn environment() -> &'static Environment<'static> {
 }
 
 fn name(topic: NotificationTopic, locale: Locale, part: &str) -> String {
-    let locale = match locale {
-        Locale::En => "en",
-        Locale::Fr => "fr",
-    };
-    format!("{}.{locale}.{part}", topic.as_str())
+    format!("{}.{}.{part}", topic.as_str(), locale.as_str())
 }
 
-/// The message of `topic` in `locale`, written over `context`.
-pub fn write(topic: NotificationTopic, locale: Locale, context: &MessageContext) -> Result<Written, TemplateError> {
-    let env = environment();
+/// The message of `topic` in `locale`, written over `context`: from the event's `own` parts
+/// when it has them, else the built-in ones.
+pub fn write(
+    topic: NotificationTopic,
+    locale: Locale,
+    context: &MessageContext,
+    own: Option<&TemplateParts>,
+) -> Result<Written, TemplateError> {
+    let owned;
+    let env = match own {
+        Some(parts) => {
+            owned = own_environment(parts).map_err(|(part, source)| TemplateError { topic, part, source })?;
+            &owned
+        }
+        None => environment(),
+    };
     let render = |part: &'static str| {
-        env.get_template(&name(topic, locale, part))
+        let named = if own.is_some() { part.to_owned() } else { name(topic, locale, part) };
+        env.get_template(&named)
             .and_then(|t| t.render(context))
             .map(|s| s.trim().to_owned())
             .map_err(|source| TemplateError { topic, part, source })
@@ -253,16 +467,71 @@ mod tests {
     fn every_topic_is_written_in_both_languages_with_html_escaped() {
         for topic in NotificationTopic::ALL {
             for locale in [Locale::En, Locale::Fr] {
-                let written = write(topic, locale, &context()).unwrap();
+                let written = write(topic, locale, &context(), None).unwrap();
                 assert!(written.subject.contains("Jazz à Vienne"), "{topic:?} {locale:?}: {}", written.subject);
                 assert!(written.text.contains("Zoë <Lefèvre>"), "the text part is not escaped");
                 assert!(written.html.contains("Zoë &lt;Lefèvre&gt;"), "the HTML part is: {}", written.html);
                 assert!(!written.sms.is_empty());
             }
         }
-        let paid = write(NotificationTopic::PaymentSucceeded, Locale::Fr, &context()).unwrap();
+        let paid = write(NotificationTopic::PaymentSucceeded, Locale::Fr, &context(), None).unwrap();
         assert!(paid.text.contains("https://t.example/api/v1/public/tickets/tok/pdf"), "{}", paid.text);
         assert!(paid.text.contains("45.00 EUR"));
         assert_eq!(paid.subject, "Vos billets pour Jazz à Vienne");
+    }
+
+    fn own(text: &str) -> TemplateParts {
+        TemplateParts {
+            subject: "Billets : {{ event.title }}".into(),
+            text: text.into(),
+            html: "<p>{{ name }}</p>{% for t in tickets %}<a href=\"{{ t.url }}\">{{ t.code }}</a>{% endfor %}".into(),
+            sms: "{{ event.title }}".into(),
+        }
+    }
+
+    #[test]
+    fn every_built_in_template_passes_the_checks_an_event_s_own_must_pass() {
+        for topic in NotificationTopic::ALL {
+            for locale in Locale::ALL {
+                assert_eq!(TemplateParts::built_in(topic, locale).check(topic), Ok(()), "{topic:?} {locale:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_s_own_template_is_checked_part_by_part() {
+        let topic = NotificationTopic::TicketCreated;
+        let good = own("Bonjour {{ name }} : {% for t in tickets %}{{ t.url }} {% endfor %}");
+        assert_eq!(good.check(topic), Ok(()));
+        let refused = |parts: TemplateParts| parts.check(topic).unwrap_err();
+
+        let unknown = refused(own("{{ name }} {{ order.total }} {{ secret }} {% for t in tickets %}{% endfor %}"));
+        assert_eq!(unknown.part, "text");
+        assert!(unknown.detail.starts_with("unknown variables order.total, secret"), "{}", unknown.detail);
+        let syntax = refused(own("{% for t in tickets %}{{ t.url }"));
+        assert_eq!(syntax.part, "text");
+        assert!(syntax.detail.contains("line 1"), "{}", syntax.detail);
+        let pointless = refused(own("Bonjour {{ name }}"));
+        assert_eq!((pointless.part, pointless.detail.as_str()), ("text", "must show tickets: the message is for it"));
+        let blank = refused(TemplateParts { sms: "  ".into(), ..good.clone() });
+        assert_eq!((blank.part, blank.detail.as_str()), ("sms", "must not be blank"));
+        let two_lines = refused(TemplateParts { subject: "a\nb".into(), ..good.clone() });
+        assert_eq!(two_lines.part, "subject");
+        let long = refused(TemplateParts { subject: "x".repeat(SUBJECT_MAX + 1), ..good.clone() });
+        assert_eq!(long.detail, format!("must be at most {SUBJECT_MAX} characters"));
+        let bomb = "{% for t in tickets %}{% for a in range(1000) %}{% for b in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}";
+        let bomb = refused(own(bomb));
+        assert!(bomb.detail.starts_with("cannot be written"), "{}", bomb.detail);
+        let filter = refused(own("{{ name|nosuchfilter }}{% for t in tickets %}{% endfor %}"));
+        assert_eq!(filter.part, "text");
+    }
+
+    #[test]
+    fn an_event_s_own_template_is_written_instead_of_the_built_in_one_with_html_escaped() {
+        let parts = own("Bonjour {{ name }} : {% for t in tickets %}{{ t.url }}{% endfor %}");
+        let written = write(NotificationTopic::TicketCreated, Locale::En, &context(), Some(&parts)).unwrap();
+        assert_eq!(written.subject, "Billets : Jazz à Vienne");
+        assert_eq!(written.text, "Bonjour Zoë <Lefèvre> : https://t.example/api/v1/public/tickets/tok");
+        assert!(written.html.starts_with("<p>Zoë &lt;Lefèvre&gt;</p><a href="), "{}", written.html);
     }
 }

@@ -20,6 +20,7 @@
 //! | `/api/v1/public/events/{id}/orders`, `/api/v1/public/orders/{token}`, `/pay/{token}`, `/api/v1/events/{id}/sales`, `/api/v1/orders/…`, `/api/v1/events/{id}/orders`, `…/cash-report`, `…/orders.csv` | [`orders`] |
 //! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
 //! | `/api/v1/events/{id}/notifications`, `/api/v1/public/events/{id}/resend-tickets` | [`notifications`] |
+//! | `/api/v1/events/{id}/message-templates…` | [`message_templates`] |
 
 pub mod archive;
 pub mod catalog;
@@ -27,6 +28,7 @@ pub mod events;
 pub mod exports;
 pub mod jobs;
 pub mod links;
+pub mod message_templates;
 pub mod notifications;
 pub mod ops;
 pub mod orders;
@@ -56,6 +58,9 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(events::assign, events::unassign))
         .routes(routes!(notifications::list))
         .routes(routes!(notifications::resend))
+        .routes(routes!(message_templates::list, message_templates::save))
+        .routes(routes!(message_templates::delete))
+        .routes(routes!(message_templates::preview))
         .routes(routes!(catalog::list_types, catalog::create_type))
         .routes(routes!(catalog::get_type, catalog::replace_type, catalog::delete_type))
         .routes(routes!(catalog::list_gates, catalog::create_gate))

@@ -133,6 +133,10 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
     let made =
         s.call(Method::POST, &format!("/api/v1/events/{event}/templates"), owner, Some(template_doc("Gala"))).await;
     let template = made.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let own = s
+        .call(Method::POST, &format!("/api/v1/events/{event}/message-templates"), owner, Some(message_template()))
+        .await;
+    own.ok(StatusCode::OK);
     let placed = s
         .call(Method::POST, &format!("/api/v1/public/events/{event}/orders"), None, Some(order_body(&ticket_type)))
         .await;
@@ -156,6 +160,18 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
         order,
         order_token,
     }
+}
+
+/// The event's own `refunded` message in English.
+fn message_template() -> Value {
+    json!({
+        "kind": "refunded",
+        "locale": "en",
+        "subject": "Refunded: {{ event.title }}",
+        "text": "{{ name }}, {{ order.total }} is on its way back: {{ order.url }}",
+        "html": "<p>{{ name }}, {{ order.total }} is on its way back.</p>",
+        "sms": "Refunded: {{ event.title }}"
+    })
 }
 
 fn order_body(ticket_type: &str) -> Value {
@@ -202,6 +218,30 @@ fn rows() -> Vec<Row> {
         row(M::DELETE, |w, _| format!("/api/v1/events/{}", w.empty_event), None, [401, 204, 204, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/staff", w.event), None, [401, 200, 200, 404, 403, 403]),
         row(M::GET, |w, _| format!("/api/v1/events/{}/notifications", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::GET,
+            |w, _| format!("/api/v1/events/{}/message-templates", w.event),
+            None,
+            [401, 200, 200, 404, 403, 403],
+        ),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/events/{}/message-templates", w.event),
+            Some(|_, _| message_template()),
+            [401, 200, 200, 404, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            |w, _| format!("/api/v1/events/{}/message-templates/refunded/en", w.event),
+            None,
+            [401, 204, 204, 404, 403, 403],
+        ),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/events/{}/message-templates/preview", w.event),
+            Some(|_, _| json!({"kind": "refunded", "locale": "fr"})),
+            [401, 200, 200, 404, 403, 403],
+        ),
         row(
             M::PUT,
             |w, c| format!("/api/v1/events/{}/staff/{}", w.event, c.spare_cashier),

@@ -507,6 +507,75 @@ async fn a_holder_gets_their_tickets_again_and_an_unknown_address_learns_nothing
     s.stop().await;
 }
 
+/// An event's own `ticket_created` message: refused with the part at fault until it is right,
+/// previewed, saved, sent instead of the built-in one (values escaped in its HTML part), listed,
+/// and dropped (the built-in one is sent again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_s_own_template_is_checked_previewed_sent_and_dropped() {
+    let smtp = SmtpSink::start(0);
+    let url = smtp.url();
+    let s = TestServer::start_with(Backend::Sqlite, &[("TICKETING_SMTP_URL", url.as_str())]).await.expect("SQLite");
+    let shop = shop(&s, "own", 10).await;
+    let org = Some(shop.organizer.as_str());
+    let path = format!("/api/v1/events/{}/message-templates", shop.event);
+    let own = json!({
+        "kind": "ticket_created",
+        "locale": "en",
+        "subject": "{{ name }}, your pass for {{ event.title }}",
+        "text": "Dear {{ name }}:{% for t in tickets %} {{ t.code }} {{ t.url }}{% endfor %}",
+        "html": "<h1>{{ name }}</h1>{% for t in tickets %}<a href=\"{{ t.url }}\">{{ t.code }}</a>{% endfor %}",
+        "sms": "{{ event.title }}:"
+    });
+    for (part, source, why) in [
+        ("text", "Dear {{ name }} {{ order.total }}{% for t in tickets %}{% endfor %}", "unknown variable order.total"),
+        ("html", "<h1>{{ name }}</h1>", "must show tickets"),
+        ("subject", "{{ name ", "line 1"),
+    ] {
+        let mut body = own.clone();
+        body[part] = json!(source);
+        let refused = s.call(Method::POST, &path, org, Some(body)).await;
+        assert_eq!((refused.status, refused.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(part)));
+        assert!(refused.json["detail"].as_str().is_some_and(|d| d.contains(why)), "{}", refused.text);
+    }
+    let mut wrong_kind = own.clone();
+    wrong_kind["kind"] = json!("birthday");
+    let refused = s.call(Method::POST, &path, org, Some(wrong_kind)).await;
+    assert_eq!(refused.json["field"], "kind", "{}", refused.text);
+
+    let preview = s.call(Method::POST, &format!("{path}/preview"), org, Some(own.clone())).await;
+    let preview = preview.ok(StatusCode::OK);
+    assert_eq!(preview["subject"], "Zoé Lefèvre, your pass for own", "the sample buyer at the event itself");
+    let saved = s.call(Method::POST, &path, org, Some(own.clone())).await;
+    assert_eq!(saved.ok(StatusCode::OK)["own"], true);
+    let listed = s.call(Method::GET, &path, org, None).await;
+    let listed = listed.ok(StatusCode::OK).as_array().expect("a list").clone();
+    assert_eq!(listed.len(), 12, "six kinds in two languages");
+    let owned: Vec<(&str, &str)> = listed
+        .iter()
+        .filter(|t| t["own"] == true)
+        .map(|t| (t["kind"].as_str().unwrap_or_default(), t["locale"].as_str().unwrap_or_default()))
+        .collect();
+    assert_eq!(owned, [("ticket_created", "en")]);
+
+    let issue = |name: &str| json!({"status": "paid", "holders": [{"name": name, "email": "zoe@example.org"}]});
+    let tickets = format!("/api/v1/ticket-types/{}/tickets", shop.ticket_type);
+    let issued = s.call(Method::POST, &tickets, org, Some(issue("Zoé <Z>"))).await;
+    let code = issued.ok(StatusCode::CREATED)[0]["short_code"].as_str().expect("a code").to_owned();
+    let mail = smtp.wait_for(1).await.remove(0);
+    assert_eq!(mail["subject"], "Zoé <Z>, your pass for own");
+    assert!(mail["text"].as_str().is_some_and(|t| t.starts_with("Dear Zoé <Z>: ") && t.contains(&code)), "{mail}");
+    assert!(mail["html"].as_str().is_some_and(|h| h.contains("<h1>Zoé &lt;Z&gt;</h1>")), "{mail}");
+
+    let dropped = s.call(Method::DELETE, &format!("{path}/ticket_created/en"), org, None).await;
+    assert_eq!(dropped.status, StatusCode::NO_CONTENT);
+    let again = s.call(Method::DELETE, &format!("{path}/ticket_created/en"), org, None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    s.call(Method::POST, &tickets, org, Some(issue("Zoé"))).await.ok(StatusCode::CREATED);
+    let messages = smtp.wait_for(2).await;
+    assert!(messages.iter().any(|m| m["subject"] == "Your ticket for own"), "the built-in one again: {messages:?}");
+    s.stop().await;
+}
+
 fn base64_of(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)

@@ -1,11 +1,15 @@
-//! The notification log: one row per notification job, channel and recipient, replaced by each
-//! attempt. Shared by the SQL backends.
+//! The notification log (one row per notification job, channel and recipient, replaced by each
+//! attempt) and events' own message templates (one row per event, topic and language). Shared
+//! by the SQL backends.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use ticketing_core::ids::{EventId, JobId};
+use ticketing_core::job::NotificationTopic;
 use ticketing_core::notification::DeliveryRecord;
-use ticketing_core::store::{NotificationLog, StoreError};
+use ticketing_core::notification::templates::{MessageTemplate, TemplateParts};
+use ticketing_core::order::Locale;
+use ticketing_core::store::{MessageTemplateRepository, NotificationLog, StoreError};
 use uuid::Uuid;
 
 use super::{DbRow, DbStore};
@@ -82,5 +86,98 @@ impl NotificationLog for DbStore {
             .await
             .map_err(db_error)?;
         rows.iter().map(record_from_row).collect()
+    }
+}
+
+const TEMPLATE_COLUMNS: &str = "event_id, topic, locale, subject, text_part, html_part, sms_part, updated_at";
+
+fn template_from_row(row: &DbRow) -> Result<MessageTemplate, StoreError> {
+    let text = |column: &str| row.try_get::<String, _>(column).map_err(db_error);
+    let (topic, locale) = (text("topic")?, text("locale")?);
+    Ok(MessageTemplate {
+        event_id: EventId::from_uuid(row.try_get("event_id").map_err(db_error)?),
+        topic: topic.parse().map_err(|_| corrupt("message template topic", &topic))?,
+        locale: locale.parse().map_err(|_| corrupt("message template language", &locale))?,
+        parts: TemplateParts {
+            subject: text("subject")?,
+            text: text("text_part")?,
+            html: text("html_part")?,
+            sms: text("sms_part")?,
+        },
+        updated_at: instant(row.try_get("updated_at").map_err(db_error)?)?,
+    })
+}
+
+#[async_trait]
+impl MessageTemplateRepository for DbStore {
+    async fn save_message_template(&self, t: &MessageTemplate) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO message_templates ({TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (event_id, topic, locale) DO UPDATE SET subject = excluded.subject, \
+             text_part = excluded.text_part, html_part = excluded.html_part, sms_part = excluded.sms_part, \
+             updated_at = excluded.updated_at"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(*t.event_id.as_uuid())
+            .bind(t.topic.as_str())
+            .bind(t.locale.as_str())
+            .bind(&t.parts.subject)
+            .bind(&t.parts.text)
+            .bind(&t.parts.html)
+            .bind(&t.parts.sms)
+            .bind(micros(t.updated_at))
+            .execute(self.writer())
+            .await
+            .map_err(|e| match db_error(e) {
+                StoreError::NotFound(_) => StoreError::NotFound("event"),
+                other => other,
+            })?;
+        Ok(())
+    }
+
+    async fn message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<Option<MessageTemplate>, StoreError> {
+        let sql = format!(
+            "SELECT {TEMPLATE_COLUMNS} FROM message_templates WHERE event_id = $1 AND topic = $2 AND locale = $3"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(*event_id.as_uuid())
+            .bind(topic.as_str())
+            .bind(locale.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(template_from_row).transpose()
+    }
+
+    async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError> {
+        let sql =
+            format!("SELECT {TEMPLATE_COLUMNS} FROM message_templates WHERE event_id = $1 ORDER BY topic, locale");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(*event_id.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(template_from_row).collect()
+    }
+
+    async fn delete_message_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM message_templates WHERE event_id = $1 AND topic = $2 AND locale = $3")
+            .bind(*event_id.as_uuid())
+            .bind(topic.as_str())
+            .bind(locale.as_str())
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        Ok(done.rows_affected() > 0)
     }
 }

@@ -311,3 +311,63 @@ pub async fn a_generation_tells_its_holders_and_a_holder_gets_their_tickets_agai
     assert_eq!(email.attach.len(), 4, "{email:?}");
     assert_eq!(email.text.matches("/api/v1/public/tickets/").count(), 8, "a page and a PDF link each");
 }
+
+/// An event's own message templates: saved, replaced, read, listed by kind then language, and
+/// dropped; one for an event that does not exist is refused; the engine writes a notification
+/// from the event's own template and refuses one that fails its checks.
+pub async fn an_event_s_own_message_templates_are_kept_per_kind_and_language(backend: &Backend) {
+    use ticketing_core::ids::EventId;
+    use ticketing_core::notification::templates::{MessageTemplate, TemplateParts};
+    use ticketing_core::store::StoreError;
+
+    let w = World::new(backend, Options::default()).await;
+    let store = w.engine.store();
+    let parts = |subject: &str| TemplateParts {
+        subject: subject.into(),
+        text: "{{ name }}: {{ order.total }} back at {{ order.url }}".into(),
+        html: "<p>{{ name }}: {{ order.total }}</p>".into(),
+        sms: "Refunded".into(),
+    };
+    let saved = w
+        .engine
+        .save_message_template(w.event.id(), NotificationTopic::Refunded, Locale::Fr, parts("Remboursé"))
+        .await
+        .unwrap();
+    w.engine
+        .save_message_template(w.event.id(), NotificationTopic::Refunded, Locale::En, parts("Refunded"))
+        .await
+        .unwrap();
+    let replaced = w
+        .engine
+        .save_message_template(
+            w.event.id(),
+            NotificationTopic::Refunded,
+            Locale::Fr,
+            parts("Remboursée : {{ event.title }}"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.updated_at, replaced.updated_at, "the test clock stands still");
+    let read = store.message_template(w.event.id(), NotificationTopic::Refunded, Locale::Fr).await.unwrap();
+    assert_eq!(read.as_ref().map(|t| t.parts.subject.as_str()), Some("Remboursée : {{ event.title }}"));
+    let listed: Vec<(NotificationTopic, Locale)> =
+        store.message_templates(w.event.id()).await.unwrap().iter().map(|t| (t.topic, t.locale)).collect();
+    assert_eq!(listed, [(NotificationTopic::Refunded, Locale::En), (NotificationTopic::Refunded, Locale::Fr)]);
+
+    let bad = TemplateParts { text: "{{ secret }}".into(), ..parts("x") };
+    let refused = w.engine.save_message_template(w.event.id(), NotificationTopic::Refunded, Locale::En, bad).await;
+    assert!(
+        matches!(refused, Err(ticketing_core::engine::Error::TemplateProblem(ref p)) if p.part == "text"),
+        "{refused:?}"
+    );
+    let nowhere = MessageTemplate { event_id: EventId::from_uuid(uuid::Uuid::from_u128(404)), ..replaced.clone() };
+    assert!(matches!(store.save_message_template(&nowhere).await, Err(StoreError::NotFound(_))));
+    let preview = w.engine.preview_message(w.event.id(), NotificationTopic::Refunded, Locale::Fr, None).await.unwrap();
+    assert_eq!(preview.subject, format!("Remboursée : {}", w.event.title()));
+
+    assert!(store.delete_message_template(w.event.id(), NotificationTopic::Refunded, Locale::Fr).await.unwrap());
+    assert!(!store.delete_message_template(w.event.id(), NotificationTopic::Refunded, Locale::Fr).await.unwrap());
+    assert!(store.message_template(w.event.id(), NotificationTopic::Refunded, Locale::Fr).await.unwrap().is_none());
+    let built_in = w.engine.preview_message(w.event.id(), NotificationTopic::Refunded, Locale::Fr, None).await.unwrap();
+    assert_eq!(built_in.subject, format!("Votre commande pour {} est remboursée", w.event.title()));
+}
