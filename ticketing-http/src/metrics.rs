@@ -10,12 +10,17 @@
 //!   `generation_errors_total`, runs that ended failed or that the queue refused, by `kind`;
 //! - selling: `orders_total{status}` (orders this server placed, saw paid, or expired),
 //!   `payment_webhooks_total{provider,outcome}` (`repeat` for a delivery recorded before,
-//!   `bad_signature` and `invalid_webhook` for refused ones) and `holds_expired_total`.
+//!   `bad_signature` and `invalid_webhook` for refused ones) and `holds_expired_total`;
+//! - the queue: `queue_depth{kind}`, jobs queued of each kind (`notify`: notifications waiting to
+//!   be sent or retried), read from the durable queue at each scrape; notifications:
+//!   `notifications_total{kind,channel,outcome}`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
+
+use ticketing_core::job::JobTask;
 
 /// Generation run duration buckets, in seconds (a run makes up to a whole job).
 const GENERATION_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0];
@@ -141,8 +146,10 @@ impl Metrics {
         *inner.orders.entry("expired").or_default() += n;
     }
 
-    /// The text exposition, with `queued` generation jobs as the queue size.
-    pub fn render(&self, queued: u64) -> String {
+    /// The text exposition, with the jobs `queued` of each kind (the generation jobs are the
+    /// seed's `generation_queue_size`; a kind left out is not shown, as when the queue could
+    /// not be read).
+    pub fn render(&self, queued: &[(&str, u64)]) -> String {
         let inner = self.inner();
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP http_request_duration_seconds Time to answer a request, by route template.\n");
@@ -168,7 +175,14 @@ impl Metrics {
         }
         out.push_str("# HELP generation_queue_size Current generation queue size\n");
         out.push_str("# TYPE generation_queue_size gauge\n");
-        let _ = writeln!(out, "generation_queue_size{{queue_name=\"generation\"}} {queued}");
+        if let Some((_, n)) = queued.iter().find(|(kind, _)| *kind == JobTask::GENERATE_TICKETS) {
+            let _ = writeln!(out, "generation_queue_size{{queue_name=\"generation\"}} {n}");
+        }
+        out.push_str("# HELP queue_depth Jobs queued (waiting to run, or for their retry), by kind\n");
+        out.push_str("# TYPE queue_depth gauge\n");
+        for (kind, n) in queued {
+            let _ = writeln!(out, "queue_depth{{kind=\"{kind}\"}} {n}");
+        }
         out.push_str("# HELP generation_errors_total Total number of generation errors\n");
         out.push_str("# TYPE generation_errors_total counter\n");
         for (kind, n) in &inner.errors {
@@ -208,12 +222,14 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(3));
         m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(30));
-        let text = m.render(4);
+        let text = m.render(&[("generate_tickets", 4), ("notify", 7)]);
         let series = "method=\"GET\",route=\"/api/v1/events/{id}\",status=\"200\"";
         assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.005\"}} 1")), "{text}");
         assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.05\"}} 2")), "{text}");
         assert!(text.contains(&format!("http_request_duration_seconds_count{{{series}}} 2")), "{text}");
         assert!(text.contains("generation_queue_size{queue_name=\"generation\"} 4"));
+        assert!(text.contains("queue_depth{kind=\"generate_tickets\"} 4"), "{text}");
+        assert!(text.contains("queue_depth{kind=\"notify\"} 7"), "{text}");
         for family in [
             "tickets_generated_total",
             "ticket_generation_duration_seconds",
@@ -234,7 +250,7 @@ mod tests {
         m.observe_generation("succeeded", 500, Duration::from_millis(300), false);
         m.observe_generation("queued", 200, Duration::from_millis(20), true);
         m.observe_queue_error();
-        let text = m.render(0);
+        let text = m.render(&[]);
         assert!(text.contains("tickets_generated_total{status=\"succeeded\"} 1500"), "{text}");
         assert!(text.contains("tickets_generated_total{status=\"queued\"} 200"), "{text}");
         assert!(
@@ -254,7 +270,7 @@ mod tests {
         m.webhook("stripe", "paid");
         m.webhook("stripe", "repeat");
         m.holds_expired(1);
-        let text = m.render(0);
+        let text = m.render(&[]);
         assert!(text.contains("orders_total{status=\"pending\"} 2"), "{text}");
         assert!(text.contains("orders_total{status=\"expired\"} 1"), "{text}");
         assert!(text.contains("payment_webhooks_total{provider=\"stripe\",outcome=\"repeat\"} 1"), "{text}");

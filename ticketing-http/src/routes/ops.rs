@@ -160,14 +160,17 @@ pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
     responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"))
 )]
 pub async fn metrics(State(state): State<Shared>) -> Response {
-    let queued = match state.store().count_jobs(JobTask::GENERATE_TICKETS, JobStatus::Queued).await {
-        Ok(n) => n,
-        Err(e) => {
-            tracing::warn!(error = %e, "the queue could not be read for metrics");
-            0
+    let mut queued = Vec::with_capacity(JobTask::KINDS.len());
+    for kind in JobTask::KINDS {
+        match state.store().count_jobs(kind, JobStatus::Queued).await {
+            Ok(n) => queued.push((*kind, n)),
+            Err(e) => {
+                tracing::warn!(error = %e, "the queue could not be read for metrics");
+                break;
+            }
         }
-    };
-    let body = state.metrics.render(queued);
+    }
+    let body = state.metrics.render(&queued);
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response()
 }
 

@@ -354,6 +354,16 @@ async fn a_stopped_smtp_server_leaves_the_email_queued_and_health_says_degraded(
         s.call(Method::GET, &format!("/api/v1/events/{}/notifications", shop.event), Some(&shop.organizer), None).await;
     let text = text.ok(StatusCode::OK).as_array().expect("a list").iter().find(|m| m["channel"] == "sms").cloned();
     assert_eq!(text.expect("the text message")["status"], "skipped", "no SMS provider here");
+    let queued = r#"queue_depth{kind="notify"} 1"#;
+    let mut seen = false;
+    for _ in 0..100 {
+        seen = s.call(Method::GET, "/metrics", None, None).await.text.contains(queued);
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen, "the email's job waits in the queue for its retry: {queued}");
 
     // The server comes back: the email goes out on a later attempt, once.
     let smtp = SmtpSink::start_on(port, 0);
@@ -365,6 +375,8 @@ async fn a_stopped_smtp_server_leaves_the_email_queued_and_health_says_degraded(
     assert_eq!(messages.len(), 1);
     let health = s.call(Method::GET, "/health", None, None).await;
     assert_eq!(health.ok(StatusCode::OK)["email"]["status"], "up");
+    let metrics = s.call(Method::GET, "/metrics", None, None).await.text;
+    assert!(metrics.contains(r#"queue_depth{kind="notify"} 0"#), "{metrics}");
     s.stop().await;
 }
 
