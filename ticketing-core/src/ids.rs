@@ -116,3 +116,8 @@ fn uuid_v7(clock: &dyn Clock, rng: &dyn Randomness) -> Uuid {
     rng.fill(&mut random);
     uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
+
+id_type!(
+    /// Identifies an integrator's webhook [`Endpoint`](crate::hook::Endpoint).
+    EndpointId
+);

@@ -25,6 +25,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::hook::Delivery;
 use crate::ids::{EventId, JobId, OrderId, RefundId, TicketId, TicketTypeId};
 use crate::status::TicketStatus;
 use crate::template::TemplatePin;
@@ -140,6 +141,8 @@ pub enum JobTask {
         /// The refund.
         refund_id: RefundId,
     },
+    /// Post a message to an integrator's endpoint (sent by the notification workers).
+    DeliverWebhook(Delivery),
 }
 
 /// What a notification is about.
@@ -162,17 +165,21 @@ pub enum NotificationTopic {
     /// under that address go to it (nothing is sent when there are none, and the asker is never
     /// told which).
     ResendTickets,
+    /// An integrator's webhook endpoint failed for too long and was disabled: the organisers
+    /// are told.
+    EndpointDisabled,
 }
 
 impl NotificationTopic {
     /// Every topic.
-    pub const ALL: [NotificationTopic; 6] = [
+    pub const ALL: [NotificationTopic; 7] = [
         Self::TicketCreated,
         Self::PaymentSucceeded,
         Self::PaymentAlert,
         Self::Refunded,
         Self::SuspiciousActivity,
         Self::ResendTickets,
+        Self::EndpointDisabled,
     ];
 
     /// The stable lower-case name.
@@ -184,6 +191,7 @@ impl NotificationTopic {
             Self::Refunded => "refunded",
             Self::SuspiciousActivity => "suspicious_activity",
             Self::ResendTickets => "resend_tickets",
+            Self::EndpointDisabled => "endpoint_disabled",
         }
     }
 }
@@ -230,9 +238,11 @@ impl JobTask {
     pub const NOTIFY: &'static str = "notify";
     /// The kind name of [`JobTask::RefundPayment`].
     pub const REFUND_PAYMENT: &'static str = "refund_payment";
+    /// The kind name of [`JobTask::DeliverWebhook`].
+    pub const DELIVER_WEBHOOK: &'static str = "deliver_webhook";
     /// Every kind name.
     pub const KINDS: &'static [&'static str] =
-        &[Self::GENERATE_TICKETS, Self::EXPIRE_ORDER, Self::NOTIFY, Self::REFUND_PAYMENT];
+        &[Self::GENERATE_TICKETS, Self::EXPIRE_ORDER, Self::NOTIFY, Self::REFUND_PAYMENT, Self::DELIVER_WEBHOOK];
 
     /// The kind name (the serde tag).
     pub fn kind(&self) -> &'static str {
@@ -241,6 +251,7 @@ impl JobTask {
             Self::ExpireOrder { .. } => Self::EXPIRE_ORDER,
             Self::Notify(_) => Self::NOTIFY,
             Self::RefundPayment { .. } => Self::REFUND_PAYMENT,
+            Self::DeliverWebhook(_) => Self::DELIVER_WEBHOOK,
         }
     }
 }
@@ -322,6 +333,11 @@ impl Job {
     /// before its messages are dead.
     pub fn notify(id: JobId, notification: Notification, event_id: Option<EventId>, now: DateTime<Utc>) -> Self {
         Self { max_attempts: Notification::ATTEMPTS, ..Self::new(id, JobTask::Notify(notification), event_id, 1, now) }
+    }
+
+    /// A webhook delivery job, due at `now`, with [`Delivery::ATTEMPTS`] attempts.
+    pub fn deliver(id: JobId, delivery: Delivery, event_id: Option<EventId>, now: DateTime<Utc>) -> Self {
+        Self { max_attempts: Delivery::ATTEMPTS, ..Self::new(id, JobTask::DeliverWebhook(delivery), event_id, 1, now) }
     }
 
     /// The same job with another priority.

@@ -34,6 +34,7 @@ pub mod env;
 pub mod event;
 pub mod field;
 pub mod gate;
+pub mod hook;
 pub mod ids;
 pub mod job;
 pub mod magic_link;

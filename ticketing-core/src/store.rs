@@ -19,7 +19,10 @@ use crate::audit::AuditEntry;
 use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
 use crate::gate::Gate;
-use crate::ids::{ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId};
+use crate::hook::Endpoint;
+use crate::ids::{
+    ApiClientId, EndpointId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId,
+};
 use crate::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck, NotificationTopic};
 use crate::magic_link::{MagicLink, TokenHash};
 use crate::notification::DeliveryRecord;
@@ -747,6 +750,38 @@ pub trait MessageTemplateRepository: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// A delivery attempt's outcome, as an endpoint's record keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HookAttempt {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Why it failed; `None` when it was delivered.
+    pub error: Option<String>,
+    /// A failure disables the endpoint when it has failed every attempt since this instant or
+    /// before.
+    pub disable_if_failing_since: DateTime<Utc>,
+}
+
+/// Integrators' webhook endpoints ([`crate::hook`]).
+#[async_trait]
+pub trait HookRepository: Send + Sync {
+    /// Stores a new endpoint; `NotFound` when its event does not exist.
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    /// An endpoint by id.
+    async fn endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    /// An event's endpoints, oldest first.
+    async fn endpoints(&self, event_id: EventId) -> Result<Vec<Endpoint>, StoreError>;
+    /// Deletes an endpoint; whether it existed.
+    async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError>;
+    /// Enables an endpoint again, its run of failures forgotten; `None` when it does not exist.
+    async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    /// Records a delivery attempt: a success ends the endpoint's run of failures; a failure
+    /// starts or extends it and, when the run began at or before `disable_if_failing_since`,
+    /// disables the endpoint. Returns whether this attempt disabled it (true for one attempt
+    /// only, however many workers fail at once).
+    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError>;
+}
+
 /// Counts for dashboards, grouped where the data is.
 #[async_trait]
 pub trait StatsRepository: Send + Sync {
@@ -775,6 +810,7 @@ pub trait Store:
     + OrderRepository
     + NotificationLog
     + MessageTemplateRepository
+    + HookRepository
     + Locks
 {
 }
@@ -797,6 +833,7 @@ impl<T> Store for T where
         + OrderRepository
         + NotificationLog
         + MessageTemplateRepository
+        + HookRepository
         + Locks
 {
 }

@@ -113,6 +113,9 @@ impl Server {
             } else {
                 config.public_url.clone()
             }),
+            hook_urls: config.webhook_urls,
+            hook_disable_after: chrono::Duration::from_std(config.webhook_disable_after)
+                .unwrap_or(chrono::Duration::days(1)),
             ..EngineConfig::default()
         };
         let stripe = config
@@ -182,7 +185,8 @@ impl Server {
                 self.state.clone(),
             )
             .map_err(std::io::Error::other)?;
-            let engine = self.state.engine.clone().with_courier(Arc::new(courier));
+            let hooks = crate::hooks::ServerHooks::new(config.webhook_urls);
+            let engine = self.state.engine.clone().with_courier(Arc::new(courier)).with_hook_sender(Arc::new(hooks));
             for n in 0..config.notify_workers {
                 background.push(tokio::spawn(work(self.state.clone(), engine.clone(), Queue::Notifications, n)));
             }

@@ -37,6 +37,9 @@
 //! | `sms_token` | `TICKETING_SMS_TOKEN`: Twilio's auth token, or the webhook's bearer token | required for Twilio; none for a webhook |
 //! | `sms_from` | `TICKETING_SMS_FROM`: the sending number | required for Twilio |
 //! | `notify_workers` | `TICKETING_NOTIFY_WORKERS` (0 to 64; 0: notifications are sent by another instance): messages sent side by side, each worker with its own SMTP connection (16 send about 270 emails a second here: see BENCHMARKS.md) | 2 |
+//! | `webhook_allow_http_loopback` | `TICKETING_WEBHOOK_ALLOW_HTTP_LOOPBACK`: webhook endpoints may be plain `http://` to a loopback address (tests, a local relay) | false |
+//! | `webhook_allow_private` | `TICKETING_WEBHOOK_ALLOW_PRIVATE`: webhook endpoints may be (or resolve to) private, loopback or link-local addresses | false |
+//! | `webhook_disable_after_secs` | `TICKETING_WEBHOOK_DISABLE_AFTER_SECS` (1 to 604,800): how long an endpoint may fail every delivery before it is disabled and the organisers told | 86,400 (a day) |
 //! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
@@ -263,6 +266,10 @@ pub struct Config {
     pub sms: Option<crate::courier::SmsApi>,
     /// Notification workers.
     pub notify_workers: usize,
+    /// Which webhook endpoint URLs are accepted and reached.
+    pub webhook_urls: ticketing_core::hook::UrlPolicy,
+    /// How long an endpoint may fail every delivery before it is disabled.
+    pub webhook_disable_after: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -297,6 +304,8 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.smtp.as_ref().map(|s| s.from.as_str()))
             .field("sms", &self.sms)
             .field("notify_workers", &self.notify_workers)
+            .field("webhook_urls", &self.webhook_urls)
+            .field("webhook_disable_after", &self.webhook_disable_after)
             .finish_non_exhaustive()
     }
 }
@@ -349,6 +358,9 @@ struct FileConfig {
     sms_token: Option<String>,
     sms_from: Option<String>,
     notify_workers: Option<usize>,
+    webhook_allow_http_loopback: Option<bool>,
+    webhook_allow_private: Option<bool>,
+    webhook_disable_after_secs: Option<u64>,
 }
 
 /// `url` if it is an http(s) URL of at most 500 characters, without a trailing slash.
@@ -653,6 +665,26 @@ impl Config {
                     });
                 }
                 n => n,
+            },
+            webhook_urls: ticketing_core::hook::UrlPolicy {
+                allow_http_loopback: l
+                    .get(
+                        "webhook_allow_http_loopback",
+                        "TICKETING_WEBHOOK_ALLOW_HTTP_LOOPBACK",
+                        file.webhook_allow_http_loopback.map(|v| v.to_string()),
+                    )?
+                    .unwrap_or(false),
+                allow_private: l
+                    .get(
+                        "webhook_allow_private",
+                        "TICKETING_WEBHOOK_ALLOW_PRIVATE",
+                        file.webhook_allow_private.map(|v| v.to_string()),
+                    )?
+                    .unwrap_or(false),
+            },
+            webhook_disable_after: {
+                let (key, env) = ("webhook_disable_after_secs", "TICKETING_WEBHOOK_DISABLE_AFTER_SECS");
+                at_least(key, env, secs(key, env, file.webhook_disable_after_secs, 86_400, 7 * 86_400)?, 1)?
             },
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
             body_limit_bytes: bounded(

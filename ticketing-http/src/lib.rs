@@ -20,6 +20,7 @@ pub mod courier;
 pub mod csv;
 pub mod docs;
 pub mod extract;
+pub mod hooks;
 pub mod keep_alive;
 pub mod keys;
 pub mod limit;

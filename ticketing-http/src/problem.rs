@@ -11,6 +11,7 @@ use ticketing_core::engine::Error as EngineError;
 use ticketing_core::event::EventError;
 use ticketing_core::field::FieldError;
 use ticketing_core::gate::GateError;
+use ticketing_core::hook::HookError;
 use ticketing_core::money::MoneyError;
 use ticketing_core::order::OrderError;
 use ticketing_core::quota::QuotaError;
@@ -244,6 +245,8 @@ impl From<EngineError> for ApiError {
             }
             EngineError::Holders(ref h) => Self::field(h.path(), e.to_string()),
             EngineError::TemplateProblem(ref p) => Self::field(p.part, p.detail.clone()),
+            EngineError::Hook(HookError::Url(_)) => Self::field("url", e.to_string()),
+            EngineError::Hook(HookError::Topic(_) | HookError::NoTopic) => Self::field("events", e.to_string()),
             EngineError::TicketType(TicketTypeError::Price(MoneyError::UnknownCurrency(_))) => {
                 Self::field("currency", e.to_string())
             }

@@ -20,8 +20,9 @@ use ticketing_core::audit::AuditEntry;
 use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use ticketing_core::event::Event;
 use ticketing_core::gate::Gate;
+use ticketing_core::hook::Endpoint;
 use ticketing_core::ids::{
-    ApiClientId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId,
+    ApiClientId, EndpointId, EventId, GateId, JobId, OrderId, RefundId, TemplateId, TicketId, TicketTypeId, UserId,
 };
 use ticketing_core::job::{Job, JobEnd, JobStatus, Lease, LeaseCheck, NotificationTopic};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
@@ -36,10 +37,10 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
-    JobFilter, JobQueue, Locks, MagicLinkRepository, MessageTemplateRepository, NotificationLog, OrderChange,
-    OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, ScanCommit, ScanLogFilter, ScanReads,
-    ScanRepository, ScanView, StaffRepository, StatsRepository, Store, StoreError, TemplateRepository, TicketBatch,
-    TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
+    HookAttempt, HookRepository, JobFilter, JobQueue, Locks, MagicLinkRepository, MessageTemplateRepository,
+    NotificationLog, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, ScanCommit,
+    ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository, Store, StoreError,
+    TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;
@@ -515,6 +516,28 @@ impl<S: ExternalSessions> NotificationLog for RedisLayer<S> {
     }
     async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
         self.db.event_notifications(event_id, limit).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> HookRepository for RedisLayer<S> {
+    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        self.db.insert_endpoint(endpoint).await
+    }
+    async fn endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        self.db.endpoint(id).await
+    }
+    async fn endpoints(&self, event_id: EventId) -> Result<Vec<Endpoint>, StoreError> {
+        self.db.endpoints(event_id).await
+    }
+    async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
+        self.db.delete_endpoint(id).await
+    }
+    async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
+        self.db.enable_endpoint(id).await
+    }
+    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError> {
+        self.db.record_hook_attempt(id, attempt).await
     }
 }
 

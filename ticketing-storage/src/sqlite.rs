@@ -14,6 +14,8 @@ mod credentials;
 #[path = "sql/extras.rs"]
 mod extras;
 /// The job queue's SQL, and [`jobs::enqueue_in`] for enqueuing inside a transaction of your own.
+#[path = "sql/hooks.rs"]
+mod hooks;
 #[path = "sql/jobs.rs"]
 pub mod jobs;
 #[path = "sql/notifications.rs"]

@@ -74,6 +74,9 @@ pub enum Error {
     /// A message template could not be written.
     #[error(transparent)]
     Template(#[from] crate::notification::templates::TemplateError),
+    /// A webhook endpoint that cannot be registered.
+    #[error(transparent)]
+    Hook(#[from] crate::hook::HookError),
     /// An event's own message template was refused when saved (or previewed).
     #[error(transparent)]
     TemplateProblem(#[from] crate::notification::templates::TemplateProblem),

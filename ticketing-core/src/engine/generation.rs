@@ -172,11 +172,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
         self.claim_of(&[JobTask::GENERATE_TICKETS, JobTask::EXPIRE_ORDER, JobTask::REFUND_PAYMENT], worker).await
     }
 
-    /// Claims the most urgent due notification for `worker`; run it with
-    /// [`run_claimed_job`](Self::run_claimed_job). A slow channel then never holds up a
-    /// generation or a hold's end.
+    /// Claims the most urgent due notification or webhook delivery for `worker`; run it with
+    /// [`run_claimed_job`](Self::run_claimed_job). A slow channel or endpoint then never holds
+    /// up a generation or a hold's end.
     pub async fn claim_next_notification(&self, worker: &str) -> Result<Option<ClaimedJob>, Error> {
-        self.claim_of(&[JobTask::NOTIFY], worker).await
+        self.claim_of(&[JobTask::NOTIFY, JobTask::DELIVER_WEBHOOK], worker).await
     }
 
     async fn claim_of(&self, kinds: &[&str], worker: &str) -> Result<Option<ClaimedJob>, Error> {
@@ -220,6 +220,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 Err(super::SendError::Gone) => Step::Abandoned("refund not found".into()),
                 Err(super::SendError::Retry(why)) => Step::Failed(why),
             },
+            JobTask::DeliverWebhook(delivery) => self.deliver(&job, delivery).await,
         };
         let now = self.clock.now();
         let report = |after: Job| {
@@ -313,7 +314,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             } else {
                 vec![]
             };
-            let told: Vec<Job> = if spec.notify {
+            let mut told: Vec<Job> = if spec.notify {
                 tickets
                     .iter()
                     .filter(|t| t.holder().is_some_and(Holder::reachable))
@@ -322,6 +323,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             } else {
                 vec![]
             };
+            told.extend(self.created_hooks(&tickets).await?);
             let batch = TicketBatch { tickets: &tickets, links: &links, template: spec.template };
             match self.store.commit_chunk(id, lease, done, &batch, &told, now).await {
                 Err(StoreError::Conflict(_)) if draw < CODE_DRAWS => continue,

@@ -30,6 +30,7 @@
 mod catalog;
 mod error;
 mod generation;
+mod hooks;
 mod message_templates;
 mod notify;
 mod refunds;
@@ -43,6 +44,7 @@ use chrono::Duration;
 
 pub use error::Error;
 pub use generation::{ClaimedJob, GenerationRequest, JobRun};
+pub use hooks::RegisteredEndpoint;
 pub use notify::PublicLinks;
 pub use refunds::{RefundRequest, SendError};
 pub use seed::{SeedConfig, SeedReport, SuperadminSeed};
@@ -79,6 +81,10 @@ pub struct Config {
     /// Where the links in notifications point (default: the reference server's routes on
     /// `http://127.0.0.1:8080`).
     pub links: PublicLinks,
+    /// Which webhook endpoint URLs are accepted (default: public `https://` only).
+    pub hook_urls: crate::hook::UrlPolicy,
+    /// How long an endpoint may fail every delivery before it is disabled (default a day).
+    pub hook_disable_after: Duration,
 }
 
 impl Default for Config {
@@ -93,6 +99,8 @@ impl Default for Config {
             short_code_space: crate::short_code::ShortCode::SPACE,
             order_hold: Duration::minutes(15),
             links: PublicLinks::default(),
+            hook_urls: crate::hook::UrlPolicy::default(),
+            hook_disable_after: Duration::days(1),
         }
     }
 }
@@ -107,6 +115,8 @@ pub struct Ticketing<S: Store + ?Sized> {
     pub(crate) link_key: LinkKey,
     pub(crate) refund_gateway: Option<Arc<dyn crate::refund::RefundGateway>>,
     pub(crate) courier: Option<Arc<dyn crate::notification::Courier>>,
+    pub(crate) hook_sender: Option<Arc<dyn crate::hook::HookSender>>,
+    pub(crate) hook_cache: Arc<hooks::EndpointCache>,
 }
 
 impl<S: Store + ?Sized> Clone for Ticketing<S> {
@@ -120,6 +130,8 @@ impl<S: Store + ?Sized> Clone for Ticketing<S> {
             link_key: self.link_key.clone(),
             refund_gateway: self.refund_gateway.clone(),
             courier: self.courier.clone(),
+            hook_sender: self.hook_sender.clone(),
+            hook_cache: self.hook_cache.clone(),
         }
     }
 }
@@ -136,7 +148,18 @@ impl<S: Store + ?Sized> Ticketing<S> {
         config: Config,
     ) -> Self {
         let link_key = LinkKey::generate(&*rng);
-        Self { store, keyring, clock, rng, config, link_key, refund_gateway: None, courier: None }
+        Self {
+            store,
+            keyring,
+            clock,
+            rng,
+            config,
+            link_key,
+            refund_gateway: None,
+            courier: None,
+            hook_sender: None,
+            hook_cache: Arc::default(),
+        }
     }
 
     /// The engine with `key` for magic links: with the key kept, a ticket's live link can be

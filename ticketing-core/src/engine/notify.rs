@@ -137,8 +137,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 let context = MessageContext { tickets, ..self.message_context(&event, None) };
                 (id, vec![recipient], context, pdfs(&event, &held), String::new())
             }
-            NotificationTopic::SuspiciousActivity => {
-                let id = job.event_id.ok_or(Error::Invalid("a suspicious_activity notification names its event"))?;
+            NotificationTopic::SuspiciousActivity | NotificationTopic::EndpointDisabled => {
+                let id = job.event_id.ok_or(Error::Invalid("an alert names its event"))?;
                 let event = self.event(id).await?;
                 let context =
                     MessageContext { detail: notification.detail.clone(), ..self.message_context(&event, None) };

@@ -200,6 +200,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
             at: now,
         };
         let mut jobs = vec![self.notification(order, NotificationTopic::Refunded, None)];
+        let refunded: Vec<Ticket> = updates.iter().map(|u| u.next.clone()).collect();
+        jobs.extend(self.refunded_hooks(order, &refunded).await?);
         if refund.provider.is_some() {
             // Retried for most of a day (within the provider's idempotency window).
             let job = Job {

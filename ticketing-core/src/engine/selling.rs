@@ -191,11 +191,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Payment { method: request.method, provider: None, reference: None, staff: Some(request.cashier), at: now };
         let order = Order::new(new, event.max_tickets_per_order())?.pay(OrderAction::Pay, payment)?;
         // A buyer who gave their details gets their tickets as an online buyer does.
-        let told: Vec<Job> = order
+        let mut told: Vec<Job> = order
             .buyer()
             .map(|_| self.notification(&order, NotificationTopic::PaymentSucceeded, None))
             .into_iter()
             .collect();
+        told.extend(self.paid_hooks(&order).await?);
         self.store_order(order, TicketStatus::Paid, &told, None, true).await
     }
 
@@ -542,7 +543,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     );
                     vec![self.notification(&next, NotificationTopic::PaymentAlert, Some(detail))]
                 }
-                _ => vec![self.notification(&next, NotificationTopic::PaymentSucceeded, None)],
+                _ => {
+                    let mut jobs = vec![self.notification(&next, NotificationTopic::PaymentSucceeded, None)];
+                    jobs.extend(self.paid_hooks(&next).await?);
+                    jobs
+                }
             };
             let retake = outcome == DeliveryOutcome::PaidLate;
             let drawn = if retake {

@@ -104,7 +104,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let records: Vec<MagicLink> = links.iter().map(|(_, link)| link.clone()).collect();
             let batch = TicketBatch { tickets: &tickets, links: &records, template: None };
             // A ticket with a link goes to its holder, when they gave an email or a phone.
-            let told: Vec<Job> = if links.is_empty() {
+            let mut told: Vec<Job> = if links.is_empty() {
                 vec![]
             } else {
                 tickets
@@ -113,6 +113,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     .map(|t| self.ticket_created(t))
                     .collect()
             };
+            told.extend(self.created_hooks(&tickets).await?);
             match self.store.insert_tickets(&batch, &told).await {
                 Ok(()) => {
                     let mut links = links.into_iter();

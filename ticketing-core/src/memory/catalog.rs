@@ -65,6 +65,7 @@ impl EventRepository for MemoryStore {
         s.ticket_types.retain(|_, t| t.event_id() != id);
         s.gates.retain(|_, g| g.event_id() != id);
         s.message_templates.retain(|(event, ..), _| *event != id);
+        s.endpoints.retain(|e| e.event_id != id);
         Ok(())
     }
 }

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod credentials;
+mod hooks;
 mod jobs;
 mod notifications;
 mod orders;
@@ -76,6 +77,8 @@ struct State {
     tokens: HashMap<TokenHash, StoredToken>,
     /// Each notification message's record, least recently changed first.
     notifications: Vec<crate::notification::DeliveryRecord>,
+    /// Integrators' webhook endpoints, in registration order.
+    endpoints: Vec<crate::hook::Endpoint>,
     /// Events' own message templates.
     message_templates: HashMap<
         (EventId, crate::job::NotificationTopic, crate::order::Locale),

@@ -221,7 +221,7 @@ pub fn variables(topic: NotificationTopic) -> Vec<&'static str> {
         NotificationTopic::PaymentSucceeded => (true, true, false),
         NotificationTopic::Refunded => (false, true, false),
         NotificationTopic::PaymentAlert => (false, true, true),
-        NotificationTopic::SuspiciousActivity => (false, false, true),
+        NotificationTopic::SuspiciousActivity | NotificationTopic::EndpointDisabled => (false, false, true),
     };
     if tickets {
         names.push("tickets");
@@ -243,7 +243,9 @@ pub fn required(topic: NotificationTopic) -> &'static [&'static str] {
             &["tickets"]
         }
         NotificationTopic::Refunded => &["order"],
-        NotificationTopic::PaymentAlert | NotificationTopic::SuspiciousActivity => &["detail"],
+        NotificationTopic::PaymentAlert
+        | NotificationTopic::SuspiciousActivity
+        | NotificationTopic::EndpointDisabled => &["detail"],
     }
 }
 
@@ -390,6 +392,22 @@ const BUILT_IN: &[BuiltIn] = &[
         "Bonjour {{ name }},\n\nComme demandé, voici vos billets pour {{ event.title }}, {{ event.starts_at }}, {{ event.location }}.\n{% for t in tickets %}\n{{ t.type_name }} ({{ t.code }}) : {{ t.url }}\nPDF : {{ t.pdf_url }}\n{% endfor %}\nSi vous n'avez rien demandé, ignorez ce message.\n",
         "<p>Bonjour {{ name }},</p><p>Comme demandé, voici vos billets pour <strong>{{ event.title }}</strong>, {{ event.starts_at }}, {{ event.location }}.</p><ul>{% for t in tickets %}<li>{{ t.type_name }} ({{ t.code }}) : <a href=\"{{ t.url }}\">ouvrir votre billet</a> · <a href=\"{{ t.pdf_url }}\">PDF</a></li>{% endfor %}</ul><p>Si vous n'avez rien demandé, ignorez ce message.</p>",
         "Vos billets pour {{ event.title }} :",
+    ),
+    (
+        NotificationTopic::EndpointDisabled,
+        Locale::En,
+        "Webhook endpoint disabled: {{ event.title }}",
+        "Hello {{ name }},\n\nA webhook endpoint of {{ event.title }} was disabled: {{ detail }}\n\nOnce it answers again, enable it (POST /api/v1/webhooks/{id}/enable); messages sent meanwhile are not replayed.\n",
+        "<p>Hello {{ name }},</p><p>A webhook endpoint of <strong>{{ event.title }}</strong> was disabled: {{ detail }}</p><p>Once it answers again, enable it (<code>POST /api/v1/webhooks/{id}/enable</code>); messages sent meanwhile are not replayed.</p>",
+        "Webhook endpoint disabled, {{ event.title }}: {{ detail }}",
+    ),
+    (
+        NotificationTopic::EndpointDisabled,
+        Locale::Fr,
+        "Point de réception webhook désactivé : {{ event.title }}",
+        "Bonjour {{ name }},\n\nUn point de réception webhook de {{ event.title }} a été désactivé : {{ detail }}\n\nQuand il répondra de nouveau, réactivez-le (POST /api/v1/webhooks/{id}/enable) ; les messages envoyés entre-temps ne sont pas rejoués.\n",
+        "<p>Bonjour {{ name }},</p><p>Un point de réception webhook de <strong>{{ event.title }}</strong> a été désactivé : {{ detail }}</p><p>Quand il répondra de nouveau, réactivez-le (<code>POST /api/v1/webhooks/{id}/enable</code>) ; les messages envoyés entre-temps ne sont pas rejoués.</p>",
+        "Webhook désactivé, {{ event.title }} : {{ detail }}",
     ),
 ];
 

@@ -283,7 +283,12 @@ impl<S: Store + ?Sized> Ticketing<S> {
             });
             let commit = ScanCommit { session: session.token_hash, ticket: update, log };
             match self.store.commit_scan(&commit).await? {
-                CommitOutcome::Applied => return Ok(ConfirmOutcome::from_log(&commit.log, false)),
+                CommitOutcome::Applied => {
+                    if commit.log.reason.is_ok() {
+                        self.announce_scan(&commit.log).await;
+                    }
+                    return Ok(ConfirmOutcome::from_log(&commit.log, false));
+                }
                 CommitOutcome::Replayed(first) => return self.replay_or_refuse(&gate, request, hash, &first).await,
                 CommitOutcome::SessionUsed => {
                     return self.refuse_confirm(&gate, request, Some(ticket), ScanReason::SessionUsed).await;

@@ -21,6 +21,7 @@
 //! | `/api/v1/payments/{provider}/webhook`, `/api/v1/payments/events` | [`payments`] |
 //! | `/api/v1/events/{id}/notifications`, `/api/v1/public/events/{id}/resend-tickets` | [`notifications`] |
 //! | `/api/v1/events/{id}/message-templates…` | [`message_templates`] |
+//! | `/api/v1/events/{id}/webhooks`, `/api/v1/webhooks/{id}…` | [`webhooks`] |
 
 pub mod archive;
 pub mod catalog;
@@ -39,6 +40,7 @@ pub mod scan;
 pub mod templates;
 pub mod tickets;
 pub mod users;
+pub mod webhooks;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -61,6 +63,9 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(message_templates::list, message_templates::save))
         .routes(routes!(message_templates::delete))
         .routes(routes!(message_templates::preview))
+        .routes(routes!(webhooks::list, webhooks::register))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::enable))
         .routes(routes!(catalog::list_types, catalog::create_type))
         .routes(routes!(catalog::get_type, catalog::replace_type, catalog::delete_type))
         .routes(routes!(catalog::list_gates, catalog::create_gate))

@@ -14,3 +14,4 @@ mod restart;
 mod selling;
 mod templates;
 mod trust;
+mod webhooks;

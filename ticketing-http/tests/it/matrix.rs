@@ -42,6 +42,8 @@ struct World {
     order: String,
     /// Its buyer's token.
     order_token: String,
+    /// A webhook endpoint of the event.
+    endpoint: String,
 }
 
 async fn cast(s: &TestServer) -> Cast {
@@ -137,6 +139,9 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
         .call(Method::POST, &format!("/api/v1/events/{event}/message-templates"), owner, Some(message_template()))
         .await;
     own.ok(StatusCode::OK);
+    let hook = json!({"url": "https://hooks.example.org/in", "events": ["order.paid"]});
+    let hook = s.call(Method::POST, &format!("/api/v1/events/{event}/webhooks"), owner, Some(hook)).await;
+    let endpoint = hook.ok(StatusCode::CREATED)["endpoint"]["id"].as_str().expect("id").to_owned();
     let placed = s
         .call(Method::POST, &format!("/api/v1/public/events/{event}/orders"), None, Some(order_body(&ticket_type)))
         .await;
@@ -159,6 +164,7 @@ async fn world(s: &TestServer, cast: &Cast) -> World {
         template,
         order,
         order_token,
+        endpoint,
     }
 }
 
@@ -236,6 +242,15 @@ fn rows() -> Vec<Row> {
             None,
             [401, 204, 204, 404, 403, 403],
         ),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/webhooks", w.event), None, [401, 200, 200, 404, 403, 403]),
+        row(
+            M::POST,
+            |w, _| format!("/api/v1/events/{}/webhooks", w.event),
+            Some(|_, _| json!({"url": "https://crm.example.org/in", "events": ["ticket.scanned"]})),
+            [401, 201, 201, 404, 403, 403],
+        ),
+        row(M::DELETE, |w, _| format!("/api/v1/webhooks/{}", w.endpoint), None, [401, 204, 204, 404, 403, 403]),
+        row(M::POST, |w, _| format!("/api/v1/webhooks/{}/enable", w.endpoint), None, [401, 200, 200, 404, 403, 403]),
         row(
             M::POST,
             |w, _| format!("/api/v1/events/{}/message-templates/preview", w.event),
@@ -536,6 +551,7 @@ fn world_stub() -> World {
         template: "{id}".into(),
         order: "{id}".into(),
         order_token: "{token}".into(),
+        endpoint: "{id}".into(),
     }
 }
 

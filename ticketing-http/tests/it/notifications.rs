@@ -140,7 +140,7 @@ async fn provider(script: Vec<u16>) -> Provider {
 }
 
 /// Places an order for Zoé (email and phone, English) and pays it with a Stripe delivery.
-async fn paid_order(s: &TestServer, event: &str, ticket_type: &str, provider_event: &str) -> Value {
+pub(crate) async fn paid_order(s: &TestServer, event: &str, ticket_type: &str, provider_event: &str) -> Value {
     let body = json!({
         "lines": [{"ticket_type_id": ticket_type, "quantity": 2}],
         "buyer": {"name": "Zoé Lefèvre", "email": "zoe@example.org", "phone": "+33612345678"}

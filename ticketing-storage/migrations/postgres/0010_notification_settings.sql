@@ -16,3 +16,18 @@ CREATE TABLE message_templates (
     updated_at BIGINT NOT NULL,
     PRIMARY KEY (event_id, topic, locale)
 );
+
+-- Integrators' webhook endpoints: where each event's news is posted, signed with the secret.
+CREATE TABLE webhook_endpoints (
+    id              UUID PRIMARY KEY,
+    event_id        UUID NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    url             TEXT NOT NULL,
+    topics          TEXT NOT NULL,
+    secret          TEXT NOT NULL,
+    enabled         BOOLEAN NOT NULL,
+    failing_since   BIGINT,
+    last_error      TEXT,
+    last_success_at BIGINT,
+    created_at      BIGINT NOT NULL
+);
+CREATE INDEX webhook_endpoints_by_event ON webhook_endpoints (event_id, created_at);

@@ -141,6 +141,7 @@ macro_rules! conformance_suite {
         notifications::a_ticket_issued_to_a_reachable_holder_and_a_desk_sale_are_told,
         notifications::a_generation_tells_its_holders_and_a_holder_gets_their_tickets_again,
         notifications::an_event_s_own_message_templates_are_kept_per_kind_and_language,
+        notifications::webhook_endpoints_get_signed_deliveries_and_are_disabled_once,
         );
         /// The acceptance crash test: 100,000 tickets, the worker killed midway, then resumed.
         #[test]

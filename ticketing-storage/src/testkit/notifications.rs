@@ -371,3 +371,104 @@ pub async fn an_event_s_own_message_templates_are_kept_per_kind_and_language(bac
     let built_in = w.engine.preview_message(w.event.id(), NotificationTopic::Refunded, Locale::Fr, None).await.unwrap();
     assert_eq!(built_in.subject, format!("Votre commande pour {} est remboursée", w.event.title()));
 }
+
+/// Webhook endpoints: registered with a secret shown once and URLs checked; a paid order makes
+/// one signed delivery per endpoint that wants it; a retried delivery keeps its id; an endpoint
+/// failing past the limit is disabled by exactly one of ten attempts failing at once (the one
+/// that tells the organisers); a success ends a run of failures.
+pub async fn webhook_endpoints_get_signed_deliveries_and_are_disabled_once(backend: &Backend) {
+    use ticketing_core::env::Clock as _;
+    use ticketing_core::hook::{Answer, HookSender, HookTopic, Secret};
+    use ticketing_core::store::HookAttempt;
+
+    /// A post: the URL, the headers, the body.
+    type Post = (String, Vec<(&'static str, String)>, String);
+    /// An endpoint as a test plays it: answers from a script (then delivered); every post kept.
+    #[derive(Default)]
+    struct ScriptedSender {
+        answers: Mutex<Vec<Answer>>,
+        posted: Mutex<Vec<Post>>,
+    }
+    #[async_trait::async_trait]
+    impl HookSender for ScriptedSender {
+        async fn post(&self, url: &str, headers: &[(&'static str, String)], body: &str) -> Answer {
+            self.posted.lock().unwrap().push((url.to_owned(), headers.to_vec(), body.to_owned()));
+            let mut answers = self.answers.lock().unwrap();
+            if answers.is_empty() { Answer::Delivered } else { answers.remove(0) }
+        }
+    }
+
+    let w = World::new(backend, Options::default()).await;
+    let names = |n: &[&str]| n.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let refused = w.engine.register_endpoint(w.event.id(), "https://127.0.0.1/in", &names(&["order.paid"])).await;
+    assert!(matches!(refused, Err(ticketing_core::engine::Error::Hook(_))), "{refused:?}");
+    let paid =
+        w.engine.register_endpoint(w.event.id(), "https://a.example.org/in", &names(&["order.paid"])).await.unwrap();
+    let scans = w
+        .engine
+        .register_endpoint(w.event.id(), "https://b.example.org/in", &names(&["ticket.scanned"]))
+        .await
+        .unwrap();
+    assert_eq!(w.engine.endpoints(w.event.id()).await.unwrap().len(), 2);
+    assert_eq!(scans.endpoint.topics, [HookTopic::TicketScanned]);
+
+    let sender = Arc::new(ScriptedSender::default());
+    sender.answers.lock().unwrap().push(Answer::Retry("HTTP 503".into()));
+    let engine = w.engine.clone().with_hook_sender(sender.clone());
+    paid_order(&w, "evt_hook").await;
+    for _ in 0..2 {
+        while engine.run_next_notification("notifier").await.unwrap().is_some() {}
+        w.clock.advance(Duration::minutes(5));
+    }
+    let posted = sender.posted.lock().unwrap().clone();
+    assert_eq!(posted.len(), 2, "order.paid to the one endpoint that wants it, once more after a 503: {posted:?}");
+    let secret = Secret::parse(&paid.secret).unwrap();
+    for (url, headers, body) in &posted {
+        assert_eq!(url, "https://a.example.org/in");
+        let header = |name: &str| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone()).unwrap();
+        let timestamp: i64 = header("webhook-timestamp").parse().unwrap();
+        assert_eq!(header("webhook-signature"), secret.sign(&header("webhook-id"), timestamp, body.as_bytes()));
+        assert!(body.contains("\"type\":\"order.paid\""), "{body}");
+    }
+    let id = |n: usize| posted[n].1.iter().find(|(k, _)| *k == "webhook-id").map(|(_, v)| v.clone());
+    assert_eq!(id(0), id(1), "a retry keeps its id");
+    let endpoint = w.engine.endpoint(paid.endpoint.id).await.unwrap();
+    assert!(endpoint.failing_since.is_none() && endpoint.last_success_at.is_some(), "{endpoint:?}");
+
+    // Ten failures at once, past the limit: one disables it.
+    let store = w.engine.store();
+    let now = w.clock.now();
+    let failed =
+        HookAttempt { at: now, error: Some("HTTP 500".into()), disable_if_failing_since: now - Duration::days(1) };
+    assert!(!store.record_hook_attempt(paid.endpoint.id, &failed).await.unwrap(), "a first failure disables nothing");
+    let later = HookAttempt {
+        at: now + Duration::days(2),
+        disable_if_failing_since: now + Duration::days(1),
+        ..failed.clone()
+    };
+    let attempts = (0..10).map(|_| {
+        let store = store.clone();
+        let later = later.clone();
+        async move { store.record_hook_attempt(paid.endpoint.id, &later).await.unwrap() }
+    });
+    let disabled: Vec<bool> = futures_join(attempts).await;
+    assert_eq!(disabled.iter().filter(|d| **d).count(), 1, "{disabled:?}");
+    let endpoint = w.engine.endpoint(paid.endpoint.id).await.unwrap();
+    assert!(!endpoint.enabled && endpoint.failing_since == Some(now), "{endpoint:?}");
+    let enabled = w.engine.enable_endpoint(&endpoint).await.unwrap();
+    assert!(enabled.enabled && enabled.failing_since.is_none());
+    w.engine.delete_endpoint(&enabled).await.unwrap();
+    assert!(matches!(w.engine.endpoint(enabled.id).await, Err(ticketing_core::engine::Error::NotFound(_))));
+}
+
+/// Runs `futures` side by side (each on its own task where the runtime has several threads).
+async fn futures_join<T: Send + 'static>(
+    futures: impl Iterator<Item = impl std::future::Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
