@@ -37,13 +37,14 @@ use crate::ids::{EndpointId, EventId};
 /// What an endpoint may receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum HookTopic {
-    /// A ticket was issued (by staff, a generation job or a desk sale).
+    /// A ticket was issued by staff or a generation job (an order's tickets come with its
+    /// `order.paid`).
     #[serde(rename = "ticket.created")]
     TicketCreated,
     /// An order was paid.
     #[serde(rename = "order.paid")]
     OrderPaid,
-    /// A ticket was refunded.
+    /// A ticket was refunded with its order.
     #[serde(rename = "ticket.refunded")]
     TicketRefunded,
     /// A ticket went in or out at a gate.
@@ -190,6 +191,13 @@ impl UrlPolicy {
         if host.eq_ignore_ascii_case("localhost") && !self.allow_private {
             return Err(HookError::Url("must not point to a private, loopback or link-local address"));
         }
+        // `2130706433`, `0x7f.1`, `127.1`: numbers a resolver reads as an address in disguise.
+        let last = host.trim_end_matches('.').rsplit('.').next().unwrap_or_default();
+        if literal.is_none()
+            && (last.chars().all(|c| c.is_ascii_digit()) || last.to_ascii_lowercase().starts_with("0x"))
+        {
+            return Err(HookError::Url("must name a host, or an address written in full"));
+        }
         Ok(url.to_owned())
     }
 
@@ -210,9 +218,11 @@ fn host_of(authority: &str) -> Option<&str> {
     Some(host).filter(|h| !h.is_empty())
 }
 
-/// Whether `ip` is not a public internet address: loopback, private, link-local, carrier-grade
-/// NAT, unique local, unspecified, broadcast, multicast, documentation, or an IPv4 address of
-/// those inside IPv6.
+/// Whether `ip` is not a public internet address. IPv4: loopback, private, link-local,
+/// carrier-grade NAT, the IETF and benchmarking blocks, unspecified, broadcast, multicast,
+/// documentation, reserved. IPv6 by allow-list: only global unicast (`2000::/3`) is public, less
+/// documentation, 6to4 and Teredo (which carry IPv4 addresses); an IPv4-mapped address is judged
+/// as its IPv4 address.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => private_v4(v4),
@@ -220,13 +230,11 @@ pub fn is_private(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return private_v4(v4);
             }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || v6.segments()[..2] == [0x2001, 0x0db8] // documentation
+            let [first, second, ..] = v6.segments();
+            (first & 0xe000) != 0x2000 // not global unicast
+                || (first, second) == (0x2001, 0x0db8) // documentation
+                || (first, second) == (0x2001, 0x0000) // Teredo
+                || first == 0x2002 // 6to4
         }
     }
 }
@@ -241,6 +249,8 @@ fn private_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || ip.is_documentation()
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a, b) == (192, 0) && ip.octets()[2] == 0 // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking
         || a == 0
         || a >= 240
 }
@@ -303,9 +313,10 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// A delivery job's attempts: with the default backoff (10 s, doubling, at most an hour), a
-    /// day of retries.
-    pub const ATTEMPTS: u32 = 30;
+    /// A delivery job's attempts: with the default backoff (10 s, doubling, at most an hour),
+    /// about 25 hours of retries, so an endpoint down for good is disabled (after a day of
+    /// failures) before its first message runs out of attempts.
+    pub const ATTEMPTS: u32 = 34;
 }
 
 /// What an endpoint answered, as the delivery step reads it.
@@ -366,6 +377,16 @@ mod tests {
             "https://[fe80::1]/in",
             "https://[::ffff:10.0.0.1]/in",
             "https://localhost/in",
+            "https://2130706433/in",
+            "https://0x7f.1/in",
+            "https://127.1/in",
+            "https://[64:ff9b::a00:1]/in",
+            "https://[::10.0.0.1]/in",
+            "https://[2002:a00:1::]/in",
+            "https://[2001:0:a00:1::]/in",
+            "https://[fec0::1]/in",
+            "https://192.0.0.8/in",
+            "https://198.18.0.1/in",
             "https:///in",
             "hooks.example.org",
         ] {

@@ -777,9 +777,14 @@ pub trait HookRepository: Send + Sync {
     async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
     /// Records a delivery attempt: a success ends the endpoint's run of failures; a failure
     /// starts or extends it and, when the run began at or before `disable_if_failing_since`,
-    /// disables the endpoint. Returns whether this attempt disabled it (true for one attempt
-    /// only, however many workers fail at once).
-    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError>;
+    /// disables the endpoint and enqueues `notice` in the same step. Returns whether this
+    /// attempt disabled it (true for one attempt only, however many workers fail at once).
+    async fn record_hook_attempt(
+        &self,
+        id: EndpointId,
+        attempt: &HookAttempt,
+        notice: &Job,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Counts for dashboards, grouped where the data is.

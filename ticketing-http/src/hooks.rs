@@ -20,6 +20,9 @@ use ticketing_core::hook::{Answer, HookSender, UrlPolicy};
 
 use crate::outbound::{TIMEOUT, excerpt};
 
+/// The most of an endpoint's answer that is read, in bytes.
+const ANSWER_MAX: usize = 4096;
+
 /// A resolver that keeps only the addresses the policy allows.
 #[derive(Clone, Copy)]
 struct Checked(UrlPolicy);
@@ -96,7 +99,12 @@ impl HookSender for ServerHooks {
         let sent = tokio::time::timeout(TIMEOUT, async {
             let response = self.client.request(request).await.map_err(|e| format!("{e:?}"))?;
             let status = response.status();
-            let body = response.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            // Only the start of an answer is ever shown: a large one is not read.
+            let body = http_body_util::Limited::new(response.into_body(), ANSWER_MAX)
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             Ok::<_, String>((status, body))
         })
         .await;

@@ -536,8 +536,13 @@ impl<S: ExternalSessions> HookRepository for RedisLayer<S> {
     async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         self.db.enable_endpoint(id).await
     }
-    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError> {
-        self.db.record_hook_attempt(id, attempt).await
+    async fn record_hook_attempt(
+        &self,
+        id: EndpointId,
+        attempt: &HookAttempt,
+        notice: &Job,
+    ) -> Result<bool, StoreError> {
+        self.db.record_hook_attempt(id, attempt, notice).await
     }
 }
 

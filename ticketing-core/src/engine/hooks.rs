@@ -24,6 +24,10 @@ const CACHE_FOR: Duration = Duration::seconds(5);
 /// An event's endpoints as read at an instant.
 type Read = (DateTime<Utc>, Arc<Vec<Endpoint>>);
 
+/// The most endpoints an event may have: each message is posted to each, in the transaction of
+/// the change it reports.
+pub const ENDPOINTS_MAX: usize = 10;
+
 /// Each event's endpoints as last read, and when.
 #[derive(Default)]
 pub(crate) struct EndpointCache(Mutex<HashMap<EventId, Read>>);
@@ -39,7 +43,7 @@ impl EndpointCache {
 }
 
 /// An endpoint just registered, with its secret: the only time the secret is shown.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct RegisteredEndpoint {
     /// The endpoint.
     pub endpoint: Endpoint,
@@ -82,6 +86,12 @@ fn order_data(order: &Order) -> Value {
     })
 }
 
+impl std::fmt::Debug for RegisteredEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredEndpoint").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
 impl<S: Store + ?Sized> Ticketing<S> {
     /// The engine with `sender` to post webhook deliveries. Without one, deliveries are
     /// abandoned (`webhooks are not configured`).
@@ -100,6 +110,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
     ) -> Result<RegisteredEndpoint, Error> {
         self.event(event_id).await?;
         let url = self.config.hook_urls.check(url)?;
+        if self.store.endpoints(event_id).await?.len() >= ENDPOINTS_MAX {
+            return Err(Error::Conflict(format!("an event has at most {ENDPOINTS_MAX} webhook endpoints")));
+        }
         let topics = hook::topics(topics)?;
         let secret = Secret::generate(&*self.rng);
         let endpoint = Endpoint {
@@ -257,30 +270,28 @@ impl<S: Store + ?Sized> Ticketing<S> {
             error: error.clone(),
             disable_if_failing_since: now - self.config.hook_disable_after,
         };
-        let disabled = match self.store.record_hook_attempt(endpoint.id, &attempt).await {
-            Ok(disabled) => disabled,
-            Err(e) => return Step::Failed(e.to_string()),
+        // The organisers' notice, enqueued with the disabling itself if this attempt disables it.
+        let detail = format!(
+            "{} failed every delivery since {} (last: {}).",
+            endpoint.url,
+            endpoint.failing_since.unwrap_or(now).format("%Y-%m-%d %H:%M UTC"),
+            error.as_deref().unwrap_or_default()
+        );
+        let notification = Notification {
+            topic: NotificationTopic::EndpointDisabled,
+            order_id: None,
+            ticket_id: None,
+            detail: Some(detail),
+            address: None,
         };
-        if disabled {
-            self.hook_cache.forget(endpoint.event_id);
-            let detail = format!(
-                "{} failed every delivery since {} (last: {}).",
-                endpoint.url,
-                endpoint.failing_since.unwrap_or(now).format("%Y-%m-%d %H:%M UTC"),
-                error.as_deref().unwrap_or_default()
-            );
-            let notification = Notification {
-                topic: NotificationTopic::EndpointDisabled,
-                order_id: None,
-                ticket_id: None,
-                detail: Some(detail),
-                address: None,
-            };
-            let told = Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, job.event_id, now);
-            if let Err(e) = self.store.enqueue(&told).await {
-                return Step::Failed(e.to_string());
+        let notice = Job::notify(JobId::generate(&*self.clock, &*self.rng), notification, job.event_id, now);
+        match self.store.record_hook_attempt(endpoint.id, &attempt, &notice).await {
+            Ok(true) => {
+                self.hook_cache.forget(endpoint.event_id);
+                return Step::Abandoned("the endpoint was disabled".into());
             }
-            return Step::Abandoned("the endpoint was disabled".into());
+            Ok(false) => {}
+            Err(e) => return Step::Failed(e.to_string()),
         }
         match answer {
             Answer::Delivered => Step::Done,

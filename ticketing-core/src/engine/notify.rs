@@ -62,7 +62,7 @@ fn message_id(job: &Job, channel: Channel, recipient: &str) -> String {
 }
 
 /// The most tickets one "send me my tickets again" email carries.
-const RESEND_MAX: u32 = 50;
+const RESEND_MAX: usize = 50;
 
 /// The tickets whose PDFs go with an email about them: all of them, unless the event says not to.
 fn pdfs(event: &Event, tickets: &[Ticket]) -> Vec<TicketId> {
@@ -113,15 +113,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     .clone()
                     .ok_or(Error::Invalid("a resend_tickets notification names its address"))?;
                 let event = self.event(id).await?;
-                let filter = TicketFilter {
-                    event_id: Some(id),
-                    holder_email: Some(address.clone()),
-                    limit: RESEND_MAX,
-                    ..TicketFilter::default()
-                };
-                let held: Vec<Ticket> =
-                    self.store.tickets(&filter).await?.into_iter().filter(|t| t.status().is_usable()).collect();
+                let filter =
+                    TicketFilter { event_id: Some(id), holder_email: Some(address.clone()), ..TicketFilter::default() };
+                let usable = self.store.tickets(&filter).await?.into_iter().filter(|t| t.status().is_usable());
+                let held: Vec<Ticket> = usable.take(RESEND_MAX).collect();
                 let tickets = self.ticket_contexts(&event, &held).await?;
+                // Only the tickets whose link could be given again: the others cannot be opened.
+                let held: Vec<Ticket> =
+                    held.into_iter().filter(|t| tickets.iter().any(|c| c.code == t.short_code().to_string())).collect();
                 if tickets.is_empty() {
                     return Ok(vec![]);
                 }
@@ -181,9 +180,18 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let mut messages = Vec::new();
         for recipient in recipients {
             let context = MessageContext { name: recipient.name.clone(), ..context.clone() };
-            let own = self.store.message_template(event_id, notification.topic, recipient.locale).await?;
+            let topic = notification.topic;
+            let own = match templates::customisable(topic) {
+                true => self.store.message_template(event_id, topic, recipient.locale).await?,
+                false => None,
+            };
+            // An event's own template that fails on a real message (more tickets than its
+            // sample had) gives way to the built-in one: the message still goes.
             let written =
-                templates::write(notification.topic, recipient.locale, &context, own.as_ref().map(|t| &t.parts))?;
+                match own.as_ref().map(|t| templates::write(topic, recipient.locale, &context, Some(&t.parts))) {
+                    Some(Ok(written)) => written,
+                    _ => templates::write(topic, recipient.locale, &context, None)?,
+                };
             if let Some(to) = recipient.email {
                 messages.push(Message::Email(EmailMessage {
                     topic: notification.topic,

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use super::MemoryStore;
 use crate::hook::Endpoint;
 use crate::ids::{EndpointId, EventId};
+use crate::job::Job;
 use crate::store::{HookAttempt, HookRepository, StoreError};
 
 #[async_trait]
@@ -45,7 +46,12 @@ impl HookRepository for MemoryStore {
         }))
     }
 
-    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError> {
+    async fn record_hook_attempt(
+        &self,
+        id: EndpointId,
+        attempt: &HookAttempt,
+        notice: &Job,
+    ) -> Result<bool, StoreError> {
         let mut s = self.state();
         let Some(e) = s.endpoints.iter_mut().find(|e| e.id == id) else { return Ok(false) };
         match &attempt.error {
@@ -61,6 +67,7 @@ impl HookRepository for MemoryStore {
                 let disable = e.enabled && since <= attempt.disable_if_failing_since;
                 if disable {
                     e.enabled = false;
+                    s.push_job(notice.clone());
                 }
                 Ok(disable)
             }

@@ -164,8 +164,9 @@ fn kind_and_locale(kind: &str, locale: &str) -> Result<(NotificationTopic, Local
     Ok((topic, locale))
 }
 
-/// Every kind's message in each language, as the event sends it: its own where it has one,
-/// else the built-in one.
+/// Each kind's message in each language that the event may write its own of (those buyers and
+/// holders get: `ticket_created`, `payment_succeeded`, `refunded`, `resend_tickets`), as the
+/// event sends it: its own where it has one, else the built-in one.
 #[utoipa::path(
     get,
     operation_id = "message_templates_list",
@@ -186,7 +187,7 @@ pub async fn list(
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let own = state.engine.message_templates(event.id()).await?;
     let mut views = Vec::new();
-    for topic in NotificationTopic::ALL {
+    for topic in NotificationTopic::ALL.into_iter().filter(|t| templates::customisable(*t)) {
         for locale in Locale::ALL {
             let saved = own.iter().find(|t| t.topic == topic && t.locale == locale);
             views.push(MessageTemplateView::new(topic, locale, saved));

@@ -162,11 +162,7 @@ pub async fn resend(
     state.limits.resend.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let address =
         ticketing_core::field::Email::parse(&body.email).map_err(|e| ApiError::field(e.field, e.to_string()))?;
-    let event = match state.engine.event(EventId::from_uuid(id)).await {
-        Ok(event) if event.status() != ticketing_core::event::EventStatus::Draft => event,
-        Ok(_) | Err(ticketing_core::engine::Error::NotFound(_)) => return Err(ApiError::not_found("event")),
-        Err(e) => return Err(e.into()),
-    };
+    let event = super::public::public_event(&state, id).await?;
     let key = format!("{}:{}", event.id(), address.as_str().to_lowercase());
     state.limits.resend_address.check(&key).map_err(ApiError::retry_in)?;
     state.engine.resend_tickets(event.id(), &address).await?;

@@ -280,11 +280,7 @@ pub async fn place(
 ) -> Result<(StatusCode, Json<PlacedView>), ApiError> {
     state.limits.order_address.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     state.limits.order_event.check(&format!("event:{id}")).map_err(ApiError::retry_in)?;
-    let event = match state.engine.event(EventId::from_uuid(id)).await {
-        Ok(event) if event.status() != ticketing_core::event::EventStatus::Draft => event,
-        Ok(_) | Err(ticketing_core::engine::Error::NotFound(_)) => return Err(ApiError::not_found("event")),
-        Err(e) => return Err(e.into()),
-    };
+    let event = super::public::public_event(&state, id).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(

@@ -144,6 +144,16 @@ pub struct PublicEventDetail {
     pub ticket_types: Vec<PublicTicketType>,
 }
 
+/// An event the public may see (any but a draft), or 404 alike for a draft and an unknown id.
+pub async fn public_event(state: &Shared, id: Uuid) -> Result<ticketing_core::event::Event, ApiError> {
+    state
+        .store()
+        .event(EventId::from_uuid(id))
+        .await?
+        .filter(|e| e.status() != EventStatus::Draft)
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
 /// An event's public page.
 #[utoipa::path(
     get,
@@ -158,11 +168,7 @@ pub struct PublicEventDetail {
 )]
 pub async fn detail(State(state): State<Shared>, Id(id): Id<Uuid>) -> Result<Json<PublicEventDetail>, ApiError> {
     let store = state.store();
-    let event = store
-        .event(EventId::from_uuid(id))
-        .await?
-        .filter(|e| e.status() != EventStatus::Draft)
-        .ok_or_else(|| ApiError::not_found("event"))?;
+    let event = public_event(&state, id).await?;
     let types = store.ticket_types(event.id()).await?;
     let mut event_live = 0;
     let mut ticket_types = Vec::with_capacity(types.len());

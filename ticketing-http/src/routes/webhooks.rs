@@ -83,7 +83,7 @@ impl From<&Endpoint> for EndpointView {
 }
 
 /// An endpoint just registered, with its secret.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "endpoint": {
         "id": "0193a1b2-0000-7000-8000-00000000000e",
@@ -105,6 +105,12 @@ pub struct RegisteredView {
     pub secret: String,
 }
 
+impl std::fmt::Debug for RegisteredView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredView").field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
 /// Registers an endpoint at the event; the answer carries its signing secret, shown this once.
 #[utoipa::path(
     post,
@@ -117,6 +123,7 @@ pub struct RegisteredView {
     responses(
         (status = 201, description = "Registered", body = RegisteredView),
         (status = 404, description = "No such event of yours", body = Problem),
+        (status = 409, description = "The event has its 10 endpoints already", body = Problem),
         (status = 422, description = "A URL refused (`url`) or an unknown topic (`events`)", body = Problem),
     )
 )]

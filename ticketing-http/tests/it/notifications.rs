@@ -549,10 +549,12 @@ async fn an_event_s_own_template_is_checked_previewed_sent_and_dropped() {
         assert_eq!((refused.status, refused.json["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(part)));
         assert!(refused.json["detail"].as_str().is_some_and(|d| d.contains(why)), "{}", refused.text);
     }
-    let mut wrong_kind = own.clone();
-    wrong_kind["kind"] = json!("birthday");
-    let refused = s.call(Method::POST, &path, org, Some(wrong_kind)).await;
-    assert_eq!(refused.json["field"], "kind", "{}", refused.text);
+    for kind in ["birthday", "payment_alert"] {
+        let mut wrong_kind = own.clone();
+        wrong_kind["kind"] = json!(kind);
+        let refused = s.call(Method::POST, &path, org, Some(wrong_kind)).await;
+        assert_eq!(refused.json["field"], "kind", "{kind}: {}", refused.text);
+    }
 
     let preview = s.call(Method::POST, &format!("{path}/preview"), org, Some(own.clone())).await;
     let preview = preview.ok(StatusCode::OK);
@@ -561,7 +563,7 @@ async fn an_event_s_own_template_is_checked_previewed_sent_and_dropped() {
     assert_eq!(saved.ok(StatusCode::OK)["own"], true);
     let listed = s.call(Method::GET, &path, org, None).await;
     let listed = listed.ok(StatusCode::OK).as_array().expect("a list").clone();
-    assert_eq!(listed.len(), 12, "six kinds in two languages");
+    assert_eq!(listed.len(), 8, "the four kinds buyers and holders get, in two languages");
     let owned: Vec<(&str, &str)> = listed
         .iter()
         .filter(|t| t["own"] == true)

@@ -120,6 +120,20 @@ async fn every_topic_is_delivered_signed_retried_on_5xx_and_a_failing_endpoint_i
     let listed = s.call(Method::GET, &path, org, None).await;
     let listed = listed.ok(StatusCode::OK).as_array().expect("a list").clone();
     assert_eq!(listed.len(), 3);
+    let mut extra = vec![];
+    for n in 0..8 {
+        let body = json!({"url": format!("https://crm{n}.example.org/in"), "events": ["ticket.scanned"]});
+        let answer = s.call(Method::POST, &path, org, Some(body)).await;
+        if n < 7 {
+            extra.push(answer.ok(StatusCode::CREATED)["endpoint"]["id"].as_str().expect("id").to_owned());
+        } else {
+            assert_eq!(answer.status, StatusCode::CONFLICT, "at most 10 endpoints an event: {}", answer.text);
+        }
+    }
+    for id in extra {
+        let gone = s.call(Method::DELETE, &format!("/api/v1/webhooks/{id}"), org, None).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    }
     assert!(listed.iter().all(|e| e.get("secret").is_none()), "secrets are never shown again");
 
     // A ticket issued, an order paid then refunded, the ticket scanned in.

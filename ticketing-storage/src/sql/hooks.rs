@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use sqlx::Row;
 use ticketing_core::hook::{Endpoint, HookTopic, Secret};
 use ticketing_core::ids::{EndpointId, EventId};
+use ticketing_core::job::Job;
 use ticketing_core::store::{HookAttempt, HookRepository, StoreError};
 
 use super::{DbRow, DbStore};
@@ -92,7 +93,12 @@ impl HookRepository for DbStore {
         self.endpoint(id).await
     }
 
-    async fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt) -> Result<bool, StoreError> {
+    async fn record_hook_attempt(
+        &self,
+        id: EndpointId,
+        attempt: &HookAttempt,
+        notice: &Job,
+    ) -> Result<bool, StoreError> {
         let Some(error) = &attempt.error else {
             sqlx::query(
                 "UPDATE webhook_endpoints SET failing_since = NULL, last_error = NULL, last_success_at = $2 WHERE id = $1",
@@ -104,13 +110,14 @@ impl HookRepository for DbStore {
             .map_err(db_error)?;
             return Ok(false);
         };
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, $2), last_error = $3 WHERE id = $1",
         )
         .bind(*id.as_uuid())
         .bind(micros(attempt.at))
         .bind(error)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         // One statement decides who disables it: the first failure to find it enabled and
@@ -120,9 +127,15 @@ impl HookRepository for DbStore {
         )
         .bind(*id.as_uuid())
         .bind(micros(attempt.disable_if_failing_since))
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await
-        .map_err(db_error)?;
-        Ok(disabled.rows_affected() == 1)
+        .map_err(db_error)?
+        .rows_affected()
+            == 1;
+        if disabled {
+            super::jobs::enqueue_in(&mut tx, notice).await?;
+        }
+        tx.commit().await.map_err(db_error)?;
+        Ok(disabled)
     }
 }

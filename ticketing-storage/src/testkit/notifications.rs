@@ -374,11 +374,13 @@ pub async fn an_event_s_own_message_templates_are_kept_per_kind_and_language(bac
 
 /// Webhook endpoints: registered with a secret shown once and URLs checked; a paid order makes
 /// one signed delivery per endpoint that wants it; a retried delivery keeps its id; an endpoint
-/// failing past the limit is disabled by exactly one of ten attempts failing at once (the one
-/// that tells the organisers); a success ends a run of failures.
+/// failing past the limit is disabled by exactly one of ten attempts failing at once, which
+/// enqueues the organisers' notice with it; a success ends a run of failures.
 pub async fn webhook_endpoints_get_signed_deliveries_and_are_disabled_once(backend: &Backend) {
     use ticketing_core::env::Clock as _;
     use ticketing_core::hook::{Answer, HookSender, HookTopic, Secret};
+    use ticketing_core::ids::JobId;
+    use ticketing_core::job::{Job, Notification};
     use ticketing_core::store::HookAttempt;
 
     /// A post: the URL, the headers, the body.
@@ -440,19 +442,37 @@ pub async fn webhook_endpoints_get_signed_deliveries_and_are_disabled_once(backe
     let now = w.clock.now();
     let failed =
         HookAttempt { at: now, error: Some("HTTP 500".into()), disable_if_failing_since: now - Duration::days(1) };
-    assert!(!store.record_hook_attempt(paid.endpoint.id, &failed).await.unwrap(), "a first failure disables nothing");
+    let notice = |n: u128| {
+        let told = Notification {
+            topic: NotificationTopic::EndpointDisabled,
+            order_id: None,
+            ticket_id: None,
+            detail: Some("down".into()),
+            address: None,
+        };
+        Job::notify(JobId::from_uuid(uuid::Uuid::from_u128(7000 + n)), told, Some(w.event.id()), now)
+    };
+    let first = store.record_hook_attempt(paid.endpoint.id, &failed, &notice(0)).await.unwrap();
+    assert!(!first, "a first failure disables nothing");
     let later = HookAttempt {
         at: now + Duration::days(2),
         disable_if_failing_since: now + Duration::days(1),
         ..failed.clone()
     };
-    let attempts = (0..10).map(|_| {
+    let attempts = (0..10).map(|n| {
         let store = store.clone();
         let later = later.clone();
-        async move { store.record_hook_attempt(paid.endpoint.id, &later).await.unwrap() }
+        let notice = notice(n + 1);
+        async move { store.record_hook_attempt(paid.endpoint.id, &later, &notice).await.unwrap() }
     });
     let disabled: Vec<bool> = futures_join(attempts).await;
     assert_eq!(disabled.iter().filter(|d| **d).count(), 1, "{disabled:?}");
+    let jobs = store.jobs(&JobFilter { event_id: Some(w.event.id()), status: None, limit: 100 }).await.unwrap();
+    let notices = jobs
+        .iter()
+        .filter(|j| matches!(&j.task, JobTask::Notify(n) if n.topic == NotificationTopic::EndpointDisabled))
+        .count();
+    assert_eq!(notices, 1, "the organisers are told once, with the disabling");
     let endpoint = w.engine.endpoint(paid.endpoint.id).await.unwrap();
     assert!(!endpoint.enabled && endpoint.failing_since == Some(now), "{endpoint:?}");
     let enabled = w.engine.enable_endpoint(&endpoint).await.unwrap();
