@@ -48,6 +48,13 @@ PATHS = {
     "POST /api/v1/orders/{id}/mark-paid": {"id": FIXTURES["mark_order"]},
     "POST /api/v1/payments/{provider}/webhook": {"provider": "generic"},
     "POST /api/v1/orders/{id}/refund": {"id": FIXTURES["refund_order"]},
+    "DELETE /api/v1/events/{id}/message-templates/{kind}/{locale}": {
+        "id": FIXTURES["event"],
+        "kind": "refunded",
+        "locale": "en",
+    },
+    "DELETE /api/v1/webhooks/{id}": {"id": FIXTURES["hook_delete"]},
+    "POST /api/v1/webhooks/{id}/enable": {"id": FIXTURES["hook_enable"]},
 }
 
 

@@ -108,6 +108,14 @@ def fixtures(base):
     queued = post(f"/api/v1/ticket-types/{ticket_type}/generations", {"count": 10})["id"]
     stopped = post(f"/api/v1/ticket-types/{ticket_type}/generations", {"count": 10})["id"]
     post(f"/api/v1/jobs/{stopped}/cancel")
+    # The event's own `refunded` message in English, to drop; two webhook endpoints, to delete
+    # and to enable (their deliveries fail for want of DNS here, which only retries them).
+    post(f"/api/v1/events/{main}/message-templates", {
+        "kind": "refunded", "locale": "en", "subject": "Refunded: {{ event.title }}",
+        "text": "{{ name }}: {{ order.total }} back, {{ order.url }}", "html": "<p>{{ order.total }}</p>", "sms": "Refunded",
+    })
+    hook = lambda: post(f"/api/v1/events/{main}/webhooks", {"url": "https://hooks.example.org/in", "events": ["ticket.scanned"]})["endpoint"]["id"]  # noqa: E731
+    hooks = {name: hook() for name in ["delete", "enable"]}
     return {
         "token": admin,
         "event": main,
@@ -133,6 +141,8 @@ def fixtures(base):
         "webhook_order": orders["webhook"]["order"]["id"],
         "webhook_amount": orders["webhook"]["order"]["total_minor"],
         "refund_order": sale["order"]["id"],
+        "hook_delete": hooks["delete"],
+        "hook_enable": hooks["enable"],
     }
 
 
