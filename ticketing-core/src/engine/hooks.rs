@@ -2,10 +2,8 @@
 //! happens, and each delivery posted, signed, and its outcome recorded on the endpoint (see
 //! [`crate::hook`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 
 use super::{Error, Ticketing, generation::Step};
@@ -17,30 +15,9 @@ use crate::scan::ScanLog;
 use crate::store::{HookAttempt, Store};
 use crate::ticket::Ticket;
 
-/// How long an event's endpoints are read from memory before storage is asked again: a new
-/// endpoint (registered at another server instance) gets messages within this long.
-const CACHE_FOR: Duration = Duration::seconds(5);
-
-/// An event's endpoints as read at an instant.
-type Read = (DateTime<Utc>, Arc<Vec<Endpoint>>);
-
 /// The most endpoints an event may have: each message is posted to each, in the transaction of
 /// the change it reports.
 pub const ENDPOINTS_MAX: usize = 10;
-
-/// Each event's endpoints as last read, and when.
-#[derive(Default)]
-pub(crate) struct EndpointCache(Mutex<HashMap<EventId, Read>>);
-
-impl EndpointCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EventId, Read>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn forget(&self, event_id: EventId) {
-        self.lock().remove(&event_id);
-    }
-}
 
 /// An endpoint just registered, with its secret: the only time the secret is shown.
 #[derive(Clone)]
@@ -157,28 +134,24 @@ impl<S: Store + ?Sized> Ticketing<S> {
         Ok(enabled)
     }
 
-    /// The event's endpoints, from memory when read less than [`CACHE_FOR`] ago.
-    async fn cached_endpoints(&self, event_id: EventId) -> Result<Arc<Vec<Endpoint>>, Error> {
+    /// The delivery jobs of one message about `data` (written only when an endpoint wants it) to
+    /// each endpoint of the event that wants `topic`, due now. The event's endpoints are read
+    /// from memory for up to 5 s ([`super::event_cache`]).
+    pub(super) async fn hooks(
+        &self,
+        event_id: EventId,
+        topic: HookTopic,
+        data: impl FnOnce() -> Value,
+    ) -> Result<Vec<Job>, Error> {
         let now = self.clock.now();
-        if let Some((at, endpoints)) = self.hook_cache.lock().get(&event_id)
-            && now - *at < CACHE_FOR
-        {
-            return Ok(endpoints.clone());
-        }
-        let endpoints = Arc::new(self.store.endpoints(event_id).await?);
-        self.hook_cache.lock().insert(event_id, (now, endpoints.clone()));
-        Ok(endpoints)
-    }
-
-    /// The delivery jobs of one message about `data` to each endpoint of the event that wants
-    /// `topic` (none when no endpoint does), due now.
-    pub(super) async fn hooks(&self, event_id: EventId, topic: HookTopic, data: &Value) -> Result<Vec<Job>, Error> {
-        let endpoints = self.cached_endpoints(event_id).await?;
-        let now = self.clock.now();
+        let endpoints =
+            self.hook_cache.get(event_id, now, || async { Ok(self.store.endpoints(event_id).await?) }).await?;
+        let mut data = Some(data);
         let mut body = None;
         let mut jobs = Vec::new();
         for endpoint in endpoints.iter().filter(|e| e.wants(topic)) {
             let body = body.get_or_insert_with(|| {
+                let data = data.take().map(|make| make()).unwrap_or_default();
                 json!({"type": topic.as_str(), "timestamp": now.to_rfc3339(), "data": data}).to_string()
             });
             let id = JobId::generate(&*self.clock, &*self.rng);
@@ -197,23 +170,26 @@ impl<S: Store + ?Sized> Ticketing<S> {
     pub(super) async fn created_hooks(&self, tickets: &[Ticket]) -> Result<Vec<Job>, Error> {
         let mut jobs = Vec::new();
         for ticket in tickets {
-            jobs.extend(self.hooks(ticket.event_id(), HookTopic::TicketCreated, &ticket_data(ticket)).await?);
+            jobs.extend(self.hooks(ticket.event_id(), HookTopic::TicketCreated, || ticket_data(ticket)).await?);
         }
         Ok(jobs)
     }
 
     /// `order.paid` for `order`.
     pub(super) async fn paid_hooks(&self, order: &Order) -> Result<Vec<Job>, Error> {
-        self.hooks(order.event_id(), HookTopic::OrderPaid, &order_data(order)).await
+        self.hooks(order.event_id(), HookTopic::OrderPaid, || order_data(order)).await
     }
 
     /// `ticket.refunded` for each of `tickets` (as they are after the refund).
     pub(super) async fn refunded_hooks(&self, order: &Order, tickets: &[Ticket]) -> Result<Vec<Job>, Error> {
         let mut jobs = Vec::new();
         for ticket in tickets {
-            let mut data = ticket_data(ticket);
-            data["order_id"] = json!(order.id());
-            jobs.extend(self.hooks(ticket.event_id(), HookTopic::TicketRefunded, &data).await?);
+            let data = || {
+                let mut data = ticket_data(ticket);
+                data["order_id"] = json!(order.id());
+                data
+            };
+            jobs.extend(self.hooks(ticket.event_id(), HookTopic::TicketRefunded, data).await?);
         }
         Ok(jobs)
     }
@@ -223,16 +199,18 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// the scan.
     pub(crate) async fn announce_scan(&self, log: &ScanLog) {
         let Some(ticket_id) = log.ticket_id else { return };
-        let data = json!({
-            "ticket_id": ticket_id,
-            "event_id": log.event_id,
-            "gate_id": log.gate_id,
-            "direction": log.direction.map(|d| d.as_str()),
-            "status": log.status_after.map(|s| s.as_str()),
-            "entries_used": log.entries_after,
-            "at": log.at.to_rfc3339(),
-        });
-        if let Ok(jobs) = self.hooks(log.event_id, HookTopic::TicketScanned, &data).await {
+        let data = || {
+            json!({
+                "ticket_id": ticket_id,
+                "event_id": log.event_id,
+                "gate_id": log.gate_id,
+                "direction": log.direction.map(|d| d.as_str()),
+                "status": log.status_after.map(|s| s.as_str()),
+                "entries_used": log.entries_after,
+                "at": log.at.to_rfc3339(),
+            })
+        };
+        if let Ok(jobs) = self.hooks(log.event_id, HookTopic::TicketScanned, data).await {
             for job in jobs {
                 let _ = self.store.enqueue(&job).await;
             }

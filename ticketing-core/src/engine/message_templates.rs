@@ -22,6 +22,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         parts.check(topic)?;
         let template = MessageTemplate { event_id, topic, locale, parts, updated_at: self.clock.now() };
         self.store.save_message_template(&template).await?;
+        self.template_cache.forget(event_id);
         Ok(template)
     }
 
@@ -38,10 +39,29 @@ impl<S: Store + ?Sized> Ticketing<S> {
         topic: NotificationTopic,
         locale: Locale,
     ) -> Result<(), Error> {
-        match self.store.delete_message_template(event_id, topic, locale).await? {
+        let dropped = self.store.delete_message_template(event_id, topic, locale).await?;
+        self.template_cache.forget(event_id);
+        match dropped {
             true => Ok(()),
             false => Err(Error::NotFound("message template")),
         }
+    }
+
+    /// The event's own template for `topic` in `locale`, if it has one: from memory when its
+    /// templates were read less than 5 s ago ([`super::event_cache`]), so a notification costs
+    /// no extra read.
+    pub(super) async fn own_template(
+        &self,
+        event_id: EventId,
+        topic: NotificationTopic,
+        locale: Locale,
+    ) -> Result<Option<TemplateParts>, Error> {
+        let now = self.clock.now();
+        let own = self
+            .template_cache
+            .get(event_id, now, || async { Ok(self.store.message_templates(event_id).await?) })
+            .await?;
+        Ok(own.iter().find(|t| t.topic == topic && t.locale == locale).map(|t| t.parts.clone()))
     }
 
     /// The message of `topic` in `locale` as the event would send it now, over a sample buyer,

@@ -29,6 +29,7 @@
 
 mod catalog;
 mod error;
+mod event_cache;
 mod generation;
 mod hooks;
 mod message_templates;
@@ -116,7 +117,8 @@ pub struct Ticketing<S: Store + ?Sized> {
     pub(crate) refund_gateway: Option<Arc<dyn crate::refund::RefundGateway>>,
     pub(crate) courier: Option<Arc<dyn crate::notification::Courier>>,
     pub(crate) hook_sender: Option<Arc<dyn crate::hook::HookSender>>,
-    pub(crate) hook_cache: Arc<hooks::EndpointCache>,
+    pub(crate) hook_cache: Arc<event_cache::EventCache<crate::hook::Endpoint>>,
+    pub(crate) template_cache: Arc<event_cache::EventCache<crate::notification::templates::MessageTemplate>>,
 }
 
 impl<S: Store + ?Sized> Clone for Ticketing<S> {
@@ -132,6 +134,7 @@ impl<S: Store + ?Sized> Clone for Ticketing<S> {
             courier: self.courier.clone(),
             hook_sender: self.hook_sender.clone(),
             hook_cache: self.hook_cache.clone(),
+            template_cache: self.template_cache.clone(),
         }
     }
 }
@@ -159,6 +162,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             courier: None,
             hook_sender: None,
             hook_cache: Arc::default(),
+            template_cache: Arc::default(),
         }
     }
 

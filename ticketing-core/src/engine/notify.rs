@@ -182,13 +182,13 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let context = MessageContext { name: recipient.name.clone(), ..context.clone() };
             let topic = notification.topic;
             let own = match templates::customisable(topic) {
-                true => self.store.message_template(event_id, topic, recipient.locale).await?,
+                true => self.own_template(event_id, topic, recipient.locale).await?,
                 false => None,
             };
             // An event's own template that fails on a real message (more tickets than its
             // sample had) gives way to the built-in one: the message still goes.
             let written =
-                match own.as_ref().map(|t| templates::write(topic, recipient.locale, &context, Some(&t.parts))) {
+                match own.as_ref().map(|parts| templates::write(topic, recipient.locale, &context, Some(parts))) {
                     Some(Ok(written)) => written,
                     _ => templates::write(topic, recipient.locale, &context, None)?,
                 };
