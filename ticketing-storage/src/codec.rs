@@ -151,6 +151,15 @@ impl Param {
 
 /// Maps a driver error: unique violations to `Conflict`, everything else to `Unavailable`
 /// (the caller's transaction is dropped, so nothing was written).
+/// [`db_error`], with a foreign key's violation named as `what` was not found (the row the
+/// statement refers to).
+pub(crate) fn missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
+    move |e| match db_error(e) {
+        StoreError::NotFound(_) => StoreError::NotFound(what),
+        other => other,
+    }
+}
+
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),

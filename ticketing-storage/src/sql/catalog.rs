@@ -11,7 +11,7 @@ use ticketing_core::ticket_type::TicketType;
 use uuid::Uuid;
 
 use super::{Db, DbStore, Query, rows};
-use crate::codec::{Param, count, db_error, join, micros};
+use crate::codec::{Param, count, db_error, join, micros, missing};
 
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
      capacity = $8, dress_code = $9, allow_reentry = $10, status = $11, payment_url = $12, doors_open_minutes = $13, \
@@ -210,10 +210,7 @@ impl TicketTypeRepository for DbStore {
         let sql = "INSERT INTO ticket_types (id, event_id, name, name_key, price_minor, currency, quota, usage_limit, \
                    daily_entry_limit, validity_from, validity_to, gates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         let mut tx = self.begin_write().await?;
-        bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(|e| match db_error(e) {
-            StoreError::NotFound(_) => StoreError::NotFound("event"),
-            other => other,
-        })?;
+        bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(missing("event"))?;
         sqlx::query("INSERT INTO type_counters (type_id, event_id, quota) VALUES ($1, $2, $3)")
             .bind(*ticket_type.id().as_uuid())
             .bind(*ticket_type.event_id().as_uuid())
@@ -307,10 +304,7 @@ impl DbStore {
             .bind(types)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("event"),
-                other => other,
-            })?;
+            .map_err(missing("event"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("gate"));
         }

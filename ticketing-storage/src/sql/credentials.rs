@@ -11,7 +11,7 @@ use ticketing_core::store::{CredentialRepository, StaffRepository, StoreError};
 use uuid::Uuid;
 
 use super::{DbRow, DbStore, catalog};
-use crate::codec::{corrupt, db_error, instant, micros, opt_instant};
+use crate::codec::{corrupt, db_error, instant, micros, missing, opt_instant};
 
 const TOKEN_COLUMNS: &str = "token_hash, kind, family, user_id, client_id, issued_at, expires_at, revoked_at";
 
@@ -94,10 +94,7 @@ impl DbStore {
                 .bind(t.revoked_at.map(micros))
                 .execute(&mut **tx)
                 .await
-                .map_err(|e| match db_error(e) {
-                    StoreError::NotFound(_) => StoreError::NotFound("token subject"),
-                    other => other,
-                })?;
+                .map_err(missing("token subject"))?;
         }
         Ok(())
     }
@@ -133,10 +130,7 @@ impl CredentialRepository for DbStore {
             .bind(client.revoked_at.map(micros))
             .execute(self.writer())
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("user"),
-                other => other,
-            })?;
+            .map_err(missing("user"))?;
         Ok(())
     }
 
@@ -348,9 +342,6 @@ async fn assign_in(
     .bind(a.duty.as_str())
     .execute(&mut **tx)
     .await
-    .map_err(|e| match db_error(e) {
-        StoreError::NotFound(_) => StoreError::NotFound("user"),
-        other => other,
-    })?;
+    .map_err(missing("user"))?;
     Ok(())
 }

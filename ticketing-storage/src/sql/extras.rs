@@ -12,7 +12,7 @@ use ticketing_core::store::{AuditRepository, Locks, MagicLinkRepository, StoreEr
 use uuid::Uuid;
 
 use super::{DbRow, DbStore, rows};
-use crate::codec::{Param, corrupt, db_error, expiry, instant, micros, opt_instant};
+use crate::codec::{Param, corrupt, db_error, expiry, instant, micros, missing, opt_instant};
 
 fn actor_columns(actor: &Actor) -> (&'static str, Option<String>) {
     match actor {
@@ -89,10 +89,7 @@ impl MagicLinkRepository for DbStore {
         .bind(link.revoked_at.map(micros))
         .execute(self.writer())
         .await
-        .map_err(|e| match db_error(e) {
-            StoreError::NotFound(_) => StoreError::NotFound("ticket"),
-            other => other,
-        })?;
+        .map_err(missing("ticket"))?;
         Ok(())
     }
 

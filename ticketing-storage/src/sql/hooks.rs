@@ -9,7 +9,7 @@ use ticketing_core::job::Job;
 use ticketing_core::store::{HookAttempt, HookRepository, StoreError};
 
 use super::{DbRow, DbStore};
-use crate::codec::{corrupt, db_error, instant, join, micros, opt_instant, split};
+use crate::codec::{corrupt, db_error, instant, join, micros, missing, opt_instant, split};
 
 const COLUMNS: &str =
     "id, event_id, url, topics, secret, enabled, failing_since, last_error, last_success_at, created_at";
@@ -48,10 +48,7 @@ impl HookRepository for DbStore {
             .bind(micros(e.created_at))
             .execute(self.writer())
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("event"),
-                other => other,
-            })?;
+            .map_err(missing("event"))?;
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use ticketing_core::store::{MessageTemplateRepository, NotificationLog, StoreErr
 use uuid::Uuid;
 
 use super::{DbRow, DbStore};
-use crate::codec::{corrupt, count, db_error, instant, micros};
+use crate::codec::{corrupt, count, db_error, instant, micros, missing};
 
 const COLUMNS: &str =
     "job_id, channel, recipient, event_id, topic, message_id, status, attempts, last_error, updated_at";
@@ -57,10 +57,7 @@ impl NotificationLog for DbStore {
             .bind(micros(r.updated_at))
             .execute(self.writer())
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("job"),
-                other => other,
-            })?;
+            .map_err(missing("job"))?;
         Ok(())
     }
 
@@ -128,10 +125,7 @@ impl MessageTemplateRepository for DbStore {
             .bind(micros(t.updated_at))
             .execute(self.writer())
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("event"),
-                other => other,
-            })?;
+            .map_err(missing("event"))?;
         Ok(())
     }
 

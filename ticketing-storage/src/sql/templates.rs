@@ -14,7 +14,7 @@ use ticketing_core::store::{StoreError, TemplateRepository};
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 
 use super::{Conn, Db, DbRow, DbStore};
-use crate::codec::{corrupt, db_error, instant, micros};
+use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 /// A query of versions with the template's name, ending in `$tail`.
 macro_rules! select_versions {
@@ -205,10 +205,7 @@ impl TemplateRepository for DbStore {
         .bind(i64::from(pin.version))
         .execute(self.writer())
         .await
-        .map_err(|e| match db_error(e) {
-            StoreError::NotFound(_) => StoreError::NotFound("ticket or template version"),
-            other => other,
-        })?;
+        .map_err(missing("ticket or template version"))?;
         // Whoever's insert landed first, this reads the pin in force.
         self.ticket_template(ticket_id).await?.ok_or(StoreError::NotFound("ticket"))
     }
@@ -230,10 +227,7 @@ impl TemplateRepository for DbStore {
                 ids.push_bind(*id.as_uuid());
             }
             q.push(") ON CONFLICT (ticket_id) DO NOTHING");
-            q.build().execute(&mut *tx).await.map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("template version"),
-                other => other,
-            })?;
+            q.build().execute(&mut *tx).await.map_err(missing("template version"))?;
         }
         let pins = pins_in(&mut tx, ticket_ids).await?;
         tx.commit().await.map_err(db_error)?;

@@ -8,7 +8,7 @@ use ticketing_core::store::{StoreError, UserRepository};
 use ticketing_core::user::{PasswordHash, Role, User};
 
 use super::{DbRow, DbStore};
-use crate::codec::{corrupt, db_error, instant, micros};
+use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
     let email: String = row.try_get("email").map_err(db_error)?;
@@ -64,10 +64,7 @@ impl UserRepository for DbStore {
             .bind(micros(user.created_at))
             .execute(self.writer())
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("role"),
-                other => other,
-            })?;
+            .map_err(missing("role"))?;
         Ok(())
     }
 
@@ -112,10 +109,7 @@ impl UserRepository for DbStore {
             .bind(user.active)
             .execute(&mut *tx)
             .await
-            .map_err(|e| match db_error(e) {
-                StoreError::NotFound(_) => StoreError::NotFound("role"),
-                other => other,
-            })?;
+            .map_err(missing("role"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
