@@ -105,6 +105,42 @@ async fn refused(conn: &mut Conn, id: JobId, lease: &Lease) -> Result<LeaseCheck
     Ok(if holds && job.cancel_requested { LeaseCheck::CancelRequested } else { LeaseCheck::Lost })
 }
 
+/// How many times a claim picks again after another claim took its pick first.
+const CLAIM_RACES: usize = 8;
+
+/// The most urgent due queued job of `kinds` (highest priority, then earliest due, then oldest),
+/// in a few index probes however long the queue is: a skip scan of `jobs_next` (kind, priority
+/// DESC, run_at, seq). It walks each kind's distinct priorities (one probe each: a kind's jobs
+/// mostly share one), takes each priority's first due job (one probe: the due time bounds the
+/// range), and keeps the best; each probe reads `jobs_next` alone. A plain `ORDER BY … LIMIT 1` over the kinds sorted every due job
+/// on each claim (a backlog of notifications made each claim cost milliseconds), and one over a
+/// single kind walks every job not yet due (a sale's holds, due in minutes) when none is due.
+fn next_due(kinds: &[&str], now: DateTime<Utc>) -> QueryBuilder<Db> {
+    let mut sql = QueryBuilder::<Db>::new("WITH RECURSIVE k(kind) AS (");
+    for (i, kind) in kinds.iter().enumerate() {
+        sql.push(if i == 0 { "SELECT " } else { " UNION ALL SELECT " }).push_bind(*kind);
+    }
+    sql.push(
+        "), p(kind, priority) AS (SELECT k.kind, (SELECT j.priority FROM jobs j WHERE j.kind = k.kind \
+         AND j.status = 'queued' ORDER BY j.priority DESC LIMIT 1) FROM k \
+         UNION ALL SELECT p.kind, (SELECT j.priority FROM jobs j WHERE j.kind = p.kind AND j.status = 'queued' \
+         AND j.priority < p.priority ORDER BY j.priority DESC LIMIT 1) FROM p WHERE p.priority IS NOT NULL), \
+         c(priority, run_at, seq) AS (SELECT p.priority, (SELECT j.run_at FROM jobs j WHERE j.kind = p.kind \
+         AND j.status = 'queued' AND j.priority = p.priority AND j.run_at <= ",
+    )
+    .push_bind(micros(now))
+    .push(
+        " ORDER BY j.run_at, j.seq LIMIT 1), (SELECT j.seq FROM jobs j WHERE j.kind = p.kind \
+         AND j.status = 'queued' AND j.priority = p.priority AND j.run_at <= ",
+    )
+    .push_bind(micros(now))
+    .push(
+        " ORDER BY j.run_at, j.seq LIMIT 1) FROM p WHERE p.priority IS NOT NULL) \
+         SELECT priority, run_at, seq FROM c WHERE seq IS NOT NULL ORDER BY priority DESC, run_at, seq LIMIT 1",
+    );
+    sql
+}
+
 #[async_trait]
 impl JobQueue for DbStore {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
@@ -130,51 +166,61 @@ impl JobQueue for DbStore {
              OR attempts >= max_attempts){SKIP_LOCKED})"
         ));
         sqlx::query(sweep).bind(micros(now)).bind(LAPSED_ON_LAST_ATTEMPT).execute(&mut *tx).await.map_err(db_error)?;
-        // The most urgent of two candidates: a job whose worker died, and a due queued job, found
-        // in order on `jobs_next` (one row read, however long the queue: an `OR` of both sorted
-        // every due job of the kinds on each claim).
-        let mut candidates: Vec<(i64, i64, i64, Uuid)> = Vec::with_capacity(2);
-        for lapsed in [true, false] {
-            let mut pick = QueryBuilder::<Db>::new("SELECT priority, run_at, seq, id FROM jobs WHERE kind IN (");
-            let mut list = pick.separated(", ");
+        // The most urgent of two candidates: a job whose worker died (locked, skipped when
+        // another claim holds it), and a due queued job (see `NEXT_DUE`). Another claim may take
+        // the queued one first: its row then says so once that claim commits, and the pick runs
+        // again.
+        for _ in 0..CLAIM_RACES {
+            let mut lapsed = QueryBuilder::<Db>::new("SELECT priority, run_at, seq FROM jobs WHERE kind IN (");
+            let mut list = lapsed.separated(", ");
             for kind in kinds {
                 list.push_bind(*kind);
             }
-            if lapsed {
-                pick.push(") AND status = 'running' AND lease_until <= ")
-                    .push_bind(micros(now))
-                    // Repeats the sweep's conditions: a row the sweep skipped while it was locked
-                    // elsewhere must not be claimed past them.
-                    .push(" AND NOT cancel_requested AND attempts < max_attempts")
-                    .push(" AND NOT (progress_total > 0 AND progress_done >= progress_total)");
-            } else {
-                pick.push(") AND status = 'queued' AND run_at <= ").push_bind(micros(now));
+            lapsed
+                .push(") AND status = 'running' AND lease_until <= ")
+                .push_bind(micros(now))
+                // Repeats the sweep's conditions: a row the sweep skipped while it was locked
+                // elsewhere must not be claimed past them.
+                .push(" AND NOT cancel_requested AND attempts < max_attempts")
+                .push(" AND NOT (progress_total > 0 AND progress_done >= progress_total)")
+                .push(" ORDER BY priority DESC, run_at, seq LIMIT 1")
+                .push(SKIP_LOCKED);
+            let lapsed: Option<(i64, i64, i64)> =
+                lapsed.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
+            let mut queued = next_due(kinds, now);
+            let queued: Option<(i64, i64, i64)> =
+                queued.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
+            let picked = lapsed
+                .map(|row| (row, "running"))
+                .into_iter()
+                .chain(queued.map(|row| (row, "queued")))
+                .min_by_key(|((priority, run_at, seq), _)| (-priority, *run_at, *seq));
+            let Some(((_, _, seq), status)) = picked else {
+                tx.commit().await.map_err(db_error)?;
+                return Ok(None);
+            };
+            let row = sqlx::query(
+                "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3, \
+                 updated_at = $4 WHERE seq = $1 AND status = $5 RETURNING *",
+            )
+            .bind(seq)
+            .bind(&lease.worker)
+            .bind(micros(lease.until))
+            .bind(micros(now))
+            .bind(status)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
+            if let Some(row) = row {
+                let job = job_from_row(&row)?;
+                tx.commit().await.map_err(db_error)?;
+                return Ok(Some(job));
             }
-            pick.push(" ORDER BY priority DESC, run_at, seq LIMIT 1").push(SKIP_LOCKED);
-            let found: Option<(i64, i64, i64, Uuid)> =
-                pick.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
-            candidates.extend(found);
         }
-        let picked = candidates.into_iter().min_by_key(|(priority, run_at, seq, _)| (-priority, *run_at, *seq));
-        let picked = picked.map(|(_, _, _, id)| id);
-        let Some(id) = picked else {
-            tx.commit().await.map_err(db_error)?;
-            return Ok(None);
-        };
-        let row = sqlx::query(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3, \
-             updated_at = $4 WHERE id = $1 RETURNING *",
-        )
-        .bind(id)
-        .bind(&lease.worker)
-        .bind(micros(lease.until))
-        .bind(micros(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let job = job_from_row(&row)?;
+        // Lost every race: the jobs are being taken by other claims; this worker looks again
+        // after its idle wait.
         tx.commit().await.map_err(db_error)?;
-        Ok(Some(job))
+        Ok(None)
     }
 
     async fn heartbeat(

@@ -8,7 +8,7 @@ use chrono::{Duration, SubsecRound as _, Utc};
 use ticketing_core::engine::{Config, Error, GenerationRequest, IssueRequest, Ticketing};
 use ticketing_core::env::{Clock, FixedClock};
 use ticketing_core::event::EventStatus;
-use ticketing_core::ids::{JobId, TemplateId, TicketId, TicketTypeId};
+use ticketing_core::ids::{JobId, OrderId, TemplateId, TicketId, TicketTypeId};
 use ticketing_core::job::{GenerateTickets, Job, JobEnd, JobStatus, JobTask, Lease, LeaseCheck};
 use ticketing_core::magic_link::{LinkKey, MagicLink};
 use ticketing_core::quota::QuotaError;
@@ -92,6 +92,60 @@ pub async fn jobs_are_claimed_by_priority_then_due_time_then_age(backend: &Backe
     assert_eq!(store.count_jobs(KIND, JobStatus::Running).await.unwrap(), 4);
     assert_eq!(store.count_jobs(KIND, JobStatus::Queued).await.unwrap(), 0);
     assert_eq!(store.count_jobs("notify", JobStatus::Running).await.unwrap(), 0);
+}
+
+/// Conformance case: a claim over several kinds takes the most urgent due job of them all
+/// (priority, then due time, then age, across kinds), past jobs of a higher priority not yet due,
+/// and a job whose worker died in its turn.
+pub async fn a_claim_over_several_kinds_takes_the_most_urgent_due_job(backend: &Backend) {
+    let (clock, store) = fresh(backend).await;
+    let expiry = |n: u128, priority: i32, due: Duration| {
+        let task = JobTask::ExpireOrder { order_id: OrderId::from_uuid(Uuid::from_u128(n)) };
+        let mut job =
+            Job::new(JobId::from_uuid(Uuid::from_u128(n)), task, None, 10, clock.now()).with_priority(priority);
+        job.run_at = clock.now() + due;
+        job
+    };
+    let at = |n: u128, priority: i32, due: Duration| {
+        let mut job = job(n, &clock, priority);
+        job.run_at = clock.now() + due;
+        job
+    };
+    // Enqueued in this order: seq breaks the tie of 5 and 6 (same priority, same due time).
+    let jobs = [
+        at(1, 0, Duration::minutes(-2)),
+        expiry(2, 0, Duration::minutes(-3)),
+        at(3, 7, Duration::hours(1)),
+        expiry(4, 3, Duration::zero()),
+        at(5, 3, Duration::minutes(-1)),
+        expiry(6, 3, Duration::minutes(-1)),
+        expiry(7, 9, Duration::hours(2)),
+    ];
+    for job in &jobs {
+        store.enqueue(job).await.unwrap();
+    }
+    // Many jobs not yet due, of every priority: a claim reads past none of them.
+    for n in 100..160 {
+        store.enqueue(&expiry(n, (n % 4) as i32, Duration::minutes(30))).await.unwrap();
+    }
+    let kinds = [KIND, JobTask::EXPIRE_ORDER];
+    let first = store.claim(&kinds, &lease("dies", &clock), clock.now()).await.unwrap().unwrap();
+    assert_eq!(first.id.as_uuid().as_u128(), 5);
+    // The worker of 5 dies: its lease lapses while 6 is claimed, and 5 comes back in its turn.
+    clock.advance(Duration::seconds(61));
+    let mut order = Vec::new();
+    for n in 0..6 {
+        match store.claim(&kinds, &lease(&format!("w{n}"), &clock), clock.now()).await.unwrap() {
+            Some(claimed) => order.push(claimed.id.as_uuid().as_u128()),
+            None => order.push(0),
+        }
+    }
+    assert_eq!(order, [5, 6, 4, 2, 1, 0], "priority, due time, age across kinds; a lapsed job in its turn");
+    clock.advance(Duration::hours(1));
+    let due = store.claim(&kinds, &lease("w9", &clock), clock.now()).await.unwrap().unwrap();
+    assert_eq!(due.id.as_uuid().as_u128(), 3, "a job not yet due waited, however urgent");
+    let later = store.claim(&[JobTask::EXPIRE_ORDER], &lease("w10", &clock), clock.now()).await.unwrap().unwrap();
+    assert_eq!(later.priority, 3, "the not-yet-due ones, by priority once due");
 }
 
 /// Conformance case.

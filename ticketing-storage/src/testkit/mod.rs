@@ -97,6 +97,7 @@ macro_rules! conformance_suite {
         locks_audit::audit_entries_are_listed_newest_first_and_by_event,
         locks_audit::fifty_audit_entries_appended_at_once_are_each_kept,
         jobs::jobs_are_claimed_by_priority_then_due_time_then_age,
+        jobs::a_claim_over_several_kinds_takes_the_most_urgent_due_job,
         jobs::a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker,
         jobs::failed_attempts_back_off_then_fail_and_can_be_retried,
         jobs::cancel_stops_queued_jobs_at_once_and_running_ones_at_their_next_report,
