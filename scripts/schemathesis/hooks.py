@@ -45,6 +45,8 @@ PATHS = {
     "PATCH /api/v1/users/{id}": {"id": FIXTURES["person"]},
     "GET /api/v1/public/orders/{token}": {"token": FIXTURES["order_token"]},
     "GET /pay/{token}": {"token": FIXTURES["order_token"]},
+    "GET /orders/{token}": {"token": FIXTURES["order_token"]},
+    "GET /assets/{file}": {"file": FIXTURES["asset"]},
     "POST /api/v1/orders/{id}/mark-paid": {"id": FIXTURES["mark_order"]},
     "POST /api/v1/payments/{provider}/webhook": {"provider": "generic"},
     "POST /api/v1/orders/{id}/refund": {"id": FIXTURES["refund_order"]},
@@ -108,6 +110,11 @@ def before_call(context, case, kwargs):
         signed_delivery(case)
     if label in ("POST /api/v1/public/events/{id}/orders", "POST /api/v1/events/{id}/sales") and isinstance(case.body, dict):
         our_lines(case.body)
+    if label == "POST /events/{id}/order" and isinstance(case.body, dict):
+        # The buy form: one ticket of the fixture type, for a buyer who can be sent it.
+        case.body[f"qty:{FIXTURES['ticket_type']}"] = "1"
+        case.body["name"] = "Form Buyer"
+        case.body["email"] = "form.buyer@example.org"
     if label == "POST /api/v1/orders/{id}/refund" and isinstance(case.body, dict):
         # The whole order: generated ticket ids name no ticket of it.
         case.body.pop("ticket_ids", None)

@@ -34,6 +34,14 @@ ADMIN = "admin@ticketing.local"
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 
 
+def stylesheet(base):
+    """The stylesheet's fingerprinted file name, as the event list links it."""
+    with urllib.request.urlopen(f"{base}/events") as answer:
+        page = answer.read().decode().replace("&#x2f;", "/")
+    start = page.index("/assets/site.") + len("/assets/")
+    return page[start:page.index('"', start)]
+
+
 def call(base, method, path, token=None, body=None, form=None):
     """One request; the decoded JSON answer (or None), and the status."""
     headers = {}
@@ -141,6 +149,7 @@ def fixtures(base):
         "webhook_order": orders["webhook"]["order"]["id"],
         "webhook_amount": orders["webhook"]["order"]["total_minor"],
         "refund_order": sale["order"]["id"],
+        "asset": stylesheet(base),
         "hook_delete": hooks["delete"],
         "hook_enable": hooks["enable"],
     }

@@ -33,6 +33,7 @@ pub mod schema;
 pub mod state;
 pub mod telemetry;
 pub mod views;
+pub mod web;
 
 pub use app::{Server, StartError, StartReport};
 pub use config::Config;

@@ -147,6 +147,16 @@ impl ApiError {
         self.code
     }
 
+    /// What went wrong, in words.
+    pub fn detail(&self) -> &str {
+        &self.detail
+    }
+
+    /// Seconds to wait before trying again, for a 429.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.retry_after
+    }
+
     fn title(&self) -> &'static str {
         self.status.canonical_reason().unwrap_or("Error")
     }

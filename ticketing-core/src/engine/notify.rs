@@ -38,9 +38,9 @@ impl PublicLinks {
     pub fn under(base: &str) -> Self {
         let base = base.trim_end_matches('/');
         Self {
-            ticket: format!("{base}/api/v1/public/tickets/{{token}}"),
+            ticket: format!("{base}/tickets/{{token}}"),
             ticket_pdf: format!("{base}/api/v1/public/tickets/{{token}}/pdf"),
-            order: format!("{base}/api/v1/public/orders/{{token}}"),
+            order: format!("{base}/orders/{{token}}"),
         }
     }
 }

@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
     }
     match server.local_addr() {
         Ok(addr) => {
-            println!("listening on http://{addr}  (API docs: http://{addr}/docs)");
+            println!("listening on http://{addr}  (events: http://{addr}/events, API docs: http://{addr}/docs)");
             tracing::info!(%addr, "listening");
         }
         Err(e) => eprintln!("ticketing-server: {e}"),

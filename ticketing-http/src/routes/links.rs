@@ -57,7 +57,11 @@ pub struct TicketPage {
 
 /// The ticket, type and event a link opens, or 404 alike for every refusal; counted against
 /// the download limit.
-async fn open(state: &Shared, peer: SocketAddr, token: &str) -> Result<(Ticket, TicketType, Event), ApiError> {
+pub(crate) async fn open(
+    state: &Shared,
+    peer: SocketAddr,
+    token: &str,
+) -> Result<(Ticket, TicketType, Event), ApiError> {
     state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let ticket = match state.engine.open_magic_link(token).await {
         Ok(ticket) => ticket,

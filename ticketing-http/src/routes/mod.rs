@@ -22,6 +22,7 @@
 //! | `/api/v1/events/{id}/notifications`, `/api/v1/public/events/{id}/resend-tickets` | [`notifications`] |
 //! | `/api/v1/events/{id}/message-templates…` | [`message_templates`] |
 //! | `/api/v1/events/{id}/webhooks`, `/api/v1/webhooks/{id}…` | [`webhooks`] |
+//! | `/`, `/events…`, `/orders/{token}`, `/tickets/{token}…`, `/assets/{file}` (the web pages) | [`crate::web`] |
 
 pub mod archive;
 pub mod catalog;
@@ -122,5 +123,6 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .routes(routes!(orders::pay))
+        .merge(crate::web::routes())
         .nest("/api/v1", v1)
 }

@@ -56,7 +56,7 @@ pub struct BuyerBody {
 }
 
 impl BuyerBody {
-    fn spec(&self) -> Result<BuyerSpec, ApiError> {
+    pub(crate) fn spec(&self) -> Result<BuyerSpec, ApiError> {
         let locale = match self.locale.as_deref() {
             None | Some("en") => Locale::En,
             Some("fr") => Locale::Fr,
@@ -238,7 +238,7 @@ fn base_url(state: &Shared, headers: &HeaderMap) -> String {
 fn payment_url(state: &Shared, headers: &HeaderMap, event: &Event, placed: &PlacedOrder) -> Option<String> {
     let link = event.payment_url()?;
     let (order_id, token) = (placed.order.id().to_string(), placed.token.as_text());
-    let return_url = format!("{}/api/v1/public/orders/{token}", base_url(state, headers));
+    let return_url = format!("{}/orders/{token}", base_url(state, headers));
     let values = PaymentLinkValues {
         order_id: &order_id,
         order_token: &token,
@@ -315,7 +315,7 @@ pub async fn place(
 }
 
 /// The order of a buyer's token; 404 alike for any token that is not an order's.
-async fn by_token(state: &Shared, peer: SocketAddr, token: &str) -> Result<PlacedOrder, ApiError> {
+pub(crate) async fn by_token(state: &Shared, peer: SocketAddr, token: &str) -> Result<PlacedOrder, ApiError> {
     state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let token = ticketing_core::magic_link::parse_token(token).map_err(|_| ApiError::not_found("order"))?;
     Ok(state.engine.order_by_token(&token).await?)

@@ -167,8 +167,13 @@ pub async fn public_event(state: &Shared, id: Uuid) -> Result<ticketing_core::ev
     )
 )]
 pub async fn detail(State(state): State<Shared>, Id(id): Id<Uuid>) -> Result<Json<PublicEventDetail>, ApiError> {
+    Ok(Json(event_detail(&state, id).await?))
+}
+
+/// A public event with its ticket types and what is left (the API's detail and the event page).
+pub async fn event_detail(state: &Shared, id: Uuid) -> Result<PublicEventDetail, ApiError> {
     let store = state.store();
-    let event = public_event(&state, id).await?;
+    let event = public_event(state, id).await?;
     let types = store.ticket_types(event.id()).await?;
     let mut event_live = 0;
     let mut ticket_types = Vec::with_capacity(types.len());
@@ -178,7 +183,7 @@ pub async fn detail(State(state): State<Shared>, Id(id): Id<Uuid>) -> Result<Jso
         ticket_types.push((t, allocation.type_live));
     }
     let remaining_capacity = event.capacity().saturating_sub(event_live);
-    Ok(Json(PublicEventDetail {
+    Ok(PublicEventDetail {
         event: EventView::from(&event),
         remaining_capacity,
         ticket_types: ticket_types
@@ -194,5 +199,5 @@ pub async fn detail(State(state): State<Shared>, Id(id): Id<Uuid>) -> Result<Jso
                 validity_to: t.validity_to(),
             })
             .collect(),
-    }))
+    })
 }

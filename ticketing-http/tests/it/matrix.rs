@@ -418,6 +418,21 @@ fn rows() -> Vec<Row> {
         ),
         // The matrix's event has no payment link: everyone is told to pay at the desk.
         row(M::GET, |w, _| format!("/pay/{}", w.order_token), None, [409, 409, 409, 409, 409, 409]),
+        // The web pages: the same for everyone (they take no bearer token).
+        row(M::GET, |_, _| "/".into(), None, [303, 303, 303, 303, 303, 303]),
+        row(M::GET, |_, _| "/events".into(), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/events/{}", w.event), None, [200, 200, 200, 200, 200, 200]),
+        // A JSON body is not the form: nothing chosen, the page says so.
+        row(
+            M::POST,
+            |w, _| format!("/events/{}/order", w.event),
+            Some(|w, _| order_body(&w.ticket_type)),
+            [422, 422, 422, 422, 422, 422],
+        ),
+        row(M::GET, |w, _| format!("/orders/{}", w.order_token), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/tickets/{}", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |w, _| format!("/tickets/{}/event.ics", w.link), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |_, _| ticketing_http::web::assets::url("site.css"), None, [200, 200, 200, 200, 200, 200]),
         row(
             M::POST,
             |w, _| format!("/api/v1/events/{}/sales", w.event),
@@ -492,7 +507,18 @@ async fn every_role_reaches_exactly_what_it_may(s: &TestServer) {
                     row.method, answer.status, row.expect[i], answer.text
                 ));
             }
-            if !answer.status.is_success() && answer.status != StatusCode::NOT_FOUND {
+            // A page refuses with a page; the API with a problem.
+            let page = !(path.starts_with("/api/") || path.starts_with("/pay/"));
+            if page {
+                let html = answer.headers.get("content-type").and_then(|v| v.to_str().ok());
+                assert!(
+                    answer.status.is_success()
+                        || answer.status.is_redirection()
+                        || html == Some("text/html; charset=utf-8"),
+                    "{} {path} as {caller}: a page's refusal is a page",
+                    row.method
+                );
+            } else if !answer.status.is_success() && answer.status != StatusCode::NOT_FOUND {
                 assert_eq!(
                     answer.headers.get("content-type").and_then(|v| v.to_str().ok()),
                     Some("application/problem+json"),
@@ -500,7 +526,7 @@ async fn every_role_reaches_exactly_what_it_may(s: &TestServer) {
                     row.method
                 );
             }
-            if answer.status == StatusCode::NOT_FOUND {
+            if answer.status == StatusCode::NOT_FOUND && !page {
                 assert_eq!(answer.code(), "not_found", "{} {path} as {caller}: the route exists", row.method);
             }
         }
