@@ -72,7 +72,7 @@ impl Lang {
         WORDS.iter().map(|(key, en, fr)| (*key, if self == Lang::Fr { *fr } else { *en })).collect()
     }
 
-    /// One word by key (the key itself when unknown: a missing word shows, it never fails).
+    /// One word by key (`?` when unknown: a missing word shows, it never fails).
     pub fn word(self, key: &str) -> &'static str {
         WORDS.iter().find(|(k, _, _)| *k == key).map_or("?", |(_, en, fr)| if self == Lang::Fr { *fr } else { *en })
     }

@@ -88,6 +88,21 @@ pub struct Visit {
     pub path: String,
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Visit {
+    type Rejection = std::convert::Infallible;
+
+    /// The visit of the page asked for: its path, and the language from its query's `lang`, the
+    /// cookie or `Accept-Language`. Never refuses.
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let asked = parts
+            .uri
+            .query()
+            .and_then(|q| q.split('&').find_map(|pair| pair.strip_prefix("lang=")).filter(|v| !v.is_empty()));
+        let (lang, remember) = Lang::of(asked, &parts.headers);
+        Ok(Self { lang, remember, path: parts.uri.path().to_owned() })
+    }
+}
+
 impl Visit {
     /// Renders `template` (the page's main part) with `context` and the words of the visitor's
     /// language, inside the site's frame (`base.html`) titled `title`.

@@ -34,12 +34,6 @@ fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
     pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
 }
 
-/// The visit of `path` with `pairs` (`lang`) and `headers` (cookie, `Accept-Language`).
-fn visit(path: String, pairs: &[(String, String)], headers: &HeaderMap) -> Visit {
-    let (lang, remember) = Lang::of(value(pairs, "lang"), headers);
-    Visit { lang, remember, path }
-}
-
 /// The pairs of a query, or none when it cannot be read.
 fn pairs(query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>) -> Pairs {
     query.map(|Query(p)| p).unwrap_or_default()
@@ -126,11 +120,10 @@ fn event_context(lang: Lang, event: &Event) -> Value {
 )]
 pub async fn events(
     State(state): State<Shared>,
-    headers: HeaderMap,
+    visit: Visit,
     query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let pairs = pairs(query);
-    let visit = visit("/events".into(), &pairs, &headers);
     match list(&state, &visit, &pairs).await {
         Ok(context) => visit.render(StatusCode::OK, "events.html", visit.lang.word("events"), context),
         Err(e) => visit.error(&e),
@@ -209,6 +202,8 @@ struct Sent {
     name: String,
     email: String,
     phone: String,
+    /// The form's idempotency key.
+    key: Option<String>,
     asked: Vec<(Uuid, u32)>,
 }
 
@@ -242,11 +237,20 @@ async fn event_page(
             })
         })
         .collect();
-    let on_sale = event.status() == EventStatus::Published && detail.ticket_types.iter().any(|t| t.remaining > 0);
+    // What the engine sells: a published event not yet over, with places left.
+    let on_sale = event.status() == EventStatus::Published
+        && state.clock.now() < event.ends_at()
+        && detail.ticket_types.iter().any(|t| t.remaining > 0);
+    // A double submit of one form places one order (the engine's idempotency key).
+    let key = ticketing_core::secret_token::SecretToken::<16>::generate(&*state.rng).as_text();
     Ok(json!({
         "event": event_ctx,
         "types": rows,
         "on_sale": on_sale,
+        "sold_out": event.status() == EventStatus::Published
+            && state.clock.now() < event.ends_at()
+            && !on_sale,
+        "key": key,
         "error": error,
         "form": { "name": sent.name, "email": sent.email, "phone": sent.phone },
     }))
@@ -265,14 +269,7 @@ async fn event_page(
         (status = 404, description = "No such public event", content_type = "text/html"),
     )
 )]
-pub async fn event(
-    State(state): State<Shared>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let pairs = pairs(query);
-    let visit = visit(format!("/events/{id}"), &pairs, &headers);
+pub async fn event(State(state): State<Shared>, visit: Visit, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<Uuid>() else { return visit.error(&ApiError::not_found("event")) };
     match event_page(&state, visit.lang, id, &Sent::default(), None).await {
         Ok(context) => {
@@ -307,6 +304,7 @@ pub struct BuyForm {
     request_body(content = BuyForm, content_type = "application/x-www-form-urlencoded", description = "`qty:{ticket type id}` = how many of each type, beside the buyer's fields"),
     responses(
         (status = 303, description = "To the order's page (`Location: /orders/{token}`)"),
+        (status = 403, description = "Posted from another site (`Sec-Fetch-Site: cross-site`)", content_type = "text/html"),
         (status = 404, description = "No such public event", content_type = "text/html"),
         (status = 409, description = "Sold out, or the event is not on sale: the page again, saying so", content_type = "text/html"),
         (status = 422, description = "A field to correct: the page again, saying which", content_type = "text/html"),
@@ -316,17 +314,24 @@ pub struct BuyForm {
 pub async fn order_form(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    visit: Visit,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<axum::Form<Pairs>, axum::extract::rejection::FormRejection>,
 ) -> Response {
+    // A form posted by another site's page (a visitor's browser made to place holds): refused.
+    if headers.get("sec-fetch-site").is_some_and(|v| v == "cross-site") {
+        return visit.error(&ApiError::forbidden("orders are placed from this site's pages"));
+    }
     let fields = body.map(|axum::Form(p)| p).unwrap_or_default();
-    let visit = visit(format!("/events/{id}"), &[], &headers);
+    // A refusal shows the event's page, whose language links point at it.
+    let visit = Visit { path: format!("/events/{id}"), ..visit };
     let Ok(id) = id.parse::<Uuid>() else { return visit.error(&ApiError::not_found("event")) };
     let sent = Sent {
         name: value(&fields, "name").unwrap_or_default().to_owned(),
         email: value(&fields, "email").unwrap_or_default().to_owned(),
         phone: value(&fields, "phone").unwrap_or_default().to_owned(),
+        key: value(&fields, "key").filter(|k| (16..=255).contains(&k.len())).map(str::to_owned),
         asked: fields
             .iter()
             .filter_map(|(k, v)| {
@@ -336,7 +341,7 @@ pub async fn order_form(
             .filter(|(_, n)| *n > 0)
             .collect(),
     };
-    match buy(&state, peer, id, &sent).await {
+    match buy(&state, peer, visit.lang, id, &sent).await {
         Ok(token) => Redirect::to(&format!("/orders/{token}")).into_response(),
         Err(e) if matches!(e.status(), StatusCode::NOT_FOUND | StatusCode::TOO_MANY_REQUESTS) => visit.error(&e),
         Err(e) => {
@@ -356,7 +361,7 @@ pub async fn order_form(
 }
 
 /// Places the order the form asks for; the buyer's token.
-async fn buy(state: &Shared, peer: SocketAddr, id: Uuid, sent: &Sent) -> Result<String, ApiError> {
+async fn buy(state: &Shared, peer: SocketAddr, lang: Lang, id: Uuid, sent: &Sent) -> Result<String, ApiError> {
     state.limits.order_address.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     state.limits.order_event.check(&format!("event:{id}")).map_err(ApiError::retry_in)?;
     let event = crate::routes::public::public_event(state, id).await?;
@@ -367,7 +372,8 @@ async fn buy(state: &Shared, peer: SocketAddr, id: Uuid, sent: &Sent) -> Result<
         name: sent.name.clone(),
         email: sent.email.clone(),
         phone: Some(sent.phone.clone()).filter(|p| !p.is_empty()),
-        locale: None,
+        // Their messages in the language they bought in.
+        locale: Some(lang.code().to_owned()),
     };
     let request = OrderRequest {
         event_id: event.id(),
@@ -377,10 +383,12 @@ async fn buy(state: &Shared, peer: SocketAddr, id: Uuid, sent: &Sent) -> Result<
             .map(|(id, quantity)| LineRequest { ticket_type_id: TicketTypeId::from_uuid(*id), quantity: *quantity })
             .collect(),
         buyer: buyer.spec()?,
-        idempotency_key: None,
+        idempotency_key: sent.key.clone(),
     };
     let placed = state.engine.place_order_at(&event, &request).await?;
-    state.metrics.order_status("pending");
+    if !placed.replayed {
+        state.metrics.order_status("pending");
+    }
     Ok(placed.token.as_text())
 }
 
@@ -401,12 +409,9 @@ async fn buy(state: &Shared, peer: SocketAddr, id: Uuid, sent: &Sent) -> Result<
 pub async fn order(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    visit: Visit,
     Path(token): Path<String>,
-    query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let pairs = pairs(query);
-    let visit = visit(format!("/orders/{token}"), &pairs, &headers);
     match order_page(&state, peer, visit.lang, &token).await {
         Ok(context) => visit.render(StatusCode::OK, "order.html", visit.lang.word("order"), context),
         Err(e) => visit.error(&e),
@@ -440,7 +445,9 @@ async fn order_page(state: &Shared, peer: SocketAddr, lang: Lang, token: &str) -
         .iter()
         .map(|l| json!({ "name": type_name(l.ticket_type_id), "quantity": l.quantity, "price": l.unit_price.to_string() }))
         .collect();
-    let pending = order.status() == ticketing_core::order::OrderStatus::Pending;
+    // Still held: the pay button leads somewhere (a hold past its end is released shortly).
+    let held =
+        order.status() == ticketing_core::order::OrderStatus::Pending && state.clock.now() < order.hold_expires_at();
     Ok(json!({
         "order": {
             "status": order.status().as_str(),
@@ -448,11 +455,12 @@ async fn order_page(state: &Shared, peer: SocketAddr, lang: Lang, token: &str) -
             "total": order.total().to_string(),
             "hold_expires_at": order.hold_expires_at().to_rfc3339(),
             "hold_local": lang.datetime(order.hold_expires_at(), event.time_zone().tz()),
+            "held": held,
         },
         "event": event_context(lang, &event),
         "lines": lines,
         "tickets": tickets,
-        "pay": (pending && event.payment_url().is_some()).then(|| format!("/pay/{}", placed.token.as_text())),
+        "pay": (held && event.payment_url().is_some()).then(|| format!("/pay/{}", placed.token.as_text())),
     }))
 }
 
@@ -473,12 +481,9 @@ async fn order_page(state: &Shared, peer: SocketAddr, lang: Lang, token: &str) -
 pub async fn ticket(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    visit: Visit,
     Path(token): Path<String>,
-    query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let pairs = pairs(query);
-    let visit = visit(format!("/tickets/{token}"), &pairs, &headers);
     let lang = visit.lang;
     let (ticket, ticket_type, event) = match crate::routes::links::open(&state, peer, &token).await {
         Ok(opened) => opened,
@@ -520,15 +525,14 @@ pub async fn ticket(
 pub async fn ticket_ics(
     State(state): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    visit: Visit,
     Path(token): Path<String>,
 ) -> Response {
-    let visit = visit(format!("/tickets/{token}/event.ics"), &[], &headers);
     let (ticket, _, event) = match crate::routes::links::open(&state, peer, &token).await {
         Ok(opened) => opened,
         Err(e) => return visit.error(&e),
     };
-    let body = calendar(&event, &ticket.short_code().to_string(), Utc::now());
+    let body = calendar(&event, &ticket.short_code().to_string(), state.clock.now());
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8")),
         (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"event.ics\"")),

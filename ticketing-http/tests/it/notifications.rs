@@ -501,7 +501,11 @@ async fn a_holder_gets_their_tickets_again_and_an_unknown_address_learns_nothing
     assert_eq!(again["attachments"].as_array().map(Vec::len), Some(0), "no PDF now: {again}");
     let text = again["text"].as_str().expect("a text part");
     assert!(text.contains(ticket["short_code"].as_str().expect("a code")), "{text}");
-    assert!(text.contains("/tickets/"), "the ticket's link: {text}");
+    let page_link = text.split_whitespace().any(|w| {
+        w.rsplit_once("/tickets/")
+            .is_some_and(|(before, token)| !before.ends_with("/public") && !token.is_empty() && !token.contains('/'))
+    });
+    assert!(page_link, "the ticket's page link: {text}");
     let log = settled_log(&s, &shop.event, &shop.organizer, 2).await;
     let kinds: Vec<&str> = log.iter().filter_map(|m| m["kind"].as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "resend_tickets").count(), 1, "nothing for nobody@: {log:?}");
@@ -682,8 +686,9 @@ async fn two_thousand_ticket_emails_survive_a_killed_server_without_a_storm_of_d
         .await;
     generation.ok(StatusCode::ACCEPTED);
 
-    // Killed mid-delivery, as a crash would: no shutdown, messages in flight.
-    for _ in 0..400 {
+    // Killed mid-delivery, as a crash would: no shutdown, messages in flight. (Up to a minute:
+    // the machine may be busy with other tests; the kill comes as soon as a fifth is kept.)
+    for _ in 0..2400 {
         if kept(&smtp) >= HOLDERS / 5 {
             break;
         }

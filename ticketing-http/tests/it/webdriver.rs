@@ -43,7 +43,9 @@ impl Browser {
             return None;
         }
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
-        let driver = Command::new(driver_path)
+        // A process group of its own, so the browser it starts ends with it (`Drop`), even when a
+        // test fails before `quit`.
+        let driver = std::os::unix::process::CommandExt::process_group(&mut Command::new(driver_path), 0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -167,16 +169,17 @@ impl Browser {
         }
     }
 
-    /// Ends the session and the driver.
-    pub async fn quit(mut self) {
+    /// Ends the session (the browser closes), then the driver (`Drop`).
+    pub async fn quit(self) {
         let _ = self.try_send(Method::DELETE, "", None).await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
     }
 }
 
 impl Drop for Browser {
+    /// Ends the driver's whole process group: the driver and the browser it started.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.driver.wait();
     }
 }

@@ -105,16 +105,19 @@ async fn refused(conn: &mut Conn, id: JobId, lease: &Lease) -> Result<LeaseCheck
     Ok(if holds && job.cancel_requested { LeaseCheck::CancelRequested } else { LeaseCheck::Lost })
 }
 
-/// How many times a claim picks again after another claim took its pick first.
+/// How many times a claim picks again when every due job of its pick's group was taken by other
+/// claims meanwhile.
 const CLAIM_RACES: usize = 8;
 
-/// The most urgent due queued job of `kinds` (highest priority, then earliest due, then oldest),
-/// in a few index probes however long the queue is: a skip scan of `jobs_next` (kind, priority
-/// DESC, run_at, seq). It walks each kind's distinct priorities (one probe each: a kind's jobs
-/// mostly share one), takes each priority's first due job (one probe: the due time bounds the
-/// range), and keeps the best; each probe reads `jobs_next` alone. A plain `ORDER BY … LIMIT 1` over the kinds sorted every due job
-/// on each claim (a backlog of notifications made each claim cost milliseconds), and one over a
-/// single kind walks every job not yet due (a sale's holds, due in minutes) when none is due.
+/// The most urgent due queued job of `kinds` (highest priority, then earliest due, then oldest)
+/// as its kind, priority, due time and `seq`, in a few index probes however long the queue is: a
+/// skip scan of `jobs_next` (kind, priority DESC, run_at, seq). It walks each kind's distinct
+/// priorities (one probe each: a kind's jobs mostly share one), takes each priority's first due
+/// job (one probe: the due time bounds the range), and keeps the best; each probe reads
+/// `jobs_next` alone. A plain `ORDER BY … LIMIT 1` over the kinds sorted every due job on each
+/// claim (a backlog of notifications made each claim cost milliseconds), and one over a single
+/// kind walks every job not yet due (a sale's holds, due in minutes) when none is due. It locks
+/// nothing: [`take_due`] takes a row of the group it found.
 fn next_due(kinds: &[&str], now: DateTime<Utc>) -> QueryBuilder<Db> {
     let mut sql = QueryBuilder::<Db>::new("WITH RECURSIVE k(kind) AS (");
     for (i, kind) in kinds.iter().enumerate() {
@@ -125,7 +128,7 @@ fn next_due(kinds: &[&str], now: DateTime<Utc>) -> QueryBuilder<Db> {
          AND j.status = 'queued' ORDER BY j.priority DESC LIMIT 1) FROM k \
          UNION ALL SELECT p.kind, (SELECT j.priority FROM jobs j WHERE j.kind = p.kind AND j.status = 'queued' \
          AND j.priority < p.priority ORDER BY j.priority DESC LIMIT 1) FROM p WHERE p.priority IS NOT NULL), \
-         c(priority, run_at, seq) AS (SELECT p.priority, (SELECT j.run_at FROM jobs j WHERE j.kind = p.kind \
+         c(kind, priority, run_at, seq) AS (SELECT p.kind, p.priority, (SELECT j.run_at FROM jobs j WHERE j.kind = p.kind \
          AND j.status = 'queued' AND j.priority = p.priority AND j.run_at <= ",
     )
     .push_bind(micros(now))
@@ -136,9 +139,19 @@ fn next_due(kinds: &[&str], now: DateTime<Utc>) -> QueryBuilder<Db> {
     .push_bind(micros(now))
     .push(
         " ORDER BY j.run_at, j.seq LIMIT 1) FROM p WHERE p.priority IS NOT NULL) \
-         SELECT priority, run_at, seq FROM c WHERE seq IS NOT NULL ORDER BY priority DESC, run_at, seq LIMIT 1",
+         SELECT kind, priority, run_at, seq FROM c WHERE seq IS NOT NULL ORDER BY priority DESC, run_at, seq LIMIT 1",
     );
     sql
+}
+
+/// The first due queued job of a kind and priority that no other claim holds (`$1` kind, `$2`
+/// priority, `$3` now), locked on Postgres: concurrent claimers take different jobs without
+/// waiting for one another, in `jobs_next`'s order.
+fn take_due() -> String {
+    format!(
+        "SELECT seq FROM jobs WHERE kind = $1 AND status = 'queued' AND priority = $2 AND run_at <= $3 \
+         ORDER BY run_at, seq LIMIT 1{SKIP_LOCKED}"
+    )
 }
 
 #[async_trait]
@@ -167,9 +180,9 @@ impl JobQueue for DbStore {
         ));
         sqlx::query(sweep).bind(micros(now)).bind(LAPSED_ON_LAST_ATTEMPT).execute(&mut *tx).await.map_err(db_error)?;
         // The most urgent of two candidates: a job whose worker died (locked, skipped when
-        // another claim holds it), and a due queued job (see `NEXT_DUE`). Another claim may take
-        // the queued one first: its row then says so once that claim commits, and the pick runs
-        // again.
+        // another claim holds it), and a due queued job (`next_due`, then `take_due` locks one
+        // of its group that no other claim holds). When other claims hold every due job of that
+        // group, the pick runs again.
         for _ in 0..CLAIM_RACES {
             let mut lapsed = QueryBuilder::<Db>::new("SELECT priority, run_at, seq FROM jobs WHERE kind IN (");
             let mut list = lapsed.separated(", ");
@@ -188,26 +201,38 @@ impl JobQueue for DbStore {
             let lapsed: Option<(i64, i64, i64)> =
                 lapsed.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
             let mut queued = next_due(kinds, now);
-            let queued: Option<(i64, i64, i64)> =
+            let queued: Option<(String, i64, i64, i64)> =
                 queued.build_query_as().fetch_optional(&mut *tx).await.map_err(db_error)?;
-            let picked = lapsed
-                .map(|row| (row, "running"))
-                .into_iter()
-                .chain(queued.map(|row| (row, "queued")))
-                .min_by_key(|((priority, run_at, seq), _)| (-priority, *run_at, *seq));
-            let Some(((_, _, seq), status)) = picked else {
+            let lapsed_first = match (&lapsed, &queued) {
+                (Some(l), Some((_, priority, run_at, seq))) => (-l.0, l.1, l.2) < (-priority, *run_at, *seq),
+                (l, _) => l.is_some(),
+            };
+            let seq = if lapsed_first {
+                lapsed.map(|(_, _, seq)| seq)
+            } else if let Some((kind, priority, _, _)) = queued {
+                sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(take_due()))
+                    .bind(kind)
+                    .bind(priority)
+                    .bind(micros(now))
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?
+            } else {
                 tx.commit().await.map_err(db_error)?;
                 return Ok(None);
             };
+            let Some(seq) = seq else { continue };
+            // The row is this claim's (locked on Postgres; SQLite's one writer runs the claim
+            // alone), and still as picked: queued and due, or running with its lease lapsed.
             let row = sqlx::query(
                 "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_owner = $2, lease_until = $3, \
-                 updated_at = $4 WHERE seq = $1 AND status = $5 RETURNING *",
+                 updated_at = $4 WHERE seq = $1 AND ((status = 'queued' AND run_at <= $4) \
+                 OR (status = 'running' AND lease_until <= $4)) RETURNING *",
             )
             .bind(seq)
             .bind(&lease.worker)
             .bind(micros(lease.until))
             .bind(micros(now))
-            .bind(status)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db_error)?;

@@ -134,18 +134,27 @@ pub async fn a_claim_over_several_kinds_takes_the_most_urgent_due_job(backend: &
     // The worker of 5 dies: its lease lapses while 6 is claimed, and 5 comes back in its turn.
     clock.advance(Duration::seconds(61));
     let mut order = Vec::new();
+    let mut held = Vec::new();
     for n in 0..6 {
-        match store.claim(&kinds, &lease(&format!("w{n}"), &clock), clock.now()).await.unwrap() {
-            Some(claimed) => order.push(claimed.id.as_uuid().as_u128()),
+        let worker = lease(&format!("w{n}"), &clock);
+        match store.claim(&kinds, &worker, clock.now()).await.unwrap() {
+            Some(claimed) => {
+                order.push(claimed.id.as_uuid().as_u128());
+                held.push((claimed.id, worker));
+            }
             None => order.push(0),
         }
     }
     assert_eq!(order, [5, 6, 4, 2, 1, 0], "priority, due time, age across kinds; a lapsed job in its turn");
+    for (id, worker) in &held {
+        assert_eq!(store.finish_job(*id, worker, &JobEnd::Succeeded, clock.now()).await.unwrap(), LeaseCheck::Held);
+    }
     clock.advance(Duration::hours(1));
     let due = store.claim(&kinds, &lease("w9", &clock), clock.now()).await.unwrap().unwrap();
     assert_eq!(due.id.as_uuid().as_u128(), 3, "a job not yet due waited, however urgent");
+    // Of the sixty now due, the first of the highest priority: 103 (priority 3, the oldest).
     let later = store.claim(&[JobTask::EXPIRE_ORDER], &lease("w10", &clock), clock.now()).await.unwrap().unwrap();
-    assert_eq!(later.priority, 3, "the not-yet-due ones, by priority once due");
+    assert_eq!((later.id.as_uuid().as_u128(), later.priority), (103, 3), "the not-yet-due ones, by priority once due");
 }
 
 /// Conformance case.
