@@ -153,9 +153,35 @@ impl Browser {
         self.send(Method::POST, "/execute/sync", Some(json!({ "script": script, "args": [] }))).await["value"].clone()
     }
 
+    /// The serious and critical accessibility violations axe-core (vendored:
+    /// `tests/vendor/axe-core`, `scripts/vendor-web-assets`) finds on the page, each as
+    /// `rule: help (where)`. The library is injected through WebDriver, which the page's CSP
+    /// does not govern; the page itself runs no script.
+    pub async fn accessibility_violations(&self) -> Vec<String> {
+        const AXE: &str = include_str!("../vendor/axe-core/axe.min.js");
+        self.send(Method::POST, "/execute/sync", Some(json!({ "script": format!("{AXE}\nreturn true;"), "args": [] })))
+            .await;
+        let script = "const done = arguments[arguments.length - 1];
+            axe.run(document)
+              .then(r => done({ passed: r.passes.length, violations: r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => `${v.id}: ${v.help} (${v.nodes.map(n => n.target.join(' ')).join(', ')})`) }))
+              .catch(e => done({ passed: 0, violations: ['axe failed: ' + e] }));";
+        let found = self.send(Method::POST, "/execute/async", Some(json!({ "script": script, "args": [] }))).await;
+        let report = &found["value"];
+        assert!(report["passed"].as_u64().is_some_and(|n| n > 10), "axe-core checked the page: {report}");
+        report["violations"]
+            .as_array()
+            .map(|v| v.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+
     /// Resizes the window and saves a screenshot of the page as
     /// `{CARGO_TARGET_TMPDIR}/screenshots/{name}-{size}.png`, at phone and desktop sizes.
+    /// Each is taken after axe-core finds no serious or critical violation on the page.
     pub async fn screenshots(&self, name: &str) {
+        let violations = self.accessibility_violations().await;
+        assert!(violations.is_empty(), "{name}: accessibility violations: {violations:#?}");
         let folder = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
         std::fs::create_dir_all(&folder).expect("a screenshot folder");
         for (size, width, height) in [("phone", 390, 844), ("desktop", 1280, 900)] {
