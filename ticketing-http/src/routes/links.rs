@@ -110,7 +110,8 @@ pub async fn page(
     }))
 }
 
-fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
+/// A file behind a magic link: its type, and kept by no cache (the link may be revoked).
+pub(crate) fn file(content_type: &'static str, bytes: impl IntoResponse) -> Response {
     let headers = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),

@@ -533,12 +533,8 @@ pub async fn ticket_ics(
         Err(e) => return visit.error(&e),
     };
     let body = calendar(&event, &ticket.short_code().to_string(), state.clock.now());
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("text/calendar; charset=utf-8")),
-        (header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"event.ics\"")),
-        (header::CACHE_CONTROL, HeaderValue::from_static("private, no-store")),
-    ];
-    super::protect((headers, body).into_response())
+    let disposition = [(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"event.ics\""))];
+    super::protect((disposition, crate::routes::links::file("text/calendar; charset=utf-8", body)).into_response())
 }
 
 /// `event` as a one-event iCalendar file, its UID from the event and the ticket's code.

@@ -110,6 +110,9 @@ async fn a_buyer_finds_an_event_buys_and_opens_the_ticket_in_a_browser() {
     // "Add to calendar".
     let ics = s.raw(Method::GET, &format!("/tickets/{link}/event.ics"), None, None).await;
     assert_eq!(ics.status, StatusCode::OK);
+    assert_eq!(ics.headers[header::CONTENT_TYPE], "text/calendar; charset=utf-8");
+    assert_eq!(ics.headers[header::CACHE_CONTROL], "private, no-store");
+    assert_eq!(ics.headers[header::CONTENT_DISPOSITION], "attachment; filename=\"event.ics\"");
     assert!(ics.text.starts_with("BEGIN:VCALENDAR\r\n") && ics.text.contains("SUMMARY:jazz\r\n"), "{}", ics.text);
     browser.quit().await;
     s.stop().await;
