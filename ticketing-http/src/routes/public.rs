@@ -167,24 +167,29 @@ pub async fn public_event(state: &Shared, id: Uuid) -> Result<ticketing_core::ev
     )
 )]
 pub async fn detail(State(state): State<Shared>, Id(id): Id<Uuid>) -> Result<Json<PublicEventDetail>, ApiError> {
-    Ok(Json(event_detail(&state, id).await?))
+    let event = public_event(&state, id).await?;
+    let types = state.store().ticket_types(event.id()).await?;
+    Ok(Json(event_detail(&state, &event, &types).await?))
 }
 
-/// A public event with its ticket types and what is left (the API's detail and the event page).
-pub async fn event_detail(state: &Shared, id: Uuid) -> Result<PublicEventDetail, ApiError> {
+/// `event` with its ticket `types` and what is left of each (the API's detail and the event
+/// page, which read the event and its types once).
+pub async fn event_detail(
+    state: &Shared,
+    event: &ticketing_core::event::Event,
+    types: &[ticketing_core::ticket_type::TicketType],
+) -> Result<PublicEventDetail, ApiError> {
     let store = state.store();
-    let event = public_event(state, id).await?;
-    let types = store.ticket_types(event.id()).await?;
     let mut event_live = 0;
     let mut ticket_types = Vec::with_capacity(types.len());
-    for t in &types {
+    for t in types {
         let allocation = store.allocation(t.id()).await?;
         event_live = allocation.event_live;
         ticket_types.push((t, allocation.type_live));
     }
     let remaining_capacity = event.capacity().saturating_sub(event_live);
     Ok(PublicEventDetail {
-        event: EventView::from(&event),
+        event: EventView::from(event),
         remaining_capacity,
         ticket_types: ticket_types
             .into_iter()

@@ -215,11 +215,11 @@ async fn event_page(
     sent: &Sent,
     error: Option<String>,
 ) -> Result<Value, ApiError> {
-    let detail = crate::routes::public::event_detail(state, id).await?;
     let event = crate::routes::public::public_event(state, id).await?;
+    let types = state.store().ticket_types(event.id()).await?;
+    let detail = crate::routes::public::event_detail(state, &event, &types).await?;
     let mut event_ctx = event_context(lang, &event);
     event_ctx["remaining"] = json!(detail.remaining_capacity);
-    let types = state.store().ticket_types(event.id()).await?;
     let rows: Vec<Value> = detail
         .ticket_types
         .iter()
