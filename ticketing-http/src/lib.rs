@@ -4,8 +4,9 @@
 //! sign-in, roles and tenancy, problem-details errors, rate limits, an audit trail, health,
 //! Prometheus metrics, and an OpenAPI 3.1 document with a browsable UI.
 //!
-//! Run it with `cargo run --release -p ticketing-http --bin ticketing-server`; settings are in
-//! [`config`]. Embed it with [`Server::start`] and [`Server::serve`].
+//! Run it with `cargo run --release` at the workspace's root (or `-p ticketing-http --bin
+//! ticketing-server`); settings are in [`config`]. Embed it with [`Server::start`] and
+//! [`Server::serve`], or [`run::run`] for the whole command.
 //!
 //! Layout: [`app`] assembles and serves; [`routes`] holds the handlers (one module per area,
 //! each route documented); [`auth`] signs callers in and holds the tenancy rules; [`views`] are
@@ -29,6 +30,7 @@ pub mod outbound;
 pub mod problem;
 pub mod refunds;
 pub mod routes;
+pub mod run;
 pub mod schema;
 pub mod state;
 pub mod telemetry;

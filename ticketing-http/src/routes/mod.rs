@@ -91,6 +91,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(scan::request))
         .routes(routes!(scan::confirm))
         .routes(routes!(scan::logs))
+        .routes(routes!(scan::gates))
         .routes(routes!(jobs::generate))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))

@@ -11,11 +11,12 @@ use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ticketing_core::credential::{Duty, StaffAssignment};
 use ticketing_core::ids::{EventId, GateId};
 use ticketing_core::scan::{
     ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, Suspicion, TicketSummary,
 };
-use ticketing_core::store::ScanLogFilter;
+use ticketing_core::store::{EventFilter, ScanLogFilter};
 use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -345,6 +346,87 @@ pub async fn logs(
     }
     let lines = state.store().scan_logs(&filter).await?;
     Ok(Json(lines.iter().map(ScanLogView::from).collect()))
+}
+
+/// A gate the caller may scan at, with its event.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"id": "01937a3c-5e1f-7d2a-9b4e-3f0c8d2a6b11", "name": "North gate", "event_id": "01937a3c-5e1f-7d2a-9b4e-3f0c8d2a6b00", "event_title": "Jazz à la Villette", "starts_at": "2026-07-14T18:00:00Z", "ends_at": "2026-07-14T23:30:00Z"}))]
+pub struct ScanGateView {
+    /// The gate.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Its event.
+    pub event_id: Uuid,
+    /// The event's title.
+    pub event_title: String,
+    /// When the event starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
+}
+
+/// How many events a gate list looks through for an organizer or a superadmin.
+const GATE_LIST_EVENTS: u32 = 500;
+
+/// The gates the caller may scan at, for the scanner's gate picker: an agent's own gates; an
+/// organizer's events' gates; every event's for a superadmin. Events over for more than a day
+/// are left out (an agent's gates are listed whatever the date: they were assigned). By event
+/// start, then gate name.
+#[utoipa::path(
+    get,
+    operation_id = "scan_gates",
+    path = "/scan/gates",
+    tag = "scanning",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The gates, by event start then name", body = [ScanGateView]),
+        (status = 403, description = "Not a scanning role", body = Problem),
+    )
+)]
+pub async fn gates(State(state): State<Shared>, caller: Caller) -> Result<Json<Vec<ScanGateView>>, ApiError> {
+    caller.require(&[Role::Superadmin, Role::Organizer, Role::Agent])?;
+    let store = state.store();
+    let mut pairs = Vec::new();
+    if caller.role == Role::Agent {
+        let mut events = std::collections::HashMap::new();
+        for gate in store.gates_of_agent(caller.user).await? {
+            let event = match events.get(&gate.event_id()) {
+                Some(known) => Option::clone(known),
+                None => {
+                    let found = store.event(gate.event_id()).await?;
+                    events.insert(gate.event_id(), found.clone());
+                    found
+                }
+            };
+            if let Some(event) = event {
+                pairs.push((event, gate));
+            }
+        }
+    } else {
+        let staff =
+            (caller.role == Role::Organizer).then_some(StaffAssignment { user_id: caller.user, duty: Duty::Organizer });
+        let filter = EventFilter { staff, limit: GATE_LIST_EVENTS, ..Default::default() };
+        let since = state.clock.now() - chrono::Duration::days(1);
+        for event in store.list_events(&filter).await?.into_iter().filter(|e| e.ends_at() >= since) {
+            for gate in store.gates(event.id()).await? {
+                pairs.push((event.clone(), gate));
+            }
+        }
+    }
+    pairs.sort_by(|(a, g), (b, h)| (a.starts_at(), a.id(), g.name()).cmp(&(b.starts_at(), b.id(), h.name())));
+    let views = pairs
+        .iter()
+        .map(|(event, gate)| ScanGateView {
+            id: *gate.id().as_uuid(),
+            name: gate.name().to_owned(),
+            event_id: *event.id().as_uuid(),
+            event_title: event.title().to_owned(),
+            starts_at: event.starts_at(),
+            ends_at: event.ends_at(),
+        })
+        .collect();
+    Ok(Json(views))
 }
 
 /// Records a suspicious pattern in the audit trail, against the gate's event, and tells the

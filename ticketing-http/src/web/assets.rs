@@ -1,37 +1,94 @@
 //! The pages' static files, compiled into the binary and served under fingerprinted names
 //! (`site.3fa9c01b2d.css`): a file's name changes with its content, so browsers keep it for a
-//! year (`immutable`) and never run a stale one.
+//! year (`immutable`) and never run a stale one. Each file is also kept gzip-compressed (made
+//! once, at first use) and sent so to a browser that accepts it.
+//!
+//! | file | what |
+//! |---|---|
+//! | `site.css` | the public pages' and the staff pages' stylesheet |
+//! | `vue.js` | Vue 3's runtime-only build (`web/vendor/vue`, MIT, pinned by `scripts/vendor-web-assets`) |
+//! | `staff.js` | the staff pages' sign-in and API calls |
+//! | `scan.js` | the scanner |
+//! | `admin.js` | the organiser's dashboard |
+//! | `scan-worker.js` | the scanner's QR decoder thread: jsQR (`web/vendor/jsqr`, Apache-2.0) and the glue |
 
+use std::io::Write;
 use std::sync::LazyLock;
 
 use axum::extract::Path;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use flate2::Compression;
+use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
-/// Each file: its name, its content type, its bytes.
-const FILES: &[(&str, &str, &[u8])] =
-    &[("site.css", "text/css; charset=utf-8", include_bytes!("../../web/assets/site.css"))];
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
 
-/// Each file's fingerprinted name: `{stem}.{first 10 hex of its SHA-256}.{extension}`.
-static NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
-    FILES
+/// Each file: its name, its content type, its parts (joined in order).
+const SOURCES: &[(&str, &str, &[&[u8]])] = &[
+    ("site.css", CSS, &[include_bytes!("../../web/assets/site.css")]),
+    ("vue.js", JS, &[include_bytes!("../../web/vendor/vue/vue.runtime.global.prod.js")]),
+    ("staff.js", JS, &[include_bytes!("../../web/assets/staff.js")]),
+    ("scan.js", JS, &[include_bytes!("../../web/assets/scan.js")]),
+    ("admin.js", JS, &[include_bytes!("../../web/assets/admin.js")]),
+    (
+        "scan-worker.js",
+        JS,
+        &[include_bytes!("../../web/vendor/jsqr/jsQR.js"), b"\n", include_bytes!("../../web/assets/scan-worker.js")],
+    ),
+];
+
+/// A file as served.
+struct Asset {
+    /// Its fingerprinted name: `{stem}.{first 10 hex of its SHA-256}.{extension}`.
+    name: String,
+    content_type: &'static str,
+    bytes: Vec<u8>,
+    gzip: Vec<u8>,
+}
+
+static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
+    SOURCES
         .iter()
-        .map(|(name, _, bytes)| {
-            let digest = Sha256::digest(bytes);
+        .map(|(name, content_type, parts)| {
+            let bytes = parts.concat();
+            let digest = Sha256::digest(&bytes);
             let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
-            match name.rsplit_once('.') {
+            let name = match name.rsplit_once('.') {
                 Some((stem, ext)) => format!("{stem}.{hex}.{ext}"),
                 None => format!("{name}.{hex}"),
-            }
+            };
+            let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+            // Writing to a Vec cannot fail.
+            let gzip = encoder.write_all(&bytes).and_then(|()| encoder.finish()).unwrap_or_default();
+            Asset { name, content_type, bytes, gzip }
         })
         .collect()
 });
 
 /// Where `name` (one of the files) is served: `/assets/{fingerprinted name}`.
 pub fn url(name: &str) -> String {
-    let index = FILES.iter().position(|(n, _, _)| *n == name).unwrap_or(0);
-    format!("/assets/{}", NAMES[index])
+    let index = SOURCES.iter().position(|(n, _, _)| *n == name).unwrap_or(0);
+    format!("/assets/{}", ASSETS[index].name)
+}
+
+/// The size of `name` as sent gzip-compressed, in bytes.
+pub fn compressed_len(name: &str) -> usize {
+    SOURCES.iter().position(|(n, _, _)| *n == name).map_or(0, |i| ASSETS[i].gzip.len())
+}
+
+/// Whether `headers` accept a gzip-encoded answer.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
+        v.split(',').any(|coding| {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused =
+                parts.any(|p| matches!(p.trim().replace(' ', "").as_str(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+    })
 }
 
 /// A static file of the pages.
@@ -42,25 +99,31 @@ pub fn url(name: &str) -> String {
     tag = "pages",
     params(("file" = String, Path, description = "The file's fingerprinted name, as the pages link it")),
     responses(
-        (status = 200, description = "The file, cacheable for a year", content_type = "text/css"),
+        (status = 200, description = "The file, cacheable for a year (gzip-encoded when accepted)", content_type = "text/css"),
         (status = 404, description = "No such file (or an old fingerprint)", content_type = "text/plain"),
     )
 )]
-pub async fn file(Path(file): Path<String>) -> Response {
-    let Some(index) = NAMES.iter().position(|n| *n == file) else {
+pub async fn file(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some(asset) = ASSETS.iter().find(|a| a.name == file) else {
         let response = (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found\n");
         return super::protect(response.into_response());
     };
-    let (_, content_type, bytes) = FILES[index];
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-        (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable")),
-    ];
-    super::protect((headers, bytes).into_response())
+    let gzip = accepts_gzip(&headers);
+    let mut response = if gzip { asset.gzip.clone() } else { asset.bytes.clone() }.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    super::protect(response)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read;
+
     use super::*;
 
     #[test]
@@ -69,6 +132,31 @@ mod tests {
         assert!(
             url.starts_with("/assets/site.") && url.ends_with(".css") && url.len() == "/assets/site..css".len() + 10
         );
-        assert_eq!(NAMES.len(), FILES.len());
+        assert_eq!(ASSETS.len(), SOURCES.len());
+    }
+
+    #[test]
+    fn the_compressed_form_is_the_file() {
+        for asset in ASSETS.iter() {
+            let mut plain = Vec::new();
+            flate2::read::GzDecoder::new(&asset.gzip[..]).read_to_end(&mut plain).expect("gzip");
+            assert_eq!(plain, asset.bytes, "{}", asset.name);
+            assert!(asset.gzip.len() < asset.bytes.len(), "{} does not shrink", asset.name);
+        }
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_accepted() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static(value));
+            accepts_gzip(&headers)
+        };
+        assert!(with("gzip, deflate, br"));
+        assert!(with("br;q=1.0, GZIP;q=0.5"));
+        assert!(with("*"));
+        assert!(!with("gzip;q=0"));
+        assert!(!with("br, zstd"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }

@@ -16,7 +16,12 @@
 //! | `/orders/{token}` | the buyer's order: status, pay button, tickets once paid |
 //! | `/tickets/{token}` | the ticket behind its magic link: status, QR, PDF, calendar |
 //! | `/tickets/{token}/event.ics` | the event for a calendar |
-//! | `/assets/{file}` | the stylesheet, cached for a year under its fingerprint |
+//! | `/scan` | the gate scanner (staff; [`staff`]) |
+//! | `/admin` | the organiser's dashboard (staff; [`staff`]) |
+//! | `/assets/{file}` | the stylesheet and the scanner's scripts, cached for a year under their fingerprints |
+//!
+//! The public pages run no script. The staff pages do (the scanner reads a camera): their scripts
+//! are files of this server too, and their policy allows scripts from it and nothing inline.
 //!
 //! Every page answers with a strict Content-Security-Policy (nothing inline, nothing from
 //! elsewhere), `X-Content-Type-Options: nosniff`, `Referrer-Policy: no-referrer` (the order and
@@ -25,6 +30,7 @@
 pub mod assets;
 pub mod i18n;
 pub mod pages;
+pub mod staff;
 
 use std::sync::LazyLock;
 
@@ -51,6 +57,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("order.html", include_str!("../../web/templates/order.html")),
     ("ticket.html", include_str!("../../web/templates/ticket.html")),
     ("error.html", include_str!("../../web/templates/error.html")),
+    ("staff.html", include_str!("../../web/templates/staff.html")),
 ];
 
 static TEMPLATE_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -74,6 +81,8 @@ pub fn routes() -> OpenApiRouter<Shared> {
         .routes(routes!(pages::order))
         .routes(routes!(pages::ticket))
         .routes(routes!(pages::ticket_ics))
+        .routes(routes!(staff::scanner))
+        .routes(routes!(staff::dashboard))
         .routes(routes!(assets::file))
 }
 
@@ -107,17 +116,41 @@ impl Visit {
     /// Renders `template` (the page's main part) with `context` and the words of the visitor's
     /// language, inside the site's frame (`base.html`) titled `title`.
     pub fn render(&self, status: StatusCode, template: &str, title: &str, mut context: Value) -> Response {
-        if let Value::Object(map) = &mut context {
-            map.insert("lang".into(), json!(self.lang.code()));
-            map.insert("t".into(), json!(self.lang.words()));
-            map.insert("css".into(), json!(assets::url("site.css")));
-            map.insert("path".into(), json!(self.path));
-        }
+        self.fill(&mut context);
         let html = TEMPLATE_ENV.get_template(template).and_then(|t| t.render(&context)).and_then(|main| {
             context["main"] = json!(main);
             context["title"] = json!(title);
             TEMPLATE_ENV.get_template("base.html").and_then(|t| t.render(&context))
         });
+        self.respond(status, template, html, CONTENT_SECURITY_POLICY)
+    }
+
+    /// Renders `template`, a whole document of its own (the staff pages), with `context` and the
+    /// words of the visitor's language, under the Content-Security-Policy `policy`.
+    pub fn document(&self, template: &str, mut context: Value, policy: &'static str) -> Response {
+        self.fill(&mut context);
+        let html = TEMPLATE_ENV.get_template(template).and_then(|t| t.render(&context));
+        self.respond(StatusCode::OK, template, html, policy)
+    }
+
+    /// Adds what every template reads: the language, its words, the stylesheet, the path.
+    fn fill(&self, context: &mut Value) {
+        if let Value::Object(map) = context {
+            map.insert("lang".into(), json!(self.lang.code()));
+            map.insert("t".into(), json!(self.lang.words()));
+            map.insert("css".into(), json!(assets::url("site.css")));
+            map.insert("path".into(), json!(self.path));
+        }
+    }
+
+    /// The answer carrying `html` (or a plain error page when it did not render).
+    fn respond(
+        &self,
+        status: StatusCode,
+        template: &str,
+        html: Result<String, minijinja::Error>,
+        policy: &'static str,
+    ) -> Response {
         let (status, html) = match html {
             Ok(html) => (status, html),
             Err(e) => {
@@ -137,7 +170,7 @@ impl Visit {
                 headers.insert(header::SET_COOKIE, value);
             }
         }
-        protect(response)
+        protect_with(response, policy)
     }
 
     /// The error page for `error`, with its status: the refusal in words (the API's detail for a
@@ -161,9 +194,14 @@ impl Visit {
 }
 
 /// `response` with the pages' security headers.
-pub fn protect(mut response: Response) -> Response {
+pub fn protect(response: Response) -> Response {
+    protect_with(response, CONTENT_SECURITY_POLICY)
+}
+
+/// `response` with the pages' security headers and the Content-Security-Policy `policy`.
+fn protect_with(mut response: Response, policy: &'static str) -> Response {
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));

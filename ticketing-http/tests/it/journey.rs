@@ -257,6 +257,16 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let north = s.call(Method::GET, "/api/v1/scan/logs", Some(&v.agents[0]), None).await;
     let north = north.ok(StatusCode::OK).as_array().expect("lines").clone();
     assert!(!north.is_empty() && north.iter().all(|l| l["gate_id"] == v.gates[0].as_str()));
+    // The scanner's gate picker: an agent's own gate; both for the event's organizer.
+    let mine = s.call(Method::GET, "/api/v1/scan/gates", Some(&v.agents[0]), None).await;
+    let mine = mine.ok(StatusCode::OK).as_array().expect("gates").clone();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    assert_eq!((mine[0]["id"].as_str(), mine[0]["name"].as_str()), (Some(v.gates[0].as_str()), Some("North")));
+    assert_eq!(mine[0]["event_title"], "Nuits de Fourvière");
+    let all = s.call(Method::GET, "/api/v1/scan/gates", org, None).await;
+    let names: Vec<&str> =
+        all.ok(StatusCode::OK).as_array().expect("gates").iter().filter_map(|g| g["name"].as_str()).collect();
+    assert_eq!(names, ["North", "South"]);
     let relinked = s.call(Method::POST, &format!("/api/v1/tickets/{ticket}/magic-link"), org, Some(json!({}))).await;
     assert_eq!(relinked.status, StatusCode::CREATED);
     let old = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}"), None, None).await;

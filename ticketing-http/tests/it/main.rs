@@ -13,6 +13,7 @@ mod ops;
 mod pages;
 mod restart;
 mod selling;
+mod staff;
 mod templates;
 mod trust;
 mod webdriver;

@@ -33,6 +33,11 @@ impl Browser {
     /// Starts `chromedriver` and a headless Chromium; `None` (and a note) when they are not
     /// installed and `TICKETING_REQUIRE_SERVERS` is not `1` (CI installs them and sets it).
     pub async fn start() -> Option<Self> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Browser::start`], with Chromium's command line extended by `args`.
+    pub async fn start_with(args: &[String]) -> Option<Self> {
         let (driver_path, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
         if !std::path::Path::new(driver_path).exists() || !std::path::Path::new(chromium).exists() {
             assert!(
@@ -62,13 +67,24 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut chromium_args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,900",
+            "--lang=en-GB",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        chromium_args.extend_from_slice(args);
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--window-size=1280,900", "--lang=en-GB"]
-            }
+            "goog:chromeOptions": { "binary": chromium, "args": chromium_args }
         }}});
         let session = browser.send(Method::POST, "/session", Some(capabilities)).await;
         let id = session["value"]["sessionId"].as_str().expect("a WebDriver session").to_owned();

@@ -1,0 +1,11 @@
+//! What `cargo run --release` at the workspace's root starts: the reference server
+//! (`ticketing-server`), on SQLite in `./ticketing-data` with nothing to set. It prints the
+//! addresses of the public pages, the gate scanner and the organiser dashboard, and the
+//! superadmin's sign-in. Every `TICKETING_*` setting applies (see `ticketing_http::config`).
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    ticketing_http::run::run("ticketing").await
+}

@@ -1,0 +1,117 @@
+//! The server as a command: settings from the environment, the start, the addresses printed
+//! (the public pages, the scanner, the dashboard, the API's documents) with the sign-in, then
+//! serving until Ctrl-C or SIGTERM. `ticketing-server` is this, and so is `cargo run` at the
+//! workspace's root.
+
+use std::process::ExitCode;
+
+use crate::{Config, Server};
+
+/// Runs the server from the environment's settings until Ctrl-C or SIGTERM; the exit code says
+/// how it ended (2: the settings are wrong; 1: it could not start or serve). `name` prefixes
+/// the errors printed.
+pub async fn run(name: &str) -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config);
+    let email = config.superadmin_email.clone();
+    let server = match Server::start(config).await {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match server.local_addr() {
+        Ok(addr) => addr,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{}", welcome(&format!("http://{addr}"), &email, &server.report));
+    tracing::info!(%addr, "listening");
+    match server.serve(shutdown_signal()).await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a start prints: where each page is, and how to sign in.
+fn welcome(base: &str, email: &str, report: &crate::StartReport) -> String {
+    let mut lines = vec![
+        format!("listening on {base}"),
+        format!("  events (public)     {base}/events"),
+        format!("  gate scanner        {base}/scan"),
+        format!("  organiser dashboard {base}/admin"),
+        format!("  API documents       {base}/docs"),
+    ];
+    lines.push(match &report.superadmin {
+        Some((made, Some(password))) => {
+            format!("sign in as {made} / {password}  (the superadmin, made now: this password is shown once)")
+        }
+        Some((made, None)) => format!("sign in as {made} (the superadmin, made now; password from the settings)"),
+        None => format!("sign in as {email} (the superadmin; its password was printed at the first start)"),
+    });
+    if report.generated_keys {
+        lines.push("QR signing key generated and kept in the data directory (keys.toml)".to_owned());
+    }
+    lines.join("\n")
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_welcome_names_every_page_and_the_sign_in() {
+        let first = crate::StartReport {
+            superadmin: Some(("admin@ticketing.local".into(), Some("generated-pass".into()))),
+            generated_keys: true,
+        };
+        let text = welcome("http://127.0.0.1:8080", "admin@ticketing.local", &first);
+        for page in ["/events", "/scan", "/admin", "/docs"] {
+            assert!(text.contains(&format!("http://127.0.0.1:8080{page}")), "{text}");
+        }
+        assert!(text.contains("admin@ticketing.local / generated-pass"), "{text}");
+        let later = crate::StartReport { superadmin: None, generated_keys: false };
+        let text = welcome("http://127.0.0.1:8080", "ops@example.org", &later);
+        assert!(text.contains("sign in as ops@example.org (the superadmin; its password was printed"), "{text}");
+        assert!(!text.contains("keys.toml"));
+    }
+}
