@@ -70,6 +70,8 @@ pub struct EventFilter {
     pub starts_from: Option<DateTime<Utc>>,
     /// Events that start before this.
     pub starts_before: Option<DateTime<Utc>>,
+    /// Events that end at or after this (still running, or yet to come).
+    pub ends_after: Option<DateTime<Utc>>,
     /// Events whose location contains this text (case-insensitive).
     pub location: Option<String>,
     /// Events in this status.

@@ -44,6 +44,7 @@ impl EventRepository for MemoryStore {
             .values()
             .filter(|e| filter.starts_from.is_none_or(|t| e.starts_at() >= t))
             .filter(|e| filter.starts_before.is_none_or(|t| e.starts_at() < t))
+            .filter(|e| filter.ends_after.is_none_or(|t| e.ends_at() >= t))
             .filter(|e| filter.status.is_none_or(|st| e.status() == st))
             .filter(|e| location.as_ref().is_none_or(|l| e.location().to_lowercase().contains(l)))
             .filter(|e| filter.staff.is_none_or(|want| s.staff.get(&e.id()).is_some_and(|st| st.contains(&want))))

@@ -64,6 +64,7 @@ impl EventQuery {
         let filter = EventFilter {
             starts_from: self.from,
             starts_before: self.to,
+            ends_after: None,
             location: self.location.as_ref().map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()),
             status,
             staff: None,

@@ -406,9 +406,9 @@ pub async fn gates(State(state): State<Shared>, caller: Caller) -> Result<Json<V
     } else {
         let staff =
             (caller.role == Role::Organizer).then_some(StaffAssignment { user_id: caller.user, duty: Duty::Organizer });
-        let filter = EventFilter { staff, limit: GATE_LIST_EVENTS, ..Default::default() };
-        let since = state.clock.now() - chrono::Duration::days(1);
-        for event in store.list_events(&filter).await?.into_iter().filter(|e| e.ends_at() >= since) {
+        let ends_after = Some(state.clock.now() - chrono::Duration::days(1));
+        let filter = EventFilter { staff, ends_after, limit: GATE_LIST_EVENTS, ..Default::default() };
+        for event in store.list_events(&filter).await? {
             for gate in store.gates(event.id()).await? {
                 pairs.push((event.clone(), gate));
             }

@@ -73,22 +73,36 @@ pub fn url(name: &str) -> String {
     format!("/assets/{}", ASSETS[index].name)
 }
 
-/// The size of `name` as sent gzip-compressed, in bytes.
-pub fn compressed_len(name: &str) -> usize {
-    SOURCES.iter().position(|(n, _, _)| *n == name).map_or(0, |i| ASSETS[i].gzip.len())
+/// Compresses the files now (at the server's start) rather than on the first page's request.
+pub fn prepare() {
+    LazyLock::force(&ASSETS);
+}
+
+/// The weight `headers` give gzip (RFC 9110 §12.5.3): its own `q`, else the wildcard's, else 0.
+fn gzip_weight(headers: &HeaderMap) -> f32 {
+    let (mut own, mut any) = (None, None);
+    for value in headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()) {
+        for coding in value.split(',') {
+            let mut parts = coding.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok().filter(|q| (0.0..=1.0).contains(q)))
+                .unwrap_or(0.0);
+            if name.eq_ignore_ascii_case("gzip") {
+                own = Some(q);
+            } else if name == "*" {
+                any = Some(q);
+            }
+        }
+    }
+    own.or(any).unwrap_or(0.0)
 }
 
 /// Whether `headers` accept a gzip-encoded answer.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(|v| {
-        v.split(',').any(|coding| {
-            let mut parts = coding.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let refused =
-                parts.any(|p| matches!(p.trim().replace(' ', "").as_str(), "q=0" | "q=0.0" | "q=0.00" | "q=0.000"));
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
-        })
-    })
+    gzip_weight(headers) > 0.0
 }
 
 /// A static file of the pages.
@@ -156,6 +170,10 @@ mod tests {
         assert!(with("br;q=1.0, GZIP;q=0.5"));
         assert!(with("*"));
         assert!(!with("gzip;q=0"));
+        assert!(!with("gzip; Q=0.000"));
+        assert!(!with("gzip;q=0, *"), "gzip's own weight wins over the wildcard's");
+        assert!(with("br;q=1, *;q=0.1"));
+        assert!(!with("*;q=0"));
         assert!(!with("br, zstd"));
         assert!(!accepts_gzip(&HeaderMap::new()));
     }

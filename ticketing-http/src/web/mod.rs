@@ -73,6 +73,7 @@ static TEMPLATE_ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {
 
 /// The page routes, documented beside the API (tag `pages`).
 pub fn routes() -> OpenApiRouter<Shared> {
+    assets::prepare();
     OpenApiRouter::new()
         .routes(routes!(pages::home))
         .routes(routes!(pages::events))

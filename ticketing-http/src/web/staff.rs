@@ -10,11 +10,12 @@ use serde_json::json;
 use super::{Visit, assets};
 
 /// The staff pages' policy: scripts and the decoder thread from this server, calls to this
-/// server only, nothing inline, no `eval`, the camera's stream shown in the page, and exports
-/// saved from the page's own memory (`blob:`).
+/// server only, nothing inline, no `eval`. (The camera's stream is shown through `srcObject`,
+/// which loads nothing; an export is saved through a link to the page's own memory, which is a
+/// download, not a load.)
 pub const STAFF_POLICY: &str = "default-src 'none'; script-src 'self'; worker-src 'self'; \
-     connect-src 'self'; style-src 'self'; img-src 'self' blob:; media-src 'self' mediastream: blob:; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 /// The gate scanner: sign-in, the agent's gates, then camera, keyboard-wedge and typed reads.
 #[utoipa::path(

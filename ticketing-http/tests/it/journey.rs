@@ -267,6 +267,11 @@ async fn a_ticket_lives_through_http(s: &TestServer, reentry: bool) {
     let names: Vec<&str> =
         all.ok(StatusCode::OK).as_array().expect("gates").iter().filter_map(|g| g["name"].as_str()).collect();
     assert_eq!(names, ["North", "South"]);
+    let admin = s.admin().await;
+    let stranger = format!("stranger-{reentry}@example.org");
+    s.user(&admin, &stranger, "organizer").await;
+    let theirs = s.call(Method::GET, "/api/v1/scan/gates", Some(&s.token(&stranger, PASSWORD).await), None).await;
+    assert_eq!(theirs.ok(StatusCode::OK), &json!([]), "another organizer's events' gates are not theirs");
     let relinked = s.call(Method::POST, &format!("/api/v1/tickets/{ticket}/magic-link"), org, Some(json!({}))).await;
     assert_eq!(relinked.status, StatusCode::CREATED);
     let old = s.call(Method::GET, &format!("/api/v1/public/tickets/{token}"), None, None).await;

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use ticketing_pdf::qr::{EcLevel, QrMatrix};
 
-use crate::support::{PASSWORD, TestServer, event_body};
+use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body};
 use crate::webdriver::Browser;
 
 /// The video's side, in pixels, and each QR module's.
@@ -20,7 +20,7 @@ const MODULE: usize = 6;
 
 /// A Y4M video (4:2:0) of `blank` white frames then `shown` frames of `text`'s QR, centred with
 /// its quiet zone, at 10 frames a second. Chromium's fake camera plays it in a loop.
-fn qr_video(text: &str, blank: usize, shown: usize) -> PathBuf {
+fn qr_video(name: &str, text: &str, blank: usize, shown: usize) -> PathBuf {
     let matrix = QrMatrix::encode(text, EcLevel::M).expect("the QR text encodes");
     let width = matrix.width();
     assert!((width + 8) * MODULE <= SIDE, "the QR fits the frame");
@@ -35,7 +35,7 @@ fn qr_video(text: &str, blank: usize, shown: usize) -> PathBuf {
     }
     let white = vec![255u8; SIDE * SIDE];
     let chroma = vec![128u8; SIDE * SIDE / 2];
-    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("camera-{}.y4m", std::process::id()));
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("camera-{name}-{}.y4m", std::process::id()));
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).expect("the video file"));
     writeln!(file, "YUV4MPEG2 W{SIDE} H{SIDE} F10:1 Ip A1:1 C420jpeg").expect("write");
     for frame in 0..blank + shown {
@@ -89,10 +89,41 @@ async fn gate(s: &TestServer) -> Gate {
     Gate { agent_email, tickets }
 }
 
+/// Chromium's arguments for a camera that films `video`, allowed without asking.
+fn camera(video: &Path) -> [String; 4] {
+    [
+        "--use-fake-ui-for-media-stream".to_owned(),
+        "--use-fake-device-for-media-stream".to_owned(),
+        format!("--use-file-for-fake-video-capture={}", video.display()),
+        "--autoplay-policy=no-user-gesture-required".to_owned(),
+    ]
+}
+
+/// Signs the scanner's page in as `email`, which must then show its only gate, ready.
+async fn scanner_signed_in(browser: &Browser, base: &str, email: &str) {
+    browser.go(&format!("{base}/scan")).await;
+    browser.type_in(&browser.find("#scanner-email").await, email).await;
+    browser.type_in(&browser.find("#scanner-password").await, PASSWORD).await;
+    browser.click(&browser.find("#scanner-signin").await).await;
+    browser.find("#scanner-verdict[data-kind=ready]").await;
+}
+
 /// The browser's timing of its reads (`window.scannerTimings`): per read, its source, when it
 /// started and when its verdict was painted.
 async fn timings(browser: &Browser) -> Vec<Value> {
     browser.run("return window.scannerTimings;").await.as_array().cloned().unwrap_or_default()
+}
+
+/// The kinds of verdict shown so far, once more than `before` were (waiting up to 10 s).
+async fn read_after(browser: &Browser, before: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let all = timings(browser).await;
+        if all.len() > before {
+            return all.iter().map(|t| t["kind"].clone()).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no verdict after the read");
 }
 
 /// The last read's time from its start to its verdict on screen, in milliseconds.
@@ -122,27 +153,18 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
         assert!(Browser::start().await.is_none());
         return;
     }
-    let s = TestServer::start(crate::support::Backend::Sqlite).await.expect("SQLite needs no server");
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
     let g = gate(&s).await;
     let camera_ticket = &g.tickets[0];
-    let video = qr_video(camera_ticket["qr_payload"].as_str().expect("qr"), 10, 30);
-    let args = [
-        "--use-fake-ui-for-media-stream".to_owned(),
-        "--use-fake-device-for-media-stream".to_owned(),
-        format!("--use-file-for-fake-video-capture={}", video.display()),
-        "--autoplay-policy=no-user-gesture-required".to_owned(),
-    ];
-    let browser = Browser::start_with(&args).await.expect("Chromium is installed");
+    let video = qr_video("ticket", camera_ticket["qr_payload"].as_str().expect("qr"), 10, 30);
+    let browser = Browser::start_with(&camera(&video)).await.expect("Chromium is installed");
     let base = format!("http://{}", s.addr);
 
     // Sign in; the picker offers this agent's gate only, and takes it (the only one).
     browser.go(&format!("{base}/scan")).await;
     browser.find("#scanner-email").await;
     browser.screenshots("scanner-signin").await;
-    browser.type_in(&browser.find("#scanner-email").await, &g.agent_email).await;
-    browser.type_in(&browser.find("#scanner-password").await, PASSWORD).await;
-    browser.click(&browser.find("#scanner-signin").await).await;
-    browser.find("#scanner-verdict[data-kind=ready]").await;
+    scanner_signed_in(&browser, &base, &g.agent_email).await;
     let bar = browser.text(".bar").await;
     assert!(bar.contains("North gate") && !bar.contains("South gate"), "{bar}");
     browser.screenshots("scanner-ready").await;
@@ -159,11 +181,11 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
     browser.find("#scanner-log li[data-direction=in][data-reason=ok]").await;
     assert_eq!(browser.text("#scanner-counts").await, "In 1 · Out 0");
 
-    // The QR stays in view: still one scan. Shown again after a pause: Out only, not green.
+    // The QR stays in view: still one scan. Shown again (the camera started anew): Out only, not
+    // green.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     assert_eq!(browser.text("#scanner-verdict").await.lines().next(), Some("✔"), "no second scan");
     browser.click(&browser.find("#scanner-camera").await).await;
-    tokio::time::sleep(std::time::Duration::from_millis(3200)).await;
     browser.click(&browser.find("#scanner-camera").await).await;
     browser.find("#scanner-verdict[data-kind=exit]").await;
     assert_eq!(browser.count("#scanner-in").await, 0, "no In for a ticket inside");
@@ -172,11 +194,7 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
     browser.click(&browser.find("#scanner-camera").await).await;
 
     // The wedge: a forged QR is red with its reason in words; a real one is green.
-    let forged = {
-        let real = g.tickets[1]["qr_payload"].as_str().expect("qr");
-        let (head, last) = real.split_at(real.len() - 1);
-        format!("{head}{}", if last == "0" { "1" } else { "0" })
-    };
+    let forged = forge(g.tickets[1]["qr_payload"].as_str().expect("qr"));
     let wedge = browser.find("#scanner-wedge").await;
     browser.type_in(&wedge, &format!("{forged}\n")).await;
     browser.find("#scanner-verdict[data-kind=bad][data-reason=bad_signature]").await;
@@ -221,12 +239,72 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
     assert!(shown.contains("System unavailable") && shown.contains("Do not admit."), "{shown}");
     browser.find("#scanner-retry").await;
     browser.screenshots("scanner-down").await;
+    let before = timings(&browser).await.len();
     browser.type_in(&browser.find("#scanner-wedge").await, "26H5AJV4X2\n").await;
-    browser.find("#scanner-verdict[data-kind=down]").await;
-    let kinds: Vec<Value> = timings(&browser).await.iter().map(|t| t["kind"].clone()).collect();
+    let kinds = read_after(&browser, before).await;
     assert_eq!(kinds.last(), Some(&json!("down")), "{kinds:?}");
     assert!(!kinds.iter().skip_while(|k| **k != json!("down")).any(|k| k == "ok" || k == "done"), "{kinds:?}");
     browser.quit().await;
+    let _ = std::fs::remove_file(video);
+}
+
+/// A server that answers 503 (on Postgres+Redis with its Redis gone, scanning fails closed):
+/// the confirmation of a green verdict and a new read both show "unavailable", never green.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_shows_unavailable_and_never_green() {
+    let Some(redis) = PrivateRedis::start() else { return };
+    let url = redis.url();
+    let Some(s) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_REDIS_URL", &url)]).await else { return };
+    let Some(browser) = Browser::start().await else { return };
+    let g = gate(&s).await;
+    scanner_signed_in(&browser, &format!("http://{}", s.addr), &g.agent_email).await;
+    let wedge = browser.find("#scanner-wedge").await;
+    browser.type_in(&wedge, &format!("{}\n", g.tickets[0]["qr_payload"].as_str().expect("qr"))).await;
+    browser.find("#scanner-verdict[data-kind=ok]").await;
+
+    let redis = redis.stop();
+    browser.click(&browser.find("#scanner-in").await).await;
+    browser.find("#scanner-verdict[data-kind=down]").await;
+    let shown = browser.text("#scanner-verdict").await;
+    assert!(shown.contains("System unavailable") && shown.contains("Do not admit."), "{shown}");
+    let before = timings(&browser).await.len();
+    browser.type_in(&wedge, &format!("{}\n", g.tickets[1]["qr_payload"].as_str().expect("qr"))).await;
+    let kinds = read_after(&browser, before).await;
+    assert_eq!(kinds, [json!("ok"), json!("down"), json!("down")], "never green once the server failed");
+
+    // The API's own test (`journey::scanning_fails_closed_while_redis_is_down`) shows nobody was
+    // admitted and that the ticket enters once when Redis is back.
+    drop(redis);
+    browser.quit().await;
+    s.stop().await;
+}
+
+/// `qr` with its last symbol changed: its signature no longer matches.
+fn forge(qr: &str) -> String {
+    let (head, last) = qr.split_at(qr.len() - 1);
+    format!("{head}{}", if last == "0" { "1" } else { "0" })
+}
+
+/// A forged QR before the camera: red, `bad_signature`, in words, and nothing to confirm.
+#[tokio::test]
+async fn a_forged_qr_before_the_camera_is_red() {
+    if !Path::new("/usr/bin/chromium").exists() {
+        assert!(Browser::start().await.is_none());
+        return;
+    }
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
+    let g = gate(&s).await;
+    let video = qr_video("forged", &forge(g.tickets[0]["qr_payload"].as_str().expect("qr")), 5, 30);
+    let browser = Browser::start_with(&camera(&video)).await.expect("Chromium is installed");
+    scanner_signed_in(&browser, &format!("http://{}", s.addr), &g.agent_email).await;
+    browser.click(&browser.find("#scanner-camera").await).await;
+    browser.find("#scanner-verdict[data-kind=bad][data-reason=bad_signature]").await;
+    let shown = browser.text("#scanner-verdict").await;
+    assert!(shown.contains("Forged or altered code") && shown.contains("Do not admit."), "{shown}");
+    assert_eq!(browser.count("#scanner-in").await + browser.count("#scanner-out").await, 0);
+    assert_eq!(status(&s, &g.tickets[0]).await, "paid", "nothing changed");
+    browser.quit().await;
+    s.stop().await;
     let _ = std::fs::remove_file(video);
 }
 
@@ -234,7 +312,7 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
 /// `eval`), and what it loads weighs at most 250 KB compressed.
 #[tokio::test]
 async fn the_scanner_page_is_light_and_runs_nothing_from_elsewhere() {
-    let s = TestServer::start(crate::support::Backend::Sqlite).await.expect("SQLite needs no server");
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
     let page = s.raw(Method::GET, "/scan", None, None).await;
     assert_eq!(page.status, StatusCode::OK);
     let policy = page.headers[header::CONTENT_SECURITY_POLICY].to_str().expect("ascii");
@@ -271,7 +349,7 @@ async fn the_scanner_page_is_light_and_runs_nothing_from_elsewhere() {
 #[tokio::test]
 async fn the_dashboard_shows_what_the_api_counts() {
     let Some(browser) = Browser::start().await else { return };
-    let s = TestServer::start(crate::support::Backend::Sqlite).await.expect("SQLite needs no server");
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
     let g = gate(&s).await;
     // One entry and one forged read at the agent's gate.
     let agent = s.token(&g.agent_email, PASSWORD).await;
@@ -295,6 +373,8 @@ async fn the_dashboard_shows_what_the_api_counts() {
     browser.type_in(&browser.find("#admin-password").await, crate::support::ADMIN_PASSWORD).await;
     browser.screenshots("admin-signin").await;
     browser.click(&browser.find("#admin-signin").await).await;
+    browser.find(&format!("button[data-event='{event}']")).await;
+    browser.screenshots("admin-events").await;
     browser.click(&browser.find(&format!("button[data-event='{event}']")).await).await;
     browser.find("#admin-sold").await;
     let sold: u64 = board["types"].as_array().expect("types").iter().map(|t| t["sold"].as_u64().expect("n")).sum();
@@ -309,7 +389,41 @@ async fn the_dashboard_shows_what_the_api_counts() {
     assert_eq!(browser.count("#admin-flow rect").await, 2 * board["flow"].as_array().expect("flow").len());
     browser.screenshots("admin-dashboard").await;
     browser.click(&browser.find("button[data-export='participants.csv']").await).await;
+    browser.find("#admin-saved").await;
     assert_eq!(browser.text("#admin-saved").await, "Saved: participants.csv");
+
+    // While the event runs the page counts again by itself: a second entry shows.
+    let read = json!({"gate_id": gate_id, "qr": g.tickets[1]["qr_payload"]});
+    let verdict = s.call(Method::POST, "/api/v1/scan/request", Some(&agent), Some(read)).await;
+    let token = verdict.ok(StatusCode::OK)["scan_session_token"].clone();
+    let confirm = json!({"gate_id": gate_id, "scan_session_token": token, "direction": "in"});
+    s.call(Method::POST, "/api/v1/scan/confirm", Some(&agent), Some(confirm)).await.ok(StatusCode::OK);
+    let mut inside = String::new();
+    for _ in 0..80 {
+        inside = browser.text("#admin-inside").await;
+        if inside == "2" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(inside, "2", "the dashboard counted again");
+
+    // Signing out revokes the sign-in's tokens on the server.
+    let kept = browser.run("return JSON.parse(sessionStorage.getItem('ticketing.dashboard')).session;").await;
+    let access = kept["access"].as_str().expect("an access token").to_owned();
+    s.call(Method::GET, "/api/v1/me", Some(&access), None).await.ok(StatusCode::OK);
+    browser.click(&browser.find("#admin-back").await).await;
+    browser.click(&browser.find("#admin-signout").await).await;
+    browser.find("#admin-email").await;
+    let mut refused = StatusCode::OK;
+    for _ in 0..50 {
+        refused = s.call(Method::GET, "/api/v1/me", Some(&access), None).await.status;
+        if refused == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(refused, StatusCode::UNAUTHORIZED, "the access token was revoked");
     browser.quit().await;
     s.stop().await;
 }

@@ -22,6 +22,7 @@
     password: "",
     message: "",
     events: [],
+    more: false,
     event: null,
     board: null,
     saved: "",
@@ -31,11 +32,12 @@
     sessionStorage.setItem(KEY, JSON.stringify({ session: state.session }));
   }
 
+  const { SignedOut, problem } = Staff;
   const staff = Staff.sessions(state, keep, () => reset(t("staff_session_over")));
   const api = staff.api;
 
   function reset(message) {
-    clearTimeout(liveTimer);
+    stopCounting();
     state.session = null;
     state.events = [];
     state.event = null;
@@ -61,67 +63,81 @@
     reset(t("staff_signed_out"));
   }
 
-  async function loadEvents() {
+  // The events the sign-in reaches, by start, 100 at a time (`more` says whether others follow).
+  async function loadEvents(next) {
     state.message = "";
+    const page = next ? Math.floor(state.events.length / 100) + 1 : 1;
     try {
-      const res = await api("GET", "/api/v1/events?per_page=100");
-      if (!res.ok) {
-        state.message = await Staff.problem(res);
+      const answer = await api("GET", "/api/v1/events?per_page=100&page=" + page);
+      if (!answer.ok || !answer.data || !Array.isArray(answer.data.items)) {
+        state.message = answer.ok ? t("unavailable") : problem(answer);
         return;
       }
-      state.events = (await res.json()).items;
+      state.events = next ? state.events.concat(answer.data.items) : answer.data.items;
+      state.more = answer.data.has_more;
       if (state.events.length === 0) state.message = t("admin_no_events");
     } catch (e) {
-      if (state.session) state.message = t("unavailable");
+      if (!(e instanceof SignedOut)) state.message = t("unavailable");
     }
   }
 
   // --- One event's dashboard -----------------------------------------------------------------
 
+  // Each opening of an event's dashboard takes a turn: a count for another turn is dropped.
   let liveTimer = null;
+  let turn = 0;
+  function stopCounting() {
+    turn += 1;
+    clearTimeout(liveTimer);
+  }
+
   function open(event) {
+    stopCounting();
     state.event = event;
     state.board = null;
     state.saved = "";
-    count();
+    count(turn);
   }
 
   function back() {
-    clearTimeout(liveTimer);
+    stopCounting();
     state.event = null;
     state.board = null;
     if (state.events.length === 0) loadEvents();
   }
 
-  async function count() {
-    clearTimeout(liveTimer);
+  // Counts the event's dashboard; again every few seconds while the event runs (from an hour
+  // before its start to its end).
+  async function count(mine) {
     const event = state.event;
-    if (!event) return;
+    if (mine !== turn || !event) return;
     try {
-      const res = await api("GET", "/api/v1/events/" + event.id + "/dashboard?bucket_minutes=15");
-      if (state.event !== event) return;
-      if (res.ok) {
-        state.board = await res.json();
+      const answer = await api("GET", "/api/v1/events/" + event.id + "/dashboard?bucket_minutes=15");
+      if (mine !== turn) return;
+      if (answer.ok && answer.data) {
+        state.board = answer.data;
         state.message = "";
-      } else state.message = await Staff.problem(res);
+      } else state.message = answer.ok ? t("unavailable") : problem(answer);
     } catch (e) {
-      if (state.session) state.message = t("unavailable");
+      if (mine !== turn) return;
+      if (!(e instanceof SignedOut)) state.message = t("unavailable");
     }
     const now = Date.now();
-    if (state.event === event && Date.parse(event.starts_at) - 3600000 <= now && now <= Date.parse(event.ends_at)) {
-      liveTimer = setTimeout(count, LIVE_EVERY_MS);
+    if (mine === turn && Date.parse(event.starts_at) - 3600000 <= now && now <= Date.parse(event.ends_at)) {
+      liveTimer = setTimeout(() => count(mine), LIVE_EVERY_MS);
     }
   }
 
+  // Fetches an export with the sign-in's token (a ZIP of many PDFs may take a while) and saves it.
   async function save(path, name) {
     state.saved = "";
     try {
-      const res = await api("GET", path);
-      if (!res.ok) {
-        state.message = await Staff.problem(res);
+      const answer = await api("GET", path, null, { blob: true, timeout: 600000 });
+      if (!answer.ok) {
+        state.message = problem(answer);
         return;
       }
-      const url = URL.createObjectURL(await res.blob());
+      const url = URL.createObjectURL(answer.data);
       const link = document.createElement("a");
       link.href = url;
       link.download = name;
@@ -131,15 +147,18 @@
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       state.saved = t("admin_saved") + ": " + name;
     } catch (e) {
-      if (state.session) state.message = t("unavailable");
+      if (!(e instanceof SignedOut)) state.message = t("unavailable");
     }
   }
 
   // --- Drawing -------------------------------------------------------------------------------
 
   const number = (n) => Number(n).toLocaleString(lang);
-  const money = (minor, currency) =>
-    (minor / 100).toLocaleString(lang, { style: "currency", currency, currencyDisplay: "code" });
+  // Minor units in the currency's own decimals (2 for EUR, 0 for JPY, 3 for KWD).
+  const money = (minor, currency) => {
+    const format = new Intl.NumberFormat(lang, { style: "currency", currency, currencyDisplay: "code" });
+    return format.format(minor / 10 ** format.resolvedOptions().maximumFractionDigits);
+  };
   const time = (at) => new Date(at).toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
 
   // Horizontal bars: one row per item, its label, its bar (an SVG picture, split in parts
@@ -285,6 +304,7 @@
           ]),
         ),
       ),
+      state.more ? h("button", { type: "button", class: "secondary", id: "admin-more", onClick: () => loadEvents(true) }, t("next")) : null,
     ]);
   }
 

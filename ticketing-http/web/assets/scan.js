@@ -1,12 +1,13 @@
 // The gate scanner: sign in, pick a gate, then read tickets from the camera, a keyboard-wedge
 // scanner or a typed short code. Every read is a `scan/request`; the verdict fills the screen
-// (green, red, amber while waiting, grey when the system cannot answer); In / Out confirm it with
-// `scan/confirm`. Nothing is green unless the server said so: a request or a confirmation that
-// fails or times out shows "system unavailable — do not admit".
+// (green, red, amber while waiting, blue for exit only, dark when the system cannot answer);
+// In / Out confirm it with `scan/confirm`. Nothing is green unless the server said so: a request
+// or a confirmation that fails, times out or answers something unreadable shows "system
+// unavailable — do not admit", and a green verdict does not outlive its session.
 //
-// The sign-in and the API calls are `staff.js`'s. Vue's runtime-only build (no template compiler, so the page's CSP needs no 'unsafe-eval'):
-// the view is one render function. The words come from the page (`#scanner-words`), in the
-// language the server chose.
+// The sign-in and the API calls are `staff.js`'s. Vue's runtime-only build (no template
+// compiler, so the page's CSP needs no 'unsafe-eval'): the view is one render function. The words
+// come from the page (`#words`), in the language the server chose.
 "use strict";
 (function () {
   const { createApp, h, reactive, nextTick } = Vue;
@@ -15,15 +16,17 @@
   const t = (key) => words[key] || key;
   const reasonWords = (code) => words["reason_" + code] || code;
   const KEY = "ticketing.scanner";
-  // The same text read again within this long of its last read is the same scan.
+  // A QR held to the camera is read many times a second: the same text again within this long of
+  // its last read is the same scan.
   const SAME_READ_MS = 3000;
   const LOG_EVERY_MS = 2000;
+  // How long an applied entry or exit stays on screen before the scanner is ready again.
+  const DONE_FOR_MS = 4000;
   const SHORT_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{10}$/;
 
   const saved = JSON.parse(sessionStorage.getItem(KEY) || "{}");
   const state = reactive({
     session: saved.session || null,
-    me: saved.me || null,
     gates: [],
     gate: saved.gate || null,
     email: "",
@@ -38,16 +41,21 @@
     manual: "",
     wedge: "",
   });
-  // What the tests and the curious read: per read, when it started and when its verdict showed.
+  // What the tests and the curious read: per read, when it started and when its verdict was
+  // painted (the last 200).
   const timings = (window.scannerTimings = []);
 
   function keep() {
-    sessionStorage.setItem(KEY, JSON.stringify({ session: state.session, me: state.me, gate: state.gate, counts: state.counts }));
+    sessionStorage.setItem(KEY, JSON.stringify({ session: state.session, gate: state.gate, counts: state.counts }));
   }
 
-  const { problem } = Staff;
+  const { SignedOut, problem } = Staff;
   const staff = Staff.sessions(state, keep, () => forget(t("staff_session_over")));
   const api = staff.api;
+
+  // Every step that shows a verdict takes a turn; an answer that arrives after a newer turn began
+  // (another read, a gate change, a sign-out) is not shown.
+  let current = 0;
 
   // --- Signing in and out --------------------------------------------------------------------
 
@@ -62,24 +70,25 @@
     }
     state.password = "";
     state.counts = { in: 0, out: 0 };
-    try {
-      const me = await api("GET", "/api/v1/me");
-      if (me.ok) state.me = await me.json();
-    } catch (e) {
-      // The name is a courtesy: scanning works without it.
-    }
     keep();
     loadGates();
   }
 
-  function forget(message) {
+  function leaveGate() {
+    current += 1;
     stopCamera();
+    stopLog();
+    clearTimeout(settleTimer);
+    deferred = null;
+    state.verdict = { kind: "ready" };
+    state.log = [];
+  }
+
+  function forget(message) {
+    leaveGate();
     state.session = null;
-    state.me = null;
     state.gate = null;
     state.gates = [];
-    state.log = [];
-    state.verdict = { kind: "ready" };
     state.message = message || "";
     keep();
   }
@@ -94,63 +103,84 @@
   async function loadGates() {
     state.message = "";
     try {
-      const res = await api("GET", "/api/v1/scan/gates");
-      if (!res.ok) {
-        state.message = await problem(res);
+      const answer = await api("GET", "/api/v1/scan/gates");
+      if (!answer.ok || !Array.isArray(answer.data)) {
+        state.message = answer.ok ? t("scan_unavailable") : problem(answer);
         return;
       }
-      state.gates = await res.json();
+      state.gates = answer.data;
       if (state.gates.length === 1 && !state.gate) pick(state.gates[0]);
       if (state.gates.length === 0) state.message = t("scan_no_gates");
     } catch (e) {
-      if (state.session) state.message = t("scan_unavailable");
+      if (!(e instanceof SignedOut)) state.message = t("scan_unavailable");
     }
   }
 
   function pick(gate) {
     unlockSound();
-    state.gate = { id: gate.id, name: gate.name, event_title: gate.event_title };
-    state.verdict = { kind: "ready" };
+    leaveGate();
+    state.gate = { id: gate.id, name: gate.name, event_id: gate.event_id, event_title: gate.event_title };
     keep();
     refreshLog();
     focusWedge();
   }
 
   function changeGate() {
-    stopCamera();
+    leaveGate();
     state.gate = null;
-    state.log = [];
     keep();
     loadGates();
   }
 
   // --- Reading and deciding ------------------------------------------------------------------
 
-  let last = { text: "", at: 0 };
-  let current = 0;
+  // Camera reads: each text with the time it was last read (see SAME_READ_MS).
+  const seen = new Map();
+  // A read typed while a confirmation is on its way: it runs once the confirmation is answered.
+  let deferred = null;
+  let confirming = false;
 
-  // A read from any input: the same text again within SAME_READ_MS of its last read is the same
-  // scan (a QR held in front of the camera is read many times a second).
   function read(text, source, started) {
     text = (text || "").trim();
     if (!text || !state.gate) return;
     const now = performance.now();
-    if (text === last.text && now - last.at < SAME_READ_MS) {
-      last.at = now;
+    if (source === "camera") {
+      const last = seen.get(text);
+      seen.set(text, now);
+      if (last !== undefined && now - last < SAME_READ_MS) return;
+      if (seen.size > 50) {
+        for (const [known, at] of seen) if (now - at >= SAME_READ_MS) seen.delete(known);
+      }
+    }
+    if (confirming) {
+      // The camera reads again once the confirmation is shown; a typed read waits for it.
+      if (source !== "camera") deferred = [text, source, started];
+      else seen.delete(text);
       return;
     }
-    last = { text, at: now };
     const compact = text.replace(/[-\s]/g, "").toUpperCase();
     const body = source === "manual" || SHORT_CODE.test(compact) ? { short_code: text } : { qr: text };
     body.gate_id = state.gate.id;
     request(body, { source, started: started === undefined ? now : started });
   }
 
+  // Shows `verdict`; with `timing`, records when it was painted. A green or blue verdict lasts
+  // as long as its session; an applied entry or exit a few seconds.
+  let settleTimer = null;
   function show(verdict, timing) {
     state.verdict = verdict;
-    // A hardware scanner types into the focused field: give it back the focus after each verdict,
-    // unless the agent is typing a code.
-    if (verdict.kind !== "wait" && document.activeElement?.id !== "scanner-manual") focusWedge();
+    clearTimeout(settleTimer);
+    const turn = current;
+    if (verdict.kind === "done") {
+      settleTimer = setTimeout(() => turn === current && (state.verdict = { kind: "ready" }), DONE_FOR_MS);
+    } else if ((verdict.kind === "ok" || verdict.kind === "exit") && verdict.expires) {
+      const left = Math.min(Math.max(Date.parse(verdict.expires) - Date.now(), 0), 600000);
+      settleTimer = setTimeout(() => {
+        if (turn !== current) return;
+        current += 1;
+        show({ kind: "bad", reason: "session_expired", title: reasonWords("session_expired"), detail: t("scan_do_not_admit") });
+      }, left);
+    }
     if (timing) {
       // The verdict is on screen once the next frame is painted.
       nextTick(() =>
@@ -159,51 +189,57 @@
           timing.kind = verdict.kind;
           timing.reason = verdict.reason;
           timings.push(timing);
+          if (timings.length > 200) timings.shift();
         }),
       );
     }
+    if (verdict.kind !== "wait" && document.activeElement?.id !== "scanner-manual") focusWedge();
   }
 
-  function down(timing) {
-    show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit") }, timing);
+  function down(timing, retry) {
+    show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit"), retry }, timing);
     feedback(false);
   }
 
-  async function refused(res, timing) {
-    const title = res.status === 429 ? t("too_many") : res.status >= 500 ? t("scan_unavailable") : await problem(res);
-    const kind = res.status >= 500 ? "down" : "bad";
-    show({ kind, title, detail: t("scan_do_not_admit") }, timing);
+  function refused(answer, timing, retry) {
+    if (answer.status >= 500) return down(timing, retry);
+    const title = answer.status === 429 ? t("too_many") : problem(answer);
+    show({ kind: "bad", title, detail: t("scan_do_not_admit") }, timing);
     feedback(false);
   }
 
   async function request(body, timing) {
     const mine = ++current;
     show({ kind: "wait", title: t("scan_checking") });
-    let res;
+    let answer;
     try {
-      res = await api("POST", "/api/v1/scan/request", body);
+      answer = await api("POST", "/api/v1/scan/request", body);
     } catch (e) {
-      if (mine === current && state.session) down(timing);
+      if (mine === current && !(e instanceof SignedOut)) down(timing);
       return;
     }
     if (mine !== current) return;
-    if (!res.ok) return refused(res, timing);
-    const v = await res.json();
-    if (mine !== current) return;
-    const entering = v.ok && v.allowed.includes("in");
+    if (!answer.ok) return refused(answer, timing);
+    const v = answer.data;
+    if (!v || typeof v.ok !== "boolean" || !Array.isArray(v.allowed) || typeof v.reason !== "string") return down(timing);
+    const entering = v.ok && v.allowed.includes("in") && !!v.scan_session_token;
+    const leaving = v.ok && !entering && v.allowed.includes("out") && !!v.scan_session_token;
     const verdict = {
-      kind: entering ? "ok" : v.ok ? "exit" : "bad",
+      kind: entering ? "ok" : leaving ? "exit" : "bad",
       reason: v.reason,
-      title: entering ? t("scan_valid") : v.ok ? t("scan_inside_exit") : reasonWords(v.reason),
-      detail: entering || v.ok ? null : t("scan_do_not_admit"),
+      title: entering ? t("scan_valid") : leaving ? t("scan_inside_exit") : reasonWords(v.reason),
+      detail: entering || leaving ? null : t("scan_do_not_admit"),
       ticket: v.ticket,
-      allowed: v.ok ? v.allowed : [],
+      allowed: entering || leaving ? v.allowed : [],
       token: v.scan_session_token,
+      expires: v.expires_at,
+      gate_id: body.gate_id,
       nonce: null,
+      counted: false,
     };
     show(verdict, timing);
     feedback(entering);
-    if (entering && state.autoIn) confirm("in");
+    if (entering && state.autoIn) confirm("in", verdict);
   }
 
   function nonce() {
@@ -211,75 +247,88 @@
     return "scan-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
   }
 
-  // Applies the shown verdict in `direction`. A retry after a failure sends the same nonce: the
-  // server applies a confirmation once, whatever number of times it arrives.
-  async function confirm(direction) {
-    const before = state.verdict;
-    if (!before.token) return;
+  // Applies `before` (a verdict with a session) in `direction`. A retry after a failure sends the
+  // same nonce: the server applies a confirmation once, however many times it arrives. While it
+  // is on its way, reads wait (see `read`).
+  async function confirm(direction, before) {
+    if (!before || !before.token || confirming) return;
     before.nonce = before.nonce || nonce();
     const mine = ++current;
+    confirming = true;
     const timing = { source: "confirm", started: performance.now() };
     show({ kind: "wait", title: t("scan_confirming"), ticket: before.ticket });
-    let res;
+    let answer = null;
+    let signedOut = false;
     try {
-      res = await api("POST", "/api/v1/scan/confirm", {
-        gate_id: state.gate.id,
+      answer = await api("POST", "/api/v1/scan/confirm", {
+        gate_id: before.gate_id,
         scan_session_token: before.token,
         direction,
         nonce: before.nonce,
       });
     } catch (e) {
-      if (mine === current && state.session) {
-        show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit"), retry: { verdict: before, direction } }, timing);
-        feedback(false);
-      }
-      return;
+      signedOut = e instanceof SignedOut;
     }
-    if (mine !== current) return;
-    if (!res.ok) {
-      if (res.status >= 500) {
-        show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit"), retry: { verdict: before, direction } }, timing);
-        feedback(false);
-        return;
-      }
-      return refused(res, timing);
-    }
-    const r = await res.json();
-    if (mine !== current) return;
-    if (r.ok) {
-      if (!r.replayed || !before.counted) state.counts[direction] += 1;
+    confirming = false;
+    const result = answer && answer.ok ? answer.data : null;
+    const applied = !!result && result.ok === true;
+    // Counted whatever is shown now: the entry happened.
+    if (applied && !(result.replayed && before.counted)) {
+      state.counts[direction] += 1;
       before.counted = true;
       keep();
-      show({ kind: "done", direction, title: direction === "in" ? t("scan_entered") : t("scan_left"), ticket: before.ticket }, timing);
-      feedback(true);
-    } else {
-      show({ kind: "bad", reason: r.reason, title: reasonWords(r.reason), detail: t("scan_do_not_admit"), ticket: before.ticket }, timing);
-      feedback(false);
     }
-    refreshLog();
+    if (mine === current && !signedOut) {
+      const retry = { verdict: before, direction };
+      if (applied) {
+        show({ kind: "done", direction, title: direction === "in" ? t("scan_entered") : t("scan_left"), ticket: before.ticket }, timing);
+        feedback(true);
+      } else if (!answer) {
+        down(timing, retry);
+      } else if (!answer.ok) {
+        refused(answer, timing, retry);
+      } else if (!result || typeof result.ok !== "boolean" || typeof result.reason !== "string") {
+        down(timing, retry);
+      } else {
+        show({ kind: "bad", reason: result.reason, title: reasonWords(result.reason), detail: t("scan_do_not_admit"), ticket: before.ticket }, timing);
+        feedback(false);
+      }
+      refreshLog();
+    }
+    if (deferred) {
+      const [text, source, started] = deferred;
+      deferred = null;
+      read(text, source, started);
+    }
   }
 
   function retry() {
     const again = state.verdict.retry;
-    if (!again) return;
-    state.verdict = again.verdict;
-    confirm(again.direction);
+    if (again) confirm(again.direction, again.verdict);
   }
 
   // --- The gate's log ------------------------------------------------------------------------
 
   let logTimer = null;
-  async function refreshLog() {
+  let logTurn = 0;
+  function stopLog() {
+    logTurn += 1;
     clearTimeout(logTimer);
-    if (state.session && state.gate) {
-      try {
-        const res = await api("GET", "/api/v1/scan/logs?limit=15&gate_id=" + encodeURIComponent(state.gate.id));
-        if (res.ok) state.log = await res.json();
-      } catch (e) {
-        // The verdicts say when the system is down; the log just waits for the next turn.
-      }
+  }
+
+  async function refreshLog() {
+    stopLog();
+    const turn = logTurn;
+    const gate = state.gate;
+    if (!state.session || !gate) return;
+    try {
+      const query = "?limit=15&event_id=" + encodeURIComponent(gate.event_id) + "&gate_id=" + encodeURIComponent(gate.id);
+      const answer = await api("GET", "/api/v1/scan/logs" + query);
+      if (turn === logTurn && answer.ok && Array.isArray(answer.data)) state.log = answer.data;
+    } catch (e) {
+      // The verdicts say when the system is down; the log waits for its next turn.
     }
-    logTimer = setTimeout(refreshLog, LOG_EVERY_MS);
+    if (turn === logTurn && state.session) logTimer = setTimeout(refreshLog, LOG_EVERY_MS);
   }
 
   // --- Sound and vibration -------------------------------------------------------------------
@@ -307,6 +356,7 @@
 
   // --- The camera ----------------------------------------------------------------------------
 
+  let cameraTurn = 0;
   let stream = null;
   let worker = null;
   let decoding = false;
@@ -315,36 +365,55 @@
   const drawing = canvas.getContext("2d", { willReadFrequently: true });
 
   async function startCamera() {
+    if (state.camera) return;
     unlockSound();
+    const turn = ++cameraTurn;
+    state.camera = true;
     state.cameraMessage = "";
+    let opened;
     try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+      opened = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
     } catch (e) {
-      state.cameraMessage = t("scan_camera_refused");
+      if (turn === cameraTurn) {
+        state.camera = false;
+        state.cameraMessage = t("scan_camera_refused");
+      }
       return;
     }
+    if (turn !== cameraTurn) {
+      opened.getTracks().forEach((track) => track.stop());
+      return;
+    }
+    stream = opened;
     if (!worker) {
       worker = new Worker(root.dataset.worker);
       worker.onmessage = (message) => {
-        decoding = false;
         const found = message.data;
+        if (found.turn !== cameraTurn) return;
+        decoding = false;
         if (found.text) read(found.text, "camera", found.previous);
       };
+      worker.onerror = () => {
+        decoding = false;
+      };
     }
-    state.camera = true;
+    // A new start is a new look: what the camera saw before is forgotten.
+    seen.clear();
+    decoding = false;
     lastGrab = performance.now();
     await nextTick();
     const video = document.getElementById("scanner-video");
+    if (!video || turn !== cameraTurn) return;
     video.srcObject = stream;
     await video.play().catch(() => {});
-    grab(video);
+    grab(video, turn);
   }
 
   // Sends the camera's current frame to the decoder, once the previous one is decoded. A read
   // carries the time of the grab before its own: the QR appeared after it, so the time from it
   // to the verdict bounds the time from the QR's appearance to the verdict.
-  function grab(video) {
-    if (!state.camera) return;
+  function grab(video, turn) {
+    if (turn !== cameraTurn) return;
     if (!decoding && video.videoWidth) {
       const scale = Math.min(1, 640 / video.videoWidth);
       const width = Math.round(video.videoWidth * scale);
@@ -355,24 +424,28 @@
       const pixels = drawing.getImageData(0, 0, width, height).data.buffer;
       decoding = true;
       const now = performance.now();
-      worker.postMessage({ pixels, width, height, at: now, previous: lastGrab }, [pixels]);
+      worker.postMessage({ pixels, width, height, turn, previous: lastGrab }, [pixels]);
       lastGrab = now;
     }
-    setTimeout(() => grab(video), 15);
+    setTimeout(() => grab(video, turn), 15);
   }
 
   function stopCamera() {
+    cameraTurn += 1;
     state.camera = false;
+    decoding = false;
     if (stream) stream.getTracks().forEach((track) => track.stop());
     stream = null;
   }
 
   // --- The view ------------------------------------------------------------------------------
 
+  // A keyboard-wedge scanner types into the focused field: it gets the focus back after each
+  // verdict (`inputmode="none"`: on a phone this opens no on-screen keyboard).
   function focusWedge() {
     nextTick(() => {
       const field = document.getElementById("scanner-wedge");
-      if (field) field.focus();
+      if (field) field.focus({ preventScroll: true });
     });
   }
 
@@ -416,6 +489,7 @@
           ]),
         ),
       ),
+      h("button", { type: "button", class: "secondary", onClick: signOut }, t("staff_signout")),
     ]);
   }
 
@@ -424,11 +498,11 @@
   function verdictView() {
     const v = state.verdict;
     const title = v.kind === "ready" ? t("scan_ready") : v.title;
-    const parts = [h("span", { class: "icon", "aria-hidden": "true" }, ICONS[v.kind]), h("p", { class: "title" }, title)];
-    if (v.detail) parts.push(h("p", { class: "detail" }, v.detail));
+    const said = [h("span", { class: "icon", "aria-hidden": "true" }, ICONS[v.kind]), h("p", { class: "title" }, title)];
+    if (v.detail) said.push(h("p", { class: "detail" }, v.detail));
     if (v.ticket) {
       const ticket = v.ticket;
-      parts.push(
+      said.push(
         h("dl", { class: "ticket" }, [
           h("dt", t("scan_holder")),
           h("dd", ticket.holder_name || "—"),
@@ -441,16 +515,15 @@
         ]),
       );
     }
-    const buttons = [];
-    for (const direction of v.allowed || []) {
-      buttons.push(
-        h("button", { type: "button", class: "direction " + direction, id: "scanner-" + direction, onClick: () => confirm(direction) },
-          direction === "in" ? t("scan_in") : t("scan_out")),
-      );
-    }
+    const buttons = (v.allowed || []).map((direction) =>
+      h("button", { type: "button", class: "direction " + direction, id: "scanner-" + direction, onClick: () => confirm(direction, v) },
+        direction === "in" ? t("scan_in") : t("scan_out")),
+    );
     if (v.retry) buttons.push(h("button", { type: "button", id: "scanner-retry", onClick: retry }, t("scan_retry")));
-    if (buttons.length) parts.push(h("div", { class: "directions" }, buttons));
-    return h("section", { class: "verdict " + v.kind, id: "scanner-verdict", "data-kind": v.kind, "data-reason": v.reason || "", role: "status", "aria-live": "assertive" }, parts);
+    return h("section", { class: "verdict " + v.kind, id: "scanner-verdict", "data-kind": v.kind, "data-reason": v.reason || "" }, [
+      h("div", { "aria-live": "assertive", "aria-atomic": "true" }, said),
+      buttons.length ? h("div", { class: "directions" }, buttons) : null,
+    ]);
   }
 
   function inputsView() {
@@ -466,6 +539,7 @@
       ...field("scanner-wedge", t("scan_wedge"), {
         autocomplete: "off",
         autocapitalize: "off",
+        inputmode: "none",
         spellcheck: false,
         value: state.wedge,
         onInput: (e) => (state.wedge = e.target.value),
@@ -477,7 +551,6 @@
         e.preventDefault();
         const text = state.manual;
         state.manual = "";
-        last = { text: "", at: 0 };
         read(text, "manual", e.timeStamp);
       },
     }, [
@@ -491,7 +564,7 @@
       h("button", { type: "submit", id: "scanner-check" }, t("scan_check")),
     ]);
     const camera = h("div", { class: "camera" }, [
-      h("button", { type: "button", id: "scanner-camera", onClick: state.camera ? stopCamera : startCamera },
+      h("button", { type: "button", id: "scanner-camera", "aria-pressed": state.camera ? "true" : "false", onClick: state.camera ? stopCamera : startCamera },
         state.camera ? t("scan_camera_stop") : t("scan_camera_start")),
       state.cameraMessage ? h("p", { class: "error" }, state.cameraMessage) : null,
       state.camera ? h("video", { id: "scanner-video", muted: true, playsinline: true, "aria-label": t("scan_camera") }) : null,
@@ -523,7 +596,7 @@
                 h("time", { datetime: line.at }, time(line.at)),
                 " ",
                 line.stage === "confirm" ? (line.direction === "in" ? t("scan_in") : t("scan_out")) + " · " : "",
-                line.reason === "ok" ? t("reason_ok") : reasonWords(line.reason),
+                reasonWords(line.reason),
               ]),
             ),
           ),
@@ -533,7 +606,7 @@
   function scanView() {
     return [
       h("header", { class: "bar" }, [
-        h("p", [h("strong", state.gate.name), " · ", state.gate.event_title]),
+        h("h1", [h("strong", state.gate.name), " · ", state.gate.event_title]),
         h("p", { id: "scanner-counts" }, t("scan_in") + " " + state.counts.in + " · " + t("scan_out") + " " + state.counts.out),
         h("div", { class: "actions" }, [
           h("button", { type: "button", class: "secondary", onClick: changeGate }, t("scan_change_gate")),

@@ -1,18 +1,36 @@
 // What the staff pages (the scanner, the dashboard) share: a sign-in with the OAuth2 password
 // grant, its tokens kept in this tab's sessionStorage and refreshed before they lapse, API calls
-// with a time limit, and a sign-out that revokes the tokens.
+// that answer within a deadline (the body read too), and a sign-out that revokes the tokens.
 "use strict";
 window.Staff = (function () {
   const TIMEOUT_MS = 4000;
 
-  /** The server could not be reached in time, or the sign-in ended. */
+  /** The server could not be reached, or did not answer, in time. */
   class Unavailable extends Error {}
 
-  async function send(path, init) {
+  /** The sign-in is over (refused by the server, or ended here): nothing was sent. */
+  class SignedOut extends Unavailable {}
+
+  // Fetches `path` and reads its whole body before `deadline` (a time from Date.now()). The
+  // answer: {status, ok, data}, data being the JSON body (null when empty or not JSON), or the
+  // body as a Blob when `blob` and the status is a success.
+  async function send(path, init, deadline, blob) {
     const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+    const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
     try {
-      return await fetch(path, Object.assign({ cache: "no-store", signal: abort.signal }, init));
+      const res = await fetch(path, Object.assign({ cache: "no-store", signal: abort.signal }, init));
+      let data = null;
+      if (blob && res.ok) {
+        data = await res.blob();
+      } else {
+        const text = await res.text();
+        try {
+          data = text ? JSON.parse(text) : null;
+        } catch (e) {
+          data = null;
+        }
+      }
+      return { status: res.status, ok: res.ok, data };
     } catch (e) {
       throw new Unavailable(String(e));
     } finally {
@@ -24,66 +42,88 @@ window.Staff = (function () {
     return { method: "POST", headers: { "Content-Type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields) };
   }
 
-  async function problem(res) {
-    try {
-      return (await res.json()).detail || res.statusText;
-    } catch (e) {
-      return res.statusText;
-    }
+  /** A refusal's words: the problem's detail, else its status. */
+  function problem(answer) {
+    return (answer.data && typeof answer.data.detail === "string" && answer.data.detail) || "HTTP " + answer.status;
   }
 
-  // A sign-in kept in `state.session` (a reactive object of the page); `ended(message)` is called
-  // when the server no longer accepts it.
+  // A sign-in kept in `state.session` (a reactive object of the page); `keep()` saves the page's
+  // state; `ended()` is called when the server no longer accepts the sign-in.
   function sessions(state, keep, ended) {
     function signedIn(tokens) {
       state.session = { access: tokens.access_token, refresh: tokens.refresh_token, until: Date.now() + tokens.expires_in * 1000 };
       keep();
     }
 
+    // Answers true (new tokens) or false (the server refused: the sign-in is over); throws
+    // Unavailable when the server did not answer, or the sign-in ended here meanwhile.
     let refreshing = null;
-    function refresh() {
+    function refresh(deadline) {
+      const session = state.session;
+      if (!session) return Promise.reject(new SignedOut("signed out"));
       if (!refreshing) {
-        refreshing = send("/oauth/token", form({ grant_type: "refresh_token", refresh_token: state.session.refresh }))
-          .then(async (res) => {
-            if (!res.ok) return false;
-            signedIn(await res.json());
-            return true;
+        refreshing = send("/oauth/token", form({ grant_type: "refresh_token", refresh_token: session.refresh }), deadline)
+          .then((answer) => {
+            if (state.session !== session) throw new SignedOut("signed out meanwhile");
+            if (answer.ok && answer.data && answer.data.access_token) {
+              signedIn(answer.data);
+              return true;
+            }
+            if (answer.status === 400 || answer.status === 401) return false;
+            throw new Unavailable("the refresh was not answered: HTTP " + answer.status);
           })
           .finally(() => (refreshing = null));
       }
       return refreshing;
     }
 
+    function over() {
+      ended();
+      return new SignedOut("the sign-in is over");
+    }
+
     // Signs in; answers null, or why not ("refused", "limited", "unavailable").
     async function signIn(email, password) {
-      let res;
+      let answer;
       try {
-        res = await send("/oauth/token", form({ grant_type: "password", username: email, password }));
+        answer = await send("/oauth/token", form({ grant_type: "password", username: email, password }), Date.now() + TIMEOUT_MS);
       } catch (e) {
         return "unavailable";
       }
-      if (!res.ok) return res.status === 429 ? "limited" : res.status >= 500 ? "unavailable" : "refused";
-      signedIn(await res.json());
-      return null;
+      if (answer.ok && answer.data && answer.data.access_token) {
+        signedIn(answer.data);
+        return null;
+      }
+      return answer.status === 429 ? "limited" : answer.status >= 500 || answer.ok ? "unavailable" : "refused";
     }
 
-    // An API call with the session's token, refreshed when about to lapse or refused once.
-    async function api(method, path, body) {
-      if (!state.session) throw new Unavailable("signed out");
-      if (state.session.until - Date.now() < 30000) await refresh();
-      const call = () =>
-        send(path, {
-          method,
-          headers: Object.assign({ Authorization: "Bearer " + state.session.access }, body ? { "Content-Type": "application/json" } : {}),
-          body: body ? JSON.stringify(body) : undefined,
-        });
-      let res = await call();
-      if (res.status === 401 && (await refresh())) res = await call();
-      if (res.status === 401) {
-        ended();
-        throw new Unavailable("signed out");
+    // An API call with the session's token, within one deadline for all of it (`options.timeout`
+    // ms, 4 s by default): the token is refreshed first when about to lapse, and once more when
+    // refused. `options.blob` reads a successful body as a Blob.
+    async function api(method, path, body, options) {
+      const deadline = Date.now() + ((options && options.timeout) || TIMEOUT_MS);
+      if (!state.session) throw new SignedOut("signed out");
+      if (state.session.until - Date.now() < 30000) {
+        try {
+          if (!(await refresh(deadline))) throw over();
+        } catch (e) {
+          // A token still valid is used while the server cannot refresh it.
+          if (e instanceof SignedOut || !state.session || state.session.until <= Date.now()) throw e;
+        }
       }
-      return res;
+      const call = () => {
+        if (!state.session) throw new SignedOut("signed out");
+        const headers = { Authorization: "Bearer " + state.session.access };
+        if (body) headers["Content-Type"] = "application/json";
+        return send(path, { method, headers, body: body ? JSON.stringify(body) : undefined }, deadline, options && options.blob);
+      };
+      let answer = await call();
+      if (answer.status === 401) {
+        if (!(await refresh(deadline))) throw over();
+        answer = await call();
+        if (answer.status === 401) throw over();
+      }
+      return answer;
     }
 
     // Ends the sign-in here, and on the server: revoking the refresh token ends its access tokens.
@@ -92,12 +132,12 @@ window.Staff = (function () {
       state.session = null;
       keep();
       for (const token of tokens) {
-        if (token) send("/oauth/revoke", form({ token })).catch(() => {});
+        if (token) send("/oauth/revoke", form({ token }), Date.now() + TIMEOUT_MS).catch(() => {});
       }
     }
 
     return { signIn, api, signOut };
   }
 
-  return { Unavailable, send, problem, sessions };
+  return { Unavailable, SignedOut, problem, sessions };
 })();

@@ -156,6 +156,9 @@ impl EventRepository for DbStore {
         if let Some(before) = filter.starts_before {
             q.push(" AND starts_at < ").push_bind(micros(before));
         }
+        if let Some(after) = filter.ends_after {
+            q.push(" AND ends_at >= ").push_bind(micros(after));
+        }
         if let Some(status) = filter.status {
             q.push(" AND status = ").push_bind(status.as_str());
         }

@@ -124,6 +124,12 @@ pub async fn events_are_listed_by_filters_and_deleted_only_without_tickets(backe
     assert_eq!(in_paris[0].id(), later.id());
     let from = Some(w.event.starts_at() + Duration::days(1));
     assert_eq!(store.list_events(&EventFilter { starts_from: from, ..Default::default() }).await.unwrap().len(), 1);
+    // An event ending exactly then is still listed; one ended before is not.
+    let running = |at| EventFilter { ends_after: Some(at), ..Default::default() };
+    let still = store.list_events(&running(w.event.ends_at())).await.unwrap();
+    assert_eq!(still.iter().map(|e| e.id()).collect::<Vec<_>>(), [w.event.id(), later.id()]);
+    let after_first = store.list_events(&running(w.event.ends_at() + Duration::seconds(1))).await.unwrap();
+    assert_eq!(after_first.iter().map(|e| e.id()).collect::<Vec<_>>(), [later.id()]);
     assert_eq!(
         store.list_events(&EventFilter { limit: 1, offset: 1, ..Default::default() }).await.unwrap()[0].id(),
         later.id()
