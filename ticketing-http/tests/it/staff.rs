@@ -47,8 +47,8 @@ fn qr_video(name: &str, text: &str, blank: usize, shown: usize) -> PathBuf {
     path
 }
 
-/// A published event running now, a type, a gate with our agent (and one with another agent),
-/// and three paid tickets.
+/// A published event running now, a type, two gates with our agent (North, West) and one with
+/// another agent (South), and three paid tickets.
 struct Gate {
     agent_email: String,
     tickets: Vec<Value>,
@@ -70,7 +70,7 @@ async fn gate(s: &TestServer) -> Gate {
     let kind = json!({"name": "Pass", "price_minor": 3900, "currency": "EUR", "quota": 100, "usage_limit": 2});
     let kind = s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(&admin), Some(kind)).await;
     let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    for (name, who) in [("North gate", &agent), ("South gate", &other)] {
+    for (name, who) in [("North gate", &agent), ("West gate", &agent), ("South gate", &other)] {
         let body = Some(json!({"name": name, "agents": [who]}));
         let g = s.call(Method::POST, &format!("/api/v1/events/{event}/gates"), Some(&admin), body).await;
         g.ok(StatusCode::CREATED);
@@ -99,12 +99,24 @@ fn camera(video: &Path) -> [String; 4] {
     ]
 }
 
-/// Signs the scanner's page in as `email`, which must then show its only gate, ready.
+/// Signs the scanner's page in as `email` and picks the North gate; the scanner is then ready.
 async fn scanner_signed_in(browser: &Browser, base: &str, email: &str) {
     browser.go(&format!("{base}/scan")).await;
     browser.type_in(&browser.find("#scanner-email").await, email).await;
     browser.type_in(&browser.find("#scanner-password").await, PASSWORD).await;
     browser.click(&browser.find("#scanner-signin").await).await;
+    pick_north(browser).await;
+}
+
+/// Picks the North gate in the scanner's gate picker, which offers only the agent's gates.
+async fn pick_north(browser: &Browser) {
+    browser.find("button.gate").await;
+    let offered = browser.text(".gates").await;
+    assert!(offered.contains("North gate") && offered.contains("West gate"), "{offered}");
+    assert!(!offered.contains("South gate"), "another agent's gate is not offered: {offered}");
+    browser
+        .run("document.querySelectorAll('button.gate').forEach(b => b.textContent.includes('North') && b.click());")
+        .await;
     browser.find("#scanner-verdict[data-kind=ready]").await;
 }
 
@@ -160,11 +172,16 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
     let browser = Browser::start_with(&camera(&video)).await.expect("Chromium is installed");
     let base = format!("http://{}", s.addr);
 
-    // Sign in; the picker offers this agent's gate only, and takes it (the only one).
+    // Sign in; the picker offers this agent's gates only.
     browser.go(&format!("{base}/scan")).await;
     browser.find("#scanner-email").await;
     browser.screenshots("scanner-signin").await;
-    scanner_signed_in(&browser, &base, &g.agent_email).await;
+    browser.type_in(&browser.find("#scanner-email").await, &g.agent_email).await;
+    browser.type_in(&browser.find("#scanner-password").await, PASSWORD).await;
+    browser.click(&browser.find("#scanner-signin").await).await;
+    browser.find("button.gate").await;
+    browser.screenshots("scanner-gates").await;
+    pick_north(&browser).await;
     let bar = browser.text(".bar").await;
     assert!(bar.contains("North gate") && !bar.contains("South gate"), "{bar}");
     browser.screenshots("scanner-ready").await;
@@ -238,6 +255,7 @@ async fn an_agent_scans_with_the_camera_a_wedge_and_a_typed_code() {
     let shown = browser.text("#scanner-verdict").await;
     assert!(shown.contains("System unavailable") && shown.contains("Do not admit."), "{shown}");
     browser.find("#scanner-retry").await;
+    browser.find("#scanner-next").await;
     browser.screenshots("scanner-down").await;
     let before = timings(&browser).await.len();
     browser.type_in(&browser.find("#scanner-wedge").await, "26H5AJV4X2\n").await;
@@ -285,14 +303,16 @@ fn forge(qr: &str) -> String {
     format!("{head}{}", if last == "0" { "1" } else { "0" })
 }
 
-/// A forged QR before the camera: red, `bad_signature`, in words, and nothing to confirm.
+/// A forged QR before the camera: red, `bad_signature`, in words, and nothing to confirm. Then a
+/// green verdict left unconfirmed turns red when its 5-second session ends.
 #[tokio::test]
-async fn a_forged_qr_before_the_camera_is_red() {
+async fn a_forged_qr_before_the_camera_is_red_and_green_ends_with_its_session() {
     if !Path::new("/usr/bin/chromium").exists() {
         assert!(Browser::start().await.is_none());
         return;
     }
-    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
+    let settings = [("TICKETING_SCAN_SESSION_TTL_SECS", "5")];
+    let s = TestServer::start_with(Backend::Sqlite, &settings).await.expect("SQLite needs no server");
     let g = gate(&s).await;
     let video = qr_video("forged", &forge(g.tickets[0]["qr_payload"].as_str().expect("qr")), 5, 30);
     let browser = Browser::start_with(&camera(&video)).await.expect("Chromium is installed");
@@ -303,6 +323,14 @@ async fn a_forged_qr_before_the_camera_is_red() {
     assert!(shown.contains("Forged or altered code") && shown.contains("Do not admit."), "{shown}");
     assert_eq!(browser.count("#scanner-in").await + browser.count("#scanner-out").await, 0);
     assert_eq!(status(&s, &g.tickets[0]).await, "paid", "nothing changed");
+
+    browser.click(&browser.find("#scanner-camera").await).await;
+    let wedge = browser.find("#scanner-wedge").await;
+    browser.type_in(&wedge, &format!("{}\n", g.tickets[1]["qr_payload"].as_str().expect("qr"))).await;
+    browser.find("#scanner-verdict[data-kind=ok]").await;
+    browser.find("#scanner-verdict[data-kind=bad][data-reason=session_expired]").await;
+    assert!(browser.text("#scanner-verdict").await.contains("Too slow: scan again"));
+    assert_eq!(browser.count("#scanner-in").await, 0, "nothing left to confirm");
     browser.quit().await;
     s.stop().await;
     let _ = std::fs::remove_file(video);
@@ -354,7 +382,9 @@ async fn the_dashboard_shows_what_the_api_counts() {
     // One entry and one forged read at the agent's gate.
     let agent = s.token(&g.agent_email, PASSWORD).await;
     let gates = s.call(Method::GET, "/api/v1/scan/gates", Some(&agent), None).await;
-    let gate_id = gates.ok(StatusCode::OK)[0]["id"].as_str().expect("a gate").to_owned();
+    let gates = gates.ok(StatusCode::OK).as_array().expect("gates").clone();
+    let north = gates.iter().find(|g| g["name"] == "North gate").expect("the North gate");
+    let gate_id = north["id"].as_str().expect("a gate").to_owned();
     let read = json!({"gate_id": gate_id, "qr": g.tickets[0]["qr_payload"]});
     let verdict = s.call(Method::POST, "/api/v1/scan/request", Some(&agent), Some(read)).await;
     let token = verdict.ok(StatusCode::OK)["scan_session_token"].clone();

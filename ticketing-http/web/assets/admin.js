@@ -23,21 +23,28 @@
     message: "",
     events: [],
     more: false,
+    loading: false,
     event: null,
     board: null,
     saved: "",
   });
 
   function keep() {
-    sessionStorage.setItem(KEY, JSON.stringify({ session: state.session }));
+    try {
+      sessionStorage.setItem(KEY, JSON.stringify({ session: state.session }));
+    } catch (e) {
+      // A full or refused storage loses only the sign-in's survival of a reload.
+    }
   }
 
-  const { SignedOut, problem } = Staff;
+  const { problem } = Staff;
   const staff = Staff.sessions(state, keep, () => reset(t("staff_session_over")));
   const api = staff.api;
 
   function reset(message) {
     stopCounting();
+    eventsTurn += 1;
+    state.loading = false;
     state.session = null;
     state.events = [];
     state.event = null;
@@ -64,20 +71,29 @@
   }
 
   // The events the sign-in reaches, by start, 100 at a time (`more` says whether others follow).
+  let eventsTurn = 0;
   async function loadEvents(next) {
+    if (next && state.loading) return;
+    const mine = ++eventsTurn;
+    state.loading = true;
     state.message = "";
     const page = next ? Math.floor(state.events.length / 100) + 1 : 1;
     try {
       const answer = await api("GET", "/api/v1/events?per_page=100&page=" + page);
+      if (mine !== eventsTurn) return;
       if (!answer.ok || !answer.data || !Array.isArray(answer.data.items)) {
         state.message = answer.ok ? t("unavailable") : problem(answer);
         return;
       }
-      state.events = next ? state.events.concat(answer.data.items) : answer.data.items;
-      state.more = answer.data.has_more;
+      const known = new Set(next ? state.events.map((e) => e.id) : []);
+      const fresh = answer.data.items.filter((e) => !known.has(e.id));
+      state.events = next ? state.events.concat(fresh) : fresh;
+      state.more = !!answer.data.has_more;
       if (state.events.length === 0) state.message = t("admin_no_events");
     } catch (e) {
-      if (!(e instanceof SignedOut)) state.message = t("unavailable");
+      if (mine === eventsTurn && state.session) state.message = t("unavailable");
+    } finally {
+      if (mine === eventsTurn) state.loading = false;
     }
   }
 
@@ -114,13 +130,16 @@
     try {
       const answer = await api("GET", "/api/v1/events/" + event.id + "/dashboard?bucket_minutes=15");
       if (mine !== turn) return;
-      if (answer.ok && answer.data) {
-        state.board = answer.data;
+      const b = answer.data;
+      const whole = b && ["types", "gates", "flow"].every((k) => Array.isArray(b[k])) && typeof b.inside === "number"
+        && typeof b.capacity === "number" && b.refusals && b.revenue_minor;
+      if (answer.ok && whole) {
+        state.board = b;
         state.message = "";
       } else state.message = answer.ok ? t("unavailable") : problem(answer);
     } catch (e) {
       if (mine !== turn) return;
-      if (!(e instanceof SignedOut)) state.message = t("unavailable");
+      if (state.session) state.message = t("unavailable");
     }
     const now = Date.now();
     if (mine === turn && Date.parse(event.starts_at) - 3600000 <= now && now <= Date.parse(event.ends_at)) {
@@ -130,11 +149,13 @@
 
   // Fetches an export with the sign-in's token (a ZIP of many PDFs may take a while) and saves it.
   async function save(path, name) {
+    const mine = turn;
     state.saved = "";
     try {
       const answer = await api("GET", path, null, { blob: true, timeout: 600000 });
+      if (mine !== turn) return;
       if (!answer.ok) {
-        state.message = problem(answer);
+        state.saved = problem(answer);
         return;
       }
       const url = URL.createObjectURL(answer.data);
@@ -147,7 +168,7 @@
       setTimeout(() => URL.revokeObjectURL(url), 10000);
       state.saved = t("admin_saved") + ": " + name;
     } catch (e) {
-      if (!(e instanceof SignedOut)) state.message = t("unavailable");
+      if (mine === turn && state.session) state.saved = t("unavailable");
     }
   }
 
@@ -304,7 +325,9 @@
           ]),
         ),
       ),
-      state.more ? h("button", { type: "button", class: "secondary", id: "admin-more", onClick: () => loadEvents(true) }, t("next")) : null,
+      state.more
+        ? h("button", { type: "button", class: "secondary", id: "admin-more", disabled: state.loading, onClick: () => loadEvents(true) }, t("next"))
+        : null,
     ]);
   }
 

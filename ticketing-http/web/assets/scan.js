@@ -25,6 +25,8 @@
   const SHORT_CODE = /^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{10}$/;
 
   const saved = JSON.parse(sessionStorage.getItem(KEY) || "{}");
+  // A gate kept by an older page lacks its event: pick it again.
+  if (saved.gate && !saved.gate.event_id) saved.gate = null;
   const state = reactive({
     session: saved.session || null,
     gates: [],
@@ -45,17 +47,25 @@
   // painted (the last 200).
   const timings = (window.scannerTimings = []);
 
+  // Saves the sign-in, the gate and the counts for this tab (a reload keeps them). A full or
+  // refused storage loses only that.
   function keep() {
-    sessionStorage.setItem(KEY, JSON.stringify({ session: state.session, gate: state.gate, counts: state.counts }));
+    try {
+      sessionStorage.setItem(KEY, JSON.stringify({ session: state.session, gate: state.gate, counts: state.counts }));
+    } catch (e) {
+      // Scanning goes on.
+    }
   }
 
-  const { SignedOut, problem } = Staff;
+  const { problem } = Staff;
   const staff = Staff.sessions(state, keep, () => forget(t("staff_session_over")));
   const api = staff.api;
 
   // Every step that shows a verdict takes a turn; an answer that arrives after a newer turn began
-  // (another read, a gate change, a sign-out) is not shown.
+  // (another read, a gate change, a sign-out) is not shown. Each sign-in is an epoch: a
+  // confirmation answered after it ended counts for nobody.
   let current = 0;
+  let epoch = 0;
 
   // --- Signing in and out --------------------------------------------------------------------
 
@@ -76,6 +86,8 @@
 
   function leaveGate() {
     current += 1;
+    confirming = 0;
+    held = false;
     stopCamera();
     stopLog();
     clearTimeout(settleTimer);
@@ -85,6 +97,8 @@
   }
 
   function forget(message) {
+    epoch += 1;
+    gatesTurn += 1;
     leaveGate();
     state.session = null;
     state.gate = null;
@@ -100,10 +114,13 @@
 
   // --- Gates ---------------------------------------------------------------------------------
 
+  let gatesTurn = 0;
   async function loadGates() {
+    const mine = ++gatesTurn;
     state.message = "";
     try {
       const answer = await api("GET", "/api/v1/scan/gates");
+      if (mine !== gatesTurn) return;
       if (!answer.ok || !Array.isArray(answer.data)) {
         state.message = answer.ok ? t("scan_unavailable") : problem(answer);
         return;
@@ -112,7 +129,7 @@
       if (state.gates.length === 1 && !state.gate) pick(state.gates[0]);
       if (state.gates.length === 0) state.message = t("scan_no_gates");
     } catch (e) {
-      if (!(e instanceof SignedOut)) state.message = t("scan_unavailable");
+      if (mine === gatesTurn && state.session) state.message = t("scan_unavailable");
     }
   }
 
@@ -136,9 +153,13 @@
 
   // Camera reads: each text with the time it was last read (see SAME_READ_MS).
   const seen = new Map();
-  // A read typed while a confirmation is on its way: it runs once the confirmation is answered.
+  // A read typed while a confirmation is on its way: it runs once the confirmation applied (a
+  // failed one stays on screen, and the read is dropped: the agent reads again).
   let deferred = null;
-  let confirming = false;
+  // The turn of the confirmation on its way (0: none).
+  let confirming = 0;
+  // A confirmation failed: the camera waits until the agent acts (retry, next, or a typed read).
+  let held = false;
 
   function read(text, source, started) {
     text = (text || "").trim();
@@ -158,6 +179,13 @@
       else seen.delete(text);
       return;
     }
+    if (held) {
+      if (source === "camera") {
+        seen.delete(text);
+        return;
+      }
+      held = false;
+    }
     const compact = text.replace(/[-\s]/g, "").toUpperCase();
     const body = source === "manual" || SHORT_CODE.test(compact) ? { short_code: text } : { qr: text };
     body.gate_id = state.gate.id;
@@ -173,13 +201,8 @@
     const turn = current;
     if (verdict.kind === "done") {
       settleTimer = setTimeout(() => turn === current && (state.verdict = { kind: "ready" }), DONE_FOR_MS);
-    } else if ((verdict.kind === "ok" || verdict.kind === "exit") && verdict.expires) {
-      const left = Math.min(Math.max(Date.parse(verdict.expires) - Date.now(), 0), 600000);
-      settleTimer = setTimeout(() => {
-        if (turn !== current) return;
-        current += 1;
-        show({ kind: "bad", reason: "session_expired", title: reasonWords("session_expired"), detail: t("scan_do_not_admit") });
-      }, left);
+    } else if (verdict.kind === "ok" || verdict.kind === "exit") {
+      settleTimer = setTimeout(() => expire(turn), Math.max(verdict.until - performance.now(), 0));
     }
     if (timing) {
       // The verdict is on screen once the next frame is painted.
@@ -196,15 +219,30 @@
     if (verdict.kind !== "wait" && document.activeElement?.id !== "scanner-manual") focusWedge();
   }
 
+  // A green or blue verdict whose session ran out: red, read again.
+  function expire(turn) {
+    if (turn !== current) return;
+    current += 1;
+    show({ kind: "bad", reason: "session_expired", title: reasonWords("session_expired"), detail: t("scan_do_not_admit") });
+  }
+
+  // A page hidden or frozen runs no timer: back on screen, a lapsed session is said at once.
+  document.addEventListener("visibilitychange", () => {
+    const v = state.verdict;
+    if (document.visibilityState === "visible" && (v.kind === "ok" || v.kind === "exit") && performance.now() >= v.until) {
+      expire(current);
+    }
+  });
+
   function down(timing, retry) {
-    show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit"), retry }, timing);
+    show({ kind: "down", title: t("scan_unavailable"), detail: t("scan_do_not_admit"), retry, next: !!retry }, timing);
     feedback(false);
   }
 
   function refused(answer, timing, retry) {
     if (answer.status >= 500) return down(timing, retry);
     const title = answer.status === 429 ? t("too_many") : problem(answer);
-    show({ kind: "bad", title, detail: t("scan_do_not_admit") }, timing);
+    show({ kind: "bad", title, detail: t("scan_do_not_admit"), retry, next: !!retry }, timing);
     feedback(false);
   }
 
@@ -215,15 +253,21 @@
     try {
       answer = await api("POST", "/api/v1/scan/request", body);
     } catch (e) {
-      if (mine === current && !(e instanceof SignedOut)) down(timing);
+      // Signed out here, the page has moved on; otherwise the system did not answer.
+      if (mine === current && state.session) down(timing);
       return;
     }
     if (mine !== current) return;
     if (!answer.ok) return refused(answer, timing);
     const v = answer.data;
     if (!v || typeof v.ok !== "boolean" || !Array.isArray(v.allowed) || typeof v.reason !== "string") return down(timing);
-    const entering = v.ok && v.allowed.includes("in") && !!v.scan_session_token;
-    const leaving = v.ok && !entering && v.allowed.includes("out") && !!v.scan_session_token;
+    // How long the session lasts, by the server's own clock (its `Date` header, to the second:
+    // a second less), counted from now on this device's.
+    const expires = Date.parse(v.expires_at);
+    const lasts = Number.isNaN(expires) ? 0 : expires - (answer.date || Date.now()) - 1000;
+    const usable = !!v.scan_session_token && lasts > 0;
+    const entering = v.ok && usable && v.allowed.includes("in");
+    const leaving = v.ok && usable && !entering && v.allowed.includes("out");
     const verdict = {
       kind: entering ? "ok" : leaving ? "exit" : "bad",
       reason: v.reason,
@@ -232,7 +276,7 @@
       ticket: v.ticket,
       allowed: entering || leaving ? v.allowed : [],
       token: v.scan_session_token,
-      expires: v.expires_at,
+      until: performance.now() + Math.min(lasts, 600000),
       gate_id: body.gate_id,
       nonce: null,
       counted: false,
@@ -254,11 +298,12 @@
     if (!before || !before.token || confirming) return;
     before.nonce = before.nonce || nonce();
     const mine = ++current;
-    confirming = true;
+    const era = epoch;
+    confirming = mine;
+    held = false;
     const timing = { source: "confirm", started: performance.now() };
     show({ kind: "wait", title: t("scan_confirming"), ticket: before.ticket });
     let answer = null;
-    let signedOut = false;
     try {
       answer = await api("POST", "/api/v1/scan/confirm", {
         gate_id: before.gate_id,
@@ -267,39 +312,50 @@
         nonce: before.nonce,
       });
     } catch (e) {
-      signedOut = e instanceof SignedOut;
+      answer = null;
     }
-    confirming = false;
+    if (confirming === mine) confirming = 0;
     const result = answer && answer.ok ? answer.data : null;
     const applied = !!result && result.ok === true;
-    // Counted whatever is shown now: the entry happened.
-    if (applied && !(result.replayed && before.counted)) {
+    // Counted whatever is shown now (the entry happened), for the sign-in that made it.
+    if (applied && era === epoch && !(result.replayed && before.counted)) {
       state.counts[direction] += 1;
       before.counted = true;
       keep();
     }
-    if (mine === current && !signedOut) {
-      const retry = { verdict: before, direction };
-      if (applied) {
-        show({ kind: "done", direction, title: direction === "in" ? t("scan_entered") : t("scan_left"), ticket: before.ticket }, timing);
-        feedback(true);
-      } else if (!answer) {
+    if (mine !== current || !state.session) return;
+    const retry = { verdict: before, direction };
+    if (applied) {
+      show({ kind: "done", direction, title: direction === "in" ? t("scan_entered") : t("scan_left"), ticket: before.ticket }, timing);
+      feedback(true);
+    } else {
+      // Not applied: the screen says so until the agent acts.
+      held = true;
+      deferred = null;
+      if (!answer) {
         down(timing, retry);
       } else if (!answer.ok) {
         refused(answer, timing, retry);
       } else if (!result || typeof result.ok !== "boolean" || typeof result.reason !== "string") {
         down(timing, retry);
       } else {
-        show({ kind: "bad", reason: result.reason, title: reasonWords(result.reason), detail: t("scan_do_not_admit"), ticket: before.ticket }, timing);
+        show({ kind: "bad", reason: result.reason, title: reasonWords(result.reason), detail: t("scan_do_not_admit"), ticket: before.ticket, next: true }, timing);
         feedback(false);
       }
-      refreshLog();
     }
+    refreshLog();
     if (deferred) {
       const [text, source, started] = deferred;
       deferred = null;
       read(text, source, started);
     }
+  }
+
+  // The agent is done with a failed confirmation: the camera reads again.
+  function next() {
+    held = false;
+    current += 1;
+    show({ kind: "ready" });
   }
 
   function retry() {
@@ -386,7 +442,13 @@
     }
     stream = opened;
     if (!worker) {
-      worker = new Worker(root.dataset.worker);
+      try {
+        worker = new Worker(root.dataset.worker);
+      } catch (e) {
+        opened.getTracks().forEach((track) => track.stop());
+        cameraFailed();
+        return;
+      }
       worker.onmessage = (message) => {
         const found = message.data;
         if (found.turn !== cameraTurn) return;
@@ -394,9 +456,11 @@
         if (found.text) read(found.text, "camera", found.previous);
       };
       worker.onerror = () => {
-        decoding = false;
+        worker = null;
+        cameraFailed();
       };
     }
+    opened.getTracks().forEach((track) => track.addEventListener("ended", () => turn === cameraTurn && cameraFailed()));
     // A new start is a new look: what the camera saw before is forgotten.
     seen.clear();
     decoding = false;
@@ -428,6 +492,12 @@
       lastGrab = now;
     }
     setTimeout(() => grab(video, turn), 15);
+  }
+
+  // The camera or its decoder stopped by itself: said, and off.
+  function cameraFailed() {
+    stopCamera();
+    state.cameraMessage = t("scan_camera_failed");
   }
 
   function stopCamera() {
@@ -520,6 +590,7 @@
         direction === "in" ? t("scan_in") : t("scan_out")),
     );
     if (v.retry) buttons.push(h("button", { type: "button", id: "scanner-retry", onClick: retry }, t("scan_retry")));
+    if (v.next) buttons.push(h("button", { type: "button", id: "scanner-next", onClick: next }, t("scan_next")));
     return h("section", { class: "verdict " + v.kind, id: "scanner-verdict", "data-kind": v.kind, "data-reason": v.reason || "" }, [
       h("div", { "aria-live": "assertive", "aria-atomic": "true" }, said),
       buttons.length ? h("div", { class: "directions" }, buttons) : null,

@@ -4,16 +4,20 @@
 "use strict";
 window.Staff = (function () {
   const TIMEOUT_MS = 4000;
+  // A refresh has its own time, whatever its callers' deadlines: the server rotates the refresh
+  // token when it answers, so an answer abandoned half-way would leave this page with a spent one.
+  const REFRESH_MS = 15000;
 
   /** The server could not be reached, or did not answer, in time. */
   class Unavailable extends Error {}
 
-  /** The sign-in is over (refused by the server, or ended here): nothing was sent. */
+  /** The sign-in is over (refused by the server, or ended here). */
   class SignedOut extends Unavailable {}
 
   // Fetches `path` and reads its whole body before `deadline` (a time from Date.now()). The
-  // answer: {status, ok, data}, data being the JSON body (null when empty or not JSON), or the
-  // body as a Blob when `blob` and the status is a success.
+  // answer: {status, ok, data, date}, data being the JSON body (null when empty or not JSON), or
+  // the body as a Blob when `blob` and the status is a success; date the server's clock then (ms,
+  // from its `Date` header; null without one).
   async function send(path, init, deadline, blob) {
     const abort = new AbortController();
     const timer = setTimeout(() => abort.abort(), Math.max(0, deadline - Date.now()));
@@ -30,7 +34,8 @@ window.Staff = (function () {
           data = null;
         }
       }
-      return { status: res.status, ok: res.ok, data };
+      const date = Date.parse(res.headers.get("Date") || "");
+      return { status: res.status, ok: res.ok, data, date: Number.isNaN(date) ? null : date };
     } catch (e) {
       throw new Unavailable(String(e));
     } finally {
@@ -56,13 +61,14 @@ window.Staff = (function () {
     }
 
     // Answers true (new tokens) or false (the server refused: the sign-in is over); throws
-    // Unavailable when the server did not answer, or the sign-in ended here meanwhile.
+    // Unavailable when the server did not answer, SignedOut when the sign-in ended here meanwhile.
+    // One refresh at a time per sign-in, shared by its callers.
     let refreshing = null;
-    function refresh(deadline) {
+    function refresh() {
       const session = state.session;
       if (!session) return Promise.reject(new SignedOut("signed out"));
-      if (!refreshing) {
-        refreshing = send("/oauth/token", form({ grant_type: "refresh_token", refresh_token: session.refresh }), deadline)
+      if (!refreshing || refreshing.session !== session) {
+        const promise = send("/oauth/token", form({ grant_type: "refresh_token", refresh_token: session.refresh }), Date.now() + REFRESH_MS)
           .then((answer) => {
             if (state.session !== session) throw new SignedOut("signed out meanwhile");
             if (answer.ok && answer.data && answer.data.access_token) {
@@ -72,9 +78,21 @@ window.Staff = (function () {
             if (answer.status === 400 || answer.status === 401) return false;
             throw new Unavailable("the refresh was not answered: HTTP " + answer.status);
           })
-          .finally(() => (refreshing = null));
+          .finally(() => {
+            if (refreshing && refreshing.promise === promise) refreshing = null;
+          });
+        refreshing = { session, promise };
       }
-      return refreshing;
+      return refreshing.promise;
+    }
+
+    // `promise`, or Unavailable once `deadline` has passed (the promise goes on regardless).
+    function within(promise, deadline) {
+      let timer;
+      const late = new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Unavailable("no answer in time")), Math.max(0, deadline - Date.now()));
+      });
+      return Promise.race([promise, late]).finally(() => clearTimeout(timer));
     }
 
     function over() {
@@ -105,7 +123,7 @@ window.Staff = (function () {
       if (!state.session) throw new SignedOut("signed out");
       if (state.session.until - Date.now() < 30000) {
         try {
-          if (!(await refresh(deadline))) throw over();
+          if (!(await within(refresh(), deadline))) throw over();
         } catch (e) {
           // A token still valid is used while the server cannot refresh it.
           if (e instanceof SignedOut || !state.session || state.session.until <= Date.now()) throw e;
@@ -119,7 +137,7 @@ window.Staff = (function () {
       };
       let answer = await call();
       if (answer.status === 401) {
-        if (!(await refresh(deadline))) throw over();
+        if (!(await within(refresh(), deadline))) throw over();
         answer = await call();
         if (answer.status === 401) throw over();
       }
@@ -139,5 +157,5 @@ window.Staff = (function () {
     return { signIn, api, signOut };
   }
 
-  return { Unavailable, SignedOut, problem, sessions };
+  return { problem, sessions };
 })();
