@@ -42,6 +42,7 @@
 //! | `webhook_disable_after_secs` | `TICKETING_WEBHOOK_DISABLE_AFTER_SECS` (1 to 604,800): how long an endpoint may fail every delivery before it is disabled and the organisers told | 86,400 (a day) |
 //! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
+//! | `trusted_proxies` | `TICKETING_TRUSTED_PROXIES` (comma-separated addresses or networks, `10.0.0.0/8`): peers whose `Forwarded` / `X-Forwarded-For` name the client, for the per-address limits | none: the peer is the client |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
 //! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it (a live worker sends a heartbeat every third of it) | 15 |
@@ -225,6 +226,8 @@ pub struct Config {
     pub rate_limits: RateLimits,
     /// Origins allowed by CORS (none: no CORS headers).
     pub cors_origins: Vec<String>,
+    /// The proxies whose forwarding headers name the client.
+    pub trusted_proxies: crate::client::TrustedProxies,
     /// The largest request body accepted.
     pub body_limit_bytes: usize,
     /// Job workers in this server (bulk generation); 0 leaves the jobs to other instances.
@@ -284,6 +287,7 @@ impl std::fmt::Debug for Config {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("rate_limits", &self.rate_limits)
             .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("workers", &self.workers)
             .field("job_lease", &self.job_lease)
@@ -330,6 +334,7 @@ struct FileConfig {
     rate_scan_agent: Option<u32>,
     rate_scan_gate: Option<u32>,
     cors_origins: Option<Vec<String>>,
+    trusted_proxies: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
     workers: Option<usize>,
     job_lease_secs: Option<u64>,
@@ -687,6 +692,17 @@ impl Config {
                 at_least(key, env, secs(key, env, file.webhook_disable_after_secs, 86_400, 7 * 86_400)?, 1)?
             },
             cors_origins: l.list("TICKETING_CORS_ORIGINS", file.cors_origins),
+            trusted_proxies: {
+                let networks = l.list("TICKETING_TRUSTED_PROXIES", file.trusted_proxies);
+                let parsed = networks.iter().map(|n| n.parse()).collect::<Result<Vec<_>, _>>();
+                crate::client::TrustedProxies::new(parsed.map_err(|e: crate::client::CidrError| {
+                    ConfigError::Invalid {
+                        key: "trusted_proxies",
+                        env: "TICKETING_TRUSTED_PROXIES",
+                        problem: e.to_string(),
+                    }
+                })?)
+            },
             body_limit_bytes: bounded(
                 "body_limit_bytes",
                 "TICKETING_BODY_LIMIT_BYTES",
@@ -810,6 +826,12 @@ mod tests {
         assert!(e.contains("`stripe_webhook_secrets`") && e.contains("at most two"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_GENERIC_WEBHOOK_SECRETS", "short")])).unwrap_err().to_string();
         assert!(e.contains("`generic_webhook_secrets`") && e.contains("16 characters"), "{e}");
+        let e = Config::from_vars(vars(&[("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8, proxy.local")])).unwrap_err();
+        assert!(e.to_string().contains("`trusted_proxies`") && e.to_string().contains("proxy.local"), "{e}");
+        let ok = Config::from_vars(vars(&[("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8, ::1")])).unwrap();
+        assert!(
+            ok.trusted_proxies.trusts("10.3.2.1".parse().unwrap()) && ok.trusted_proxies.trusts("::1".parse().unwrap())
+        );
         let e = Config::from_vars(vars(&[("TICKETING_ORDER_HOLD_SECS", "0")])).unwrap_err().to_string();
         assert!(e.contains("`order_hold_secs`"), "{e}");
         let e = Config::from_vars(vars(&[("TICKETING_PUBLIC_URL", "tickets.example.org")])).unwrap_err().to_string();

@@ -16,6 +16,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod courier;
 pub mod csv;

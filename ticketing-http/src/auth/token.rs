@@ -6,9 +6,9 @@
 //! JSON body (`error`, `error_description`), 400, or 401 for a client that failed to
 //! authenticate. Answers carry `Cache-Control: no-store`.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, State};
+use axum::extract::{FromRequest, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
@@ -23,6 +23,7 @@ use ticketing_core::secret_token::SecretToken;
 use utoipa::ToSchema;
 
 use super::caller::{TOKEN_BYTES, subject_caller};
+use crate::client::ClientIp;
 use crate::problem::ApiError;
 use crate::state::Shared;
 
@@ -144,15 +145,15 @@ fn limited(wait: std::time::Duration) -> TokenError {
     ApiError::retry_in(wait).into()
 }
 
-/// Counts a request from `peer` against the token limit.
-fn limit_peer(state: &Shared, peer: SocketAddr) -> Result<(), TokenError> {
+/// Counts a request from the client `peer` against the token limit.
+fn limit_peer(state: &Shared, peer: IpAddr) -> Result<(), TokenError> {
     state.limits.token.check(&client_key(peer)).map_err(limited)
 }
 
-/// The rate-limit key of a client address: the address for IPv4, its /64 for IPv6 (one host
-/// holds a whole /64, and would otherwise rotate through it).
-pub fn client_key(peer: SocketAddr) -> String {
-    match peer.ip() {
+/// The rate-limit key of a client address ([`ClientIp`]): the address for IPv4, its /64 for
+/// IPv6 (one host holds a whole /64, and would otherwise rotate through it).
+pub fn client_key(peer: IpAddr) -> String {
+    match peer {
         std::net::IpAddr::V4(ip) => format!("ip:{ip}"),
         std::net::IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
             Some(v4) => format!("ip:{v4}"),
@@ -239,7 +240,7 @@ fn malformed_basic() -> TokenError {
 )]
 pub async fn token(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
     limit_peer(&state, peer)?;
@@ -401,7 +402,7 @@ pub struct RevokeRequest {
 )]
 pub async fn revoke(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
     limit_peer(&state, peer)?;

@@ -2,11 +2,11 @@
 //! code as PNG or SVG. An unknown, expired or revoked link answers 404 alike, so a link says
 //! nothing of which tickets exist. Downloads are rate-limited per client address.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -18,6 +18,7 @@ use ticketing_pdf::qr::{QrStyle, qr_png, qr_svg};
 use ticketing_pdf::{Renderer, TicketData};
 use utoipa::ToSchema;
 
+use crate::client::ClientIp;
 use crate::extract::Id;
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
@@ -57,11 +58,7 @@ pub struct TicketPage {
 
 /// The ticket, type and event a link opens, or 404 alike for every refusal; counted against
 /// the download limit.
-pub(crate) async fn open(
-    state: &Shared,
-    peer: SocketAddr,
-    token: &str,
-) -> Result<(Ticket, TicketType, Event), ApiError> {
+pub(crate) async fn open(state: &Shared, peer: IpAddr, token: &str) -> Result<(Ticket, TicketType, Event), ApiError> {
     state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let ticket = match state.engine.open_magic_link(token).await {
         Ok(ticket) => ticket,
@@ -88,7 +85,7 @@ pub(crate) async fn open(
 )]
 pub async fn page(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
 ) -> Result<Json<TicketPage>, ApiError> {
     let (ticket, ticket_type, event) = open(&state, peer, &token).await?;
@@ -154,7 +151,7 @@ pub(super) fn library_error(e: ticketing_pdf::LibraryError) -> ApiError {
 )]
 pub async fn pdf(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, ticket_type, event) = open(&state, peer, &token).await?;
@@ -182,7 +179,7 @@ pub async fn pdf(
 )]
 pub async fn qr_png_file(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, _, _) = open(&state, peer, &token).await?;
@@ -214,7 +211,7 @@ pub(super) fn qr_svg_response(payload: &str) -> Result<Response, ApiError> {
 )]
 pub async fn qr_svg_file(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
 ) -> Result<Response, ApiError> {
     let (ticket, _, _) = open(&state, peer, &token).await?;

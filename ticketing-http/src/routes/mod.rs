@@ -121,6 +121,8 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(token::token))
         .routes(routes!(token::revoke))
         .routes(routes!(ops::health))
+        .routes(routes!(ops::live))
+        .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .routes(routes!(orders::pay))

@@ -7,10 +7,8 @@
 //! the notification job, after the answer), and is limited per client address and per asked
 //! address, so it can neither enumerate holders nor flood an inbox.
 
-use std::net::SocketAddr;
-
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,6 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::auth::{Caller, Reach};
+use crate::client::ClientIp;
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
@@ -155,7 +154,7 @@ pub struct ResendView {
 )]
 pub async fn resend(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(id): Id<Uuid>,
     Body(body): Body<ResendBody>,
 ) -> Result<(StatusCode, Json<ResendView>), ApiError> {

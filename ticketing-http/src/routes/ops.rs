@@ -119,18 +119,7 @@ async fn probe<T, E: std::fmt::Display>(check: impl Future<Output = Result<T, E>
 )]
 pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
     let store = state.store();
-    let database = probe(store.roles()).await;
-    let redis = if state.config.redis_url.is_some() {
-        // The lock round trip goes to Redis when it is configured.
-        probe(async {
-            let owner = format!("health-{}", uuid::Uuid::new_v4());
-            store.try_lock("health", &owner, Duration::from_secs(5)).await?;
-            store.unlock("health", &owner).await
-        })
-        .await
-    } else {
-        ComponentHealth { status: "not_configured".into(), detail: None }
-    };
+    let (database, redis) = tokio::join!(database_health(&state), redis_health(&state));
     let queue = probe(store.jobs(&JobFilter { status: Some(JobStatus::Queued), limit: 1, ..Default::default() })).await;
     let renderer = if state.renderer.is_some() {
         ComponentHealth { status: "up".into(), detail: None }
@@ -149,6 +138,77 @@ pub async fn health(State(state): State<Shared>) -> (StatusCode, Json<Health>) {
     let health =
         Health { status: if down { "degraded" } else { "ok" }.into(), database, redis, queue, renderer, email, sms };
     (status, Json(health))
+}
+
+/// The database's state: a read of the roles.
+async fn database_health(state: &Shared) -> ComponentHealth {
+    probe(state.store().roles()).await
+}
+
+/// Redis's state, when it is configured: a lock taken and given back (the lock round trip goes to
+/// Redis then).
+async fn redis_health(state: &Shared) -> ComponentHealth {
+    if state.config.redis_url.is_none() {
+        return ComponentHealth { status: "not_configured".into(), detail: None };
+    }
+    let store = state.store();
+    probe(async {
+        let owner = format!("health-{}", uuid::Uuid::new_v4());
+        store.try_lock("health", &owner, Duration::from_secs(5)).await?;
+        store.unlock("health", &owner).await
+    })
+    .await
+}
+
+/// Whether the process answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "alive"}))]
+pub struct Liveness {
+    /// Always `alive`.
+    pub status: String,
+}
+
+/// Liveness, for an orchestrator's restart decision: the process answers. Looks at nothing else
+/// (a database away is not cured by a restart).
+#[utoipa::path(
+    get,
+    operation_id = "ops_live",
+    path = "/health/live",
+    tag = "operations",
+    responses((status = 200, description = "The process answers", body = Liveness))
+)]
+pub async fn live() -> Json<Liveness> {
+    Json(Liveness { status: "alive".into() })
+}
+
+/// Whether this instance can serve.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`, or `not_ready` when the database or Redis is down.
+    pub status: String,
+    /// The database.
+    pub database: ComponentHealth,
+    /// Redis, when configured.
+    pub redis: ComponentHealth,
+}
+
+/// Readiness, for a load balancer's choice of instances: the database and (when configured)
+/// Redis answer; 503 when one does not.
+#[utoipa::path(
+    get,
+    operation_id = "ops_ready",
+    path = "/health/ready",
+    tag = "operations",
+    responses(
+        (status = 200, description = "The database and Redis answer", body = Readiness),
+        (status = 503, description = "The database or Redis does not answer", body = Readiness),
+    )
+)]
+pub async fn ready(State(state): State<Shared>) -> (StatusCode, Json<Readiness>) {
+    let (database, redis) = tokio::join!(database_health(&state), redis_health(&state));
+    let down = database.status == "down" || redis.status == "down";
+    let status = if down { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
+    (status, Json(Readiness { status: if down { "not_ready" } else { "ready" }.into(), database, redis }))
 }
 
 /// Prometheus metrics (text format 0.0.4).

@@ -2,10 +2,10 @@
 //! the event's payment link) and the staff's side (box-office sales with gap-free receipts,
 //! marking a pending order paid, an event's orders).
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::tickets::{IssuedTicket, MagicLinkView, TicketView};
 use crate::audit::{Change, record, record_system};
 use crate::auth::{Caller, Reach};
+use crate::client::ClientIp;
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
@@ -273,7 +274,7 @@ fn payment_url(state: &Shared, headers: &HeaderMap, event: &Event, placed: &Plac
 )]
 pub async fn place(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(id): Id<Uuid>,
     headers: HeaderMap,
     Body(body): Body<OrderBody>,
@@ -315,7 +316,7 @@ pub async fn place(
 }
 
 /// The order of a buyer's token; 404 alike for any token that is not an order's.
-pub(crate) async fn by_token(state: &Shared, peer: SocketAddr, token: &str) -> Result<PlacedOrder, ApiError> {
+pub(crate) async fn by_token(state: &Shared, peer: IpAddr, token: &str) -> Result<PlacedOrder, ApiError> {
     state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     let token = ticketing_core::magic_link::parse_token(token).map_err(|_| ApiError::not_found("order"))?;
     Ok(state.engine.order_by_token(&token).await?)
@@ -337,7 +338,7 @@ pub(crate) async fn by_token(state: &Shared, peer: SocketAddr, token: &str) -> R
 )]
 pub async fn public_get(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
 ) -> Result<Json<OrderView>, ApiError> {
     Ok(Json(OrderView::new(&by_token(&state, peer, &token).await?)))
@@ -360,7 +361,7 @@ pub async fn public_get(
 )]
 pub async fn pay(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     Id(token): Id<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {

@@ -1,9 +1,9 @@
 //! The pages' handlers: each reads what the JSON API reads (the same checks, limits and
 //! refusals) and draws it in words. A refusal is an HTML page with the same status code.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use super::Visit;
 use super::i18n::Lang;
+use crate::client::ClientIp;
 use crate::outbound::form;
 use crate::problem::ApiError;
 use crate::routes::orders::BuyerBody;
@@ -313,7 +314,7 @@ pub struct BuyForm {
 )]
 pub async fn order_form(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     visit: Visit,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -361,7 +362,7 @@ pub async fn order_form(
 }
 
 /// Places the order the form asks for; the buyer's token.
-async fn buy(state: &Shared, peer: SocketAddr, lang: Lang, id: Uuid, sent: &Sent) -> Result<String, ApiError> {
+async fn buy(state: &Shared, peer: IpAddr, lang: Lang, id: Uuid, sent: &Sent) -> Result<String, ApiError> {
     state.limits.order_address.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
     state.limits.order_event.check(&format!("event:{id}")).map_err(ApiError::retry_in)?;
     let event = crate::routes::public::public_event(state, id).await?;
@@ -408,7 +409,7 @@ async fn buy(state: &Shared, peer: SocketAddr, lang: Lang, id: Uuid, sent: &Sent
 )]
 pub async fn order(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     visit: Visit,
     Path(token): Path<String>,
 ) -> Response {
@@ -418,7 +419,7 @@ pub async fn order(
     }
 }
 
-async fn order_page(state: &Shared, peer: SocketAddr, lang: Lang, token: &str) -> Result<Value, ApiError> {
+async fn order_page(state: &Shared, peer: IpAddr, lang: Lang, token: &str) -> Result<Value, ApiError> {
     let placed = crate::routes::orders::by_token(state, peer, token).await?;
     let order = &placed.order;
     let event = state.engine.event(order.event_id()).await?;
@@ -480,7 +481,7 @@ async fn order_page(state: &Shared, peer: SocketAddr, lang: Lang, token: &str) -
 )]
 pub async fn ticket(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     visit: Visit,
     Path(token): Path<String>,
 ) -> Response {
@@ -524,7 +525,7 @@ pub async fn ticket(
 )]
 pub async fn ticket_ics(
     State(state): State<Shared>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientIp(peer): ClientIp,
     visit: Visit,
     Path(token): Path<String>,
 ) -> Response {

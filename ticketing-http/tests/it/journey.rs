@@ -433,6 +433,12 @@ async fn scanning_fails_closed_while_the_database_is_down() {
     both_steps_unavailable(&s, &v, code, &session).await;
     let health = s.call(Method::GET, "/health", None, None).await;
     assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE, "{}", health.text);
+    // Not ready (a load balancer sends elsewhere), still alive (no restart would help).
+    let ready = s.call(Method::GET, "/health/ready", None, None).await;
+    assert_eq!((ready.status, ready.json["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("not_ready")));
+    assert_eq!(ready.json["database"]["status"], "down", "{}", ready.text);
+    let live = s.call(Method::GET, "/health/live", None, None).await;
+    assert_eq!((live.status, live.json["status"].as_str()), (StatusCode::OK, Some("alive")));
 
     proxy.restore();
     let mut unchanged = json!(null);

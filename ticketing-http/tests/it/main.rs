@@ -11,6 +11,7 @@ mod notifications;
 mod oauth;
 mod ops;
 mod pages;
+mod proxies;
 mod restart;
 mod selling;
 mod staff;

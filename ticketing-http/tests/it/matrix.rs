@@ -473,6 +473,8 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 404, 403, 403],
         ),
         row(M::GET, |_, _| "/health".into(), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |_, _| "/health/live".into(), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |_, _| "/health/ready".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/metrics".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/openapi.json".into(), None, [200, 200, 200, 200, 200, 200]),
     ]

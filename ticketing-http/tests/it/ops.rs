@@ -14,6 +14,14 @@ async fn health_metrics_listing_and_audit(s: &TestServer) {
     }
     let redis = health.json["redis"]["status"].as_str().expect("redis status");
     assert!(redis == "up" || redis == "not_configured", "{redis}");
+    let ready = s.call(Method::GET, "/health/ready", None, None).await;
+    assert_eq!((ready.status, ready.json["status"].as_str()), (StatusCode::OK, Some("ready")), "{}", ready.text);
+    assert_eq!(
+        (ready.json["database"]["status"].as_str(), ready.json["redis"]["status"].as_str()),
+        (Some("up"), Some(redis))
+    );
+    let live = s.call(Method::GET, "/health/live", None, None).await;
+    assert_eq!((live.status, live.text.as_str()), (StatusCode::OK, r#"{"status":"alive"}"#));
 
     let admin = s.admin().await;
     let token = Some(admin.as_str());
