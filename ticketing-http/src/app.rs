@@ -77,14 +77,7 @@ impl Server {
     /// Opens everything `config` names and binds its address.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        data_dir(&config)?;
-        let store = ticketing_storage::open_with_prefix(
-            &config.database_url,
-            config.redis_url.as_deref(),
-            &config.redis_prefix,
-            clock.clone(),
-        )
-        .await?;
+        let store = open_store(&config, clock.clone()).await?;
         Self::start_with(config, store, clock).await
     }
 
@@ -199,6 +192,21 @@ impl Server {
         }
         served
     }
+}
+
+/// Opens the store `config` names, migrated (its data directory made first).
+pub(crate) async fn open_store(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn ticketing_core::store::Store>, StartError> {
+    data_dir(config)?;
+    Ok(ticketing_storage::open_with_prefix(
+        &config.database_url,
+        config.redis_url.as_deref(),
+        &config.redis_prefix,
+        clock,
+    )
+    .await?)
 }
 
 /// Makes the data directory if missing, readable by its owner only (0700 on Unix): it holds the

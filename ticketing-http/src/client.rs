@@ -19,7 +19,7 @@ use thiserror::Error;
 use crate::state::Shared;
 
 /// A network: an address and a prefix length (`10.0.0.0/8`, `fd00::/8`), or one address.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
     network: IpAddr,
     prefix: u8,
@@ -74,6 +74,13 @@ impl Cidr {
 impl std::fmt::Display for Cidr {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl std::fmt::Debug for Cidr {
+    /// As it is written in the settings: `10.0.0.0/8`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")
     }
 }
 

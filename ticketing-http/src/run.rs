@@ -1,16 +1,41 @@
 //! The server as a command: settings from the environment, the start, the addresses printed
 //! (the public pages, the scanner, the dashboard, the API's documents) with the sign-in, then
 //! serving until Ctrl-C or SIGTERM. `ticketing-server` is this, and so is `cargo run` at the
-//! workspace's root.
+//! workspace's root. Operations have their subcommands: `migrate` (the database's migrations,
+//! then exit: a deployment's one-shot step before the servers start) and `check-config` (the
+//! effective settings, secrets hidden; non-zero when one is wrong).
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
 use crate::{Config, Server};
 
-/// Runs the server from the environment's settings until Ctrl-C or SIGTERM; the exit code says
-/// how it ended (2: the settings are wrong; 1: it could not start or serve). `name` prefixes
-/// the errors printed.
+/// The command line.
+#[derive(Debug, Parser)]
+#[command(about = "The ticketing server. Settings: TICKETING_* variables, or a TOML file named by TICKETING_CONFIG.")]
+struct Command {
+    /// What to do (serve when none is given).
+    #[command(subcommand)]
+    action: Option<Action>,
+}
+
+/// What the command does.
+#[derive(Debug, Subcommand)]
+enum Action {
+    /// Serve the API and the pages until Ctrl-C or SIGTERM (the default).
+    Serve,
+    /// Apply the database's migrations, then exit.
+    Migrate,
+    /// Print the effective settings (secrets hidden); exit 2 when one is wrong.
+    CheckConfig,
+}
+
+/// Runs what the command line asks (serving, by default) with the environment's settings; the
+/// exit code says how it ended (2: the settings are wrong; 1: it could not start, migrate or
+/// serve). `name` names the command in its help and errors.
 pub async fn run(name: &str) -> ExitCode {
+    let command = Command::parse_from(std::iter::once(name.to_owned()).chain(std::env::args().skip(1)));
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
@@ -18,6 +43,34 @@ pub async fn run(name: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    match command.action.unwrap_or(Action::Serve) {
+        Action::Serve => serve(name, config).await,
+        Action::CheckConfig => {
+            println!("{config:#?}");
+            println!("the settings are valid");
+            ExitCode::SUCCESS
+        }
+        Action::Migrate => migrate(name, &config).await,
+    }
+}
+
+/// Opens the database `config` names, which applies its migrations.
+async fn migrate(name: &str, config: &Config) -> ExitCode {
+    let clock: std::sync::Arc<dyn ticketing_core::env::Clock> = std::sync::Arc::new(ticketing_core::env::SystemClock);
+    match crate::app::open_store(config, clock).await {
+        Ok(_) => {
+            println!("the database is migrated");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Starts the server, prints where it is, and serves until Ctrl-C or SIGTERM.
+async fn serve(name: &str, config: Config) -> ExitCode {
     crate::telemetry::init(&config);
     let email = config.superadmin_email.clone();
     let server = match Server::start(config).await {

@@ -209,3 +209,54 @@ crate::on_both_backends!(
     &[("TICKETING_RATE_GENERATION", "2"), ("TICKETING_RATE_BATCH", "1"), ("TICKETING_RATE_DOWNLOAD", "2")],
     issuing_jobs_and_downloads_are_rate_limited
 );
+
+/// `ticketing-server` run with `args` and the `TICKETING_*` settings `vars` only: its exit code,
+/// standard output and standard error.
+fn server_command(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing-server"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TICKETING_")) {
+        command.env_remove(key);
+    }
+    let out = command.args(args).envs(vars.iter().copied()).output().expect("the server's binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The operations subcommands: `check-config` prints the effective settings with the secrets
+/// hidden, and refuses a bad one by its name (exit 2); `migrate` migrates the database and exits.
+#[test]
+fn the_server_checks_its_settings_and_migrates_its_database() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ops-command-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let database = format!("sqlite://{}/ticketing.db", dir.display());
+    let data_dir = dir.display().to_string();
+    let settings = [
+        ("TICKETING_DATA_DIR", data_dir.as_str()),
+        ("TICKETING_DATABASE_URL", database.as_str()),
+        ("TICKETING_SUPERADMIN_PASSWORD", "a secret nobody may print"),
+        ("TICKETING_TRUSTED_PROXIES", "10.0.0.0/8"),
+    ];
+    let (code, out, err) = server_command(&["check-config"], &settings);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("listen: 127.0.0.1:8080") && out.contains("10.0.0.0/8"), "{out}");
+    assert!(out.ends_with("the settings are valid\n"), "{out}");
+    assert!(!out.contains("a secret nobody may print") && !out.contains("sqlite://"), "secrets hidden: {out}");
+    assert!(!dir.exists(), "checking changes nothing");
+
+    let (code, _, err) = server_command(&["check-config"], &[("TICKETING_RATE_BATCH", "0")]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("`rate_batch` (TICKETING_RATE_BATCH)"), "{err}");
+
+    let (code, out, err) = server_command(&["migrate"], &settings);
+    assert_eq!((code, out.as_str()), (Some(0), "the database is migrated\n"), "{err}");
+    assert!(dir.join("ticketing.db").exists());
+    let (code, _, _) = server_command(&["migrate"], &settings);
+    assert_eq!(code, Some(0), "migrating again changes nothing");
+
+    let (code, _, err) = server_command(&["unknown-command"], &settings);
+    assert_eq!(code, Some(2), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
