@@ -88,7 +88,7 @@ impl Server {
         let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
         data_dir(&config)?;
         let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
-        let link_key = keys::link_key(&config.data_dir, &*rng)?;
+        let link_key = keys::link_key(&config.data_dir, config.link_key_file.as_deref(), &*rng)?;
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let bound = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;

@@ -10,6 +10,8 @@
 //! | `redis_url` | `TICKETING_REDIS_URL` | none |
 //! | `redis_prefix` | `TICKETING_REDIS_PREFIX`: the start of every Redis key, so several deployments can share one Redis | `ticketing:` |
 //! | `qr_keys` | `TICKETING_QR_KEYS` | generated once, kept in `<data_dir>/keys.toml` |
+//! | `qr_keys_file` | `TICKETING_QR_KEYS_FILE`: a file holding the QR keys, one item a line (a Docker or Kubernetes secret, so a fleet signs alike); not with `qr_keys` | none |
+//! | `link_key_file` | `TICKETING_LINK_KEY_FILE`: a file holding the magic-link key (64 hex digits), never created | none: `<data_dir>/link.key`, made on the first start |
 //! | `access_token_ttl_secs` | `TICKETING_ACCESS_TOKEN_TTL_SECS` | 900 |
 //! | `refresh_token_ttl_secs` | `TICKETING_REFRESH_TOKEN_TTL_SECS` | 2,592,000 (30 days) |
 //! | `rate_window_secs` | `TICKETING_RATE_WINDOW_SECS` | 900 |
@@ -216,8 +218,11 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// The start of every Redis key.
     pub redis_prefix: String,
-    /// QR signing keys; empty: generated and kept in the data directory.
+    /// QR signing keys (from `TICKETING_QR_KEYS` or its file); empty: generated and kept in the
+    /// data directory.
     pub qr_keys: Vec<QrKey>,
+    /// The file the magic-link key is read from; none: the data directory's `link.key`.
+    pub link_key_file: Option<PathBuf>,
     /// How long a bearer token works.
     pub access_token_ttl: Duration,
     /// How long a refresh token works.
@@ -283,6 +288,7 @@ impl std::fmt::Debug for Config {
             .field("redis", &self.redis_url.is_some())
             .field("redis_prefix", &self.redis_prefix)
             .field("qr_keys", &self.qr_keys)
+            .field("link_key_file", &self.link_key_file)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("rate_limits", &self.rate_limits)
@@ -324,6 +330,8 @@ struct FileConfig {
     redis_url: Option<String>,
     redis_prefix: Option<String>,
     qr_keys: Option<Vec<String>>,
+    qr_keys_file: Option<String>,
+    link_key_file: Option<String>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     rate_window_secs: Option<u64>,
@@ -516,18 +524,38 @@ impl Config {
         let database_url = l
             .get::<String>("database_url", "TICKETING_DATABASE_URL", file.database_url)?
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ticketing.db").display()));
-        let qr_keys = l
-            .list("TICKETING_QR_KEYS", file.qr_keys)
+        let listed = l.list("TICKETING_QR_KEYS", file.qr_keys);
+        let (listed, key, env) = match l.get::<PathBuf>("qr_keys_file", "TICKETING_QR_KEYS_FILE", file.qr_keys_file)? {
+            None => (listed, "qr_keys", "TICKETING_QR_KEYS"),
+            Some(_) if !listed.is_empty() => {
+                return Err(ConfigError::Invalid {
+                    key: "qr_keys_file",
+                    env: "TICKETING_QR_KEYS_FILE",
+                    problem: "give the QR keys in the file or in TICKETING_QR_KEYS, not both".into(),
+                });
+            }
+            Some(path) => {
+                let (key, env) = ("qr_keys_file", "TICKETING_QR_KEYS_FILE");
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                    key,
+                    env,
+                    problem: format!("{}: {e}", path.display()),
+                })?;
+                let items = text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
+                let items: Vec<String> = items.collect();
+                if items.is_empty() {
+                    return Err(ConfigError::Invalid { key, env, problem: format!("{} holds no key", path.display()) });
+                }
+                (items, key, env)
+            }
+        };
+        let qr_keys = listed
             .iter()
             .map(|k| k.parse())
             .collect::<Result<Vec<QrKey>, String>>()
-            .map_err(|problem| ConfigError::Invalid { key: "qr_keys", env: "TICKETING_QR_KEYS", problem })?;
+            .map_err(|problem| ConfigError::Invalid { key, env, problem })?;
         if !qr_keys.is_empty() && qr_keys.iter().filter(|k| k.current).count() != 1 {
-            return Err(ConfigError::Invalid {
-                key: "qr_keys",
-                env: "TICKETING_QR_KEYS",
-                problem: "exactly one key must be `current`".into(),
-            });
+            return Err(ConfigError::Invalid { key, env, problem: "exactly one key must be `current`".into() });
         }
         let window = Duration::from_secs(bounded(
             "rate_window_secs",
@@ -563,6 +591,7 @@ impl Config {
                 None => ticketing_storage::REDIS_PREFIX.to_owned(),
             },
             qr_keys,
+            link_key_file: l.get("link_key_file", "TICKETING_LINK_KEY_FILE", file.link_key_file)?,
             access_token_ttl: secs(
                 "access_token_ttl_secs",
                 "TICKETING_ACCESS_TOKEN_TTL_SECS",
@@ -786,6 +815,34 @@ mod tests {
         assert!(c.qr_keys.is_empty() && c.redis_url.is_none());
         assert_eq!((c.order_hold, c.rate_limits.order_address.burst), (Duration::from_secs(900), 30));
         assert!(c.stripe_webhook_secrets.is_empty() && c.generic_webhook_secrets.is_empty());
+    }
+
+    #[test]
+    fn keys_may_come_from_secret_files() {
+        let dir = std::env::temp_dir().join(format!("ticketing-key-files-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("qr_keys");
+        let (current, old) = (format!("2:current:{}", "cd".repeat(32)), format!("1:verify:{}", "ab".repeat(32)));
+        std::fs::write(&file, format!("{current}\n{old}\n")).unwrap();
+        let path = file.display().to_string();
+        let c = Config::from_vars(vars(&[
+            ("TICKETING_QR_KEYS_FILE", &path),
+            ("TICKETING_LINK_KEY_FILE", "/run/secrets/link"),
+        ]))
+        .unwrap();
+        assert_eq!(c.qr_keys.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(2, true), (1, false)]);
+        assert_eq!(c.link_key_file, Some(PathBuf::from("/run/secrets/link")));
+        let both = Config::from_vars(vars(&[("TICKETING_QR_KEYS_FILE", &path), ("TICKETING_QR_KEYS", &current)]));
+        assert!(both.unwrap_err().to_string().contains("not both"));
+        let missing = dir.join("absent").display().to_string();
+        let e = Config::from_vars(vars(&[("TICKETING_QR_KEYS_FILE", &missing)])).unwrap_err().to_string();
+        assert!(e.starts_with("setting `qr_keys_file` (TICKETING_QR_KEYS_FILE):") && e.contains("absent"), "{e}");
+        std::fs::write(&file, format!("{old}\n")).unwrap();
+        let e = Config::from_vars(vars(&[("TICKETING_QR_KEYS_FILE", &path)])).unwrap_err().to_string();
+        assert!(e.contains("`qr_keys_file`") && e.contains("exactly one key must be `current`"), "{e}");
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(&"cd".repeat(32)), "the secret is not shown: {shown}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -94,22 +94,19 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness) -> Result<(Vec<QrKey>, b
 pub const LINK_KEY_FILE: &str = "link.key";
 
 /// The key magic-link tokens are derived under (see [`ticketing_core::magic_link`]): read from
-/// `data_dir`, or made there on the first start, so a ticket's link can be given again after a
-/// restart. Instances that share a database must share this file.
-pub fn link_key(data_dir: &Path, rng: &dyn Randomness) -> Result<LinkKey, KeysError> {
+/// `secret_file` when set (`TICKETING_LINK_KEY_FILE`, a Docker or Kubernetes secret shared by a
+/// fleet; never created), else from `data_dir`, made there on the first start, so a ticket's
+/// link can be given again after a restart. Instances that share a database must share it.
+pub fn link_key(data_dir: &Path, secret_file: Option<&Path>, rng: &dyn Randomness) -> Result<LinkKey, KeysError> {
+    if let Some(file) = secret_file {
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|source| KeysError::Io { path: shown.clone(), source })?;
+        return parse_link_key(&text, shown);
+    }
     let path = data_dir.join(LINK_KEY_FILE);
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let text = text.trim();
-            let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
-                .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
-                .flatten();
-            let bytes: [u8; 32] = bytes
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| KeysError::Malformed { path: shown, problem: "expected 64 hex digits".into() })?;
-            Ok(LinkKey::new(bytes))
-        }
+        Ok(text) => parse_link_key(&text, shown),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             rng.fill(&mut bytes);
@@ -119,6 +116,18 @@ pub fn link_key(data_dir: &Path, rng: &dyn Randomness) -> Result<LinkKey, KeysEr
         }
         Err(source) => Err(KeysError::Io { path: shown, source }),
     }
+}
+
+/// A link key written as 64 hex digits (around them, blanks), read from `shown`.
+fn parse_link_key(text: &str, shown: String) -> Result<LinkKey, KeysError> {
+    let text = text.trim();
+    let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
+        .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
+        .flatten();
+    let bytes: [u8; 32] = bytes
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| KeysError::Malformed { path: shown, problem: "expected 64 hex digits".into() })?;
+    Ok(LinkKey::new(bytes))
 }
 
 /// Writes `text` to a new file only its owner can read; fails if the file exists.
@@ -167,12 +176,31 @@ mod tests {
         use ticketing_core::ids::TicketId;
         let dir = std::env::temp_dir().join(format!("ticketing-link-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let first = link_key(&dir, &OsRandomness).unwrap();
-        let again = link_key(&dir, &OsRandomness).unwrap();
+        let first = link_key(&dir, None, &OsRandomness).unwrap();
+        let again = link_key(&dir, None, &OsRandomness).unwrap();
         let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());
         assert_eq!(first.token(ticket, at).as_text(), again.token(ticket, at).as_text());
         std::fs::write(dir.join(LINK_KEY_FILE), "not hex").unwrap();
-        assert!(matches!(link_key(&dir, &OsRandomness), Err(KeysError::Malformed { .. })));
+        assert!(matches!(link_key(&dir, None, &OsRandomness), Err(KeysError::Malformed { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_secret_file_gives_the_link_key_and_is_never_made() {
+        use ticketing_core::ids::TicketId;
+        let dir = std::env::temp_dir().join(format!("ticketing-link-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = dir.join("link_key");
+        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness), Err(KeysError::Io { .. })), "a missing secret");
+        assert!(!secret.exists() && !dir.join(LINK_KEY_FILE).exists(), "nothing was made");
+        std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
+        let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());
+        let from_file = link_key(&dir, Some(&secret), &OsRandomness).unwrap();
+        let again = link_key(&std::env::temp_dir(), Some(&secret), &OsRandomness).unwrap();
+        assert_eq!(from_file.token(ticket, at).as_text(), again.token(ticket, at).as_text(), "any instance, one key");
+        assert_eq!(from_file.token(ticket, at).as_text(), LinkKey::new([0xab; 32]).token(ticket, at).as_text());
+        std::fs::write(&secret, "short").unwrap();
+        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness), Err(KeysError::Malformed { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

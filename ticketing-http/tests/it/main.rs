@@ -4,6 +4,7 @@
 mod support;
 
 mod contract;
+mod fleet;
 mod journey;
 mod malformed;
 mod matrix;

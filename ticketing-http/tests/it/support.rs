@@ -192,7 +192,11 @@ impl TestServer {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let (store, cleanup): (Arc<dyn Store>, _) = match backend {
             Backend::Sqlite => {
-                let url = format!("sqlite://{}", dir.join("ticketing.db").display());
+                // Its own file, unless the settings name one (servers sharing a database).
+                let url = settings.iter().find(|(k, _)| *k == "TICKETING_DATABASE_URL").map_or_else(
+                    || format!("sqlite://{}", dir.join("ticketing.db").display()),
+                    |(_, v)| (*v).to_owned(),
+                );
                 vars.insert("TICKETING_DATABASE_URL".into(), url.clone());
                 (Arc::new(SqliteStore::open(&url, clock.clone()).await.expect("SQLite")), None)
             }

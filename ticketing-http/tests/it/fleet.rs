@@ -1,0 +1,81 @@
+//! Several servers on one database: the keys come from secret files (`TICKETING_QR_KEYS_FILE`,
+//! `TICKETING_LINK_KEY_FILE`), so every instance signs and verifies alike and none makes keys
+//! of its own.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::{Backend, TestServer, event_body};
+
+/// A ticket issued by one server scans at another that shares its database and key files; no
+/// server writes keys into its data directory.
+#[tokio::test]
+async fn servers_sharing_key_files_sign_and_verify_alike() {
+    let shared = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&shared);
+    std::fs::create_dir_all(&shared).expect("a shared folder");
+    let (qr_keys, link_key) = (shared.join("qr_keys"), shared.join("link_key"));
+    std::fs::write(&qr_keys, format!("7:current:{}\n", "5e".repeat(32))).expect("the QR keys");
+    std::fs::write(&link_key, format!("{}\n", "a1".repeat(32))).expect("the link key");
+    let database = format!("sqlite://{}", shared.join("ticketing.db").display());
+    let (qr_keys, link_key) = (qr_keys.display().to_string(), link_key.display().to_string());
+    let settings = [
+        ("TICKETING_DATABASE_URL", database.as_str()),
+        ("TICKETING_QR_KEYS_FILE", qr_keys.as_str()),
+        ("TICKETING_LINK_KEY_FILE", link_key.as_str()),
+    ];
+    let one = TestServer::start_with(Backend::Sqlite, &settings).await.expect("SQLite needs no server");
+    let two = TestServer::start_with(Backend::Sqlite, &settings).await.expect("SQLite needs no server");
+
+    // On the first: an event running now, a type, a gate, a paid ticket.
+    let admin = one.admin().await;
+    let mut body = event_body("Fleet night", 100);
+    body["starts_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
+    body["ends_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339());
+    let event = one.call(Method::POST, "/api/v1/events", Some(&admin), Some(body)).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let publish = Some(json!({"status": "published"}));
+    one.call(Method::POST, &format!("/api/v1/events/{event}/status"), Some(&admin), publish).await.ok(StatusCode::OK);
+    let kind = json!({"name": "Pass", "price_minor": 1000, "currency": "EUR", "quota": 10, "usage_limit": 1});
+    let kind = one.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(&admin), Some(kind)).await;
+    let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let gate = one
+        .call(Method::POST, &format!("/api/v1/events/{event}/gates"), Some(&admin), Some(json!({"name": "Main"})))
+        .await;
+    let gate = gate.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let issued = one
+        .call(
+            Method::POST,
+            &format!("/api/v1/ticket-types/{kind}/tickets"),
+            Some(&admin),
+            Some(json!({"status": "paid"})),
+        )
+        .await;
+    let ticket = issued.ok(StatusCode::CREATED)[0].clone();
+
+    // On the second: the QR verifies, and the ticket's page opens by its link.
+    let admin_two = two.admin().await;
+    let read = json!({"gate_id": gate, "qr": ticket["qr_payload"]});
+    let verdict = two.call(Method::POST, "/api/v1/scan/request", Some(&admin_two), Some(read)).await;
+    let verdict = verdict.ok(StatusCode::OK).clone();
+    assert_eq!((verdict["ok"].as_bool(), verdict["reason"].as_str()), (Some(true), Some("ok")), "{verdict}");
+    let link = ticket["magic_link"]["token"].as_str().expect("a link");
+    two.call(Method::GET, &format!("/api/v1/public/tickets/{link}"), None, None).await.ok(StatusCode::OK);
+    // Re-issuing the link on the second gives what the shared key derives.
+    let id = ticket["id"].as_str().expect("id");
+    let relinked =
+        two.call(Method::POST, &format!("/api/v1/tickets/{id}/magic-link"), Some(&admin_two), Some(json!({}))).await;
+    let relinked = relinked.ok(StatusCode::CREATED)["token"].as_str().expect("a token").to_owned();
+    one.call(Method::GET, &format!("/api/v1/public/tickets/{relinked}"), None, None).await.ok(StatusCode::OK);
+
+    for server in [&one, &two] {
+        let listed: Vec<String> = std::fs::read_dir(&server.state.config.data_dir)
+            .expect("the data folder")
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        assert!(!listed.iter().any(|f| f == "keys.toml" || f == "link.key"), "no key made: {listed:?}");
+    }
+    one.stop().await;
+    two.stop().await;
+    let _ = std::fs::remove_dir_all(&shared);
+}
