@@ -5,7 +5,7 @@
 use axum::http::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{Backend, TestServer, event_body};
+use crate::support::{Backend, TestServer, running_event};
 
 /// A ticket issued by one server scans at another that shares its database and key files; no
 /// server writes keys into its data directory.
@@ -29,16 +29,7 @@ async fn servers_sharing_key_files_sign_and_verify_alike() {
 
     // On the first: an event running now, a type, a gate, a paid ticket.
     let admin = one.admin().await;
-    let mut body = event_body("Fleet night", 100);
-    body["starts_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
-    body["ends_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339());
-    let event = one.call(Method::POST, "/api/v1/events", Some(&admin), Some(body)).await;
-    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    let publish = Some(json!({"status": "published"}));
-    one.call(Method::POST, &format!("/api/v1/events/{event}/status"), Some(&admin), publish).await.ok(StatusCode::OK);
-    let kind = json!({"name": "Pass", "price_minor": 1000, "currency": "EUR", "quota": 10, "usage_limit": 1});
-    let kind = one.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(&admin), Some(kind)).await;
-    let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let (event, kind) = running_event(&one, &admin, "Fleet night", 10, 1).await;
     let gate = one
         .call(Method::POST, &format!("/api/v1/events/{event}/gates"), Some(&admin), Some(json!({"name": "Main"})))
         .await;

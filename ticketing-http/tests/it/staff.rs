@@ -11,7 +11,7 @@ use http_body_util::Full;
 use serde_json::{Value, json};
 use ticketing_pdf::qr::{EcLevel, QrMatrix};
 
-use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, event_body};
+use crate::support::{Backend, PASSWORD, PrivateRedis, TestServer, running_event};
 use crate::webdriver::Browser;
 
 /// The video's side, in pixels, and each QR module's.
@@ -60,16 +60,7 @@ async fn gate(s: &TestServer) -> Gate {
     let agent = s.user(&admin, &agent_email, "agent").await;
     // Another agent's gate, which the picker must not offer.
     let other = s.user(&admin, "other-agent@example.org", "agent").await;
-    let mut body = event_body("Nuits sonores", 500);
-    body["starts_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
-    body["ends_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339());
-    let event = s.call(Method::POST, "/api/v1/events", Some(&admin), Some(body)).await;
-    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
-    let publish = Some(json!({"status": "published"}));
-    s.call(Method::POST, &format!("/api/v1/events/{event}/status"), Some(&admin), publish).await.ok(StatusCode::OK);
-    let kind = json!({"name": "Pass", "price_minor": 3900, "currency": "EUR", "quota": 100, "usage_limit": 2});
-    let kind = s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(&admin), Some(kind)).await;
-    let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let (event, kind) = running_event(s, &admin, "Nuits sonores", 100, 2).await;
     for (name, who) in [("North gate", &agent), ("West gate", &agent), ("South gate", &other)] {
         let body = Some(json!({"name": name, "agents": [who]}));
         let g = s.call(Method::POST, &format!("/api/v1/events/{event}/gates"), Some(&admin), body).await;

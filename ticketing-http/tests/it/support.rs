@@ -335,6 +335,23 @@ pub fn event_body(title: &str, capacity: u32) -> Value {
     })
 }
 
+/// A published event made by `token`'s user, its doors open now (from an hour ago for six
+/// hours), with one ticket type `Pass` of `quota` places and `usage_limit` entries: their ids.
+pub async fn running_event(s: &TestServer, token: &str, title: &str, quota: u32, usage_limit: u32) -> (String, String) {
+    let mut body = event_body(title, 500);
+    body["starts_at"] = json!((chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339());
+    body["ends_at"] = json!((chrono::Utc::now() + chrono::Duration::hours(5)).to_rfc3339());
+    let event = s.call(Method::POST, "/api/v1/events", Some(token), Some(body)).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let publish = Some(json!({"status": "published"}));
+    s.call(Method::POST, &format!("/api/v1/events/{event}/status"), Some(token), publish).await.ok(StatusCode::OK);
+    let kind =
+        json!({"name": "Pass", "price_minor": 3900, "currency": "EUR", "quota": quota, "usage_limit": usage_limit});
+    let kind = s.call(Method::POST, &format!("/api/v1/events/{event}/ticket-types"), Some(token), Some(kind)).await;
+    let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    (event, kind)
+}
+
 /// The text of the one QR code on the first page of `pdf`, read by real decoders.
 pub fn decode_pdf_qr(pdf: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!("ticketing-journey-{}-{}", std::process::id(), rand_suffix()));
