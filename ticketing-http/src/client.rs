@@ -94,11 +94,6 @@ impl TrustedProxies {
         Self(networks)
     }
 
-    /// The networks trusted.
-    pub fn networks(&self) -> &[Cidr] {
-        &self.0
-    }
-
     /// Whether `ip` is a trusted proxy.
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(ip))

@@ -183,6 +183,7 @@ pub async fn live() -> Json<Liveness> {
 
 /// Whether this instance can serve.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({"status": "ready", "database": {"status": "up"}, "redis": {"status": "not_configured"}}))]
 pub struct Readiness {
     /// `ready`, or `not_ready` when the database or Redis is down.
     pub status: String,

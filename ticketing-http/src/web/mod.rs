@@ -126,8 +126,9 @@ impl Visit {
         self.respond(status, template, html, CONTENT_SECURITY_POLICY)
     }
 
-    /// Renders `template`, a whole document of its own (the staff pages), with `context` and the
-    /// words of the visitor's language, under the Content-Security-Policy `policy`.
+    /// Renders `template`, a page that extends the site's frame itself (the staff pages: their
+    /// own brand and body in `base.html`'s blocks), with `context` and the words of the
+    /// visitor's language, under the Content-Security-Policy `policy`.
     pub fn document(&self, template: &str, mut context: Value, policy: &'static str) -> Response {
         self.fill(&mut context);
         let html = TEMPLATE_ENV.get_template(template).and_then(|t| t.render(&context));

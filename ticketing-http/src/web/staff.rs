@@ -27,12 +27,7 @@ pub const STAFF_POLICY: &str = "default-src 'none'; script-src 'self'; worker-sr
     responses((status = 200, description = "The scanner page (its script signs in and scans)", content_type = "text/html")),
 )]
 pub async fn scanner(visit: Visit) -> Response {
-    let context = json!({
-        "heading": visit.lang.word("scan_title"),
-        "scripts": [assets::url("vue.js"), assets::url("staff.js"), assets::url("scan.js")],
-        "worker": assets::url("scan-worker.js"),
-    });
-    visit.document("staff.html", context, STAFF_POLICY)
+    staff_page(&visit, "scan_title", "scan.js", Some("scan-worker.js"))
 }
 
 /// The organiser's dashboard: sign-in, the events, and per event its sales, occupancy, flow,
@@ -46,9 +41,16 @@ pub async fn scanner(visit: Visit) -> Response {
     responses((status = 200, description = "The dashboard page (its script signs in and draws)", content_type = "text/html")),
 )]
 pub async fn dashboard(visit: Visit) -> Response {
+    staff_page(&visit, "admin_title", "admin.js", None)
+}
+
+/// A staff page titled by the word `title`, running Vue, the sign-in and `script` (and
+/// `worker`, the decoder thread's file, when it has one).
+fn staff_page(visit: &Visit, title: &str, script: &str, worker: Option<&str>) -> Response {
     let context = json!({
-        "heading": visit.lang.word("admin_title"),
-        "scripts": [assets::url("vue.js"), assets::url("staff.js"), assets::url("admin.js")],
+        "title": visit.lang.word(title),
+        "scripts": [assets::url("vue.js"), assets::url("staff.js"), assets::url(script)],
+        "worker": worker.map(assets::url),
     });
     visit.document("staff.html", context, STAFF_POLICY)
 }
