@@ -33,6 +33,7 @@ pub mod engine;
 pub mod env;
 pub mod event;
 pub mod field;
+pub mod fleet;
 pub mod gate;
 pub mod hook;
 pub mod ids;

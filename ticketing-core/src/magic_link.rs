@@ -72,6 +72,13 @@ impl LinkKey {
         Self(bytes)
     }
 
+    /// The key's fingerprint (see [`crate::fleet`]): a MAC of a fixed label under the key.
+    pub fn fingerprint(&self) -> crate::fleet::KeyFingerprint {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
+        mac.update(crate::fleet::LABEL);
+        crate::fleet::KeyFingerprint::from_digest(crate::fleet::KeyKind::Link, 0, &mac.finalize().into_bytes())
+    }
+
     /// The token of the link of `ticket_id` created at `created_at`.
     pub fn token(&self, ticket_id: TicketId, created_at: DateTime<Utc>) -> MagicLinkToken {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0).expect("HMAC takes a key of any length");

@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::audit::AuditEntry;
 use crate::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use crate::event::{Event, EventStatus};
+use crate::fleet::KeyFingerprint;
 use crate::gate::Gate;
 use crate::hook::Endpoint;
 use crate::ids::{
@@ -371,6 +372,21 @@ pub trait Locks: Send + Sync {
     async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError>;
     /// Releases `key` if `owner` still holds it; whether it did.
     async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError>;
+}
+
+/// The fingerprints of the keys a deployment's instances sign with (see [`crate::fleet`]).
+#[async_trait]
+pub trait KeyRegistry: Send + Sync {
+    /// Every recorded fingerprint, by kind and id.
+    async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError>;
+    /// Records each of `fingerprints` whose kind and id has none yet (a recorded one is left as
+    /// it is, whatever its digest), at `at`; returns every recorded fingerprint after, so two
+    /// instances recording different keys at once both see the one that won.
+    async fn record_key_fingerprints(
+        &self,
+        fingerprints: &[KeyFingerprint],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<KeyFingerprint>, StoreError>;
 }
 
 /// Which jobs to list, newest first.
@@ -819,6 +835,7 @@ pub trait Store:
     + MessageTemplateRepository
     + HookRepository
     + Locks
+    + KeyRegistry
 {
 }
 
@@ -842,5 +859,6 @@ impl<T> Store for T where
         + MessageTemplateRepository
         + HookRepository
         + Locks
+        + KeyRegistry
 {
 }

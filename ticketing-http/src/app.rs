@@ -13,6 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
+use ticketing_core::fleet::KeyKind;
 use ticketing_core::job::{JobStatus, JobTask};
 use ticketing_core::store::Store;
 use tokio::net::TcpListener;
@@ -46,6 +47,10 @@ pub enum StartError {
     /// The QR keys could not be had.
     #[error(transparent)]
     Keys(#[from] keys::KeysError),
+    /// The keys are not the ones the other instances on this database use (or they could not
+    /// be compared).
+    #[error("the keys: {0}")]
+    Fleet(#[source] ticketing_core::engine::Error),
     /// Seeding failed.
     #[error("seeding the first superadmin: {0}")]
     Seed(#[source] ticketing_core::engine::Error),
@@ -87,8 +92,13 @@ impl Server {
     pub async fn start_with(config: Config, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let rng: Arc<dyn Randomness> = Arc::new(OsRandomness);
         data_dir(&config)?;
-        let (keyring, generated_keys) = keys::load(&config.qr_keys, &config.data_dir, &*rng)?;
-        let link_key = keys::link_key(&config.data_dir, config.link_key_file.as_deref(), &*rng)?;
+        // Keys are made here only while no instance on this database has recorded any.
+        let recorded = store.key_fingerprints().await.map_err(|e| StartError::Fleet(e.into()))?;
+        let may_generate = |kind| ticketing_core::fleet::may_generate(&recorded, kind);
+        let (keyring, generated_keys) =
+            keys::load(&config.qr_keys, &config.data_dir, &*rng, may_generate(KeyKind::Qr))?;
+        let link_file = config.link_key_file.as_deref();
+        let link_key = keys::link_key(&config.data_dir, link_file, &*rng, may_generate(KeyKind::Link))?;
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let bound = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
@@ -121,6 +131,7 @@ impl Server {
         let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config)
             .with_link_key(link_key)
             .with_refund_gateway(gateway);
+        engine.join_fleet().await.map_err(StartError::Fleet)?;
         let superadmin = seed(&engine, &config).await?;
         let renderer = tokio::task::spawn_blocking(|| {
             ticketing_pdf::Renderer::new(ticketing_pdf::Template::default_ticket()).ok()

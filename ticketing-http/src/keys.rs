@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use ticketing_core::env::Randomness;
+use ticketing_core::fleet::KeyKind;
 use ticketing_core::magic_link::LinkKey;
 use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
 
@@ -36,6 +37,20 @@ pub enum KeysError {
     /// The keyring refused a key.
     #[error("a QR key was refused: {0}")]
     Keyring(#[from] ticketing_core::signing::KeyError),
+    /// No key was found while the fleet's are recorded in the database: making one would sign
+    /// what the other instances cannot verify.
+    #[error(
+        "no {kind} in the settings ({settings}) nor in {path}, while other instances on this database \
+         have theirs: give this instance the fleet's keys rather than new ones"
+    )]
+    NotShared {
+        /// Which key.
+        kind: KeyKind,
+        /// The settings that give it.
+        settings: &'static str,
+        /// The file looked for.
+        path: String,
+    },
 }
 
 #[derive(serde::Deserialize)]
@@ -44,10 +59,16 @@ struct KeysFile {
 }
 
 /// The keys to sign with: `configured` if any, else those in `data_dir` (made there on the first
-/// start). Returns the keyring and whether keys were generated now.
-pub fn load(configured: &[QrKey], data_dir: &Path, rng: &dyn Randomness) -> Result<(Keyring, bool), KeysError> {
+/// start when `may_generate`: see [`ticketing_core::fleet::may_generate`]). Returns the keyring
+/// and whether keys were generated now.
+pub fn load(
+    configured: &[QrKey],
+    data_dir: &Path,
+    rng: &dyn Randomness,
+    may_generate: bool,
+) -> Result<(Keyring, bool), KeysError> {
     let (keys, generated) =
-        if configured.is_empty() { stored_or_new(data_dir, rng)? } else { (configured.to_vec(), false) };
+        if configured.is_empty() { stored_or_new(data_dir, rng, may_generate)? } else { (configured.to_vec(), false) };
     let mut keyring = Keyring::new();
     for key in keys {
         let state = if key.current { KeyState::Current } else { KeyState::VerifyOnly };
@@ -56,7 +77,7 @@ pub fn load(configured: &[QrKey], data_dir: &Path, rng: &dyn Randomness) -> Resu
     Ok((keyring, generated))
 }
 
-fn stored_or_new(data_dir: &Path, rng: &dyn Randomness) -> Result<(Vec<QrKey>, bool), KeysError> {
+fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> Result<(Vec<QrKey>, bool), KeysError> {
     let path = data_dir.join(KEYS_FILE);
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
@@ -74,6 +95,11 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness) -> Result<(Vec<QrKey>, b
             }
             Ok((keys, false))
         }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_generate => Err(KeysError::NotShared {
+            kind: KeyKind::Qr,
+            settings: "TICKETING_QR_KEYS or TICKETING_QR_KEYS_FILE",
+            path: shown,
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = vec![0; 32];
             rng.fill(&mut secret);
@@ -96,8 +122,14 @@ pub const LINK_KEY_FILE: &str = "link.key";
 /// The key magic-link tokens are derived under (see [`ticketing_core::magic_link`]): read from
 /// `secret_file` when set (`TICKETING_LINK_KEY_FILE`, a Docker or Kubernetes secret shared by a
 /// fleet; never created), else from `data_dir`, made there on the first start, so a ticket's
-/// link can be given again after a restart. Instances that share a database must share it.
-pub fn link_key(data_dir: &Path, secret_file: Option<&Path>, rng: &dyn Randomness) -> Result<LinkKey, KeysError> {
+/// link can be given again after a restart (when `may_generate`, as for [`load`]). Instances
+/// that share a database must share it.
+pub fn link_key(
+    data_dir: &Path,
+    secret_file: Option<&Path>,
+    rng: &dyn Randomness,
+    may_generate: bool,
+) -> Result<LinkKey, KeysError> {
     if let Some(file) = secret_file {
         let shown = file.display().to_string();
         let text = std::fs::read_to_string(file).map_err(|source| KeysError::Io { path: shown.clone(), source })?;
@@ -107,6 +139,9 @@ pub fn link_key(data_dir: &Path, secret_file: Option<&Path>, rng: &dyn Randomnes
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_link_key(&text, shown),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_generate => {
+            Err(KeysError::NotShared { kind: KeyKind::Link, settings: "TICKETING_LINK_KEY_FILE", path: shown })
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             rng.fill(&mut bytes);
@@ -154,9 +189,9 @@ mod tests {
     fn generated_keys_are_kept_and_reused() {
         let dir = std::env::temp_dir().join(format!("ticketing-keys-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (first, generated) = load(&[], &dir, &OsRandomness).unwrap();
+        let (first, generated) = load(&[], &dir, &OsRandomness, true).unwrap();
         assert!(generated);
-        let (again, generated) = load(&[], &dir, &OsRandomness).unwrap();
+        let (again, generated) = load(&[], &dir, &OsRandomness, true).unwrap();
         assert!(!generated, "the second start reads the file");
         assert_eq!(first.keys(), again.keys());
         let claims = QrClaims { ticket: ShortCode::from_value(42).unwrap(), expires_at: None };
@@ -176,12 +211,16 @@ mod tests {
         use ticketing_core::ids::TicketId;
         let dir = std::env::temp_dir().join(format!("ticketing-link-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let first = link_key(&dir, None, &OsRandomness).unwrap();
-        let again = link_key(&dir, None, &OsRandomness).unwrap();
+        let first = link_key(&dir, None, &OsRandomness, true).unwrap();
+        let again = link_key(&dir, None, &OsRandomness, true).unwrap();
         let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());
         assert_eq!(first.token(ticket, at).as_text(), again.token(ticket, at).as_text());
+        std::fs::remove_file(dir.join(LINK_KEY_FILE)).unwrap();
+        let refused = link_key(&dir, None, &OsRandomness, false).unwrap_err();
+        assert!(matches!(refused, KeysError::NotShared { kind: KeyKind::Link, .. }), "{refused}");
+        assert!(!dir.join(LINK_KEY_FILE).exists(), "nothing made when the fleet has a key");
         std::fs::write(dir.join(LINK_KEY_FILE), "not hex").unwrap();
-        assert!(matches!(link_key(&dir, None, &OsRandomness), Err(KeysError::Malformed { .. })));
+        assert!(matches!(link_key(&dir, None, &OsRandomness, true), Err(KeysError::Malformed { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -191,16 +230,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ticketing-link-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let secret = dir.join("link_key");
-        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness), Err(KeysError::Io { .. })), "a missing secret");
+        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness, true), Err(KeysError::Io { .. })), "a missing secret");
         assert!(!secret.exists() && !dir.join(LINK_KEY_FILE).exists(), "nothing was made");
         std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
         let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());
-        let from_file = link_key(&dir, Some(&secret), &OsRandomness).unwrap();
-        let again = link_key(&std::env::temp_dir(), Some(&secret), &OsRandomness).unwrap();
+        let from_file = link_key(&dir, Some(&secret), &OsRandomness, true).unwrap();
+        let again = link_key(&std::env::temp_dir(), Some(&secret), &OsRandomness, true).unwrap();
         assert_eq!(from_file.token(ticket, at).as_text(), again.token(ticket, at).as_text(), "any instance, one key");
         assert_eq!(from_file.token(ticket, at).as_text(), LinkKey::new([0xab; 32]).token(ticket, at).as_text());
         std::fs::write(&secret, "short").unwrap();
-        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness), Err(KeysError::Malformed { .. })));
+        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness, true), Err(KeysError::Malformed { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

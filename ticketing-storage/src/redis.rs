@@ -19,6 +19,7 @@ use redis::{AsyncCommands, Script};
 use ticketing_core::audit::AuditEntry;
 use ticketing_core::credential::{ApiClient, Rotation, StaffAssignment, StoredToken};
 use ticketing_core::event::Event;
+use ticketing_core::fleet::KeyFingerprint;
 use ticketing_core::gate::Gate;
 use ticketing_core::hook::Endpoint;
 use ticketing_core::ids::{
@@ -37,7 +38,7 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
-    HookAttempt, HookRepository, JobFilter, JobQueue, Locks, MagicLinkRepository, MessageTemplateRepository,
+    HookAttempt, HookRepository, JobFilter, JobQueue, KeyRegistry, Locks, MagicLinkRepository, MessageTemplateRepository,
     NotificationLog, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, ScanCommit,
     ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository, Store, StoreError,
     TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
@@ -312,6 +313,21 @@ impl<S: ExternalSessions> ScanRepository for RedisLayer<S> {
 
     async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError> {
         self.db.scan_logs(filter).await
+    }
+}
+
+#[async_trait]
+impl<S: ExternalSessions> KeyRegistry for RedisLayer<S> {
+    async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError> {
+        self.db.key_fingerprints().await
+    }
+
+    async fn record_key_fingerprints(
+        &self,
+        fingerprints: &[KeyFingerprint],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<KeyFingerprint>, StoreError> {
+        self.db.record_key_fingerprints(fingerprints, at).await
     }
 }
 

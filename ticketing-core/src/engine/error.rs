@@ -62,6 +62,9 @@ pub enum Error {
     /// No key to sign with.
     #[error(transparent)]
     Signing(#[from] KeyError),
+    /// This engine's keys are not the ones the deployment's other instances use.
+    #[error(transparent)]
+    Keys(#[from] crate::fleet::KeyMismatch),
     /// A magic link was refused.
     #[error(transparent)]
     MagicLink(#[from] MagicLinkError),

@@ -173,6 +173,18 @@ impl<S: Store + ?Sized> Ticketing<S> {
         self
     }
 
+    /// Records the fingerprints of this engine's QR keys and link key in the store and checks
+    /// them against those the deployment's other instances recorded (see [`crate::fleet`]): a key
+    /// that differs from the recorded one of its kind and id is refused with [`Error::Keys`].
+    /// A server calls it at start, before serving.
+    pub async fn join_fleet(&self) -> Result<(), Error> {
+        let mut ours = self.keyring.fingerprints();
+        ours.push(self.link_key.fingerprint());
+        let recorded = self.store.record_key_fingerprints(&ours, self.clock.now()).await?;
+        crate::fleet::check(&recorded, &ours)?;
+        Ok(())
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<S> {
         &self.store

@@ -34,7 +34,8 @@ use crate::payment::PaymentDelivery;
 use crate::refund::Refund;
 use crate::scan::{Nonce, ScanLog, ScanSession};
 use crate::short_code::ShortCode;
-use crate::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
+use crate::fleet::KeyFingerprint;
+use crate::store::{AuditRepository, KeyRegistry, Locks, MagicLinkRepository, StoreError};
 use crate::template::{TemplatePin, TemplateVersion};
 use crate::ticket::Ticket;
 use crate::ticket_type::TicketType;
@@ -57,6 +58,8 @@ struct State {
     magic_links: HashMap<TokenHash, MagicLink>,
     audit: Vec<AuditEntry>,
     locks: HashMap<String, (String, DateTime<Utc>)>,
+    /// Recorded key fingerprints, by kind and id.
+    key_fingerprints: Vec<KeyFingerprint>,
     jobs: HashMap<JobId, Job>,
     /// Enqueue order, for claims among equals and listings.
     job_order: Vec<JobId>,
@@ -190,6 +193,28 @@ impl AuditRepository for MemoryStore {
         let s = self.state();
         let matching = s.audit.iter().rev().filter(|e| event_id.is_none() || e.event_id == event_id).cloned();
         Ok(page(matching, 0, limit))
+    }
+}
+
+#[async_trait]
+impl KeyRegistry for MemoryStore {
+    async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError> {
+        Ok(self.state().key_fingerprints.clone())
+    }
+
+    async fn record_key_fingerprints(
+        &self,
+        fingerprints: &[KeyFingerprint],
+        _at: DateTime<Utc>,
+    ) -> Result<Vec<KeyFingerprint>, StoreError> {
+        let mut s = self.state();
+        for print in fingerprints {
+            if !s.key_fingerprints.iter().any(|r| (r.kind, r.key_id) == (print.kind, print.key_id)) {
+                s.key_fingerprints.push(*print);
+            }
+        }
+        s.key_fingerprints.sort();
+        Ok(s.key_fingerprints.clone())
     }
 }
 

@@ -134,6 +134,27 @@ pub(crate) struct Entry {
     pub(crate) key: Prepared,
 }
 
+impl Prepared {
+    /// The key's fingerprint digest (see [`crate::fleet`]): a MAC of the label under an HMAC
+    /// secret, a hash of the label and the public key for Ed25519.
+    fn fingerprint_digest(&self) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            Self::Hmac(mac) => {
+                let mut mac = mac.clone();
+                mac.update(crate::fleet::LABEL);
+                mac.finalize().into_bytes().to_vec()
+            }
+            Self::Ed25519Signing(key) => {
+                Sha256::new().chain_update(crate::fleet::LABEL).chain_update(key.verifying_key().as_bytes()).finalize().to_vec()
+            }
+            Self::Ed25519Verifying(key) => {
+                Sha256::new().chain_update(crate::fleet::LABEL).chain_update(key.as_bytes()).finalize().to_vec()
+            }
+        }
+    }
+}
+
 impl Entry {
     pub(crate) fn algorithm(&self) -> Algorithm {
         match self.key {
@@ -237,6 +258,14 @@ impl Keyring {
                 Prepared::Ed25519Verifying(k) => Some((e.id, k.to_bytes())),
                 Prepared::Hmac(_) => None,
             })
+            .collect()
+    }
+
+    /// The fingerprints of the keys (see [`crate::fleet`]), by id.
+    pub fn fingerprints(&self) -> Vec<crate::fleet::KeyFingerprint> {
+        self.entries
+            .iter()
+            .map(|e| crate::fleet::KeyFingerprint::from_digest(crate::fleet::KeyKind::Qr, e.id.0, &e.key.fingerprint_digest()))
             .collect()
     }
 

@@ -70,3 +70,61 @@ async fn servers_sharing_key_files_sign_and_verify_alike() {
     two.stop().await;
     let _ = std::fs::remove_dir_all(&shared);
 }
+
+/// The settings of a server of its own in `dir`, on the database `database`, plus `extra`.
+fn lone_config(dir: &std::path::Path, database: &str, extra: &[(&str, String)]) -> ticketing_http::Config {
+    let mut vars: std::collections::BTreeMap<String, String> = [
+        ("TICKETING_LISTEN", "127.0.0.1:0".to_owned()),
+        ("TICKETING_DATA_DIR", dir.display().to_string()),
+        ("TICKETING_DATABASE_URL", database.to_owned()),
+        ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD.to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    vars.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+    ticketing_http::Config::from_vars(vars).expect("settings")
+}
+
+/// The database records each instance's keys' fingerprints: an instance that would make keys of
+/// its own while the fleet's are recorded, or that holds a different key under a recorded id,
+/// refuses to start with an error that says what to do, and makes no key file; one given the
+/// fleet's keys starts.
+#[tokio::test]
+async fn an_instance_without_the_fleets_keys_refuses_to_start() {
+    use ticketing_http::StartError;
+    use ticketing_http::keys::{KEYS_FILE, KeysError, LINK_KEY_FILE};
+    let shared = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&shared);
+    std::fs::create_dir_all(&shared).expect("a shared folder");
+    let database = format!("sqlite://{}", shared.join("ticketing.db").display());
+    let first = TestServer::start_with(Backend::Sqlite, &[("TICKETING_DATABASE_URL", database.as_str())])
+        .await
+        .expect("SQLite needs no server");
+    let first_dir = first.state.config.data_dir.clone();
+    assert!(first_dir.join(KEYS_FILE).exists(), "the first instance made the fleet's keys");
+
+    let lonely = shared.join("lonely");
+    let refused = ticketing_http::Server::start(lone_config(&lonely, &database, &[])).await.err().expect("refused");
+    let StartError::Keys(KeysError::NotShared { .. }) = &refused else { panic!("{refused}") };
+    assert!(refused.to_string().contains("give this instance the fleet's keys"), "{refused}");
+    assert!(!lonely.join(KEYS_FILE).exists() && !lonely.join(LINK_KEY_FILE).exists(), "no key made");
+
+    // A QR key of its own under the fleet's key id: refused by its fingerprint.
+    let link_file = first_dir.join(LINK_KEY_FILE).display().to_string();
+    let own_key = [
+        ("TICKETING_QR_KEYS", format!("1:current:{}", "0f".repeat(32))),
+        ("TICKETING_LINK_KEY_FILE", link_file.clone()),
+    ];
+    let refused = ticketing_http::Server::start(lone_config(&lonely, &database, &own_key)).await.err().expect("refused");
+    let StartError::Fleet(ticketing_core::engine::Error::Keys(_)) = &refused else { panic!("{refused}") };
+    assert!(refused.to_string().contains("QR key 1 differs"), "{refused}");
+
+    // Given the fleet's keys, it starts.
+    std::fs::copy(first_dir.join(KEYS_FILE), lonely.join(KEYS_FILE)).expect("the keys copied");
+    let fleet = [("TICKETING_LINK_KEY_FILE", link_file)];
+    let second = ticketing_http::Server::start(lone_config(&lonely, &database, &fleet)).await;
+    assert!(second.is_ok(), "{}", second.err().map(|e| e.to_string()).unwrap_or_default());
+    first.stop().await;
+    let _ = std::fs::remove_dir_all(&shared);
+}

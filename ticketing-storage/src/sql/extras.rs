@@ -1,4 +1,5 @@
-//! Magic links, the audit trail and advisory locks. Shared by the SQL backends.
+//! Magic links, the audit trail, advisory locks and the keys' fingerprints. Shared by the SQL
+//! backends.
 
 use std::time::Duration;
 
@@ -8,7 +9,8 @@ use sqlx::Row;
 use ticketing_core::audit::{Actor, AuditEntry};
 use ticketing_core::ids::{AuditId, EventId, TicketId};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
-use ticketing_core::store::{AuditRepository, Locks, MagicLinkRepository, StoreError};
+use ticketing_core::fleet::{KeyFingerprint, KeyKind};
+use ticketing_core::store::{AuditRepository, KeyRegistry, Locks, MagicLinkRepository, StoreError};
 use uuid::Uuid;
 
 use super::{DbRow, DbStore, rows};
@@ -212,5 +214,47 @@ impl Locks for DbStore {
             .await
             .map_err(db_error)?;
         Ok(done.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl KeyRegistry for DbStore {
+    async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError> {
+        let rows = sqlx::query("SELECT kind, key_id, digest FROM key_fingerprints ORDER BY kind, key_id")
+            .fetch_all(self.writer())
+            .await
+            .map_err(db_error)?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").map_err(db_error)?;
+                let key_id: i64 = row.try_get("key_id").map_err(db_error)?;
+                let digest: String = row.try_get("digest").map_err(db_error)?;
+                KeyKind::parse(&kind)
+                    .zip(u16::try_from(key_id).ok())
+                    .and_then(|(kind, id)| KeyFingerprint::from_hex(kind, id, &digest))
+                    .ok_or_else(|| corrupt("key fingerprint", format!("{kind} {key_id} {digest}")))
+            })
+            .collect()
+    }
+
+    async fn record_key_fingerprints(
+        &self,
+        fingerprints: &[KeyFingerprint],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<KeyFingerprint>, StoreError> {
+        for print in fingerprints {
+            sqlx::query(
+                "INSERT INTO key_fingerprints (kind, key_id, digest, recorded_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (kind, key_id) DO NOTHING",
+            )
+            .bind(print.kind.as_str())
+            .bind(i64::from(print.key_id))
+            .bind(print.hex())
+            .bind(micros(at))
+            .execute(self.writer())
+            .await
+            .map_err(db_error)?;
+        }
+        self.key_fingerprints().await
     }
 }

@@ -1,4 +1,5 @@
-//! The parts of a store the engine does not exercise yet: locks and the audit trail.
+//! The parts of a store the engine does not exercise yet: locks, the audit trail and the keys'
+//! fingerprints.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,4 +78,34 @@ pub async fn fifty_audit_entries_appended_at_once_are_each_kept(backend: &Backen
     let mut wanted: Vec<_> = (0..50).map(|i| Some(format!("{i}"))).collect();
     wanted.sort();
     assert_eq!(kept, wanted, "each entry once");
+}
+
+/// Conformance case.
+pub async fn key_fingerprints_keep_the_first_of_each_kind_and_id(backend: &Backend) {
+    use ticketing_core::fleet::{KeyFingerprint, KeyKind};
+    let store = backend.store(Arc::new(FixedClock::new(Utc::now()))).await;
+    assert!(store.key_fingerprints().await.unwrap().is_empty());
+    let print = |kind, key_id, byte| KeyFingerprint { kind, key_id, digest: [byte; 16] };
+    let first = [print(KeyKind::Qr, 1, 1), print(KeyKind::Link, 0, 2)];
+    let recorded = store.record_key_fingerprints(&first, Utc::now()).await.unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert!(first.iter().all(|p| recorded.contains(p)));
+    // Two instances with different keys racing: each sees the same winner.
+    let racers: Vec<_> = (10..20u8)
+        .map(|byte| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.record_key_fingerprints(&[print(KeyKind::Qr, 2, byte)], Utc::now()).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for racer in racers {
+        let seen = racer.await.unwrap();
+        winners.push(*seen.iter().find(|p| p.key_id == 2).unwrap());
+    }
+    assert!(winners.windows(2).all(|w| w[0] == w[1]), "one winner: {winners:?}");
+    let again = store.record_key_fingerprints(&[print(KeyKind::Qr, 1, 9)], Utc::now()).await.unwrap();
+    assert!(again.contains(&print(KeyKind::Qr, 1, 1)), "a recorded key is never replaced");
+    assert_eq!(store.key_fingerprints().await.unwrap(), again);
 }

@@ -94,6 +94,7 @@ macro_rules! conformance_suite {
         concurrency::the_same_session_confirmed_twenty_times_at_once_enters_once,
         concurrency::twenty_concurrent_creations_of_one_type_name_make_one_type,
         locks_audit::locks_have_owners_and_expire,
+        locks_audit::key_fingerprints_keep_the_first_of_each_kind_and_id,
         locks_audit::audit_entries_are_listed_newest_first_and_by_event,
         locks_audit::fifty_audit_entries_appended_at_once_are_each_kept,
         jobs::jobs_are_claimed_by_priority_then_due_time_then_age,
