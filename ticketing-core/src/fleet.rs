@@ -11,11 +11,27 @@
 //! A fingerprint names a key without revealing it: for a secret (an HMAC key, the link key) it is
 //! a MAC under the secret itself of a fixed label, for an Ed25519 key a hash of its public key,
 //! so a verify-only public key and its signing secret have the same fingerprint.
+//!
+//! Beside the database, instances share short-lived state through a [`Coordinator`] (Redis, in
+//! `ticketing-storage`): rate-limit cells, so a limit holds across instances; news of revoked
+//! credentials, so every instance forgets a revoked token at once; and the [`SuspicionWatch`]'s
+//! counts, so a pattern spread over instances is still seen. A single instance keeps all three in
+//! its own memory and needs none.
+//!
+//! [`SuspicionWatch`]: crate::scan::SuspicionWatch
 
 use std::fmt;
+use std::time::Duration;
 
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::ids::{GateId, TicketId, TokenFamilyId, UserId};
+use crate::scan::{ScanReason, Suspicion, SuspicionRules};
+use crate::secret_token::TokenHash;
+use crate::store::StoreError;
 
 /// Bytes of a fingerprint (shown as 32 hex digits).
 pub const FINGERPRINT_BYTES: usize = 16;
@@ -141,6 +157,63 @@ pub fn check(recorded: &[KeyFingerprint], ours: &[KeyFingerprint]) -> Result<(),
     Ok(())
 }
 
+/// Credentials revoked on one instance, news for the others (whose caches may still hold them).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "revoked", content = "id", rename_all = "snake_case")]
+pub enum Revoked {
+    /// One token, by its hash.
+    Token(TokenHash),
+    /// Every token of a sign-in.
+    Family(TokenFamilyId),
+    /// Every token acting for a user (deactivated, or their role changed).
+    User(UserId),
+    /// Every token of an API client.
+    Client(String),
+}
+
+/// A rate limit as a cell: one request each `interval` at the steady rate, and a request may run
+/// up to `tolerance` ahead of it (the burst). See the generic cell rate algorithm (GCRA).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellRate {
+    /// Time between two requests at the steady rate.
+    pub interval: Duration,
+    /// How far ahead of now a cell's theoretical arrival time may run.
+    pub tolerance: Duration,
+}
+
+/// One scan request's answer, as the suspicion watch sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanSeen {
+    /// The gate.
+    pub gate_id: GateId,
+    /// The ticket, when the request identified one.
+    pub ticket_id: Option<TicketId>,
+    /// The verdict.
+    pub reason: ScanReason,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The state the instances of a deployment share beside the database. Every method is one atomic
+/// step on the shared server; an error means it could not be reached, and the caller decides how
+/// to degrade (the reference server: limits and the watch fall back to the instance's own memory,
+/// and bearer tokens are checked against the database on every request while news cannot arrive).
+#[async_trait]
+pub trait Coordinator: Send + Sync {
+    /// Checks a request against the cell `key` under `rate`, counting it when `count`: `None`
+    /// if it may pass, else how long until one may. Timed by the shared server's clock, so the
+    /// instances' clocks do not matter.
+    async fn check_rate(&self, key: &str, rate: CellRate, count: bool) -> Result<Option<Duration>, StoreError>;
+    /// Tells every instance (this one too) that `news` was revoked.
+    async fn announce(&self, news: &Revoked) -> Result<(), StoreError>;
+    /// Whether news reach this instance now: while not, it must not trust what it cached.
+    fn listening(&self) -> bool;
+    /// Shows the shared watch a scan request answered by any instance under `rules` (the
+    /// semantics of [`SuspicionWatch::observe`](crate::scan::SuspicionWatch::observe)): the
+    /// patterns it completes, each reported by one instance only.
+    async fn observe_scan(&self, seen: ScanSeen, rules: &SuspicionRules) -> Result<Vec<Suspicion>, StoreError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,8 +247,7 @@ mod tests {
     fn an_ed25519_public_key_matches_its_secret() {
         let secret = [9u8; 32];
         let public = ed25519_dalek::SigningKey::from_bytes(&secret).verifying_key().to_bytes();
-        let signing =
-            Keyring::new().with_key(KeyId(3), KeyState::Current, KeyMaterial::Ed25519Secret(secret)).unwrap();
+        let signing = Keyring::new().with_key(KeyId(3), KeyState::Current, KeyMaterial::Ed25519Secret(secret)).unwrap();
         let verifying =
             Keyring::new().with_key(KeyId(3), KeyState::VerifyOnly, KeyMaterial::Ed25519Public(public)).unwrap();
         assert_eq!(signing.fingerprints(), verifying.fingerprints());

@@ -13,7 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
-use ticketing_core::fleet::KeyKind;
+use ticketing_core::fleet::{Coordinator, KeyKind, Revoked};
 use ticketing_core::job::{JobStatus, JobTask};
 use ticketing_core::store::Store;
 use tokio::net::TcpListener;
@@ -24,6 +24,7 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::caller::CallerCache;
 use crate::auth::password::Passwords;
 use crate::config::Config;
 use crate::limit::Limits;
@@ -141,16 +142,22 @@ impl Server {
         .flatten()
         .map(Arc::new);
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
+        let callers = Arc::new(CallerCache::default());
+        let fleet = match &config.redis_url {
+            Some(url) => Some(join_redis(url, &config.redis_prefix, callers.clone()).await?),
+            None => None,
+        };
         let (api, openapi) = routes::api().split_for_parts();
         let state = Arc::new(AppState {
             engine,
-            limits: Limits::new(&config.rate_limits),
+            limits: Limits::new(&config.rate_limits, fleet.as_ref()),
             config,
             clock,
             rng,
             metrics: Metrics::default(),
             passwords,
-            callers: Default::default(),
+            callers,
+            fleet,
             renderer,
             templates,
             suspicions: Default::default(),
@@ -171,13 +178,17 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight. Meanwhile the
-    /// job workers run, and expired tokens are purged hourly.
+    /// Serves until `shutdown` completes, then finishes the requests in flight and stops the
+    /// job workers, each handing its running job back to the queue (see [`work`]). Meanwhile
+    /// expired tokens are purged hourly.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let mut background = vec![tokio::spawn(purge_tokens(self.state.clone()))];
+        let purge = tokio::spawn(purge_tokens(self.state.clone()));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut workers = Vec::new();
         for n in 0..self.state.config.workers {
-            background.push(tokio::spawn(work(self.state.clone(), self.state.engine.clone(), Queue::Jobs, n)));
+            let (state, engine) = (self.state.clone(), self.state.engine.clone());
+            workers.push(tokio::spawn(work(state, engine, Queue::Jobs, n, stopping.clone())));
         }
         if self.state.config.notify_workers > 0 {
             let config = &self.state.config;
@@ -192,17 +203,28 @@ impl Server {
             let hooks = crate::hooks::ServerHooks::new(config.webhook_urls);
             let engine = self.state.engine.clone().with_courier(Arc::new(courier)).with_hook_sender(Arc::new(hooks));
             for n in 0..config.notify_workers {
-                background.push(tokio::spawn(work(self.state.clone(), engine.clone(), Queue::Notifications, n)));
+                let state = self.state.clone();
+                workers.push(tokio::spawn(work(state, engine.clone(), Queue::Notifications, n, stopping.clone())));
             }
         }
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
-        // A worker stopped mid-chunk loses nothing: chunks commit whole, and its job resumes
-        // from the last one once its lease lapses.
-        for task in background {
-            task.abort();
+        let _ = stop.send(true);
+        for worker in workers {
+            let _ = worker.await;
         }
+        purge.abort();
         served
     }
+}
+
+/// The state shared with the other instances on the Redis at `url`: revocations they announce
+/// drop `callers`' entries here (all of them after a break in the subscription).
+async fn join_redis(url: &str, prefix: &str, callers: Arc<CallerCache>) -> Result<Arc<dyn Coordinator>, StartError> {
+    let on_news = move |news: Option<Revoked>| match news {
+        Some(news) => callers.apply(&news),
+        None => callers.clear(),
+    };
+    Ok(Arc::new(ticketing_storage::RedisFleet::connect(url, prefix, Arc::new(on_news)).await?))
 }
 
 /// Opens the store `config` names, migrated (its data directory made first).
@@ -228,6 +250,17 @@ fn data_dir(config: &Config) -> Result<(), StartError> {
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder.create(&config.data_dir).map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))
+}
+
+/// Opens (so migrates) the database `config` names and seeds it, as a server's start does,
+/// without serving: the superadmin made now, if any, with its generated password.
+pub(crate) async fn seed_only(config: &Config) -> Result<Option<(String, Option<String>)>, StartError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = open_store(config, clock.clone()).await?;
+    // Seeding signs nothing: no key is read or made.
+    let keyring = ticketing_core::signing::Keyring::new();
+    let engine = Ticketing::new(store, keyring, clock, Arc::new(OsRandomness), EngineConfig::default());
+    seed(&engine, config).await
 }
 
 async fn seed(
@@ -346,10 +379,24 @@ enum Queue {
 /// A job worker: runs the most urgent due job of its queue with `engine`, again and again, with
 /// a heartbeat every third of the lease while it runs (so a job whose worker died is resumed one
 /// short lease later, and a long chunk never loses a live worker's lease).
-async fn work(state: Shared, engine: Ticketing<dyn ticketing_core::store::Store>, queue: Queue, n: usize) {
+///
+/// When `stopping` turns true the worker ends: idle, at once; running a job, it drops the run
+/// (a chunk commits whole or not at all, so nothing is half-written) and hands the job back by
+/// ending its lease now, so a worker of any instance resumes it from its last committed chunk
+/// at its next claim instead of one lease later.
+async fn work(
+    state: Shared,
+    engine: Ticketing<dyn ticketing_core::store::Store>,
+    queue: Queue,
+    n: usize,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
     let name = match queue {
         Queue::Jobs => format!("worker-{n}"),
         Queue::Notifications => format!("notifier-{n}"),
+    };
+    let mut stopped = async move || {
+        let _ = stopping.wait_for(|stop| *stop).await;
     };
     loop {
         let started = std::time::Instant::now();
@@ -360,21 +407,30 @@ async fn work(state: Shared, engine: Ticketing<dyn ticketing_core::store::Store>
         let claimed = match claim {
             Ok(Some(claimed)) => Ok(claimed),
             Ok(None) => {
-                tokio::time::sleep(match queue {
+                let idle = match queue {
                     Queue::Jobs => WORKER_IDLE,
                     Queue::Notifications => NOTIFIER_IDLE,
-                })
-                .await;
-                continue;
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(idle) => continue,
+                    () = stopped() => return,
+                }
             }
             Err(e) => Err(e),
         };
         let run = match claimed {
             // The heartbeat lives inside this worker's future: a worker stopped (or a process
-            // ended) stops beating with it, and its job is resumed one lease later.
+            // killed) stops beating with it, and its job is resumed one lease later.
             Ok(claimed) => tokio::select! {
                 run = engine.run_claimed_job(claimed.clone()) => run,
                 never = heartbeat(&state, &claimed) => match never {},
+                () = stopped() => {
+                    match engine.release_job(&claimed).await {
+                        Ok(_) => tracing::info!(job = %claimed.job().id, "job handed back to the queue"),
+                        Err(e) => tracing::warn!(job = %claimed.job().id, error = %e, "a job could not be handed back: it resumes one lease later"),
+                    }
+                    return;
+                }
             },
             Err(e) => Err(e),
         };
@@ -397,7 +453,10 @@ async fn work(state: Shared, engine: Ticketing<dyn ticketing_core::store::Store>
             Err(e) => {
                 state.metrics.observe_queue_error();
                 tracing::warn!(worker = %name, error = %e, "the job queue failed; trying again shortly");
-                tokio::time::sleep(WORKER_IDLE * 10).await;
+                tokio::select! {
+                    () = tokio::time::sleep(WORKER_IDLE * 10) => {}
+                    () = stopped() => return,
+                }
             }
         }
     }

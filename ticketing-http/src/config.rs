@@ -221,6 +221,8 @@ pub struct Config {
     /// QR signing keys (from `TICKETING_QR_KEYS` or its file); empty: generated and kept in the
     /// data directory.
     pub qr_keys: Vec<QrKey>,
+    /// The file the QR keys were read from (`TICKETING_QR_KEYS_FILE`), if they were.
+    pub qr_keys_file: Option<PathBuf>,
     /// The file the magic-link key is read from; none: the data directory's `link.key`.
     pub link_key_file: Option<PathBuf>,
     /// How long a bearer token works.
@@ -288,6 +290,7 @@ impl std::fmt::Debug for Config {
             .field("redis", &self.redis_url.is_some())
             .field("redis_prefix", &self.redis_prefix)
             .field("qr_keys", &self.qr_keys)
+            .field("qr_keys_file", &self.qr_keys_file)
             .field("link_key_file", &self.link_key_file)
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
@@ -525,7 +528,8 @@ impl Config {
             .get::<String>("database_url", "TICKETING_DATABASE_URL", file.database_url)?
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("ticketing.db").display()));
         let listed = l.list("TICKETING_QR_KEYS", file.qr_keys);
-        let (listed, key, env) = match l.get::<PathBuf>("qr_keys_file", "TICKETING_QR_KEYS_FILE", file.qr_keys_file)? {
+        let qr_keys_file = l.get::<PathBuf>("qr_keys_file", "TICKETING_QR_KEYS_FILE", file.qr_keys_file)?;
+        let (listed, key, env) = match &qr_keys_file {
             None => (listed, "qr_keys", "TICKETING_QR_KEYS"),
             Some(_) if !listed.is_empty() => {
                 return Err(ConfigError::Invalid {
@@ -536,7 +540,7 @@ impl Config {
             }
             Some(path) => {
                 let (key, env) = ("qr_keys_file", "TICKETING_QR_KEYS_FILE");
-                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Invalid {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Invalid {
                     key,
                     env,
                     problem: format!("{}: {e}", path.display()),
@@ -591,6 +595,7 @@ impl Config {
                 None => ticketing_storage::REDIS_PREFIX.to_owned(),
             },
             qr_keys,
+            qr_keys_file,
             link_key_file: l.get("link_key_file", "TICKETING_LINK_KEY_FILE", file.link_key_file)?,
             access_token_ttl: secs(
                 "access_token_ttl_secs",

@@ -152,7 +152,7 @@ pub struct ServerCourier {
     client: Outbound,
     state: Shared,
     /// Per channel and recipient.
-    per_recipient: crate::limit::Limiter,
+    per_recipient: crate::limit::Limit,
 }
 
 impl ServerCourier {
@@ -186,10 +186,11 @@ impl ServerCourier {
                 Some(Smtp { transport, from, domain })
             }
         };
-        let per_recipient = crate::limit::Limiter::new(crate::config::RateLimit {
-            burst: PER_RECIPIENT_PER_MINUTE,
-            window: Duration::from_secs(60),
-        });
+        let per_recipient = crate::limit::Limit::new(
+            "recipient",
+            crate::config::RateLimit { burst: PER_RECIPIENT_PER_MINUTE, window: Duration::from_secs(60) },
+            state.fleet.clone(),
+        );
         Ok(Self { smtp, sms, client: Outbound::default(), state, per_recipient })
     }
 
@@ -312,7 +313,7 @@ impl Courier for ServerCourier {
                 return Err(Undelivered::NotConfigured);
             }
         };
-        if let Err(wait) = self.per_recipient.check(&format!("{channel}:{}", message.recipient())) {
+        if let Err(wait) = self.per_recipient.check(&format!("{channel}:{}", message.recipient())).await {
             self.state.metrics.notification(topic, channel, "limited");
             return Err(Undelivered::Retry(format!(
                 "more than {PER_RECIPIENT_PER_MINUTE} messages a minute to this recipient: put off for {} s",

@@ -77,24 +77,27 @@ pub fn load(
     Ok((keyring, generated))
 }
 
+/// The keys of a `keys.toml` read from `shown`.
+fn parse_keys_file(text: &str, shown: String) -> Result<Vec<QrKey>, KeysError> {
+    let file: KeysFile =
+        toml::from_str(text).map_err(|e| KeysError::Malformed { path: shown.clone(), problem: e.to_string() })?;
+    let keys = file
+        .qr_keys
+        .iter()
+        .map(|k| k.parse())
+        .collect::<Result<Vec<QrKey>, String>>()
+        .map_err(|problem| KeysError::Malformed { path: shown.clone(), problem })?;
+    if keys.iter().filter(|k| k.current).count() != 1 {
+        return Err(KeysError::Malformed { path: shown, problem: "exactly one key must be current".into() });
+    }
+    Ok(keys)
+}
+
 fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> Result<(Vec<QrKey>, bool), KeysError> {
     let path = data_dir.join(KEYS_FILE);
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let file: KeysFile = toml::from_str(&text)
-                .map_err(|e| KeysError::Malformed { path: shown.clone(), problem: e.to_string() })?;
-            let keys = file
-                .qr_keys
-                .iter()
-                .map(|k| k.parse())
-                .collect::<Result<Vec<QrKey>, String>>()
-                .map_err(|problem| KeysError::Malformed { path: shown.clone(), problem })?;
-            if keys.iter().filter(|k| k.current).count() != 1 {
-                return Err(KeysError::Malformed { path: shown, problem: "exactly one key must be current".into() });
-            }
-            Ok((keys, false))
-        }
+        Ok(text) => Ok((parse_keys_file(&text, shown)?, false)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !may_generate => Err(KeysError::NotShared {
             kind: KeyKind::Qr,
             settings: "TICKETING_QR_KEYS or TICKETING_QR_KEYS_FILE",
@@ -114,6 +117,75 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> R
         }
         Err(source) => Err(KeysError::Io { path: shown, source }),
     }
+}
+
+/// One step of a QR key rotation over `keys`, with a fresh secret from `rng` where one is made:
+///
+/// - `stage`: a new key (the next id) that only verifies, to hand to every instance first, so
+///   that all of them accept what it will sign;
+/// - otherwise the newest key, if it was staged (verify-only and newer than the current one),
+///   becomes current; with none staged, a new key is made current at once (one instance).
+///
+/// The key that was current only verifies from then on: tickets it signed stay valid. Returns
+/// the keys after the step and the id of the key it made or promoted.
+pub fn rotate(keys: &[QrKey], stage: bool, rng: &dyn Randomness) -> Result<(Vec<QrKey>, u16), String> {
+    let current = keys.iter().find(|k| k.current).map(|k| k.id).ok_or("no key is current")?;
+    let newest = keys.iter().map(|k| k.id).max().unwrap_or(current);
+    let fresh = |current| {
+        let id = newest.checked_add(1).ok_or("key ids are used up (65535)")?;
+        let mut secret = vec![0; 32];
+        rng.fill(&mut secret);
+        Ok::<_, String>(QrKey { id, current, secret })
+    };
+    let mut after = keys.to_vec();
+    let changed = if stage {
+        let key = fresh(false)?;
+        let id = key.id;
+        after.push(key);
+        id
+    } else if newest > current {
+        for key in &mut after {
+            key.current = key.id == newest;
+        }
+        newest
+    } else {
+        let key = fresh(true)?;
+        let id = key.id;
+        for key in &mut after {
+            key.current = false;
+        }
+        after.push(key);
+        id
+    };
+    Ok((after, changed))
+}
+
+/// The keys kept in `data_dir` (none there: an error saying to start the server once).
+pub fn stored(data_dir: &Path) -> Result<Vec<QrKey>, KeysError> {
+    let path = data_dir.join(KEYS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_keys_file(&text, path.display().to_string()),
+        Err(source) => Err(KeysError::Io { path: path.display().to_string(), source }),
+    }
+}
+
+/// Replaces the keys kept in `data_dir` with `keys`.
+pub fn store(data_dir: &Path, keys: &[QrKey]) -> Result<(), KeysError> {
+    let path = data_dir.join(KEYS_FILE);
+    let items: Vec<String> = keys.iter().map(|k| format!("\"{}\"", k.to_setting())).collect();
+    let text = format!("# QR signing keys. Keep this file secret.\nqr_keys = [{}]\n", items.join(", "));
+    write_replacing(&path, &text).map_err(|source| KeysError::Io { path: path.display().to_string(), source })
+}
+
+/// Replaces `path` with `text`, readable by its owner only: written beside it, then renamed
+/// over it, so a reader finds the old text or the new, never half of one.
+pub fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".new");
+    let aside = std::path::PathBuf::from(aside);
+    let _ = std::fs::remove_file(&aside);
+    write_private(&aside, text)?;
+    std::fs::rename(&aside, path)
 }
 
 /// The file the magic-link key is kept in, inside the data directory.
@@ -207,6 +279,32 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_stages_then_promotes_and_never_drops_a_key() {
+        let one = QrKey { id: 1, current: true, secret: vec![1; 32] };
+        let (staged, id) = rotate(std::slice::from_ref(&one), true, &OsRandomness).unwrap();
+        assert_eq!((id, staged.len()), (2, 2));
+        assert!(staged[0].current && !staged[1].current, "staged: key 2 only verifies");
+        let (promoted, id) = rotate(&staged, false, &OsRandomness).unwrap();
+        assert_eq!(id, 2);
+        assert_eq!(promoted.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(1, false), (2, true)]);
+        assert_eq!(promoted[1].secret, staged[1].secret, "the staged secret is the one promoted");
+        let (at_once, id) = rotate(&promoted, false, &OsRandomness).unwrap();
+        assert_eq!(id, 3);
+        assert_eq!(at_once.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(1, false), (2, false), (3, true)]);
+        let last = QrKey { id: u16::MAX, current: true, secret: vec![1; 32] };
+        assert!(rotate(&[last], false, &OsRandomness).is_err());
+
+        let dir = std::env::temp_dir().join(format!("ticketing-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(matches!(stored(&dir), Err(KeysError::Io { .. })), "no keys yet");
+        store(&dir, &at_once).unwrap();
+        assert_eq!(stored(&dir).unwrap(), at_once);
+        let (keyring, generated) = load(&[], &dir, &OsRandomness, false).unwrap();
+        assert_eq!((keyring.keys().len(), generated), (3, false));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn the_link_key_is_kept_and_reused() {
         use ticketing_core::ids::TicketId;
         let dir = std::env::temp_dir().join(format!("ticketing-link-key-{}", std::process::id()));
@@ -230,7 +328,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ticketing-link-secret-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let secret = dir.join("link_key");
-        assert!(matches!(link_key(&dir, Some(&secret), &OsRandomness, true), Err(KeysError::Io { .. })), "a missing secret");
+        assert!(
+            matches!(link_key(&dir, Some(&secret), &OsRandomness, true), Err(KeysError::Io { .. })),
+            "a missing secret"
+        );
         assert!(!secret.exists() && !dir.join(LINK_KEY_FILE).exists(), "nothing was made");
         std::fs::write(&secret, format!("{}\n", "ab".repeat(32))).unwrap();
         let (ticket, at) = (TicketId::from_uuid(uuid::Uuid::from_u128(7)), chrono::Utc::now());

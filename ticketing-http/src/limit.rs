@@ -1,13 +1,18 @@
 //! Rate limits: the generic cell rate algorithm (GCRA), one cell per key (a client IP, a user).
 //!
 //! A limit of `burst` requests per `window` lets `burst` requests through at once, then one more
-//! each `window / burst`. A refusal says when the next request will pass (`Retry-After`). The
-//! cells live in this process: a multi-instance deployment limits per instance (noted in
-//! ARCHITECTURE.md).
+//! each `window / burst`. A refusal says when the next request will pass (`Retry-After`).
+//!
+//! With Redis configured, the cells live there ([`ticketing_core::fleet::Coordinator::check_rate`],
+//! one script per check), so a limit holds across every instance; without it, or while Redis
+//! cannot be reached, each instance counts in its own memory ([`Limiter`]): a limit then holds per
+//! instance, which only loosens it by the number of instances, and scanning fails closed anyway.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use ticketing_core::fleet::{CellRate, Coordinator};
 
 use crate::config::{RateLimit, RateLimits};
 
@@ -36,10 +41,10 @@ struct Cells {
 impl Limiter {
     /// A limiter for `limit`.
     pub fn new(limit: RateLimit) -> Self {
-        let interval = limit.window / limit.burst.max(1);
+        let rate = cell_rate(limit);
         Self {
-            interval,
-            tolerance: limit.window.saturating_sub(interval),
+            interval: rate.interval,
+            tolerance: rate.tolerance,
             cells: Mutex::new(Cells { tat: HashMap::new(), sweep_at: SWEEP_AT }),
         }
     }
@@ -90,48 +95,97 @@ impl Limiter {
     }
 }
 
+/// `limit` as a cell rate: one request each `window / burst`, `burst` at once.
+fn cell_rate(limit: RateLimit) -> CellRate {
+    let interval = limit.window / limit.burst.max(1);
+    CellRate { interval, tolerance: limit.window.saturating_sub(interval) }
+}
+
+/// One limit, named, counted across the fleet when there is one.
+pub struct Limit {
+    name: &'static str,
+    rate: CellRate,
+    local: Limiter,
+    fleet: Option<Arc<dyn Coordinator>>,
+}
+
+impl std::fmt::Debug for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Limit").field("name", &self.name).field("shared", &self.fleet.is_some()).finish()
+    }
+}
+
+impl Limit {
+    /// The limit `name` (its cells' prefix in the fleet) at `limit`, shared through `fleet`.
+    pub fn new(name: &'static str, limit: RateLimit, fleet: Option<Arc<dyn Coordinator>>) -> Self {
+        Self { name, rate: cell_rate(limit), local: Limiter::new(limit), fleet }
+    }
+
+    async fn ask(&self, key: &str, count: bool) -> Result<(), Duration> {
+        if let Some(fleet) = &self.fleet {
+            match fleet.check_rate(&format!("{}:{key}", self.name), self.rate, count).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(wait)) => return Err(wait),
+                Err(e) => tracing::warn!(limit = self.name, error = %e, "shared rate limit unreachable: counting here"),
+            }
+        }
+        if count { self.local.check(key) } else { self.local.peek(key) }
+    }
+
+    /// Counts a request for `key`: `Ok` if it may pass, else how long until one may.
+    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+        self.ask(key, true).await
+    }
+
+    /// Whether a request for `key` would pass, without counting it.
+    pub async fn peek(&self, key: &str) -> Result<(), Duration> {
+        self.ask(key, false).await
+    }
+}
+
 /// The server's limiters.
 #[derive(Debug)]
 pub struct Limits {
     /// `/oauth/token`, per client IP.
-    pub token: Limiter,
+    pub token: Limit,
     /// Issuing tickets now (`POST …/tickets`), per user.
-    pub generation: Limiter,
+    pub generation: Limit,
     /// Generation jobs (`POST …/generations`), per user.
-    pub batch: Limiter,
+    pub batch: Limit,
     /// Magic-link pages and downloads, per client address.
-    pub download: Limiter,
+    pub download: Limit,
     /// Scan requests, per agent.
-    pub scan_agent: Limiter,
+    pub scan_agent: Limit,
     /// Scan requests, per gate.
-    pub scan_gate: Limiter,
+    pub scan_gate: Limit,
     /// Orders placed, per client address.
-    pub order_address: Limiter,
+    pub order_address: Limit,
     /// Orders placed, per event.
-    pub order_event: Limiter,
+    pub order_event: Limit,
     /// "Email me my tickets again", per client address.
-    pub resend: Limiter,
+    pub resend: Limit,
     /// "Email me my tickets again", per event and asked address: [`RESENDS_PER_ADDRESS`] a window.
-    pub resend_address: Limiter,
+    pub resend_address: Limit,
 }
 
 /// How many times one address may ask for an event's tickets again in a rate window.
 pub const RESENDS_PER_ADDRESS: u32 = 3;
 
 impl Limits {
-    /// Limiters for `limits`.
-    pub fn new(limits: &RateLimits) -> Self {
+    /// Limiters for `limits`, shared through `fleet` when there is one.
+    pub fn new(limits: &RateLimits, fleet: Option<&Arc<dyn Coordinator>>) -> Self {
+        let limit = |name, rate| Limit::new(name, rate, fleet.cloned());
         Self {
-            token: Limiter::new(limits.token),
-            generation: Limiter::new(limits.generation),
-            batch: Limiter::new(limits.batch),
-            download: Limiter::new(limits.download),
-            scan_agent: Limiter::new(limits.scan_agent),
-            scan_gate: Limiter::new(limits.scan_gate),
-            order_address: Limiter::new(limits.order_address),
-            order_event: Limiter::new(limits.order_event),
-            resend: Limiter::new(limits.resend),
-            resend_address: Limiter::new(RateLimit { burst: RESENDS_PER_ADDRESS, ..limits.resend }),
+            token: limit("token", limits.token),
+            generation: limit("generation", limits.generation),
+            batch: limit("batch", limits.batch),
+            download: limit("download", limits.download),
+            scan_agent: limit("scan_agent", limits.scan_agent),
+            scan_gate: limit("scan_gate", limits.scan_gate),
+            order_address: limit("order_address", limits.order_address),
+            order_event: limit("order_event", limits.order_event),
+            resend: limit("resend", limits.resend),
+            resend_address: limit("resend_address", RateLimit { burst: RESENDS_PER_ADDRESS, ..limits.resend }),
         }
     }
 }

@@ -2,8 +2,10 @@
 //! (the public pages, the scanner, the dashboard, the API's documents) with the sign-in, then
 //! serving until Ctrl-C or SIGTERM. `ticketing-server` is this, and so is `cargo run` at the
 //! workspace's root. Operations have their subcommands: `migrate` (the database's migrations,
-//! then exit: a deployment's one-shot step before the servers start) and `check-config` (the
-//! effective settings, secrets hidden; non-zero when one is wrong).
+//! then exit: a deployment's one-shot step before the servers start), `seed` (migrate, then the
+//! roles and a first superadmin: the other one-shot step), `check-config` (the effective
+//! settings, secrets hidden; non-zero when one is wrong) and `keys rotate` (a new QR signing
+//! key, in one step for one server or staged for a fleet).
 
 use std::process::ExitCode;
 
@@ -27,8 +29,30 @@ enum Action {
     Serve,
     /// Apply the database's migrations, then exit.
     Migrate,
+    /// Apply the migrations, then make the roles and, if there is none, a first superadmin
+    /// (with TICKETING_SUPERADMIN_PASSWORD, or a generated password printed once).
+    Seed,
     /// Print the effective settings (secrets hidden); exit 2 when one is wrong.
     CheckConfig,
+    /// The QR signing keys.
+    Keys {
+        /// What to do with them.
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+/// What `keys` does.
+#[derive(Debug, Subcommand)]
+enum KeysAction {
+    /// Make a new signing key current (the current one then only verifies, so tickets already
+    /// sent stay valid). With --stage, add it as verify-only instead: give that to every
+    /// instance first, then rotate again to make it current.
+    Rotate {
+        /// Add the new key as verify-only (the first step for a fleet).
+        #[arg(long)]
+        stage: bool,
+    },
 }
 
 /// Runs what the command line asks (serving, by default) with the environment's settings; the
@@ -51,6 +75,77 @@ pub async fn run(name: &str) -> ExitCode {
             ExitCode::SUCCESS
         }
         Action::Migrate => migrate(name, &config).await,
+        Action::Seed => seed(name, &config).await,
+        Action::Keys { action: KeysAction::Rotate { stage } } => rotate(name, &config, stage),
+    }
+}
+
+/// Migrates and seeds the database `config` names, and says what it made.
+async fn seed(name: &str, config: &Config) -> ExitCode {
+    match crate::app::seed_only(config).await {
+        Ok(Some((email, Some(password)))) => {
+            println!("superadmin made: {email} / {password}  (this password is shown once)");
+            ExitCode::SUCCESS
+        }
+        Ok(Some((email, None))) => {
+            println!("superadmin made: {email} (password from the settings)");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("the database is seeded already: nothing changed");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One rotation step on the keys where `config` finds them: the data directory's `keys.toml` or
+/// the file `TICKETING_QR_KEYS_FILE` names are rewritten; keys given in `TICKETING_QR_KEYS`
+/// are printed as the new value to set.
+fn rotate(name: &str, config: &Config, stage: bool) -> ExitCode {
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("{name}: {e}");
+        ExitCode::FAILURE
+    };
+    let keys = if config.qr_keys.is_empty() {
+        match crate::keys::stored(&config.data_dir) {
+            Ok(keys) => keys,
+            Err(e) => return fail(&format!("{e} (start the server once to make the first key)")),
+        }
+    } else {
+        config.qr_keys.clone()
+    };
+    let (after, id) = match crate::keys::rotate(&keys, stage, &ticketing_core::env::OsRandomness) {
+        Ok(rotated) => rotated,
+        Err(e) => return fail(&e),
+    };
+    let lines: Vec<String> = after.iter().map(crate::config::QrKey::to_setting).collect();
+    let written = match (&config.qr_keys_file, config.qr_keys.is_empty()) {
+        (Some(file), _) => crate::keys::write_replacing(file, &format!("{}\n", lines.join("\n")))
+            .map(|()| format!("written to {}", file.display())),
+        (None, true) => crate::keys::store(&config.data_dir, &after)
+            .map(|()| format!("written to {}", config.data_dir.join(crate::keys::KEYS_FILE).display()))
+            .map_err(|e| std::io::Error::other(e.to_string())),
+        (None, false) => {
+            println!("TICKETING_QR_KEYS={}", lines.join(","));
+            Ok("set TICKETING_QR_KEYS to the line above".to_owned())
+        }
+    };
+    match written {
+        Ok(where_) if stage => {
+            println!(
+                "key {id} staged (verify-only), {where_}: give these keys to every instance and restart each, then run `keys rotate` again"
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(where_) => {
+            println!("key {id} is current, {where_}: restart the server (every instance) to sign with it");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

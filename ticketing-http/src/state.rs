@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use ticketing_core::engine::Ticketing;
 use ticketing_core::env::{Clock, Randomness};
+use ticketing_core::fleet::Coordinator;
 use ticketing_core::store::Store;
 
 use crate::auth::caller::CallerCache;
@@ -30,14 +31,16 @@ pub struct AppState {
     /// Password hashing and checking, off the async threads.
     pub passwords: Passwords,
     /// Bearer tokens recently checked.
-    pub callers: CallerCache,
+    pub callers: Arc<CallerCache>,
+    /// The state shared with the deployment's other instances (Redis), when configured.
+    pub fleet: Option<Arc<dyn Coordinator>>,
     /// The ticket renderer with the default template, prepared at start (none if that failed:
     /// `/health` then says so).
     pub renderer: Option<Arc<ticketing_pdf::Renderer>>,
     /// Stored templates and the version each ticket is drawn with.
     pub templates: ticketing_pdf::TemplateLibrary<dyn Store>,
-    /// Suspicious patterns among the scan requests this server answers (per server: with several
-    /// instances, each watches its own share).
+    /// Suspicious patterns among the scan requests this server answers: with a fleet, counted in
+    /// Redis across every instance, and here only while Redis cannot be reached.
     pub suspicions: std::sync::Mutex<ticketing_core::scan::SuspicionWatch>,
     /// Each notification channel as its last sends found it.
     pub channels: crate::courier::ChannelHealth,

@@ -34,10 +34,12 @@ pub use ticketing_core::store::Store;
 
 mod codec;
 mod exec;
+pub mod fleet;
 pub mod postgres;
 pub mod redis;
 pub mod sqlite;
 
+pub use fleet::RedisFleet;
 pub use postgres::PgStore;
 pub use redis::RedisLayer;
 pub use sqlite::SqliteStore;

@@ -38,10 +38,11 @@ use ticketing_core::short_code::ShortCode;
 use ticketing_core::stats::EventCounts;
 use ticketing_core::store::{
     AuditRepository, ChangeOutcome, CommitOutcome, CredentialRepository, EventFilter, EventRepository, GateRepository,
-    HookAttempt, HookRepository, JobFilter, JobQueue, KeyRegistry, Locks, MagicLinkRepository, MessageTemplateRepository,
-    NotificationLog, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement, RefundStep, ScanCommit,
-    ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository, Store, StoreError,
-    TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository, UserRepository,
+    HookAttempt, HookRepository, JobFilter, JobQueue, KeyRegistry, Locks, MagicLinkRepository,
+    MessageTemplateRepository, NotificationLog, OrderChange, OrderFilter, OrderPlacement, OrderRepository, Placement,
+    RefundStep, ScanCommit, ScanLogFilter, ScanReads, ScanRepository, ScanView, StaffRepository, StatsRepository,
+    Store, StoreError, TemplateRepository, TicketBatch, TicketFilter, TicketRepository, TicketTypeRepository,
+    UserRepository,
 };
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_core::ticket::Ticket;

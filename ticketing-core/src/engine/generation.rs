@@ -199,6 +199,16 @@ impl<S: Store + ?Sized> Ticketing<S> {
         Ok(self.store.heartbeat(claimed.job.id, &lease, claimed.job.progress.done, now).await?)
     }
 
+    /// Gives a claimed job back to the queue, for a worker that stops before the job ends (its
+    /// server shutting down): its lease ends now, so the next claim of any worker takes it and
+    /// resumes it from its last committed chunk. Progress is left as committed. The worker must
+    /// not run the job any further.
+    pub async fn release_job(&self, claimed: &ClaimedJob) -> Result<LeaseCheck, Error> {
+        let now = self.clock.now();
+        let lease = Lease { worker: claimed.lease.worker.clone(), until: now };
+        Ok(self.store.heartbeat(claimed.job.id, &lease, claimed.job.progress.done, now).await?)
+    }
+
     /// Runs a job claimed by [`claim_next_job`](Self::claim_next_job) until it ends or its lease
     /// is lost (see [`run_next_job`](Self::run_next_job)).
     pub async fn run_claimed_job(&self, claimed: ClaimedJob) -> Result<JobRun, Error> {

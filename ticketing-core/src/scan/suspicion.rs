@@ -155,6 +155,11 @@ impl SuspicionWatch {
         Self { rules, ..Self::default() }
     }
 
+    /// Its rules.
+    pub fn rules(&self) -> SuspicionRules {
+        self.rules
+    }
+
     /// Shows the watch one scan request answered at `at`: its gate, its ticket when it was
     /// identified, and its reason. Returns the patterns it completes.
     pub fn observe(

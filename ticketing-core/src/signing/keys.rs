@@ -145,9 +145,11 @@ impl Prepared {
                 mac.update(crate::fleet::LABEL);
                 mac.finalize().into_bytes().to_vec()
             }
-            Self::Ed25519Signing(key) => {
-                Sha256::new().chain_update(crate::fleet::LABEL).chain_update(key.verifying_key().as_bytes()).finalize().to_vec()
-            }
+            Self::Ed25519Signing(key) => Sha256::new()
+                .chain_update(crate::fleet::LABEL)
+                .chain_update(key.verifying_key().as_bytes())
+                .finalize()
+                .to_vec(),
             Self::Ed25519Verifying(key) => {
                 Sha256::new().chain_update(crate::fleet::LABEL).chain_update(key.as_bytes()).finalize().to_vec()
             }
@@ -265,7 +267,13 @@ impl Keyring {
     pub fn fingerprints(&self) -> Vec<crate::fleet::KeyFingerprint> {
         self.entries
             .iter()
-            .map(|e| crate::fleet::KeyFingerprint::from_digest(crate::fleet::KeyKind::Qr, e.id.0, &e.key.fingerprint_digest()))
+            .map(|e| {
+                crate::fleet::KeyFingerprint::from_digest(
+                    crate::fleet::KeyKind::Qr,
+                    e.id.0,
+                    &e.key.fingerprint_digest(),
+                )
+            })
             .collect()
     }
 

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use ticketing_core::audit::Actor;
 use ticketing_core::credential::{Duty, Subject, TokenKind};
 use ticketing_core::event::Event;
+use ticketing_core::fleet::Revoked;
 
 use chrono::{DateTime, Utc};
 use ticketing_core::ids::{EventId, TokenFamilyId, UserId};
@@ -120,9 +121,9 @@ struct Remembered {
 
 /// Callers recently checked, by token hash. A gate sends two requests a scan, and each would
 /// otherwise read its token and its user from the store. An entry lives [`CALLER_TTL`] (never
-/// past its token's expiry). Revocations made through this server drop their entries at once
-/// (`/oauth/revoke`, a replayed refresh token, a revoked client, a changed user); one made
-/// elsewhere (another instance) takes effect within the TTL.
+/// past its token's expiry). Revocations (`/oauth/revoke`, a replayed refresh token, a revoked
+/// client, a changed user) drop their entries at once ([`revoked`]), on every instance when
+/// they share Redis; without Redis, one made by another instance takes effect within the TTL.
 #[derive(Debug, Default)]
 pub struct CallerCache {
     entries: Mutex<HashMap<TokenHash, Remembered>>,
@@ -145,24 +146,36 @@ impl CallerCache {
         entries.insert(hash, remembered);
     }
 
-    /// Forgets one token.
-    pub fn forget(&self, hash: &TokenHash) {
-        self.entries().remove(hash);
+    /// Forgets what `news` revoked (every token it covers).
+    pub fn apply(&self, news: &Revoked) {
+        let mut entries = self.entries();
+        match news {
+            Revoked::Token(hash) => {
+                entries.remove(hash);
+            }
+            Revoked::Family(family) => entries.retain(|_, r| r.family != *family),
+            Revoked::User(user) => entries.retain(|_, r| r.caller.user != *user),
+            Revoked::Client(client_id) => {
+                entries.retain(|_, r| !matches!(&r.caller.actor, Actor::Client(id) if id == client_id));
+            }
+        }
     }
 
-    /// Forgets every token of a sign-in.
-    pub fn forget_family(&self, family: TokenFamilyId) {
-        self.entries().retain(|_, r| r.family != family);
+    /// Forgets every token (news may have been missed).
+    pub fn clear(&self) {
+        self.entries().clear();
     }
+}
 
-    /// Forgets every token acting for `user` (theirs and their clients').
-    pub fn forget_user(&self, user: UserId) {
-        self.entries().retain(|_, r| r.caller.user != user);
-    }
-
-    /// Forgets every token of the API client `client_id`.
-    pub fn forget_client(&self, client_id: &str) {
-        self.entries().retain(|_, r| !matches!(&r.caller.actor, Actor::Client(id) if id == client_id));
+/// Forgets what `news` revoked here, and tells the other instances (with Redis: within
+/// milliseconds). If the news cannot be sent, the others stop trusting a cached token within
+/// [`CALLER_TTL`], as before there was a fleet.
+pub async fn revoked(state: &Shared, news: Revoked) {
+    state.callers.apply(&news);
+    if let Some(fleet) = &state.fleet
+        && let Err(e) = fleet.announce(&news).await
+    {
+        tracing::warn!(error = %e, "a revocation could not be announced to the other instances");
     }
 }
 
@@ -211,7 +224,9 @@ impl FromRequestParts<Shared> for Caller {
             .ok_or_else(|| ApiError::invalid_token("the Authorization header is not a bearer token"))?;
         let invalid = || ApiError::invalid_token("the token is invalid, expired or revoked");
         let (hash, now) = (token.hash(), state.clock.now());
-        if let Some(caller) = state.callers.get(&hash, now) {
+        // A cached caller is trusted only while revocations can reach this instance.
+        let trusted = state.fleet.as_ref().is_none_or(|fleet| fleet.listening());
+        if let Some(caller) = state.callers.get(&hash, now).filter(|_| trusted) {
             return Ok(caller);
         }
         let stored = state.store().token(&hash).await?.ok_or_else(invalid)?;

@@ -18,11 +18,12 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
 use ticketing_core::credential::{Rotation, StoredToken, Subject, TokenKind};
+use ticketing_core::fleet::Revoked;
 use ticketing_core::ids::TokenFamilyId;
 use ticketing_core::secret_token::SecretToken;
 use utoipa::ToSchema;
 
-use super::caller::{TOKEN_BYTES, subject_caller};
+use super::caller::{TOKEN_BYTES, revoked, subject_caller};
 use crate::client::ClientIp;
 use crate::problem::ApiError;
 use crate::state::Shared;
@@ -146,8 +147,8 @@ fn limited(wait: std::time::Duration) -> TokenError {
 }
 
 /// Counts a request from the client `peer` against the token limit.
-fn limit_peer(state: &Shared, peer: IpAddr) -> Result<(), TokenError> {
-    state.limits.token.check(&client_key(peer)).map_err(limited)
+async fn limit_peer(state: &Shared, peer: IpAddr) -> Result<(), TokenError> {
+    state.limits.token.check(&client_key(peer)).await.map_err(limited)
 }
 
 /// The rate-limit key of a client address ([`ClientIp`]): the address for IPv4, its /64 for
@@ -243,7 +244,7 @@ pub async fn token(
     ClientIp(peer): ClientIp,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
-    limit_peer(&state, peer)?;
+    limit_peer(&state, peer).await?;
     let basic = basic_credentials(request.headers())?;
     let req: TokenRequest = form(&state, request).await?;
     let issued = match req.grant_type.as_str() {
@@ -265,14 +266,14 @@ async fn password_grant(state: &Shared, req: &TokenRequest) -> Result<TokenRespo
     // Failed attempts on one account are limited too (whatever the address); a success costs
     // nothing, so an attacker's failures cannot use up the owner's own sign-ins faster.
     let account = format!("user:{}", username.trim().to_lowercase());
-    state.limits.token.peek(&account).map_err(limited)?;
+    state.limits.token.peek(&account).await.map_err(limited)?;
     let user = state.store().user_by_email(username).await.map_err(ApiError::from)?;
     let hash = user.as_ref().filter(|u| u.active).map(|u| u.password_hash.clone());
     let ok = state.passwords.verify(hash, password.clone()).await?;
     match user {
         Some(user) if ok => issue(state, Subject::User(user.id), user.role.as_str(), true).await,
         _ => {
-            let _ = state.limits.token.check(&account);
+            let _ = state.limits.token.check(&account).await;
             Err(refused())
         }
     }
@@ -320,7 +321,7 @@ async fn refresh_grant(state: &Shared, req: &TokenRequest) -> Result<TokenRespon
     match state.store().rotate_refresh(&hash, &pair, state.clock.now()).await.map_err(ApiError::from)? {
         Rotation::Rotated(_) => Ok(response),
         Rotation::Reused => {
-            state.callers.forget_family(stored.family);
+            revoked(state, Revoked::Family(stored.family)).await;
             tracing::warn!(family = %stored.family, "a spent or revoked refresh token was presented; its sign-in is revoked");
             Err(oauth("invalid_grant", "the refresh token was already used or revoked; the sign-in is revoked"))
         }
@@ -405,7 +406,7 @@ pub async fn revoke(
     ClientIp(peer): ClientIp,
     request: axum::extract::Request,
 ) -> Result<Response, TokenError> {
-    limit_peer(&state, peer)?;
+    limit_peer(&state, peer).await?;
     let req: RevokeRequest = form(&state, request).await?;
     if req.token.is_empty() {
         return Err(oauth("invalid_request", "token is required"));
@@ -414,10 +415,11 @@ pub async fn revoke(
         let hash = token.hash();
         if let Some(stored) = state.store().token(&hash).await.map_err(ApiError::from)? {
             state.store().revoke_token(&hash, state.clock.now()).await.map_err(ApiError::from)?;
-            match stored.kind {
-                TokenKind::Refresh => state.callers.forget_family(stored.family),
-                TokenKind::Access => state.callers.forget(&hash),
-            }
+            let news = match stored.kind {
+                TokenKind::Refresh => Revoked::Family(stored.family),
+                TokenKind::Access => Revoked::Token(hash),
+            };
+            revoked(&state, news).await;
         }
     }
     Ok((StatusCode::OK, no_store()).into_response())

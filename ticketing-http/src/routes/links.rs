@@ -59,7 +59,7 @@ pub struct TicketPage {
 /// The ticket, type and event a link opens, or 404 alike for every refusal; counted against
 /// the download limit.
 pub(crate) async fn open(state: &Shared, peer: IpAddr, token: &str) -> Result<(Ticket, TicketType, Event), ApiError> {
-    state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
+    state.limits.download.check(&crate::auth::token::client_key(peer)).await.map_err(ApiError::retry_in)?;
     let ticket = match state.engine.open_magic_link(token).await {
         Ok(ticket) => ticket,
         Err(ticketing_core::engine::Error::Store(e)) => return Err(e.into()),

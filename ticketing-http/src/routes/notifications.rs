@@ -158,12 +158,12 @@ pub async fn resend(
     Id(id): Id<Uuid>,
     Body(body): Body<ResendBody>,
 ) -> Result<(StatusCode, Json<ResendView>), ApiError> {
-    state.limits.resend.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
+    state.limits.resend.check(&crate::auth::token::client_key(peer)).await.map_err(ApiError::retry_in)?;
     let address =
         ticketing_core::field::Email::parse(&body.email).map_err(|e| ApiError::field(e.field, e.to_string()))?;
     let event = super::public::public_event(&state, id).await?;
     let key = format!("{}:{}", event.id(), address.as_str().to_lowercase());
-    state.limits.resend_address.check(&key).map_err(ApiError::retry_in)?;
+    state.limits.resend_address.check(&key).await.map_err(ApiError::retry_in)?;
     state.engine.resend_tickets(event.id(), &address).await?;
     Ok((
         StatusCode::ACCEPTED,

@@ -279,8 +279,8 @@ pub async fn place(
     headers: HeaderMap,
     Body(body): Body<OrderBody>,
 ) -> Result<(StatusCode, Json<PlacedView>), ApiError> {
-    state.limits.order_address.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
-    state.limits.order_event.check(&format!("event:{id}")).map_err(ApiError::retry_in)?;
+    state.limits.order_address.check(&crate::auth::token::client_key(peer)).await.map_err(ApiError::retry_in)?;
+    state.limits.order_event.check(&format!("event:{id}")).await.map_err(ApiError::retry_in)?;
     let event = super::public::public_event(&state, id).await?;
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -317,7 +317,7 @@ pub async fn place(
 
 /// The order of a buyer's token; 404 alike for any token that is not an order's.
 pub(crate) async fn by_token(state: &Shared, peer: IpAddr, token: &str) -> Result<PlacedOrder, ApiError> {
-    state.limits.download.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
+    state.limits.download.check(&crate::auth::token::client_key(peer)).await.map_err(ApiError::retry_in)?;
     let token = ticketing_core::magic_link::parse_token(token).map_err(|_| ApiError::not_found("order"))?;
     Ok(state.engine.order_by_token(&token).await?)
 }
@@ -455,7 +455,7 @@ pub async fn sell(
     Body(body): Body<SaleBody>,
 ) -> Result<(StatusCode, Json<SaleView>), ApiError> {
     caller.require(Reach::Sell.roles())?;
-    state.limits.generation.check(&format!("user:{}", caller.user)).map_err(ApiError::retry_in)?;
+    state.limits.generation.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Sell).await?;
     let method = method("method", &body.method, &[PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Other])?;
     let buyer = body.buyer.as_ref().map(BuyerBody::spec).transpose()?;

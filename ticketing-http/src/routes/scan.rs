@@ -12,6 +12,7 @@ use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::credential::{Duty, StaffAssignment};
+use ticketing_core::fleet::ScanSeen;
 use ticketing_core::ids::{EventId, GateId};
 use ticketing_core::scan::{
     ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, Suspicion, TicketSummary,
@@ -138,19 +139,14 @@ pub async fn request(
     // Generous limits (a busy lane scans about one ticket a second): they stop a flood, not a
     // queue. The gate's is only counted once the engine accepted the agent there, so nobody can
     // use up another gate's allowance.
-    state.limits.scan_agent.check(&caller.user.to_string()).map_err(ApiError::retry_in)?;
+    state.limits.scan_agent.check(&caller.user.to_string()).await.map_err(ApiError::retry_in)?;
     let gate_key = gate_id.to_string();
-    state.limits.scan_gate.peek(&gate_key).map_err(ApiError::retry_in)?;
+    state.limits.scan_gate.peek(&gate_key).await.map_err(ApiError::retry_in)?;
     let outcome = state.engine.scan_request(&ScanRequest { credential, gate_id, agent }).await?;
-    let _ = state.limits.scan_gate.check(&gate_key);
+    let _ = state.limits.scan_gate.check(&gate_key).await;
     let ticket_id = outcome.ticket.as_ref().map(|t| t.ticket_id);
-    let found = state.suspicions.lock().unwrap_or_else(|e| e.into_inner()).observe(
-        gate_id,
-        ticket_id,
-        outcome.reason,
-        state.clock.now(),
-    );
-    for suspicion in found {
+    let seen = ScanSeen { gate_id, ticket_id, reason: outcome.reason, at: state.clock.now() };
+    for suspicion in observe(&state, seen).await {
         report(&state, &caller, &suspicion).await;
     }
     Ok(Json(ScanVerdict {
@@ -431,6 +427,28 @@ pub async fn gates(State(state): State<Shared>, caller: Caller) -> Result<Json<V
 
 /// Records a suspicious pattern in the audit trail, against the gate's event, and tells the
 /// event's organisers (a `suspicious_activity` notification).
+/// Shows the suspicion watch a request's answer: the fleet's, in Redis, or this instance's own
+/// while there is no fleet or it cannot be reached.
+async fn observe(state: &Shared, seen: ScanSeen) -> Vec<Suspicion> {
+    let local = || {
+        state.suspicions.lock().unwrap_or_else(|e| e.into_inner()).observe(
+            seen.gate_id,
+            seen.ticket_id,
+            seen.reason,
+            seen.at,
+        )
+    };
+    let Some(fleet) = &state.fleet else { return local() };
+    let rules = state.suspicions.lock().unwrap_or_else(|e| e.into_inner()).rules();
+    match fleet.observe_scan(seen, &rules).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::warn!(error = %e, "the shared suspicion watch is unreachable: watching here");
+            local()
+        }
+    }
+}
+
 async fn report(state: &Shared, caller: &Caller, suspicion: &Suspicion) {
     tracing::warn!(gate = %suspicion.gate_id(), pattern = suspicion.action(), "suspicious scanning");
     let event_id = match state.engine.alert_suspicion(suspicion).await {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use ticketing_core::audit::Actor;
 use ticketing_core::credential::ApiClient;
 use ticketing_core::field::Email;
+use ticketing_core::fleet::Revoked;
 use ticketing_core::ids::{ApiClientId, UserId};
 use ticketing_core::secret_token::SecretToken;
 use ticketing_core::user::{Role, User};
@@ -209,7 +210,7 @@ pub async fn update(
     let signs_out = !after.active || after.password_hash != before.password_hash || after.role != before.role;
     if signs_out {
         store.revoke_user_tokens(after.id, state.clock.now()).await?;
-        state.callers.forget_user(after.id);
+        crate::auth::caller::revoked(&state, Revoked::User(after.id)).await;
     }
     let (before_view, view) = (UserView::from(&before), UserView::from(&after));
     let change = Change {
@@ -341,7 +342,7 @@ pub async fn revoke_client(
         .filter(|c| caller.is_superadmin() || c.owner == caller.user)
         .ok_or_else(|| ApiError::not_found("API client"))?;
     state.store().revoke_api_client(client.id, state.clock.now()).await?;
-    state.callers.forget_client(&client.client_id);
+    crate::auth::caller::revoked(&state, Revoked::Client(client.client_id.clone())).await;
     let before = ClientView::from(&client);
     let change = Change {
         action: "client.revoke",

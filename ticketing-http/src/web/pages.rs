@@ -363,8 +363,8 @@ pub async fn order_form(
 
 /// Places the order the form asks for; the buyer's token.
 async fn buy(state: &Shared, peer: IpAddr, lang: Lang, id: Uuid, sent: &Sent) -> Result<String, ApiError> {
-    state.limits.order_address.check(&crate::auth::token::client_key(peer)).map_err(ApiError::retry_in)?;
-    state.limits.order_event.check(&format!("event:{id}")).map_err(ApiError::retry_in)?;
+    state.limits.order_address.check(&crate::auth::token::client_key(peer)).await.map_err(ApiError::retry_in)?;
+    state.limits.order_event.check(&format!("event:{id}")).await.map_err(ApiError::retry_in)?;
     let event = crate::routes::public::public_event(state, id).await?;
     if sent.asked.is_empty() {
         return Err(ApiError::field("lines", "choose at least one ticket"));

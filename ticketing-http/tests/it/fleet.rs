@@ -94,7 +94,8 @@ fn lone_config(dir: &std::path::Path, database: &str, extra: &[(&str, String)]) 
 async fn an_instance_without_the_fleets_keys_refuses_to_start() {
     use ticketing_http::StartError;
     use ticketing_http::keys::{KEYS_FILE, KeysError, LINK_KEY_FILE};
-    let shared = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-keys-{}", std::process::id()));
+    let shared =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&shared);
     std::fs::create_dir_all(&shared).expect("a shared folder");
     let database = format!("sqlite://{}", shared.join("ticketing.db").display());
@@ -116,7 +117,8 @@ async fn an_instance_without_the_fleets_keys_refuses_to_start() {
         ("TICKETING_QR_KEYS", format!("1:current:{}", "0f".repeat(32))),
         ("TICKETING_LINK_KEY_FILE", link_file.clone()),
     ];
-    let refused = ticketing_http::Server::start(lone_config(&lonely, &database, &own_key)).await.err().expect("refused");
+    let refused =
+        ticketing_http::Server::start(lone_config(&lonely, &database, &own_key)).await.err().expect("refused");
     let StartError::Fleet(ticketing_core::engine::Error::Keys(_)) = &refused else { panic!("{refused}") };
     assert!(refused.to_string().contains("QR key 1 differs"), "{refused}");
 
@@ -127,4 +129,47 @@ async fn an_instance_without_the_fleets_keys_refuses_to_start() {
     assert!(second.is_ok(), "{}", second.err().map(|e| e.to_string()).unwrap_or_default());
     first.stop().await;
     let _ = std::fs::remove_dir_all(&shared);
+}
+
+/// Two instances on one Postgres and one Redis: a rate limit of N a window admits N in total
+/// across them, not 2N; a token revoked through one is refused by the other (which had it
+/// cached a moment before) within 100 ms.
+#[tokio::test]
+async fn instances_sharing_redis_share_limits_and_revocations() {
+    let Some(one) = TestServer::start_with(Backend::PgRedis, &[("TICKETING_RATE_TOKEN", "6")]).await else { return };
+    let two = one.sibling().await;
+
+    let token = one.admin().await;
+    // A token both instances have cached, revoked through the first: the second refuses it.
+    for server in [&one, &two] {
+        server.call(Method::GET, "/api/v1/users", Some(&token), None).await.ok(StatusCode::OK);
+    }
+    let revoked = one.form("/oauth/revoke", &[("token", token.as_str())]).await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+    let revoked_at = std::time::Instant::now();
+    loop {
+        let answer = two.call(Method::GET, "/api/v1/users", Some(&token), None).await;
+        if answer.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        assert!(revoked_at.elapsed() < std::time::Duration::from_millis(100), "refused by the other within 100 ms");
+    }
+
+    // Calls to /oauth from one address: 6 in all pass, whichever instance is asked (the sign-in
+    // and the revocation above included).
+    let mut passed = 2;
+    for i in 0..12 {
+        let server = if i % 2 == 0 { &one } else { &two };
+        let answer = server.sign_in(crate::support::ADMIN, crate::support::ADMIN_PASSWORD).await;
+        match answer.status {
+            StatusCode::OK => passed += 1,
+            StatusCode::TOO_MANY_REQUESTS => assert!(answer.headers.contains_key("retry-after"), "{}", answer.text),
+            other => panic!("{other}: {}", answer.text),
+        }
+    }
+    assert_eq!(passed, 6, "the limit holds across the instances");
+
+    two.stop().await;
+    one.stop().await;
 }

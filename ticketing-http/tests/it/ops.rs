@@ -260,3 +260,63 @@ fn the_server_checks_its_settings_and_migrates_its_database() {
     assert_eq!(code, Some(2), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `seed` migrates and makes the first superadmin once (a generated password printed once,
+/// nothing changed the second time); `keys rotate` stages a new QR key, then makes it current,
+/// keeping the old one for verifying; keys given in `TICKETING_QR_KEYS` are printed as the value
+/// to set.
+#[test]
+fn the_server_seeds_its_database_and_rotates_its_keys() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ops-seed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let database = format!("sqlite://{}/ticketing.db", dir.display());
+    let data_dir = dir.display().to_string();
+    let settings = [
+        ("TICKETING_DATA_DIR", data_dir.as_str()),
+        ("TICKETING_DATABASE_URL", database.as_str()),
+        ("TICKETING_SUPERADMIN_EMAIL", "ops@example.org"),
+    ];
+    let (code, out, err) = server_command(&["seed"], &settings);
+    assert_eq!(code, Some(0), "{err}");
+    let password =
+        out.strip_prefix("superadmin made: ops@example.org / ").and_then(|rest| rest.split_whitespace().next());
+    assert!(password.is_some_and(|p| p.len() >= 12), "a generated password, shown once: {out}");
+    let (code, out, err) = server_command(&["seed"], &settings);
+    assert_eq!((code, out.as_str()), (Some(0), "the database is seeded already: nothing changed\n"), "{err}");
+    assert!(!dir.join("keys.toml").exists(), "seeding makes no key");
+
+    let (code, _, err) = server_command(&["keys", "rotate"], &settings);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("start the server once"), "{err}");
+    let first = format!("qr_keys = [\"1:current:{}\"]\n", "ab".repeat(32));
+    std::fs::write(dir.join("keys.toml"), &first).expect("a first key");
+    let (code, out, err) = server_command(&["keys", "rotate", "--stage"], &settings);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("key 2 staged (verify-only)"), "{out}");
+    let staged = std::fs::read_to_string(dir.join("keys.toml")).expect("the keys");
+    assert!(
+        staged.contains(&format!("\"1:current:{}\"", "ab".repeat(32))) && staged.contains("\"2:verify:"),
+        "{staged}"
+    );
+    let (code, out, err) = server_command(&["keys", "rotate"], &settings);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("key 2 is current"), "{out}");
+    let rotated = std::fs::read_to_string(dir.join("keys.toml")).expect("the keys");
+    assert!(
+        rotated.contains(&format!("\"1:verify:{}\"", "ab".repeat(32))) && rotated.contains("\"2:current:"),
+        "{rotated}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("keys.toml")).expect("the keys").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "still readable by its owner only");
+    }
+
+    let listed = format!("1:current:{}", "cd".repeat(32));
+    let (code, out, err) = server_command(&["keys", "rotate"], &[("TICKETING_QR_KEYS", listed.as_str())]);
+    assert_eq!(code, Some(0), "{err}");
+    let line = out.lines().next().expect("the new setting");
+    assert!(line.starts_with(&format!("TICKETING_QR_KEYS=1:verify:{},2:current:", "cd".repeat(32))), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

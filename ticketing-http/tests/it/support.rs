@@ -159,8 +159,8 @@ impl TestServer {
         Self::start_in(backend, settings, folder()).await
     }
 
-    /// Stops this SQLite server as a crash would (its job workers are dropped mid-run) and starts
-    /// another on the same data folder, with `settings`.
+    /// Stops this SQLite server (gracefully: its job workers hand their running jobs back) and
+    /// starts another on the same data folder, with `settings`.
     pub async fn restart(mut self, settings: &[(&str, &str)]) -> Self {
         assert!(self.cleanup.is_none(), "restarts are for servers on SQLite");
         if let Some(stop) = self.stop.take() {
@@ -218,7 +218,10 @@ impl TestServer {
                 vars.insert("TICKETING_REDIS_URL".into(), redis.clone());
                 let (schemas, prefixes) = (Schemas::default(), Prefixes::default());
                 let db = PgStore::open_with(schemas.fresh(&url).await, 8, clock.clone()).await.expect("Postgres");
-                let layer = RedisLayer::connect(db, &redis, &prefixes.fresh(), clock.clone()).await.expect("Redis");
+                // The server's shared state (limits, news, the watch) under the store's prefix.
+                let prefix = prefixes.fresh();
+                vars.insert("TICKETING_REDIS_PREFIX".into(), prefix.clone());
+                let layer = RedisLayer::connect(db, &redis, &prefix, clock.clone()).await.expect("Redis");
                 (Arc::new(layer) as Arc<dyn Store>, Some((schemas, prefixes)))
             }
         };
@@ -232,6 +235,25 @@ impl TestServer {
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
         Some(Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir })
+    }
+
+    /// Another instance of this server: its settings and data folder (so its keys), on the same
+    /// store, so on Postgres+Redis the same database and Redis prefix. Stop it before this one.
+    pub async fn sibling(&self) -> Self {
+        let mut config = self.state.config.clone();
+        config.listen = "127.0.0.1:0".parse().expect("an address");
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let server = Server::start_with(config, self.state.store().clone(), clock).await.expect("the sibling starts");
+        let addr = server.local_addr().expect("bound");
+        let state = server.state().clone();
+        let (stop, stopped) = oneshot::channel();
+        let served = tokio::spawn(server.serve(async {
+            let _ = stopped.await;
+        }));
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        // No cleanup and a folder of its own to remove: the first instance's are left alone.
+        let dir = std::env::temp_dir().join(format!("ticketing-sibling-{}", addr.port()));
+        Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup: None, dir }
     }
 
     /// A handle that sends requests to this server, for tasks of their own.

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use ticketing_core::audit::{Actor, AuditEntry};
+use ticketing_core::fleet::{KeyFingerprint, KeyKind};
 use ticketing_core::ids::{AuditId, EventId, TicketId};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
-use ticketing_core::fleet::{KeyFingerprint, KeyKind};
 use ticketing_core::store::{AuditRepository, KeyRegistry, Locks, MagicLinkRepository, StoreError};
 use uuid::Uuid;
 
