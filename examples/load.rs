@@ -6,6 +6,10 @@
 //! `emails=N`) the time for N ticket emails with their PDF attached: N tickets issued over the
 //! API to holders with an email, until every `ticket_created` notification has been sent.
 //!
+//! `URL` may list several instances of one fleet, comma-separated: the world is set up through the
+//! first, and the scanning clients spread over all of them (client `i` scans through instance
+//! `i mod n`).
+//!
 //! ```sh
 //! cargo run --release -p ticketing-http --bin ticketing-server      # in one shell (prints the password)
 //! cargo run --release --example load -- http://127.0.0.1:8080 admin@ticketing.local 'PASSWORD' \
@@ -30,110 +34,12 @@ use axum::body::Bytes;
 use axum::http::{Method, Request, header};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 
-type Http = Client<HttpConnector, Full<Bytes>>;
-
-struct Api {
-    http: Http,
-    base: String,
-}
-
-impl Api {
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<(&str, Vec<u8>)>,
-    ) -> (u16, Value) {
-        let mut request = Request::builder().method(method).uri(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let bytes = match body {
-            Some((content_type, bytes)) => {
-                request = request.header(header::CONTENT_TYPE, content_type);
-                Bytes::from(bytes)
-            }
-            None => Bytes::new(),
-        };
-        let response =
-            self.http.request(request.body(Full::new(bytes)).expect("a request")).await.expect("the server answers");
-        let status = response.status().as_u16();
-        let body = response.into_body().collect().await.expect("a body").to_bytes();
-        (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
-    }
-
-    async fn json(&self, method: Method, path: &str, token: &str, body: Value) -> Value {
-        let (status, json) = self
-            .send(method, path, Some(token), Some(("application/json", serde_json::to_vec(&body).expect("json"))))
-            .await;
-        assert!((200..300).contains(&status), "{path}: {status} {json}");
-        json
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> Value {
-        let (status, json) = self.send(Method::GET, path, token, None).await;
-        assert_eq!(status, 200, "{path}: {json}");
-        json
-    }
-
-    /// A download's size, after checking it answered 200.
-    async fn download(&self, path: &str, token: &str) -> usize {
-        let request = Request::builder()
-            .uri(format!("{}{path}", self.base))
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .body(Full::new(Bytes::new()))
-            .expect("a request");
-        let response = self.http.request(request).await.expect("the server answers");
-        assert_eq!(response.status().as_u16(), 200, "{path}");
-        response.into_body().collect().await.expect("the whole body").to_bytes().len()
-    }
-
-    async fn token(&self, email: &str, password: &str) -> String {
-        let form = format!("grant_type=password&username={}&password={}", encode(email), encode(password));
-        let (status, json) = self
-            .send(Method::POST, "/oauth/token", None, Some(("application/x-www-form-urlencoded", form.into_bytes())))
-            .await;
-        assert_eq!(status, 200, "sign-in: {json}");
-        json["access_token"].as_str().expect("a token").to_owned()
-    }
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn report(what: &str, mut latencies: Vec<Duration>, elapsed: Duration) {
-    latencies.sort();
-    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
-    println!(
-        "{what}: {} in {:.1} s = {rate:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
-        latencies.len(),
-        elapsed.as_secs_f64(),
-        percentile(&latencies, 50.0).as_secs_f64() * 1e3,
-        percentile(&latencies, 99.0).as_secs_f64() * 1e3,
-    );
-}
+#[path = "support/api.rs"]
+mod api;
+use api::{Api, report};
 
 #[tokio::main]
 async fn main() {
@@ -149,14 +55,15 @@ async fn main() {
     };
     let (tickets, concurrency, seconds) =
         (setting("tickets", 10_000), setting("concurrency", 32), setting("seconds", 10));
-    let api = Api {
-        http: Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http(),
-        base: base.trim_end_matches('/').to_owned(),
-    };
+    let http = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(256).build_http();
+    let fleet: Vec<std::sync::Arc<Api>> = base
+        .split(',')
+        .map(|base| std::sync::Arc::new(Api { http: http.clone(), base: base.trim_end_matches('/').to_owned() }))
+        .collect();
+    let api = fleet[0].clone();
     let admin = api.token(email, password).await;
-    let api = std::sync::Arc::new(api);
     if setting("scan", 1) == 1 {
-        scans_and_reads(&api, &admin, tickets, concurrency, seconds, setting("zip", 0) == 1).await;
+        scans_and_reads(&fleet, &admin, tickets, concurrency, seconds, setting("zip", 0) == 1).await;
     }
     if setting("purchases", 0) == 1 {
         purchases(&api, &admin, concurrency, seconds).await;
@@ -234,14 +141,14 @@ async fn notify_succeeded(api: &Api, admin: &str) -> u64 {
 
 /// Generation, (ZIP,) scan pairs and public reads.
 async fn scans_and_reads(
-    api: &std::sync::Arc<Api>,
+    fleet: &[std::sync::Arc<Api>],
     admin: &str,
     tickets: u64,
     concurrency: u64,
     seconds: u64,
     zip: bool,
 ) {
-    let admin = admin.to_owned();
+    let (api, admin) = (&fleet[0], admin.to_owned());
 
     // The world: an agent, an event open now, a type, a gate.
     let run = format!("{}", std::process::id());
@@ -329,9 +236,9 @@ async fn scans_and_reads(
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let mut clients = Vec::new();
-    for _ in 0..concurrency {
-        let (api, codes, next, token, gate) =
-            (api.clone(), codes.clone(), next.clone(), agent_token.clone(), gate_id.clone());
+    for client in 0..concurrency {
+        let api = fleet[client as usize % fleet.len()].clone();
+        let (codes, next, token, gate) = (codes.clone(), next.clone(), agent_token.clone(), gate_id.clone());
         clients.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while Instant::now() < deadline {

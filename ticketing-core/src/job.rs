@@ -384,6 +384,10 @@ pub enum JobEnd {
     },
     /// The worker saw a cancel request and stopped.
     Cancelled,
+    /// The worker stops before the job ends (its server is shutting down): the job is queued
+    /// again, due now, with its progress as committed and the attempt given back, so the next
+    /// claim of any worker resumes it.
+    Released,
 }
 
 /// The answer to a worker that reports on a job it holds.

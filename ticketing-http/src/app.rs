@@ -185,10 +185,12 @@ impl Server {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let purge = tokio::spawn(purge_tokens(self.state.clone()));
         let (stop, stopping) = tokio::sync::watch::channel(false);
+        let instance = instance_name(self.listener.local_addr()?);
         let mut workers = Vec::new();
         for n in 0..self.state.config.workers {
             let (state, engine) = (self.state.clone(), self.state.engine.clone());
-            workers.push(tokio::spawn(work(state, engine, Queue::Jobs, n, stopping.clone())));
+            let name = format!("{instance}/worker-{n}");
+            workers.push(tokio::spawn(work(state, engine, Queue::Jobs, name, stopping.clone())));
         }
         if self.state.config.notify_workers > 0 {
             let config = &self.state.config;
@@ -203,14 +205,21 @@ impl Server {
             let hooks = crate::hooks::ServerHooks::new(config.webhook_urls);
             let engine = self.state.engine.clone().with_courier(Arc::new(courier)).with_hook_sender(Arc::new(hooks));
             for n in 0..config.notify_workers {
-                let state = self.state.clone();
-                workers.push(tokio::spawn(work(state, engine.clone(), Queue::Notifications, n, stopping.clone())));
+                let (state, name) = (self.state.clone(), format!("{instance}/notifier-{n}"));
+                workers.push(tokio::spawn(work(state, engine.clone(), Queue::Notifications, name, stopping.clone())));
             }
         }
         let served = axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
-        for worker in workers {
-            let _ = worker.await;
+        // A worker hands its job back in one store call; one stuck on a silent database is
+        // stopped after the grace period, its job then resumed one lease later.
+        let grace = tokio::time::sleep(WORKER_GRACE);
+        tokio::pin!(grace);
+        for mut worker in workers {
+            tokio::select! {
+                _ = &mut worker => {}
+                () = &mut grace => worker.abort(),
+            }
         }
         purge.abort();
         served
@@ -362,6 +371,9 @@ async fn docs_problem(response: Response) -> Response {
 }
 
 /// How long an idle worker waits before looking for a job again.
+/// How long a stopping server waits for its workers to hand their jobs back.
+const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 /// How long an idle notification worker waits: there are more of them, and a message a second
 /// later is no harm.
@@ -388,17 +400,17 @@ async fn work(
     state: Shared,
     engine: Ticketing<dyn ticketing_core::store::Store>,
     queue: Queue,
-    n: usize,
+    name: String,
     mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
-    let name = match queue {
-        Queue::Jobs => format!("worker-{n}"),
-        Queue::Notifications => format!("notifier-{n}"),
-    };
+    let stopping_now = stopping.clone();
     let mut stopped = async move || {
         let _ = stopping.wait_for(|stop| *stop).await;
     };
     loop {
+        if *stopping_now.borrow() {
+            return;
+        }
         let started = std::time::Instant::now();
         let claim = match queue {
             Queue::Jobs => engine.claim_next_job(&name).await,
@@ -419,15 +431,17 @@ async fn work(
             Err(e) => Err(e),
         };
         let run = match claimed {
-            // The heartbeat lives inside this worker's future: a worker stopped (or a process
-            // killed) stops beating with it, and its job is resumed one lease later.
+            // The heartbeat lives inside this worker's future: a process killed stops beating
+            // with it, and its job is resumed one lease later; a worker stopped hands it back.
             Ok(claimed) => tokio::select! {
                 run = engine.run_claimed_job(claimed.clone()) => run,
                 never = heartbeat(&state, &claimed) => match never {},
                 () = stopped() => {
+                    let job = claimed.job().id;
                     match engine.release_job(&claimed).await {
-                        Ok(_) => tracing::info!(job = %claimed.job().id, "job handed back to the queue"),
-                        Err(e) => tracing::warn!(job = %claimed.job().id, error = %e, "a job could not be handed back: it resumes one lease later"),
+                        Ok(ticketing_core::job::LeaseCheck::Held) => tracing::info!(%job, "job handed back to the queue"),
+                        Ok(check) => tracing::info!(%job, ?check, "job not handed back: this worker no longer held it"),
+                        Err(e) => tracing::warn!(%job, error = %e, "a job could not be handed back: it resumes one lease later"),
                     }
                     return;
                 }
@@ -460,6 +474,13 @@ async fn work(
             }
         }
     }
+}
+
+/// This instance's name in its workers' job leases (`<host>:<port>/worker-0/…`), so an operator
+/// sees which instance of a fleet holds a running job.
+fn instance_name(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned());
+    format!("{}:{}", host.ok().filter(|h| !h.is_empty()).as_deref().unwrap_or("localhost"), addr.port())
 }
 
 /// Beats without committed progress after which a run is taken for stuck (four leases): its

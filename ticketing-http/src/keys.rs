@@ -177,14 +177,22 @@ pub fn store(data_dir: &Path, keys: &[QrKey]) -> Result<(), KeysError> {
     write_replacing(&path, &text).map_err(|source| KeysError::Io { path: path.display().to_string(), source })
 }
 
-/// Replaces `path` with `text`, readable by its owner only: written beside it, then renamed
-/// over it, so a reader finds the old text or the new, never half of one.
+/// Replaces `path` with `text`: written beside it (readable by its owner only), given the old
+/// file's owner and mode (the servers that read it must still be able to), then renamed over
+/// it, so a reader finds the old text or the new, never half of one.
 pub fn write_replacing(path: &Path, text: &str) -> std::io::Result<()> {
     let mut aside = path.as_os_str().to_owned();
     aside.push(".new");
     let aside = std::path::PathBuf::from(aside);
     let _ = std::fs::remove_file(&aside);
     write_private(&aside, text)?;
+    #[cfg(unix)]
+    if let Ok(old) = std::fs::metadata(path) {
+        use std::os::unix::fs::MetadataExt as _;
+        // Only root may give a file away; anyone else keeps it as their own.
+        let _ = std::os::unix::fs::chown(&aside, Some(old.uid()), Some(old.gid()));
+        std::fs::set_permissions(&aside, old.permissions())?;
+    }
     std::fs::rename(&aside, path)
 }
 

@@ -123,7 +123,10 @@ impl Limit {
 
     async fn ask(&self, key: &str, count: bool) -> Result<(), Duration> {
         if let Some(fleet) = &self.fleet {
-            match fleet.check_rate(&format!("{}:{key}", self.name), self.rate, count).await {
+            // Keys can be addresses or emails: Redis sees only a digest of them.
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
+            let digest: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            match fleet.check_rate(&format!("{}:{digest}", self.name), self.rate, count).await {
                 Ok(None) => return Ok(()),
                 Ok(Some(wait)) => return Err(wait),
                 Err(e) => tracing::warn!(limit = self.name, error = %e, "shared rate limit unreachable: counting here"),

@@ -1,6 +1,9 @@
 //! The state a deployment's instances share beside the database, in Redis: the
 //! [`Coordinator`] port of [`ticketing_core::fleet`].
 //!
+//! Every call is given 250 ms; after a failed one, calls fail at once for a second, so callers
+//! (which all have a fallback) are not held up one timeout per call during an outage.
+//!
 //! - **Rate limits**: one Lua script per check runs the generic cell rate algorithm on the cell's
 //!   theoretical arrival time, timed by Redis's own clock (`TIME`), so N requests a minute means
 //!   N across every instance, whatever their clocks say. A cell expires when it is full again.
@@ -104,6 +107,11 @@ return found
 
 /// How long a broken subscription waits before subscribing again.
 const RESUBSCRIBE: Duration = Duration::from_millis(250);
+/// How long a call may take: the callers have a fallback, and a gate's request a budget.
+const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+/// After a failed call, how long calls fail at once without asking Redis (so a request that
+/// checks several limits during an outage waits for one timeout at most, not one each).
+const REST: Duration = Duration::from_secs(1);
 
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(Box::new(e))
@@ -121,6 +129,9 @@ fn window_micros(d: chrono::Duration) -> i64 {
 pub struct RedisFleet {
     redis: ConnectionManager,
     prefix: String,
+    /// The instant calls are timed from, and until when (ms after it) they fail at once.
+    epoch: std::time::Instant,
+    resting_until: std::sync::atomic::AtomicU64,
     listening: Arc<AtomicBool>,
     listener: tokio::task::JoinHandle<()>,
     rate: Script,
@@ -166,11 +177,37 @@ impl RedisFleet {
         Ok(Self {
             redis,
             prefix: prefix.to_owned(),
+            epoch: std::time::Instant::now(),
+            resting_until: std::sync::atomic::AtomicU64::new(0),
             listening,
             listener,
             rate: Script::new(RATE),
             observe: Script::new(OBSERVE),
         })
+    }
+}
+
+impl RedisFleet {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Runs one call, within [`CALL_TIMEOUT`]; after a failure, calls fail at once for [`REST`].
+    async fn guarded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, redis::RedisError>>,
+    ) -> Result<T, StoreError> {
+        if self.now_ms() < self.resting_until.load(Ordering::Relaxed) {
+            return Err(StoreError::Unavailable("Redis did not answer a moment ago".into()));
+        }
+        let failed = match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) => unavailable(e),
+            Err(_) => StoreError::Unavailable("Redis did not answer in time".into()),
+        };
+        let rest = u64::try_from(REST.as_millis()).unwrap_or(u64::MAX);
+        self.resting_until.store(self.now_ms().saturating_add(rest), Ordering::Relaxed);
+        Err(failed)
     }
 }
 
@@ -209,27 +246,18 @@ async fn listen(
 impl Coordinator for RedisFleet {
     async fn check_rate(&self, key: &str, rate: CellRate, count: bool) -> Result<Option<Duration>, StoreError> {
         let mut redis = self.redis.clone();
-        let wait: i64 = self
-            .rate
-            .key(format!("{}rate:{key}", self.prefix))
-            .arg(micros(rate.interval).max(1))
-            .arg(micros(rate.tolerance))
-            .arg(if count { "1" } else { "0" })
-            .invoke_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
+        let mut invocation = self.rate.key(format!("{}rate:{key}", self.prefix));
+        invocation.arg(micros(rate.interval).max(1)).arg(micros(rate.tolerance)).arg(if count { "1" } else { "0" });
+        let wait: i64 = self.guarded(invocation.invoke_async(&mut redis)).await?;
         Ok((wait > 0).then(|| Duration::from_micros(wait.unsigned_abs())))
     }
 
     async fn announce(&self, news: &Revoked) -> Result<(), StoreError> {
         let text = serde_json::to_string(news).map_err(|e| StoreError::Unavailable(Box::new(e)))?;
         let mut redis = self.redis.clone();
-        let _: i64 = redis::cmd("PUBLISH")
-            .arg(format!("{}news", self.prefix))
-            .arg(text)
-            .query_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
+        let mut publish = redis::cmd("PUBLISH");
+        publish.arg(format!("{}news", self.prefix)).arg(text);
+        let _: i64 = self.guarded(publish.query_async(&mut redis)).await?;
         Ok(())
     }
 
@@ -245,9 +273,8 @@ impl Coordinator for RedisFleet {
         let now = seen.at.timestamp_micros();
         let flag = |b: bool| if b { "1" } else { "0" };
         let mut redis = self.redis.clone();
-        let found: Vec<Vec<String>> = self
-            .observe
-            .key(format!("{p}suspicion:bad:{gate}"))
+        let mut invocation = self.observe.key(format!("{p}suspicion:bad:{gate}"));
+        invocation
             .key(ticket_key)
             .key(format!("{p}suspicion:throttle:bad:{gate}"))
             .key(format!("{p}suspicion:throttle:two:{gate}"))
@@ -258,10 +285,8 @@ impl Coordinator for RedisFleet {
             .arg(flag(seen.reason.is_ok()))
             .arg(rules.bad_signatures.max(1))
             .arg(window_micros(rules.bad_signature_window))
-            .arg(window_micros(rules.two_gates_window))
-            .invoke_async(&mut redis)
-            .await
-            .map_err(unavailable)?;
+            .arg(window_micros(rules.two_gates_window));
+        let found: Vec<Vec<String>> = self.guarded(invocation.invoke_async(&mut redis)).await?;
         found.iter().map(|f| finding(f, seen, ticket)).collect()
     }
 }

@@ -200,13 +200,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
     }
 
     /// Gives a claimed job back to the queue, for a worker that stops before the job ends (its
-    /// server shutting down): its lease ends now, so the next claim of any worker takes it and
-    /// resumes it from its last committed chunk. Progress is left as committed. The worker must
-    /// not run the job any further.
+    /// server shutting down): it is queued again, due now, with its attempt given back
+    /// ([`JobEnd::Released`]), so the next claim of any worker resumes it from its last committed
+    /// chunk. `Lost` when the worker no longer held it. The worker must not run it any further.
     pub async fn release_job(&self, claimed: &ClaimedJob) -> Result<LeaseCheck, Error> {
-        let now = self.clock.now();
-        let lease = Lease { worker: claimed.lease.worker.clone(), until: now };
-        Ok(self.store.heartbeat(claimed.job.id, &lease, claimed.job.progress.done, now).await?)
+        Ok(self.store.finish_job(claimed.job.id, &claimed.lease, &JobEnd::Released, self.clock.now()).await?)
     }
 
     /// Runs a job claimed by [`claim_next_job`](Self::claim_next_job) until it ends or its lease

@@ -149,6 +149,12 @@ impl JobQueue for MemoryStore {
                 end(job, JobStatus::Queued, Some(error.clone()), now);
                 job.run_at = *retry_at;
             }
+            JobEnd::Released => {
+                let error = job.last_error.clone();
+                end(job, JobStatus::Queued, error, now);
+                job.run_at = now;
+                job.attempts = job.attempts.saturating_sub(1);
+            }
         }
         Ok(LeaseCheck::Held)
     }

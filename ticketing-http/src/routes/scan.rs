@@ -425,8 +425,6 @@ pub async fn gates(State(state): State<Shared>, caller: Caller) -> Result<Json<V
     Ok(Json(views))
 }
 
-/// Records a suspicious pattern in the audit trail, against the gate's event, and tells the
-/// event's organisers (a `suspicious_activity` notification).
 /// Shows the suspicion watch a request's answer: the fleet's, in Redis, or this instance's own
 /// while there is no fleet or it cannot be reached.
 async fn observe(state: &Shared, seen: ScanSeen) -> Vec<Suspicion> {
@@ -449,6 +447,8 @@ async fn observe(state: &Shared, seen: ScanSeen) -> Vec<Suspicion> {
     }
 }
 
+/// Records a suspicious pattern in the audit trail, against the gate's event, and tells the
+/// event's organisers (a `suspicious_activity` notification).
 async fn report(state: &Shared, caller: &Caller, suspicion: &Suspicion) {
     tracing::warn!(gate = %suspicion.gate_id(), pattern = suspicion.action(), "suspicious scanning");
     let event_id = match state.engine.alert_suspicion(suspicion).await {

@@ -290,6 +290,12 @@ fn the_server_seeds_its_database_and_rotates_its_keys() {
     assert!(err.contains("start the server once"), "{err}");
     let first = format!("qr_keys = [\"1:current:{}\"]\n", "ab".repeat(32));
     std::fs::write(dir.join("keys.toml"), &first).expect("a first key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let private = std::fs::Permissions::from_mode(0o600);
+        std::fs::set_permissions(dir.join("keys.toml"), private).expect("the key file made private");
+    }
     let (code, out, err) = server_command(&["keys", "rotate", "--stage"], &settings);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.starts_with("key 2 staged (verify-only)"), "{out}");
@@ -310,7 +316,7 @@ fn the_server_seeds_its_database_and_rotates_its_keys() {
     {
         use std::os::unix::fs::PermissionsExt as _;
         let mode = std::fs::metadata(dir.join("keys.toml")).expect("the keys").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600, "still readable by its owner only");
+        assert_eq!(mode & 0o777, 0o600, "the rewritten file keeps its mode");
     }
 
     let listed = format!("1:current:{}", "cd".repeat(32));

@@ -60,7 +60,7 @@ async fn a_generation_job_survives_a_restart() {
     let mut resumed_after = None;
     for _ in 0..1200 {
         done = s.call(Method::GET, &format!("/api/v1/jobs/{job}"), org, None).await.json;
-        if resumed_after.is_none() && done["attempts"].as_u64() == Some(2) {
+        if resumed_after.is_none() && done["done"].as_u64().is_some_and(|d| d > halfway) {
             resumed_after = Some(restarted.elapsed());
         }
         if done["status"] == "succeeded" {
@@ -74,7 +74,7 @@ async fn a_generation_job_survives_a_restart() {
         "handed back at the stop, not left to its 15 s lease: resumed {resumed_after:?} after the restart"
     );
     assert_eq!((done["status"].as_str(), done["done"].as_u64()), (Some("succeeded"), Some(TOTAL)), "{done}");
-    assert_eq!(done["attempts"].as_u64(), Some(2), "resumed by the new server's worker: {done}");
+    assert_eq!(done["attempts"].as_u64(), Some(1), "handed back with its attempt given back: {done}");
     let board = s.call(Method::GET, &format!("/api/v1/events/{event}/dashboard"), org, None).await;
     assert_eq!(board.ok(StatusCode::OK)["by_status"]["issued"].as_u64(), Some(TOTAL), "no duplicates, no gaps");
     s.stop().await;

@@ -316,14 +316,18 @@ impl JobQueue for DbStore {
             JobEnd::Cancelled => ("cancelled", None, None),
             JobEnd::Abandoned { error } => ("failed", Some(error.as_str()), None),
             JobEnd::Failed { error, retry_at } => ("retry", Some(error.as_str()), Some(micros(*retry_at))),
+            JobEnd::Released => ("released", None, Some(micros(now))),
         };
         let mut conn = self.writer().acquire().await.map_err(db_error)?;
-        // A failed attempt queues the job again while attempts are left; a worker that saw the
-        // cancel request may end the job as cancelled, and only that.
+        // A failed attempt queues the job again while attempts are left; a released one is
+        // queued again at once with its attempt given back (and its last error kept); a worker
+        // that saw the cancel request may end the job as cancelled, and only that.
         let applied = sqlx::query(
-            "UPDATE jobs SET status = CASE WHEN $3 <> 'retry' THEN $3 WHEN attempts >= max_attempts THEN 'failed' \
-             ELSE 'queued' END, run_at = CASE WHEN $3 = 'retry' AND attempts < max_attempts THEN $5 ELSE run_at END, \
-             last_error = $4, lease_owner = NULL, lease_until = NULL, \
+            "UPDATE jobs SET status = CASE WHEN $3 = 'released' THEN 'queued' WHEN $3 <> 'retry' THEN $3 \
+             WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END, \
+             run_at = CASE WHEN $3 = 'released' OR ($3 = 'retry' AND attempts < max_attempts) THEN $5 ELSE run_at END, \
+             attempts = CASE WHEN $3 = 'released' AND attempts > 0 THEN attempts - 1 ELSE attempts END, \
+             last_error = CASE WHEN $3 = 'released' THEN last_error ELSE $4 END, lease_owner = NULL, lease_until = NULL, \
              updated_at = $6 WHERE id = $1 AND status = 'running' AND lease_owner = $2 \
              AND (NOT cancel_requested OR $3 = 'cancelled')",
         )

@@ -596,3 +596,28 @@ pub async fn heartbeats_keep_a_claimed_job(backend: &Backend) {
     assert_eq!(taken.job().id, silent.job().id);
     assert_eq!(w.engine.heartbeat_job(&silent).await.unwrap(), LeaseCheck::Lost, "the old worker is fenced");
 }
+
+/// Conformance case.
+pub async fn a_released_job_is_queued_at_once_with_its_attempt_given_back(backend: &Backend) {
+    let (clock, store) = fresh(backend).await;
+    store.enqueue(&job(1, &clock, 0).with_max_attempts(1)).await.unwrap();
+    let first = lease("a", &clock);
+    let claimed = store.claim(&[KIND], &first, clock.now()).await.unwrap().unwrap();
+    assert_eq!(claimed.attempts, 1, "its only attempt");
+    assert_eq!(store.finish_job(claimed.id, &first, &JobEnd::Released, clock.now()).await.unwrap(), LeaseCheck::Held);
+    let queued = store.job(claimed.id).await.unwrap().unwrap();
+    assert_eq!((queued.status, queued.attempts, queued.run_at), (JobStatus::Queued, 0, clock.now()));
+    assert!(queued.lease.is_none());
+    let second = lease("b", &clock);
+    let again = store.claim(&[KIND], &second, clock.now()).await.unwrap().expect("claimed again at once");
+    assert_eq!(
+        (again.id, again.attempts, again.status),
+        (claimed.id, 1, JobStatus::Running),
+        "not failed for want of attempts"
+    );
+    assert_eq!(
+        store.finish_job(claimed.id, &first, &JobEnd::Released, clock.now()).await.unwrap(),
+        LeaseCheck::Lost,
+        "only the holder releases"
+    );
+}

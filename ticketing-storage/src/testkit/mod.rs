@@ -101,6 +101,7 @@ macro_rules! conformance_suite {
         jobs::a_claim_over_several_kinds_takes_the_most_urgent_due_job,
         jobs::a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker,
         jobs::failed_attempts_back_off_then_fail_and_can_be_retried,
+        jobs::a_released_job_is_queued_at_once_with_its_attempt_given_back,
         jobs::cancel_stops_queued_jobs_at_once_and_running_ones_at_their_next_report,
         jobs::jobs_are_written_with_the_tickets_that_cause_them_or_not_at_all,
         jobs::a_generation_runs_in_chunks_within_quota,
