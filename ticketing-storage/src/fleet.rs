@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt as _;
 use redis::Script;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use ticketing_core::fleet::{CellRate, Coordinator, Revoked, ScanSeen};
 use ticketing_core::ids::{GateId, TicketId};
 use ticketing_core::scan::{ScanReason, Suspicion, SuspicionRules};
@@ -160,12 +160,7 @@ impl RedisFleet {
         prefix: &str,
         on_news: Arc<dyn Fn(Option<Revoked>) + Send + Sync>,
     ) -> Result<Self, OpenError> {
-        let client = redis::Client::open(url).map_err(OpenError::Redis)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let redis = ConnectionManager::new_with_config(client.clone(), config).await.map_err(OpenError::Redis)?;
+        let (client, redis) = crate::redis::connect(url).await?;
         let channel = format!("{prefix}news");
         let listening = Arc::new(AtomicBool::new(false));
         // The first subscription is made before returning, so nothing announced after

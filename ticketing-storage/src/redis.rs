@@ -137,6 +137,18 @@ fn hex(hash: &TokenHash) -> String {
     hash.0.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A client of the Redis at `url` and a connection (multiplexed, reconnecting) whose commands
+/// time out after two seconds, so a caller gets an answer (an error) rather than a hang.
+pub(crate) async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), OpenError> {
+    let client = redis::Client::open(url).map_err(OpenError::Redis)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    let redis = ConnectionManager::new_with_config(client.clone(), config).await.map_err(OpenError::Redis)?;
+    Ok((client, redis))
+}
+
 /// A SQL store `S` with Redis holding scan sessions and locks.
 #[derive(Clone)]
 pub struct RedisLayer<S> {
@@ -167,12 +179,7 @@ impl<S: ExternalSessions> RedisLayer<S> {
         prefix: &str,
         clock: std::sync::Arc<dyn ticketing_core::env::Clock>,
     ) -> Result<Self, OpenError> {
-        let client = redis::Client::open(url).map_err(OpenError::Redis)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2);
-        let redis = ConnectionManager::new_with_config(client, config).await.map_err(OpenError::Redis)?;
+        let (_, redis) = connect(url).await?;
         Ok(Self {
             db,
             redis,

@@ -225,14 +225,21 @@ fn server_command(args: &[&str], vars: &[(&str, &str)]) -> (Option<i32>, String,
     )
 }
 
+/// A fresh folder for a command's data directory (removed if left by an earlier run), and the
+/// settings that put its data and SQLite database there.
+fn command_folder(name: &str) -> (std::path::PathBuf, String, String) {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let database = format!("sqlite://{}/ticketing.db", dir.display());
+    let data_dir = dir.display().to_string();
+    (dir, data_dir, database)
+}
+
 /// The operations subcommands: `check-config` prints the effective settings with the secrets
 /// hidden, and refuses a bad one by its name (exit 2); `migrate` migrates the database and exits.
 #[test]
 fn the_server_checks_its_settings_and_migrates_its_database() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ops-command-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let database = format!("sqlite://{}/ticketing.db", dir.display());
-    let data_dir = dir.display().to_string();
+    let (dir, data_dir, database) = command_folder("ops-command");
     let settings = [
         ("TICKETING_DATA_DIR", data_dir.as_str()),
         ("TICKETING_DATABASE_URL", database.as_str()),
@@ -267,10 +274,7 @@ fn the_server_checks_its_settings_and_migrates_its_database() {
 /// to set.
 #[test]
 fn the_server_seeds_its_database_and_rotates_its_keys() {
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("ops-seed-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let database = format!("sqlite://{}/ticketing.db", dir.display());
-    let data_dir = dir.display().to_string();
+    let (dir, data_dir, database) = command_folder("ops-seed");
     let settings = [
         ("TICKETING_DATA_DIR", data_dir.as_str()),
         ("TICKETING_DATABASE_URL", database.as_str()),

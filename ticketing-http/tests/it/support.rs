@@ -227,6 +227,11 @@ impl TestServer {
         };
         let config = Config::from_vars(vars).expect("test settings");
         let server = Server::start_with(config, store, clock).await.expect("the server starts");
+        Some(Self::serving(server, cleanup, dir))
+    }
+
+    /// `server`, serving on a task of its own until stopped.
+    fn serving(server: Server, cleanup: Option<(Schemas, Prefixes)>, dir: PathBuf) -> Self {
         let addr = server.local_addr().expect("bound");
         let state = server.state().clone();
         let (stop, stopped) = oneshot::channel();
@@ -234,7 +239,7 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Some(Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir })
+        Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir }
     }
 
     /// Another instance of this server: its settings and data folder (so its keys), on the same
@@ -244,16 +249,9 @@ impl TestServer {
         config.listen = "127.0.0.1:0".parse().expect("an address");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let server = Server::start_with(config, self.state.store().clone(), clock).await.expect("the sibling starts");
-        let addr = server.local_addr().expect("bound");
-        let state = server.state().clone();
-        let (stop, stopped) = oneshot::channel();
-        let served = tokio::spawn(server.serve(async {
-            let _ = stopped.await;
-        }));
-        let client = Client::builder(TokioExecutor::new()).build_http();
         // No cleanup and a folder of its own to remove: the first instance's are left alone.
-        let dir = std::env::temp_dir().join(format!("ticketing-sibling-{}", addr.port()));
-        Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup: None, dir }
+        let port = server.local_addr().expect("bound").port();
+        Self::serving(server, None, std::env::temp_dir().join(format!("ticketing-sibling-{port}")))
     }
 
     /// A handle that sends requests to this server, for tasks of their own.
