@@ -242,6 +242,15 @@ impl SqliteStore {
             None => self.pooled_commit_scan(commit).await,
         }
     }
+
+    /// A confirmation whose session lives in Redis: one write transaction.
+    async fn hot_commit_spending(
+        &self,
+        commit: &ScanCommit,
+        sessions: &dyn crate::redis::SessionSpender,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.pooled_commit_spending(commit, sessions).await
+    }
 }
 
 /// A purchase's writes (placing an order, its payment's change, a delivery that changes nothing,

@@ -93,7 +93,8 @@ pub(super) fn by_nonce_params(agent: UserId, nonce: &Nonce) -> Vec<Param> {
     vec![Param::Uuid(Some(*agent.as_uuid())), Param::name(nonce.as_str())]
 }
 
-async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
+/// The confirmation `agent` made with `nonce`, if any.
+pub(super) async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
     let row = rows::bind(sqlx::query(BY_NONCE), by_nonce_params(agent, nonce))
         .fetch_optional(&mut *conn)
         .await
@@ -425,6 +426,17 @@ impl DbStore {
 #[async_trait]
 impl ExternalSessions for DbStore {
     async fn commit_scan_spending(
+        &self,
+        commit: &ScanCommit,
+        sessions: &dyn SessionSpender,
+    ) -> Result<CommitOutcome, StoreError> {
+        self.hot_commit_spending(commit, sessions).await
+    }
+}
+
+impl DbStore {
+    /// [`commit`](Self::commit) with the session spent by `sessions`: one write transaction.
+    pub(super) async fn pooled_commit_spending(
         &self,
         commit: &ScanCommit,
         sessions: &dyn SessionSpender,
