@@ -115,10 +115,25 @@ impl Drop for Fleet {
     }
 }
 
-/// A check that failed, with what was seen.
+/// A check that failed, with what was seen: a panic, so that the fleet's servers are stopped and
+/// Redis started again as the stack unwinds (a failing storm client's panic reaches the main task
+/// when it is joined).
 fn fail(what: impl std::fmt::Display) -> ! {
-    eprintln!("FAILED: {what}");
-    std::process::exit(1);
+    panic!("FAILED: {what}");
+}
+
+/// Runs its command when dropped while armed: Redis started again if a check failed while it was
+/// stopped.
+struct Restore(Option<&'static str>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if let Some(name) = self.0.take()
+            && let Ok(shell) = std::env::var(name)
+        {
+            let _ = Command::new("sh").arg("-c").arg(shell).status();
+        }
+    }
 }
 
 fn check(ok: bool, what: impl std::fmt::Display) {
@@ -562,7 +577,11 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
         .collect();
 
     // kill -9 the instance holding the big job, once it has committed a chunk.
+    let looking = Instant::now();
     let holder = loop {
+        if looking.elapsed() > Duration::from_secs(60) {
+            fail("the generation job was not seen running with a committed chunk within 60 s");
+        }
         let row = sqlx::query("SELECT lease_owner, progress_done FROM jobs WHERE id = $1::uuid")
             .bind(&big_job)
             .fetch_one(db)
@@ -598,7 +617,8 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
             .await
             .expect("the job")
             .get(0);
-        if let Some(owner) = owner.filter(|o| !o.starts_with(holder.split('/').next().unwrap_or_default())) {
+        let holder_instance = holder.split('/').next();
+        if let Some(owner) = owner.filter(|o| o.split('/').next() != holder_instance) {
             break owner;
         }
         if killed_at.elapsed() > Duration::from_secs(30) {
@@ -614,6 +634,7 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
 
     // Redis stopped: scans fail closed; started: they recover.
     run("FLEET_STOP_REDIS");
+    let mut restore = Restore(Some("FLEET_START_REDIS"));
     let probe = json!({"gate_id": gates[0], "short_code": probe_code});
     for api in &survivors {
         let answer = call(api, Method::POST, "/api/v1/scan/request", Some(admin), Some(probe.clone()), None).await;
@@ -623,6 +644,7 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
         );
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
+    restore.0 = None;
     run("FLEET_START_REDIS");
     recovered(&survivors, admin, &probe, "Redis").await;
     tokio::time::sleep(Duration::from_secs(2)).await;

@@ -179,77 +179,71 @@ impl PgStore {
         self.pooled_commit_scan(commit).await
     }
 
-    /// A confirmation whose session lives in Redis, in one statement: the session is spent first
-    /// (atomically, in Redis), then the ticket's compare-and-set and the log line are written by
-    /// one statement ([`CONFIRM`]: the line only if the ticket was written), which commits alone;
-    /// if it writes nothing (the ticket changed, the nonce was used) or fails, the session is given
-    /// back. Four round trips to Postgres (`BEGIN`, `UPDATE`, `INSERT`, `COMMIT`) become one. A
-    /// change that makes a ticket live or not (never a scan's) takes the transaction instead.
+    /// A confirmation whose session lives in Redis, in one transaction of three round trips
+    /// (`BEGIN`, one statement, `COMMIT`) instead of four: the ticket's compare-and-set and the
+    /// log line are one statement ([`CONFIRM`]: the line is written only with the ticket). The
+    /// order stays the shared path's: the line (its nonce taken in the unique index) is written
+    /// before the session is spent in Redis, and the commit comes after, so a confirmation sent
+    /// again waits on the first's nonce and is answered with its result. A change that makes a
+    /// ticket live or not (never a scan's) takes the shared path.
     async fn hot_commit_spending(
         &self,
         commit: &ScanCommit,
         sessions: &dyn SessionSpender,
     ) -> Result<CommitOutcome, StoreError> {
         let log = &commit.log;
-        let params = match &commit.ticket {
-            Some(update) if update.was_live == update.next.status().is_live() => {
-                let mut params = tickets::replace_params(&update.next, update.expected_version);
-                params.extend(scans::log_params(log));
-                Some(params)
+        let Some(update) = commit.ticket.as_ref().filter(|u| u.was_live == u.next.status().is_live()) else {
+            return self.pooled_commit_spending(commit, sessions).await;
+        };
+        let mut params = tickets::replace_params(&update.next, update.expected_version);
+        params.extend(scans::log_params(log));
+        let mut tx = self.begin_write().await?;
+        match rows::bind(sqlx::query(CONFIRM.as_str()), params).execute(&mut *tx).await.map_err(db_error) {
+            Ok(done) if done.rows_affected() == 1 => {}
+            Ok(_) => return Ok(CommitOutcome::TicketChanged),
+            // A concurrent confirmation with the same nonce committed first: it is the result.
+            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+                drop(tx);
+                return self.replayed_outcome(log).await;
             }
-            Some(_) => None,
-            None => Some(scans::log_params(log)),
-        };
-        let Some(params) = params else { return self.pooled_commit_spending(commit, sessions).await };
-        // A refused spend: the first confirmation with this nonce if there was one (a confirmation
-        // sent again is answered with its first result), else why.
-        let refused = match sessions.spend(&commit.session, log.at).await? {
-            Spent::Now => None,
-            Spent::Already => Some(CommitOutcome::SessionUsed),
-            Spent::Expired => Some(CommitOutcome::SessionExpired),
-        };
-        if let Some(refused) = refused {
-            return Ok(self
-                .first_with_nonce(log)
-                .await?
-                .map_or(refused, |first| CommitOutcome::Replayed(Box::new(first))));
+            Err(e) => return Err(e),
         }
-        let sql = if commit.ticket.is_some() { CONFIRM.as_str() } else { scans::INSERT_LOG };
-        let written = rows::bind(sqlx::query(sql), params).execute(&self.pool).await.map_err(db_error);
-        let outcome = match written {
-            Ok(done) if done.rows_affected() == 1 => return Ok(CommitOutcome::Applied),
-            Ok(_) => Ok(CommitOutcome::TicketChanged),
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => match self.first_with_nonce(log).await {
-                Ok(Some(first)) => Ok(CommitOutcome::Replayed(Box::new(first))),
-                Ok(None) => Err(StoreError::NotFound("scan log")),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
-        // Nothing was applied: the agent may confirm again with the same session.
-        sessions.unspend(&commit.session, log.at).await?;
-        outcome
+        match sessions.spend(&commit.session, log.at).await? {
+            Spent::Now => {}
+            Spent::Already => return Ok(CommitOutcome::SessionUsed),
+            Spent::Expired => return Ok(CommitOutcome::SessionExpired),
+        }
+        match tx.commit().await.map_err(db_error) {
+            Ok(()) => Ok(CommitOutcome::Applied),
+            Err(e) => {
+                // Nothing was applied: give the session back so the agent can confirm again.
+                sessions.unspend(&commit.session, log.at).await?;
+                match e {
+                    StoreError::Conflict(_) if log.nonce.is_some() => self.replayed_outcome(log).await,
+                    e => Err(e),
+                }
+            }
+        }
     }
 }
 
 impl PgStore {
-    /// The first confirmation made with `log`'s nonce, if it has one and there is one.
-    async fn first_with_nonce(
-        &self,
-        log: &ticketing_core::scan::ScanLog,
-    ) -> Result<Option<ticketing_core::scan::ScanLog>, StoreError> {
-        let Some(nonce) = &log.nonce else { return Ok(None) };
+    /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
+    async fn replayed_outcome(&self, log: &ticketing_core::scan::ScanLog) -> Result<CommitOutcome, StoreError> {
+        let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        scans::by_nonce(&mut conn, log.agent_id, nonce).await
+        let first = scans::by_nonce(&mut conn, log.agent_id, nonce).await?.ok_or(StoreError::NotFound("scan log"))?;
+        Ok(CommitOutcome::Replayed(Box::new(first)))
     }
 }
 
-/// A confirmation's ticket compare-and-set ([`tickets::REPLACE`], parameters `$1`–`$9`) and its
-/// log line ([`scans::INSERT_LOG`]'s columns, parameters `$10`–`$22`), in one statement: the line
+/// A confirmation's ticket compare-and-set ([`tickets::REPLACE`], its parameters first) and its
+/// log line ([`scans::INSERT_LOG`]'s columns, its parameters after), in one statement: the line
 /// is inserted only when the ticket row was updated.
 static CONFIRM: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let (insert, _) = scans::INSERT_LOG.split_once(" VALUES ").expect("INSERT_LOG has a VALUES list");
-    let values: Vec<String> = (10..=22).map(|n| format!("${n}")).collect();
+    let (insert, values) = scans::INSERT_LOG.split_once(" VALUES ").expect("INSERT_LOG has a VALUES list");
+    let (ticket_params, log_params) = (tickets::REPLACE.matches('$').count(), values.matches('$').count());
+    let values: Vec<String> = (1..=log_params).map(|n| format!("${}", ticket_params + n)).collect();
     format!("WITH t AS ({} RETURNING 1) {insert} SELECT {} FROM t", tickets::REPLACE, values.join(", "))
 });
 
