@@ -379,12 +379,12 @@ async fn buyers(apis: &[Arc<Api>], admin: &str, db: &sqlx::PgPool) {
         statuses.keys().all(|s| *s == 201 || *s == 409),
         format!("the others are refused as sold out (409), none fails: {statuses:?}"),
     );
-    let held: i64 = sqlx::query("SELECT count(*) FROM tickets WHERE event_id = $1::uuid AND status = 'reserved'")
-        .bind(&event_id)
-        .fetch_one(db)
-        .await
-        .expect("a count")
-        .get(0);
+    let held: i64 = count(
+        db,
+        "SELECT count(*) FROM tickets WHERE event_id = $1::uuid AND status = 'reserved'",
+        Some(event_id.as_str()),
+    )
+    .await;
     check(held == 100, format!("exactly 100 tickets held in the database ({held})"));
 }
 
@@ -424,13 +424,12 @@ async fn one_ticket_many_gates(apis: &[Arc<Api>], admin: &str, db: &sqlx::PgPool
         entered += usize::from(verdict["reason"] == "ok");
     }
     check(entered == 1, format!("50 confirms of one ticket from 5 gates through 3 instances: {entered} entry"));
-    let rows: i64 =
-        sqlx::query("SELECT count(*) FROM scan_logs WHERE event_id = $1::uuid AND stage = 'confirm' AND reason = 'ok'")
-            .bind(&event_id)
-            .fetch_one(db)
-            .await
-            .expect("a count")
-            .get(0);
+    let rows: i64 = count(
+        db,
+        "SELECT count(*) FROM scan_logs WHERE event_id = $1::uuid AND stage = 'confirm' AND reason = 'ok'",
+        Some(event_id.as_str()),
+    )
+    .await;
     check(rows == 1, format!("one applied confirmation in the database ({rows})"));
 }
 
@@ -668,15 +667,13 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
     );
     check(!entered.is_empty(), "the storm let people in");
 
-    let twice: i64 = sqlx::query(
+    let twice: i64 = count(
+        db,
         "SELECT count(*) FROM (SELECT ticket_id FROM scan_logs WHERE event_id = $1::uuid AND stage = 'confirm' \
          AND reason = 'ok' AND direction = 'in' GROUP BY ticket_id HAVING count(*) > 1) AS twice",
+        Some(storm_event.as_str()),
     )
-    .bind(&storm_event)
-    .fetch_one(db)
-    .await
-    .expect("a count")
-    .get(0);
+    .await;
     check(twice == 0, format!("no ticket entered twice ({twice})"));
     let inside: Vec<i64> =
         sqlx::query("SELECT short_code FROM tickets WHERE event_id = $1::uuid AND status = 'inside'")
@@ -694,14 +691,7 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
         .collect();
     let missing = entered.iter().filter(|c| !inside.contains(c.as_str())).count();
     check(missing == 0, format!("every entry answered ok is inside in the database ({missing} missing)"));
-    let applied: i64 = sqlx::query(
-        "SELECT count(*) FROM scan_logs WHERE event_id = $1::uuid AND stage = 'confirm' AND reason = 'ok' AND direction = 'in'",
-    )
-    .bind(&storm_event)
-    .fetch_one(db)
-    .await
-    .expect("a count")
-    .get(0);
+    let applied: i64 = count(db, "SELECT count(*) FROM scan_logs WHERE event_id = $1::uuid AND stage = 'confirm' AND reason = 'ok' AND direction = 'in'", Some(storm_event.as_str())).await;
     check(
         usize::try_from(applied).ok() == Some(inside.len()),
         format!("one applied entry in the log per ticket inside ({applied} and {})", inside.len()),
@@ -709,12 +699,7 @@ async fn storm_with_faults(fleet: &mut Fleet, admin: &str, db: &sqlx::PgPool) {
 
     let done = finished(&survivors[0], admin, &big_job, Duration::from_secs(300)).await;
     check(done["attempts"].as_u64().is_some_and(|a| a >= 2), format!("the job ran again after the kill: {done}"));
-    let made: i64 = sqlx::query("SELECT count(*) FROM tickets WHERE event_id = $1::uuid")
-        .bind(&big_event)
-        .fetch_one(db)
-        .await
-        .expect("a count")
-        .get(0);
+    let made: i64 = count(db, "SELECT count(*) FROM tickets WHERE event_id = $1::uuid", Some(big_event.as_str())).await;
     check(made == 100_000, format!("the resumed job made each of its 100,000 tickets once ({made})"));
 }
 
@@ -736,23 +721,31 @@ async fn recovered(apis: &[Arc<Api>], admin: &str, probe: &Value, what: &str) {
     check(true, format!("scans answered again {:?} after the {what} restart", started.elapsed()));
 }
 
+/// The one number `sql` (with `$1`, when given, the text `bind`) answers.
+async fn count(db: &sqlx::PgPool, sql: &'static str, bind: Option<&str>) -> i64 {
+    let query = sqlx::query(sql);
+    let query = match bind {
+        Some(value) => query.bind(value.to_owned()),
+        None => query,
+    };
+    query.fetch_one(db).await.unwrap_or_else(|e| fail(format!("{sql}: {e}"))).get(0)
+}
+
 /// Every event's and type's live-ticket counter equals its rows.
 async fn counters_equal_rows(db: &sqlx::PgPool) {
-    let events: i64 = sqlx::query(
+    let events: i64 = count(
+        db,
         "SELECT count(*) FROM event_counters c WHERE c.live_tickets <> (SELECT count(*) FROM tickets t \
          WHERE t.event_id = c.event_id AND t.status NOT IN ('invalid', 'refunded'))",
+        None,
     )
-    .fetch_one(db)
-    .await
-    .expect("a count")
-    .get(0);
-    let types: i64 = sqlx::query(
+    .await;
+    let types: i64 = count(
+        db,
         "SELECT count(*) FROM type_counters c WHERE c.live_tickets <> (SELECT count(*) FROM tickets t \
          WHERE t.ticket_type_id = c.type_id AND t.status NOT IN ('invalid', 'refunded'))",
+        None,
     )
-    .fetch_one(db)
-    .await
-    .expect("a count")
-    .get(0);
+    .await;
     check(events == 0 && types == 0, format!("counters equal rows ({events} events and {types} types differ)"));
 }

@@ -59,7 +59,7 @@ use ticketing_core::store::{
 
 use crate::OpenError;
 use crate::codec::db_error;
-use crate::redis::{SessionSpender, Spent};
+use crate::redis::SessionSpender;
 use together::Together;
 
 type Db = sqlx::Postgres;
@@ -179,61 +179,23 @@ impl PgStore {
         self.pooled_commit_scan(commit).await
     }
 
-    /// A confirmation whose session lives in Redis, in one transaction of three round trips
-    /// (`BEGIN`, one statement, `COMMIT`) instead of four: the ticket's compare-and-set and the
-    /// log line are one statement ([`CONFIRM`]: the line is written only with the ticket). The
-    /// order stays the shared path's: the line (its nonce taken in the unique index) is written
-    /// before the session is spent in Redis, and the commit comes after, so a confirmation sent
-    /// again waits on the first's nonce and is answered with its result. A change that makes a
-    /// ticket live or not (never a scan's) takes the shared path.
+    /// A confirmation whose session lives in Redis: the shared path's transaction, in its order
+    /// (the line, its nonce taken in the unique index, written before the session is spent in
+    /// Redis; the commit after, so a confirmation sent again waits for the first's nonce and gets
+    /// its answer), with the ticket's compare-and-set and the log line as one statement
+    /// ([`CONFIRM`]): three round trips instead of four. A change that makes a ticket live or
+    /// not (never a scan's), which moves counters, writes them apart.
     async fn hot_commit_spending(
         &self,
         commit: &ScanCommit,
         sessions: &dyn SessionSpender,
     ) -> Result<CommitOutcome, StoreError> {
-        let log = &commit.log;
-        let Some(update) = commit.ticket.as_ref().filter(|u| u.was_live == u.next.status().is_live()) else {
-            return self.pooled_commit_spending(commit, sessions).await;
-        };
-        let mut params = tickets::replace_params(&update.next, update.expected_version);
-        params.extend(scans::log_params(log));
-        let mut tx = self.begin_write().await?;
-        match rows::bind(sqlx::query(CONFIRM.as_str()), params).execute(&mut *tx).await.map_err(db_error) {
-            Ok(done) if done.rows_affected() == 1 => {}
-            Ok(_) => return Ok(CommitOutcome::TicketChanged),
-            // A concurrent confirmation with the same nonce committed first: it is the result.
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
-                drop(tx);
-                return self.replayed_outcome(log).await;
-            }
-            Err(e) => return Err(e),
-        }
-        match sessions.spend(&commit.session, log.at).await? {
-            Spent::Now => {}
-            Spent::Already => return Ok(CommitOutcome::SessionUsed),
-            Spent::Expired => return Ok(CommitOutcome::SessionExpired),
-        }
-        match tx.commit().await.map_err(db_error) {
-            Ok(()) => Ok(CommitOutcome::Applied),
-            Err(e) => {
-                // Nothing was applied: give the session back so the agent can confirm again.
-                sessions.unspend(&commit.session, log.at).await?;
-                match e {
-                    StoreError::Conflict(_) if log.nonce.is_some() => self.replayed_outcome(log).await,
-                    e => Err(e),
-                }
-            }
-        }
-    }
-}
-
-impl PgStore {
-    /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
-    async fn replayed_outcome(&self, log: &ticketing_core::scan::ScanLog) -> Result<CommitOutcome, StoreError> {
-        let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let first = scans::by_nonce(&mut conn, log.agent_id, nonce).await?.ok_or(StoreError::NotFound("scan log"))?;
-        Ok(CommitOutcome::Replayed(Box::new(first)))
+        let joined = commit.ticket.as_ref().filter(|u| u.was_live == u.next.status().is_live()).map(|update| {
+            let mut params = tickets::replace_params(&update.next, update.expected_version);
+            params.extend(scans::log_params(&commit.log));
+            (CONFIRM.as_str(), params)
+        });
+        self.commit_with(commit, Some(sessions), joined).await
     }
 }
 

@@ -249,7 +249,7 @@ impl SqliteStore {
         commit: &ScanCommit,
         sessions: &dyn crate::redis::SessionSpender,
     ) -> Result<CommitOutcome, StoreError> {
-        self.pooled_commit_spending(commit, sessions).await
+        self.commit_with(commit, Some(sessions), None).await
     }
 }
 

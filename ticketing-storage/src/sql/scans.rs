@@ -93,8 +93,7 @@ pub(super) fn by_nonce_params(agent: UserId, nonce: &Nonce) -> Vec<Param> {
     vec![Param::Uuid(Some(*agent.as_uuid())), Param::name(nonce.as_str())]
 }
 
-/// The confirmation `agent` made with `nonce`, if any.
-pub(super) async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
+async fn by_nonce(conn: &mut Conn, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
     let row = rows::bind(sqlx::query(BY_NONCE), by_nonce_params(agent, nonce))
         .fetch_optional(&mut *conn)
         .await
@@ -358,6 +357,18 @@ impl DbStore {
         commit: &ScanCommit,
         external: Option<&dyn SessionSpender>,
     ) -> Result<CommitOutcome, StoreError> {
+        self.commit_with(commit, external, None).await
+    }
+
+    /// [`commit`](Self::commit), with the ticket's change and the log line written by `joined`
+    /// when given: one statement of the backend's own (and its parameters) that writes both or
+    /// neither, affecting one row when it wrote them (Postgres's data-modifying CTE).
+    pub(super) async fn commit_with(
+        &self,
+        commit: &ScanCommit,
+        external: Option<&dyn SessionSpender>,
+        joined: Option<(&'static str, Vec<Param>)>,
+    ) -> Result<CommitOutcome, StoreError> {
         let log = &commit.log;
         let mut tx = self.begin_write().await?;
         // A nonce already used by this agent is caught by the unique index when the log line is
@@ -378,12 +389,22 @@ impl DbStore {
                 return Ok(refused(used));
             }
         }
-        if let Some(update) = &commit.ticket
-            && !tickets::replace(&mut *tx, &update.next, update.expected_version, Some(update.was_live)).await?
-        {
-            return Ok(CommitOutcome::TicketChanged);
-        }
-        match insert_log(&mut tx, log).await {
+        let written = match joined {
+            Some((sql, params)) => match rows::bind(sqlx::query(sql), params).execute(&mut *tx).await {
+                Ok(done) if done.rows_affected() == 1 => Ok(()),
+                Ok(_) => return Ok(CommitOutcome::TicketChanged),
+                Err(e) => Err(db_error(e)),
+            },
+            None => {
+                if let Some(update) = &commit.ticket
+                    && !tickets::replace(&mut *tx, &update.next, update.expected_version, Some(update.was_live)).await?
+                {
+                    return Ok(CommitOutcome::TicketChanged);
+                }
+                insert_log(&mut tx, log).await
+            }
+        };
+        match written {
             Ok(()) => {}
             // A concurrent confirmation with the same nonce committed first: it is the result.
             Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
@@ -431,17 +452,6 @@ impl ExternalSessions for DbStore {
         sessions: &dyn SessionSpender,
     ) -> Result<CommitOutcome, StoreError> {
         self.hot_commit_spending(commit, sessions).await
-    }
-}
-
-impl DbStore {
-    /// [`commit`](Self::commit) with the session spent by `sessions`: one write transaction.
-    pub(super) async fn pooled_commit_spending(
-        &self,
-        commit: &ScanCommit,
-        sessions: &dyn SessionSpender,
-    ) -> Result<CommitOutcome, StoreError> {
-        self.commit(commit, Some(sessions)).await
     }
 }
 
