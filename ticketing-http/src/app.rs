@@ -370,10 +370,10 @@ async fn docs_problem(response: Response) -> Response {
     }
 }
 
-/// How long an idle worker waits before looking for a job again.
 /// How long a stopping server waits for its workers to hand their jobs back.
 const WORKER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long an idle worker waits before looking for a job again.
 const WORKER_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 /// How long an idle notification worker waits: there are more of them, and a message a second
 /// later is no harm.
@@ -393,9 +393,9 @@ enum Queue {
 /// short lease later, and a long chunk never loses a live worker's lease).
 ///
 /// When `stopping` turns true the worker ends: idle, at once; running a job, it drops the run
-/// (a chunk commits whole or not at all, so nothing is half-written) and hands the job back by
-/// ending its lease now, so a worker of any instance resumes it from its last committed chunk
-/// at its next claim instead of one lease later.
+/// (a chunk commits whole or not at all, so nothing is half-written) and hands the job back
+/// (`release_job`: queued again, due now, its attempt given back), so a worker of any instance
+/// resumes it from its last committed chunk at its next claim instead of one lease later.
 async fn work(
     state: Shared,
     engine: Ticketing<dyn ticketing_core::store::Store>,
