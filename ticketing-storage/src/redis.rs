@@ -75,6 +75,15 @@ pub trait SessionSpender: Send + Sync {
 /// A store that can apply a confirmation while its session is spent elsewhere.
 #[async_trait]
 pub trait ExternalSessions: Store {
+    /// The gate `gate_id` as `agent` sees it, and ticket `ticket_id` (a session's) with its type
+    /// and event, in one read: a confirmation's context once its session was read elsewhere.
+    async fn ticket_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        ticket_id: TicketId,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError>;
+
     /// Like [`ScanRepository::commit_scan`], with the session spent by `sessions` inside the
     /// transaction's lifetime: a refused spend applies nothing.
     async fn commit_scan_spending(
@@ -802,7 +811,8 @@ impl<S: ExternalSessions> OrderRepository for RedisLayer<S> {
     }
 }
 
-/// The database reads the ticket's view; the session comes from Redis.
+/// The database reads the ticket's view; the session comes from Redis. A confirmation's context is
+/// two reads: the session from Redis, then the gate and the session's ticket in one query.
 #[async_trait]
 impl<S: ExternalSessions> ScanReads for RedisLayer<S> {
     async fn scan_view(&self, ticket_id: TicketId) -> Result<Option<ScanView>, StoreError> {
@@ -822,14 +832,14 @@ impl<S: ExternalSessions> ScanReads for RedisLayer<S> {
         agent: UserId,
         session: Option<&TokenHash>,
     ) -> Result<(Option<Gate>, Option<(ScanSession, ScanView)>), StoreError> {
-        let Some(gate) = self.db.request_context(gate_id, agent, None).await?.0 else { return Ok((None, None)) };
-        let Some(session) = (match session {
+        let session = match session {
             Some(hash) => self.session(hash).await?,
             None => None,
-        }) else {
-            return Ok((Some(gate), None));
         };
-        let view = self.db.scan_view(session.ticket_id).await?.ok_or(StoreError::NotFound("ticket"))?;
+        let Some(session) = session else { return Ok((self.db.request_context(gate_id, agent, None).await?.0, None)) };
+        let (gate, view) = self.db.ticket_context(gate_id, agent, session.ticket_id).await?;
+        let Some(gate) = gate else { return Ok((None, None)) };
+        let view = view.ok_or(StoreError::NotFound("ticket"))?;
         Ok((Some(gate), Some((session, view))))
     }
 }

@@ -138,15 +138,17 @@ pub async fn request(
     let agent = agent(&state, &caller, gate_id).await?;
     // Generous limits (a busy lane scans about one ticket a second): they stop a flood, not a
     // queue. The gate's is only counted once the engine accepted the agent there, so nobody can
-    // use up another gate's allowance.
-    state.limits.scan_agent.check(&caller.user.to_string()).await.map_err(ApiError::retry_in)?;
-    let gate_key = gate_id.to_string();
-    state.limits.scan_gate.peek(&gate_key).await.map_err(ApiError::retry_in)?;
+    // use up another gate's allowance. The shared calls made together go out together (one
+    // round trip to Redis rather than two).
+    let (agent_key, gate_key) = (caller.user.to_string(), gate_id.to_string());
+    let (by_agent, at_gate) =
+        tokio::join!(state.limits.scan_agent.check(&agent_key), state.limits.scan_gate.peek(&gate_key));
+    by_agent.and(at_gate).map_err(ApiError::retry_in)?;
     let outcome = state.engine.scan_request(&ScanRequest { credential, gate_id, agent }).await?;
-    let _ = state.limits.scan_gate.check(&gate_key).await;
     let ticket_id = outcome.ticket.as_ref().map(|t| t.ticket_id);
     let seen = ScanSeen { gate_id, ticket_id, reason: outcome.reason, at: state.clock.now() };
-    for suspicion in observe(&state, seen).await {
+    let (_, suspicions) = tokio::join!(state.limits.scan_gate.check(&gate_key), observe(&state, seen));
+    for suspicion in suspicions {
         report(&state, &caller, &suspicion).await;
     }
     Ok(Json(ScanVerdict {

@@ -202,6 +202,15 @@ pub(super) static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// A confirmation's read when its session lives elsewhere (Redis), in one query: the gate (`$1`,
+/// as agent `$2` sees it) and the session's ticket `$3` with its type and event.
+pub(super) static TICKET_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON t.id = $3 {VIEW_JOINS} WHERE g.id = $1",
+        *GATE_COLUMNS, *VIEW_COLUMNS
+    )
+});
+
 /// A confirmation's read, in one query: the gate (`$1`, as agent `$2` sees it), the session with
 /// token hash `$3`, and its ticket with its type and event.
 pub(super) static CONFIRM_CONTEXT: LazyLock<String> = LazyLock::new(|| {
@@ -446,6 +455,22 @@ impl DbStore {
 
 #[async_trait]
 impl ExternalSessions for DbStore {
+    async fn ticket_context(
+        &self,
+        gate_id: GateId,
+        agent: UserId,
+        ticket_id: TicketId,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let params = vec![
+            Param::Uuid(Some(*gate_id.as_uuid())),
+            Param::Uuid(Some(*agent.as_uuid())),
+            Param::Uuid(Some(*ticket_id.as_uuid())),
+        ];
+        let query = sqlx::query(sqlx::AssertSqlSafe(TICKET_CONTEXT.as_str()));
+        let row = rows::bind(query, params).fetch_optional(&self.pool).await.map_err(db_error)?;
+        request_from_row(row.as_ref(), agent)
+    }
+
     async fn commit_scan_spending(
         &self,
         commit: &ScanCommit,
