@@ -10,7 +10,7 @@ pub const KEY_ENV: &str = "TICKETING_QR_KEY";
 /// none is given, announced on standard error: its codes pass no gate.
 pub fn keyring(hex: Option<&str>) -> Result<Keyring, String> {
     let secret = match hex {
-        Some(hex) => decode_hex(hex.trim()).ok_or_else(|| format!("{KEY_ENV} / --key: not hexadecimal"))?,
+        Some(text) => hex::decode(text.trim()).map_err(|_| format!("{KEY_ENV} / --key: not hexadecimal"))?,
         None => {
             eprintln!("note: QR texts are signed with a throwaway key (set {KEY_ENV} or --key to use yours)");
             let mut secret = vec![0; 32];
@@ -21,11 +21,4 @@ pub fn keyring(hex: Option<&str>) -> Result<Keyring, String> {
     Keyring::new()
         .with_key(KeyId(1), KeyState::Current, KeyMaterial::HmacSecret(secret))
         .map_err(|e| format!("the key was refused: {e}"))
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
 }

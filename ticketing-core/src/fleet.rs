@@ -91,18 +91,13 @@ pub struct KeyFingerprint {
 impl KeyFingerprint {
     /// The digest in hex (32 digits), as stored and shown.
     pub fn hex(&self) -> String {
-        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+        hex::encode(self.digest)
     }
 
     /// The fingerprint of `kind` `key_id` whose digest is `hex`, if it is 32 hex digits.
     pub fn from_hex(kind: KeyKind, key_id: u16, hex: &str) -> Option<Self> {
-        if hex.len() != 2 * FINGERPRINT_BYTES || !hex.is_ascii() {
-            return None;
-        }
         let mut digest = [0u8; FINGERPRINT_BYTES];
-        for (i, byte) in digest.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-        }
+        hex::decode_to_slice(hex, &mut digest).ok()?;
         Some(Self { kind, key_id, digest })
     }
 

@@ -181,7 +181,7 @@ impl FromStr for QrKey {
             "verify" => false,
             other => return Err(format!("key state {other:?} is not `current` or `verify`")),
         };
-        let secret = decode_hex(hex).ok_or("the secret is not hexadecimal")?;
+        let secret = hex::decode(hex).map_err(|_| "the secret is not hexadecimal")?;
         if secret.len() < 32 {
             return Err("the secret is shorter than 32 bytes".into());
         }
@@ -192,16 +192,8 @@ impl FromStr for QrKey {
 impl QrKey {
     /// The `id:state:hex` form.
     pub fn to_setting(&self) -> String {
-        let hex: String = self.secret.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}:{}:{hex}", self.id, if self.current { "current" } else { "verify" })
+        format!("{}:{}:{}", self.id, if self.current { "current" } else { "verify" }, hex::encode(&self.secret))
     }
-}
-
-fn decode_hex(hex: &str) -> Option<Vec<u8>> {
-    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
-        return None;
-    }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
 }
 
 /// The server's settings, checked. Its `Debug` leaves out the superadmin password and the

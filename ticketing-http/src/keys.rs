@@ -225,8 +225,8 @@ pub fn link_key(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; 32];
             rng.fill(&mut bytes);
-            let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            write_private(&path, &format!("{text}\n")).map_err(|source| KeysError::Io { path: shown, source })?;
+            write_private(&path, &format!("{}\n", hex::encode(bytes)))
+                .map_err(|source| KeysError::Io { path: shown, source })?;
             Ok(LinkKey::new(bytes))
         }
         Err(source) => Err(KeysError::Io { path: shown, source }),
@@ -236,12 +236,9 @@ pub fn link_key(
 /// A link key written as 64 hex digits (around them, blanks), read from `shown`.
 fn parse_link_key(text: &str, shown: String) -> Result<LinkKey, KeysError> {
     let text = text.trim();
-    let bytes: Option<Vec<u8>> = (text.len() == 64 && text.is_ascii())
-        .then(|| (0..32).map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()).collect())
-        .flatten();
-    let bytes: [u8; 32] = bytes
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| KeysError::Malformed { path: shown, problem: "expected 64 hex digits".into() })?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes)
+        .map_err(|_| KeysError::Malformed { path: shown, problem: "expected 64 hex digits".into() })?;
     Ok(LinkKey::new(bytes))
 }
 

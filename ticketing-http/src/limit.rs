@@ -125,7 +125,7 @@ impl Limit {
         if let Some(fleet) = &self.fleet {
             // Keys can be addresses or emails: Redis sees only a digest of them.
             let digest = <sha2::Sha256 as sha2::Digest>::digest(key.as_bytes());
-            let digest: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            let digest = hex::encode(&digest[..16]);
             match fleet.check_rate(&format!("{}:{digest}", self.name), self.rate, count).await {
                 Ok(None) => return Ok(()),
                 Ok(Some(wait)) => return Err(wait),

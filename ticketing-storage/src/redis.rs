@@ -142,10 +142,6 @@ fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(Box::new(e))
 }
 
-fn hex(hash: &TokenHash) -> String {
-    hash.0.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A client of the Redis at `url` and a connection (multiplexed, reconnecting) whose commands
 /// time out after two seconds, so a caller gets an answer (an error) rather than a hang.
 pub(crate) async fn connect(url: &str) -> Result<(redis::Client, ConnectionManager), OpenError> {
@@ -212,7 +208,7 @@ impl<S: ExternalSessions> RedisLayer<S> {
     }
 
     fn session_key(&self, hash: &TokenHash) -> String {
-        format!("{}session:{}", self.prefix, hex(hash))
+        format!("{}session:{}", self.prefix, hex::encode(hash.0))
     }
 
     fn lock_key(&self, key: &str) -> String {

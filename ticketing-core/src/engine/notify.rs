@@ -57,8 +57,7 @@ impl Default for PublicLinks {
 fn message_id(job: &Job, channel: Channel, recipient: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(recipient.as_bytes());
-    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}.{channel}.{hex}", job.id)
+    format!("{}.{channel}.{}", job.id, hex::encode(&digest[..4]))
 }
 
 /// The most tickets one "send me my tickets again" email carries.

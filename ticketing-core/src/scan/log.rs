@@ -18,6 +18,21 @@ pub enum ScanStage {
     Confirm,
 }
 
+impl ScanStage {
+    /// Its name, as stored, exported and served: `request` or `confirm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Confirm => "confirm",
+        }
+    }
+
+    /// The stage named `name` ([`as_str`](Self::as_str)'s answer).
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Request, Self::Confirm].into_iter().find(|stage| stage.as_str() == name)
+    }
+}
+
 /// A client-chosen idempotency key for a confirmation: the same nonce from the same agent
 /// returns the first result and changes nothing. 1 to 64 printable ASCII characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -92,5 +107,21 @@ impl ScanLog {
             && self.gate_id == gate
             && self.direction == Some(direction)
             && matches!((&self.session, session), (Some(first), Some(now)) if first == now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_reads_back_by_its_name_and_nothing_else_reads() {
+        for stage in [ScanStage::Request, ScanStage::Confirm] {
+            assert_eq!(ScanStage::parse(stage.as_str()), Some(stage));
+            let served = serde_json::to_value(stage).unwrap();
+            assert_eq!(served.as_str(), Some(stage.as_str()), "the name served is the name stored");
+        }
+        assert_eq!(ScanStage::parse("Confirm"), None);
+        assert_eq!(ScanStage::parse(""), None);
     }
 }

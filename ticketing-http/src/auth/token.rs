@@ -180,8 +180,9 @@ fn form_decode(part: &str) -> Option<String> {
     while let Some(&b) = bytes.get(i) {
         match b {
             b'%' => {
-                let hex = part.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                let mut byte = [0u8; 1];
+                hex::decode_to_slice(part.get(i + 1..i + 3)?, &mut byte).ok()?;
+                out.push(byte[0]);
                 i += 3;
             }
             b'+' => {

@@ -125,10 +125,7 @@ pub async fn scans(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>
             &gate,
             &l.agent_id.to_string(),
             &l.ticket_id.map(|t| t.to_string()).unwrap_or_default(),
-            match l.stage {
-                ticketing_core::scan::ScanStage::Request => "request",
-                ticketing_core::scan::ScanStage::Confirm => "confirm",
-            },
+            l.stage.as_str(),
             l.direction.map_or("", |d| d.as_str()),
             l.reason.code(),
             l.status_after.map_or("", |s| s.as_str()),

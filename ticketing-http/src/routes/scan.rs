@@ -284,10 +284,7 @@ impl From<&ScanLog> for ScanLogView {
             gate_id: *l.gate_id.as_uuid(),
             agent_id: *l.agent_id.as_uuid(),
             ticket_id: l.ticket_id.map(|t| *t.as_uuid()),
-            stage: match l.stage {
-                ticketing_core::scan::ScanStage::Request => "request".into(),
-                ticketing_core::scan::ScanStage::Confirm => "confirm".into(),
-            },
+            stage: l.stage.as_str().to_owned(),
             direction: l.direction.map(|d| d.as_str().to_owned()),
             reason: l.reason.code().to_owned(),
             status_after: l.status_after.map(|s| s.as_str().to_owned()),

@@ -54,7 +54,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         .map(|(name, content_type, parts)| {
             let bytes = parts.concat();
             let digest = Sha256::digest(&bytes);
-            let hex: String = digest.iter().take(5).map(|b| format!("{b:02x}")).collect();
+            let hex = hex::encode(&digest[..5]);
             let name = match name.rsplit_once('.') {
                 Some((stem, ext)) => format!("{stem}.{hex}.{ext}"),
                 None => format!("{name}.{hex}"),

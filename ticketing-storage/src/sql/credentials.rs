@@ -15,19 +15,9 @@ use crate::codec::{corrupt, db_error, instant, micros, missing, opt_instant};
 
 const TOKEN_COLUMNS: &str = "token_hash, kind, family, user_id, client_id, issued_at, expires_at, revoked_at";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unhex(text: &str) -> Result<TokenHash, StoreError> {
-    let bad = || corrupt("secret hash", text);
-    if text.len() != 64 || !text.is_ascii() {
-        return Err(bad());
-    }
     let mut hash = [0u8; 32];
-    for (i, byte) in hash.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).map_err(|_| bad())?;
-    }
+    hex::decode_to_slice(text, &mut hash).map_err(|_| corrupt("secret hash", text))?;
     Ok(TokenHash(hash))
 }
 
@@ -122,7 +112,7 @@ impl CredentialRepository for DbStore {
         sqlx::query(sql)
             .bind(*client.id.as_uuid())
             .bind(&client.client_id)
-            .bind(hex(&client.secret_hash.0))
+            .bind(hex::encode(client.secret_hash.0))
             .bind(&client.name)
             .bind(client.role.as_str())
             .bind(*client.owner.as_uuid())

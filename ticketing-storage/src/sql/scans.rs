@@ -21,19 +21,9 @@ use crate::codec::{
 };
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
-fn stage_name(stage: ScanStage) -> &'static str {
-    match stage {
-        ScanStage::Request => "request",
-        ScanStage::Confirm => "confirm",
-    }
-}
-
 pub(super) fn log_from_row<R: Columns + ?Sized>(row: &R) -> Result<ScanLog, StoreError> {
-    let stage = match get::<Option<String>, _>(row, "stage")?.as_deref() {
-        Some("request") => ScanStage::Request,
-        Some("confirm") => ScanStage::Confirm,
-        other => return Err(corrupt("stage", format!("{other:?}"))),
-    };
+    let stage: Option<String> = get(row, "stage")?;
+    let stage = stage.as_deref().and_then(ScanStage::parse).ok_or_else(|| corrupt("stage", format!("{stage:?}")))?;
     let reason = get::<Option<String>, _>(row, "reason")?.unwrap_or_default();
     let status_after: Option<String> = get(row, "status_after")?;
     let nonce: Option<String> = get(row, "nonce")?;
@@ -70,7 +60,7 @@ pub(super) fn log_params(log: &ScanLog) -> Vec<Param> {
         Param::Uuid(Some(*log.gate_id.as_uuid())),
         Param::Uuid(Some(*log.agent_id.as_uuid())),
         Param::Uuid(log.ticket_id.map(|t| *t.as_uuid())),
-        Param::name(stage_name(log.stage)),
+        Param::name(log.stage.as_str()),
         Param::Text(log.direction.map(|d| d.as_str().to_owned())),
         Param::name(log.reason.code()),
         Param::Text(log.status_after.map(|s| s.as_str().to_owned())),

@@ -55,11 +55,7 @@ impl StatsRepository for DbStore {
                 let way: Option<String> = row.try_get("direction").map_err(db_error)?;
                 Ok(ScanCount {
                     gate_id: GateId::from_uuid(row.try_get("gate_id").map_err(db_error)?),
-                    stage: match stage.as_str() {
-                        "request" => ScanStage::Request,
-                        "confirm" => ScanStage::Confirm,
-                        other => return Err(corrupt("stage", other)),
-                    },
+                    stage: ScanStage::parse(&stage).ok_or_else(|| corrupt("stage", &stage))?,
                     direction: way.as_deref().map(direction).transpose()?,
                     reason: ScanReason::from_code(&reason).ok_or_else(|| corrupt("reason", &reason))?,
                     count: tally(row.try_get("n").map_err(db_error)?)?,
