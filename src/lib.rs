@@ -4,8 +4,10 @@
 //! oversell. This facade re-exports the workspace's crates so an application depends on one.
 //!
 //! - [`core`]: the domain and the engine, with no I/O ([`ticketing_core`]).
-//! - [`storage`], [`pdf`], [`http`]: storage backends, rendering and the reference server,
-//!   filled in by later releases.
+//! - [`storage`]: the storage backends (SQLite, the embedded default; Postgres; Redis beside
+//!   either) and the conformance suite every backend passes.
+//! - [`pdf`]: ticket rendering (PDF and PNG from templates, the QR code).
+//! - [`http`]: the reference server (the API, the web pages and the gate scanner).
 //!
 //! [`SystemClock`] and [`OsRandomness`] are the clock and CSPRNG an application passes to the
 //! engine. See `examples/embed.rs` for a whole ticket life in memory.

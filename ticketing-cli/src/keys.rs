@@ -3,7 +3,8 @@
 use ticketing_core::env::{OsRandomness, Randomness};
 use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
 
-/// The environment variable holding the HMAC key in hex, as the server will read it.
+/// The environment variable holding the CLI's HMAC key in hex. (The server reads its keys as
+/// `id:state:hex` lines from `TICKETING_QR_KEYS` or `TICKETING_QR_KEYS_FILE`.)
 pub const KEY_ENV: &str = "TICKETING_QR_KEY";
 
 /// A keyring with the HMAC key `hex` (at least 32 bytes) as key 1, or a fresh random key when

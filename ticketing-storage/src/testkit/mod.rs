@@ -9,7 +9,8 @@
 //!         std::sync::Arc::new(MyStore::connect_fresh(clock).await) as std::sync::Arc<dyn ticketing_core::store::Store>
 //!     })
 //! }
-//! ticketing_storage::conformance_suite!(backend);
+//! // 40: how many random sequences the property test tries (fewer for slow backends).
+//! ticketing_storage::conformance_suite!(backend, 40);
 //! ```
 //!
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
