@@ -354,11 +354,8 @@ async fn act(
     name: &str,
 ) -> Result<Json<TicketView>, ApiError> {
     let before = reach_ticket(&state, &caller, id, Reach::Manage).await?;
+    // A refund or an invalidation revokes the ticket's links too (the engine's rule).
     let after = state.engine.change_ticket(before.id(), action).await?;
-    if matches!(action, TicketAction::Invalidate | TicketAction::Refund) {
-        // A dead ticket's links stop working too.
-        state.store().revoke_magic_links(after.id(), state.clock.now()).await?;
-    }
     let (before_view, view) = (TicketView::from(&before), TicketView::from(&after));
     let change = Change {
         action: name,

@@ -80,6 +80,7 @@ macro_rules! conformance_suite {
         reasons::a_repeated_nonce_returns_the_first_result_and_changes_nothing,
         reasons::a_nonce_reused_for_another_request_is_refused_not_replayed,
         reasons::magic_links_open_their_ticket_until_revoked_or_expired,
+        reasons::refunding_or_invalidating_a_ticket_revokes_its_links,
         reasons::a_code_that_expires_between_request_and_confirm_is_refused,
         reasons::dashboard_counts_group_tickets_scans_and_flow,
         catalog::ticket_type_names_are_unique_per_event,

@@ -356,6 +356,23 @@ pub async fn magic_links_open_their_ticket_until_revoked_or_expired(backend: &Ba
     assert!(matches!(w.engine.open_magic_link(&short.as_text()).await, Err(Error::MagicLink(MagicLinkError::Expired))));
 }
 
+/// Conformance case: the engine revokes a dead ticket's links itself, so an embedder gets the
+/// rule without the HTTP layer.
+pub async fn refunding_or_invalidating_a_ticket_revokes_its_links(backend: &Backend) {
+    use ticketing_core::magic_link::MagicLinkError;
+    let w = World::new(backend, Options::default()).await;
+    for action in [TicketAction::Refund, TicketAction::Invalidate] {
+        let t = w.ticket(&w.standard, TicketStatus::Paid).await;
+        let other = w.ticket(&w.standard, TicketStatus::Paid).await;
+        let (token, _) = w.engine.issue_magic_link(t.id(), None).await.unwrap();
+        let (kept, _) = w.engine.issue_magic_link(other.id(), None).await.unwrap();
+        w.engine.change_ticket(t.id(), action).await.unwrap();
+        let opened = w.engine.open_magic_link(&token.as_text()).await;
+        assert!(matches!(opened, Err(Error::MagicLink(MagicLinkError::Revoked))), "{action:?}: {opened:?}");
+        assert_eq!(w.engine.open_magic_link(&kept.as_text()).await.unwrap().id(), other.id(), "{action:?}");
+    }
+}
+
 /// Conformance case.
 pub async fn a_code_that_expires_between_request_and_confirm_is_refused(backend: &Backend) {
     let w = World::new(backend, Options::default()).await;
