@@ -612,7 +612,10 @@ pub trait UserRepository: Send + Sync {
     /// The users with a role, oldest first.
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError>;
     /// Replaces a user (everything but the id and creation time); `NotFound` if absent,
-    /// `Conflict` if the email is another user's.
+    /// `Conflict` if the email is another user's, and `Conflict`
+    /// ([`LAST_SUPERADMIN`](crate::user::LAST_SUPERADMIN)) if it would leave no active
+    /// superadmin. That check and the write are one atomic step: of concurrent demotions of the
+    /// last two superadmins, one is refused.
     async fn update_user(&self, user: &User) -> Result<(), StoreError>;
     /// Users, oldest first, a page at a time (`limit` 0: all).
     async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError>;

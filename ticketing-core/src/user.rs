@@ -156,7 +156,18 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// Why a change of a user is refused when it would leave no active superadmin: a deployment
+/// always keeps one, who can make the others (see [`UserRepository::update_user`]).
+///
+/// [`UserRepository::update_user`]: crate::store::UserRepository::update_user
+pub const LAST_SUPERADMIN: &str = "the last active superadmin cannot be demoted or deactivated";
+
 impl User {
+    /// Whether they are an active superadmin (a deployment keeps at least one).
+    pub fn is_active_superadmin(&self) -> bool {
+        self.role == Role::Superadmin && self.active
+    }
+
     /// The key emails are unique by: lower-cased.
     pub fn email_key(&self) -> String {
         self.email.as_str().to_lowercase()

@@ -63,6 +63,9 @@ type DbRow = sqlx::sqlite::SqliteRow;
 type Conn = sqlx::SqliteConnection;
 /// Row locking of the job claim: nothing: SQLite's single writer serialises the claim.
 const SKIP_LOCKED: &str = "";
+/// Row locking of a read that a write depends on: nothing: the write transaction already holds
+/// the database (`BEGIN IMMEDIATE`).
+const FOR_UPDATE: &str = "";
 /// A job's task as listed: without a generation's holder list.
 const LISTED_TASK: &str = "json_remove(task, '$.holders')";
 type DbStore = SqliteStore;

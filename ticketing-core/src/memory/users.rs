@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{MemoryStore, page};
 use crate::ids::UserId;
 use crate::store::{StoreError, UserRepository};
-use crate::user::{Role, User};
+use crate::user::{LAST_SUPERADMIN, Role, User};
 
 #[async_trait]
 impl UserRepository for MemoryStore {
@@ -50,6 +50,10 @@ impl UserRepository for MemoryStore {
         }
         if s.users.iter().any(|u| u.id != user.id && u.email_key() == user.email_key()) {
             return Err(StoreError::Conflict("a user with this email exists".into()));
+        }
+        let superadmins: Vec<UserId> = s.users.iter().filter(|u| u.is_active_superadmin()).map(|u| u.id).collect();
+        if !user.is_active_superadmin() && superadmins == [user.id] {
+            return Err(StoreError::Conflict(LAST_SUPERADMIN.into()));
         }
         let stored = s.users.iter_mut().find(|u| u.id == user.id).ok_or(StoreError::NotFound("user"))?;
         *stored = User { created_at: stored.created_at, ..user.clone() };

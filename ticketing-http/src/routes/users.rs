@@ -199,13 +199,10 @@ pub async fn update(
     if let Some(active) = patch.active {
         after.active = active;
     }
-    let loses_superadmin = before.role == Role::Superadmin && (after.role != Role::Superadmin || !after.active);
-    if loses_superadmin && store.users_with_role(Role::Superadmin).await?.iter().filter(|u| u.active).count() <= 1 {
-        return Err(ApiError::conflict("the last active superadmin cannot be demoted or deactivated"));
-    }
     if let Some(password) = patch.password {
         after.password_hash = state.passwords.hash(password, state.rng.clone()).await?;
     }
+    // The store refuses, atomically, a change that would leave no active superadmin.
     store.update_user(&after).await?;
     let signs_out = !after.active || after.password_hash != before.password_hash || after.role != before.role;
     if signs_out {

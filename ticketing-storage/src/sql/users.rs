@@ -5,9 +5,9 @@ use sqlx::Row;
 use ticketing_core::field::Email;
 use ticketing_core::ids::UserId;
 use ticketing_core::store::{StoreError, UserRepository};
-use ticketing_core::user::{PasswordHash, Role, User};
+use ticketing_core::user::{LAST_SUPERADMIN, PasswordHash, Role, User};
 
-use super::{DbRow, DbStore};
+use super::{DbRow, DbStore, FOR_UPDATE};
 use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
@@ -99,6 +99,16 @@ impl UserRepository for DbStore {
         let sql = "UPDATE users SET email = $2, email_key = $3, name = $4, role = $5, password_hash = $6, active = $7 \
                    WHERE id = $1";
         let mut tx = self.begin_write().await?;
+        if !user.is_active_superadmin() {
+            // The active superadmins, locked (in one order) until this change commits: a
+            // concurrent demotion of another waits, then counts again without this one.
+            let locking = format!("SELECT id FROM users WHERE role = 'superadmin' AND active ORDER BY id{FOR_UPDATE}");
+            let ids: Vec<uuid::Uuid> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(locking)).fetch_all(&mut *tx).await.map_err(db_error)?;
+            if ids == [*user.id.as_uuid()] {
+                return Err(StoreError::Conflict(LAST_SUPERADMIN.into()));
+            }
+        }
         let done = sqlx::query(sql)
             .bind(*user.id.as_uuid())
             .bind(user.email.as_str())

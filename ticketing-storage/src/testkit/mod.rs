@@ -115,6 +115,7 @@ macro_rules! conformance_suite {
         jobs::heartbeats_keep_a_claimed_job,
         users::seeding_twice_changes_nothing,
         users::concurrent_seeders_make_one_superadmin,
+        users::the_last_active_superadmin_stays_under_concurrent_demotions,
         users::user_emails_are_unique_case_insensitively_and_roles_must_exist,
         templates::template_versions_count_up_and_old_ones_stay_readable,
         templates::concurrent_saves_of_one_template_get_distinct_versions,

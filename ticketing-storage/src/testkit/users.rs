@@ -8,7 +8,7 @@ use ticketing_core::env::FixedClock;
 use ticketing_core::field::Email;
 use ticketing_core::ids::UserId;
 use ticketing_core::store::{Store, StoreError};
-use ticketing_core::user::{PasswordHash, Role, User};
+use ticketing_core::user::{LAST_SUPERADMIN, PasswordHash, Role, User};
 use uuid::Uuid;
 
 use super::support::{Backend, TestRng, keyring};
@@ -113,4 +113,66 @@ pub async fn user_emails_are_unique_case_insensitively_and_roles_must_exist(back
     assert!(matches!(twin, Err(StoreError::Conflict(_))), "{twin:?}");
     assert_eq!(store.users_with_role(Role::Agent).await.unwrap().len(), 1);
     assert_eq!(store.user_by_email("nobody@example.org").await.unwrap(), None);
+}
+
+/// Conformance case: the last active superadmin stays. Eight superadmins, each demoted or
+/// deactivated at the same moment: one change is refused, whichever comes last, and one stays.
+pub async fn the_last_active_superadmin_stays_under_concurrent_demotions(backend: &Backend) {
+    let engine = engine(backend, 7).await;
+    let store = Arc::clone(engine.store());
+    store.ensure_roles(&Role::ALL).await.unwrap();
+    let admins: Vec<User> = (1..=8u128)
+        .map(|n| User {
+            id: UserId::from_uuid(Uuid::from_u128(n)),
+            email: Email::parse(&format!("admin{n}@example.org")).unwrap(),
+            name: format!("Admin {n}"),
+            role: Role::Superadmin,
+            password_hash: PasswordHash::new("a long enough password", &TestRng::new(1)).unwrap(),
+            active: true,
+            created_at: Utc::now().trunc_subsecs(6),
+        })
+        .collect();
+    for admin in &admins {
+        store.insert_user(admin).await.unwrap();
+    }
+    let last = |r: &Result<(), StoreError>| matches!(r, Err(StoreError::Conflict(m)) if m == LAST_SUPERADMIN);
+    for round in 0..5 {
+        let changes: Vec<_> = admins
+            .iter()
+            .enumerate()
+            .map(|(i, admin)| {
+                let changed = if i % 2 == 0 {
+                    User { role: Role::Organizer, ..admin.clone() }
+                } else {
+                    User { active: false, ..admin.clone() }
+                };
+                let store = Arc::clone(&store);
+                tokio::spawn(async move { store.update_user(&changed).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for change in changes {
+            answers.push(change.await.unwrap());
+        }
+        assert_eq!(answers.iter().filter(|r| last(r)).count(), 1, "round {round}: {answers:?}");
+        assert_eq!(answers.iter().filter(|r| r.is_ok()).count(), admins.len() - 1, "round {round}: {answers:?}");
+        let left = store.users_with_role(Role::Superadmin).await.unwrap();
+        assert_eq!(left.iter().filter(|u| u.active).count(), 1, "round {round}");
+        // All superadmins again, for the next round (a change that keeps one is never refused).
+        for admin in &admins {
+            store.update_user(admin).await.unwrap();
+        }
+    }
+    // Alone, the last one may change anything but that.
+    let (a, others) = admins.split_first().unwrap();
+    for other in others {
+        store.update_user(&User { role: Role::Organizer, ..other.clone() }).await.unwrap();
+    }
+    assert!(last(&store.update_user(&User { active: false, ..a.clone() }).await));
+    assert!(last(&store.update_user(&User { role: Role::Agent, ..a.clone() }).await));
+    store.update_user(&User { name: "Ada Admin".into(), ..a.clone() }).await.unwrap();
+    assert_eq!(
+        store.user(a.id).await.unwrap().map(|u| (u.is_active_superadmin(), u.name)),
+        Some((true, "Ada Admin".into()))
+    );
 }
