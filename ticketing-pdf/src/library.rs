@@ -114,32 +114,17 @@ impl<S: TemplateRepository + ?Sized> TemplateLibrary<S> {
         self.renderer(pin.template_id, Some(pin.version)).await
     }
 
-    /// The renderer of a ticket whose event may have an active template: the version the ticket
-    /// is pinned to; else `active`, which it is pinned to from now on; `None` when it has
-    /// neither (the caller draws it with its default template, and pins nothing).
-    pub async fn pinned_or_active(
+    /// The template each of `ticket_ids` (tickets of event `event_id`) is drawn with, the one
+    /// rule for every drawing of a stored ticket (its magic link, the ZIP export, an email): the
+    /// version the ticket is pinned to; else the event's active template, which it is pinned to
+    /// from now on; else none, and the caller draws it with the built-in template and pins
+    /// nothing. Tickets that do not exist are left out. Three store calls, however many tickets.
+    pub async fn event_renderers(
         &self,
-        ticket_id: TicketId,
-        active: Option<TemplatePin>,
-    ) -> Result<Option<(TemplatePin, Arc<Renderer>)>, LibraryError> {
-        let pin = match self.store.ticket_template(ticket_id).await? {
-            Some(pin) => pin,
-            None => match active {
-                Some(active) => self.store.pin_ticket_template(ticket_id, active).await?,
-                None => return Ok(None),
-            },
-        };
-        self.renderer(pin.template_id, Some(pin.version)).await.map(Some)
-    }
-
-    /// [`Self::pinned_or_active`] for many tickets in two store calls: each ticket's renderer,
-    /// `None` for those with neither a pin nor an `active` version. Tickets that do not exist
-    /// are left out.
-    pub async fn pinned_or_active_many(
-        &self,
+        event_id: EventId,
         ticket_ids: &[TicketId],
-        active: Option<TemplatePin>,
     ) -> Result<HashMap<TicketId, Arc<Renderer>>, LibraryError> {
+        let active = self.store.templates(event_id).await?.iter().find_map(|t| t.active_pin());
         let pins = match active {
             Some(active) => self.store.pin_ticket_templates(ticket_ids, active).await?,
             None => self.store.ticket_templates(ticket_ids).await?,

@@ -1,25 +1,30 @@
 //! Templates are versioned: every save is a new version, and a ticket keeps the version it was
 //! first rendered with, so its re-download looks the same after the template is edited.
 
+// Test code (the helpers too): a failed step should fail the test with its message.
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ticketing_core::engine::{Config, IssueRequest, Ticketing};
 use ticketing_core::env::{Clock, FixedClock, OsRandomness};
-use ticketing_core::event::{EventSpec, EventStatus};
+use ticketing_core::event::{Event, EventSpec, EventStatus};
 use ticketing_core::ids::TemplateId;
 use ticketing_core::memory::MemoryStore;
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::TemplateRepository;
-use ticketing_core::ticket::HolderSpec;
-use ticketing_core::ticket_type::TicketTypeSpec;
+use ticketing_core::template::TemplatePin;
+use ticketing_core::ticket::{HolderSpec, Ticket};
+use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
 use ticketing_pdf::template::DEFAULT_JSON;
 use ticketing_pdf::{LibraryError, TemplateLibrary, TicketData};
 
-#[tokio::test]
-async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
+/// A published event with one type and a ticket for each of `holders`, in memory.
+async fn festival(holders: &[&str]) -> Festival {
     let clock = Arc::new(FixedClock::new(Utc::now()));
     let store = Arc::new(MemoryStore::new(clock.clone()));
     let engine =
@@ -56,10 +61,26 @@ async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
         gates: None,
     };
     let kind = engine.add_ticket_type(event.id(), &spec).await.unwrap();
-    let holders = ["Élodie Brûlé", "Gaël Çelik"].map(|n| HolderSpec { name: n.into(), email: None, phone: None });
-    let request =
-        IssueRequest { ticket_type_id: kind.id(), count: 0, holders: holders.to_vec(), status: TicketStatus::Paid };
+    let holders: Vec<HolderSpec> =
+        holders.iter().map(|n| HolderSpec { name: (*n).into(), email: None, phone: None }).collect();
+    let request = IssueRequest { ticket_type_id: kind.id(), count: 0, holders, status: TicketStatus::Paid };
     let tickets = engine.issue_tickets(&request).await.unwrap();
+    Festival { store, engine, event, kind, tickets, now }
+}
+
+/// What [`festival`] made.
+struct Festival {
+    store: Arc<MemoryStore>,
+    engine: Ticketing<MemoryStore>,
+    event: Event,
+    kind: TicketType,
+    tickets: Vec<Ticket>,
+    now: DateTime<Utc>,
+}
+
+#[tokio::test]
+async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
+    let Festival { store, engine, event, kind, tickets, now } = festival(&["Élodie Brûlé", "Gaël Çelik"]).await;
     let data: Vec<TicketData> =
         tickets.iter().map(|t| TicketData::new(&event, &kind, t, engine.qr_payload(t, None).unwrap())).collect();
 
@@ -95,4 +116,33 @@ async fn a_ticket_keeps_the_version_it_was_first_rendered_with() {
         matches!(library.ticket_pdf(tickets[1].id(), unknown, &data[1]).await.map(|_| ()), Ok(())),
         "pinned already"
     );
+}
+
+#[tokio::test]
+async fn a_ticket_is_drawn_with_its_pin_else_the_active_template_else_the_built_in_one() {
+    let Festival { store, event, tickets, now, .. } = festival(&["Ana", "Bo", "Cy"]).await;
+    let library = TemplateLibrary::new(store.clone());
+    let ids: Vec<_> = tickets.iter().map(|t| t.id()).collect();
+    let pins = || async { store.ticket_templates(&ids).await.unwrap() };
+    // No template of the event, or one never activated: none is chosen (the built-in one draws)
+    // and nothing is pinned.
+    assert!(library.event_renderers(event.id(), &ids).await.unwrap().is_empty());
+    let template_id = TemplateId::from_uuid(ticketing_core::uuid::Uuid::from_u128(43));
+    library.save(template_id, Some(event.id()), DEFAULT_JSON, now).await.unwrap();
+    assert!(library.event_renderers(event.id(), &ids).await.unwrap().is_empty());
+    assert!(pins().await.is_empty());
+    // Activated: the ticket drawn is pinned to it.
+    let first = TemplatePin { template_id, version: 1 };
+    store.activate_template(first).await.unwrap();
+    assert_eq!(library.event_renderers(event.id(), &ids[..1]).await.unwrap().len(), 1);
+    assert_eq!(pins().await, HashMap::from([(ids[0], first)]));
+    // A second version activated: the pinned ticket keeps the first, the others get the second.
+    let edited = DEFAULT_JSON.replace("Good to know", "Bon à savoir");
+    library.save(template_id, None, &edited, now).await.unwrap();
+    let second = TemplatePin { template_id, version: 2 };
+    store.activate_template(second).await.unwrap();
+    let chosen = library.event_renderers(event.id(), &ids).await.unwrap();
+    assert_eq!(pins().await, HashMap::from([(ids[0], first), (ids[1], second), (ids[2], second)]));
+    assert!(!Arc::ptr_eq(&chosen[&ids[0]], &chosen[&ids[1]]), "two versions, two renderers");
+    assert!(Arc::ptr_eq(&chosen[&ids[1]], &chosen[&ids[2]]), "one version, one renderer");
 }

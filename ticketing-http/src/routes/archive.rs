@@ -155,12 +155,11 @@ pub async fn tickets_zip(
         ));
     }
     let types = state.store().ticket_types(event.id()).await?;
-    let active = state.store().templates(event.id()).await?.iter().find_map(|t| t.active_pin());
-    // Every ticket's template version in two store calls (pinned now if it was not yet, as its
-    // first drawing); the built-in template for those with neither a pin nor an active one.
+    // Every ticket's template as its magic link chooses it, in three store calls (pinned now if
+    // it was not yet, as its first drawing); the built-in template for the rest.
     let ids: Vec<_> = tickets.iter().map(|t| t.id()).collect();
-    let renderers = state.templates.pinned_or_active_many(&ids, active).await.map_err(super::links::library_error)?;
-    let default = state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready"))?;
+    let renderers = state.templates.event_renderers(event.id(), &ids).await.map_err(super::links::library_error)?;
+    let default = super::links::built_in(&state)?;
     let mut groups: Vec<Group> = Vec::new();
     for ticket in &tickets {
         let Some(ticket_type) = types.iter().find(|t| t.id() == ticket.ticket_type_id()) else { continue };

@@ -116,14 +116,16 @@ pub(crate) fn file(content_type: &'static str, bytes: impl IntoResponse) -> Resp
     (headers, bytes).into_response()
 }
 
-/// The renderer a ticket is drawn with: the template version it is pinned to, else its event's
-/// active template (which it is pinned to from now on), else the built-in default.
+/// The renderer a ticket is drawn with ([`ticketing_pdf::TemplateLibrary::event_renderers`]'s
+/// choice, else the built-in template).
 pub(crate) async fn ticket_renderer(state: &Shared, ticket: &Ticket) -> Result<Arc<Renderer>, ApiError> {
-    let active = state.store().templates(ticket.event_id()).await?.iter().find_map(|t| t.active_pin());
-    match state.templates.pinned_or_active(ticket.id(), active).await.map_err(library_error)? {
-        Some((_, renderer)) => Ok(renderer),
-        None => state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready")),
-    }
+    let mut chosen = state.templates.event_renderers(ticket.event_id(), &[ticket.id()]).await.map_err(library_error)?;
+    chosen.remove(&ticket.id()).map_or_else(|| built_in(state), Ok)
+}
+
+/// The built-in template's renderer, for tickets whose event has no template of its own.
+pub(crate) fn built_in(state: &Shared) -> Result<Arc<Renderer>, ApiError> {
+    state.renderer.clone().ok_or_else(|| ApiError::unavailable("the renderer is not ready"))
 }
 
 /// A template library's failure while drawing a stored ticket: storage as itself, anything else
