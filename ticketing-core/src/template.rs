@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{EventId, TemplateId};
 
+/// Why a template is refused when another of its event has the same name.
+pub const NAME_TAKEN: &str = "a template of this event has this name";
+
 /// One saved version of a template.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TemplateVersion {

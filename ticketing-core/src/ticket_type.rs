@@ -53,6 +53,9 @@ pub struct TicketTypeSpec {
     pub gates: Option<Vec<GateId>>,
 }
 
+/// Why a ticket type is refused when another of its event has the same name (case-insensitively).
+pub const NAME_TAKEN: &str = "a ticket type of this event has this name";
+
 /// A ticket type. A value of this type always satisfies its invariants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TicketType {

@@ -156,6 +156,9 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
+/// Why a user is refused when another has the same email (case-insensitively).
+pub const EMAIL_TAKEN: &str = "a user with this email exists";
+
 /// Why a change of a user is refused when it would leave no active superadmin: a deployment
 /// always keeps one, who can make the others (see [`UserRepository::update_user`]).
 ///

@@ -162,9 +162,10 @@ pub(crate) fn missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError 
 
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(d.message().to_owned()),
+        sqlx::Error::Database(d) if d.is_unique_violation() || d.is_check_violation() => {
+            crate::refusal::conflict(d.as_ref())
+        }
         sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::NotFound("referenced row"),
-        sqlx::Error::Database(d) if d.is_check_violation() => StoreError::Conflict(d.message().to_owned()),
         sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) | sqlx::Error::ColumnNotFound(_) => {
             StoreError::Corrupt(e.to_string())
         }

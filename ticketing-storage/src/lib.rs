@@ -37,6 +37,7 @@ mod exec;
 pub mod fleet;
 pub mod postgres;
 pub mod redis;
+mod refusal;
 pub mod sqlite;
 
 pub use fleet::RedisFleet;

@@ -83,7 +83,7 @@ impl TicketTypeRepository for MemoryStore {
         }
         let key = ticket_type.name_key();
         if s.ticket_types.values().any(|t| t.event_id() == ticket_type.event_id() && t.name_key() == key) {
-            return Err(StoreError::Conflict(format!("ticket type name `{}`", ticket_type.name())));
+            return Err(StoreError::Conflict(crate::ticket_type::NAME_TAKEN.into()));
         }
         s.ticket_types.insert(ticket_type.id(), ticket_type.clone());
         Ok(())
@@ -99,7 +99,7 @@ impl TicketTypeRepository for MemoryStore {
             .values()
             .any(|t| t.id() != ticket_type.id() && t.event_id() == ticket_type.event_id() && t.name_key() == key)
         {
-            return Err(StoreError::Conflict(format!("ticket type name `{}`", ticket_type.name())));
+            return Err(StoreError::Conflict(crate::ticket_type::NAME_TAKEN.into()));
         }
         let live = s.live_by_type.get(&ticket_type.id()).copied().unwrap_or(0);
         quota::check_limit(ticket_type.quota(), live)?;

@@ -28,7 +28,7 @@ impl TemplateRepository for MemoryStore {
         let clash =
             s.template_scopes.iter().any(|(id, (e, n))| *id != template_id && e.is_some() && *e == scope && n == name);
         if clash {
-            return Err(StoreError::Conflict(format!("a template of this event is named `{name}`")));
+            return Err(StoreError::Conflict(crate::template::NAME_TAKEN.into()));
         }
         s.template_scopes.insert(template_id, (scope, name.to_owned()));
         for earlier in s.templates.entry(template_id).or_default() {

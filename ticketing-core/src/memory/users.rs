@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::{MemoryStore, page};
 use crate::ids::UserId;
 use crate::store::{StoreError, UserRepository};
-use crate::user::{LAST_SUPERADMIN, Role, User};
+use crate::user::{EMAIL_TAKEN, LAST_SUPERADMIN, Role, User};
 
 #[async_trait]
 impl UserRepository for MemoryStore {
@@ -23,8 +23,11 @@ impl UserRepository for MemoryStore {
         if !s.roles.contains(&user.role) {
             return Err(StoreError::NotFound("role"));
         }
-        if s.users.iter().any(|u| u.id == user.id || u.email_key() == user.email_key()) {
-            return Err(StoreError::Conflict("a user with this id or email exists".into()));
+        if s.users.iter().any(|u| u.id == user.id) {
+            return Err(StoreError::Conflict("user id".into()));
+        }
+        if s.users.iter().any(|u| u.email_key() == user.email_key()) {
+            return Err(StoreError::Conflict(EMAIL_TAKEN.into()));
         }
         s.users.push(user.clone());
         Ok(())
@@ -49,7 +52,7 @@ impl UserRepository for MemoryStore {
             return Err(StoreError::NotFound("role"));
         }
         if s.users.iter().any(|u| u.id != user.id && u.email_key() == user.email_key()) {
-            return Err(StoreError::Conflict("a user with this email exists".into()));
+            return Err(StoreError::Conflict(EMAIL_TAKEN.into()));
         }
         let superadmins: Vec<UserId> = s.users.iter().filter(|u| u.is_active_superadmin()).map(|u| u.id).collect();
         if !user.is_active_superadmin() && superadmins == [user.id] {

@@ -241,6 +241,13 @@ async fn bad_input_is_refused_with_a_problem(s: &TestServer) {
         )
         .await;
     assert_eq!(role.json["field"], "role");
+    // A taken email: the store's refusal, told in our words, never the database's (whose text
+    // names its constraints and differs between SQLite and Postgres).
+    let user = |email: &str| json!({"email": email, "name": "A", "role": "agent", "password": "long enough password"});
+    s.call(Method::POST, "/api/v1/users", token, Some(user("twin@example.org"))).await.ok(StatusCode::CREATED);
+    let twin = s.call(Method::POST, "/api/v1/users", token, Some(user("TWIN@example.org"))).await;
+    assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.text);
+    assert_eq!(twin.json["detail"], ticketing_core::user::EMAIL_TAKEN, "{}", twin.text);
 
     // Generation jobs with bad holder lists or template choices: refused, naming the field (and
     // the line of a CSV list), and no job is queued.

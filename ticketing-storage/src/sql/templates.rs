@@ -133,11 +133,7 @@ impl TemplateRepository for DbStore {
         .bind(micros(at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| match db_error(e) {
-            StoreError::NotFound(_) => StoreError::NotFound("event"),
-            StoreError::Conflict(_) => StoreError::Conflict(format!("a template of this event is named `{name}`")),
-            other => other,
-        })?;
+        .map_err(missing("event"))?;
         let version: i64 = sqlx::query_scalar(
             "INSERT INTO ticket_template_versions (template_id, version, body, created_by, created_at) \
              SELECT $1, COALESCE(MAX(version), 0) + 1, $2, NULL, $3 FROM ticket_template_versions WHERE template_id = $1 \

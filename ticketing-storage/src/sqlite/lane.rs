@@ -615,8 +615,11 @@ impl ToSql for Param {
 fn lite_error(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.extended_code {
-            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY | ffi::SQLITE_CONSTRAINT_CHECK => {
-                StoreError::Conflict(message.clone().unwrap_or_else(|| e.to_string()))
+            code @ (ffi::SQLITE_CONSTRAINT_UNIQUE
+            | ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            | ffi::SQLITE_CONSTRAINT_CHECK) => {
+                let message = message.clone().unwrap_or_else(|| e.to_string());
+                crate::refusal::sqlite_conflict(code != ffi::SQLITE_CONSTRAINT_CHECK, &message)
             }
             ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreError::NotFound("referenced row"),
             _ => StoreError::Unavailable(Box::new(e)),

@@ -24,6 +24,13 @@ pub async fn ticket_type_names_are_unique_per_event(backend: &Backend) {
     assert!(matches!(err, Err(Error::TicketType(_))), "{err:?}");
     let renamed = TicketTypeSpec { name: "vip".into(), ..w.standard.spec() };
     assert!(matches!(w.engine.update_ticket_type(w.standard.id(), &renamed).await, Err(Error::TicketType(_))));
+    // The store refuses it too (two creations racing past the engine's check), in the same words
+    // on every backend: the database's own text is not for clients.
+    let id = ticketing_core::ids::TicketTypeId::from_uuid(uuid::Uuid::from_u128(77));
+    let twin = ticketing_core::ticket_type::TicketType::new(id, w.event.id(), &spec, []).unwrap();
+    let refused = w.engine.store().insert_ticket_type(&twin).await;
+    let taken = ticketing_core::ticket_type::NAME_TAKEN;
+    assert!(matches!(&refused, Err(ticketing_core::store::StoreError::Conflict(m)) if m == taken), "{refused:?}");
     // Another event may reuse the name.
     let mut other = w.event.spec();
     other.title = "Autre".into();

@@ -276,7 +276,7 @@ pub async fn users_change_and_list_in_pages(backend: &Backend) {
     assert_eq!(stored, User { created_at: alice.created_at, ..changed.clone() }, "the creation time stays");
     assert_eq!(store.user_by_email("alice@example.org").await.unwrap().map(|u| u.id), Some(alice.id));
     let taken = store.update_user(&User { email: Email::parse("ALICE@example.org").unwrap(), ..bob.clone() }).await;
-    assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
+    assert!(matches!(&taken, Err(StoreError::Conflict(m)) if m == ticketing_core::user::EMAIL_TAKEN), "{taken:?}");
     let missing = store
         .update_user(&User {
             id: UserId::from_uuid(Uuid::from_u128(99)),
