@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed, Ticketing};
@@ -19,8 +19,8 @@ use ticketing_core::store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::request_id::PropagateRequestIdLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -31,7 +31,7 @@ use crate::limit::Limits;
 use crate::metrics::Metrics;
 use crate::problem::{ApiError, route_not_found};
 use crate::state::{AppState, Shared};
-use crate::{docs, keep_alive, keys, routes};
+use crate::{docs, keep_alive, keys, request_id, routes};
 
 /// Argon2 hashes run at most this many at once.
 const PARALLEL_HASHES: usize = 2;
@@ -302,7 +302,6 @@ async fn seed(
 fn router(api: Router<Shared>, state: Shared) -> Router {
     let docs = SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new(["/openapi.json"]).validator_url("none"));
     let docs = Router::from(docs).layer(middleware::map_response(docs_problem));
-    let request_id = HeaderName::from_static("x-request-id");
     let mut router = api
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -322,13 +321,13 @@ fn router(api: Router<Shared>, state: Shared) -> Router {
     }
     router
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a handler panicked").into_response()))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(PropagateRequestIdLayer::new(request_id::HEADER))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(request_id::span)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(middleware::from_fn_with_state(state, request_id::assign))
         .layer(middleware::from_fn(keep_alive::keep_alive))
 }
 
@@ -554,6 +553,7 @@ async fn track(State(state): State<Shared>, request: Request, next: Next) -> Res
     }
     .to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+    request_id::route(&route);
     let response = next.run(request).await;
     state.metrics.observe_request(&method, &route, response.status().as_u16(), started.elapsed());
     response

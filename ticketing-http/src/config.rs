@@ -44,7 +44,7 @@
 //! | `webhook_disable_after_secs` | `TICKETING_WEBHOOK_DISABLE_AFTER_SECS` (1 to 604,800): how long an endpoint may fail every delivery before it is disabled and the organisers told | 86,400 (a day) |
 //! | `job_retry_secs` | `TICKETING_JOB_RETRY_SECS` (1 to 3,600): a failed job's first retry, doubling, at most an hour | 10 |
 //! | `cors_origins` | `TICKETING_CORS_ORIGINS` (comma-separated) | none |
-//! | `trusted_proxies` | `TICKETING_TRUSTED_PROXIES` (comma-separated addresses or networks, `10.0.0.0/8`): peers whose `Forwarded` / `X-Forwarded-For` name the client, for the per-address limits | none: the peer is the client |
+//! | `trusted_proxies` | `TICKETING_TRUSTED_PROXIES` (comma-separated addresses or networks, `10.0.0.0/8`): peers whose `Forwarded` / `X-Forwarded-For` name the client, for the per-address limits, and whose `x-request-id` is the request's id | none: the peer is the client |
 //! | `body_limit_bytes` | `TICKETING_BODY_LIMIT_BYTES` | 1,048,576 |
 //! | `workers` | `TICKETING_WORKERS` (0 to 64; 0: jobs run on another instance) | 2 job workers |
 //! | `job_lease_secs` | `TICKETING_JOB_LEASE_SECS` (5 to 3,600): how long a job whose worker died waits before another worker resumes it (a live worker sends a heartbeat every third of it) | 15 |

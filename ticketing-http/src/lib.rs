@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod problem;
 pub mod refunds;
+pub mod request_id;
 pub mod routes;
 pub mod run;
 pub mod schema;

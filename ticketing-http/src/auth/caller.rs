@@ -93,6 +93,7 @@ impl Caller {
     /// may, 404 for an event that does not exist or is not theirs.
     pub async fn event(&self, state: &Shared, id: EventId, reach: Reach) -> Result<Event, ApiError> {
         self.require(reach.roles())?;
+        crate::request_id::event(id);
         let event = state.engine.event(id).await?;
         if self.is_superadmin() {
             return Ok(event);
@@ -227,6 +228,7 @@ impl FromRequestParts<Shared> for Caller {
         // A cached caller is trusted only while revocations can reach this instance.
         let trusted = state.fleet.as_ref().is_none_or(|fleet| fleet.listening());
         if let Some(caller) = state.callers.get(&hash, now).filter(|_| trusted) {
+            crate::request_id::caller(caller.user);
             return Ok(caller);
         }
         let stored = state.store().token(&hash).await?.ok_or_else(invalid)?;
@@ -236,6 +238,7 @@ impl FromRequestParts<Shared> for Caller {
         let caller = subject_caller(state, stored.subject).await?.ok_or_else(invalid)?;
         let until = (now + CALLER_TTL).min(stored.expires_at);
         state.callers.put(hash, Remembered { caller: caller.clone(), family: stored.family, until });
+        crate::request_id::caller(caller.user);
         Ok(caller)
     }
 }

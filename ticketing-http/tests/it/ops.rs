@@ -330,3 +330,110 @@ fn the_server_seeds_its_database_and_rotates_its_keys() {
     assert!(line.starts_with(&format!("TICKETING_QR_KEYS=1:verify:{},2:current:", "cd".repeat(32))), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A request's log lines all carry its id. The server runs as a process of its own with JSON
+/// logs, behind a trusted proxy (the test): the proxy's `x-request-id` is the request's id, is
+/// returned, and is on the request's every line (a refusal logged inside it, and its end), with
+/// the route and the caller.
+#[tokio::test]
+async fn a_requests_log_lines_carry_its_id() {
+    let (dir, data_dir, database) = command_folder("request-id");
+    std::fs::create_dir_all(&dir).expect("a folder");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a port").local_addr().expect("an address").port();
+    let log = dir.join("server.log");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_ticketing-server"));
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("TICKETING_")) {
+        command.env_remove(key);
+    }
+    let child = command
+        .envs([
+            ("TICKETING_DATA_DIR", data_dir.as_str()),
+            ("TICKETING_DATABASE_URL", database.as_str()),
+            ("TICKETING_LISTEN", &format!("127.0.0.1:{port}")),
+            ("TICKETING_SUPERADMIN_EMAIL", crate::support::ADMIN),
+            ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD),
+            ("TICKETING_TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("TICKETING_LOG_FORMAT", "json"),
+            ("TICKETING_LOG_LEVEL", "info"),
+        ])
+        .stdout(std::fs::File::create(&log).expect("a log file"))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the server binary");
+    let _server = Killed(child);
+    let h = crate::support::Handle::to(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(h.addr).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let admin = h.token(crate::support::ADMIN, crate::support::ADMIN_PASSWORD).await;
+    let user = json!({"email": "twin@example.org", "name": "A", "role": "agent", "password": "long enough password"});
+    h.call(Method::POST, "/api/v1/users", Some(&admin), Some(user.clone())).await.ok(StatusCode::CREATED);
+    let id = "edge-7f3a:42";
+    let request = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("http://{}/api/v1/users", h.addr))
+        .header(axum::http::header::AUTHORIZATION, format!("Bearer {admin}"))
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .header("x-request-id", id)
+        .body(http_body_util::Full::new(axum::body::Bytes::from(user.to_string())))
+        .expect("a request");
+    let twin = h.send(request).await;
+    assert_eq!(twin.status, StatusCode::CONFLICT, "{}", twin.text);
+    assert_eq!(twin.headers["x-request-id"], id, "the proxy's id comes back");
+
+    // The request's lines: the refusal logged inside it, and its end (written as it answers).
+    let request_span = |line: &serde_json::Value| {
+        line["spans"].as_array().and_then(|spans| spans.iter().find(|s| s["name"] == "request")).cloned()
+    };
+    let mut ours = Vec::new();
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&log).expect("the log");
+        let lines: Vec<serde_json::Value> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        for line in &lines {
+            if let Some(span) = request_span(line) {
+                let given = span["request_id"].as_str().unwrap_or("");
+                assert!(!given.is_empty(), "a line of a request without its id: {line}");
+            }
+        }
+        ours = lines.into_iter().filter(|l| request_span(l).is_some_and(|s| s["request_id"] == id)).collect();
+        if ours.iter().any(|l| l["fields"]["message"] == "finished processing request") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let messages: Vec<&str> = ours.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
+    assert!(messages.contains(&"the database refused a write"), "{messages:?}");
+    assert!(messages.contains(&"finished processing request"), "{messages:?}");
+    let span = ours.last().and_then(request_span).expect("the request's span");
+    assert_eq!(span["route"], "/api/v1/users", "{span}");
+    assert!(span["caller"].as_str().is_some_and(|c| c.len() == 36), "the caller's id: {span}");
+}
+
+/// A client that is not a trusted proxy does not choose its request's id: the server draws one.
+#[tokio::test]
+async fn a_clients_own_request_id_is_replaced() {
+    let s = TestServer::start(Backend::Sqlite).await.expect("SQLite needs no server");
+    let request = axum::http::Request::builder()
+        .uri(format!("http://{}/health/live", s.addr))
+        .header("x-request-id", "chosen-by-the-client")
+        .body(http_body_util::Full::new(axum::body::Bytes::new()))
+        .expect("a request");
+    let answer = s.send(request).await;
+    let given = answer.headers["x-request-id"].to_str().expect("text");
+    assert_ne!(given, "chosen-by-the-client");
+    assert!(given.len() == 32 && given.bytes().all(|b| b.is_ascii_hexdigit()), "{given}");
+    s.stop().await;
+}
+
+/// A child process killed (and waited for) on drop.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -90,6 +90,25 @@ impl Handle {
         self.send(request.body(Full::new(body)).expect("a request")).await
     }
 
+    /// Posts a form to `path`.
+    pub async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Answer {
+        let body: String =
+            pairs.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
+        self.raw(Method::POST, path, None, Some(("application/x-www-form-urlencoded", body.into_bytes()))).await
+    }
+
+    /// Signs in with the password grant; the token answer.
+    pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
+        self.form("/oauth/token", &[("grant_type", "password"), ("username", email), ("password", password)]).await
+    }
+
+    /// An access token for `email`.
+    pub async fn token(&self, email: &str, password: &str) -> String {
+        let answer = self.sign_in(email, password).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+        answer.json["access_token"].as_str().expect("an access token").to_owned()
+    }
+
     /// Sends a built request.
     pub async fn send(&self, request: Request<Full<Bytes>>) -> Answer {
         let response = self.client.request(request).await.expect("the server answers");
@@ -288,21 +307,17 @@ impl TestServer {
 
     /// Posts a form to `path`.
     pub async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Answer {
-        let body: String =
-            pairs.iter().map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v))).collect::<Vec<_>>().join("&");
-        self.raw(Method::POST, path, None, Some(("application/x-www-form-urlencoded", body.into_bytes()))).await
+        self.handle().form(path, pairs).await
     }
 
     /// Signs in with the password grant; the token answer.
     pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
-        self.form("/oauth/token", &[("grant_type", "password"), ("username", email), ("password", password)]).await
+        self.handle().sign_in(email, password).await
     }
 
     /// An access token for `email`.
     pub async fn token(&self, email: &str, password: &str) -> String {
-        let answer = self.sign_in(email, password).await;
-        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
-        answer.json["access_token"].as_str().expect("an access token").to_owned()
+        self.handle().token(email, password).await
     }
 
     /// The superadmin's access token.
