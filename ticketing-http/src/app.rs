@@ -73,6 +73,8 @@ pub struct StartReport {
 /// A server bound to its address, ready to serve.
 pub struct Server {
     listener: TcpListener,
+    /// `/metrics` alone, when it has a listener of its own.
+    metrics: Option<(TcpListener, Router)>,
     router: Router,
     state: Shared,
     /// What the start did.
@@ -103,6 +105,10 @@ impl Server {
         let templates = ticketing_pdf::TemplateLibrary::new(store.clone());
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         let bound = listener.local_addr().map_err(|e| StartError::Bind(config.listen, e))?;
+        let metrics_listener = match config.metrics_listen {
+            Some(at) => Some(TcpListener::bind(at).await.map_err(|e| StartError::Bind(at, e))?),
+            None => None,
+        };
         let engine_config = EngineConfig {
             job_lease: chrono::Duration::from_std(config.job_lease).unwrap_or(chrono::Duration::seconds(60)),
             session_ttl: chrono::Duration::from_std(config.scan_session_ttl).unwrap_or(chrono::Duration::seconds(30)),
@@ -165,12 +171,24 @@ impl Server {
             openapi: docs::served(openapi),
         });
         let router = router(api, state.clone());
-        Ok(Self { listener, router, state, report: StartReport { superadmin, generated_keys } })
+        let metrics = metrics_listener.map(|listener| {
+            let alone = Router::new()
+                .route("/metrics", axum::routing::get(routes::ops::metrics))
+                .layer(axum::Extension(routes::ops::MetricsListener))
+                .with_state(state.clone());
+            (listener, alone)
+        });
+        Ok(Self { listener, metrics, router, state, report: StartReport { superadmin, generated_keys } })
     }
 
     /// The address bound (with the port chosen, when 0 was asked).
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The metrics listener's address, when `/metrics` has one of its own.
+    pub fn metrics_addr(&self) -> Option<std::io::Result<SocketAddr>> {
+        self.metrics.as_ref().map(|(listener, _)| listener.local_addr())
     }
 
     /// The shared state (for tests that reach under the API).
@@ -184,6 +202,10 @@ impl Server {
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let purge = tokio::spawn(purge_tokens(self.state.clone()));
+        let gauge = tokio::spawn(count_queued(self.state.clone()));
+        let metrics = self.metrics.map(|(listener, alone)| {
+            tokio::spawn(async move { axum::serve(listener, alone.into_make_service()).await })
+        });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let instance = instance_name(self.listener.local_addr()?);
         let mut workers = Vec::new();
@@ -222,7 +244,35 @@ impl Server {
             }
         }
         purge.abort();
+        gauge.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
+    }
+}
+
+/// How often the jobs queued are counted for `/metrics`.
+const QUEUE_GAUGE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps the metrics' queue gauge current: the jobs queued of each kind, counted every
+/// [`QUEUE_GAUGE_EVERY`], so no scrape reads the queue. While the queue cannot be read, the gauge
+/// is left out.
+async fn count_queued(state: Shared) {
+    loop {
+        let mut queued = Vec::with_capacity(JobTask::KINDS.len());
+        for kind in JobTask::KINDS {
+            match state.store().count_jobs(kind, JobStatus::Queued).await {
+                Ok(n) => queued.push((*kind, n)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the queue could not be counted for metrics");
+                    queued.clear();
+                    break;
+                }
+            }
+        }
+        state.metrics.set_queued(queued);
+        tokio::time::sleep(QUEUE_GAUGE_EVERY).await;
     }
 }
 

@@ -5,6 +5,7 @@
 //! | file key | variable | default |
 //! |---|---|---|
 //! | `listen` | `TICKETING_LISTEN` | `127.0.0.1:8080` |
+//! | `metrics_listen` | `TICKETING_METRICS_LISTEN`: `GET /metrics` is served there only, on a listener of its own (a port the public never reaches) | none: `/metrics` beside the API |
 //! | `data_dir` | `TICKETING_DATA_DIR` | `./ticketing-data` |
 //! | `database_url` | `TICKETING_DATABASE_URL` | `sqlite://<data_dir>/ticketing.db` |
 //! | `redis_url` | `TICKETING_REDIS_URL` | none |
@@ -202,6 +203,8 @@ impl QrKey {
 pub struct Config {
     /// Where to listen.
     pub listen: SocketAddr,
+    /// Where `/metrics` is served alone, when not beside the API.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the SQLite file and generated keys live.
     pub data_dir: PathBuf,
     /// The database.
@@ -278,6 +281,7 @@ impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
             .field("data_dir", &self.data_dir)
             .field("redis", &self.redis_url.is_some())
             .field("redis_prefix", &self.redis_prefix)
@@ -320,6 +324,7 @@ impl std::fmt::Debug for Config {
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<String>,
+    metrics_listen: Option<String>,
     data_dir: Option<String>,
     database_url: Option<String>,
     redis_url: Option<String>,
@@ -572,6 +577,7 @@ impl Config {
             listen: l
                 .get("listen", "TICKETING_LISTEN", file.listen)?
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            metrics_listen: l.get("metrics_listen", "TICKETING_METRICS_LISTEN", file.metrics_listen)?,
             data_dir,
             database_url,
             redis_url: l.get("redis_url", "TICKETING_REDIS_URL", file.redis_url)?,

@@ -4,16 +4,17 @@
 //!
 //! - `http_request_duration_seconds{method,route,status}`: a histogram per route template
 //!   (`/api/v1/events/{id}`, never the raw path, so ids do not explode the series);
-//! - the seed's generation families: `generation_queue_size`, read from the durable queue at each
-//!   scrape; `tickets_generated_total` and `ticket_generation_duration_seconds` (one sample per
+//! - the seed's generation families: `generation_queue_size`, the queue's count as last read
+//!   (see below); `tickets_generated_total` and `ticket_generation_duration_seconds` (one sample per
 //!   worker run: how long it held the job, whatever it made), by final `status` of the run; and
 //!   `generation_errors_total`, runs that ended failed or that the queue refused, by `kind`;
 //! - selling: `orders_total{status}` (orders this server placed, saw paid, or expired),
 //!   `payment_webhooks_total{provider,outcome}` (`repeat` for a delivery recorded before,
 //!   `bad_signature` and `invalid_webhook` for refused ones) and `holds_expired_total`;
 //! - the queue: `queue_depth{kind}`, jobs queued of each kind (`notify`: notifications waiting to
-//!   be sent or retried), read from the durable queue at each scrape; notifications:
-//!   `notifications_total{kind,channel,outcome}`.
+//!   be sent or retried), counted in the durable queue by the server every second
+//!   ([`Metrics::set_queued`]), never by a scrape: scrapers, however many, cost the database
+//!   nothing; notifications: `notifications_total{kind,channel,outcome}`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -84,6 +85,8 @@ struct Inner {
     holds_expired: u64,
     /// Notification messages, by (kind, channel, outcome).
     notifications: BTreeMap<(&'static str, &'static str, &'static str), u64>,
+    /// Jobs queued, by kind, as last counted.
+    queued: Vec<(&'static str, u64)>,
 }
 
 /// The server's metrics.
@@ -146,11 +149,16 @@ impl Metrics {
         *inner.orders.entry("expired").or_default() += n;
     }
 
-    /// The text exposition, with the jobs `queued` of each kind (the generation jobs are the
-    /// seed's `generation_queue_size`; a kind left out is not shown, as when the queue could
-    /// not be read).
-    pub fn render(&self, queued: &[(&str, u64)]) -> String {
+    /// Sets the jobs queued of each kind, as counted now (a kind left out is not shown, as when
+    /// the queue could not be read).
+    pub fn set_queued(&self, queued: Vec<(&'static str, u64)>) {
+        self.inner().queued = queued;
+    }
+
+    /// The text exposition (the generation jobs queued are the seed's `generation_queue_size`).
+    pub fn render(&self) -> String {
         let inner = self.inner();
+        let queued = &inner.queued;
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP http_request_duration_seconds Time to answer a request, by route template.\n");
         out.push_str("# TYPE http_request_duration_seconds histogram\n");
@@ -222,7 +230,8 @@ mod tests {
         let m = Metrics::default();
         m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(3));
         m.observe_request("GET", "/api/v1/events/{id}", 200, Duration::from_millis(30));
-        let text = m.render(&[("generate_tickets", 4), ("notify", 7)]);
+        m.set_queued(vec![("generate_tickets", 4), ("notify", 7)]);
+        let text = m.render();
         let series = "method=\"GET\",route=\"/api/v1/events/{id}\",status=\"200\"";
         assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.005\"}} 1")), "{text}");
         assert!(text.contains(&format!("http_request_duration_seconds_bucket{{{series},le=\"0.05\"}} 2")), "{text}");
@@ -250,7 +259,7 @@ mod tests {
         m.observe_generation("succeeded", 500, Duration::from_millis(300), false);
         m.observe_generation("queued", 200, Duration::from_millis(20), true);
         m.observe_queue_error();
-        let text = m.render(&[]);
+        let text = m.render();
         assert!(text.contains("tickets_generated_total{status=\"succeeded\"} 1500"), "{text}");
         assert!(text.contains("tickets_generated_total{status=\"queued\"} 200"), "{text}");
         assert!(
@@ -270,7 +279,7 @@ mod tests {
         m.webhook("stripe", "paid");
         m.webhook("stripe", "repeat");
         m.holds_expired(1);
-        let text = m.render(&[]);
+        let text = m.render();
         assert!(text.contains("orders_total{status=\"pending\"} 2"), "{text}");
         assert!(text.contains("orders_total{status=\"expired\"} 1"), "{text}");
         assert!(text.contains("payment_webhooks_total{provider=\"stripe\",outcome=\"repeat\"} 1"), "{text}");

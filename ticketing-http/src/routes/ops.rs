@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use ticketing_core::job::{JobStatus, JobTask};
+use ticketing_core::job::JobStatus;
 use ticketing_core::store::JobFilter;
 use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
@@ -212,28 +212,29 @@ pub async fn ready(State(state): State<Shared>) -> (StatusCode, Json<Readiness>)
     (status, Json(Readiness { status: if down { "not_ready" } else { "ready" }.into(), database, redis }))
 }
 
-/// Prometheus metrics (text format 0.0.4).
+/// Prometheus metrics (text format 0.0.4). With `TICKETING_METRICS_LISTEN`, served on that
+/// listener only (here: 404).
 #[utoipa::path(
     get,
     operation_id = "ops_metrics",
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "Metrics in the Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 404, description = "Served on the metrics listener only (`TICKETING_METRICS_LISTEN`)", body = Problem),
+    )
 )]
-pub async fn metrics(State(state): State<Shared>) -> Response {
-    let mut queued = Vec::with_capacity(JobTask::KINDS.len());
-    for kind in JobTask::KINDS {
-        match state.store().count_jobs(kind, JobStatus::Queued).await {
-            Ok(n) => queued.push((*kind, n)),
-            Err(e) => {
-                tracing::warn!(error = %e, "the queue could not be read for metrics");
-                break;
-            }
-        }
+pub async fn metrics(State(state): State<Shared>, alone: Option<Extension<MetricsListener>>) -> Response {
+    if state.config.metrics_listen.is_some() && alone.is_none() {
+        return crate::problem::route_not_found().await.into_response();
     }
-    let body = state.metrics.render(&queued);
+    let body = state.metrics.render();
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], body).into_response()
 }
+
+/// Marks the requests that came through the metrics listener.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricsListener;
 
 /// This API's OpenAPI 3.1 document (the browsable UI is at `/docs`).
 #[utoipa::path(

@@ -437,3 +437,28 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// With `TICKETING_METRICS_LISTEN`, `/metrics` is served on that listener only: the public
+/// address answers 404, the metrics one the exposition, its queue gauge counted by the server
+/// (not by the scrape).
+#[tokio::test]
+async fn metrics_can_have_a_listener_of_their_own() {
+    let settings = [("TICKETING_METRICS_LISTEN", "127.0.0.1:0")];
+    let s = TestServer::start_with(Backend::Sqlite, &settings).await.expect("SQLite needs no server");
+    let public = s.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!((public.status, public.code()), (StatusCode::NOT_FOUND, "route_not_found"), "{}", public.text);
+    let alone = crate::support::Handle::to(s.metrics_addr.expect("a metrics listener"));
+    let mut text = String::new();
+    for _ in 0..100 {
+        let answer = alone.call(Method::GET, "/metrics", None, None).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        text = answer.text;
+        if text.contains("queue_depth{kind=\"generate_tickets\"} 0") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(text.contains("queue_depth{kind=\"generate_tickets\"} 0"), "{text}");
+    assert!(text.contains("generation_queue_size{queue_name=\"generation\"} 0"), "{text}");
+    s.stop().await;
+}

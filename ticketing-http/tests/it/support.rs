@@ -45,6 +45,8 @@ pub enum Backend {
 pub struct TestServer {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// Where `/metrics` is served alone, when it is (`TICKETING_METRICS_LISTEN`).
+    pub metrics_addr: Option<SocketAddr>,
     /// Its state, to reach under the API (issuing tickets before their endpoints exist).
     pub state: Shared,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -252,13 +254,14 @@ impl TestServer {
     /// `server`, serving on a task of its own until stopped.
     fn serving(server: Server, cleanup: Option<(Schemas, Prefixes)>, dir: PathBuf) -> Self {
         let addr = server.local_addr().expect("bound");
+        let metrics_addr = server.metrics_addr().map(|a| a.expect("bound"));
         let state = server.state().clone();
         let (stop, stopped) = oneshot::channel();
         let served = tokio::spawn(server.serve(async {
             let _ = stopped.await;
         }));
         let client = Client::builder(TokioExecutor::new()).build_http();
-        Self { addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir }
+        Self { addr, metrics_addr, state, client, stop: Some(stop), served: Some(served), cleanup, dir }
     }
 
     /// Another instance of this server: its settings and data folder (so its keys), on the same
