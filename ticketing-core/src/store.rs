@@ -64,6 +64,17 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+impl StoreError {
+    /// This error, a `NotFound` naming `what` (a foreign key's refusal knows no row's name, only
+    /// the step does: the event of a template, the role of a user).
+    pub fn naming(self, what: &'static str) -> Self {
+        match self {
+            Self::NotFound(_) => Self::NotFound(what),
+            other => other,
+        }
+    }
+}
+
 /// Which events to list. Empty fields do not filter.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EventFilter {

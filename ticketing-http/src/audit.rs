@@ -45,6 +45,20 @@ impl<'a, A: Serialize> Change<'a, (), A> {
     }
 }
 
+impl<'a, B: Serialize, A: Serialize> Change<'a, B, A> {
+    /// A change of something that was `before` and is `after`.
+    pub fn updated(action: &'a str, target: String, event_id: Option<EventId>, before: &'a B, after: &'a A) -> Self {
+        Self { action, target, event_id, before: Some(before), after: Some(after) }
+    }
+}
+
+impl<'a, B: Serialize> Change<'a, B, ()> {
+    /// A change that left nothing after it (a deletion): `before` is what went.
+    pub fn deleted(action: &'a str, target: String, event_id: Option<EventId>, before: &'a B) -> Self {
+        Self { action, target, event_id, before: Some(before), after: None }
+    }
+}
+
 /// Appends `change`, made by `caller`, to the trail.
 pub async fn record<B: Serialize, A: Serialize>(state: &Shared, caller: &Caller, change: Change<'_, B, A>) {
     append(state, caller.actor.clone(), change).await;

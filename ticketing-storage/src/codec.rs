@@ -149,17 +149,15 @@ impl Param {
     }
 }
 
-/// Maps a driver error: unique violations to `Conflict`, everything else to `Unavailable`
-/// (the caller's transaction is dropped, so nothing was written).
 /// [`db_error`], with a foreign key's violation named as `what` was not found (the row the
 /// statement refers to).
 pub(crate) fn missing(what: &'static str) -> impl Fn(sqlx::Error) -> StoreError {
-    move |e| match db_error(e) {
-        StoreError::NotFound(_) => StoreError::NotFound(what),
-        other => other,
-    }
+    move |e| db_error(e).naming(what)
 }
 
+/// Maps a driver error: a unique key's or a check's refusal to `Conflict` in our words
+/// ([`crate::refusal`]), a foreign key's to `NotFound`, an unreadable value to `Corrupt`,
+/// anything else to `Unavailable` (the caller's transaction is dropped, so nothing was written).
 pub(crate) fn db_error(e: sqlx::Error) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.is_unique_violation() || d.is_check_violation() => {

@@ -140,13 +140,13 @@ pub async fn replace_type(
     let before = reach_type(&state, &caller, id, Reach::Manage).await?;
     let after = state.engine.update_ticket_type(before.id(), &body.spec()).await.map_err(foreign("gate", "gates"))?;
     let (before, view) = (TicketTypeView::from(&before), TicketTypeView::from(&after));
-    let change = Change {
-        action: "ticket_type.update",
-        target: format!("ticket_type:{}", after.id()),
-        event_id: Some(after.event_id()),
-        before: Some(&before),
-        after: Some(&view),
-    };
+    let change = Change::updated(
+        "ticket_type.update",
+        format!("ticket_type:{}", after.id()),
+        Some(after.event_id()),
+        &before,
+        &view,
+    );
     record(&state, &caller, change).await;
     Ok(Json(view))
 }
@@ -173,13 +173,12 @@ pub async fn delete_type(
     let ticket_type = reach_type(&state, &caller, id, Reach::Manage).await?;
     state.engine.delete_ticket_type(ticket_type.id()).await?;
     let before = TicketTypeView::from(&ticket_type);
-    let change = Change {
-        action: "ticket_type.delete",
-        target: format!("ticket_type:{}", ticket_type.id()),
-        event_id: Some(ticket_type.event_id()),
-        before: Some(&before),
-        after: None::<&()>,
-    };
+    let change = Change::deleted(
+        "ticket_type.delete",
+        format!("ticket_type:{}", ticket_type.id()),
+        Some(ticket_type.event_id()),
+        &before,
+    );
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -303,13 +302,7 @@ pub async fn replace_gate(
     let gate =
         state.engine.update_gate(before.id(), &body.spec()).await.map_err(foreign("ticket type", "ticket_types"))?;
     let (before, view) = (GateView::from(&before), GateView::from(&gate));
-    let change = Change {
-        action: "gate.update",
-        target: format!("gate:{}", gate.id()),
-        event_id: Some(gate.event_id()),
-        before: Some(&before),
-        after: Some(&view),
-    };
+    let change = Change::updated("gate.update", format!("gate:{}", gate.id()), Some(gate.event_id()), &before, &view);
     record(&state, &caller, change).await;
     Ok(Json(view))
 }
@@ -336,13 +329,7 @@ pub async fn delete_gate(
     let gate = reach_gate(&state, &caller, id).await?;
     state.engine.delete_gate(gate.id()).await?;
     let before = GateView::from(&gate);
-    let change = Change {
-        action: "gate.delete",
-        target: format!("gate:{}", gate.id()),
-        event_id: Some(gate.event_id()),
-        before: Some(&before),
-        after: None::<&()>,
-    };
+    let change = Change::deleted("gate.delete", format!("gate:{}", gate.id()), Some(gate.event_id()), &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }

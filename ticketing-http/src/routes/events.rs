@@ -137,13 +137,7 @@ pub async fn replace(
     }
     let event = state.engine.update_event(before.id(), &body.spec()).await?;
     let (before, after) = (EventView::from(&before), EventView::from(&event));
-    let change = Change {
-        action: "event.update",
-        target: format!("event:{}", event.id()),
-        event_id: Some(event.id()),
-        before: Some(&before),
-        after: Some(&after),
-    };
+    let change = Change::updated("event.update", format!("event:{}", event.id()), Some(event.id()), &before, &after);
     record(&state, &caller, change).await;
     Ok(Json(after))
 }
@@ -173,13 +167,7 @@ pub async fn set_status(
     let before = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let event = state.engine.set_event_status(before.id(), status).await?;
     let (before, after) = (EventView::from(&before), EventView::from(&event));
-    let change = Change {
-        action: "event.status",
-        target: format!("event:{}", event.id()),
-        event_id: Some(event.id()),
-        before: Some(&before),
-        after: Some(&after),
-    };
+    let change = Change::updated("event.status", format!("event:{}", event.id()), Some(event.id()), &before, &after);
     record(&state, &caller, change).await;
     Ok(Json(after))
 }
@@ -202,13 +190,7 @@ pub async fn delete(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     state.engine.delete_event(event.id()).await?;
     let before = EventView::from(&event);
-    let change = Change {
-        action: "event.delete",
-        target: format!("event:{}", event.id()),
-        event_id: Some(event.id()),
-        before: Some(&before),
-        after: None::<&()>,
-    };
+    let change = Change::deleted("event.delete", format!("event:{}", event.id()), Some(event.id()), &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }

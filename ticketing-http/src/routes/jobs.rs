@@ -329,13 +329,13 @@ async fn act(state: Shared, caller: Caller, id: Uuid, retry: bool) -> Result<Jso
     let job = reach_job(&state, &caller, id).await?;
     let after = if retry { state.engine.retry_job(job.id).await? } else { state.engine.cancel_job(job.id).await? };
     let (before, view) = (JobView::from(&job), JobView::from(&after));
-    let change = Change {
-        action: if retry { "job.retry" } else { "job.cancel" },
-        target: format!("job:{}", job.id),
-        event_id: job.event_id,
-        before: Some(&before),
-        after: Some(&view),
-    };
+    let change = Change::updated(
+        if retry { "job.retry" } else { "job.cancel" },
+        format!("job:{}", job.id),
+        job.event_id,
+        &before,
+        &view,
+    );
     record(&state, &caller, change).await;
     Ok(Json(view))
 }

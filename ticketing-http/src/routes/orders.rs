@@ -533,14 +533,14 @@ pub async fn mark_paid(
     if outcome != ticketing_core::payment::DeliveryOutcome::Unchanged {
         state.metrics.order_status(order.status().as_str());
     }
-    let view = OrderView::bare(&order);
-    let change = Change {
-        action: "order.mark_paid",
-        target: format!("order:{}", order.id()),
-        event_id: Some(order.event_id()),
-        before: Some(&OrderView::bare(&before)),
-        after: Some(&view),
-    };
+    let (before_view, view) = (OrderView::bare(&before), OrderView::bare(&order));
+    let change = Change::updated(
+        "order.mark_paid",
+        format!("order:{}", order.id()),
+        Some(order.event_id()),
+        &before_view,
+        &view,
+    );
     record(&state, &caller, change).await;
     let placed = state.engine.order_by_token(&state.engine.order_token(&order)).await?;
     Ok(Json(OrderView::new(&placed)))

@@ -295,13 +295,13 @@ pub async fn activate(
     let version = body.version.unwrap_or(before.latest_version);
     let after = state.store().activate_template(TemplatePin { template_id: before.template_id, version }).await?;
     let (before_view, view) = (TemplateView::from(&before), TemplateView::from(&after));
-    let change = Change {
-        action: "template.activate",
-        target: format!("template:{}", after.template_id),
-        event_id: after.event_id,
-        before: Some(&before_view),
-        after: Some(&view),
-    };
+    let change = Change::updated(
+        "template.activate",
+        format!("template:{}", after.template_id),
+        after.event_id,
+        &before_view,
+        &view,
+    );
     record(&state, &caller, change).await;
     Ok(Json(view))
 }

@@ -357,13 +357,7 @@ async fn act(
     // A refund or an invalidation revokes the ticket's links too (the engine's rule).
     let after = state.engine.change_ticket(before.id(), action).await?;
     let (before_view, view) = (TicketView::from(&before), TicketView::from(&after));
-    let change = Change {
-        action: name,
-        target: format!("ticket:{}", after.id()),
-        event_id: Some(after.event_id()),
-        before: Some(&before_view),
-        after: Some(&view),
-    };
+    let change = Change::updated(name, format!("ticket:{}", after.id()), Some(after.event_id()), &before_view, &view);
     record(&state, &caller, change).await;
     Ok(Json(view))
 }

@@ -210,13 +210,7 @@ pub async fn update(
         crate::auth::caller::revoked(&state, Revoked::User(after.id)).await;
     }
     let (before_view, view) = (UserView::from(&before), UserView::from(&after));
-    let change = Change {
-        action: "user.update",
-        target: format!("user:{}", after.id),
-        event_id: None,
-        before: Some(&before_view),
-        after: Some(&view),
-    };
+    let change = Change::updated("user.update", format!("user:{}", after.id), None, &before_view, &view);
     record(&state, &caller, change).await;
     Ok(Json(view))
 }
@@ -341,13 +335,7 @@ pub async fn revoke_client(
     state.store().revoke_api_client(client.id, state.clock.now()).await?;
     crate::auth::caller::revoked(&state, Revoked::Client(client.client_id.clone())).await;
     let before = ClientView::from(&client);
-    let change = Change {
-        action: "client.revoke",
-        target: format!("client:{}", client.client_id),
-        event_id: None,
-        before: Some(&before),
-        after: None::<&()>,
-    };
+    let change = Change::deleted("client.revoke", format!("client:{}", client.client_id), None, &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -189,13 +189,7 @@ pub async fn delete(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid
     let endpoint = reach(&state, &caller, id).await?;
     state.engine.delete_endpoint(&endpoint).await?;
     let before = EndpointView::from(&endpoint);
-    let change = Change {
-        action: "webhook.delete",
-        target: format!("webhook:{id}"),
-        event_id: Some(endpoint.event_id),
-        before: Some(&before),
-        after: None::<&()>,
-    };
+    let change = Change::deleted("webhook.delete", format!("webhook:{id}"), Some(endpoint.event_id), &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -223,13 +217,7 @@ pub async fn enable(
     let enabled = state.engine.enable_endpoint(&endpoint).await?;
     let before = EndpointView::from(&endpoint);
     let view = EndpointView::from(&enabled);
-    let change = Change {
-        action: "webhook.enable",
-        target: format!("webhook:{id}"),
-        event_id: Some(endpoint.event_id),
-        before: Some(&before),
-        after: Some(&view),
-    };
+    let change = Change::updated("webhook.enable", format!("webhook:{id}"), Some(endpoint.event_id), &before, &view);
     record(&state, &caller, change).await;
     Ok(Json(view))
 }

@@ -223,10 +223,7 @@ async fn insert_rows<E: Exec, T>(
             row(item, &mut params);
         }
         let sql = table.insert(chunk.len());
-        e.execute(sql.into(), params).await.map_err(|e| match e {
-            StoreError::NotFound(_) => StoreError::NotFound(missing),
-            other => other,
-        })?;
+        e.execute(sql.into(), params).await.map_err(|e| e.naming(missing))?;
     }
     Ok(())
 }
