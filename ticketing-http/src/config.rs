@@ -17,8 +17,8 @@
 //! | `refresh_token_ttl_secs` | `TICKETING_REFRESH_TOKEN_TTL_SECS` | 2,592,000 (30 days) |
 //! | `rate_window_secs` | `TICKETING_RATE_WINDOW_SECS` | 900 |
 //! | `rate_token` | `TICKETING_RATE_TOKEN` | 100 per window, per IP |
-//! | `rate_generation` | `TICKETING_RATE_GENERATION`: tickets issued now (`POST …/tickets`, up to 100 each) | 300 per window, per user |
-//! | `rate_batch` | `TICKETING_RATE_BATCH`: generation jobs queued | 50 per window, per user |
+//! | `rate_generation` | `TICKETING_RATE_GENERATION`: work done at once: tickets issued now (`POST …/tickets`, up to 100 each), desk sales, template previews | 300 per window, per user |
+//! | `rate_batch` | `TICKETING_RATE_BATCH`: bulk work: generation jobs queued, ZIP exports of an event's tickets | 50 per window, per user |
 //! | `rate_download` | `TICKETING_RATE_DOWNLOAD` | 100 per window, per IP |
 //! | `rate_scan_agent` | `TICKETING_RATE_SCAN_AGENT`: scan requests | 1,800 per window, per agent (2 a second) |
 //! | `rate_scan_gate` | `TICKETING_RATE_SCAN_GATE`: scan requests | 9,000 per window, per gate (10 a second) |
@@ -134,10 +134,11 @@ pub struct RateLimit {
 pub struct RateLimits {
     /// `/oauth/token`, per client IP.
     pub token: RateLimit,
-    /// Issuing tickets now, per user.
-    pub generation: RateLimit,
-    /// Generation jobs, per user.
-    pub batch: RateLimit,
+    /// Work done at once, per user (`TICKETING_RATE_GENERATION`): tickets issued now, desk sales
+    /// and template previews.
+    pub issue_now: RateLimit,
+    /// Bulk work, per user (`TICKETING_RATE_BATCH`): generation jobs and ZIP exports.
+    pub bulk: RateLimit,
     /// Downloads through magic links, per IP.
     pub download: RateLimit,
     /// Scan requests, per agent.
@@ -611,8 +612,8 @@ impl Config {
             )?,
             rate_limits: RateLimits {
                 token: limit(rate("rate_token", "TICKETING_RATE_TOKEN", file.rate_token, 100)?),
-                generation: limit(rate("rate_generation", "TICKETING_RATE_GENERATION", file.rate_generation, 300)?),
-                batch: limit(rate("rate_batch", "TICKETING_RATE_BATCH", file.rate_batch, 50)?),
+                issue_now: limit(rate("rate_generation", "TICKETING_RATE_GENERATION", file.rate_generation, 300)?),
+                bulk: limit(rate("rate_batch", "TICKETING_RATE_BATCH", file.rate_batch, 50)?),
                 download: limit(rate("rate_download", "TICKETING_RATE_DOWNLOAD", file.rate_download, 100)?),
                 scan_agent: limit(rate("rate_scan_agent", "TICKETING_RATE_SCAN_AGENT", file.rate_scan_agent, 1800)?),
                 scan_gate: limit(rate("rate_scan_gate", "TICKETING_RATE_SCAN_GATE", file.rate_scan_gate, 9000)?),
@@ -810,8 +811,8 @@ mod tests {
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(c.database_url, "sqlite://./ticketing-data/ticketing.db");
         // A busy box office's day passes the staff limits: hundreds of issues an hour.
-        assert_eq!(c.rate_limits.generation, RateLimit { burst: 300, window: Duration::from_secs(900) });
-        assert_eq!(c.rate_limits.batch, RateLimit { burst: 50, window: Duration::from_secs(900) });
+        assert_eq!(c.rate_limits.issue_now, RateLimit { burst: 300, window: Duration::from_secs(900) });
+        assert_eq!(c.rate_limits.bulk, RateLimit { burst: 50, window: Duration::from_secs(900) });
         assert_eq!((c.rate_limits.scan_agent.burst, c.rate_limits.scan_gate.burst), (1800, 9000));
         assert_eq!((c.scan_budget, c.redis_prefix.as_str()), (Duration::from_secs(1), "ticketing:"));
         assert_eq!(c.job_lease, Duration::from_secs(15), "a dead worker's job resumes within 15 s");

@@ -151,10 +151,12 @@ impl Limit {
 pub struct Limits {
     /// `/oauth/token`, per client IP.
     pub token: Limit,
-    /// Issuing tickets now (`POST …/tickets`), per user.
-    pub generation: Limit,
-    /// Generation jobs (`POST …/generations`), per user.
-    pub batch: Limit,
+    /// Work done at once, per user: tickets issued now (`POST …/tickets`), desk sales and
+    /// template previews.
+    pub issue_now: Limit,
+    /// Bulk work, per user: generation jobs queued (`POST …/generations`) and the ZIP of an
+    /// event's tickets.
+    pub bulk: Limit,
     /// Magic-link pages and downloads, per client address.
     pub download: Limit,
     /// Scan requests, per agent.
@@ -180,8 +182,8 @@ impl Limits {
         let limit = |name, rate| Limit::new(name, rate, fleet.cloned());
         Self {
             token: limit("token", limits.token),
-            generation: limit("generation", limits.generation),
-            batch: limit("batch", limits.batch),
+            issue_now: limit("issue_now", limits.issue_now),
+            bulk: limit("bulk", limits.bulk),
             download: limit("download", limits.download),
             scan_agent: limit("scan_agent", limits.scan_agent),
             scan_gate: limit("scan_gate", limits.scan_gate),

@@ -146,7 +146,7 @@ pub async fn tickets_zip(
         limit: u32::try_from(MAX_ARCHIVE + 1).unwrap_or(u32::MAX),
         ..TicketFilter::default()
     };
-    state.limits.batch.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
+    state.limits.bulk.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let tickets = state.store().tickets(&filter).await?;
     if tickets.len() > MAX_ARCHIVE {
         return Err(ApiError::field(

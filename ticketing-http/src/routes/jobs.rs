@@ -164,7 +164,7 @@ pub async fn generate(
     Body(body): Body<GenerationBody>,
 ) -> Result<(StatusCode, Json<JobView>), ApiError> {
     caller.require(Reach::Manage.roles())?;
-    state.limits.batch.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
+    state.limits.bulk.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
     caller.reaches(&state, ticket_type.event_id(), Reach::Manage, "ticket type").await?;
     if !(1..=MAX_GENERATION).contains(&body.count) {

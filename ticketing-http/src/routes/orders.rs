@@ -455,7 +455,7 @@ pub async fn sell(
     Body(body): Body<SaleBody>,
 ) -> Result<(StatusCode, Json<SaleView>), ApiError> {
     caller.require(Reach::Sell.roles())?;
-    state.limits.generation.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
+    state.limits.issue_now.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Sell).await?;
     let method = method("method", &body.method, &[PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Other])?;
     let buyer = body.buyer.as_ref().map(BuyerBody::spec).transpose()?;

@@ -338,7 +338,7 @@ pub async fn preview(
     if !(36..=300).contains(&dpi) {
         return Err(ApiError::field("dpi", "from 36 to 300"));
     }
-    state.limits.generation.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
+    state.limits.issue_now.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let (_, renderer) = state.templates.renderer(template.template_id, query.version).await.map_err(library_error)?;
     let sample = ticketing_pdf::sample_ticket(state.engine.keyring(), 0).map_err(ApiError::internal)?;
     // Only the format asked for is drawn.

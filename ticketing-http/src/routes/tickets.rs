@@ -183,7 +183,7 @@ pub async fn issue(
     Body(body): Body<IssueBody>,
 ) -> Result<(StatusCode, Json<Vec<IssuedTicket>>), ApiError> {
     caller.require(Reach::Manage.roles())?;
-    state.limits.generation.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
+    state.limits.issue_now.check(&format!("user:{}", caller.user)).await.map_err(ApiError::retry_in)?;
     let ticket_type = state.engine.ticket_type(TicketTypeId::from_uuid(id)).await?;
     caller.reaches(&state, ticket_type.event_id(), Reach::Manage, "ticket type").await?;
     let count = body.count.unwrap_or(1);
