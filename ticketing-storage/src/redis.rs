@@ -52,6 +52,19 @@ use ticketing_core::user::{Role, User};
 use crate::OpenError;
 use crate::codec::{corrupt, direction, expiry, instant, join, micros, opt_instant, split};
 
+/// Implements a store trait for the layer by handing each of its methods, as listed, to the
+/// database store behind.
+macro_rules! forward {
+    ($trait:ident { $(fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty;)* }) => {
+        #[async_trait]
+        impl<S: ExternalSessions> $trait for RedisLayer<S> {
+            $(async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                self.db.$name($($arg),*).await
+            })*
+        }
+    };
+}
+
 /// What spending a session did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Spent {
@@ -329,20 +342,10 @@ impl<S: ExternalSessions> ScanRepository for RedisLayer<S> {
     }
 }
 
-#[async_trait]
-impl<S: ExternalSessions> KeyRegistry for RedisLayer<S> {
-    async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError> {
-        self.db.key_fingerprints().await
-    }
-
-    async fn record_key_fingerprints(
-        &self,
-        fingerprints: &[KeyFingerprint],
-        at: DateTime<Utc>,
-    ) -> Result<Vec<KeyFingerprint>, StoreError> {
-        self.db.record_key_fingerprints(fingerprints, at).await
-    }
-}
+forward!(KeyRegistry {
+    fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError>;
+    fn record_key_fingerprints(&self, fingerprints: &[KeyFingerprint], at: DateTime<Utc>) -> Result<Vec<KeyFingerprint>, StoreError>;
+});
 
 #[async_trait]
 impl<S: ExternalSessions> Locks for RedisLayer<S> {
@@ -381,431 +384,154 @@ impl<S: ExternalSessions> Locks for RedisLayer<S> {
 
 // Everything else is the database's, unchanged.
 
-#[async_trait]
-impl<S: ExternalSessions> EventRepository for RedisLayer<S> {
-    async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.db.insert_event(event).await
-    }
-    async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
-        self.db.update_event(event).await
-    }
-    async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
-        self.db.event(id).await
-    }
-    async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
-        self.db.list_events(filter).await
-    }
-    async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
-        self.db.delete_event(id).await
-    }
-}
+forward!(EventRepository {
+    fn insert_event(&self, event: &Event) -> Result<(), StoreError>;
+    fn update_event(&self, event: &Event) -> Result<(), StoreError>;
+    fn event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
+    fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError>;
+    fn delete_event(&self, id: EventId) -> Result<(), StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> TicketTypeRepository for RedisLayer<S> {
-    async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
-        self.db.insert_ticket_type(ticket_type).await
-    }
-    async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
-        self.db.update_ticket_type(ticket_type).await
-    }
-    async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
-        self.db.ticket_type(id).await
-    }
-    async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
-        self.db.ticket_types(event_id).await
-    }
-    async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
-        self.db.delete_ticket_type(id).await
-    }
-}
+forward!(TicketTypeRepository {
+    fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError>;
+    fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError>;
+    fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError>;
+    fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError>;
+    fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> GateRepository for RedisLayer<S> {
-    async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
-        self.db.insert_gate(gate).await
-    }
-    async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
-        self.db.update_gate(gate).await
-    }
-    async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError> {
-        self.db.gate(id).await
-    }
-    async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
-        self.db.gates(event_id).await
-    }
-    async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
-        self.db.gates_of_agent(agent).await
-    }
-    async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
-        self.db.delete_gate(id).await
-    }
-}
+forward!(GateRepository {
+    fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError>;
+    fn update_gate(&self, gate: &Gate) -> Result<(), StoreError>;
+    fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError>;
+    fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError>;
+    fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError>;
+    fn delete_gate(&self, id: GateId) -> Result<(), StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> TicketRepository for RedisLayer<S> {
-    async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
-        self.db.insert_tickets(batch, jobs).await
-    }
-    async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        self.db.ticket(id).await
-    }
-    async fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError> {
-        self.db.ticket_by_code(code).await
-    }
-    async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError> {
-        self.db.taken_short_codes(codes).await
-    }
-    async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
-        self.db.update_ticket(ticket, expected_version).await
-    }
-    async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
-        self.db.allocation(ticket_type_id).await
-    }
-    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
-        self.db.tickets(filter).await
-    }
-}
+forward!(TicketRepository {
+    fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError>;
+    fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+    fn ticket_by_code(&self, code: ShortCode) -> Result<Option<Ticket>, StoreError>;
+    fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError>;
+    fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError>;
+    fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError>;
+    fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> MagicLinkRepository for RedisLayer<S> {
-    async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
-        self.db.insert_magic_link(link).await
-    }
-    async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError> {
-        self.db.magic_link(token_hash).await
-    }
-    async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.db.revoke_magic_links(ticket_id, at).await
-    }
-    async fn unrevoked_magic_links(
-        &self,
-        event_id: EventId,
-        ticket_id: Option<TicketId>,
-    ) -> Result<Vec<MagicLink>, StoreError> {
-        self.db.unrevoked_magic_links(event_id, ticket_id).await
-    }
-}
+forward!(MagicLinkRepository {
+    fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError>;
+    fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError>;
+    fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    fn unrevoked_magic_links(&self, event_id: EventId, ticket_id: Option<TicketId>) -> Result<Vec<MagicLink>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> TemplateRepository for RedisLayer<S> {
-    async fn save_template_version(
-        &self,
-        template_id: TemplateId,
-        event_id: Option<EventId>,
-        name: &str,
-        body: &str,
-        at: DateTime<Utc>,
-    ) -> Result<TemplateVersion, StoreError> {
-        self.db.save_template_version(template_id, event_id, name, body, at).await
-    }
-    async fn template_version(
-        &self,
-        template_id: TemplateId,
-        version: Option<u32>,
-    ) -> Result<Option<TemplateVersion>, StoreError> {
-        self.db.template_version(template_id, version).await
-    }
-    async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError> {
-        self.db.template_versions(template_id).await
-    }
-    async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError> {
-        self.db.pin_ticket_template(ticket_id, pin).await
-    }
-    async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
-        self.db.ticket_template(ticket_id).await
-    }
-    async fn pin_ticket_templates(
-        &self,
-        ticket_ids: &[TicketId],
-        pin: TemplatePin,
-    ) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
-        self.db.pin_ticket_templates(ticket_ids, pin).await
-    }
-    async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
-        self.db.ticket_templates(ticket_ids).await
-    }
-    async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
-        self.db.template(template_id).await
-    }
-    async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError> {
-        self.db.templates(event_id).await
-    }
-    async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
-        self.db.activate_template(pin).await
-    }
-}
+forward!(TemplateRepository {
+    fn save_template_version(&self, template_id: TemplateId, event_id: Option<EventId>, name: &str, body: &str, at: DateTime<Utc>) -> Result<TemplateVersion, StoreError>;
+    fn template_version(&self, template_id: TemplateId, version: Option<u32>) -> Result<Option<TemplateVersion>, StoreError>;
+    fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError>;
+    fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError>;
+    fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError>;
+    fn pin_ticket_templates(&self, ticket_ids: &[TicketId], pin: TemplatePin) -> Result<HashMap<TicketId, TemplatePin>, StoreError>;
+    fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError>;
+    fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError>;
+    fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError>;
+    fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> NotificationLog for RedisLayer<S> {
-    async fn record_notification(&self, record: &DeliveryRecord) -> Result<(), StoreError> {
-        self.db.record_notification(record).await
-    }
-    async fn job_notifications(&self, job_id: JobId) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.db.job_notifications(job_id).await
-    }
-    async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
-        self.db.event_notifications(event_id, limit).await
-    }
-}
+forward!(NotificationLog {
+    fn record_notification(&self, record: &DeliveryRecord) -> Result<(), StoreError>;
+    fn job_notifications(&self, job_id: JobId) -> Result<Vec<DeliveryRecord>, StoreError>;
+    fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> HookRepository for RedisLayer<S> {
-    async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
-        self.db.insert_endpoint(endpoint).await
-    }
-    async fn endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        self.db.endpoint(id).await
-    }
-    async fn endpoints(&self, event_id: EventId) -> Result<Vec<Endpoint>, StoreError> {
-        self.db.endpoints(event_id).await
-    }
-    async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
-        self.db.delete_endpoint(id).await
-    }
-    async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        self.db.enable_endpoint(id).await
-    }
-    async fn record_hook_attempt(
-        &self,
-        id: EndpointId,
-        attempt: &HookAttempt,
-        notice: &Job,
-    ) -> Result<bool, StoreError> {
-        self.db.record_hook_attempt(id, attempt, notice).await
-    }
-}
+forward!(HookRepository {
+    fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+    fn endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    fn endpoints(&self, event_id: EventId) -> Result<Vec<Endpoint>, StoreError>;
+    fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError>;
+    fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError>;
+    fn record_hook_attempt(&self, id: EndpointId, attempt: &HookAttempt, notice: &Job) -> Result<bool, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> MessageTemplateRepository for RedisLayer<S> {
-    async fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError> {
-        self.db.save_message_template(template).await
-    }
-    async fn message_template(
-        &self,
-        event_id: EventId,
-        topic: NotificationTopic,
-        locale: Locale,
-    ) -> Result<Option<MessageTemplate>, StoreError> {
-        self.db.message_template(event_id, topic, locale).await
-    }
-    async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError> {
-        self.db.message_templates(event_id).await
-    }
-    async fn delete_message_template(
-        &self,
-        event_id: EventId,
-        topic: NotificationTopic,
-        locale: Locale,
-    ) -> Result<bool, StoreError> {
-        self.db.delete_message_template(event_id, topic, locale).await
-    }
-}
+forward!(MessageTemplateRepository {
+    fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError>;
+    fn message_template(&self, event_id: EventId, topic: NotificationTopic, locale: Locale) -> Result<Option<MessageTemplate>, StoreError>;
+    fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError>;
+    fn delete_message_template(&self, event_id: EventId, topic: NotificationTopic, locale: Locale) -> Result<bool, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> AuditRepository for RedisLayer<S> {
-    async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.db.append_audit(entry).await
-    }
-    async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        self.db.audit_entries(event_id, limit).await
-    }
-}
+forward!(AuditRepository {
+    fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> JobQueue for RedisLayer<S> {
-    async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.db.enqueue(job).await
-    }
-    async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
-        self.db.claim(kinds, lease, now).await
-    }
-    async fn heartbeat(
-        &self,
-        id: JobId,
-        lease: &Lease,
-        done: u64,
-        now: DateTime<Utc>,
-    ) -> Result<LeaseCheck, StoreError> {
-        self.db.heartbeat(id, lease, done, now).await
-    }
-    async fn commit_chunk(
-        &self,
-        id: JobId,
-        lease: &Lease,
-        done_before: u64,
-        batch: &TicketBatch<'_>,
-        jobs: &[Job],
-        now: DateTime<Utc>,
-    ) -> Result<LeaseCheck, StoreError> {
-        self.db.commit_chunk(id, lease, done_before, batch, jobs, now).await
-    }
-    async fn finish_job(
-        &self,
-        id: JobId,
-        lease: &Lease,
-        end: &JobEnd,
-        now: DateTime<Utc>,
-    ) -> Result<LeaseCheck, StoreError> {
-        self.db.finish_job(id, lease, end, now).await
-    }
-    async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        self.db.cancel_job(id, now).await
-    }
-    async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        self.db.retry_job(id, now).await
-    }
-    async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
-        self.db.job(id).await
-    }
-    async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
-        self.db.jobs(filter).await
-    }
-    async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
-        self.db.count_jobs(kind, status).await
-    }
-    async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.db.purge_jobs(ended_before).await
-    }
-}
+forward!(JobQueue {
+    fn enqueue(&self, job: &Job) -> Result<(), StoreError>;
+    fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError>;
+    fn heartbeat(&self, id: JobId, lease: &Lease, done: u64, now: DateTime<Utc>) -> Result<LeaseCheck, StoreError>;
+    fn commit_chunk(&self, id: JobId, lease: &Lease, done_before: u64, batch: &TicketBatch<'_>, jobs: &[Job], now: DateTime<Utc>) -> Result<LeaseCheck, StoreError>;
+    fn finish_job(&self, id: JobId, lease: &Lease, end: &JobEnd, now: DateTime<Utc>) -> Result<LeaseCheck, StoreError>;
+    fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError>;
+    fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError>;
+    fn job(&self, id: JobId) -> Result<Option<Job>, StoreError>;
+    fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError>;
+    fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError>;
+    fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> UserRepository for RedisLayer<S> {
-    async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError> {
-        self.db.ensure_roles(roles).await
-    }
-    async fn roles(&self) -> Result<Vec<Role>, StoreError> {
-        self.db.roles().await
-    }
-    async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
-        self.db.insert_user(user).await
-    }
-    async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.db.user(id).await
-    }
-    async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
-        self.db.user_by_email(email).await
-    }
-    async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
-        self.db.users_with_role(role).await
-    }
-    async fn update_user(&self, user: &User) -> Result<(), StoreError> {
-        self.db.update_user(user).await
-    }
-    async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError> {
-        self.db.users(limit, offset).await
-    }
-}
+forward!(UserRepository {
+    fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError>;
+    fn roles(&self) -> Result<Vec<Role>, StoreError>;
+    fn insert_user(&self, user: &User) -> Result<(), StoreError>;
+    fn user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError>;
+    fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError>;
+    fn update_user(&self, user: &User) -> Result<(), StoreError>;
+    fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> CredentialRepository for RedisLayer<S> {
-    async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError> {
-        self.db.insert_api_client(client).await
-    }
-    async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
-        self.db.api_client(client_id).await
-    }
-    async fn api_client_by_id(&self, id: ApiClientId) -> Result<Option<ApiClient>, StoreError> {
-        self.db.api_client_by_id(id).await
-    }
-    async fn api_clients(&self, owner: Option<UserId>) -> Result<Vec<ApiClient>, StoreError> {
-        self.db.api_clients(owner).await
-    }
-    async fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.db.revoke_api_client(id, at).await
-    }
-    async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError> {
-        self.db.insert_tokens(tokens).await
-    }
-    async fn token(&self, hash: &TokenHash) -> Result<Option<StoredToken>, StoreError> {
-        self.db.token(hash).await
-    }
-    async fn rotate_refresh(
-        &self,
-        hash: &TokenHash,
-        issue: &[StoredToken],
-        at: DateTime<Utc>,
-    ) -> Result<Rotation, StoreError> {
-        self.db.rotate_refresh(hash, issue, at).await
-    }
-    async fn revoke_token(&self, hash: &TokenHash, at: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.db.revoke_token(hash, at).await
-    }
-    async fn revoke_user_tokens(&self, user: UserId, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.db.revoke_user_tokens(user, at).await
-    }
-    async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
-        self.db.purge_tokens(before).await
-    }
-}
+forward!(CredentialRepository {
+    fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError>;
+    fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError>;
+    fn api_client_by_id(&self, id: ApiClientId) -> Result<Option<ApiClient>, StoreError>;
+    fn api_clients(&self, owner: Option<UserId>) -> Result<Vec<ApiClient>, StoreError>;
+    fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError>;
+    fn token(&self, hash: &TokenHash) -> Result<Option<StoredToken>, StoreError>;
+    fn rotate_refresh(&self, hash: &TokenHash, issue: &[StoredToken], at: DateTime<Utc>) -> Result<Rotation, StoreError>;
+    fn revoke_token(&self, hash: &TokenHash, at: DateTime<Utc>) -> Result<bool, StoreError>;
+    fn revoke_user_tokens(&self, user: UserId, at: DateTime<Utc>) -> Result<u64, StoreError>;
+    fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> StatsRepository for RedisLayer<S> {
-    async fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError> {
-        self.db.event_counts(event_id, bucket).await
-    }
-}
+forward!(StatsRepository {
+    fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> StaffRepository for RedisLayer<S> {
-    async fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError> {
-        self.db.insert_staffed_event(event, staff).await
-    }
-    async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError> {
-        self.db.assign_staff(event_id, assignment).await
-    }
-    async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError> {
-        self.db.unassign_staff(event_id, user_id).await
-    }
-    async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError> {
-        self.db.event_staff(event_id).await
-    }
-}
+forward!(StaffRepository {
+    fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError>;
+    fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError>;
+    fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError>;
+    fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError>;
+});
 
-#[async_trait]
-impl<S: ExternalSessions> OrderRepository for RedisLayer<S> {
-    async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
-        self.db.place_order(placement).await
-    }
-    async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
-        self.db.order(id).await
-    }
-    async fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError> {
-        self.db.order_by_token(token_hash).await
-    }
-    async fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError> {
-        self.db.order_by_reference(provider, reference).await
-    }
-    async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError> {
-        self.db.order_tickets(id).await
-    }
-    async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError> {
-        self.db.ticket_order(ticket_id).await
-    }
-    async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
-        self.db.orders(filter).await
-    }
-    async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
-        self.db.change_order(change).await
-    }
-    async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
-        self.db.record_delivery(delivery).await
-    }
-    async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {
-        self.db.deliveries(event_id, limit).await
-    }
-    async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
-        self.db.refund(step).await
-    }
-    async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {
-        self.db.refund_by_id(id).await
-    }
-    async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError> {
-        self.db.refunds(order_id).await
-    }
-    async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError> {
-        self.db.settle_refund(refund).await
-    }
-}
+forward!(OrderRepository {
+    fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError>;
+    fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError>;
+    fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError>;
+    fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError>;
+    fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError>;
+    fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError>;
+    fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError>;
+    fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError>;
+    fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError>;
+    fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError>;
+    fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError>;
+    fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError>;
+    fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError>;
+    fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError>;
+});
 
 /// The database reads the ticket's view; the session comes from Redis. A confirmation's context is
 /// two reads: the session from Redis, then the gate and the session's ticket in one query.
