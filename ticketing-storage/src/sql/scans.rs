@@ -19,6 +19,7 @@ use super::{Conn, Db, DbStore, rows, tickets};
 use crate::codec::{
     Columns, Param, corrupt, count, db_error, direction, get, instant, join, micros, opt_instant, split,
 };
+use crate::exec::Exec;
 use crate::redis::{ExternalSessions, SessionSpender, Spent};
 
 pub(super) fn log_from_row<R: Columns + ?Sized>(row: &R) -> Result<ScanLog, StoreError> {
@@ -347,6 +348,70 @@ impl DbStore {
     }
 }
 
+/// What a confirmation's writes came to, inside the caller's transaction.
+pub(super) enum Written {
+    /// The session spent (unless it is spent elsewhere), the ticket changed, the line written:
+    /// commit.
+    All,
+    /// Nothing to keep: roll back and answer this (the session used or expired, the ticket
+    /// changed meanwhile).
+    Refused(CommitOutcome),
+    /// The line's nonce is another confirmation's (a concurrent one committed first): roll back;
+    /// the first one answers ([`replayed`]).
+    NonceTaken,
+}
+
+/// A confirmation's writes, the one copy of them on every backend and path (the pool's
+/// transaction, SQLite's write lane): the session spent in its row, first, unless
+/// `spent_elsewhere` (Redis spends it before the commit); then the ticket's compare-and-set
+/// (moving the counters when its liveness changes) and the log line, or `joined`, one statement
+/// of the backend's own that writes both or neither, affecting one row when it wrote them
+/// (Postgres's data-modifying CTE). A nonce already used by this agent is caught by the unique
+/// index when the line is written: no read for it here.
+pub(super) async fn write_confirmation<E: Exec>(
+    e: &mut E,
+    commit: &ScanCommit,
+    spent_elsewhere: bool,
+    joined: Option<(&'static str, Vec<Param>)>,
+) -> Result<Written, StoreError> {
+    let log = &commit.log;
+    if !spent_elsewhere {
+        let spend = vec![Param::bytes(&commit.session.0), Param::Int(Some(micros(log.at)))];
+        if e.execute(SPEND.into(), spend).await? == 0 {
+            let session = vec![Param::bytes(&commit.session.0)];
+            let used = e.query_opt(USED_AT.into(), session, |row| get::<Option<i64>, _>(row, "used_at")).await?;
+            return Ok(Written::Refused(refused(used)));
+        }
+    }
+    let written = match joined {
+        Some((sql, params)) => match e.execute(sql.into(), params).await {
+            Ok(1) => Ok(()),
+            Ok(_) => return Ok(Written::Refused(CommitOutcome::TicketChanged)),
+            Err(err) => Err(err),
+        },
+        None => {
+            if let Some(update) = &commit.ticket
+                && !tickets::replace(e, &update.next, update.expected_version, Some(update.was_live)).await?
+            {
+                return Ok(Written::Refused(CommitOutcome::TicketChanged));
+            }
+            e.execute(INSERT_LOG.into(), log_params(log)).await.map(drop)
+        }
+    };
+    match written {
+        Ok(()) => Ok(Written::All),
+        Err(StoreError::Conflict(_)) if log.nonce.is_some() => Ok(Written::NonceTaken),
+        Err(err) => Err(err),
+    }
+}
+
+/// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
+pub(super) async fn replayed<E: Exec>(e: &mut E, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
+    let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
+    let first = e.query_opt(BY_NONCE.into(), by_nonce_params(log.agent_id, nonce), |row| log_from_row(row)).await?;
+    Ok(CommitOutcome::Replayed(Box::new(first.ok_or(StoreError::NotFound("scan log"))?)))
+}
+
 impl DbStore {
     /// Applies a confirmation in one write transaction. The session is spent in its database row,
     /// first; or, with `external`, by that store (Redis) after the ticket and the log line are
@@ -370,47 +435,13 @@ impl DbStore {
     ) -> Result<CommitOutcome, StoreError> {
         let log = &commit.log;
         let mut tx = self.begin_write().await?;
-        // A nonce already used by this agent is caught by the unique index when the log line is
-        // written, which rolls everything back: no read for it here.
-        if external.is_none() {
-            let spent = sqlx::query(SPEND)
-                .bind(&commit.session.0[..])
-                .bind(micros(log.at))
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            if spent.rows_affected() == 0 {
-                let used: Option<Option<i64>> = sqlx::query_scalar(USED_AT)
-                    .bind(&commit.session.0[..])
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                return Ok(refused(used));
-            }
-        }
-        let written = match joined {
-            Some((sql, params)) => match rows::bind(sqlx::query(sql), params).execute(&mut *tx).await {
-                Ok(done) if done.rows_affected() == 1 => Ok(()),
-                Ok(_) => return Ok(CommitOutcome::TicketChanged),
-                Err(e) => Err(db_error(e)),
-            },
-            None => {
-                if let Some(update) = &commit.ticket
-                    && !tickets::replace(&mut *tx, &update.next, update.expected_version, Some(update.was_live)).await?
-                {
-                    return Ok(CommitOutcome::TicketChanged);
-                }
-                insert_log(&mut tx, log).await
-            }
-        };
-        match written {
-            Ok(()) => {}
-            // A concurrent confirmation with the same nonce committed first: it is the result.
-            Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+        match write_confirmation(&mut *tx, commit, external.is_some(), joined).await? {
+            Written::All => {}
+            Written::Refused(outcome) => return Ok(outcome),
+            Written::NonceTaken => {
                 drop(tx);
                 return self.replayed(log).await;
             }
-            Err(e) => return Err(e),
         }
         if let Some(sessions) = external {
             match sessions.spend(&commit.session, log.at).await? {
@@ -434,12 +465,10 @@ impl DbStore {
         }
     }
 
-    /// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
+    /// [`replayed`] on a connection of the pool.
     async fn replayed(&self, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
-        let first = by_nonce(&mut conn, log.agent_id, nonce).await?.ok_or(StoreError::NotFound("scan log"))?;
-        Ok(CommitOutcome::Replayed(Box::new(first)))
+        replayed(&mut *conn, log).await
     }
 }
 

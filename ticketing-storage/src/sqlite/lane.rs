@@ -32,7 +32,7 @@ use ticketing_core::gate::Gate;
 use ticketing_core::ids::{GateId, UserId};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
 use ticketing_core::payment::PaymentDelivery;
-use ticketing_core::scan::{ScanLog, ScanSession};
+use ticketing_core::scan::ScanSession;
 use ticketing_core::short_code::ShortCode;
 use ticketing_core::store::{
     ChangeOutcome, CommitOutcome, OrderChange, OrderPlacement, Placement, ScanCommit, ScanView, StoreError, TicketBatch,
@@ -42,8 +42,8 @@ use ticketing_core::ticket::Ticket;
 use uuid::Uuid;
 
 use super::scans::{self, ConfirmContext};
-use super::{extras, orders, tickets};
-use crate::codec::{Columns, Param, micros};
+use super::{extras, orders};
+use crate::codec::{Columns, Param};
 use crate::exec::{Decided, Exec, ready};
 
 /// A task for a lane's thread.
@@ -458,50 +458,25 @@ impl Exec for Lite<'_> {
     }
 }
 
-/// Applies a confirmation: spends the session, compare-and-sets the ticket (moving the counters
-/// if its liveness changes), writes the log line; all or nothing.
+/// Applies a confirmation ([`scans::write_confirmation`], the pool's steps) in one
+/// `BEGIN IMMEDIATE` transaction: all or nothing.
 fn apply(conn: &mut Connection, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
     let log = &commit.log;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(lite_error)?;
-    let spend = [Param::bytes(&commit.session.0), Param::Int(Some(micros(log.at)))];
-    if execute(&tx, scans::SPEND, &spend)? == 0 {
-        let used = query_opt(&tx, scans::USED_AT, &spend[..1], |row| row.int("used_at"))?;
-        return Ok(scans::refused(used));
-    }
-    if let Some(update) = &commit.ticket {
-        let ticket = &update.next;
-        if execute(&tx, tickets::REPLACE, &tickets::replace_params(ticket, update.expected_version))? == 0 {
-            return Ok(CommitOutcome::TicketChanged);
-        }
-        if update.was_live != ticket.status().is_live() {
-            let delta = Param::Int(Some(if ticket.status().is_live() { 1 } else { -1 }));
-            for (sql, id) in tickets::COUNTERS.into_iter().zip(tickets::counter_rows(ticket)) {
-                execute(&tx, sql, &[Param::Uuid(Some(id)), delta.clone()])?;
-            }
-        }
-    }
-    match execute(&tx, scans::INSERT_LOG, &scans::log_params(log)) {
-        Ok(_) => {}
-        // A concurrent confirmation with the same nonce committed first: it is the result.
-        Err(StoreError::Conflict(_)) if log.nonce.is_some() => {
+    match ready(scans::write_confirmation(&mut Lite(&tx), commit, false, None))? {
+        scans::Written::All => {}
+        scans::Written::Refused(outcome) => return Ok(outcome),
+        scans::Written::NonceTaken => {
             drop(tx);
-            return replayed(conn, log);
+            return ready(scans::replayed(&mut Lite(conn), log));
         }
-        Err(e) => return Err(e),
     }
     match tx.commit().map_err(lite_error) {
         Ok(()) => Ok(CommitOutcome::Applied),
-        Err(StoreError::Conflict(_)) if log.nonce.is_some() => replayed(conn, log),
+        // A concurrent confirmation with the same nonce committed first: it is the result.
+        Err(StoreError::Conflict(_)) if log.nonce.is_some() => ready(scans::replayed(&mut Lite(conn), log)),
         Err(e) => Err(e),
     }
-}
-
-/// The first confirmation made with `log`'s nonce, after a race on that nonce was lost.
-fn replayed(conn: &Connection, log: &ScanLog) -> Result<CommitOutcome, StoreError> {
-    let nonce = log.nonce.as_ref().ok_or(StoreError::NotFound("nonce"))?;
-    let params = scans::by_nonce_params(log.agent_id, nonce);
-    let first = query_opt(conn, scans::BY_NONCE, &params, |row| scans::log_from_row(row))?;
-    Ok(CommitOutcome::Replayed(Box::new(first.ok_or(StoreError::NotFound("scan log"))?)))
 }
 
 /// The shared SQL's `$n` parameters as SQLite's positional `?n` (a `$n` is a named parameter to
