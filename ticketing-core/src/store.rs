@@ -212,7 +212,9 @@ pub trait TicketRepository: Send + Sync {
     /// they collide, so a batch never fails for a collision whatever the number of tickets.
     async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError>;
     /// Replaces a ticket if its stored version is still `expected_version`, else `Stale`.
-    /// Counters follow the status (a ticket that stops being live frees its place).
+    /// Counters follow the status (a ticket that stops being live frees its place), and a ticket
+    /// that stops being live (refunded, invalidated) has its magic links revoked at its
+    /// `updated_at`, in the same step: a dead ticket's download links never outlive it.
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError>;
     /// Live tickets of a type and of its event.
     async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError>;

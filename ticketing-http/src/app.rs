@@ -204,7 +204,11 @@ impl Server {
         let purge = tokio::spawn(purge_tokens(self.state.clone()));
         let gauge = tokio::spawn(count_queued(self.state.clone()));
         let metrics = self.metrics.map(|(listener, alone)| {
-            tokio::spawn(async move { axum::serve(listener, alone.into_make_service()).await })
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, alone.into_make_service()).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            })
         });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         let instance = instance_name(self.listener.local_addr()?);

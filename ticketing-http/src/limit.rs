@@ -182,8 +182,10 @@ impl Limits {
         let limit = |name, rate| Limit::new(name, rate, fleet.cloned());
         Self {
             token: limit("token", limits.token),
-            issue_now: limit("issue_now", limits.issue_now),
-            bulk: limit("bulk", limits.bulk),
+            // The names are the cells' prefix in Redis: kept from before the fields' renaming,
+            // so an upgrade keeps every allowance counted.
+            issue_now: limit("generation", limits.issue_now),
+            bulk: limit("batch", limits.bulk),
             download: limit("download", limits.download),
             scan_agent: limit("scan_agent", limits.scan_agent),
             scan_gate: limit("scan_gate", limits.scan_gate),

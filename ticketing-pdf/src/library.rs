@@ -118,17 +118,20 @@ impl<S: TemplateRepository + ?Sized> TemplateLibrary<S> {
     /// rule for every drawing of a stored ticket (its magic link, the ZIP export, an email): the
     /// version the ticket is pinned to; else the event's active template, which it is pinned to
     /// from now on; else none, and the caller draws it with the built-in template and pins
-    /// nothing. Tickets that do not exist are left out. Three store calls, however many tickets.
+    /// nothing. Tickets that do not exist are left out. Tickets all pinned already are one
+    /// read (a download writes nothing); at most three store calls, however many tickets.
     pub async fn event_renderers(
         &self,
         event_id: EventId,
         ticket_ids: &[TicketId],
     ) -> Result<HashMap<TicketId, Arc<Renderer>>, LibraryError> {
-        let active = self.store.templates(event_id).await?.iter().find_map(|t| t.active_pin());
-        let pins = match active {
-            Some(active) => self.store.pin_ticket_templates(ticket_ids, active).await?,
-            None => self.store.ticket_templates(ticket_ids).await?,
-        };
+        let mut pins = self.store.ticket_templates(ticket_ids).await?;
+        let unpinned: Vec<TicketId> = ticket_ids.iter().filter(|id| !pins.contains_key(id)).copied().collect();
+        if !unpinned.is_empty()
+            && let Some(active) = self.store.templates(event_id).await?.iter().find_map(|t| t.active_pin())
+        {
+            pins.extend(self.store.pin_ticket_templates(&unpinned, active).await?);
+        }
         let mut renderers: HashMap<TemplatePin, Arc<Renderer>> = HashMap::new();
         let mut drawn = HashMap::with_capacity(pins.len());
         for (ticket, pin) in pins {

@@ -68,8 +68,9 @@ type Conn = sqlx::PgConnection;
 /// Row locking of the job claim: concurrent claimers skip each other's rows.
 const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
 /// Row locking of a read that a write depends on: a concurrent writer of those rows waits, and
-/// then reads them as they are after its rival's commit.
-const FOR_UPDATE: &str = " FOR UPDATE";
+/// then reads them as they are after its rival's commit (inserts that only refer to them, a
+/// sign-in's token, do not wait).
+const FOR_UPDATE: &str = " FOR NO KEY UPDATE";
 /// A job's task as listed: without a generation's holder list.
 const LISTED_TASK: &str = "(task::jsonb - 'holders')::text";
 type DbStore = PgStore;

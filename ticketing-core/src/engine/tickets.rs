@@ -240,8 +240,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
 
     /// Applies `action` (reserve, release, pay, invalidate, refund) to a ticket, retrying the
     /// compare-and-set if a concurrent change wins. Entries and exits go through the scan. A
-    /// refund or an invalidation also revokes the ticket's magic links: a dead ticket's download
-    /// links stop working with it.
+    /// refund or an invalidation also revokes the ticket's magic links, in the same store step
+    /// ([`TicketRepository::update_ticket`](crate::store::TicketRepository::update_ticket)): a
+    /// dead ticket's download links stop working with it.
     pub async fn change_ticket(&self, id: TicketId, action: TicketAction) -> Result<Ticket, Error> {
         if matches!(action, TicketAction::Enter | TicketAction::Exit) {
             return Err(Error::Forbidden("entries and exits go through the scan"));
@@ -259,13 +260,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let event = self.event(ticket.event_id()).await?;
             let next = ticket.apply(action, self.clock.now(), event.time_zone())?;
             match self.store.update_ticket(&next, ticket.version()).await {
-                Ok(()) => {
-                    if matches!(action, TicketAction::Invalidate | TicketAction::Refund) {
-                        // A dead ticket's links stop working too.
-                        self.store.revoke_magic_links(id, self.clock.now()).await?;
-                    }
-                    return Ok(next);
-                }
+                Ok(()) => return Ok(next),
                 Err(StoreError::Stale) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -131,7 +131,14 @@ impl TicketRepository for MemoryStore {
     }
 
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
-        self.state().replace_ticket(ticket, expected_version)
+        let mut s = self.state();
+        s.replace_ticket(ticket, expected_version)?;
+        if !ticket.status().is_live() {
+            for link in s.magic_links.values_mut().filter(|l| l.ticket_id == ticket.id() && l.revoked_at.is_none()) {
+                link.revoked_at = Some(ticket.updated_at());
+            }
+        }
+        Ok(())
     }
 
     async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {

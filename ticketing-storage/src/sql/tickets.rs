@@ -296,6 +296,15 @@ impl TicketRepository for DbStore {
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if replace(&mut *tx, ticket, expected_version, None).await? {
+            if !ticket.status().is_live() {
+                // A dead ticket's links die with it (revoking none when they were already).
+                sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
+                    .bind(*ticket.id().as_uuid())
+                    .bind(micros(ticket.updated_at()))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            }
             return tx.commit().await.map_err(db_error);
         }
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
