@@ -39,14 +39,14 @@ fn sane(id: &HeaderValue) -> bool {
     (1..=MAX_LENGTH).contains(&id.len()) && id.as_bytes().iter().all(|b| b.is_ascii_graphic())
 }
 
-/// The request's span (the trace layer's): its method, path and id; its route, caller and
-/// event are recorded as they become known ([`route`], [`caller`], [`event`]).
+/// The request's span (the trace layer's): its method and id; its route (the template, never the
+/// raw path, which can hold a magic link's token), caller and event are recorded as they become
+/// known ([`route`], [`caller`], [`event`]).
 pub fn span(request: &Request) -> Span {
     let id = request.headers().get(&HEADER).and_then(|id| id.to_str().ok()).unwrap_or("");
     tracing::info_span!(
         "request",
         method = %request.method(),
-        path = request.uri().path(),
         request_id = id,
         route = Empty,
         caller = Empty,

@@ -409,6 +409,13 @@ async fn a_requests_log_lines_carry_its_id() {
     assert!(messages.contains(&"finished processing request"), "{messages:?}");
     let span = ours.last().and_then(request_span).expect("the request's span");
     assert_eq!(span["route"], "/api/v1/users", "{span}");
+    // No line names a raw path: a magic link's token would be in it.
+    let page = h.call(Method::GET, "/api/v1/public/tickets/not-a-real-token-0123456789", None, None).await;
+    assert_eq!(page.status, StatusCode::NOT_FOUND);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let text = std::fs::read_to_string(&log).expect("the log");
+    assert!(!text.contains("not-a-real-token-0123456789"), "a token in the logs");
+    assert!(text.contains("/api/v1/public/tickets/{token}"), "the route template instead");
     assert!(span["caller"].as_str().is_some_and(|c| c.len() == 36), "the caller's id: {span}");
 }
 
