@@ -184,23 +184,21 @@ static GATE_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// A request's read, in one query: the gate (`$1`, as agent `$2` sees it) and the ticket with
-/// short code `$3` with its type and event.
-pub(super) static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| {
+/// One query for the gate (`$1`, as agent `$2` sees it) and the ticket found by `found` (with
+/// `$3`) with its type and event.
+fn gate_and_ticket(found: &str) -> String {
     format!(
-        "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON t.short_code = $3 {VIEW_JOINS} WHERE g.id = $1",
+        "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON {found} {VIEW_JOINS} WHERE g.id = $1",
         *GATE_COLUMNS, *VIEW_COLUMNS
     )
-});
+}
 
-/// A confirmation's read when its session lives elsewhere (Redis), in one query: the gate (`$1`,
-/// as agent `$2` sees it) and the session's ticket `$3` with its type and event.
-pub(super) static TICKET_CONTEXT: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {}, {} FROM gates g LEFT JOIN tickets t ON t.id = $3 {VIEW_JOINS} WHERE g.id = $1",
-        *GATE_COLUMNS, *VIEW_COLUMNS
-    )
-});
+/// A request's read: the gate and the ticket with short code `$3`.
+pub(super) static REQUEST_CONTEXT: LazyLock<String> = LazyLock::new(|| gate_and_ticket("t.short_code = $3"));
+
+/// A confirmation's read when its session lives elsewhere (Redis): the gate and the session's
+/// ticket `$3`.
+pub(super) static TICKET_CONTEXT: LazyLock<String> = LazyLock::new(|| gate_and_ticket("t.id = $3"));
 
 /// A confirmation's read, in one query: the gate (`$1`, as agent `$2` sees it), the session with
 /// token hash `$3`, and its ticket with its type and event.
@@ -313,11 +311,18 @@ impl DbStore {
         agent: UserId,
         code: Option<ShortCode>,
     ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
-        let query = sqlx::query(sqlx::AssertSqlSafe(REQUEST_CONTEXT.as_str()));
-        let row = rows::bind(query, request_params(gate_id, agent, code))
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_error)?;
+        self.gate_and_ticket(&REQUEST_CONTEXT, request_params(gate_id, agent, code), agent).await
+    }
+
+    /// The gate and the ticket of one of the queries [`gate_and_ticket`] makes, with `params`.
+    async fn gate_and_ticket(
+        &self,
+        sql: &'static str,
+        params: Vec<Param>,
+        agent: UserId,
+    ) -> Result<(Option<Gate>, Option<ScanView>), StoreError> {
+        let query = rows::bind(sqlx::query(sqlx::AssertSqlSafe(sql)), params);
+        let row = query.fetch_optional(&self.pool).await.map_err(db_error)?;
         request_from_row(row.as_ref(), agent)
     }
 
@@ -485,9 +490,7 @@ impl ExternalSessions for DbStore {
             Param::Uuid(Some(*agent.as_uuid())),
             Param::Uuid(Some(*ticket_id.as_uuid())),
         ];
-        let query = sqlx::query(sqlx::AssertSqlSafe(TICKET_CONTEXT.as_str()));
-        let row = rows::bind(query, params).fetch_optional(&self.pool).await.map_err(db_error)?;
-        request_from_row(row.as_ref(), agent)
+        self.gate_and_ticket(&TICKET_CONTEXT, params, agent).await
     }
 
     async fn commit_scan_spending(
