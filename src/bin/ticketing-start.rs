@@ -7,5 +7,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ticketing_http::run::run("ticketing").await
+    ticketing_http::run("ticketing").await
 }

@@ -70,6 +70,27 @@ pub struct StartReport {
     pub generated_keys: bool,
 }
 
+/// The engine, store and settings of a started [`Server`]; cheap to clone.
+#[derive(Clone)]
+pub struct Handle(Shared);
+
+impl Handle {
+    /// The engine the API drives.
+    pub fn engine(&self) -> &Ticketing<dyn Store> {
+        &self.0.engine
+    }
+
+    /// The store under it.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.0.store()
+    }
+
+    /// The settings the server started with.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+}
+
 /// A server bound to its address, ready to serve.
 pub struct Server {
     listener: TcpListener,
@@ -191,13 +212,14 @@ impl Server {
         self.metrics.as_ref().map(|(listener, _)| listener.local_addr())
     }
 
-    /// The shared state (for tests that reach under the API).
-    pub fn state(&self) -> &Shared {
-        &self.state
+    /// A handle on the server's engine, store and settings, which outlives [`serve`](Self::serve)'s
+    /// taking of the server: for an application (or a test) that reaches under the API.
+    pub fn handle(&self) -> Handle {
+        Handle(self.state.clone())
     }
 
     /// Serves until `shutdown` completes, then finishes the requests in flight and stops the
-    /// job workers, each handing its running job back to the queue (see [`work`]). Meanwhile
+    /// job workers, each handing its running job back to the queue. Meanwhile
     /// expired tokens are purged hourly.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();

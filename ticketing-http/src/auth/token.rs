@@ -47,6 +47,7 @@ pub struct TokenRequest {
     /// The refresh token (refresh grant).
     pub refresh_token: Option<String>,
     /// Ignored: a token carries its holder's role (RFC 6749 §3.3 lets a server fix the scope).
+    #[expect(dead_code, reason = "accepted as RFC 6749 allows, and ignored")]
     pub scope: Option<String>,
 }
 
@@ -168,7 +169,7 @@ pub fn client_key(peer: IpAddr) -> String {
 
 /// Text from a form field that can be looked up: no control characters (Postgres refuses a NUL
 /// in text, and no id or email holds one).
-fn lookup_text(value: &str) -> Option<&str> {
+pub(crate) fn lookup_text(value: &str) -> Option<&str> {
     (!value.chars().any(char::is_control)).then_some(value)
 }
 
@@ -200,7 +201,7 @@ fn form_decode(part: &str) -> Option<String> {
 
 /// Client credentials from HTTP Basic: `Ok(None)` when the request has no Basic header, `Err`
 /// when it has one that cannot be read (RFC 6749 §5.2: 401 `invalid_client` with a challenge).
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, TokenError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let Ok(value) = value.to_str() else { return Err(malformed_basic()) };
     let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
@@ -382,6 +383,7 @@ pub struct RevokeRequest {
     /// The access or refresh token.
     pub token: String,
     /// `access_token` or `refresh_token`; a hint only.
+    #[expect(dead_code, reason = "a hint RFC 7009 lets a server ignore: every token is looked up by its hash alone")]
     pub token_type_hint: Option<String>,
 }
 

@@ -6,5 +6,5 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    ticketing_http::run::run("ticketing-server").await
+    ticketing_http::run("ticketing-server").await
 }

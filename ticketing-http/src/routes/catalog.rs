@@ -4,9 +4,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use ticketing_core::engine::Error as EngineError;
+use ticketing_core::gate::{Gate, GateSpec};
+use ticketing_core::ids::UserId;
 use ticketing_core::ids::{EventId, GateId, TicketTypeId};
+use ticketing_core::ticket_type::{TicketType, TicketTypeSpec};
 use ticketing_core::user::Role;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{Change, record};
@@ -14,7 +20,6 @@ use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
-use crate::views::{GateBody, GateView, TicketTypeBody, TicketTypeView};
 
 /// A body listing a `what` that is not the event's (or does not exist) names its `field`.
 fn foreign(what: &'static str, field: &'static str) -> impl Fn(EngineError) -> ApiError {
@@ -332,4 +337,148 @@ pub async fn delete_gate(
     let change = Change::deleted("gate.delete", format!("gate:{}", gate.id()), Some(gate.event_id()), &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A ticket type's fields.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Pass soirée", "price_minor": 4500, "currency": "EUR", "quota": 400, "usage_limit": 1}))]
+pub struct TicketTypeBody {
+    /// Unique within the event (case-insensitively).
+    pub name: String,
+    /// Price in minor units (cents); 0 for free.
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Live tickets of this type that may exist.
+    pub quota: u32,
+    /// Entries one ticket allows; at least 1.
+    pub usage_limit: u32,
+    /// At most this many entries per day (in the event's time zone).
+    #[serde(default)]
+    pub daily_entry_limit: Option<u32>,
+    /// No entry before this.
+    #[serde(default)]
+    pub validity_from: Option<DateTime<Utc>>,
+    /// No entry after this (the event's end when absent).
+    #[serde(default)]
+    pub validity_to: Option<DateTime<Utc>>,
+    /// When set, tickets enter only through these gates.
+    #[serde(default)]
+    pub gates: Option<Vec<Uuid>>,
+}
+
+impl TicketTypeBody {
+    /// The domain spec.
+    pub fn spec(&self) -> TicketTypeSpec {
+        TicketTypeSpec {
+            name: self.name.clone(),
+            price_minor: self.price_minor,
+            currency: self.currency.clone(),
+            quota: self.quota,
+            usage_limit: self.usage_limit,
+            daily_entry_limit: self.daily_entry_limit,
+            validity_from: self.validity_from,
+            validity_to: self.validity_to,
+            gates: self.gates.as_ref().map(|g| g.iter().map(|id| GateId::from_uuid(*id)).collect()),
+        }
+    }
+}
+
+/// A ticket type.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TicketTypeView {
+    /// The id.
+    pub id: Uuid,
+    /// Its event.
+    pub event_id: Uuid,
+    /// The name.
+    pub name: String,
+    /// Price in minor units.
+    pub price_minor: i64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The quota.
+    pub quota: u32,
+    /// Entries per ticket.
+    pub usage_limit: u32,
+    /// Entries per day.
+    pub daily_entry_limit: Option<u32>,
+    /// No entry before.
+    pub validity_from: Option<DateTime<Utc>>,
+    /// No entry after.
+    pub validity_to: Option<DateTime<Utc>>,
+    /// The gates it enters by (none: all).
+    pub gates: Option<Vec<Uuid>>,
+}
+
+impl From<&TicketType> for TicketTypeView {
+    fn from(t: &TicketType) -> Self {
+        Self {
+            id: *t.id().as_uuid(),
+            event_id: *t.event_id().as_uuid(),
+            name: t.name().to_owned(),
+            price_minor: t.price().minor(),
+            currency: t.price().currency().code().to_owned(),
+            quota: t.quota(),
+            usage_limit: t.usage_limit(),
+            daily_entry_limit: t.daily_entry_limit(),
+            validity_from: t.validity_from(),
+            validity_to: t.validity_to(),
+            gates: t.gates().map(|g| g.iter().map(|id| *id.as_uuid()).collect()),
+        }
+    }
+}
+
+/// A gate's fields.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "North entrance"}))]
+pub struct GateBody {
+    /// Such as `North entrance`.
+    pub name: String,
+    /// The agents (users with the agent role) who scan here.
+    #[serde(default)]
+    pub agents: Vec<Uuid>,
+    /// When set, only these ticket types enter here.
+    #[serde(default)]
+    pub ticket_types: Option<Vec<Uuid>>,
+}
+
+impl GateBody {
+    /// The domain spec.
+    pub fn spec(&self) -> GateSpec {
+        GateSpec {
+            name: self.name.clone(),
+            agents: self.agents.iter().map(|id| UserId::from_uuid(*id)).collect(),
+            ticket_types: self.ticket_types.as_ref().map(|t| t.iter().map(|id| TicketTypeId::from_uuid(*id)).collect()),
+        }
+    }
+}
+
+/// A gate.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct GateView {
+    /// The id.
+    pub id: Uuid,
+    /// Its event.
+    pub event_id: Uuid,
+    /// The name.
+    pub name: String,
+    /// The agents assigned.
+    pub agents: Vec<Uuid>,
+    /// The types admitted (none: all).
+    pub ticket_types: Option<Vec<Uuid>>,
+}
+
+impl From<&Gate> for GateView {
+    fn from(g: &Gate) -> Self {
+        Self {
+            id: *g.id().as_uuid(),
+            event_id: *g.event_id().as_uuid(),
+            name: g.name().to_owned(),
+            agents: g.agents().iter().map(|a| *a.as_uuid()).collect(),
+            ticket_types: g.ticket_types().map(|t| t.iter().map(|id| *id.as_uuid()).collect()),
+        }
+    }
 }

@@ -3,9 +3,13 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use ticketing_core::credential::{Duty, StaffAssignment};
+use ticketing_core::event::{DEFAULT_DOORS_OPEN_MINUTES, DEFAULT_MAX_TICKETS_PER_ORDER, Event, EventSpec, EventStatus};
 use ticketing_core::ids::{EventId, UserId};
 use ticketing_core::user::Role;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::public::{EventQuery, page_of};
@@ -14,7 +18,6 @@ use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
-use crate::views::{DutyBody, EventBody, EventPage, EventView, StaffView, StatusBody};
 
 /// Lists the events the caller reaches: all for a superadmin, their own for an organizer or a
 /// cashier; any status.
@@ -285,4 +288,197 @@ pub async fn unassign(
     };
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An event's fields, to create or replace it.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"title": "Jazz à Vienne", "description": "Une soirée au théâtre antique.", "starts_at": "2027-07-01T18:00:00Z", "ends_at": "2027-07-01T23:00:00Z", "time_zone": "Europe/Paris", "location": "Théâtre antique, Vienne", "capacity": 500, "dress_code": "Tenue correcte", "allow_reentry": true, "doors_open_minutes": 120, "payment_url": "https://buy.stripe.com/test_00g?client_reference_id={order_id}&prefilled_email={email}", "max_tickets_per_order": 6, "email_pdfs": true}))]
+pub struct EventBody {
+    /// Up to 200 characters.
+    pub title: String,
+    /// Up to 10,000 characters.
+    #[serde(default)]
+    pub description: String,
+    /// When it starts (RFC 3339).
+    pub starts_at: DateTime<Utc>,
+    /// When it ends; after `starts_at`.
+    pub ends_at: DateTime<Utc>,
+    /// An IANA time zone such as `Europe/Paris`.
+    pub time_zone: String,
+    /// The venue.
+    pub location: String,
+    /// Tickets that may exist in all; at least 1.
+    pub capacity: u32,
+    /// Optional.
+    #[serde(default)]
+    pub dress_code: Option<String>,
+    /// Whether a ticket may enter again after going out.
+    #[serde(default)]
+    pub allow_reentry: bool,
+    /// The external payment link buyers are sent to (`GET /pay/{order_token}`): `https://` only,
+    /// with placeholders `{order_id}`, `{order_token}`, `{amount_minor}`, `{amount}`,
+    /// `{currency}`, `{email}`, `{return_url}`, each filled URL-encoded.
+    #[serde(default)]
+    pub payment_url: Option<String>,
+    /// Minutes before `starts_at` when the doors open (0 to 10,080; default 240): earlier entries
+    /// are refused as `too_early`, unless the ticket type's validity window opens earlier.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 10080)]
+    pub doors_open_minutes: Option<u32>,
+    /// The most tickets one order may hold (1 to 1,000; default 10).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_tickets_per_order: Option<u32>,
+    /// Whether the emails that carry tickets attach each ticket's PDF as well as its link
+    /// (default true).
+    #[serde(default)]
+    pub email_pdfs: Option<bool>,
+    /// On creation by a superadmin: the organizer who runs it. An organizer runs the events they
+    /// create.
+    #[serde(default)]
+    pub organizer_id: Option<Uuid>,
+}
+
+impl EventBody {
+    /// The domain spec.
+    pub fn spec(&self) -> EventSpec {
+        EventSpec {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            time_zone: self.time_zone.clone(),
+            location: self.location.clone(),
+            capacity: self.capacity,
+            dress_code: self.dress_code.clone(),
+            allow_reentry: self.allow_reentry,
+            payment_url: self.payment_url.clone(),
+            doors_open_minutes: self.doors_open_minutes.unwrap_or(DEFAULT_DOORS_OPEN_MINUTES),
+            max_tickets_per_order: self.max_tickets_per_order.unwrap_or(DEFAULT_MAX_TICKETS_PER_ORDER),
+            email_pdfs: self.email_pdfs.unwrap_or(true),
+        }
+    }
+}
+
+/// An event.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// The id.
+    pub id: Uuid,
+    /// The title.
+    pub title: String,
+    /// The description.
+    pub description: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
+    /// Its IANA time zone.
+    pub time_zone: String,
+    /// The venue.
+    pub location: String,
+    /// Tickets that may exist in all.
+    pub capacity: u32,
+    /// The dress code.
+    pub dress_code: Option<String>,
+    /// Whether re-entry is allowed.
+    pub allow_reentry: bool,
+    /// `draft`, `published`, `cancelled` or `ended`.
+    pub status: String,
+    /// The external payment link template.
+    pub payment_url: Option<String>,
+    /// Minutes before the start when the doors open.
+    pub doors_open_minutes: u32,
+    /// The most tickets one order may hold.
+    pub max_tickets_per_order: u32,
+    /// Whether ticket emails attach each ticket's PDF.
+    pub email_pdfs: bool,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        Self {
+            id: *e.id().as_uuid(),
+            title: e.title().to_owned(),
+            description: e.description().to_owned(),
+            starts_at: e.starts_at(),
+            ends_at: e.ends_at(),
+            time_zone: e.time_zone().name().to_owned(),
+            location: e.location().to_owned(),
+            capacity: e.capacity(),
+            dress_code: e.dress_code().map(str::to_owned),
+            allow_reentry: e.allow_reentry(),
+            status: e.status().as_str().to_owned(),
+            payment_url: e.payment_url().map(|u| u.as_str().to_owned()),
+            doors_open_minutes: e.doors_open_minutes(),
+            max_tickets_per_order: e.max_tickets_per_order(),
+            email_pdfs: e.email_pdfs(),
+        }
+    }
+}
+
+/// A page of events.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventPage {
+    /// The events, by start time.
+    pub items: Vec<EventView>,
+    /// This page (from 1).
+    pub page: u32,
+    /// Items per page.
+    pub per_page: u32,
+    /// Whether another page follows.
+    pub has_more: bool,
+}
+
+/// A status change.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "published"}))]
+pub struct StatusBody {
+    /// `published`, `cancelled` or `ended` (draft → published → ended; cancelled from draft or
+    /// published).
+    #[schema(schema_with = crate::schema::event_status)]
+    pub status: String,
+}
+
+impl StatusBody {
+    /// The status asked for.
+    pub fn parse(&self) -> Result<EventStatus, crate::problem::ApiError> {
+        self.status
+            .parse()
+            .map_err(|e: ticketing_core::field::FieldError| crate::problem::ApiError::field("status", e.to_string()))
+    }
+}
+
+/// A staff assignment at an event.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct StaffView {
+    /// The user.
+    pub user_id: Uuid,
+    /// `organizer` or `cashier`.
+    pub duty: String,
+}
+
+impl From<&StaffAssignment> for StaffView {
+    fn from(a: &StaffAssignment) -> Self {
+        Self { user_id: *a.user_id.as_uuid(), duty: a.duty.as_str().to_owned() }
+    }
+}
+
+/// A duty to give.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"duty": "cashier"}))]
+pub struct DutyBody {
+    /// `organizer` or `cashier`; the user must hold the matching role.
+    #[schema(schema_with = crate::schema::duty)]
+    pub duty: String,
+}
+
+impl DutyBody {
+    /// The duty asked for.
+    pub fn parse(&self) -> Result<Duty, crate::problem::ApiError> {
+        self.duty.parse().map_err(|_| crate::problem::ApiError::field("duty", "must be organizer or cashier"))
+    }
 }

@@ -1,6 +1,8 @@
 //! Operations: the audit trail, health and metrics.
 
+use chrono::{DateTime, Utc};
 use std::time::Duration;
+use ticketing_core::audit::{Actor, AuditEntry};
 
 use axum::Json;
 use axum::extract::{Extension, State};
@@ -17,7 +19,6 @@ use crate::auth::Caller;
 use crate::extract::Params;
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
-use crate::views::AuditView;
 
 /// Which audit entries.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -252,4 +253,48 @@ pub struct MetricsListener;
 )]
 pub async fn openapi(State(state): State<Shared>) -> Response {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], state.openapi.clone()).into_response()
+}
+
+/// One audited change.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditView {
+    /// The id.
+    pub id: Uuid,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `user`, `client` or `system`.
+    pub actor_kind: String,
+    /// The user id or client id.
+    pub actor_id: Option<String>,
+    /// `noun.verb`, such as `event.update`.
+    pub action: String,
+    /// `kind:id`.
+    pub target: String,
+    /// The event concerned.
+    pub event_id: Option<Uuid>,
+    /// A summary of the state before.
+    pub before: Option<String>,
+    /// A summary of the state after.
+    pub after: Option<String>,
+}
+
+impl From<&AuditEntry> for AuditView {
+    fn from(e: &AuditEntry) -> Self {
+        let (actor_kind, actor_id) = match &e.actor {
+            Actor::User(id) => ("user", Some(id.to_string())),
+            Actor::Client(id) => ("client", Some(id.clone())),
+            Actor::System => ("system", None),
+        };
+        Self {
+            id: *e.id.as_uuid(),
+            at: e.at,
+            actor_kind: actor_kind.into(),
+            actor_id,
+            action: e.action.clone(),
+            target: e.target.clone(),
+            event_id: e.event_id.map(|id| *id.as_uuid()),
+            before: e.before.clone(),
+            after: e.after.clone(),
+        }
+    }
 }

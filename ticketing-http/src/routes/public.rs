@@ -10,10 +10,10 @@ use ticketing_core::store::EventFilter;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::events::{EventPage, EventView};
 use crate::extract::{Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
-use crate::views::{EventPage, EventView};
 
 /// The largest page.
 pub const MAX_PER_PAGE: u32 = 100;

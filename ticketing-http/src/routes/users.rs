@@ -4,7 +4,9 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde::Serialize;
 use ticketing_core::audit::Actor;
 use ticketing_core::credential::ApiClient;
 use ticketing_core::field::Email;
@@ -13,6 +15,7 @@ use ticketing_core::ids::{ApiClientId, UserId};
 use ticketing_core::secret_token::SecretToken;
 use ticketing_core::user::{Role, User};
 use utoipa::IntoParams;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::audit::{Change, record};
@@ -21,7 +24,6 @@ use crate::auth::caller::TOKEN_BYTES;
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
-use crate::views::{ClientView, NewClientBody, NewClientView, NewUserBody, UserPatch, UserView, parse_role};
 
 /// Paging of the user list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -338,4 +340,134 @@ pub async fn revoke_client(
     let change = Change::deleted("client.revoke", format!("client:{}", client.client_id), None, &before);
     record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A staff user.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct UserView {
+    /// The id.
+    pub id: Uuid,
+    /// Their sign-in email.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// `superadmin`, `organizer`, `cashier` or `agent`.
+    pub role: String,
+    /// Whether they may sign in.
+    pub active: bool,
+    /// When the account was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        Self {
+            id: *u.id.as_uuid(),
+            email: u.email.as_str().to_owned(),
+            name: u.name.clone(),
+            role: u.role.as_str().to_owned(),
+            active: u.active,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A new user.
+#[derive(Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "camille@example.org", "name": "Camille Martin", "role": "cashier", "password": "a long passphrase"}))]
+pub struct NewUserBody {
+    /// Sign-in email, unique.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// `superadmin`, `organizer`, `cashier` or `agent`.
+    #[schema(schema_with = crate::schema::role)]
+    pub role: String,
+    /// At least 12 characters.
+    #[schema(min_length = 12)]
+    pub password: String,
+}
+
+/// Changes to a user; absent fields stay.
+#[derive(Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Camille Martin-Durand"}))]
+pub struct UserPatch {
+    /// A new email.
+    pub email: Option<String>,
+    /// A new name.
+    pub name: Option<String>,
+    /// A new role.
+    #[schema(schema_with = crate::schema::role)]
+    pub role: Option<String>,
+    /// Deactivating signs the user out everywhere.
+    pub active: Option<bool>,
+    /// A new password; signs the user out everywhere.
+    #[schema(min_length = 12)]
+    pub password: Option<String>,
+}
+
+/// Parses a role name, naming `field` when it is not one.
+pub fn parse_role(field: &str, name: &str) -> Result<Role, crate::problem::ApiError> {
+    name.parse().map_err(|_| crate::problem::ApiError::field(field, "must be superadmin, organizer, cashier or agent"))
+}
+
+/// An API client.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ClientView {
+    /// The id.
+    pub id: Uuid,
+    /// What it signs in with.
+    pub client_id: String,
+    /// A label.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// The user it acts for.
+    pub owner: Uuid,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiClient> for ClientView {
+    fn from(c: &ApiClient) -> Self {
+        Self {
+            id: *c.id.as_uuid(),
+            client_id: c.client_id.clone(),
+            name: c.name.clone(),
+            role: c.role.as_str().to_owned(),
+            owner: *c.owner.as_uuid(),
+            created_at: c.created_at,
+            revoked_at: c.revoked_at,
+        }
+    }
+}
+
+/// A new API client.
+#[derive(Clone, Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Box office till"}))]
+pub struct NewClientBody {
+    /// A label.
+    pub name: String,
+    /// Its role; at most the owner's (default: the owner's).
+    #[serde(default)]
+    #[schema(schema_with = crate::schema::role)]
+    pub role: Option<String>,
+    /// The user it acts for (superadmins only; default: the caller).
+    #[serde(default)]
+    pub owner: Option<Uuid>,
+}
+
+/// A new API client with its secret, shown this once.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewClientView {
+    /// The client.
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// The secret for the client-credentials grant; not kept, shown once.
+    pub client_secret: String,
 }

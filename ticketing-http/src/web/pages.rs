@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use ticketing_core::engine::{LineRequest, OrderRequest};
 use ticketing_core::event::{Event, EventStatus};
@@ -41,8 +40,9 @@ fn pairs(query: Result<Query<Pairs>, axum::extract::rejection::QueryRejection>) 
 }
 
 /// The event list's filters as the form sends them.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
+#[expect(dead_code, reason = "the OpenAPI document's description of the query; the handler reads it as a map")]
 pub struct ListForm {
     /// Events starting on or after this day (`YYYY-MM-DD`).
     pub from: Option<String>,
@@ -283,7 +283,8 @@ pub async fn event(State(state): State<Shared>, visit: Visit, Path(id): Path<Str
 
 /// The buy form, as posted: `qty:{type id}` for each type, the buyer's `name`, `email` and
 /// optional `phone`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(utoipa::ToSchema)]
+#[expect(dead_code, reason = "the OpenAPI document's description of the form; the handler reads it as a map")]
 pub struct BuyForm {
     /// Full name.
     pub name: Option<String>,

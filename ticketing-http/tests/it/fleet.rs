@@ -60,7 +60,7 @@ async fn servers_sharing_key_files_sign_and_verify_alike() {
     one.call(Method::GET, &format!("/api/v1/public/tickets/{relinked}"), None, None).await.ok(StatusCode::OK);
 
     for server in [&one, &two] {
-        let listed: Vec<String> = std::fs::read_dir(&server.state.config.data_dir)
+        let listed: Vec<String> = std::fs::read_dir(&server.state.config().data_dir)
             .expect("the data folder")
             .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
             .collect();
@@ -93,7 +93,7 @@ fn lone_config(dir: &std::path::Path, database: &str, extra: &[(&str, String)]) 
 #[tokio::test]
 async fn an_instance_without_the_fleets_keys_refuses_to_start() {
     use ticketing_http::StartError;
-    use ticketing_http::keys::{KEYS_FILE, KeysError, LINK_KEY_FILE};
+    use ticketing_http::{KEYS_FILE, KeysError, LINK_KEY_FILE};
     let shared =
         std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("fleet-keys-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&shared);
@@ -102,7 +102,7 @@ async fn an_instance_without_the_fleets_keys_refuses_to_start() {
     let first = TestServer::start_with(Backend::Sqlite, &[("TICKETING_DATABASE_URL", database.as_str())])
         .await
         .expect("SQLite needs no server");
-    let first_dir = first.state.config.data_dir.clone();
+    let first_dir = first.state.config().data_dir.clone();
     assert!(first_dir.join(KEYS_FILE).exists(), "the first instance made the fleet's keys");
 
     let lonely = shared.join("lonely");

@@ -336,7 +336,7 @@ async fn invariants_that_would_break_are_refused(s: &TestServer) {
         holders: vec![],
         status: TicketStatus::Paid,
     };
-    s.state.engine.issue_tickets(&request).await.expect("30 tickets");
+    s.state.engine().issue_tickets(&request).await.expect("30 tickets");
 
     let quota =
         s.call(Method::PUT, &format!("/api/v1/ticket-types/{type_id}"), token, Some(type_body("Standard", 29))).await;

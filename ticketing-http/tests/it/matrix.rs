@@ -433,7 +433,7 @@ fn rows() -> Vec<Row> {
         row(M::GET, |w, _| format!("/orders/{}", w.order_token), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |w, _| format!("/tickets/{}", w.link), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |w, _| format!("/tickets/{}/event.ics", w.link), None, [200, 200, 200, 200, 200, 200]),
-        row(M::GET, |_, _| ticketing_http::web::assets::url("site.css"), None, [200, 200, 200, 200, 200, 200]),
+        row(M::GET, |_, _| ticketing_http::asset_url("site.css"), None, [200, 200, 200, 200, 200, 200]),
         // The staff pages are the same for everyone: their scripts sign in.
         row(M::GET, |_, _| "/scan".into(), None, [200, 200, 200, 200, 200, 200]),
         row(M::GET, |_, _| "/admin".into(), None, [200, 200, 200, 200, 200, 200]),

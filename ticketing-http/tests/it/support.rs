@@ -15,7 +15,6 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use ticketing_core::env::{Clock, SystemClock};
 use ticketing_core::store::Store;
-use ticketing_http::state::Shared;
 use ticketing_http::{Config, Server};
 use ticketing_storage::testkit::servers::{Prefixes, Schemas, database_url, redis_url};
 use ticketing_storage::{PgStore, RedisLayer, SqliteStore};
@@ -48,7 +47,7 @@ pub struct TestServer {
     /// Where `/metrics` is served alone, when it is (`TICKETING_METRICS_LISTEN`).
     pub metrics_addr: Option<SocketAddr>,
     /// Its state, to reach under the API (issuing tickets before their endpoints exist).
-    pub state: Shared,
+    pub state: ticketing_http::Handle,
     client: Client<HttpConnector, Full<Bytes>>,
     stop: Option<oneshot::Sender<()>>,
     served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -255,7 +254,7 @@ impl TestServer {
     fn serving(server: Server, cleanup: Option<(Schemas, Prefixes)>, dir: PathBuf) -> Self {
         let addr = server.local_addr().expect("bound");
         let metrics_addr = server.metrics_addr().map(|a| a.expect("bound"));
-        let state = server.state().clone();
+        let state = server.handle();
         let (stop, stopped) = oneshot::channel();
         let served = tokio::spawn(server.serve(async {
             let _ = stopped.await;
@@ -267,7 +266,7 @@ impl TestServer {
     /// Another instance of this server: its settings and data folder (so its keys), on the same
     /// store, so on Postgres+Redis the same database and Redis prefix. Stop it before this one.
     pub async fn sibling(&self) -> Self {
-        let mut config = self.state.config.clone();
+        let mut config = self.state.config().clone();
         config.listen = "127.0.0.1:0".parse().expect("an address");
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let server = Server::start_with(config, self.state.store().clone(), clock).await.expect("the sibling starts");

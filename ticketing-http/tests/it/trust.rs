@@ -406,7 +406,7 @@ async fn redis_keys_carry_the_configured_prefix() {
     let prefix = format!("deployment-{}:", std::process::id());
     let server =
         started_as_operators_do(&dir, &[("TICKETING_REDIS_URL", &redis), ("TICKETING_REDIS_PREFIX", &prefix)]).await;
-    let store = server.state().store().clone();
+    let store = server.handle().store().clone();
     assert!(store.try_lock("trial", "me", Duration::from_secs(30)).await.expect("Redis"));
     let keys = std::process::Command::new("redis-cli")
         .args(["-u", &redis, "--scan", "--pattern", &format!("{prefix}*")])
