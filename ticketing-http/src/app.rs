@@ -21,7 +21,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::PropagateRequestIdLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tracing::{Instrument as _, Level};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::caller::CallerCache;
@@ -505,22 +505,34 @@ async fn work(
             }
             Err(e) => Err(e),
         };
+        // The run's span: its store calls and its lines nest in it.
+        let mut span = tracing::Span::none();
         let run = match claimed {
             // The heartbeat lives inside this worker's future: a process killed stops beating
             // with it, and its job is resumed one lease later; a worker stopped hands it back.
-            Ok(claimed) => tokio::select! {
-                run = engine.run_claimed_job(claimed.clone()) => run,
-                never = heartbeat(&state, &claimed) => match never {},
-                () = stopped() => {
-                    let job = claimed.job().id;
-                    match engine.release_job(&claimed).await {
-                        Ok(ticketing_core::job::LeaseCheck::Held) => tracing::info!(%job, "job handed back to the queue"),
-                        Ok(check) => tracing::info!(%job, ?check, "job not handed back: this worker no longer held it"),
-                        Err(e) => tracing::warn!(%job, error = %e, "a job could not be handed back: it resumes one lease later"),
+            Ok(claimed) => {
+                let job = claimed.job();
+                span = tracing::info_span!("job", id = %job.id, kind = job.kind(), worker = %name);
+                let run = async {
+                    tokio::select! {
+                        run = engine.run_claimed_job(claimed.clone()) => Some(run),
+                        never = heartbeat(&state, &claimed) => match never {},
+                        () = stopped() => {
+                            let job = claimed.job().id;
+                            match engine.release_job(&claimed).await {
+                                Ok(ticketing_core::job::LeaseCheck::Held) => tracing::info!(%job, "job handed back to the queue"),
+                                Ok(check) => tracing::info!(%job, ?check, "job not handed back: this worker no longer held it"),
+                                Err(e) => tracing::warn!(%job, error = %e, "a job could not be handed back: it resumes one lease later"),
+                            }
+                            None
+                        }
                     }
-                    return;
+                };
+                match run.instrument(span.clone()).await {
+                    Some(run) => run,
+                    None => return,
                 }
-            },
+            }
             Err(e) => Err(e),
         };
         match run {
@@ -537,7 +549,9 @@ async fn work(
                 } else {
                     state.metrics.observe_generation(job.status.as_str(), run.made, started.elapsed(), failed);
                 }
-                tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, made = run.made, "job step")
+                span.in_scope(|| {
+                    tracing::info!(job = %job.id, status = job.status.as_str(), done = job.progress.done, made = run.made, "job step")
+                });
             }
             Err(e) => {
                 state.metrics.observe_queue_error();

@@ -334,7 +334,9 @@ fn the_server_seeds_its_database_and_rotates_its_keys() {
 /// A request's log lines all carry its id. The server runs as a process of its own with JSON
 /// logs, behind a trusted proxy (the test): the proxy's `x-request-id` is the request's id, is
 /// returned, and is on the request's every line (a refusal logged inside it, and its end), with
-/// the route and the caller.
+/// the route and the caller. With the storage's spans on (`ticketing_storage=debug`), the
+/// refusal's line names the store call it came from, inside the request; a job's lines carry the
+/// job's span (its id, kind and worker).
 #[tokio::test]
 async fn a_requests_log_lines_carry_its_id() {
     let (dir, data_dir, database) = command_folder("request-id");
@@ -354,7 +356,7 @@ async fn a_requests_log_lines_carry_its_id() {
             ("TICKETING_SUPERADMIN_PASSWORD", crate::support::ADMIN_PASSWORD),
             ("TICKETING_TRUSTED_PROXIES", "127.0.0.1/32"),
             ("TICKETING_LOG_FORMAT", "json"),
-            ("TICKETING_LOG_LEVEL", "info"),
+            ("TICKETING_LOG_LEVEL", "ticketing_storage=debug,info"),
         ])
         .stdout(std::fs::File::create(&log).expect("a log file"))
         .stderr(std::process::Stdio::null())
@@ -406,6 +408,11 @@ async fn a_requests_log_lines_carry_its_id() {
     }
     let messages: Vec<&str> = ours.iter().filter_map(|l| l["fields"]["message"].as_str()).collect();
     assert!(messages.contains(&"the database refused a write"), "{messages:?}");
+    let refusal = ours.iter().find(|l| l["fields"]["message"] == "the database refused a write").expect("the refusal");
+    let names: Vec<&str> =
+        refusal["spans"].as_array().expect("spans").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["request", "store"], "{refusal}");
+    assert_eq!(refusal["span"]["call"], "insert_user", "the store call it came from: {refusal}");
     assert!(messages.contains(&"finished processing request"), "{messages:?}");
     let span = ours.last().and_then(request_span).expect("the request's span");
     assert_eq!(span["route"], "/api/v1/users", "{span}");
@@ -417,6 +424,36 @@ async fn a_requests_log_lines_carry_its_id() {
     assert!(!text.contains("not-a-real-token-0123456789"), "a token in the logs");
     assert!(text.contains("/api/v1/public/tickets/{token}"), "the route template instead");
     assert!(span["caller"].as_str().is_some_and(|c| c.len() == 36), "the caller's id: {span}");
+
+    // A job's lines carry its span.
+    let event =
+        h.call(Method::POST, "/api/v1/events", Some(&admin), Some(crate::support::event_body("Logged", 10))).await;
+    let event = event.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/events/{event}/ticket-types");
+    let kind = h.call(Method::POST, &path, Some(&admin), Some(crate::support::type_body("Pass", 10))).await;
+    let kind = kind.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/ticket-types/{kind}/generations");
+    let job = h.call(Method::POST, &path, Some(&admin), Some(json!({"count": 2}))).await;
+    let job = job.ok(StatusCode::ACCEPTED)["id"].as_str().expect("id").to_owned();
+    let job_span = |line: &serde_json::Value| {
+        line["spans"].as_array().and_then(|s| s.iter().find(|s| s["name"] == "job")).cloned()
+    };
+    let mut step = None;
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&log).expect("the log");
+        step = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|l| l["fields"]["message"] == "job step" && job_span(l).is_some_and(|s| s["id"] == job.as_str()));
+        if step.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let step = step.expect("the job's step, in its span");
+    let span = job_span(&step).expect("the job's span");
+    assert_eq!(span["kind"], "generate_tickets", "{span}");
+    assert!(span["worker"].as_str().is_some_and(|w| w.contains(&format!(":{port}/worker-"))), "{span}");
 }
 
 /// A client that is not a trusted proxy does not choose its request's id: the server draws one.

@@ -125,12 +125,14 @@ fn below_live(live: Option<i64>, limit: u32, what: &'static str) -> StoreError {
 
 #[async_trait]
 impl EventRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_event"))]
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_event_in(&mut tx, event).await?;
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_event"))]
     async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         // The counters' row, then the event's: the order a sale takes them in (its places, then
@@ -141,6 +143,7 @@ impl EventRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event"))]
     async fn event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
         self.read_one("SELECT * FROM events WHERE id = $1", vec![Param::Uuid(Some(*id.as_uuid()))], |row| {
             rows::event(row)
@@ -148,6 +151,7 @@ impl EventRepository for DbStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "list_events"))]
     async fn list_events(&self, filter: &EventFilter) -> Result<Vec<Event>, StoreError> {
         let mut q = QueryBuilder::<Db>::new("SELECT * FROM events WHERE 1 = 1");
         if let Some(from) = filter.starts_from {
@@ -178,6 +182,7 @@ impl EventRepository for DbStore {
         rows.iter().map(rows::event).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_event"))]
     async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let has_tickets: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE event_id = $1)")
@@ -209,6 +214,7 @@ impl EventRepository for DbStore {
 
 #[async_trait]
 impl TicketTypeRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_ticket_type"))]
     async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let sql = "INSERT INTO ticket_types (id, event_id, name, name_key, price_minor, currency, quota, usage_limit, \
                    daily_entry_limit, validity_from, validity_to, gates) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
@@ -224,6 +230,7 @@ impl TicketTypeRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_ticket_type"))]
     async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         // The counters' row, then the type's, as a sale takes them (a renamed type's row is locked
@@ -236,11 +243,13 @@ impl TicketTypeRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_type"))]
     async fn ticket_type(&self, id: TicketTypeId) -> Result<Option<TicketType>, StoreError> {
         let params = vec![Param::Uuid(Some(*id.as_uuid()))];
         self.read_one("SELECT * FROM ticket_types WHERE id = $1", params, |row| rows::ticket_type(row)).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_types"))]
     async fn ticket_types(&self, event_id: EventId) -> Result<Vec<TicketType>, StoreError> {
         let rows = sqlx::query("SELECT * FROM ticket_types WHERE event_id = $1 ORDER BY name")
             .bind(*event_id.as_uuid())
@@ -250,6 +259,7 @@ impl TicketTypeRepository for DbStore {
         rows.iter().map(rows::ticket_type).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_ticket_type"))]
     async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
         self.delete_unless(
             ("ticket_types", *id.as_uuid(), "ticket type"),
@@ -358,26 +368,32 @@ impl DbStore {
 
 #[async_trait]
 impl GateRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_gate"))]
     async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
         self.write_gate(gate, true).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_gate"))]
     async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
         self.write_gate(gate, false).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "gate"))]
     async fn gate(&self, id: GateId) -> Result<Option<Gate>, StoreError> {
         Ok(self.gates_where("g.id = $1", *id.as_uuid()).await?.pop())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "gates"))]
     async fn gates(&self, event_id: EventId) -> Result<Vec<Gate>, StoreError> {
         self.gates_where("g.event_id = $1", *event_id.as_uuid()).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "gates_of_agent"))]
     async fn gates_of_agent(&self, agent: UserId) -> Result<Vec<Gate>, StoreError> {
         self.gates_where("g.id IN (SELECT gate_id FROM gate_agents WHERE agent_id = $1)", *agent.as_uuid()).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_gate"))]
     async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
         let used = ("scan_logs", "gate_id", "scans were logged at the gate");
         self.delete_unless(("gates", *id.as_uuid(), "gate"), used, None).await

@@ -106,6 +106,7 @@ impl DbStore {
 
 #[async_trait]
 impl CredentialRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_api_client"))]
     async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError> {
         let sql = "INSERT INTO api_clients (id, client_id, secret_hash, name, role, user_id, created_at, revoked_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -124,6 +125,7 @@ impl CredentialRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "api_client"))]
     async fn api_client(&self, client_id: &str) -> Result<Option<ApiClient>, StoreError> {
         let row = sqlx::query("SELECT * FROM api_clients WHERE client_id = $1")
             .bind(client_id)
@@ -133,6 +135,7 @@ impl CredentialRepository for DbStore {
         row.as_ref().map(client_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "api_client_by_id"))]
     async fn api_client_by_id(&self, id: ApiClientId) -> Result<Option<ApiClient>, StoreError> {
         let row = sqlx::query("SELECT * FROM api_clients WHERE id = $1")
             .bind(*id.as_uuid())
@@ -142,6 +145,7 @@ impl CredentialRepository for DbStore {
         row.as_ref().map(client_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "api_clients"))]
     async fn api_clients(&self, owner: Option<UserId>) -> Result<Vec<ApiClient>, StoreError> {
         let query = match owner {
             Some(owner) => sqlx::query("SELECT * FROM api_clients WHERE user_id = $1 ORDER BY created_at, id")
@@ -152,6 +156,7 @@ impl CredentialRepository for DbStore {
         rows.iter().map(client_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "revoke_api_client"))]
     async fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_clients WHERE id = $1)")
@@ -178,18 +183,21 @@ impl CredentialRepository for DbStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_tokens"))]
     async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         Self::insert_tokens_in(&mut tx, tokens).await?;
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "token"))]
     async fn token(&self, hash: &TokenHash) -> Result<Option<StoredToken>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = $1"));
         let row = sqlx::query(sql).bind(&hash.0[..]).fetch_optional(&self.pool).await.map_err(db_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "rotate_refresh"))]
     async fn rotate_refresh(
         &self,
         hash: &TokenHash,
@@ -221,6 +229,7 @@ impl CredentialRepository for DbStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "revoke_token"))]
     async fn revoke_token(&self, hash: &TokenHash, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let read = sqlx::AssertSqlSafe(format!("SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = $1"));
@@ -242,6 +251,7 @@ impl CredentialRepository for DbStore {
         Ok(revoked > 0)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "revoke_user_tokens"))]
     async fn revoke_user_tokens(&self, user: UserId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         let sql = "UPDATE oauth_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
                    AND (user_id = $1 OR client_id IN (SELECT id FROM api_clients WHERE user_id = $1))";
@@ -251,6 +261,7 @@ impl CredentialRepository for DbStore {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "purge_tokens"))]
     async fn purge_tokens(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM oauth_tokens WHERE expires_at < $1")
@@ -265,6 +276,7 @@ impl CredentialRepository for DbStore {
 
 #[async_trait]
 impl StaffRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_staffed_event"))]
     async fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         catalog::insert_event_in(&mut tx, event).await?;
@@ -274,6 +286,7 @@ impl StaffRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "assign_staff"))]
     async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM events WHERE id = $1)")
@@ -288,6 +301,7 @@ impl StaffRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unassign_staff"))]
     async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("DELETE FROM event_staff WHERE event_id = $1 AND user_id = $2")
@@ -300,6 +314,7 @@ impl StaffRepository for DbStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event_staff"))]
     async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError> {
         let rows = sqlx::query("SELECT user_id, duty FROM event_staff WHERE event_id = $1 ORDER BY user_id")
             .bind(*event_id.as_uuid())

@@ -80,6 +80,7 @@ fn audit_from_row(row: &DbRow) -> Result<AuditEntry, StoreError> {
 
 #[async_trait]
 impl MagicLinkRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_magic_link"))]
     async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
@@ -95,6 +96,7 @@ impl MagicLinkRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "magic_link"))]
     async fn magic_link(&self, token_hash: &TokenHash) -> Result<Option<MagicLink>, StoreError> {
         let row =
             sqlx::query("SELECT ticket_id, created_at, expires_at, revoked_at FROM magic_links WHERE token_hash = $1")
@@ -112,6 +114,7 @@ impl MagicLinkRepository for DbStore {
         }))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "revoke_magic_links"))]
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         let done = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
             .bind(*ticket_id.as_uuid())
@@ -122,6 +125,7 @@ impl MagicLinkRepository for DbStore {
         Ok(done.rows_affected())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unrevoked_magic_links"))]
     async fn unrevoked_magic_links(
         &self,
         event_id: EventId,
@@ -158,10 +162,12 @@ impl MagicLinkRepository for DbStore {
 
 #[async_trait]
 impl AuditRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "append_audit"))]
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
         self.hot_append_audit(entry).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "audit_entries"))]
     async fn audit_entries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
         let limit = if limit == 0 { i64::MAX } else { i64::from(limit) };
         let rows = match event_id {
@@ -186,6 +192,7 @@ impl AuditRepository for DbStore {
 
 #[async_trait]
 impl Locks for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "try_lock"))]
     async fn try_lock(&self, key: &str, owner: &str, ttl: Duration) -> Result<bool, StoreError> {
         let now = self.clock.now();
         let until = expiry(now, ttl);
@@ -205,6 +212,7 @@ impl Locks for DbStore {
         Ok(done.rows_affected() == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unlock"))]
     async fn unlock(&self, key: &str, owner: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM locks WHERE key = $1 AND owner = $2 AND expires_at > $3")
             .bind(key)
@@ -219,6 +227,7 @@ impl Locks for DbStore {
 
 #[async_trait]
 impl KeyRegistry for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "key_fingerprints"))]
     async fn key_fingerprints(&self) -> Result<Vec<KeyFingerprint>, StoreError> {
         let rows = sqlx::query("SELECT kind, key_id, digest FROM key_fingerprints ORDER BY kind, key_id")
             .fetch_all(self.writer())
@@ -237,6 +246,7 @@ impl KeyRegistry for DbStore {
             .collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "record_key_fingerprints"))]
     async fn record_key_fingerprints(
         &self,
         fingerprints: &[KeyFingerprint],

@@ -33,6 +33,7 @@ fn endpoint_from_row(row: &DbRow) -> Result<Endpoint, StoreError> {
 
 #[async_trait]
 impl HookRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_endpoint"))]
     async fn insert_endpoint(&self, e: &Endpoint) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
         sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -52,6 +53,7 @@ impl HookRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "endpoint"))]
     async fn endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -62,6 +64,7 @@ impl HookRepository for DbStore {
         row.as_ref().map(endpoint_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "endpoints"))]
     async fn endpoints(&self, event_id: EventId) -> Result<Vec<Endpoint>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM webhook_endpoints WHERE event_id = $1 ORDER BY created_at, id");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -72,6 +75,7 @@ impl HookRepository for DbStore {
         rows.iter().map(endpoint_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_endpoint"))]
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
             .bind(*id.as_uuid())
@@ -81,6 +85,7 @@ impl HookRepository for DbStore {
         Ok(done.rows_affected() > 0)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "enable_endpoint"))]
     async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         sqlx::query("UPDATE webhook_endpoints SET enabled = TRUE, failing_since = NULL WHERE id = $1")
             .bind(*id.as_uuid())
@@ -90,6 +95,7 @@ impl HookRepository for DbStore {
         self.endpoint(id).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "record_hook_attempt"))]
     async fn record_hook_attempt(
         &self,
         id: EndpointId,

@@ -156,11 +156,13 @@ fn take_due() -> String {
 
 #[async_trait]
 impl JobQueue for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "enqueue"))]
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
         let mut conn = self.writer().acquire().await.map_err(db_error)?;
         enqueue_in(&mut conn, job).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "claim"))]
     async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
         if kinds.is_empty() {
             return Ok(None);
@@ -248,6 +250,7 @@ impl JobQueue for DbStore {
         Ok(None)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "heartbeat"))]
     async fn heartbeat(
         &self,
         id: JobId,
@@ -272,6 +275,7 @@ impl JobQueue for DbStore {
         if applied.rows_affected() == 1 { Ok(LeaseCheck::Held) } else { refused(&mut conn, id, lease).await }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "commit_chunk"))]
     async fn commit_chunk(
         &self,
         id: JobId,
@@ -304,6 +308,7 @@ impl JobQueue for DbStore {
         Ok(LeaseCheck::Held)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "finish_job"))]
     async fn finish_job(
         &self,
         id: JobId,
@@ -343,6 +348,7 @@ impl JobQueue for DbStore {
         if applied.rows_affected() == 1 { Ok(LeaseCheck::Held) } else { refused(&mut conn, id, lease).await }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "cancel_job"))]
     async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let row = sqlx::query(
@@ -361,6 +367,7 @@ impl JobQueue for DbStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "retry_job"))]
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let row = sqlx::query(
@@ -381,11 +388,13 @@ impl JobQueue for DbStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "job"))]
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         fetch(&mut conn, id).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "jobs"))]
     async fn jobs(&self, filter: &JobFilter) -> Result<Vec<Job>, StoreError> {
         // A listing leaves out the holder lists: a page of big generations stays small.
         let mut q = QueryBuilder::<Db>::new(format!(
@@ -405,6 +414,7 @@ impl JobQueue for DbStore {
         rows.iter().map(job_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "count_jobs"))]
     async fn count_jobs(&self, kind: &str, status: JobStatus) -> Result<u64, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND status = $2")
             .bind(kind)
@@ -415,6 +425,7 @@ impl JobQueue for DbStore {
         u64::try_from(n).map_err(|_| crate::codec::corrupt("job count", n))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "purge_jobs"))]
     async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut conn = self.writer().acquire().await.map_err(db_error)?;
         let done =

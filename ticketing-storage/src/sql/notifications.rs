@@ -37,6 +37,7 @@ fn record_from_row(row: &DbRow) -> Result<DeliveryRecord, StoreError> {
 
 #[async_trait]
 impl NotificationLog for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "record_notification"))]
     async fn record_notification(&self, r: &DeliveryRecord) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO notifications ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
@@ -61,6 +62,7 @@ impl NotificationLog for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "job_notifications"))]
     async fn job_notifications(&self, job_id: JobId) -> Result<Vec<DeliveryRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM notifications WHERE job_id = $1 ORDER BY channel, recipient");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
@@ -71,6 +73,7 @@ impl NotificationLog for DbStore {
         rows.iter().map(record_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event_notifications"))]
     async fn event_notifications(&self, event_id: EventId, limit: u32) -> Result<Vec<DeliveryRecord>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM notifications WHERE event_id = $1 \
@@ -107,6 +110,7 @@ fn template_from_row(row: &DbRow) -> Result<MessageTemplate, StoreError> {
 
 #[async_trait]
 impl MessageTemplateRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "save_message_template"))]
     async fn save_message_template(&self, t: &MessageTemplate) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO message_templates ({TEMPLATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -129,6 +133,7 @@ impl MessageTemplateRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "message_template"))]
     async fn message_template(
         &self,
         event_id: EventId,
@@ -148,6 +153,7 @@ impl MessageTemplateRepository for DbStore {
         row.as_ref().map(template_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "message_templates"))]
     async fn message_templates(&self, event_id: EventId) -> Result<Vec<MessageTemplate>, StoreError> {
         let sql =
             format!("SELECT {TEMPLATE_COLUMNS} FROM message_templates WHERE event_id = $1 ORDER BY topic, locale");
@@ -159,6 +165,7 @@ impl MessageTemplateRepository for DbStore {
         rows.iter().map(template_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_message_template"))]
     async fn delete_message_template(
         &self,
         event_id: EventId,

@@ -416,20 +416,24 @@ async fn one_order(
 
 #[async_trait]
 impl OrderRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "place_order"))]
     async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
         self.hot_place_order(placement).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "order"))]
     async fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         self.read_one("SELECT body FROM orders WHERE id = $1", vec![uuid(*id.as_uuid())], |row| from_body(row, "order"))
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "order_by_token"))]
     async fn order_by_token(&self, token_hash: &TokenHash) -> Result<Option<Order>, StoreError> {
         let query = sqlx::query("SELECT body FROM orders WHERE token_hash = $1").bind(token_hash.0.to_vec());
         one_order(query, &self.pool).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "order_by_reference"))]
     async fn order_by_reference(&self, provider: &str, reference: &str) -> Result<Option<Order>, StoreError> {
         let row =
             sqlx::query("SELECT body FROM orders WHERE provider = $1 AND reference = $2 ORDER BY created_at LIMIT 1")
@@ -441,6 +445,7 @@ impl OrderRepository for DbStore {
         row.as_ref().map(order_from).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "order_tickets"))]
     async fn order_tickets(&self, id: OrderId) -> Result<Vec<Ticket>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.* FROM tickets t JOIN order_tickets o ON o.ticket_id = t.id WHERE o.order_id = $1 \
@@ -453,6 +458,7 @@ impl OrderRepository for DbStore {
         rows.iter().map(rows::ticket).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_order"))]
     async fn ticket_order(&self, ticket_id: TicketId) -> Result<Option<OrderId>, StoreError> {
         let row: Option<(Uuid,)> = sqlx::query_as("SELECT order_id FROM order_tickets WHERE ticket_id = $1")
             .bind(*ticket_id.as_uuid())
@@ -462,6 +468,7 @@ impl OrderRepository for DbStore {
         Ok(row.map(|(id,)| OrderId::from_uuid(id)))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "orders"))]
     async fn orders(&self, filter: &OrderFilter) -> Result<Vec<Order>, StoreError> {
         let mut q = QueryBuilder::<Db>::new("SELECT body FROM orders WHERE 1 = 1");
         if let Some(event) = filter.event_id {
@@ -476,20 +483,24 @@ impl OrderRepository for DbStore {
         rows.iter().map(order_from).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "change_order"))]
     async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
         self.hot_change_order(change).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "record_delivery"))]
     async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError> {
         self.hot_record_delivery(delivery).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "refund"))]
     async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let decided = refund_in(&mut *tx, step).await?;
         finish(tx, decided).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "refund_by_id"))]
     async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError> {
         let row = sqlx::query("SELECT body FROM refunds WHERE id = $1")
             .bind(*id.as_uuid())
@@ -499,6 +510,7 @@ impl OrderRepository for DbStore {
         row.as_ref().map(refund_from).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "refunds"))]
     async fn refunds(&self, order_id: OrderId) -> Result<Vec<Refund>, StoreError> {
         let rows = sqlx::query("SELECT body FROM refunds WHERE order_id = $1 ORDER BY at, id")
             .bind(*order_id.as_uuid())
@@ -508,6 +520,7 @@ impl OrderRepository for DbStore {
         rows.iter().map(refund_from).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "settle_refund"))]
     async fn settle_refund(&self, refund: &Refund) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT body FROM refunds WHERE id = $1")
@@ -529,6 +542,7 @@ impl OrderRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "deliveries"))]
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError> {
         let mut q = QueryBuilder::<Db>::new("SELECT body FROM payment_deliveries WHERE 1 = 1");
         if let Some(event) = event_id {

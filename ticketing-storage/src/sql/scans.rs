@@ -278,12 +278,14 @@ pub(super) type ConfirmContext = (Option<Gate>, Option<(ScanSession, ScanView)>)
 /// The scan's reads: each step's in one query, the ticket with its type and event joined.
 #[async_trait]
 impl ScanReads for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "scan_view"))]
     async fn scan_view(&self, ticket_id: TicketId) -> Result<Option<ScanView>, StoreError> {
         let sql = sqlx::AssertSqlSafe(format!("SELECT {} FROM tickets t {VIEW_JOINS} WHERE t.id = $1", *VIEW_COLUMNS));
         let row = sqlx::query(sql).bind(*ticket_id.as_uuid()).fetch_optional(&self.pool).await.map_err(db_error)?;
         Ok(row.as_ref().map(view_from_row).transpose()?.flatten())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "request_context"))]
     async fn request_context(
         &self,
         gate_id: GateId,
@@ -293,6 +295,7 @@ impl ScanReads for DbStore {
         self.hot_request_context(gate_id, agent, code).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "confirm_context"))]
     async fn confirm_context(
         &self,
         gate_id: GateId,
@@ -479,6 +482,7 @@ impl DbStore {
 
 #[async_trait]
 impl ExternalSessions for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_context"))]
     async fn ticket_context(
         &self,
         gate_id: GateId,
@@ -493,6 +497,7 @@ impl ExternalSessions for DbStore {
         self.gate_and_ticket(&TICKET_CONTEXT, params, agent).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "commit_scan_spending"))]
     async fn commit_scan_spending(
         &self,
         commit: &ScanCommit,
@@ -504,10 +509,12 @@ impl ExternalSessions for DbStore {
 
 #[async_trait]
 impl ScanRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_session"))]
     async fn insert_session(&self, session: &ScanSession) -> Result<(), StoreError> {
         self.hot_insert_session(session).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "session"))]
     async fn session(&self, token_hash: &TokenHash) -> Result<Option<ScanSession>, StoreError> {
         let row = sqlx::query("SELECT * FROM scan_sessions WHERE token_hash = $1")
             .bind(&token_hash.0[..])
@@ -517,20 +524,24 @@ impl ScanRepository for DbStore {
         row.as_ref().map(|row| session_from_row(row, "", token_hash)).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "commit_scan"))]
     async fn commit_scan(&self, commit: &ScanCommit) -> Result<CommitOutcome, StoreError> {
         self.hot_commit_scan(commit).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_scan_log"))]
     async fn insert_scan_log(&self, log: &ScanLog) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         insert_log(&mut conn, log).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "scan_by_nonce"))]
     async fn scan_by_nonce(&self, agent: UserId, nonce: &Nonce) -> Result<Option<ScanLog>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         by_nonce(&mut conn, agent, nonce).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "scan_logs"))]
     async fn scan_logs(&self, filter: &ScanLogFilter) -> Result<Vec<ScanLog>, StoreError> {
         let mut q = QueryBuilder::<Db>::new("SELECT * FROM scan_logs WHERE 1 = 1");
         if let Some(event) = filter.event_id {

@@ -18,6 +18,7 @@ fn tally(n: i64) -> Result<u64, StoreError> {
 
 #[async_trait]
 impl StatsRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event_counts"))]
     async fn event_counts(&self, event_id: EventId, bucket: chrono::Duration) -> Result<EventCounts, StoreError> {
         let event = *event_id.as_uuid();
         let rows = sqlx::query(

@@ -114,6 +114,7 @@ fn version_from_row(row: &DbRow) -> Result<TemplateVersion, StoreError> {
 
 #[async_trait]
 impl TemplateRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "save_template_version"))]
     async fn save_template_version(
         &self,
         template_id: TemplateId,
@@ -155,6 +156,7 @@ impl TemplateRepository for DbStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "template_version"))]
     async fn template_version(
         &self,
         template_id: TemplateId,
@@ -179,6 +181,7 @@ impl TemplateRepository for DbStore {
         row.as_ref().map(version_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "template_versions"))]
     async fn template_versions(&self, template_id: TemplateId) -> Result<Vec<TemplateVersion>, StoreError> {
         let rows = sqlx::query(select_versions!("ORDER BY v.version"))
             .bind(*template_id.as_uuid())
@@ -188,6 +191,7 @@ impl TemplateRepository for DbStore {
         rows.iter().map(version_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "pin_ticket_template"))]
     async fn pin_ticket_template(&self, ticket_id: TicketId, pin: TemplatePin) -> Result<TemplatePin, StoreError> {
         if let Some(existing) = self.ticket_template(ticket_id).await? {
             return Ok(existing);
@@ -206,6 +210,7 @@ impl TemplateRepository for DbStore {
         self.ticket_template(ticket_id).await?.ok_or(StoreError::NotFound("ticket"))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "pin_ticket_templates"))]
     async fn pin_ticket_templates(
         &self,
         ticket_ids: &[TicketId],
@@ -230,11 +235,13 @@ impl TemplateRepository for DbStore {
         Ok(pins)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_templates"))]
     async fn ticket_templates(&self, ticket_ids: &[TicketId]) -> Result<HashMap<TicketId, TemplatePin>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(db_error)?;
         pins_in(&mut conn, ticket_ids).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "template"))]
     async fn template(&self, template_id: TemplateId) -> Result<Option<TemplateSummary>, StoreError> {
         let row = sqlx::query(select_summaries!("t.id = $1"))
             .bind(*template_id.as_uuid())
@@ -244,6 +251,7 @@ impl TemplateRepository for DbStore {
         row.as_ref().map(summary_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "templates"))]
     async fn templates(&self, event_id: EventId) -> Result<Vec<TemplateSummary>, StoreError> {
         let rows = sqlx::query(select_summaries!("t.event_id = $1"))
             .bind(*event_id.as_uuid())
@@ -253,6 +261,7 @@ impl TemplateRepository for DbStore {
         rows.iter().map(summary_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "activate_template"))]
     async fn activate_template(&self, pin: TemplatePin) -> Result<TemplateSummary, StoreError> {
         let mut tx = self.begin_write().await?;
         require_version(&mut tx, pin).await?;
@@ -277,6 +286,7 @@ impl TemplateRepository for DbStore {
         summary_from_row(&row)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_template"))]
     async fn ticket_template(&self, ticket_id: TicketId) -> Result<Option<TemplatePin>, StoreError> {
         let row = sqlx::query("SELECT template_id, version FROM ticket_template_pins WHERE ticket_id = $1")
             .bind(*ticket_id.as_uuid())

@@ -248,6 +248,7 @@ pub(super) async fn write_batch<E: Exec>(e: &mut E, batch: &TicketBatch<'_>) -> 
 
 #[async_trait]
 impl TicketRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_tickets"))]
     async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_in(&mut *tx, batch, jobs).await?;
@@ -256,6 +257,7 @@ impl TicketRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket"))]
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query("SELECT * FROM tickets WHERE id = $1")
             .bind(*id.as_uuid())
@@ -265,6 +267,7 @@ impl TicketRepository for DbStore {
         row.as_ref().map(rows::ticket).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_by_code"))]
     async fn ticket_by_code(&self, short_code: ShortCode) -> Result<Option<Ticket>, StoreError> {
         let row = sqlx::query("SELECT * FROM tickets WHERE short_code = $1")
             .bind(i64::try_from(short_code.value()).unwrap_or(i64::MAX))
@@ -274,6 +277,7 @@ impl TicketRepository for DbStore {
         row.as_ref().map(rows::ticket).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "taken_short_codes"))]
     async fn taken_short_codes(&self, codes: &[ShortCode]) -> Result<Vec<ShortCode>, StoreError> {
         let mut taken = Vec::new();
         // A thousand codes a statement keeps within every driver's parameter limit.
@@ -293,6 +297,7 @@ impl TicketRepository for DbStore {
         Ok(taken)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_ticket"))]
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         if replace(&mut *tx, ticket, expected_version, None).await? {
@@ -315,6 +320,7 @@ impl TicketRepository for DbStore {
         Err(if exists { StoreError::Stale } else { StoreError::NotFound("ticket") })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "allocation"))]
     async fn allocation(&self, ticket_type_id: TicketTypeId) -> Result<Allocation, StoreError> {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT t.live_tickets, e.live_tickets FROM type_counters t JOIN event_counters e ON e.event_id = t.event_id \
@@ -328,6 +334,7 @@ impl TicketRepository for DbStore {
         Ok(Allocation { type_live: count(type_live)?, event_live: count(event_live)? })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "tickets"))]
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
         let mut q = QueryBuilder::<Db>::new("SELECT * FROM tickets WHERE 1 = 1");
         if let Some(event) = filter.event_id {

@@ -27,6 +27,7 @@ fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
 
 #[async_trait]
 impl UserRepository for DbStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ensure_roles"))]
     async fn ensure_roles(&self, roles: &[Role]) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let mut added = 0;
@@ -44,12 +45,14 @@ impl UserRepository for DbStore {
         Ok(added)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "roles"))]
     async fn roles(&self) -> Result<Vec<Role>, StoreError> {
         let names: Vec<String> =
             sqlx::query_scalar("SELECT name FROM roles").fetch_all(&self.pool).await.map_err(db_error)?;
         Ok(Role::ALL.into_iter().filter(|r| names.iter().any(|n| n == r.as_str())).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_user"))]
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let sql = "INSERT INTO users (id, email, email_key, name, role, password_hash, active, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -68,6 +71,7 @@ impl UserRepository for DbStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "user"))]
     async fn user(&self, id: UserId) -> Result<Option<User>, StoreError> {
         let row = sqlx::query("SELECT * FROM users WHERE id = $1")
             .bind(*id.as_uuid())
@@ -77,6 +81,7 @@ impl UserRepository for DbStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "user_by_email"))]
     async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query("SELECT * FROM users WHERE email_key = $1")
             .bind(email.trim().to_lowercase())
@@ -86,6 +91,7 @@ impl UserRepository for DbStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "users_with_role"))]
     async fn users_with_role(&self, role: Role) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query("SELECT * FROM users WHERE role = $1 ORDER BY created_at, id")
             .bind(role.as_str())
@@ -95,6 +101,7 @@ impl UserRepository for DbStore {
         rows.iter().map(user_from_row).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_user"))]
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let sql = "UPDATE users SET email = $2, email_key = $3, name = $4, role = $5, password_hash = $6, active = $7 \
                    WHERE id = $1";
@@ -126,6 +133,7 @@ impl UserRepository for DbStore {
         tx.commit().await.map_err(db_error)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "users"))]
     async fn users(&self, limit: u32, offset: u32) -> Result<Vec<User>, StoreError> {
         let limit = if limit == 0 { i64::MAX } else { i64::from(limit) };
         let rows = sqlx::query("SELECT * FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2")
