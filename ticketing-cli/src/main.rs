@@ -32,6 +32,9 @@ enum Command {
     /// Print the built-in template, or check a template file.
     #[command(subcommand)]
     Template(template::Command),
+    /// Make a QR signing key for the server's settings.
+    #[command(subcommand)]
+    Keys(keys::Command),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Qr(args) => qr::run(args),
         Command::Template(command) => template::run(command),
+        Command::Keys(command) => keys::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,16 +63,20 @@
 //! (a retry, a second look), a gate 10 (ten lanes behind one gate), each with a full window's
 //! burst; a flood of forged codes from one device is stopped within the window.
 //!
-//! The file is read from `TICKETING_CONFIG` when set. QR keys are `id:state:hex` items
-//! (`state` is `current` or `verify`, the secret at least 32 bytes in hex), comma-separated in
-//! the variable, a list of strings in the file: rotating adds a new `current` key and turns the
-//! old one to `verify`, so tickets already sent keep scanning.
+//! The file is read from `TICKETING_CONFIG` when set. QR keys are `id:state:hex` items for
+//! HMAC-SHA256 (`state` is `current` or `verify`, the secret at least 32 bytes in hex) or
+//! `id:state:ed25519:hex` for Ed25519 (a 32-byte secret key, whose public key scanners get from
+//! `/api/v1/events/{id}/scanner-keys`), comma-separated in the variable, a list of strings in
+//! the file; `ticketing keys generate [--ed25519]` prints one. Tickets are signed by the one
+//! `current` key, whatever its algorithm: rotating adds a new `current` key and turns the old
+//! one to `verify`, so tickets already sent keep scanning.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+use ticketing_core::signing::KeySetting;
 
 use serde::Deserialize;
 use thiserror::Error;
@@ -153,51 +157,6 @@ pub struct RateLimits {
     pub resend: RateLimit,
 }
 
-/// A QR signing key from the configuration.
-#[derive(Clone, PartialEq, Eq)]
-pub struct QrKey {
-    /// Its id, carried in every payload it signs.
-    pub id: u16,
-    /// Whether it signs (`current`) or only verifies.
-    pub current: bool,
-    /// The HMAC secret.
-    pub secret: Vec<u8>,
-}
-
-impl std::fmt::Debug for QrKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QrKey").field("id", &self.id).field("current", &self.current).finish_non_exhaustive()
-    }
-}
-
-impl FromStr for QrKey {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut parts = s.trim().splitn(3, ':');
-        let (Some(id), Some(state), Some(hex)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err("a key is `id:state:hex`".into());
-        };
-        let id = id.parse().map_err(|_| format!("key id {id:?} is not a number from 0 to 65535"))?;
-        let current = match state {
-            "current" => true,
-            "verify" => false,
-            other => return Err(format!("key state {other:?} is not `current` or `verify`")),
-        };
-        let secret = hex::decode(hex).map_err(|_| "the secret is not hexadecimal")?;
-        if secret.len() < 32 {
-            return Err("the secret is shorter than 32 bytes".into());
-        }
-        Ok(Self { id, current, secret })
-    }
-}
-
-impl QrKey {
-    /// The `id:state:hex` form.
-    pub fn to_setting(&self) -> String {
-        format!("{}:{}:{}", self.id, if self.current { "current" } else { "verify" }, hex::encode(&self.secret))
-    }
-}
-
 /// The server's settings, checked. Its `Debug` leaves out the superadmin password and the
 /// URLs (which may carry credentials).
 #[derive(Clone)]
@@ -216,7 +175,7 @@ pub struct Config {
     pub redis_prefix: String,
     /// QR signing keys (from `TICKETING_QR_KEYS` or its file); empty: generated and kept in the
     /// data directory.
-    pub qr_keys: Vec<QrKey>,
+    pub qr_keys: Vec<KeySetting>,
     /// The file the QR keys were read from (`TICKETING_QR_KEYS_FILE`), if they were.
     pub qr_keys_file: Option<PathBuf>,
     /// The file the magic-link key is read from; none: the data directory's `link.key`.
@@ -554,7 +513,7 @@ impl Config {
         let qr_keys = listed
             .iter()
             .map(|k| k.parse())
-            .collect::<Result<Vec<QrKey>, String>>()
+            .collect::<Result<Vec<KeySetting>, String>>()
             .map_err(|problem| ConfigError::Invalid { key, env, problem })?;
         if !qr_keys.is_empty() && qr_keys.iter().filter(|k| k.current).count() != 1 {
             return Err(ConfigError::Invalid { key, env, problem: "exactly one key must be `current`".into() });
@@ -834,7 +793,7 @@ mod tests {
             ("TICKETING_LINK_KEY_FILE", "/run/secrets/link"),
         ]))
         .unwrap();
-        assert_eq!(c.qr_keys.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(2, true), (1, false)]);
+        assert_eq!(c.qr_keys.iter().map(|k| (k.id.0, k.current)).collect::<Vec<_>>(), [(2, true), (1, false)]);
         assert_eq!(c.link_key_file, Some(PathBuf::from("/run/secrets/link")));
         let both = Config::from_vars(vars(&[("TICKETING_QR_KEYS_FILE", &path), ("TICKETING_QR_KEYS", &current)]));
         assert!(both.unwrap_err().to_string().contains("not both"));

@@ -7,9 +7,7 @@ use std::path::Path;
 use ticketing_core::env::Randomness;
 use ticketing_core::fleet::KeyKind;
 use ticketing_core::magic_link::LinkKey;
-use ticketing_core::signing::{KeyId, KeyMaterial, KeyState, Keyring};
-
-use crate::config::QrKey;
+use ticketing_core::signing::{Algorithm, KeyId, KeySetting, Keyring};
 
 /// The file generated keys are kept in, inside the data directory.
 pub const KEYS_FILE: &str = "keys.toml";
@@ -62,7 +60,7 @@ struct KeysFile {
 /// start when `may_generate`: see [`ticketing_core::fleet::may_generate`]). Returns the keyring
 /// and whether keys were generated now.
 pub fn load(
-    configured: &[QrKey],
+    configured: &[KeySetting],
     data_dir: &Path,
     rng: &dyn Randomness,
     may_generate: bool,
@@ -71,21 +69,20 @@ pub fn load(
         if configured.is_empty() { stored_or_new(data_dir, rng, may_generate)? } else { (configured.to_vec(), false) };
     let mut keyring = Keyring::new();
     for key in keys {
-        let state = if key.current { KeyState::Current } else { KeyState::VerifyOnly };
-        keyring = keyring.with_key(KeyId(key.id), state, KeyMaterial::HmacSecret(key.secret))?;
+        keyring = keyring.with_key(key.id, key.state(), key.material())?;
     }
     Ok((keyring, generated))
 }
 
 /// The keys of a `keys.toml` read from `shown`.
-fn parse_keys_file(text: &str, shown: String) -> Result<Vec<QrKey>, KeysError> {
+fn parse_keys_file(text: &str, shown: String) -> Result<Vec<KeySetting>, KeysError> {
     let file: KeysFile =
         toml::from_str(text).map_err(|e| KeysError::Malformed { path: shown.clone(), problem: e.to_string() })?;
     let keys = file
         .qr_keys
         .iter()
         .map(|k| k.parse())
-        .collect::<Result<Vec<QrKey>, String>>()
+        .collect::<Result<Vec<KeySetting>, String>>()
         .map_err(|problem| KeysError::Malformed { path: shown.clone(), problem })?;
     if keys.iter().filter(|k| k.current).count() != 1 {
         return Err(KeysError::Malformed { path: shown, problem: "exactly one key must be current".into() });
@@ -93,7 +90,11 @@ fn parse_keys_file(text: &str, shown: String) -> Result<Vec<QrKey>, KeysError> {
     Ok(keys)
 }
 
-fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> Result<(Vec<QrKey>, bool), KeysError> {
+fn stored_or_new(
+    data_dir: &Path,
+    rng: &dyn Randomness,
+    may_generate: bool,
+) -> Result<(Vec<KeySetting>, bool), KeysError> {
     let path = data_dir.join(KEYS_FILE);
     let shown = path.display().to_string();
     match std::fs::read_to_string(&path) {
@@ -104,9 +105,7 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> R
             path: shown,
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut secret = vec![0; 32];
-            rng.fill(&mut secret);
-            let key = QrKey { id: 1, current: true, secret };
+            let key = KeySetting::generate(KeyId(1), true, Algorithm::HmacSha256, rng);
             // The setting is digits, a word, a colon and hex: nothing to escape in a TOML string.
             let text = format!(
                 "# QR signing keys, generated on the first start. Keep this file secret.\nqr_keys = [\"{}\"]\n",
@@ -128,29 +127,34 @@ fn stored_or_new(data_dir: &Path, rng: &dyn Randomness, may_generate: bool) -> R
 ///
 /// The key that was current only verifies from then on: tickets it signed stay valid. Returns
 /// the keys after the step and the id of the key it made or promoted.
-pub fn rotate(keys: &[QrKey], stage: bool, rng: &dyn Randomness) -> Result<(Vec<QrKey>, u16), String> {
-    let current = keys.iter().find(|k| k.current).map(|k| k.id).ok_or("no key is current")?;
-    let newest = keys.iter().map(|k| k.id).max().unwrap_or(current);
+pub fn rotate(
+    keys: &[KeySetting],
+    stage: bool,
+    algorithm: Option<Algorithm>,
+    rng: &dyn Randomness,
+) -> Result<(Vec<KeySetting>, u16), String> {
+    let current = keys.iter().find(|k| k.current).ok_or("no key is current")?;
+    let algorithm = algorithm.unwrap_or(current.algorithm);
+    let current = current.id.0;
+    let newest = keys.iter().map(|k| k.id.0).max().unwrap_or(current);
     let fresh = |current| {
         let id = newest.checked_add(1).ok_or("key ids are used up (65535)")?;
-        let mut secret = vec![0; 32];
-        rng.fill(&mut secret);
-        Ok::<_, String>(QrKey { id, current, secret })
+        Ok::<_, String>(KeySetting::generate(KeyId(id), current, algorithm, rng))
     };
     let mut after = keys.to_vec();
     let changed = if stage {
         let key = fresh(false)?;
-        let id = key.id;
+        let id = key.id.0;
         after.push(key);
         id
     } else if newest > current {
         for key in &mut after {
-            key.current = key.id == newest;
+            key.current = key.id.0 == newest;
         }
         newest
     } else {
         let key = fresh(true)?;
-        let id = key.id;
+        let id = key.id.0;
         for key in &mut after {
             key.current = false;
         }
@@ -161,7 +165,7 @@ pub fn rotate(keys: &[QrKey], stage: bool, rng: &dyn Randomness) -> Result<(Vec<
 }
 
 /// The keys kept in `data_dir` (none there: an error saying to start the server once).
-pub fn stored(data_dir: &Path) -> Result<Vec<QrKey>, KeysError> {
+pub fn stored(data_dir: &Path) -> Result<Vec<KeySetting>, KeysError> {
     let path = data_dir.join(KEYS_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => parse_keys_file(&text, path.display().to_string()),
@@ -170,7 +174,7 @@ pub fn stored(data_dir: &Path) -> Result<Vec<QrKey>, KeysError> {
 }
 
 /// Replaces the keys kept in `data_dir` with `keys`.
-pub fn store(data_dir: &Path, keys: &[QrKey]) -> Result<(), KeysError> {
+pub fn store(data_dir: &Path, keys: &[KeySetting]) -> Result<(), KeysError> {
     let path = data_dir.join(KEYS_FILE);
     let items: Vec<String> = keys.iter().map(|k| format!("\"{}\"", k.to_setting())).collect();
     let text = format!("# QR signing keys. Keep this file secret.\nqr_keys = [{}]\n", items.join(", "));
@@ -285,19 +289,31 @@ mod tests {
 
     #[test]
     fn a_rotation_stages_then_promotes_and_never_drops_a_key() {
-        let one = QrKey { id: 1, current: true, secret: vec![1; 32] };
-        let (staged, id) = rotate(std::slice::from_ref(&one), true, &OsRandomness).unwrap();
+        let hmac =
+            |id, current| KeySetting { id: KeyId(id), current, algorithm: Algorithm::HmacSha256, secret: vec![1; 32] };
+        let one = hmac(1, true);
+        let (staged, id) = rotate(std::slice::from_ref(&one), true, None, &OsRandomness).unwrap();
         assert_eq!((id, staged.len()), (2, 2));
         assert!(staged[0].current && !staged[1].current, "staged: key 2 only verifies");
-        let (promoted, id) = rotate(&staged, false, &OsRandomness).unwrap();
+        let (promoted, id) = rotate(&staged, false, None, &OsRandomness).unwrap();
         assert_eq!(id, 2);
-        assert_eq!(promoted.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(1, false), (2, true)]);
+        let states = |keys: &[KeySetting]| keys.iter().map(|k| (k.id.0, k.current, k.algorithm)).collect::<Vec<_>>();
+        let h = Algorithm::HmacSha256;
+        assert_eq!(states(&promoted), [(1, false, h), (2, true, h)]);
         assert_eq!(promoted[1].secret, staged[1].secret, "the staged secret is the one promoted");
-        let (at_once, id) = rotate(&promoted, false, &OsRandomness).unwrap();
+        let (at_once, id) = rotate(&promoted, false, None, &OsRandomness).unwrap();
         assert_eq!(id, 3);
-        assert_eq!(at_once.iter().map(|k| (k.id, k.current)).collect::<Vec<_>>(), [(1, false), (2, false), (3, true)]);
-        let last = QrKey { id: u16::MAX, current: true, secret: vec![1; 32] };
-        assert!(rotate(&[last], false, &OsRandomness).is_err());
+        assert_eq!(states(&at_once), [(1, false, h), (2, false, h), (3, true, h)]);
+        assert!(rotate(&[hmac(u16::MAX, true)], false, None, &OsRandomness).is_err());
+        // Into Ed25519, staged first like any key; later rotations keep Ed25519.
+        let e = Algorithm::Ed25519;
+        let (staged, _) = rotate(&at_once, true, Some(e), &OsRandomness).unwrap();
+        let (promoted, _) = rotate(&staged, false, None, &OsRandomness).unwrap();
+        assert_eq!(states(&promoted)[2..], [(3, false, h), (4, true, e)]);
+        let (next, _) = rotate(&promoted, false, None, &OsRandomness).unwrap();
+        assert_eq!(states(&next)[4], (5, true, e));
+        let (keyring, _) = load(&next, Path::new("unused"), &OsRandomness, false).unwrap();
+        assert_eq!(keyring.ed25519_public_keys().len(), 2, "both Ed25519 keys verify");
 
         let dir = std::env::temp_dir().join(format!("ticketing-rotate-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

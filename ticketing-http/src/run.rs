@@ -52,6 +52,11 @@ enum KeysAction {
         /// Add the new key as verify-only (the first step for a fleet).
         #[arg(long)]
         stage: bool,
+        /// Make the new key an Ed25519 key (scanners can then verify offline with its public
+        /// key, served at `/api/v1/events/{id}/scanner-keys`); without it, the new key has the
+        /// current key's algorithm.
+        #[arg(long)]
+        ed25519: bool,
     },
 }
 
@@ -76,7 +81,9 @@ pub async fn run(name: &str) -> ExitCode {
         }
         Action::Migrate => migrate(name, &config).await,
         Action::Seed => seed(name, &config).await,
-        Action::Keys { action: KeysAction::Rotate { stage } } => rotate(name, &config, stage),
+        Action::Keys { action: KeysAction::Rotate { stage, ed25519 } } => {
+            rotate(name, &config, stage, ed25519.then_some(ticketing_core::signing::Algorithm::Ed25519))
+        }
     }
 }
 
@@ -105,7 +112,7 @@ async fn seed(name: &str, config: &Config) -> ExitCode {
 /// One rotation step on the keys where `config` finds them: the data directory's `keys.toml` or
 /// the file `TICKETING_QR_KEYS_FILE` names are rewritten; keys given in `TICKETING_QR_KEYS`
 /// are printed as the new value to set.
-fn rotate(name: &str, config: &Config, stage: bool) -> ExitCode {
+fn rotate(name: &str, config: &Config, stage: bool, algorithm: Option<ticketing_core::signing::Algorithm>) -> ExitCode {
     let fail = |e: &dyn std::fmt::Display| {
         eprintln!("{name}: {e}");
         ExitCode::FAILURE
@@ -118,11 +125,11 @@ fn rotate(name: &str, config: &Config, stage: bool) -> ExitCode {
     } else {
         config.qr_keys.clone()
     };
-    let (after, id) = match crate::keys::rotate(&keys, stage, &ticketing_core::env::OsRandomness) {
+    let (after, id) = match crate::keys::rotate(&keys, stage, algorithm, &ticketing_core::env::OsRandomness) {
         Ok(rotated) => rotated,
         Err(e) => return fail(&e),
     };
-    let lines: Vec<String> = after.iter().map(crate::config::QrKey::to_setting).collect();
+    let lines: Vec<String> = after.iter().map(ticketing_core::signing::KeySetting::to_setting).collect();
     let written = match (&config.qr_keys_file, config.qr_keys.is_empty()) {
         (Some(file), _) => crate::keys::write_replacing(file, &format!("{}\n", lines.join("\n")))
             .map(|()| format!("written to {}", file.display())),

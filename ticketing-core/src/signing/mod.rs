@@ -15,9 +15,11 @@
 pub mod base45;
 mod keys;
 mod payload;
+mod setting;
 
 pub use keys::{Algorithm, KeyError, KeyId, KeyMaterial, KeyState, Keyring};
 pub use payload::{DecodedQr, MAX_TEXT_LEN, PayloadError, QrClaims, VERSION, decode_qr, scanned_text};
+pub use setting::KeySetting;
 
 #[cfg(test)]
 mod tests;

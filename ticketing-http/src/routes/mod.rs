@@ -92,6 +92,7 @@ pub fn api() -> OpenApiRouter<Shared> {
         .routes(routes!(scan::confirm))
         .routes(routes!(scan::logs))
         .routes(routes!(scan::gates))
+        .routes(routes!(scan::scanner_keys))
         .routes(routes!(jobs::generate))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::get))

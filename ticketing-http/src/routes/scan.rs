@@ -17,6 +17,7 @@ use ticketing_core::ids::{EventId, GateId};
 use ticketing_core::scan::{
     ConfirmRequest, Credential, Direction, Nonce, ScanAgent, ScanLog, ScanRequest, Suspicion, TicketSummary,
 };
+use ticketing_core::signing::{Algorithm, KeyState};
 use ticketing_core::store::{EventFilter, ScanLogFilter};
 use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +25,7 @@ use uuid::Uuid;
 
 use crate::audit::{Change, record};
 use crate::auth::{Caller, Reach};
-use crate::extract::{Body, Params};
+use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
 
@@ -459,4 +460,85 @@ async fn report(state: &Shared, caller: &Caller, suspicion: &Suspicion) {
     };
     let target = format!("gate:{}", suspicion.gate_id());
     record(state, caller, Change::created(suspicion.action(), target, event_id, suspicion)).await;
+}
+
+/// A public key an offline scanner verifies QR texts with.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScannerKeyView {
+    /// The key id every payload it signed carries (bytes 1–2 of the decoded payload).
+    pub id: u16,
+    /// Always `ed25519`: an HMAC key is a shared secret and is never served.
+    pub algorithm: String,
+    /// The Ed25519 public key, 32 bytes in hex.
+    pub public_key: String,
+    /// Whether it signs new tickets now (else it verifies tickets signed before a rotation).
+    pub current: bool,
+}
+
+/// The keys an event's scanners verify with.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "event_id": "0190f5a2-7c1e-7d3a-9b4f-2a6c8e0d1f3b",
+    "signing_algorithm": "ed25519",
+    "keys": [{"id": 2, "algorithm": "ed25519", "public_key": "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "current": true}]
+}))]
+pub struct ScannerKeysView {
+    /// The event.
+    pub event_id: Uuid,
+    /// How new tickets are signed: `ed25519` (verifiable with the keys below) or `hmac-sha256`
+    /// (only the server can verify: scan online).
+    pub signing_algorithm: String,
+    /// The Ed25519 keys that still verify, current or kept from before a rotation.
+    pub keys: Vec<ScannerKeyView>,
+}
+
+/// The public keys an event's QR texts verify with, for a scanner that checks signatures
+/// offline: its agents (a gate of theirs is at the event), its organizers and superadmins.
+/// The keys are the deployment's; no secret is ever served.
+#[utoipa::path(
+    get,
+    operation_id = "scan_keys",
+    path = "/events/{id}/scanner-keys",
+    tag = "scanning",
+    params(("id" = Uuid, Path, description = "The event")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verification keys", body = ScannerKeysView),
+        (status = 403, description = "Not a scanning role", body = Problem),
+        (status = 404, description = "No such event of yours", body = Problem),
+    )
+)]
+pub async fn scanner_keys(
+    State(state): State<Shared>,
+    caller: Caller,
+    Id(id): Id<Uuid>,
+) -> Result<Json<ScannerKeysView>, ApiError> {
+    let event_id = EventId::from_uuid(id);
+    if caller.role == Role::Agent {
+        crate::request_id::event(event_id);
+        let gates = state.store().gates_of_agent(caller.user).await?;
+        if !gates.iter().any(|g| g.event_id() == event_id) {
+            return Err(ApiError::not_found("event"));
+        }
+    } else {
+        caller.event(&state, event_id, Reach::Manage).await?;
+    }
+    let keyring = state.engine.keyring();
+    let current: Vec<_> =
+        keyring.keys().into_iter().filter(|(_, _, s)| *s == KeyState::Current).map(|(id, ..)| id).collect();
+    let keys = keyring
+        .ed25519_public_keys()
+        .into_iter()
+        .map(|(key, public)| ScannerKeyView {
+            id: key.0,
+            algorithm: "ed25519".into(),
+            public_key: hex::encode(public),
+            current: current.contains(&key),
+        })
+        .collect();
+    let signing_algorithm = match state.engine.config().qr_algorithm {
+        Algorithm::Ed25519 => "ed25519",
+        Algorithm::HmacSha256 => "hmac-sha256",
+    };
+    Ok(Json(ScannerKeysView { event_id: id, signing_algorithm: signing_algorithm.into(), keys }))
 }

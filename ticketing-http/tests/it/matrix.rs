@@ -362,6 +362,7 @@ fn rows() -> Vec<Row> {
             [401, 200, 200, 404, 403, 200],
         ),
         row(M::GET, |w, _| format!("/api/v1/scan/logs?event_id={}", w.event), None, [401, 200, 200, 404, 403, 200]),
+        row(M::GET, |w, _| format!("/api/v1/events/{}/scanner-keys", w.event), None, [401, 200, 200, 404, 403, 200]),
         row(M::GET, |_, _| "/api/v1/scan/gates".into(), None, [401, 200, 200, 200, 403, 200]),
         row(
             M::POST,

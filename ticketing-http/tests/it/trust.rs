@@ -417,3 +417,73 @@ async fn redis_keys_carry_the_configured_prefix() {
     assert!(store.unlock("trial", "me").await.expect("Redis"));
     drop(server);
 }
+
+/// With an Ed25519 key current, tickets are signed with it and the event's scanners get its
+/// public key (and the older key's, still verifying) from `/scanner-keys`: a scanner holding
+/// only those verifies the QR text offline, and the server accepts it at the gate too. An agent
+/// with no gate at the event is told of no such event; an HMAC key, a shared secret, is never
+/// served.
+#[tokio::test]
+async fn an_ed25519_key_signs_and_scanners_get_its_public_key() {
+    use ticketing_core::signing::{KeyMaterial, KeySetting, KeyState, Keyring};
+    let old: KeySetting = format!("1:verify:{}", "0f".repeat(32)).parse().expect("an HMAC key");
+    let new: KeySetting = format!("2:current:ed25519:{}", "5c".repeat(32)).parse().expect("an Ed25519 key");
+    let keys = format!("{},{}", old.to_setting(), new.to_setting());
+    let Some(s) = TestServer::start_with(Backend::Sqlite, &[("TICKETING_QR_KEYS", keys.as_str())]).await else {
+        return;
+    };
+    let admin = s.admin().await;
+    s.user(&admin, "ed@example.org", "organizer").await;
+    let org = s.token("ed@example.org", PASSWORD).await;
+    let agent = s.user(&admin, "gate@example.org", "agent").await;
+    let agent_token = s.token("gate@example.org", PASSWORD).await;
+    s.user(&admin, "elsewhere@example.org", "agent").await;
+    let stranger = s.token("elsewhere@example.org", PASSWORD).await;
+    let (event, kind) = crate::support::running_event(&s, &org, "Offline", 10, 1).await;
+    let door = json!({"name": "Door", "agents": [agent]});
+    let gate = s.call(Method::POST, &format!("/api/v1/events/{event}/gates"), Some(&org), Some(door)).await;
+    let gate = gate.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let one = json!({"count": 1, "status": "paid"});
+    let issued = s.call(Method::POST, &format!("/api/v1/ticket-types/{kind}/tickets"), Some(&org), Some(one)).await;
+    let qr = issued.ok(StatusCode::CREATED)[0]["qr_payload"].as_str().expect("a QR text").to_owned();
+
+    let answer = s.call(Method::GET, &format!("/api/v1/events/{event}/scanner-keys"), Some(&agent_token), None).await;
+    let served = answer.ok(StatusCode::OK).clone();
+    assert_eq!(served["signing_algorithm"], "ed25519", "{served}");
+    assert_eq!(
+        served["keys"],
+        json!([{"id": 2, "algorithm": "ed25519", "public_key": hex::encode(new.public_key().expect("public")), "current": true}])
+    );
+    // A scanner that has only what was served verifies the ticket.
+    let mut scanner = Keyring::new();
+    for key in served["keys"].as_array().expect("keys") {
+        let public: [u8; 32] =
+            hex::decode(key["public_key"].as_str().expect("hex")).expect("hex").try_into().expect("32 bytes");
+        let id = ticketing_core::signing::KeyId(u16::try_from(key["id"].as_u64().expect("an id")).expect("u16"));
+        scanner = scanner.with_key(id, KeyState::VerifyOnly, KeyMaterial::Ed25519Public(public)).expect("a key");
+    }
+    let claims = scanner.verify_qr(&qr, chrono::Utc::now()).expect("verified offline");
+    assert_eq!(claims.ticket.to_string(), issued.json[0]["short_code"].as_str().expect("a short code"));
+    // The server accepts it at the gate as well.
+    let verdict = s
+        .call(Method::POST, "/api/v1/scan/request", Some(&agent_token), Some(json!({"gate_id": gate, "qr": qr})))
+        .await;
+    assert_eq!(verdict.ok(StatusCode::OK)["reason"], "ok");
+
+    let elsewhere = s.call(Method::GET, &format!("/api/v1/events/{event}/scanner-keys"), Some(&stranger), None).await;
+    assert_eq!((elsewhere.status, elsewhere.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", elsewhere.text);
+    let by_owner = s.call(Method::GET, &format!("/api/v1/events/{event}/scanner-keys"), Some(&org), None).await;
+    assert_eq!(by_owner.ok(StatusCode::OK)["keys"], served["keys"]);
+    s.stop().await;
+
+    // HMAC only: nothing to serve, and the scanners are told to scan online.
+    let Some(s) = TestServer::start(Backend::Sqlite).await else { return };
+    let admin = s.admin().await;
+    let (event, _) = crate::support::running_event(&s, &admin, "Online", 10, 1).await;
+    let answer = s.call(Method::GET, &format!("/api/v1/events/{event}/scanner-keys"), Some(&admin), None).await;
+    assert_eq!(
+        answer.ok(StatusCode::OK).clone(),
+        json!({"event_id": event, "signing_algorithm": "hmac-sha256", "keys": []})
+    );
+    s.stop().await;
+}
