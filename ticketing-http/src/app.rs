@@ -156,11 +156,12 @@ impl Server {
                 .unwrap_or(chrono::Duration::days(1)),
             ..EngineConfig::default()
         };
-        let stripe = config
-            .stripe_api_key
-            .clone()
-            .map(|key| crate::refunds::StripeApi { base: config.stripe_api_base.clone(), key });
-        let generic = config.generic_refund_url.clone().zip(config.generic_webhook_secrets.first().cloned());
+        let stripe = config.stripe_api_key.as_ref().map(|key| crate::refunds::StripeApi {
+            base: config.stripe_api_base.clone(),
+            key: key.expose().to_owned(),
+        });
+        let first_secret = config.generic_webhook_secrets.first().map(|s| s.expose().to_owned());
+        let generic = config.generic_refund_url.clone().zip(first_secret);
         let generic = generic.map(|(url, secret)| crate::refunds::GenericApi { url, secret });
         let gateway = Arc::new(crate::refunds::ProviderRefunds::new(stripe, generic, clock.clone()));
         let engine = Ticketing::new(store, keyring, clock.clone(), rng.clone(), engine_config)
@@ -178,7 +179,7 @@ impl Server {
         let passwords = Passwords::new(PARALLEL_HASHES, &*rng).map_err(|e| StartError::Seed(e.into()))?;
         let callers = Arc::new(CallerCache::default());
         let fleet = match &config.redis_url {
-            Some(url) => Some(join_redis(url, &config.redis_prefix, callers.clone()).await?),
+            Some(url) => Some(join_redis(url.expose(), &config.redis_prefix, callers.clone()).await?),
             None => None,
         };
         let (api, openapi) = routes::api().split_for_parts();
@@ -326,8 +327,8 @@ pub(crate) async fn open_store(
 ) -> Result<Arc<dyn ticketing_core::store::Store>, StartError> {
     data_dir(config)?;
     Ok(ticketing_storage::open_with_prefix(
-        &config.database_url,
-        config.redis_url.as_deref(),
+        config.database_url.expose(),
+        config.redis_url.as_ref().map(crate::config::Secret::expose),
         &config.redis_prefix,
         clock,
     )
@@ -362,7 +363,7 @@ async fn seed(
     let seed = SeedConfig {
         superadmin_email: config.superadmin_email.clone(),
         superadmin_name: "Administrator".into(),
-        superadmin_password: config.superadmin_password.clone(),
+        superadmin_password: config.superadmin_password.as_ref().map(|p| p.expose().to_owned()),
     };
     // Two servers starting at once on one database take turns; the loser asks again.
     let mut report = engine.seed(&seed).await;

@@ -21,6 +21,7 @@ use uuid::Uuid;
 
 use super::orders::audit_system;
 use crate::auth::{Caller, Reach};
+use crate::config::Secret;
 use crate::extract::{Id, Params};
 use crate::problem::{ApiError, Problem};
 use crate::state::Shared;
@@ -72,8 +73,8 @@ impl DeliveryView {
 }
 
 /// The provider called `name` and its active secrets, if this server has any for it.
-fn provider<'a>(state: &'a Shared, name: &str) -> Option<(&'static dyn PaymentProvider, &'a [String])> {
-    let (provider, secrets): (&'static dyn PaymentProvider, &[String]) = match name {
+fn provider<'a>(state: &'a Shared, name: &str) -> Option<(&'static dyn PaymentProvider, &'a [Secret])> {
+    let (provider, secrets): (&'static dyn PaymentProvider, &[Secret]) = match name {
         "stripe" => (&Stripe, &state.config.stripe_webhook_secrets),
         "generic" => (&Generic, &state.config.generic_webhook_secrets),
         _ => return None,
@@ -123,7 +124,7 @@ pub async fn webhook(
         }
     })?;
     let signature = headers.get(provider.signature_header()).and_then(|v| v.to_str().ok());
-    let secrets: Vec<&[u8]> = secrets.iter().map(|s| s.as_bytes()).collect();
+    let secrets: Vec<&[u8]> = secrets.iter().map(|s| s.expose().as_bytes()).collect();
     let notice = read_delivery(provider, signature, &body, &secrets, state.clock.now()).map_err(|e| match e {
         WebhookError::Signature(s) => {
             state.metrics.webhook(provider.name(), "bad_signature");
