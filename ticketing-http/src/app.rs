@@ -15,7 +15,7 @@ use ticketing_core::engine::{Config as EngineConfig, SeedConfig, SuperadminSeed,
 use ticketing_core::env::{Clock, OsRandomness, Randomness, SystemClock};
 use ticketing_core::fleet::{Coordinator, KeyKind, Revoked};
 use ticketing_core::job::{JobStatus, JobTask};
-use ticketing_core::signing::{Algorithm, KeyState};
+use ticketing_core::signing::Algorithm;
 use ticketing_core::store::Store;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -147,11 +147,7 @@ impl Server {
             }),
             hook_urls: config.webhook_urls,
             // Tickets are signed by the current key (the settings allow one), whatever its algorithm.
-            qr_algorithm: keyring
-                .keys()
-                .into_iter()
-                .find(|(_, _, state)| *state == KeyState::Current)
-                .map_or(Algorithm::HmacSha256, |(_, algorithm, _)| algorithm),
+            qr_algorithm: keyring.current_algorithm().unwrap_or(Algorithm::HmacSha256),
             hook_disable_after: chrono::Duration::from_std(config.webhook_disable_after)
                 .unwrap_or(chrono::Duration::days(1)),
             ..EngineConfig::default()

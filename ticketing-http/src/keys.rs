@@ -134,6 +134,15 @@ pub fn rotate(
     rng: &dyn Randomness,
 ) -> Result<(Vec<KeySetting>, u16), String> {
     let current = keys.iter().find(|k| k.current).ok_or("no key is current")?;
+    let staged = keys.iter().filter(|k| k.id.0 > current.id.0).max_by_key(|k| k.id.0);
+    if let (Some(asked), Some(staged), false) = (algorithm, staged, stage)
+        && staged.algorithm != asked
+    {
+        return Err(format!(
+            "key {} is staged with another algorithm: promote it first (`keys rotate`), or drop it from the keys",
+            staged.id.0
+        ));
+    }
     let algorithm = algorithm.unwrap_or(current.algorithm);
     let current = current.id.0;
     let newest = keys.iter().map(|k| k.id.0).max().unwrap_or(current);
@@ -310,6 +319,9 @@ mod tests {
         let (staged, _) = rotate(&at_once, true, Some(e), &OsRandomness).unwrap();
         let (promoted, _) = rotate(&staged, false, None, &OsRandomness).unwrap();
         assert_eq!(states(&promoted)[2..], [(3, false, h), (4, true, e)]);
+        let (hmac_staged, _) = rotate(&promoted, true, Some(h), &OsRandomness).unwrap();
+        let refused = rotate(&hmac_staged, false, Some(e), &OsRandomness).unwrap_err();
+        assert!(refused.contains("staged with another algorithm"), "{refused}");
         let (next, _) = rotate(&promoted, false, None, &OsRandomness).unwrap();
         assert_eq!(states(&next)[4], (5, true, e));
         let (keyring, _) = load(&next, Path::new("unused"), &OsRandomness, false).unwrap();

@@ -173,7 +173,7 @@ const SAMPLE_HOLDERS: [&str; 6] = [
 ];
 
 /// `count` sample tickets from the `first`th on, each with its own short code and a QR text signed
-/// with `keyring`'s current HMAC key. For previews and the command line's `render --count`.
+/// with `keyring`'s current key, whatever its algorithm. For previews and the command line's `render --count`.
 pub fn sample_tickets(keyring: &Keyring, first: u64, count: u64) -> Result<Vec<TicketData>, KeyError> {
     (first..first.saturating_add(count)).map(|i| sample_ticket(keyring, i)).collect()
 }
@@ -182,7 +182,8 @@ pub fn sample_tickets(keyring: &Keyring, first: u64, count: u64) -> Result<Vec<T
 pub fn sample_ticket(keyring: &Keyring, index: u64) -> Result<TicketData, KeyError> {
     let mut ticket = unsigned_sample(index);
     let claims = QrClaims { ticket: ticket.short_code, expires_at: None };
-    ticket.qr_payload = keyring.sign_qr(Algorithm::HmacSha256, &claims)?;
+    let algorithm = keyring.current_algorithm().unwrap_or(Algorithm::HmacSha256);
+    ticket.qr_payload = keyring.sign_qr(algorithm, &claims)?;
     Ok(ticket)
 }
 

@@ -88,6 +88,10 @@ fn a_logo_needs_level_h_and_a_template_needs_a_qr_code() {
         "elements": [ {{ "type": "qr", "x": 10, "y": 10, "size": 40, "level": "M", "logo": "logo", "logo_scale": 0.4 }} ] }}"#
     );
     assert_eq!(paths(&json), ["elements[0].level", "elements[0].logo_scale"]);
+    // Without a logo too: 1e39 reads as an infinity, which no JSON could carry back.
+    let huge = r#"{ "format": 1, "name": "T", "page": { "size": "a6" },
+        "elements": [ { "type": "qr", "x": 10, "y": 10, "size": 40, "logo_scale": 1e39 } ] }"#;
+    assert_eq!(paths(huge), ["elements[0].logo_scale"]);
     let none = r#"{ "format": 1, "name": "T", "page": { "size": "a6" }, "elements": [] }"#;
     assert_eq!(problems(none)[0].message, "a ticket template needs a `qr` element: the code is what the gate scans");
 }

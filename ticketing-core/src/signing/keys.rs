@@ -282,6 +282,12 @@ impl Keyring {
         self.entries.iter().map(|e| (e.id, e.algorithm(), e.state)).collect()
     }
 
+    /// The algorithm of the first current key (a deployment has one), if any: what new QR texts
+    /// are signed with.
+    pub fn current_algorithm(&self) -> Option<Algorithm> {
+        self.entries.iter().find(|e| e.state == KeyState::Current).map(Entry::algorithm)
+    }
+
     pub(crate) fn current(&self, algorithm: Algorithm) -> Result<&Entry, KeyError> {
         self.entries
             .iter()

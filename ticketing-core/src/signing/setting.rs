@@ -54,9 +54,8 @@ impl FromStr for KeySetting {
         let (id, state, algorithm, hex) = match parts[..] {
             [id, state, hex] => (id, state, Algorithm::HmacSha256, hex),
             [id, state, ED25519, hex] => (id, state, Algorithm::Ed25519, hex),
-            [_, _, other, _] => {
-                return Err(format!("key algorithm {other:?} is not `{ED25519}` (HMAC keys name none)"));
-            }
+            // The third field is not echoed: in a mistyped HMAC key it is the secret.
+            [_, _, _, _] => return Err(format!("a key with four fields names its algorithm third: `{ED25519}`")),
             _ => return Err(format!("a key is `id:state:hex`, or `id:state:{ED25519}:hex`")),
         };
         let id = KeyId(id.parse().map_err(|_| format!("key id {id:?} is not a number from 0 to 65535"))?);
@@ -143,7 +142,8 @@ mod tests {
             ("1:current", "a key is"),
             ("x:current:00", "not a number"),
             (&format!("1:now:{}", "00".repeat(32)), "`current` or `verify`"),
-            (&format!("1:current:rsa:{}", "00".repeat(32)), "is not `ed25519`"),
+            (&format!("1:current:rsa:{}", "00".repeat(32)), "names its algorithm third"),
+            (&format!("1:current:{}:", "ab".repeat(32)), "names its algorithm third"),
             ("1:current:zz", "not hexadecimal"),
             (&format!("1:current:{}", "00".repeat(31)), "shorter than 32 bytes"),
             (&format!("1:current:ed25519:{}", "00".repeat(33)), "is 32 bytes"),
@@ -151,6 +151,7 @@ mod tests {
         for (text, why) in cases {
             let refused = text.parse::<KeySetting>().expect_err(text);
             assert!(refused.contains(why), "{text}: {refused}");
+            assert!(!refused.contains("abab"), "a secret is never echoed: {refused}");
         }
     }
 

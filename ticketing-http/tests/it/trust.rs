@@ -474,6 +474,13 @@ async fn an_ed25519_key_signs_and_scanners_get_its_public_key() {
     assert_eq!((elsewhere.status, elsewhere.code()), (StatusCode::NOT_FOUND, "not_found"), "{}", elsewhere.text);
     let by_owner = s.call(Method::GET, &format!("/api/v1/events/{event}/scanner-keys"), Some(&org), None).await;
     assert_eq!(by_owner.ok(StatusCode::OK)["keys"], served["keys"]);
+    // A template preview signs its sample ticket with the current key too: its QR verifies offline.
+    let doc = crate::support::template_doc("Offline");
+    let template = s.call(Method::POST, &format!("/api/v1/events/{event}/templates"), Some(&org), Some(doc)).await;
+    let template = template.ok(StatusCode::CREATED)["id"].as_str().expect("id").to_owned();
+    let pdf = s.raw_bytes(Method::GET, &format!("/api/v1/templates/{template}/preview"), Some(&org)).await;
+    let sample = crate::support::decode_pdf_qr(&pdf);
+    assert!(scanner.verify_qr(&sample, chrono::Utc::now()).is_ok(), "the preview's QR: {sample:?}");
     s.stop().await;
 
     // HMAC only: nothing to serve, and the scanners are told to scan online.

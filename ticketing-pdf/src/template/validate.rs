@@ -212,17 +212,12 @@ pub(super) fn validate(template: &Template) -> Result<(), TemplateError> {
                     c.check(q.level == crate::qr::EcLevel::H, &format!("{path}.level"), || {
                         "a centre logo is allowed only at error-correction level H".into()
                     });
-                    c.check(
-                        q.logo_scale > 0.0 && q.logo_scale <= MAX_LOGO_SCALE,
-                        &format!("{path}.logo_scale"),
-                        || {
-                            format!(
-                                "the logo's scale must be above 0 and at most {MAX_LOGO_SCALE}, got {}",
-                                q.logo_scale
-                            )
-                        },
-                    );
                 }
+                // Checked with or without a logo: a value out of range (an infinity read from
+                // 1e39) would not survive being written back as JSON.
+                c.check(q.logo_scale > 0.0 && q.logo_scale <= MAX_LOGO_SCALE, &format!("{path}.logo_scale"), || {
+                    format!("the logo's scale must be above 0 and at most {MAX_LOGO_SCALE}, got {}", q.logo_scale)
+                });
             }
         }
     }
