@@ -1,9 +1,13 @@
-//! The audit trail: who changed what, when, with a before/after summary.
+//! The audit trail: who changed what, when, with a before/after summary. An entry is written in
+//! the same transaction as the change it records ([`Pending`]).
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{AuditId, EventId, UserId};
+
+mod pending;
+pub use pending::{Pending, Recorded, carried, committed, due, writing};
 
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -274,6 +274,11 @@ pub struct Lease {
     pub until: DateTime<Utc>,
 }
 
+/// How many ended jobs a purge deleted ([`crate::store::JobQueue::purge_jobs`]): what the purge
+/// writes, for its audit entry ([`crate::audit::Pending`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct JobsPurged(pub u64);
+
 /// A job and its state.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Job {

@@ -2,7 +2,7 @@
 //!
 //! The domain of the ticketing engine, with no I/O: no runtime, no database, no network, no
 //! file, no wall clock and no global random source. Everything from outside comes in through
-//! the traits in [`env`] (time, randomness) and [`store`] (persistence, locks).
+//! the traits in [`env`](mod@env) (time, randomness) and [`store`] (persistence, locks).
 //!
 //! Layout:
 //! - Entities, each valid by construction: [`event`], [`ticket_type`], [`ticket`], [`gate`],

@@ -490,6 +490,8 @@ pub struct OrderPlacement<'a> {
     pub idempotency_key: Option<&'a str>,
     /// Whether the order takes its event's next receipt number (a desk sale).
     pub receipt: bool,
+    /// The audit entry written with it, if the placement is audited ([`crate::audit::due`]).
+    pub audit: Option<&'a AuditEntry>,
 }
 
 /// What [`OrderRepository::place_order`] did.
@@ -522,6 +524,8 @@ pub struct OrderChange<'a> {
     /// The payment delivery that causes the change, recorded with it (unique per provider and
     /// provider event id).
     pub delivery: Option<&'a PaymentDelivery>,
+    /// The audit entry written with it, if the change is audited ([`crate::audit::due`]).
+    pub audit: Option<&'a AuditEntry>,
 }
 
 /// What [`OrderRepository::change_order`] did.
@@ -550,6 +554,8 @@ pub struct RefundStep<'a> {
     pub jobs: &'a [Job],
     /// The provider's delivery that reported it (a refund made at the provider), recorded with it.
     pub delivery: Option<&'a PaymentDelivery>,
+    /// The audit entry written with it, if the refund is audited ([`crate::audit::due`]).
+    pub audit: Option<&'a AuditEntry>,
 }
 
 /// Which orders to list, oldest first.
@@ -571,8 +577,9 @@ pub trait OrderRepository: Send + Sync {
     /// Stores an order with its tickets in one atomic step: every batch within its type's quota
     /// and the event's capacity (as [`TicketRepository::insert_tickets`] checks), each ticket
     /// linked to the order at its line's unit price, the jobs enqueued, and, when asked, the
-    /// event's next receipt number taken (gap-free: it is taken in the same transaction). All or
-    /// nothing: `Quota` when a batch does not fit. With an idempotency key already used at the
+    /// event's next receipt number taken (gap-free: it is taken in the same transaction), and the
+    /// audit entry appended (then marked [`crate::audit::committed`]). All or nothing: `Quota` when
+    /// a batch does not fit. With an idempotency key already used at the
     /// event, nothing is written and the existing order is returned.
     async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError>;
     /// An order by id.
@@ -590,7 +597,8 @@ pub trait OrderRepository: Send + Sync {
     /// Applies a change to an order in one atomic step: records the delivery (a duplicate
     /// applies nothing and returns the first record), replaces the order if its stored status is
     /// still `expected` (else nothing is applied: `Stale`), moves its reserved tickets, inserts
-    /// new tickets within their quotas (a `Quota` error applies nothing), and enqueues the jobs.
+    /// new tickets within their quotas (a `Quota` error applies nothing), enqueues the jobs and
+    /// appends the audit entry (then marked [`crate::audit::committed`]).
     async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError>;
     /// Records a delivery that changes no order; `Some(first record)` if it was recorded before.
     async fn record_delivery(&self, delivery: &PaymentDelivery) -> Result<Option<PaymentDelivery>, StoreError>;
@@ -598,7 +606,8 @@ pub trait OrderRepository: Send + Sync {
     async fn deliveries(&self, event_id: Option<EventId>, limit: u32) -> Result<Vec<PaymentDelivery>, StoreError>;
     /// Records a refund in one atomic step: the delivery (a duplicate applies nothing), the
     /// order's refunded amount if it is still `expected_refunded` (else `Stale`), each ticket's
-    /// compare-and-set (a lost one: `Stale`, nothing applied), the refund and its jobs.
+    /// compare-and-set (a lost one: `Stale`, nothing applied), the refund, its jobs and the audit
+    /// entry (then marked [`crate::audit::committed`]).
     async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError>;
     /// A refund by id.
     async fn refund_by_id(&self, id: RefundId) -> Result<Option<Refund>, StoreError>;

@@ -2,12 +2,17 @@
 //! (the JSON of the resource, cut at [`SUMMARY_MAX`] characters; secrets never appear in the
 //! views it is made from).
 //!
-//! The entry is appended right after the change it records. The two are not one transaction:
-//! if the append fails, the change stands, the failure is logged at error level, and the call
-//! still answers with its result (noted in ARCHITECTURE.md).
+//! A route states its change's entry ([`Entry`]) and makes the change through [`run`]: the store
+//! writes the entry in the change's own transaction ([`ticketing_core::audit::Pending`]), so the
+//! two commit together or not at all. An entry whose summary or target is only known from what
+//! the change writes (a creation's id, an update's state after) is completed with that value
+//! ([`Entry::on_write`]).
+
+use std::any::Any;
+use std::future::Future;
 
 use serde::Serialize;
-use ticketing_core::audit::{Actor, AuditEntry};
+use ticketing_core::audit::{Actor, AuditEntry, Pending, Recorded};
 use ticketing_core::ids::{AuditId, EventId};
 
 use crate::auth::Caller;
@@ -16,7 +21,8 @@ use crate::state::Shared;
 /// The longest summary kept, in characters.
 pub const SUMMARY_MAX: usize = 2000;
 
-fn summary(value: &impl Serialize) -> Option<String> {
+/// `value`'s JSON, cut at [`SUMMARY_MAX`] characters.
+pub fn summary(value: &impl Serialize) -> Option<String> {
     let json = serde_json::to_string(value).ok()?;
     Some(match json.char_indices().nth(SUMMARY_MAX) {
         Some((cut, _)) => format!("{}…", &json[..cut]),
@@ -24,63 +30,80 @@ fn summary(value: &impl Serialize) -> Option<String> {
     })
 }
 
-/// One change to record.
-pub struct Change<'a, B: Serialize, A: Serialize> {
-    /// `noun.verb`.
-    pub action: &'a str,
-    /// `kind:id`.
-    pub target: String,
-    /// The event concerned.
-    pub event_id: Option<EventId>,
-    /// The state before.
-    pub before: Option<&'a B>,
-    /// The state after.
-    pub after: Option<&'a A>,
-}
+/// A change's entry, as the route states it.
+pub struct Entry(AuditEntry);
 
-impl<'a, A: Serialize> Change<'a, (), A> {
-    /// A change with nothing before it (a creation, an issue, a purge): `after` is what it made.
-    pub fn created(action: &'a str, target: String, event_id: Option<EventId>, after: &'a A) -> Self {
-        Self { action, target, event_id, before: None, after: Some(after) }
+impl Entry {
+    /// An entry of `action` (`noun.verb`) on `target` (`kind:id`, or `kind:?` until the change
+    /// writes it), made by `caller`.
+    pub fn by(state: &Shared, caller: &Caller, action: &str, target: String, event_id: Option<EventId>) -> Self {
+        Self::of(state, caller.actor.clone(), action, target, event_id)
+    }
+
+    /// [`Self::by`] for a change made by the system (a payment provider's webhook).
+    pub fn system(state: &Shared, action: &str, target: String, event_id: Option<EventId>) -> Self {
+        Self::of(state, Actor::System, action, target, event_id)
+    }
+
+    fn of(state: &Shared, actor: Actor, action: &str, target: String, event_id: Option<EventId>) -> Self {
+        Self(AuditEntry {
+            id: AuditId::generate(&*state.clock, &*state.rng),
+            at: state.clock.now(),
+            actor,
+            action: action.to_owned(),
+            target,
+            event_id,
+            before: None,
+            after: None,
+        })
+    }
+
+    /// With the state before.
+    pub fn before(mut self, value: &impl Serialize) -> Self {
+        self.0.before = summary(value);
+        self
+    }
+
+    /// With the state after.
+    pub fn after(mut self, value: &impl Serialize) -> Self {
+        self.0.after = summary(value);
+        self
+    }
+
+    /// The entry, complete now.
+    pub fn ready(self) -> Pending {
+        Pending::ready(self.0)
+    }
+
+    /// The entry, recorded only when `complete`, given the value of type `T` the change writes,
+    /// says so.
+    pub fn on_write_if<T: Any>(self, complete: impl FnMut(&T, &mut AuditEntry) -> bool + Send + 'static) -> Pending {
+        Pending::on_write_if(self.0, complete)
+    }
+
+    /// The entry, completed by `complete` with the value of type `T` the change writes.
+    pub fn on_write<T: Any>(self, complete: impl FnMut(&T, &mut AuditEntry) + Send + 'static) -> Pending {
+        Pending::on_write(self.0, complete)
     }
 }
 
-impl<'a, B: Serialize, A: Serialize> Change<'a, B, A> {
-    /// A change of something that was `before` and is `after`.
-    pub fn updated(action: &'a str, target: String, event_id: Option<EventId>, before: &'a B, after: &'a A) -> Self {
-        Self { action, target, event_id, before: Some(before), after: Some(after) }
+/// Makes `change` with `entry` pending, so the store writes the entry in the change's
+/// transaction: the two commit together, or neither does. A change that fails leaves no entry,
+/// and so does one that changed nothing (a repeat of a provider's notice, links revoked when none
+/// were live: no step committed), or whose written value says not to record it
+/// ([`Entry::on_write_if`]).
+pub async fn run<T, E>(entry: Pending, change: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+    let (result, recorded) = entry.record(change).await;
+    if let (Ok(_), Recorded::Unwritten(entry)) = (&result, recorded) {
+        tracing::debug!(action = %entry.action, target = %entry.target, "the change changed nothing: no audit entry");
     }
+    result
 }
 
-impl<'a, B: Serialize> Change<'a, B, ()> {
-    /// A change that left nothing after it (a deletion): `before` is what went.
-    pub fn deleted(action: &'a str, target: String, event_id: Option<EventId>, before: &'a B) -> Self {
-        Self { action, target, event_id, before: Some(before), after: None }
-    }
-}
-
-/// Appends `change`, made by `caller`, to the trail.
-pub async fn record<B: Serialize, A: Serialize>(state: &Shared, caller: &Caller, change: Change<'_, B, A>) {
-    append(state, caller.actor.clone(), change).await;
-}
-
-/// Appends `change`, made by the system (a payment provider's webhook), to the trail.
-pub async fn record_system<B: Serialize, A: Serialize>(state: &Shared, change: Change<'_, B, A>) {
-    append(state, Actor::System, change).await;
-}
-
-async fn append<B: Serialize, A: Serialize>(state: &Shared, actor: Actor, change: Change<'_, B, A>) {
-    let entry = AuditEntry {
-        id: AuditId::generate(&*state.clock, &*state.rng),
-        at: state.clock.now(),
-        actor,
-        action: change.action.to_owned(),
-        target: change.target,
-        event_id: change.event_id,
-        before: change.before.and_then(summary),
-        after: change.after.and_then(summary),
-    };
-    if let Err(e) = state.store().append_audit(&entry).await {
-        tracing::error!(error = %e, action = %entry.action, target = %entry.target, "the audit entry was not written");
+/// Appends an entry that records no change of state but a fact (a suspicious scan): the entry is
+/// the whole of what happened.
+pub async fn note(state: &Shared, entry: Entry) {
+    if let Err(e) = state.store().append_audit(&entry.0).await {
+        tracing::error!(error = %e, action = %entry.0.action, target = %entry.0.target, "the audit entry was not written");
     }
 }

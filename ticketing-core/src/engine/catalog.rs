@@ -1,6 +1,7 @@
 //! Events, ticket types and gates.
 
 use super::{Error, Ticketing};
+use crate::audit;
 use crate::credential::StaffAssignment;
 use crate::event::{Event, EventSpec, EventStatus};
 use crate::gate::{Gate, GateSpec};
@@ -12,6 +13,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Creates a draft event.
     pub async fn create_event(&self, spec: &EventSpec) -> Result<Event, Error> {
         let event = Event::new(EventId::generate(&*self.clock, &*self.rng), spec)?;
+        audit::writing(&event);
         self.store.insert_event(&event).await?;
         Ok(event)
     }
@@ -19,6 +21,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Creates a draft event with its first staff (its organizer, say), all in one step.
     pub async fn create_staffed_event(&self, spec: &EventSpec, staff: &[StaffAssignment]) -> Result<Event, Error> {
         let event = Event::new(EventId::generate(&*self.clock, &*self.rng), spec)?;
+        audit::writing(&event);
         self.store.insert_staffed_event(&event, staff).await?;
         Ok(event)
     }
@@ -57,6 +60,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Changes an event's fields; refuses a capacity below its live tickets.
     pub async fn update_event(&self, id: EventId, spec: &EventSpec) -> Result<Event, Error> {
         let event = self.event(id).await?.revise(spec)?;
+        audit::writing(&event);
         self.store.update_event(&event).await?;
         Ok(event)
     }
@@ -64,6 +68,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Moves an event to another status (publish, cancel, end).
     pub async fn set_event_status(&self, id: EventId, status: EventStatus) -> Result<Event, Error> {
         let event = self.event(id).await?.with_status(status)?;
+        audit::writing(&event);
         self.store.update_event(&event).await?;
         Ok(event)
     }
@@ -80,6 +85,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let id = TicketTypeId::generate(&*self.clock, &*self.rng);
         let ticket_type = TicketType::new(id, event.id(), spec, &siblings)?;
         self.check_gates_belong(event_id, ticket_type.gates().unwrap_or_default()).await?;
+        audit::writing(&ticket_type);
         self.store.insert_ticket_type(&ticket_type).await?;
         Ok(ticket_type)
     }
@@ -90,6 +96,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let siblings = self.store.ticket_types(current.event_id()).await?;
         let ticket_type = TicketType::new(id, current.event_id(), spec, &siblings)?;
         self.check_gates_belong(current.event_id(), ticket_type.gates().unwrap_or_default()).await?;
+        audit::writing(&ticket_type);
         self.store.update_ticket_type(&ticket_type).await?;
         Ok(ticket_type)
     }
@@ -104,6 +111,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let event = self.event(event_id).await?;
         let gate = Gate::new(GateId::generate(&*self.clock, &*self.rng), event.id(), spec)?;
         self.check_types_belong(event_id, gate.ticket_types().unwrap_or_default()).await?;
+        audit::writing(&gate);
         self.store.insert_gate(&gate).await?;
         Ok(gate)
     }
@@ -113,6 +121,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let current = self.gate(id).await?;
         let gate = Gate::new(id, current.event_id(), spec)?;
         self.check_types_belong(current.event_id(), gate.ticket_types().unwrap_or_default()).await?;
+        audit::writing(&gate);
         self.store.update_gate(&gate).await?;
         Ok(gate)
     }

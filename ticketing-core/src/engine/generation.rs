@@ -121,6 +121,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         let job =
             Job::new(JobId::generate(&*self.clock, &*self.rng), task, Some(event.id()), request.count.into(), now)
                 .with_priority(request.priority);
+        crate::audit::writing(&job);
         self.store.enqueue(&job).await?;
         Ok(job)
     }

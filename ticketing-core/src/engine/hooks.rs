@@ -104,6 +104,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             last_success_at: None,
             created_at: self.clock.now(),
         };
+        crate::audit::writing(&endpoint);
         self.store.insert_endpoint(&endpoint).await?;
         self.hook_cache.forget(event_id);
         Ok(RegisteredEndpoint { endpoint, secret: secret.as_text() })
@@ -119,10 +120,14 @@ impl<S: Store + ?Sized> Ticketing<S> {
         self.store.endpoint(id).await?.ok_or(Error::NotFound("endpoint"))
     }
 
-    /// Deletes an endpoint: its deliveries still queued are dropped when they come up.
+    /// Deletes an endpoint (`NotFound` if it is gone already): its deliveries still queued are
+    /// dropped when they come up.
     pub async fn delete_endpoint(&self, endpoint: &Endpoint) -> Result<(), Error> {
-        self.store.delete_endpoint(endpoint.id).await?;
+        let deleted = self.store.delete_endpoint(endpoint.id).await?;
         self.hook_cache.forget(endpoint.event_id);
+        if !deleted {
+            return Err(Error::NotFound("endpoint"));
+        }
         Ok(())
     }
 

@@ -21,6 +21,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         self.event(event_id).await?;
         parts.check(topic)?;
         let template = MessageTemplate { event_id, topic, locale, parts, updated_at: self.clock.now() };
+        crate::audit::writing(&template);
         self.store.save_message_template(&template).await?;
         self.template_cache.forget(event_id);
         Ok(template)

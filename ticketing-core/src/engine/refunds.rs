@@ -223,6 +223,8 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Source::Provider(d) => Some(PaymentDelivery { outcome: DeliveryOutcome::Refunded, ..(*d).clone() }),
             Source::Staff(_) => None,
         };
+        crate::audit::writing(&refund);
+        let entry = crate::audit::due();
         let step = RefundStep {
             order: &next,
             expected_refunded: order.refunded_minor(),
@@ -230,6 +232,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             tickets: &updates,
             jobs: &jobs,
             delivery: delivery.as_ref(),
+            audit: entry.as_ref(),
         };
         Ok(match self.store.refund(&step).await? {
             ChangeOutcome::Applied => Some(Recorded::Refund(Box::new((refund, next)))),

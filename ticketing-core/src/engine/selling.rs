@@ -7,6 +7,7 @@
 //! delivery in the same step (so a delivery applies once however often it arrives). A lost race
 //! reads and decides again.
 
+use crate::audit;
 use chrono::{DateTime, Utc};
 
 use super::tickets::CODE_DRAWS;
@@ -240,7 +241,16 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let drawn = self.draw_order_tickets(&order, holder.as_ref(), status)?;
             let batches: Vec<TicketBatch<'_>> =
                 drawn.iter().map(|(tickets, links)| TicketBatch { tickets, links: &links.1, template: None }).collect();
-            let placement = OrderPlacement { order: &order, batches: &batches, jobs, idempotency_key, receipt };
+            audit::writing(&order);
+            let entry = audit::due();
+            let placement = OrderPlacement {
+                order: &order,
+                batches: &batches,
+                jobs,
+                idempotency_key,
+                receipt,
+                audit: entry.as_ref(),
+            };
             match self.store.place_order(&placement).await {
                 Ok(Placement::Placed(stored)) => {
                     let tickets =
@@ -344,6 +354,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 return Ok(Expiry::Left(order));
             }
             let next = order.apply(OrderAction::Expire)?;
+            audit::writing(&next);
+            if let Some(delivery) = delivery {
+                audit::writing(delivery);
+            }
+            let entry = audit::due();
             let change = OrderChange {
                 order: &next,
                 expected: OrderStatus::Pending,
@@ -352,6 +367,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 batches: &[],
                 jobs: &[],
                 delivery,
+                audit: entry.as_ref(),
             };
             match self.store.change_order(&change).await? {
                 ChangeOutcome::Applied => return Ok(Expiry::Expired(next)),
@@ -469,7 +485,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
         delivery.outcome = outcome;
         let jobs = [self.notification(&order, NotificationTopic::PaymentAlert, Some(detail))];
         let mut order = order;
+        audit::writing(&delivery);
         for _ in 0..self.config.max_retries {
+            let entry = audit::due();
             let change = OrderChange {
                 order: &order,
                 expected: order.status(),
@@ -478,6 +496,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 batches: &[],
                 jobs: &jobs,
                 delivery: Some(&delivery),
+                audit: entry.as_ref(),
             };
             match self.store.change_order(&change).await? {
                 ChangeOutcome::Applied => return Ok(Delivered { delivery, order: None, repeat: false }),
@@ -557,6 +576,11 @@ impl<S: Store + ?Sized> Ticketing<S> {
             };
             let batches: Vec<TicketBatch<'_>> =
                 drawn.iter().map(|(tickets, links)| TicketBatch { tickets, links: &links.1, template: None }).collect();
+            audit::writing(&next);
+            if let Some(delivery) = &recorded {
+                audit::writing(delivery);
+            }
+            let entry = audit::due();
             let change = OrderChange {
                 order: &next,
                 expected: order.status(),
@@ -565,6 +589,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                 batches: &batches,
                 jobs: &jobs,
                 delivery: recorded.as_ref(),
+                audit: entry.as_ref(),
             };
             match self.store.change_order(&change).await {
                 Ok(ChangeOutcome::Applied) => return Ok(Paid::Applied(next, outcome)),

@@ -1,5 +1,6 @@
 //! Issuing tickets, changing their status, their QR payload and their magic links.
 
+use crate::audit;
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
@@ -114,6 +115,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
                     .collect()
             };
             told.extend(self.created_hooks(&tickets).await?);
+            audit::writing(&tickets);
             match self.store.insert_tickets(&batch, &told).await {
                 Ok(()) => {
                     let mut links = links.into_iter();
@@ -259,6 +261,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
             let ticket = self.ticket(id).await?;
             let event = self.event(ticket.event_id()).await?;
             let next = ticket.apply(action, self.clock.now(), event.time_zone())?;
+            audit::writing(&next);
             match self.store.update_ticket(&next, ticket.version()).await {
                 Ok(()) => return Ok(next),
                 Err(StoreError::Stale) => continue,
@@ -290,6 +293,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
         for step in 0..CODE_DRAWS {
             let at = now + Duration::microseconds(step as i64);
             let (token, link) = MagicLink::issue(&self.link_key, ticket.id(), at, expires_at);
+            audit::writing(&link);
             match self.store.insert_magic_link(&link).await {
                 Ok(()) => return Ok((token, link)),
                 Err(StoreError::Conflict(_)) => continue,

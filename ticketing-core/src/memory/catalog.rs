@@ -14,21 +14,25 @@ use crate::ticket_type::TicketType;
 impl EventRepository for MemoryStore {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if s.events.contains_key(&event.id()) {
             return Err(StoreError::Conflict("event id".into()));
         }
         s.events.insert(event.id(), event.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
     async fn update_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&event.id()) {
             return Err(StoreError::NotFound("event"));
         }
         let live = s.live_by_event.get(&event.id()).copied().unwrap_or(0);
         quota::check_limit(event.capacity(), live)?;
         s.events.insert(event.id(), event.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -55,6 +59,7 @@ impl EventRepository for MemoryStore {
 
     async fn delete_event(&self, id: EventId) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&id) {
             return Err(StoreError::NotFound("event"));
         }
@@ -67,6 +72,7 @@ impl EventRepository for MemoryStore {
         s.gates.retain(|_, g| g.event_id() != id);
         s.message_templates.retain(|(event, ..), _| *event != id);
         s.endpoints.retain(|e| e.event_id != id);
+        s.audit_commit(due);
         Ok(())
     }
 }
@@ -75,6 +81,7 @@ impl EventRepository for MemoryStore {
 impl TicketTypeRepository for MemoryStore {
     async fn insert_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&ticket_type.event_id()) {
             return Err(StoreError::NotFound("event"));
         }
@@ -86,11 +93,13 @@ impl TicketTypeRepository for MemoryStore {
             return Err(StoreError::Conflict(crate::ticket_type::NAME_TAKEN.into()));
         }
         s.ticket_types.insert(ticket_type.id(), ticket_type.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
     async fn update_ticket_type(&self, ticket_type: &TicketType) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.ticket_types.contains_key(&ticket_type.id()) {
             return Err(StoreError::NotFound("ticket type"));
         }
@@ -104,6 +113,7 @@ impl TicketTypeRepository for MemoryStore {
         let live = s.live_by_type.get(&ticket_type.id()).copied().unwrap_or(0);
         quota::check_limit(ticket_type.quota(), live)?;
         s.ticket_types.insert(ticket_type.id(), ticket_type.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -121,6 +131,7 @@ impl TicketTypeRepository for MemoryStore {
 
     async fn delete_ticket_type(&self, id: TicketTypeId) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.ticket_types.contains_key(&id) {
             return Err(StoreError::NotFound("ticket type"));
         }
@@ -129,6 +140,7 @@ impl TicketTypeRepository for MemoryStore {
         }
         s.ticket_types.remove(&id);
         s.live_by_type.remove(&id);
+        s.audit_commit(due);
         Ok(())
     }
 }
@@ -137,6 +149,7 @@ impl TicketTypeRepository for MemoryStore {
 impl GateRepository for MemoryStore {
     async fn insert_gate(&self, gate: &Gate) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&gate.event_id()) {
             return Err(StoreError::NotFound("event"));
         }
@@ -144,15 +157,18 @@ impl GateRepository for MemoryStore {
             return Err(StoreError::Conflict("gate id".into()));
         }
         s.gates.insert(gate.id(), gate.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
     async fn update_gate(&self, gate: &Gate) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.gates.contains_key(&gate.id()) {
             return Err(StoreError::NotFound("gate"));
         }
         s.gates.insert(gate.id(), gate.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -176,6 +192,7 @@ impl GateRepository for MemoryStore {
 
     async fn delete_gate(&self, id: GateId) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.gates.contains_key(&id) {
             return Err(StoreError::NotFound("gate"));
         }
@@ -183,6 +200,7 @@ impl GateRepository for MemoryStore {
             return Err(StoreError::Conflict("scans were logged at the gate".into()));
         }
         s.gates.remove(&id);
+        s.audit_commit(due);
         Ok(())
     }
 }

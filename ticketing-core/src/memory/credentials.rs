@@ -47,11 +47,13 @@ impl State {
 impl CredentialRepository for MemoryStore {
     async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         s.check_user(client.owner)?;
         if s.api_clients.iter().any(|c| c.id == client.id || c.client_id == client.client_id) {
             return Err(StoreError::Conflict("an API client with this id exists".into()));
         }
         s.api_clients.push(client.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -70,12 +72,14 @@ impl CredentialRepository for MemoryStore {
 
     async fn revoke_api_client(&self, id: ApiClientId, at: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         let Some(client) = s.api_clients.iter_mut().find(|c| c.id == id) else {
             return Err(StoreError::NotFound("API client"));
         };
         let was_active = client.revoked_at.is_none();
         client.revoked_at.get_or_insert(at);
         s.revoke_where(at, |t| t.subject == Subject::Client(id));
+        s.audit_commit(due);
         Ok(was_active)
     }
 
@@ -159,6 +163,7 @@ impl CredentialRepository for MemoryStore {
 impl StaffRepository for MemoryStore {
     async fn insert_staffed_event(&self, event: &Event, staff: &[StaffAssignment]) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if s.events.contains_key(&event.id()) {
             return Err(StoreError::Conflict("event id".into()));
         }
@@ -172,11 +177,13 @@ impl StaffRepository for MemoryStore {
         }
         s.events.insert(event.id(), event.clone());
         s.staff.insert(event.id(), assigned);
+        s.audit_commit(due);
         Ok(())
     }
 
     async fn assign_staff(&self, event_id: EventId, assignment: StaffAssignment) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&event_id) {
             return Err(StoreError::NotFound("event"));
         }
@@ -186,15 +193,21 @@ impl StaffRepository for MemoryStore {
             Some(existing) => existing.duty = assignment.duty,
             None => staff.push(assignment),
         }
+        s.audit_commit(due);
         Ok(())
     }
 
     async fn unassign_staff(&self, event_id: EventId, user_id: UserId) -> Result<bool, StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         let Some(staff) = s.staff.get_mut(&event_id) else { return Ok(false) };
         let before = staff.len();
         staff.retain(|a| a.user_id != user_id);
-        Ok(staff.len() < before)
+        let removed = staff.len() < before;
+        if removed {
+            s.audit_commit(due);
+        }
+        Ok(removed)
     }
 
     async fn event_staff(&self, event_id: EventId) -> Result<Vec<StaffAssignment>, StoreError> {

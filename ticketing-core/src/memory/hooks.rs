@@ -12,6 +12,7 @@ use crate::store::{HookAttempt, HookRepository, StoreError};
 impl HookRepository for MemoryStore {
     async fn insert_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&endpoint.event_id) {
             return Err(StoreError::NotFound("event"));
         }
@@ -19,6 +20,7 @@ impl HookRepository for MemoryStore {
             return Err(StoreError::Conflict("endpoint id".into()));
         }
         s.endpoints.push(endpoint.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -32,18 +34,28 @@ impl HookRepository for MemoryStore {
 
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         let before = s.endpoints.len();
         s.endpoints.retain(|e| e.id != id);
-        Ok(s.endpoints.len() < before)
+        let deleted = s.endpoints.len() < before;
+        if deleted {
+            s.audit_commit(due);
+        }
+        Ok(deleted)
     }
 
     async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
         let mut s = self.state();
-        Ok(s.endpoints.iter_mut().find(|e| e.id == id).map(|e| {
+        let due = s.audit_due()?;
+        let enabled = s.endpoints.iter_mut().find(|e| e.id == id).map(|e| {
             e.enabled = true;
             e.failing_since = None;
             e.clone()
-        }))
+        });
+        if enabled.is_some() {
+            s.audit_commit(due);
+        }
+        Ok(enabled)
     }
 
     async fn record_hook_attempt(

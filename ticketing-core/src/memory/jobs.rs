@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, State, page};
+use crate::audit;
 use crate::ids::JobId;
-use crate::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
+use crate::job::{Job, JobEnd, JobStatus, JobTask, JobsPurged, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck};
 use crate::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 
 impl State {
@@ -42,7 +43,11 @@ fn end(job: &mut Job, status: JobStatus, error: Option<String>, now: DateTime<Ut
 #[async_trait]
 impl JobQueue for MemoryStore {
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        self.state().insert_tickets(&TicketBatch::plain(&[]), std::slice::from_ref(job))
+        let mut s = self.state();
+        let due = s.audit_due()?;
+        s.insert_tickets(&TicketBatch::plain(&[]), std::slice::from_ref(job))?;
+        s.audit_commit(due);
+        Ok(())
     }
 
     async fn claim(&self, kinds: &[&str], lease: &Lease, now: DateTime<Utc>) -> Result<Option<Job>, StoreError> {
@@ -161,21 +166,28 @@ impl JobQueue for MemoryStore {
 
     async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut s = self.state();
-        let job = s.job_mut(id)?;
+        let mut job = s.job_mut(id)?.clone();
         match job.status {
-            JobStatus::Queued => end(job, JobStatus::Cancelled, job.last_error.clone(), now),
+            JobStatus::Queued => {
+                let error = job.last_error.clone();
+                end(&mut job, JobStatus::Cancelled, error, now);
+            }
             JobStatus::Running if !job.cancel_requested => {
                 job.cancel_requested = true;
                 job.updated_at = now;
             }
             _ => {}
         }
-        Ok(job.clone())
+        audit::writing(&job);
+        let due = s.audit_due()?;
+        *s.job_mut(id)? = job.clone();
+        s.audit_commit(due);
+        Ok(job)
     }
 
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
         let mut s = self.state();
-        let job = s.job_mut(id)?;
+        let mut job = s.job_mut(id)?.clone();
         if !matches!(job.status, JobStatus::Failed | JobStatus::Cancelled) {
             return Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status)));
         }
@@ -184,7 +196,11 @@ impl JobQueue for MemoryStore {
         job.cancel_requested = false;
         job.run_at = now;
         job.updated_at = now;
-        Ok(job.clone())
+        audit::writing(&job);
+        let due = s.audit_due()?;
+        *s.job_mut(id)? = job.clone();
+        s.audit_commit(due);
+        Ok(job)
     }
 
     async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
@@ -218,10 +234,14 @@ impl JobQueue for MemoryStore {
         let mut s = self.state();
         let gone: Vec<JobId> =
             s.jobs.values().filter(|j| j.status.is_final() && j.updated_at < ended_before).map(|j| j.id).collect();
+        let purged = JobsPurged(gone.len() as u64);
+        audit::writing(&purged);
+        let due = s.audit_due()?;
         for id in &gone {
             s.jobs.remove(id);
         }
         s.job_order.retain(|id| !gone.contains(id));
-        Ok(gone.len() as u64)
+        s.audit_commit(due);
+        Ok(purged.0)
     }
 }

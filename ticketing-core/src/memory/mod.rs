@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::audit::AuditEntry;
+use crate::audit::{self, AuditEntry};
 use crate::credential::{ApiClient, StaffAssignment, StoredToken};
 use crate::env::Clock;
 use crate::event::Event;
@@ -105,6 +105,42 @@ struct State {
     refund_seq: Vec<RefundId>,
 }
 
+impl State {
+    /// The audit entry due with the change being made ([`crate::audit::Pending`]), checked before
+    /// anything changes, as a SQL backend's key would: `Conflict` if its id is taken.
+    fn audit_due(&self) -> Result<Option<AuditEntry>, StoreError> {
+        let due = audit::due();
+        self.check_audit(due.as_ref())?;
+        Ok(due)
+    }
+
+    /// Writes `due`, from [`Self::audit_due`], with the change just made.
+    fn audit_commit(&mut self, due: Option<AuditEntry>) {
+        if let Some(entry) = due {
+            self.audit.push(entry);
+            audit::committed();
+        }
+    }
+
+    /// Refuses `entry` (one a step carries, or one due) if its id is taken, as a SQL key would.
+    fn check_audit(&self, entry: Option<&AuditEntry>) -> Result<(), StoreError> {
+        match entry {
+            Some(entry) if self.audit.iter().any(|e| e.id == entry.id) => {
+                Err(StoreError::Conflict("a stored audit_log row has the same id".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes the entry a step carried, checked with [`Self::check_audit`], with the step.
+    fn push_carried(&mut self, entry: Option<&AuditEntry>) {
+        if let Some(entry) = entry {
+            self.audit.push(entry.clone());
+        }
+        audit::carried(entry);
+    }
+}
+
 /// The in-memory store.
 pub struct MemoryStore {
     state: Mutex<State>,
@@ -140,6 +176,7 @@ fn page<T: Clone>(items: impl Iterator<Item = T>, offset: u32, limit: u32) -> Ve
 impl MagicLinkRepository for MemoryStore {
     async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.tickets.contains_key(&link.ticket_id) {
             return Err(StoreError::NotFound("ticket"));
         }
@@ -147,6 +184,7 @@ impl MagicLinkRepository for MemoryStore {
             return Err(StoreError::Conflict("magic link token".into()));
         }
         s.magic_links.insert(link.token_hash, link.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -156,10 +194,14 @@ impl MagicLinkRepository for MemoryStore {
 
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         let mut n = 0;
         for link in s.magic_links.values_mut().filter(|l| l.ticket_id == ticket_id && l.revoked_at.is_none()) {
             link.revoked_at = Some(at);
             n += 1;
+        }
+        if n > 0 {
+            s.audit_commit(due);
         }
         Ok(n)
     }
@@ -185,7 +227,9 @@ impl MagicLinkRepository for MemoryStore {
 #[async_trait]
 impl AuditRepository for MemoryStore {
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        self.state().audit.push(entry.clone());
+        let mut s = self.state();
+        s.check_audit(Some(entry))?;
+        s.audit.push(entry.clone());
         Ok(())
     }
 

@@ -38,10 +38,12 @@ impl NotificationLog for MemoryStore {
 impl MessageTemplateRepository for MemoryStore {
     async fn save_message_template(&self, template: &MessageTemplate) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.events.contains_key(&template.event_id) {
             return Err(StoreError::NotFound("event"));
         }
         s.message_templates.insert((template.event_id, template.topic, template.locale), template.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -67,6 +69,12 @@ impl MessageTemplateRepository for MemoryStore {
         topic: NotificationTopic,
         locale: Locale,
     ) -> Result<bool, StoreError> {
-        Ok(self.state().message_templates.remove(&(event_id, topic, locale)).is_some())
+        let mut s = self.state();
+        let due = s.audit_due()?;
+        let deleted = s.message_templates.remove(&(event_id, topic, locale)).is_some();
+        if deleted {
+            s.audit_commit(due);
+        }
+        Ok(deleted)
     }
 }

@@ -88,6 +88,7 @@ impl OrderRepository for MemoryStore {
         if s.orders.contains_key(&order.id()) || s.order_by_token.contains_key(order.token_hash()) {
             return Err(StoreError::Conflict("order id or token".into()));
         }
+        s.check_audit(placement.audit)?;
         s.insert_batches(order, placement.batches, placement.jobs)?;
         let mut stored = order.clone();
         if placement.receipt {
@@ -101,6 +102,7 @@ impl OrderRepository for MemoryStore {
         s.order_by_token.insert(*order.token_hash(), order.id());
         s.order_seq.push(order.id());
         s.orders.insert(order.id(), stored.clone());
+        s.push_carried(placement.audit);
         Ok(Placement::Placed(stored))
     }
 
@@ -177,6 +179,7 @@ impl OrderRepository for MemoryStore {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Conflict(e.to_string()))?;
         }
+        s.check_audit(change.audit)?;
         s.insert_batches(order, change.batches, change.jobs)?;
         for (next, version) in moved {
             s.replace_ticket(&next, version)?;
@@ -188,6 +191,7 @@ impl OrderRepository for MemoryStore {
             s.push_delivery(d.clone());
         }
         s.orders.insert(order.id(), order.clone());
+        s.push_carried(change.audit);
         Ok(ChangeOutcome::Applied)
     }
 
@@ -224,6 +228,7 @@ impl OrderRepository for MemoryStore {
                 return Err(StoreError::Conflict("job id".into()));
             }
         }
+        s.check_audit(step.audit)?;
         for update in step.tickets {
             s.replace_ticket(&update.next, update.expected_version)?;
             s.revoke_links(update.next.id(), step.refund.at);
@@ -237,6 +242,7 @@ impl OrderRepository for MemoryStore {
         s.orders.insert(step.order.id(), step.order.clone());
         s.refund_seq.push(step.refund.id);
         s.refunds.insert(step.refund.id, step.refund.clone());
+        s.push_carried(step.audit);
         Ok(ChangeOutcome::Applied)
     }
 

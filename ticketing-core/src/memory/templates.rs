@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{MemoryStore, State};
+use crate::audit;
 use crate::ids::{EventId, TemplateId, TicketId};
 use crate::store::{StoreError, TemplateRepository};
 use crate::template::{TemplatePin, TemplateSummary, TemplateVersion};
@@ -30,19 +31,22 @@ impl TemplateRepository for MemoryStore {
         if clash {
             return Err(StoreError::Conflict(crate::template::NAME_TAKEN.into()));
         }
-        s.template_scopes.insert(template_id, (scope, name.to_owned()));
-        for earlier in s.templates.entry(template_id).or_default() {
-            earlier.name = name.to_owned();
-        }
-        let versions = s.templates.entry(template_id).or_default();
         let saved = TemplateVersion {
             template_id,
-            version: versions.len() as u32 + 1,
+            version: s.templates.get(&template_id).map_or(0, Vec::len) as u32 + 1,
             name: name.to_owned(),
             body: body.to_owned(),
             created_at: at,
         };
+        audit::writing(&saved);
+        let due = s.audit_due()?;
+        s.template_scopes.insert(template_id, (scope, name.to_owned()));
+        let versions = s.templates.entry(template_id).or_default();
+        for earlier in versions.iter_mut() {
+            earlier.name = name.to_owned();
+        }
         versions.push(saved.clone());
+        s.audit_commit(due);
         Ok(saved)
     }
 
@@ -128,6 +132,10 @@ impl TemplateRepository for MemoryStore {
         let exists = s.templates.get(&pin.template_id).is_some_and(|v| v.iter().any(|t| t.version == pin.version));
         let scope = s.template_scopes.get(&pin.template_id).map(|(scope, _)| *scope);
         let (true, Some(scope)) = (exists, scope) else { return Err(StoreError::NotFound("template version")) };
+        let mut after = summary(&s, pin.template_id).ok_or(StoreError::NotFound("template"))?;
+        after.active_version = Some(pin.version);
+        audit::writing(&after);
+        let due = s.audit_due()?;
         if scope.is_some() {
             let siblings: Vec<TemplateId> =
                 s.template_scopes.iter().filter(|(_, (e, _))| *e == scope).map(|(id, _)| *id).collect();
@@ -136,7 +144,8 @@ impl TemplateRepository for MemoryStore {
             }
         }
         s.template_active.insert(pin.template_id, pin.version);
-        summary(&s, pin.template_id).ok_or(StoreError::NotFound("template"))
+        s.audit_commit(due);
+        Ok(after)
     }
 }
 

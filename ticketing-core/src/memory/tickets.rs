@@ -113,7 +113,11 @@ impl State {
 #[async_trait]
 impl TicketRepository for MemoryStore {
     async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
-        self.state().insert_tickets(batch, jobs)
+        let mut s = self.state();
+        let due = s.audit_due()?;
+        s.insert_tickets(batch, jobs)?;
+        s.audit_commit(due);
+        Ok(())
     }
 
     async fn ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
@@ -132,12 +136,14 @@ impl TicketRepository for MemoryStore {
 
     async fn update_ticket(&self, ticket: &Ticket, expected_version: u64) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         s.replace_ticket(ticket, expected_version)?;
         if !ticket.status().is_live() {
             for link in s.magic_links.values_mut().filter(|l| l.ticket_id == ticket.id() && l.revoked_at.is_none()) {
                 link.revoked_at = Some(ticket.updated_at());
             }
         }
+        s.audit_commit(due);
         Ok(())
     }
 

@@ -20,6 +20,7 @@ impl UserRepository for MemoryStore {
 
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.roles.contains(&user.role) {
             return Err(StoreError::NotFound("role"));
         }
@@ -30,6 +31,7 @@ impl UserRepository for MemoryStore {
             return Err(StoreError::Conflict(EMAIL_TAKEN.into()));
         }
         s.users.push(user.clone());
+        s.audit_commit(due);
         Ok(())
     }
 
@@ -48,6 +50,7 @@ impl UserRepository for MemoryStore {
 
     async fn update_user(&self, user: &User) -> Result<(), StoreError> {
         let mut s = self.state();
+        let due = s.audit_due()?;
         if !s.roles.contains(&user.role) {
             return Err(StoreError::NotFound("role"));
         }
@@ -60,6 +63,7 @@ impl UserRepository for MemoryStore {
         }
         let stored = s.users.iter_mut().find(|u| u.id == user.id).ok_or(StoreError::NotFound("user"))?;
         *stored = User { created_at: stored.created_at, ..user.clone() };
+        s.audit_commit(due);
         Ok(())
     }
 

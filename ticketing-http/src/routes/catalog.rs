@@ -15,7 +15,7 @@ use ticketing_core::user::Role;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id};
 use crate::problem::{ApiError, Problem};
@@ -77,12 +77,16 @@ pub async fn create_type(
     Body(body): Body<TicketTypeBody>,
 ) -> Result<(StatusCode, Json<TicketTypeView>), ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
-    let created = state.engine.add_ticket_type(event.id(), &body.spec()).await.map_err(foreign("gate", "gates"))?;
-    let view = TicketTypeView::from(&created);
-    let change =
-        Change::created("ticket_type.create", format!("ticket_type:{}", created.id()), Some(event.id()), &view);
-    record(&state, &caller, change).await;
-    Ok((StatusCode::CREATED, Json(view)))
+    let entry = Entry::by(&state, &caller, "ticket_type.create", "ticket_type:?".into(), Some(event.id())).on_write(
+        |created: &TicketType, entry| {
+            entry.target = format!("ticket_type:{}", created.id());
+            entry.after = summary(&TicketTypeView::from(created));
+        },
+    );
+    let created = audit::run(entry, state.engine.add_ticket_type(event.id(), &body.spec()))
+        .await
+        .map_err(foreign("gate", "gates"))?;
+    Ok((StatusCode::CREATED, Json(TicketTypeView::from(&created))))
 }
 
 /// A ticket type, with the caller's reach on its event.
@@ -143,17 +147,19 @@ pub async fn replace_type(
     Body(body): Body<TicketTypeBody>,
 ) -> Result<Json<TicketTypeView>, ApiError> {
     let before = reach_type(&state, &caller, id, Reach::Manage).await?;
-    let after = state.engine.update_ticket_type(before.id(), &body.spec()).await.map_err(foreign("gate", "gates"))?;
-    let (before, view) = (TicketTypeView::from(&before), TicketTypeView::from(&after));
-    let change = Change::updated(
+    let entry = Entry::by(
+        &state,
+        &caller,
         "ticket_type.update",
-        format!("ticket_type:{}", after.id()),
-        Some(after.event_id()),
-        &before,
-        &view,
-    );
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+        format!("ticket_type:{}", before.id()),
+        Some(before.event_id()),
+    )
+    .before(&TicketTypeView::from(&before))
+    .on_write(|after: &TicketType, entry| entry.after = summary(&TicketTypeView::from(after)));
+    let after = audit::run(entry, state.engine.update_ticket_type(before.id(), &body.spec()))
+        .await
+        .map_err(foreign("gate", "gates"))?;
+    Ok(Json(TicketTypeView::from(&after)))
 }
 
 /// Deletes a ticket type that has no tickets and that no gate lists (else 409).
@@ -176,15 +182,10 @@ pub async fn delete_type(
     Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let ticket_type = reach_type(&state, &caller, id, Reach::Manage).await?;
-    state.engine.delete_ticket_type(ticket_type.id()).await?;
-    let before = TicketTypeView::from(&ticket_type);
-    let change = Change::deleted(
-        "ticket_type.delete",
-        format!("ticket_type:{}", ticket_type.id()),
-        Some(ticket_type.event_id()),
-        &before,
-    );
-    record(&state, &caller, change).await;
+    let target = format!("ticket_type:{}", ticket_type.id());
+    let entry = Entry::by(&state, &caller, "ticket_type.delete", target, Some(ticket_type.event_id()))
+        .before(&TicketTypeView::from(&ticket_type));
+    audit::run(entry.ready(), state.engine.delete_ticket_type(ticket_type.id())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -245,11 +246,15 @@ pub async fn create_gate(
 ) -> Result<(StatusCode, Json<GateView>), ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     check_agents(&state, &body).await?;
-    let gate = state.engine.add_gate(event.id(), &body.spec()).await.map_err(foreign("ticket type", "ticket_types"))?;
-    let view = GateView::from(&gate);
-    let change = Change::created("gate.create", format!("gate:{}", gate.id()), Some(event.id()), &view);
-    record(&state, &caller, change).await;
-    Ok((StatusCode::CREATED, Json(view)))
+    let entry =
+        Entry::by(&state, &caller, "gate.create", "gate:?".into(), Some(event.id())).on_write(|gate: &Gate, entry| {
+            entry.target = format!("gate:{}", gate.id());
+            entry.after = summary(&GateView::from(gate));
+        });
+    let gate = audit::run(entry, state.engine.add_gate(event.id(), &body.spec()))
+        .await
+        .map_err(foreign("ticket type", "ticket_types"))?;
+    Ok((StatusCode::CREATED, Json(GateView::from(&gate))))
 }
 
 /// A gate, with the caller's manage reach on its event.
@@ -304,12 +309,13 @@ pub async fn replace_gate(
 ) -> Result<Json<GateView>, ApiError> {
     let before = reach_gate(&state, &caller, id).await?;
     check_agents(&state, &body).await?;
-    let gate =
-        state.engine.update_gate(before.id(), &body.spec()).await.map_err(foreign("ticket type", "ticket_types"))?;
-    let (before, view) = (GateView::from(&before), GateView::from(&gate));
-    let change = Change::updated("gate.update", format!("gate:{}", gate.id()), Some(gate.event_id()), &before, &view);
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    let entry = Entry::by(&state, &caller, "gate.update", format!("gate:{}", before.id()), Some(before.event_id()))
+        .before(&GateView::from(&before))
+        .on_write(|gate: &Gate, entry| entry.after = summary(&GateView::from(gate)));
+    let gate = audit::run(entry, state.engine.update_gate(before.id(), &body.spec()))
+        .await
+        .map_err(foreign("ticket type", "ticket_types"))?;
+    Ok(Json(GateView::from(&gate)))
 }
 
 /// Deletes a gate where nothing was scanned and that no ticket type lists (else 409).
@@ -332,10 +338,9 @@ pub async fn delete_gate(
     Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let gate = reach_gate(&state, &caller, id).await?;
-    state.engine.delete_gate(gate.id()).await?;
-    let before = GateView::from(&gate);
-    let change = Change::deleted("gate.delete", format!("gate:{}", gate.id()), Some(gate.event_id()), &before);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "gate.delete", format!("gate:{}", gate.id()), Some(gate.event_id()))
+        .before(&GateView::from(&gate));
+    audit::run(entry.ready(), state.engine.delete_gate(gate.id())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::public::{EventQuery, page_of};
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
@@ -86,11 +86,13 @@ pub async fn create(
     };
     let staff: Vec<StaffAssignment> =
         organizer.map(|user_id| StaffAssignment { user_id, duty: Duty::Organizer }).into_iter().collect();
-    let event = state.engine.create_staffed_event(&body.spec(), &staff).await?;
-    let view = EventView::from(&event);
-    let change = Change::created("event.create", format!("event:{}", event.id()), Some(event.id()), &view);
-    record(&state, &caller, change).await;
-    Ok((StatusCode::CREATED, Json(view)))
+    let entry = Entry::by(&state, &caller, "event.create", "event:?".into(), None).on_write(|event: &Event, entry| {
+        entry.target = format!("event:{}", event.id());
+        entry.event_id = Some(event.id());
+        entry.after = summary(&EventView::from(event));
+    });
+    let event = audit::run(entry, state.engine.create_staffed_event(&body.spec(), &staff)).await?;
+    Ok((StatusCode::CREATED, Json(EventView::from(&event))))
 }
 
 /// An event.
@@ -138,11 +140,9 @@ pub async fn replace(
     if body.organizer_id.is_some() {
         return Err(ApiError::field("organizer_id", "set on creation; use the staff endpoints after"));
     }
-    let event = state.engine.update_event(before.id(), &body.spec()).await?;
-    let (before, after) = (EventView::from(&before), EventView::from(&event));
-    let change = Change::updated("event.update", format!("event:{}", event.id()), Some(event.id()), &before, &after);
-    record(&state, &caller, change).await;
-    Ok(Json(after))
+    let entry = updated(&state, &caller, "event.update", &before);
+    let event = audit::run(entry, state.engine.update_event(before.id(), &body.spec())).await?;
+    Ok(Json(EventView::from(&event)))
 }
 
 /// Publishes, cancels or ends an event.
@@ -168,11 +168,9 @@ pub async fn set_status(
 ) -> Result<Json<EventView>, ApiError> {
     let status = body.parse()?;
     let before = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
-    let event = state.engine.set_event_status(before.id(), status).await?;
-    let (before, after) = (EventView::from(&before), EventView::from(&event));
-    let change = Change::updated("event.status", format!("event:{}", event.id()), Some(event.id()), &before, &after);
-    record(&state, &caller, change).await;
-    Ok(Json(after))
+    let entry = updated(&state, &caller, "event.status", &before);
+    let event = audit::run(entry, state.engine.set_event_status(before.id(), status)).await?;
+    Ok(Json(EventView::from(&event)))
 }
 
 /// Deletes an event with its types, gates and staff; one with tickets is refused (409).
@@ -191,10 +189,9 @@ pub async fn set_status(
 )]
 pub async fn delete(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<StatusCode, ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
-    state.engine.delete_event(event.id()).await?;
-    let before = EventView::from(&event);
-    let change = Change::deleted("event.delete", format!("event:{}", event.id()), Some(event.id()), &before);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "event.delete", format!("event:{}", event.id()), Some(event.id()))
+        .before(&EventView::from(&event));
+    audit::run(entry.ready(), state.engine.delete_event(event.id())).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -249,10 +246,9 @@ pub async fn assign(
         return Err(ApiError::field("duty", format!("the user is a {}, not a {}", user.role, duty.role())));
     }
     let assignment = StaffAssignment { user_id: user.id, duty };
-    state.store().assign_staff(event.id(), assignment).await?;
     let view = StaffView::from(&assignment);
-    let change = Change::created("event.staff.assign", format!("user:{}", user.id), Some(event.id()), &view);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "event.staff.assign", format!("user:{}", user.id), Some(event.id()));
+    audit::run(entry.after(&view).ready(), state.store().assign_staff(event.id(), assignment)).await?;
     Ok(Json(view))
 }
 
@@ -276,17 +272,14 @@ pub async fn unassign(
 ) -> Result<StatusCode, ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let user = UserId::from_uuid(user_id);
-    if !state.store().unassign_staff(event.id(), user).await? {
-        return Err(ApiError::not_found("staff assignment"));
-    }
-    let change = Change {
-        action: "event.staff.unassign",
-        target: format!("user:{user}"),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: None::<&()>,
+    let entry = Entry::by(&state, &caller, "event.staff.unassign", format!("user:{user}"), Some(event.id()));
+    let removed = async {
+        match state.store().unassign_staff(event.id(), user).await? {
+            true => Ok(()),
+            false => Err(ApiError::not_found("staff assignment")),
+        }
     };
-    record(&state, &caller, change).await;
+    audit::run(entry.ready(), removed).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -481,4 +474,11 @@ impl DutyBody {
     pub fn parse(&self) -> Result<Duty, crate::problem::ApiError> {
         self.duty.parse().map_err(|_| crate::problem::ApiError::field("duty", "must be organizer or cashier"))
     }
+}
+
+/// The entry of a change to `before`, completed with the event the change writes.
+fn updated(state: &Shared, caller: &Caller, action: &str, before: &Event) -> ticketing_core::audit::Pending {
+    Entry::by(state, caller, action, format!("event:{}", before.id()), Some(before.id()))
+        .before(&EventView::from(before))
+        .on_write(|event: &Event, entry| entry.after = summary(&EventView::from(event)))
 }

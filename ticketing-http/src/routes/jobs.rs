@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::GenerationRequest;
 use ticketing_core::ids::{JobId, TemplateId, TicketTypeId};
-use ticketing_core::job::{Job, JobStatus, JobTask};
+use ticketing_core::job::{Job, JobStatus, JobTask, JobsPurged};
 use ticketing_core::status::TicketStatus;
 use ticketing_core::store::JobFilter;
 use ticketing_core::ticket::{Holder, HolderSpec};
@@ -18,7 +18,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::tickets::{HolderBody, parse_status};
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
@@ -202,11 +202,14 @@ pub async fn generate(
         template,
         notify: body.notify,
     };
-    let job = state.engine.start_generation(&request).await?;
-    let view = JobView::from(&job);
-    let change = Change::created("job.generate", format!("job:{}", job.id), job.event_id, &view);
-    record(&state, &caller, change).await;
-    Ok((StatusCode::ACCEPTED, Json(view)))
+    let entry = Entry::by(&state, &caller, "job.generate", "job:?".into(), Some(ticket_type.event_id())).on_write(
+        |job: &Job, entry| {
+            entry.target = format!("job:{}", job.id);
+            entry.after = summary(&JobView::from(job));
+        },
+    );
+    let job = audit::run(entry, state.engine.start_generation(&request)).await?;
+    Ok((StatusCode::ACCEPTED, Json(JobView::from(&job))))
 }
 
 /// The job `id`, if the caller manages its event (jobs without an event: superadmins only).
@@ -327,17 +330,15 @@ pub async fn retry(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>
 /// Cancels, or with `retry` queues again, the job `id`, and records it.
 async fn act(state: Shared, caller: Caller, id: Uuid, retry: bool) -> Result<Json<JobView>, ApiError> {
     let job = reach_job(&state, &caller, id).await?;
-    let after = if retry { state.engine.retry_job(job.id).await? } else { state.engine.cancel_job(job.id).await? };
-    let (before, view) = (JobView::from(&job), JobView::from(&after));
-    let change = Change::updated(
-        if retry { "job.retry" } else { "job.cancel" },
-        format!("job:{}", job.id),
-        job.event_id,
-        &before,
-        &view,
-    );
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    let action = if retry { "job.retry" } else { "job.cancel" };
+    let entry = Entry::by(&state, &caller, action, format!("job:{}", job.id), job.event_id)
+        .before(&JobView::from(&job))
+        .on_write(|after: &Job, entry| entry.after = summary(&JobView::from(after)));
+    let after = audit::run(entry, async {
+        if retry { state.engine.retry_job(job.id).await } else { state.engine.cancel_job(job.id).await }
+    })
+    .await?;
+    Ok(Json(JobView::from(&after)))
 }
 
 /// The queue's depth: jobs of each kind by status.
@@ -418,8 +419,8 @@ pub async fn queue_purge(
         return Err(ApiError::field("older_than_hours", format!("at most {MAX_PURGE_HOURS} (ten years)")));
     }
     let before = state.clock.now() - chrono::Duration::hours(i64::from(hours));
-    let deleted = state.store().purge_jobs(before).await?;
-    let change = Change::created("queue.purge", "jobs".into(), None, &deleted);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "queue.purge", "jobs".into(), None)
+        .on_write(|purged: &JobsPurged, entry| entry.after = summary(&purged.0));
+    let deleted = audit::run(entry, state.store().purge_jobs(before)).await?;
     Ok(Json(Purged { deleted }))
 }

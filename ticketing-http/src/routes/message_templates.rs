@@ -17,7 +17,7 @@ use ticketing_core::order::Locale;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id};
 use crate::problem::{ApiError, Problem};
@@ -222,11 +222,14 @@ pub async fn save(
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let (topic, locale) = kind_and_locale(&body.kind, &body.locale)?;
     let parts = TemplateParts { subject: body.subject, text: body.text, html: body.html, sms: body.sms };
-    let saved = state.engine.save_message_template(event.id(), topic, locale, parts).await?;
-    let view = MessageTemplateView::new(topic, locale, Some(&saved));
     let target = format!("message_template:{}/{}", topic.as_str(), locale.as_str());
-    record(&state, &caller, Change::created("message_template.save", target, Some(event.id()), &view)).await;
-    Ok(Json(view))
+    let entry = Entry::by(&state, &caller, "message_template.save", target, Some(event.id())).on_write(
+        move |saved: &MessageTemplate, entry| {
+            entry.after = summary(&MessageTemplateView::new(topic, locale, Some(saved)))
+        },
+    );
+    let saved = audit::run(entry, state.engine.save_message_template(event.id(), topic, locale, parts)).await?;
+    Ok(Json(MessageTemplateView::new(topic, locale, Some(&saved))))
 }
 
 /// Drops the event's own template for a kind in a language: the built-in one is used again.
@@ -255,15 +258,9 @@ pub async fn delete(
     let (Ok(topic), Ok(locale)) = (kind.parse::<NotificationTopic>(), locale.parse::<Locale>()) else {
         return Err(ApiError::not_found("message template"));
     };
-    state.engine.delete_message_template(event.id(), topic, locale).await?;
-    let change = Change {
-        action: "message_template.delete",
-        target: format!("message_template:{}/{}", topic.as_str(), locale.as_str()),
-        event_id: Some(event.id()),
-        before: None::<&()>,
-        after: None::<&()>,
-    };
-    record(&state, &caller, change).await;
+    let target = format!("message_template:{}/{}", topic.as_str(), locale.as_str());
+    let entry = Entry::by(&state, &caller, "message_template.delete", target, Some(event.id()));
+    audit::run(entry.ready(), state.engine.delete_message_template(event.id(), topic, locale)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

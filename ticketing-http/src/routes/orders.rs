@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::tickets::{IssuedTicket, MagicLinkView, TicketView};
-use crate::audit::{Change, record, record_system};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::client::ClientIp;
 use crate::extract::{Body, Id, Params};
@@ -460,7 +460,13 @@ pub async fn sell(
     let method = method("method", &body.method, &[PaymentMethod::Cash, PaymentMethod::Card, PaymentMethod::Other])?;
     let buyer = body.buyer.as_ref().map(BuyerBody::spec).transpose()?;
     let sale = SaleRequest { event_id: event.id(), lines: lines(&body.lines), method, buyer, cashier: caller.user };
-    let placed = state.engine.sell_at_desk(&sale).await?;
+    let entry = Entry::by(&state, &caller, "order.sell", "order:?".into(), Some(event.id())).on_write(
+        |order: &Order, entry| {
+            entry.target = format!("order:{}", order.id());
+            entry.after = summary(&OrderView::bare(order));
+        },
+    );
+    let placed = audit::run(entry, state.engine.sell_at_desk(&sale)).await?;
     state.metrics.order_status("paid");
     let mut tickets = Vec::with_capacity(placed.tickets.len());
     for (ticket, link) in &placed.tickets {
@@ -472,8 +478,6 @@ pub async fn sell(
     }
     let view =
         SaleView { order: OrderView::new(&placed), receipt: placed.order.receipt().unwrap_or_default(), tickets };
-    let target = format!("order:{}", placed.order.id());
-    record(&state, &caller, Change::created("order.sell", target, Some(event.id()), &view.order)).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -528,20 +532,15 @@ pub async fn mark_paid(
     if reference.is_some_and(|r| r.chars().count() > 255 || r.chars().any(char::is_control)) {
         return Err(ApiError::field("reference", "at most 255 characters, no control characters"));
     }
-    let (order, outcome) =
-        state.engine.mark_paid(before.id(), method, caller.user, reference.map(str::to_owned)).await?;
+    let entry =
+        Entry::by(&state, &caller, "order.mark_paid", format!("order:{}", before.id()), Some(before.event_id()))
+            .before(&OrderView::bare(&before))
+            .on_write(|after: &Order, entry| entry.after = summary(&OrderView::bare(after)));
+    let paid = state.engine.mark_paid(before.id(), method, caller.user, reference.map(str::to_owned));
+    let (order, outcome) = audit::run(entry, paid).await?;
     if outcome != ticketing_core::payment::DeliveryOutcome::Unchanged {
         state.metrics.order_status(order.status().as_str());
     }
-    let (before_view, view) = (OrderView::bare(&before), OrderView::bare(&order));
-    let change = Change::updated(
-        "order.mark_paid",
-        format!("order:{}", order.id()),
-        Some(order.event_id()),
-        &before_view,
-        &view,
-    );
-    record(&state, &caller, change).await;
     let placed = state.engine.order_by_token(&state.engine.order_token(&order)).await?;
     Ok(Json(OrderView::new(&placed)))
 }
@@ -594,12 +593,6 @@ pub async fn list(
     let filter = OrderFilter { event_id: Some(event.id()), status, limit: per_page, offset };
     let orders = state.store().orders(&filter).await?;
     Ok(Json(orders.iter().map(OrderView::bare).collect()))
-}
-
-/// Records a change the system made (a payment webhook's), for the audit trail.
-pub(super) async fn audit_system(state: &Shared, action: &str, order: &Order, detail: &impl Serialize) {
-    let change = Change::created(action, format!("order:{}", order.id()), Some(order.event_id()), detail);
-    record_system(state, change).await;
 }
 
 /// The day of a cash report.
@@ -846,12 +839,11 @@ pub async fn refund(
         reason: body.reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()),
         staff: caller.user,
     };
-    let refund = state.engine.refund_order(&request).await.map_err(|e| match e {
+    let entry = Entry::by(&state, &caller, "order.refund", format!("order:{}", order.id()), Some(order.event_id()))
+        .on_write(|refund: &ticketing_core::refund::Refund, entry| entry.after = summary(&RefundView::from(refund)));
+    let refund = audit::run(entry, state.engine.refund_order(&request)).await.map_err(|e| match e {
         ticketing_core::engine::Error::Invalid(why) => ApiError::new(StatusCode::CONFLICT, "nothing_to_refund", why),
         other => other.into(),
     })?;
-    let view = RefundView::from(&refund);
-    let target = format!("order:{}", order.id());
-    record(&state, &caller, Change::created("order.refund", target, Some(order.event_id()), &view)).await;
-    Ok(Json(view))
+    Ok(Json(RefundView::from(&refund)))
 }

@@ -19,7 +19,7 @@ use ticketing_core::payment::{
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::orders::audit_system;
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::config::Secret;
 use crate::extract::{Id, Params};
@@ -137,27 +137,22 @@ pub async fn webhook(
             ApiError::new(StatusCode::BAD_REQUEST, "invalid_webhook", problem).at(field)
         }
     })?;
-    let delivered = state.engine.apply_delivery(provider.name(), &notice).await?;
+    // The change the notice makes is recorded with it, as the system's (a repeat, or a notice
+    // that changes nothing, is not).
+    let entry =
+        Entry::system(&state, "order.paid", "order:?".into(), None).on_write_if(|delivery: &PaymentDelivery, entry| {
+            let Some((action, order)) = trail_action(delivery.outcome).zip(delivery.order_id) else { return false };
+            entry.action = action.to_owned();
+            entry.target = format!("order:{order}");
+            entry.event_id = delivery.ticketing_event_id;
+            entry.after = summary(&DeliveryView::new(delivery, false));
+            true
+        });
+    let delivered = audit::run(entry, state.engine.apply_delivery(provider.name(), &notice)).await?;
     let d = &delivered.delivery;
     state.metrics.webhook(provider.name(), if delivered.repeat { "repeat" } else { d.outcome.as_str() });
-    if !delivered.repeat {
-        if matches!(d.outcome, DeliveryOutcome::Paid | DeliveryOutcome::PaidLate) {
-            state.metrics.order_status("paid");
-        }
-        let action = match d.outcome {
-            DeliveryOutcome::Paid | DeliveryOutcome::PaidLate => Some("order.paid"),
-            DeliveryOutcome::PaidUnfulfilled => Some("order.paid_unfulfilled"),
-            DeliveryOutcome::PaymentMismatch => Some("order.payment_mismatch"),
-            DeliveryOutcome::Expired => Some("order.expired"),
-            _ => None,
-        };
-        if let (Some(action), Some(id)) = (action, d.order_id) {
-            let order = match &delivered.order {
-                Some(order) => order.clone(),
-                None => state.engine.order(id).await?,
-            };
-            audit_system(&state, action, &order, &DeliveryView::new(d, false)).await;
-        }
+    if !delivered.repeat && matches!(d.outcome, DeliveryOutcome::Paid | DeliveryOutcome::PaidLate) {
+        state.metrics.order_status("paid");
     }
     Ok(Json(DeliveryView::new(d, delivered.repeat)))
 }
@@ -200,4 +195,15 @@ pub async fn events(
     let event_id = caller.listing_event(&state, query.event_id, "required: the event whose deliveries to list").await?;
     let deliveries = state.store().deliveries(event_id, limit).await?;
     Ok(Json(deliveries.iter().map(|d| DeliveryView::new(d, false)).collect()))
+}
+
+/// The audit trail's action for a provider's notice with `outcome`, if it changed an order.
+fn trail_action(outcome: DeliveryOutcome) -> Option<&'static str> {
+    match outcome {
+        DeliveryOutcome::Paid | DeliveryOutcome::PaidLate => Some("order.paid"),
+        DeliveryOutcome::PaidUnfulfilled => Some("order.paid_unfulfilled"),
+        DeliveryOutcome::PaymentMismatch => Some("order.payment_mismatch"),
+        DeliveryOutcome::Expired => Some("order.expired"),
+        _ => None,
+    }
 }

@@ -23,7 +23,7 @@ use ticketing_core::user::Role;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
@@ -459,7 +459,7 @@ async fn report(state: &Shared, caller: &Caller, suspicion: &Suspicion) {
         }
     };
     let target = format!("gate:{}", suspicion.gate_id());
-    record(state, caller, Change::created(suspicion.action(), target, event_id, suspicion)).await;
+    audit::note(state, Entry::by(state, caller, suspicion.action(), target, event_id).after(suspicion)).await;
 }
 
 /// A public key an offline scanner verifies QR texts with.

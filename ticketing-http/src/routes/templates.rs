@@ -12,13 +12,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use ticketing_core::audit::Pending;
 use ticketing_core::ids::{EventId, TemplateId};
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 use ticketing_pdf::LibraryError;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
@@ -145,6 +146,13 @@ pub async fn resolve(
 }
 
 /// Saves `document` as the next version of `id` (its first: a new template of `event_id`).
+/// `entry` completed with the version a save writes: its name and number.
+fn saved(entry: Entry) -> Pending {
+    entry.on_write(|saved: &TemplateVersion, entry| {
+        entry.after = summary(&serde_json::json!({ "name": saved.name, "version": saved.version }));
+    })
+}
+
 async fn save(
     state: &Shared,
     id: TemplateId,
@@ -181,11 +189,10 @@ pub async fn create(
     caller.require(Reach::Manage.roles())?;
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
     let template_id = TemplateId::generate(&*state.clock, &*state.rng);
-    save(&state, template_id, Some(event.id()), &document).await?;
+    let entry = Entry::by(&state, &caller, "template.create", format!("template:{template_id}"), Some(event.id()));
+    audit::run(saved(entry), save(&state, template_id, Some(event.id()), &document)).await?;
     let summary = state.store().template(template_id).await?.ok_or(ApiError::not_found("template"))?;
     let view = TemplateView::from(&summary);
-    let change = Change::created("template.create", format!("template:{template_id}"), Some(event.id()), &view);
-    record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -236,14 +243,9 @@ pub async fn save_version(
     Body(document): Body<serde_json::Value>,
 ) -> Result<(StatusCode, Json<VersionView>), ApiError> {
     let template = reach_template(&state, &caller, id).await?;
-    let saved = save(&state, template.template_id, template.event_id, &document).await?;
-    let change = Change::created(
-        "template.save",
-        format!("template:{}", template.template_id),
-        template.event_id,
-        &saved.version,
-    );
-    record(&state, &caller, change).await;
+    let target = format!("template:{}", template.template_id);
+    let entry = Entry::by(&state, &caller, "template.save", target, template.event_id);
+    let saved = audit::run(saved(entry), save(&state, template.template_id, template.event_id, &document)).await?;
     Ok((StatusCode::CREATED, Json(VersionView::try_from(&saved)?)))
 }
 
@@ -293,17 +295,13 @@ pub async fn activate(
 ) -> Result<Json<TemplateView>, ApiError> {
     let before = reach_template(&state, &caller, id).await?;
     let version = body.version.unwrap_or(before.latest_version);
-    let after = state.store().activate_template(TemplatePin { template_id: before.template_id, version }).await?;
-    let (before_view, view) = (TemplateView::from(&before), TemplateView::from(&after));
-    let change = Change::updated(
-        "template.activate",
-        format!("template:{}", after.template_id),
-        after.event_id,
-        &before_view,
-        &view,
-    );
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    let target = format!("template:{}", before.template_id);
+    let entry = Entry::by(&state, &caller, "template.activate", target, before.event_id)
+        .before(&TemplateView::from(&before))
+        .on_write(|after: &TemplateSummary, entry| entry.after = summary(&TemplateView::from(after)));
+    let pin = TemplatePin { template_id: before.template_id, version };
+    let after = audit::run(entry, state.store().activate_template(pin)).await?;
+    Ok(Json(TemplateView::from(&after)))
 }
 
 /// A version filled with a sample ticket (its QR signed with the server's key, so it scans), as

@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::IssueRequest;
 use ticketing_core::ids::{EventId, TicketId, TicketTypeId};
+use ticketing_core::magic_link::MagicLink;
 use ticketing_core::status::{TicketAction, TicketStatus};
 use ticketing_core::store::TicketFilter;
 use ticketing_core::ticket::{HolderSpec, Ticket};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id, Params};
 use crate::problem::{ApiError, Problem};
@@ -205,7 +206,14 @@ pub async fn issue(
     };
     let link_ttl = body.link_valid_days.map(|d| chrono::Duration::days(i64::from(d)));
     // The tickets and their links are written together: all or none.
-    let made = state.engine.issue_tickets_with_links(&request, link_ttl).await?;
+    let target = format!("ticket_type:{}", ticket_type.id());
+    let entry = Entry::by(&state, &caller, "ticket.issue", target, Some(ticket_type.event_id())).on_write(
+        |tickets: &Vec<Ticket>, entry| {
+            let codes: Vec<String> = tickets.iter().map(|t| t.short_code().to_string()).collect();
+            entry.after = summary(&codes);
+        },
+    );
+    let made = audit::run(entry, state.engine.issue_tickets_with_links(&request, link_ttl)).await?;
     let mut issued = Vec::with_capacity(made.len());
     for one in &made {
         issued.push(IssuedTicket {
@@ -214,14 +222,6 @@ pub async fn issue(
             magic_link: MagicLinkView::new(one.link.as_text(), one.link_expires_at),
         });
     }
-    let codes: Vec<String> = made.iter().map(|one| one.ticket.short_code().to_string()).collect();
-    let change = Change::created(
-        "ticket.issue",
-        format!("ticket_type:{}", ticket_type.id()),
-        Some(ticket_type.event_id()),
-        &codes,
-    );
-    record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
@@ -355,11 +355,11 @@ async fn act(
 ) -> Result<Json<TicketView>, ApiError> {
     let before = reach_ticket(&state, &caller, id, Reach::Manage).await?;
     // A refund or an invalidation revokes the ticket's links too (the engine's rule).
-    let after = state.engine.change_ticket(before.id(), action).await?;
-    let (before_view, view) = (TicketView::from(&before), TicketView::from(&after));
-    let change = Change::updated(name, format!("ticket:{}", after.id()), Some(after.event_id()), &before_view, &view);
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    let entry = Entry::by(&state, &caller, name, format!("ticket:{}", before.id()), Some(before.event_id()))
+        .before(&TicketView::from(&before))
+        .on_write(|after: &Ticket, entry| entry.after = summary(&TicketView::from(after)));
+    let after = audit::run(entry, state.engine.change_ticket(before.id(), action)).await?;
+    Ok(Json(TicketView::from(&after)))
 }
 
 /// Refunds a ticket issued by staff: its place is freed, its links stop working. A ticket sold in
@@ -443,15 +443,11 @@ pub async fn reissue_link(
         return Err(ApiError::field("valid_days", "1 to 36,500, or absent for a link that does not expire"));
     }
     let ttl = body.valid_days.map(|d| chrono::Duration::days(i64::from(d)));
-    let (token, link) = state.engine.reissue_magic_link(ticket.id(), ttl).await?;
+    let entry =
+        Entry::by(&state, &caller, "ticket.magic_link", format!("ticket:{}", ticket.id()), Some(ticket.event_id()))
+            .on_write(|link: &MagicLink, entry| entry.after = summary(&link.expires_at));
+    let (token, link) = audit::run(entry, state.engine.reissue_magic_link(ticket.id(), ttl)).await?;
     let link = MagicLinkView::new(token.as_text(), link.expires_at);
-    let change = Change::created(
-        "ticket.magic_link",
-        format!("ticket:{}", ticket.id()),
-        Some(ticket.event_id()),
-        &link.expires_at,
-    );
-    record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(link)))
 }
 
@@ -475,13 +471,8 @@ pub async fn revoke_links(
     Id(id): Id<Uuid>,
 ) -> Result<StatusCode, ApiError> {
     let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
-    let revoked = state.store().revoke_magic_links(ticket.id(), state.clock.now()).await?;
-    let change = Change::created(
-        "ticket.magic_link_revoke",
-        format!("ticket:{}", ticket.id()),
-        Some(ticket.event_id()),
-        &revoked,
-    );
-    record(&state, &caller, change).await;
+    let target = format!("ticket:{}", ticket.id());
+    let entry = Entry::by(&state, &caller, "ticket.magic_link_revoke", target, Some(ticket.event_id()));
+    audit::run(entry.ready(), state.store().revoke_magic_links(ticket.id(), state.clock.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

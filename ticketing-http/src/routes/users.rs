@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry};
 use crate::auth::Caller;
 use crate::auth::caller::TOKEN_BYTES;
 use crate::extract::{Body, Id, Params};
@@ -133,10 +133,9 @@ pub async fn create(
         active: true,
         created_at: state.clock.now(),
     };
-    state.store().insert_user(&user).await?;
     let view = UserView::from(&user);
-    let change = Change::created("user.create", format!("user:{}", user.id), None, &view);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "user.create", format!("user:{}", user.id), None).after(&view);
+    audit::run(entry.ready(), state.store().insert_user(&user)).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -205,15 +204,16 @@ pub async fn update(
         after.password_hash = state.passwords.hash(password, state.rng.clone()).await?;
     }
     // The store refuses, atomically, a change that would leave no active superadmin.
-    store.update_user(&after).await?;
+    let view = UserView::from(&after);
+    let entry = Entry::by(&state, &caller, "user.update", format!("user:{}", after.id), None)
+        .before(&UserView::from(&before))
+        .after(&view);
+    audit::run(entry.ready(), store.update_user(&after)).await?;
     let signs_out = !after.active || after.password_hash != before.password_hash || after.role != before.role;
     if signs_out {
         store.revoke_user_tokens(after.id, state.clock.now()).await?;
         crate::auth::caller::revoked(&state, Revoked::User(after.id)).await;
     }
-    let (before_view, view) = (UserView::from(&before), UserView::from(&after));
-    let change = Change::updated("user.update", format!("user:{}", after.id), None, &before_view, &view);
-    record(&state, &caller, change).await;
     Ok(Json(view))
 }
 
@@ -301,10 +301,9 @@ pub async fn create_client(
         created_at: state.clock.now(),
         revoked_at: None,
     };
-    state.store().insert_api_client(&client).await?;
     let view = ClientView::from(&client);
-    let change = Change::created("client.create", format!("client:{}", client.client_id), None, &view);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "client.create", format!("client:{}", client.client_id), None).after(&view);
+    audit::run(entry.ready(), state.store().insert_api_client(&client)).await?;
     Ok((StatusCode::CREATED, Json(NewClientView { client: view, client_secret: secret.as_text() })))
 }
 
@@ -334,11 +333,10 @@ pub async fn revoke_client(
         .await?
         .filter(|c| caller.is_superadmin() || c.owner == caller.user)
         .ok_or_else(|| ApiError::not_found("API client"))?;
-    state.store().revoke_api_client(client.id, state.clock.now()).await?;
+    let entry = Entry::by(&state, &caller, "client.revoke", format!("client:{}", client.client_id), None)
+        .before(&ClientView::from(&client));
+    audit::run(entry.ready(), state.store().revoke_api_client(client.id, state.clock.now())).await?;
     crate::auth::caller::revoked(&state, Revoked::Client(client.client_id.clone())).await;
-    let before = ClientView::from(&client);
-    let change = Change::deleted("client.revoke", format!("client:{}", client.client_id), None, &before);
-    record(&state, &caller, change).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

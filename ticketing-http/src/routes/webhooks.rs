@@ -14,7 +14,7 @@ use ticketing_core::ids::{EndpointId, EventId};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::audit::{Change, record};
+use crate::audit::{self, Entry, summary};
 use crate::auth::{Caller, Reach};
 use crate::extract::{Body, Id};
 use crate::problem::{ApiError, Problem};
@@ -134,10 +134,14 @@ pub async fn register(
     Body(body): Body<EndpointBody>,
 ) -> Result<(StatusCode, Json<RegisteredView>), ApiError> {
     let event = caller.event(&state, EventId::from_uuid(id), Reach::Manage).await?;
-    let registered = state.engine.register_endpoint(event.id(), &body.url, &body.events).await?;
+    let entry = Entry::by(&state, &caller, "webhook.register", "webhook:?".into(), Some(event.id())).on_write(
+        |endpoint: &Endpoint, entry| {
+            entry.target = format!("webhook:{}", endpoint.id);
+            entry.after = summary(&EndpointView::from(endpoint));
+        },
+    );
+    let registered = audit::run(entry, state.engine.register_endpoint(event.id(), &body.url, &body.events)).await?;
     let view = EndpointView::from(&registered.endpoint);
-    let change = Change::created("webhook.register", format!("webhook:{}", view.id), Some(event.id()), &view);
-    record(&state, &caller, change).await;
     Ok((StatusCode::CREATED, Json(RegisteredView { endpoint: view, secret: registered.secret })))
 }
 
@@ -187,10 +191,9 @@ async fn reach(state: &Shared, caller: &Caller, id: Uuid) -> Result<Endpoint, Ap
 )]
 pub async fn delete(State(state): State<Shared>, caller: Caller, Id(id): Id<Uuid>) -> Result<StatusCode, ApiError> {
     let endpoint = reach(&state, &caller, id).await?;
-    state.engine.delete_endpoint(&endpoint).await?;
-    let before = EndpointView::from(&endpoint);
-    let change = Change::deleted("webhook.delete", format!("webhook:{id}"), Some(endpoint.event_id), &before);
-    record(&state, &caller, change).await;
+    let entry = Entry::by(&state, &caller, "webhook.delete", format!("webhook:{id}"), Some(endpoint.event_id))
+        .before(&EndpointView::from(&endpoint));
+    audit::run(entry.ready(), state.engine.delete_endpoint(&endpoint)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -214,10 +217,10 @@ pub async fn enable(
     Id(id): Id<Uuid>,
 ) -> Result<Json<EndpointView>, ApiError> {
     let endpoint = reach(&state, &caller, id).await?;
-    let enabled = state.engine.enable_endpoint(&endpoint).await?;
-    let before = EndpointView::from(&endpoint);
-    let view = EndpointView::from(&enabled);
-    let change = Change::updated("webhook.enable", format!("webhook:{id}"), Some(endpoint.event_id), &before, &view);
-    record(&state, &caller, change).await;
-    Ok(Json(view))
+    let after = Endpoint { enabled: true, failing_since: None, ..endpoint.clone() };
+    let entry = Entry::by(&state, &caller, "webhook.enable", format!("webhook:{id}"), Some(endpoint.event_id))
+        .before(&EndpointView::from(&endpoint))
+        .after(&EndpointView::from(&after));
+    let enabled = audit::run(entry.ready(), state.engine.enable_endpoint(&endpoint)).await?;
+    Ok(Json(EndpointView::from(&enabled)))
 }

@@ -667,6 +667,15 @@ async fn refunds_through_a_local_generic_provider() {
     let refund = s.call(Method::POST, &format!("/api/v1/orders/{id}/refund"), org, Some(json!({}))).await;
     let refund = refund.ok(StatusCode::OK).clone();
     assert_eq!((refund["amount_minor"].as_i64(), refund["provider"].as_str()), (Some(9000), Some("generic")));
+    let trail = s.call(Method::GET, &format!("/api/v1/audit?event_id={}", shop.event), org, None).await;
+    let trail = trail.ok(StatusCode::OK).clone();
+    let (newest, paid) = (&trail[0], &trail[1]);
+    assert_eq!(
+        (newest["action"].as_str(), newest["target"].as_str()),
+        (Some("order.refund"), Some(&*format!("order:{id}")))
+    );
+    assert!(newest["after"].as_str().expect("after").contains("\"amount_minor\":9000"), "{newest}");
+    assert_eq!((paid["action"].as_str(), paid["actor_kind"].as_str()), (Some("order.paid"), Some("system")), "{paid}");
     for _ in 0..100 {
         if !provider.seen.lock().expect("a lock").is_empty() {
             break;

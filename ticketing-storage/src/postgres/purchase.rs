@@ -1,8 +1,8 @@
 //! A purchase's writes on Postgres as rows owned, each making one statement alone or with others
 //! of its kind (`together`): the placement (the type's and the event's places taken, the order,
 //! its tickets, their links, its order lines and its jobs written), the payment (the delivery
-//! recorded, the order changed, its reserved tickets paid, its notification queued) and the
-//! audit entry.
+//! recorded, the order changed, its reserved tickets paid, its notification queued), each with
+//! the audit entry it carries, and the audit entry appended alone.
 //!
 //! They are the shared steps' statements (`sql/orders.rs`, `sql/tickets.rs`, `sql/jobs.rs`,
 //! `sql/extras.rs`), with the same parameters, joined in data-modifying CTEs, each table's rows
@@ -106,6 +106,7 @@ pub(super) struct Placing {
     links: Rows,
     order: Rows,
     order_tickets: Rows,
+    audit: Rows,
 }
 
 impl Placing {
@@ -136,6 +137,10 @@ impl Placing {
             })?,
             order: Rows { count: 1, params: orders::order_params(order, p.idempotency_key)? },
             order_tickets: Rows { count: sold.len(), params: orders::order_ticket_params(order, &sold) },
+            audit: Rows::of(p.audit.as_slice(), extras::AUDIT.width, |entry, params| {
+                params.extend(extras::audit_params(entry));
+                Ok(())
+            })?,
         }))
     }
 }
@@ -150,7 +155,7 @@ impl Joinable for Placing {
     }
 
     fn width(&self) -> usize {
-        [&self.jobs, &self.tickets, &self.links, &self.order, &self.order_tickets]
+        [&self.jobs, &self.tickets, &self.links, &self.order, &self.order_tickets, &self.audit]
             .iter()
             .map(|rows| rows.params.len())
             .sum()
@@ -165,6 +170,7 @@ impl Joinable for Placing {
         joined.rows(&tickets::LINKS, batch.iter().map(|p| &p.links));
         joined.rows(&orders::ORDERS, batch.iter().map(|p| &p.order));
         joined.rows(&orders::ORDER_TICKETS, batch.iter().map(|p| &p.order_tickets));
+        joined.rows(&extras::AUDIT, batch.iter().map(|p| &p.audit));
         let (type_id, event) = (batch[0].type_id, batch[0].event);
         let live = Param::Int(Some(batch.iter().map(|p| p.live).sum()));
         let type_params = vec![Param::Uuid(Some(type_id)), live.clone(), Param::Uuid(Some(event))];
@@ -185,6 +191,7 @@ pub(super) struct Paying {
     change: Vec<Param>,
     moved: Vec<Param>,
     jobs: Rows,
+    audit: Rows,
 }
 
 impl Paying {
@@ -202,6 +209,10 @@ impl Paying {
             change: orders::change_params(c)?,
             moved: vec![Param::Uuid(Some(order)), Param::name(to.as_str()), Param::Int(Some(micros(c.at)))],
             jobs: Rows::of(c.jobs, jobs::JOBS.width, jobs::job_params)?,
+            audit: Rows::of(c.audit.as_slice(), extras::AUDIT.width, |entry, params| {
+                params.extend(extras::audit_params(entry));
+                Ok(())
+            })?,
         }))
     }
 }
@@ -214,7 +225,11 @@ impl Joinable for Paying {
     }
 
     fn width(&self) -> usize {
-        self.delivery.params.len() + self.change.len() + self.moved.len() + self.jobs.params.len()
+        self.delivery.params.len()
+            + self.change.len()
+            + self.moved.len()
+            + self.jobs.params.len()
+            + self.audit.params.len()
     }
 
     /// The deliveries recorded in one insert (each new), each order changed (each still as read)
@@ -231,6 +246,7 @@ impl Joinable for Paying {
             joined.part(orders::MOVE_RESERVED, paying.moved.clone());
         }
         joined.rows(&jobs::JOBS, batch.iter().map(|p| &p.jobs));
+        joined.rows(&extras::AUDIT, batch.iter().map(|p| &p.audit));
         (joined.sql(&checked), joined.params)
     }
 }

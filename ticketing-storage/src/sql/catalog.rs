@@ -10,7 +10,7 @@ use ticketing_core::store::{EventFilter, EventRepository, GateRepository, StoreE
 use ticketing_core::ticket_type::TicketType;
 use uuid::Uuid;
 
-use super::{Db, DbStore, Query, rows};
+use super::{Db, DbStore, Query, extras, rows};
 use crate::codec::{Param, count, db_error, join, micros, missing};
 
 const EVENT_COLUMNS: &str = "title = $2, description = $3, starts_at = $4, ends_at = $5, time_zone = $6, location = $7, \
@@ -129,7 +129,7 @@ impl EventRepository for DbStore {
     async fn insert_event(&self, event: &Event) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_event_in(&mut tx, event).await?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_event"))]
@@ -140,7 +140,7 @@ impl EventRepository for DbStore {
         set_limit(&mut tx, EVENT_LIMIT, *event.id().as_uuid(), event.capacity(), "event").await?;
         let sql = sqlx::AssertSqlSafe(format!("UPDATE events SET {EVENT_COLUMNS} WHERE id = $1"));
         bind_event(sqlx::query(sql), event).execute(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event"))]
@@ -208,7 +208,7 @@ impl EventRepository for DbStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("event"));
         }
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 }
 
@@ -227,7 +227,7 @@ impl TicketTypeRepository for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "update_ticket_type"))]
@@ -240,7 +240,7 @@ impl TicketTypeRepository for DbStore {
                    quota = $7, usage_limit = $8, daily_entry_limit = $9, validity_from = $10, validity_to = $11, gates = $12 \
                    WHERE id = $1";
         bind_type(sqlx::query(sql), ticket_type).execute(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_type"))]
@@ -299,7 +299,7 @@ impl DbStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound(what));
         }
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     async fn write_gate(&self, gate: &Gate, insert: bool) -> Result<(), StoreError> {
@@ -334,7 +334,7 @@ impl DbStore {
                 .await
                 .map_err(db_error)?;
         }
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     /// Gates matching `condition` (on alias `g`, with one bound uuid), with their agents, in one

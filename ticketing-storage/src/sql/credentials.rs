@@ -10,7 +10,7 @@ use ticketing_core::magic_link::TokenHash;
 use ticketing_core::store::{CredentialRepository, StaffRepository, StoreError};
 use uuid::Uuid;
 
-use super::{DbRow, DbStore, catalog};
+use super::{DbRow, DbStore, catalog, extras};
 use crate::codec::{corrupt, db_error, instant, micros, missing, opt_instant};
 
 const TOKEN_COLUMNS: &str = "token_hash, kind, family, user_id, client_id, issued_at, expires_at, revoked_at";
@@ -110,18 +110,20 @@ impl CredentialRepository for DbStore {
     async fn insert_api_client(&self, client: &ApiClient) -> Result<(), StoreError> {
         let sql = "INSERT INTO api_clients (id, client_id, secret_hash, name, role, user_id, created_at, revoked_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        sqlx::query(sql)
-            .bind(*client.id.as_uuid())
-            .bind(&client.client_id)
-            .bind(hex::encode(client.secret_hash.0))
-            .bind(&client.name)
-            .bind(client.role.as_str())
-            .bind(*client.owner.as_uuid())
-            .bind(micros(client.created_at))
-            .bind(client.revoked_at.map(micros))
-            .execute(self.writer())
-            .await
-            .map_err(missing("user"))?;
+        extras::write_one(
+            self,
+            sqlx::query(sql)
+                .bind(*client.id.as_uuid())
+                .bind(&client.client_id)
+                .bind(hex::encode(client.secret_hash.0))
+                .bind(&client.name)
+                .bind(client.role.as_str())
+                .bind(*client.owner.as_uuid())
+                .bind(micros(client.created_at))
+                .bind(client.revoked_at.map(micros)),
+            missing("user"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -179,7 +181,7 @@ impl CredentialRepository for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -187,7 +189,7 @@ impl CredentialRepository for DbStore {
     async fn insert_tokens(&self, tokens: &[StoredToken]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         Self::insert_tokens_in(&mut tx, tokens).await?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "token"))]
@@ -214,7 +216,7 @@ impl CredentialRepository for DbStore {
         if let Some(row) = spent {
             let spent = token_from_row(&row)?;
             Self::insert_tokens_in(&mut tx, issue).await?;
-            tx.commit().await.map_err(db_error)?;
+            extras::commit(tx).await?;
             return Ok(Rotation::Rotated(spent));
         }
         let read = sqlx::AssertSqlSafe(format!("SELECT {TOKEN_COLUMNS} FROM oauth_tokens WHERE token_hash = $1"));
@@ -222,7 +224,7 @@ impl CredentialRepository for DbStore {
         match presented.as_ref().map(token_from_row).transpose()? {
             Some(t) if t.kind == TokenKind::Refresh && t.revoked_at.is_some() => {
                 Self::revoke_family_in(&mut tx, t.family, at).await?;
-                tx.commit().await.map_err(db_error)?;
+                extras::commit(tx).await?;
                 Ok(Rotation::Reused)
             }
             _ => Ok(Rotation::Invalid),
@@ -247,7 +249,7 @@ impl CredentialRepository for DbStore {
                     .rows_affected()
             }
         };
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(revoked > 0)
     }
 
@@ -257,7 +259,7 @@ impl CredentialRepository for DbStore {
                    AND (user_id = $1 OR client_id IN (SELECT id FROM api_clients WHERE user_id = $1))";
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(sql).bind(*user.as_uuid()).bind(micros(at)).execute(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(done.rows_affected())
     }
 
@@ -269,7 +271,7 @@ impl CredentialRepository for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(done.rows_affected())
     }
 }
@@ -283,7 +285,7 @@ impl StaffRepository for DbStore {
         for a in staff {
             assign_in(&mut tx, event.id(), *a).await?;
         }
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "assign_staff"))]
@@ -298,7 +300,7 @@ impl StaffRepository for DbStore {
             return Err(StoreError::NotFound("event"));
         }
         assign_in(&mut tx, event_id, assignment).await?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unassign_staff"))]
@@ -310,8 +312,11 @@ impl StaffRepository for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        extras::commit(tx).await?;
+        Ok(true)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "event_staff"))]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use ticketing_core::audit::{Actor, AuditEntry};
+use ticketing_core::audit::{self, Actor, AuditEntry};
 use ticketing_core::fleet::{KeyFingerprint, KeyKind};
 use ticketing_core::ids::{AuditId, EventId, TicketId};
 use ticketing_core::magic_link::{MagicLink, TokenHash};
@@ -46,6 +46,51 @@ pub(super) fn audit_params(entry: &AuditEntry) -> Vec<Param> {
     ]
 }
 
+/// Commits a write transaction, with the audit entry due beside its change, if one is (see
+/// [`ticketing_core::audit::Pending`]): the change and its entry commit together or not at all.
+pub(super) async fn commit(mut tx: sqlx::Transaction<'_, super::Db>) -> Result<(), StoreError> {
+    let due = audit::due();
+    if let Some(entry) = &due {
+        rows::bind(sqlx::query(sqlx::AssertSqlSafe(AUDIT.insert(1))), audit_params(entry))
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+    }
+    tx.commit().await.map_err(db_error)?;
+    if due.is_some() {
+        audit::committed();
+    }
+    Ok(())
+}
+
+/// Appends `entry`, if any, inside a step's transaction (an order's placement or change, a
+/// refund: steps that carry their entry, as they also run on SQLite's lanes).
+pub(super) async fn audit_on<E: crate::exec::Exec>(e: &mut E, entry: Option<&AuditEntry>) -> Result<(), StoreError> {
+    if let Some(entry) = entry {
+        e.execute(AUDIT.insert(1).into(), audit_params(entry)).await?;
+    }
+    Ok(())
+}
+
+/// Runs a one-statement write (`refused` reads its errors): alone, or in a transaction with the
+/// audit entry due beside it, if one is (see [`commit`]); a statement that writes no row changed
+/// nothing, and leaves no entry. Returns the rows it wrote.
+pub(super) async fn write_one(
+    store: &DbStore,
+    statement: super::Query<'_>,
+    refused: impl Fn(sqlx::Error) -> StoreError,
+) -> Result<u64, StoreError> {
+    if audit::due().is_none() {
+        return statement.execute(store.writer()).await.map(|done| done.rows_affected()).map_err(refused);
+    }
+    let mut tx = store.begin_write().await?;
+    let rows = statement.execute(&mut *tx).await.map_err(refused)?.rows_affected();
+    if rows > 0 {
+        commit(tx).await?;
+    }
+    Ok(rows)
+}
+
 /// The audit entry append on the pool's writing connection.
 impl DbStore {
     pub(super) async fn pooled_append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
@@ -82,17 +127,15 @@ fn audit_from_row(row: &DbRow) -> Result<AuditEntry, StoreError> {
 impl MagicLinkRepository for DbStore {
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_magic_link"))]
     async fn insert_magic_link(&self, link: &MagicLink) -> Result<(), StoreError> {
-        sqlx::query(
+        let insert = sqlx::query(
             "INSERT INTO magic_links (token_hash, ticket_id, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&link.token_hash.0[..])
         .bind(*link.ticket_id.as_uuid())
         .bind(micros(link.created_at))
         .bind(link.expires_at.map(micros))
-        .bind(link.revoked_at.map(micros))
-        .execute(self.writer())
-        .await
-        .map_err(missing("ticket"))?;
+        .bind(link.revoked_at.map(micros));
+        write_one(self, insert, missing("ticket")).await?;
         Ok(())
     }
 
@@ -116,13 +159,10 @@ impl MagicLinkRepository for DbStore {
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "revoke_magic_links"))]
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
-        let done = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
+        let revoke = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
             .bind(*ticket_id.as_uuid())
-            .bind(micros(at))
-            .execute(self.writer())
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected())
+            .bind(micros(at));
+        write_one(self, revoke, db_error).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unrevoked_magic_links"))]

@@ -8,7 +8,7 @@ use ticketing_core::ids::{EndpointId, EventId};
 use ticketing_core::job::Job;
 use ticketing_core::store::{HookAttempt, HookRepository, StoreError};
 
-use super::{DbRow, DbStore};
+use super::{DbRow, DbStore, extras};
 use crate::codec::{corrupt, db_error, instant, join, micros, missing, opt_instant, split};
 
 const COLUMNS: &str =
@@ -36,20 +36,22 @@ impl HookRepository for DbStore {
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "insert_endpoint"))]
     async fn insert_endpoint(&self, e: &Endpoint) -> Result<(), StoreError> {
         let sql = format!("INSERT INTO webhook_endpoints ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)");
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(*e.id.as_uuid())
-            .bind(*e.event_id.as_uuid())
-            .bind(&e.url)
-            .bind(join(&e.topics))
-            .bind(e.secret.as_text())
-            .bind(e.enabled)
-            .bind(e.failing_since.map(micros))
-            .bind(&e.last_error)
-            .bind(e.last_success_at.map(micros))
-            .bind(micros(e.created_at))
-            .execute(self.writer())
-            .await
-            .map_err(missing("event"))?;
+        extras::write_one(
+            self,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(*e.id.as_uuid())
+                .bind(*e.event_id.as_uuid())
+                .bind(&e.url)
+                .bind(join(&e.topics))
+                .bind(e.secret.as_text())
+                .bind(e.enabled)
+                .bind(e.failing_since.map(micros))
+                .bind(&e.last_error)
+                .bind(e.last_success_at.map(micros))
+                .bind(micros(e.created_at)),
+            missing("event"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -77,21 +79,24 @@ impl HookRepository for DbStore {
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "delete_endpoint"))]
     async fn delete_endpoint(&self, id: EndpointId) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1")
-            .bind(*id.as_uuid())
-            .execute(self.writer())
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        let done = extras::write_one(
+            self,
+            sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(*id.as_uuid()),
+            db_error,
+        )
+        .await?;
+        Ok(done > 0)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "enable_endpoint"))]
     async fn enable_endpoint(&self, id: EndpointId) -> Result<Option<Endpoint>, StoreError> {
-        sqlx::query("UPDATE webhook_endpoints SET enabled = TRUE, failing_since = NULL WHERE id = $1")
-            .bind(*id.as_uuid())
-            .execute(self.writer())
-            .await
-            .map_err(db_error)?;
+        extras::write_one(
+            self,
+            sqlx::query("UPDATE webhook_endpoints SET enabled = TRUE, failing_since = NULL WHERE id = $1")
+                .bind(*id.as_uuid()),
+            db_error,
+        )
+        .await?;
         self.endpoint(id).await
     }
 
@@ -138,7 +143,7 @@ impl HookRepository for DbStore {
         if disabled {
             super::jobs::enqueue_in(&mut tx, notice).await?;
         }
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(disabled)
     }
 }

@@ -6,12 +6,15 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
+use ticketing_core::audit;
 use ticketing_core::ids::{EventId, JobId};
-use ticketing_core::job::{Job, JobEnd, JobStatus, JobTask, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck, Progress};
+use ticketing_core::job::{
+    Job, JobEnd, JobStatus, JobTask, JobsPurged, LAPSED_ON_LAST_ATTEMPT, Lease, LeaseCheck, Progress,
+};
 use ticketing_core::store::{JobFilter, JobQueue, StoreError, TicketBatch};
 use uuid::Uuid;
 
-use super::{Conn, Db, DbRow, DbStore, LISTED_TASK, SKIP_LOCKED, tickets};
+use super::{Conn, Db, DbRow, DbStore, LISTED_TASK, SKIP_LOCKED, extras, tickets};
 use crate::codec::{Param, corrupt, count, db_error, instant, micros, opt_instant};
 use crate::exec::{Exec, Table};
 
@@ -158,8 +161,13 @@ fn take_due() -> String {
 impl JobQueue for DbStore {
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "enqueue"))]
     async fn enqueue(&self, job: &Job) -> Result<(), StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(db_error)?;
-        enqueue_in(&mut conn, job).await
+        if audit::due().is_none() {
+            let mut conn = self.writer().acquire().await.map_err(db_error)?;
+            return enqueue_in(&mut conn, job).await;
+        }
+        let mut tx = self.begin_write().await?;
+        enqueue_in(&mut tx, job).await?;
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "claim"))]
@@ -220,7 +228,7 @@ impl JobQueue for DbStore {
                     .await
                     .map_err(db_error)?
             } else {
-                tx.commit().await.map_err(db_error)?;
+                extras::commit(tx).await?;
                 return Ok(None);
             };
             let Some(seq) = seq else { continue };
@@ -240,13 +248,13 @@ impl JobQueue for DbStore {
             .map_err(db_error)?;
             if let Some(row) = row {
                 let job = job_from_row(&row)?;
-                tx.commit().await.map_err(db_error)?;
+                extras::commit(tx).await?;
                 return Ok(Some(job));
             }
         }
         // Lost every race: the jobs are being taken by other claims; this worker looks again
         // after its idle wait.
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(None)
     }
 
@@ -303,7 +311,7 @@ impl JobQueue for DbStore {
             return refused(&mut tx, id, lease).await;
         }
         tickets::insert_in(&mut *tx, batch, jobs).await?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         self.grew(batch.tickets.len());
         Ok(LeaseCheck::Held)
     }
@@ -350,7 +358,7 @@ impl JobQueue for DbStore {
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "cancel_job"))]
     async fn cancel_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(db_error)?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE jobs SET status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
              cancel_requested = (status = 'running'), updated_at = $2 \
@@ -358,30 +366,39 @@ impl JobQueue for DbStore {
         )
         .bind(*id.as_uuid())
         .bind(micros(now))
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
-        match row {
-            Some(row) => job_from_row(&row),
-            None => fetch(&mut conn, id).await?.ok_or(StoreError::NotFound("job")),
-        }
+        // A job that has ended already is left as it is, and answered as it is.
+        let job = match row {
+            Some(row) => job_from_row(&row)?,
+            None => fetch(&mut tx, id).await?.ok_or(StoreError::NotFound("job"))?,
+        };
+        audit::writing(&job);
+        extras::commit(tx).await?;
+        Ok(job)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "retry_job"))]
     async fn retry_job(&self, id: JobId, now: DateTime<Utc>) -> Result<Job, StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(db_error)?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(
             "UPDATE jobs SET status = 'queued', attempts = 0, cancel_requested = FALSE, run_at = $2, updated_at = $2 \
              WHERE id = $1 AND status IN ('failed', 'cancelled') RETURNING *",
         )
         .bind(*id.as_uuid())
         .bind(micros(now))
-        .fetch_optional(&mut *conn)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
         match row {
-            Some(row) => job_from_row(&row),
-            None => match fetch(&mut conn, id).await? {
+            Some(row) => {
+                let job = job_from_row(&row)?;
+                audit::writing(&job);
+                extras::commit(tx).await?;
+                Ok(job)
+            }
+            None => match fetch(&mut tx, id).await? {
                 Some(job) => Err(StoreError::Conflict(format!("a {} job cannot be retried", job.status))),
                 None => Err(StoreError::NotFound("job")),
             },
@@ -427,13 +444,16 @@ impl JobQueue for DbStore {
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "purge_jobs"))]
     async fn purge_jobs(&self, ended_before: DateTime<Utc>) -> Result<u64, StoreError> {
-        let mut conn = self.writer().acquire().await.map_err(db_error)?;
+        let mut tx = self.begin_write().await?;
         let done =
             sqlx::query("DELETE FROM jobs WHERE status IN ('succeeded', 'failed', 'cancelled') AND updated_at < $1")
                 .bind(micros(ended_before))
-                .execute(&mut *conn)
+                .execute(&mut *tx)
                 .await
                 .map_err(db_error)?;
-        Ok(done.rows_affected())
+        let purged = JobsPurged(done.rows_affected());
+        audit::writing(&purged);
+        extras::commit(tx).await?;
+        Ok(purged.0)
     }
 }

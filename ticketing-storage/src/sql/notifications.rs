@@ -12,7 +12,7 @@ use ticketing_core::order::Locale;
 use ticketing_core::store::{MessageTemplateRepository, NotificationLog, StoreError};
 use uuid::Uuid;
 
-use super::{DbRow, DbStore};
+use super::{DbRow, DbStore, extras};
 use crate::codec::{corrupt, count, db_error, instant, micros, missing};
 
 const COLUMNS: &str =
@@ -118,18 +118,20 @@ impl MessageTemplateRepository for DbStore {
              text_part = excluded.text_part, html_part = excluded.html_part, sms_part = excluded.sms_part, \
              updated_at = excluded.updated_at"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(*t.event_id.as_uuid())
-            .bind(t.topic.as_str())
-            .bind(t.locale.as_str())
-            .bind(&t.parts.subject)
-            .bind(&t.parts.text)
-            .bind(&t.parts.html)
-            .bind(&t.parts.sms)
-            .bind(micros(t.updated_at))
-            .execute(self.writer())
-            .await
-            .map_err(missing("event"))?;
+        extras::write_one(
+            self,
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(*t.event_id.as_uuid())
+                .bind(t.topic.as_str())
+                .bind(t.locale.as_str())
+                .bind(&t.parts.subject)
+                .bind(&t.parts.text)
+                .bind(&t.parts.html)
+                .bind(&t.parts.sms)
+                .bind(micros(t.updated_at)),
+            missing("event"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -172,13 +174,15 @@ impl MessageTemplateRepository for DbStore {
         topic: NotificationTopic,
         locale: Locale,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM message_templates WHERE event_id = $1 AND topic = $2 AND locale = $3")
-            .bind(*event_id.as_uuid())
-            .bind(topic.as_str())
-            .bind(locale.as_str())
-            .execute(self.writer())
-            .await
-            .map_err(db_error)?;
-        Ok(done.rows_affected() > 0)
+        let done = extras::write_one(
+            self,
+            sqlx::query("DELETE FROM message_templates WHERE event_id = $1 AND topic = $2 AND locale = $3")
+                .bind(*event_id.as_uuid())
+                .bind(topic.as_str())
+                .bind(locale.as_str()),
+            db_error,
+        )
+        .await?;
+        Ok(done > 0)
     }
 }

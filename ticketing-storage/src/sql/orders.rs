@@ -19,6 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use sqlx::QueryBuilder;
+use ticketing_core::audit;
 use ticketing_core::ids::{EventId, OrderId, RefundId, TicketId};
 use ticketing_core::job::Job;
 use ticketing_core::magic_link::TokenHash;
@@ -33,7 +34,7 @@ use ticketing_core::store::{
 use ticketing_core::ticket::Ticket;
 use uuid::Uuid;
 
-use super::{Db, DbRow, DbStore, jobs, rows, tickets};
+use super::{Db, DbRow, DbStore, extras, jobs, rows, tickets};
 use crate::codec::{Columns, Param, corrupt, db_error, get, micros};
 use crate::exec::{Decided, Exec, Table, list};
 
@@ -269,6 +270,7 @@ pub(super) async fn place_in<E: Exec>(
     write_batches(e, placement.batches, placement.jobs).await?;
     e.execute(ORDERS.insert(1).into(), order_params(&stored, placement.idempotency_key)?).await?;
     link_tickets(e, &stored, placement.batches).await?;
+    extras::audit_on(e, placement.audit).await?;
     Ok(Decided::Commit(Placement::Placed(stored)))
 }
 
@@ -310,6 +312,7 @@ pub(super) async fn change_in<E: Exec>(
     take(e, order.event_id(), &wanted(order.event_id(), change.batches)?).await?;
     write_batches(e, change.batches, change.jobs).await?;
     link_tickets(e, order, change.batches).await?;
+    extras::audit_on(e, change.audit).await?;
     Ok(Decided::Commit(ChangeOutcome::Applied))
 }
 
@@ -371,12 +374,14 @@ async fn refund_in<E: Exec>(e: &mut E, step: &RefundStep<'_>) -> Result<Decided<
     ];
     let sql = "INSERT INTO refunds (id, order_id, event_id, status, at, body) VALUES ($1, $2, $3, $4, $5, $6)";
     e.execute(sql.into(), params).await?;
+    extras::audit_on(e, step.audit).await?;
     Ok(Decided::Commit(ChangeOutcome::Applied))
 }
 
 /// Ends the step `decided` in `tx`: commits its writes, or drops them.
 async fn finish<T>(tx: sqlx::Transaction<'static, Db>, decided: Decided<T>) -> Result<T, StoreError> {
     match decided {
+        // Not `extras::commit`: the step writes its audit entry itself, as it does on a lane.
         Decided::Commit(done) => tx.commit().await.map_err(db_error).map(|()| done),
         Decided::Rollback(done) => Ok(done),
     }
@@ -418,7 +423,11 @@ async fn one_order(
 impl OrderRepository for DbStore {
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "place_order"))]
     async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
-        self.hot_place_order(placement).await
+        let placed = self.hot_place_order(placement).await?;
+        if matches!(placed, Placement::Placed(_)) {
+            audit::carried(placement.audit);
+        }
+        Ok(placed)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "order"))]
@@ -485,7 +494,11 @@ impl OrderRepository for DbStore {
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "change_order"))]
     async fn change_order(&self, change: &OrderChange<'_>) -> Result<ChangeOutcome, StoreError> {
-        self.hot_change_order(change).await
+        let outcome = self.hot_change_order(change).await?;
+        if outcome == ChangeOutcome::Applied {
+            audit::carried(change.audit);
+        }
+        Ok(outcome)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "record_delivery"))]
@@ -497,7 +510,11 @@ impl OrderRepository for DbStore {
     async fn refund(&self, step: &RefundStep<'_>) -> Result<ChangeOutcome, StoreError> {
         let mut tx = self.begin_write().await?;
         let decided = refund_in(&mut *tx, step).await?;
-        finish(tx, decided).await
+        let outcome = finish(tx, decided).await?;
+        if outcome == ChangeOutcome::Applied {
+            audit::carried(step.audit);
+        }
+        Ok(outcome)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "refund_by_id"))]
@@ -539,7 +556,7 @@ impl OrderRepository for DbStore {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "deliveries"))]

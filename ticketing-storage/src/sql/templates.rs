@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{QueryBuilder, Row};
+use ticketing_core::audit;
 use ticketing_core::ids::{EventId, TemplateId, TicketId};
 use ticketing_core::store::{StoreError, TemplateRepository};
 use ticketing_core::template::{TemplatePin, TemplateSummary, TemplateVersion};
 
-use super::{Conn, Db, DbRow, DbStore};
+use super::{Conn, Db, DbRow, DbStore, extras};
 use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 /// A query of versions with the template's name, ending in `$tail`.
@@ -146,14 +147,16 @@ impl TemplateRepository for DbStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(TemplateVersion {
+        let saved = TemplateVersion {
             template_id,
             version: version_number(version)?,
             name: name.to_owned(),
             body: body.to_owned(),
             created_at: at,
-        })
+        };
+        audit::writing(&saved);
+        extras::commit(tx).await?;
+        Ok(saved)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "template_version"))]
@@ -231,7 +234,7 @@ impl TemplateRepository for DbStore {
             q.build().execute(&mut *tx).await.map_err(missing("template version"))?;
         }
         let pins = pins_in(&mut tx, ticket_ids).await?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(pins)
     }
 
@@ -282,8 +285,10 @@ impl TemplateRepository for DbStore {
             .fetch_one(&mut *tx)
             .await
             .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        summary_from_row(&row)
+        let summary = summary_from_row(&row)?;
+        audit::writing(&summary);
+        extras::commit(tx).await?;
+        Ok(summary)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "ticket_template"))]

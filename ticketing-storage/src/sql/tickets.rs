@@ -13,7 +13,7 @@ use ticketing_core::status::TicketStatus;
 use ticketing_core::store::{StoreError, TicketBatch, TicketFilter, TicketRepository};
 use ticketing_core::ticket::Ticket;
 
-use super::{Db, DbStore, jobs, rows};
+use super::{Db, DbStore, extras, jobs, rows};
 use crate::codec::{Param, corrupt, count, day, db_error, get, micros};
 use crate::exec::{Exec, Table};
 
@@ -252,7 +252,7 @@ impl TicketRepository for DbStore {
     async fn insert_tickets(&self, batch: &TicketBatch<'_>, jobs: &[Job]) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         insert_in(&mut *tx, batch, jobs).await?;
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         self.grew(batch.tickets.len());
         Ok(())
     }
@@ -310,7 +310,7 @@ impl TicketRepository for DbStore {
                     .await
                     .map_err(db_error)?;
             }
-            return tx.commit().await.map_err(db_error);
+            return extras::commit(tx).await;
         }
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)")
             .bind(*ticket.id().as_uuid())

@@ -7,7 +7,7 @@ use ticketing_core::ids::UserId;
 use ticketing_core::store::{StoreError, UserRepository};
 use ticketing_core::user::{LAST_SUPERADMIN, PasswordHash, Role, User};
 
-use super::{DbRow, DbStore, FOR_UPDATE};
+use super::{DbRow, DbStore, FOR_UPDATE, extras};
 use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
@@ -41,7 +41,7 @@ impl UserRepository for DbStore {
                     .map_err(db_error)?;
             added += done.rows_affected();
         }
-        tx.commit().await.map_err(db_error)?;
+        extras::commit(tx).await?;
         Ok(added)
     }
 
@@ -56,18 +56,20 @@ impl UserRepository for DbStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let sql = "INSERT INTO users (id, email, email_key, name, role, password_hash, active, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        sqlx::query(sql)
-            .bind(*user.id.as_uuid())
-            .bind(user.email.as_str())
-            .bind(user.email_key())
-            .bind(&user.name)
-            .bind(user.role.as_str())
-            .bind(user.password_hash.as_str())
-            .bind(user.active)
-            .bind(micros(user.created_at))
-            .execute(self.writer())
-            .await
-            .map_err(missing("role"))?;
+        extras::write_one(
+            self,
+            sqlx::query(sql)
+                .bind(*user.id.as_uuid())
+                .bind(user.email.as_str())
+                .bind(user.email_key())
+                .bind(&user.name)
+                .bind(user.role.as_str())
+                .bind(user.password_hash.as_str())
+                .bind(user.active)
+                .bind(micros(user.created_at)),
+            missing("role"),
+        )
+        .await?;
         Ok(())
     }
 
@@ -130,7 +132,7 @@ impl UserRepository for DbStore {
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
-        tx.commit().await.map_err(db_error)
+        extras::commit(tx).await
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "users"))]

@@ -328,8 +328,8 @@ impl Lanes {
     }
 }
 
-/// A purchase's writes, each one `BEGIN IMMEDIATE` transaction on the write lane, and the audit
-/// entry.
+/// A purchase's writes, each one `BEGIN IMMEDIATE` transaction on the write lane with the audit
+/// entry it carries, and the audit entry appended alone.
 impl Lanes {
     /// [`OrderRepository::place_order`](ticketing_core::store::OrderRepository::place_order).
     pub(super) async fn place_order(&self, placement: &OrderPlacement<'_>) -> Result<Placement, StoreError> {
@@ -337,6 +337,7 @@ impl Lanes {
         let batches = owned(placement.batches);
         let jobs = placement.jobs.to_vec();
         let (key, receipt) = (placement.idempotency_key.map(str::to_owned), placement.receipt);
+        let audit = placement.audit.cloned();
         self.write(move |lite| {
             let batches = lent(&batches);
             let placement = OrderPlacement {
@@ -345,6 +346,7 @@ impl Lanes {
                 jobs: &jobs,
                 idempotency_key: key.as_deref(),
                 receipt,
+                audit: audit.as_ref(),
             };
             ready(orders::place_in(lite, &placement))
         })
@@ -357,6 +359,7 @@ impl Lanes {
         let batches = owned(change.batches);
         let jobs = change.jobs.to_vec();
         let delivery = change.delivery.cloned();
+        let audit = change.audit.cloned();
         let (expected, reserved_action, at) = (change.expected, change.reserved_action, change.at);
         self.write(move |lite| {
             let batches = lent(&batches);
@@ -368,6 +371,7 @@ impl Lanes {
                 batches: &batches,
                 jobs: &jobs,
                 delivery: delivery.as_ref(),
+                audit: audit.as_ref(),
             };
             ready(orders::change_in(lite, &change))
         })

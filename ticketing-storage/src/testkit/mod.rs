@@ -16,7 +16,7 @@
 //! Each case takes a [`Backend`] that makes a fresh, empty store, builds a small world in it (one
 //! published event, two ticket types, two gates, two agents) and drives it through the engine:
 //! every scan reason, the lifecycle, sessions, nonces, magic links, catalogue invariants, locks,
-//! the audit trail, users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), selling (orders held, paid
+//! the audit trail (each entry written with its change, or neither), users and the seeder, template versions and pins, the job queue and bulk generation (killed midway and resumed), selling (orders held, paid
 //! once, expired and sold again, desk sales), notifications (each message sent once across attempts), concurrency storms, and a property over random sequences.
 
 // Test code: a failed step should fail the case with its message.
@@ -43,6 +43,8 @@ pub mod servers;
 mod support;
 #[doc(hidden)]
 pub mod templates;
+#[doc(hidden)]
+pub mod trail;
 #[doc(hidden)]
 pub mod users;
 
@@ -99,6 +101,7 @@ macro_rules! conformance_suite {
         locks_audit::key_fingerprints_keep_the_first_of_each_kind_and_id,
         locks_audit::audit_entries_are_listed_newest_first_and_by_event,
         locks_audit::fifty_audit_entries_appended_at_once_are_each_kept,
+        trail::an_audit_entry_and_its_change_commit_or_roll_back_together,
         jobs::jobs_are_claimed_by_priority_then_due_time_then_age,
         jobs::a_claim_over_several_kinds_takes_the_most_urgent_due_job,
         jobs::a_lapsed_lease_passes_the_job_on_and_fences_the_old_worker,

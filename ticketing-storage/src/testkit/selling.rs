@@ -37,7 +37,7 @@ fn eur(minor: i64) -> Money {
     Money::new(minor, Currency::parse("EUR").unwrap()).unwrap()
 }
 
-fn succeeded(id: &str, order: OrderId, amount: Money) -> PaymentNotice {
+pub(super) fn succeeded(id: &str, order: OrderId, amount: Money) -> PaymentNotice {
     PaymentNotice {
         event_id: id.into(),
         event_type: "payment.succeeded".into(),
@@ -57,7 +57,7 @@ async fn jobs_of(w: &World, kind: &str) -> Vec<ticketing_core::job::Job> {
     jobs.into_iter().filter(|j| j.kind() == kind).collect()
 }
 
-async fn place(w: &World, lines: &[(&TicketType, u32)]) -> PlacedOrder {
+pub(super) async fn place(w: &World, lines: &[(&TicketType, u32)]) -> PlacedOrder {
     w.engine.place_order(&order_of(w, lines)).await.unwrap()
 }
 
@@ -605,6 +605,7 @@ pub async fn refunds_free_places_record_the_money_and_ask_the_provider(backend: 
         batches: &[],
         jobs: &[],
         delivery: None,
+        audit: None,
     };
     assert_eq!(w.engine.store().change_order(&late).await.unwrap(), ticketing_core::store::ChangeOutcome::Stale);
     assert_eq!(w.engine.order(id).await.unwrap().refunded_minor(), 4500, "the refund stands");
