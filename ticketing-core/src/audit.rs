@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AuditId, EventId, UserId};
 
 mod pending;
-pub use pending::{Pending, Recorded, carried, committed, due, writing};
+pub use pending::{Pending, Recorded, carried, committed, due, pending, writing};
 
 /// Who made a change.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,4 +40,19 @@ pub struct AuditEntry {
     pub before: Option<String>,
     /// A short summary of the state after, if there is one.
     pub after: Option<String>,
+}
+
+impl AuditEntry {
+    /// The entry with `key` set to `value` in its state after, when that is a JSON object: what
+    /// only the store learns as it writes (the receipt number a desk sale takes).
+    pub fn with_after_field(&self, key: &str, value: serde_json::Value) -> Self {
+        let after = self.after.as_deref().and_then(|after| match serde_json::from_str(after) {
+            Ok(serde_json::Value::Object(mut fields)) => {
+                fields.insert(key.to_owned(), value);
+                serde_json::to_string(&fields).ok()
+            }
+            _ => None,
+        });
+        Self { after: after.or_else(|| self.after.clone()), ..self.clone() }
+    }
 }

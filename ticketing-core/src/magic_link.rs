@@ -104,6 +104,11 @@ impl LinkKey {
     }
 }
 
+/// How many links a revocation revoked ([`crate::store::MagicLinkRepository::revoke_magic_links`]):
+/// what it writes, for its audit entry ([`crate::audit::Pending`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LinksRevoked(pub u64);
+
 /// A stored magic link.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MagicLink {

@@ -33,6 +33,8 @@ pub struct Pending {
     completion: Option<Completion>,
     /// Whether the entry is complete.
     complete: bool,
+    /// Whether the last value written said not to record the entry ([`Pending::on_write_if`]).
+    skipped: bool,
     /// Whether the entry was committed with a change.
     committed: bool,
 }
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Pending {
         f.debug_struct("Pending")
             .field("entry", &self.entry)
             .field("complete", &self.complete)
+            .field("skipped", &self.skipped)
             .field("committed", &self.committed)
             .finish()
     }
@@ -55,8 +58,10 @@ pub enum Recorded {
     /// Complete but not written: the change failed, or succeeded without a store step that writes
     /// entries (it changed nothing). Here it is.
     Unwritten(AuditEntry),
-    /// Never complete: the change wrote no value that completes it, or wrote one that is not
-    /// recorded ([`Pending::on_write_if`]).
+    /// Not to be recorded: the value the change wrote said so ([`Pending::on_write_if`]).
+    Skipped,
+    /// Never complete: the change wrote no value of the awaited type. A change that succeeded
+    /// this way wrote without saying so ([`writing`]): a path that loses its entry.
     Incomplete,
 }
 
@@ -64,7 +69,7 @@ impl Pending {
     /// An entry complete now: what the change does is known before it is made (a deletion, or a
     /// value the caller made itself).
     pub fn ready(entry: AuditEntry) -> Self {
-        Self { entry, completion: None, complete: true, committed: false }
+        Self { entry, completion: None, complete: true, skipped: false, committed: false }
     }
 
     /// An entry completed by `complete` with each value of type `T` the change is about to write
@@ -86,7 +91,7 @@ impl Pending {
     ) -> Self {
         let completion: Completion =
             Box::new(move |value, entry| value.downcast_ref::<T>().map(|v| complete(v, entry)));
-        Self { entry, completion: Some(completion), complete: false, committed: false }
+        Self { entry, completion: Some(completion), complete: false, skipped: false, committed: false }
     }
 
     /// Runs `change` with this entry pending; returns the change's output and what became of
@@ -98,6 +103,7 @@ impl Pending {
         let recorded = match pending {
             Pending { committed: true, .. } => Recorded::Committed,
             Pending { complete: true, entry, .. } => Recorded::Unwritten(entry),
+            Pending { skipped: true, .. } => Recorded::Skipped,
             Pending { .. } => Recorded::Incomplete,
         };
         (output, recorded)
@@ -145,6 +151,7 @@ pub fn writing<T: Any>(value: &T) {
             && let Some(recorded) = completion(value, &mut pending.entry)
         {
             pending.complete = recorded;
+            pending.skipped = !recorded;
         }
     });
 }
@@ -156,6 +163,12 @@ pub fn due() -> Option<AuditEntry> {
         Some(pending) if pending.complete && !pending.committed => Some(pending.entry.clone()),
         _ => None,
     })
+}
+
+/// Whether an entry waits for a change here, complete or not: a store whose write completes the
+/// entry itself ([`writing`] before its commit) writes in a transaction then.
+pub fn pending() -> bool {
+    CURRENT.with(|current| current.borrow().as_ref().is_some_and(|pending| !pending.committed))
 }
 
 /// For a store: the entry [`due`] gave was committed with its change.
@@ -235,7 +248,10 @@ mod tests {
             writing(&1_u32);
             assert!(due().is_none(), "the last try says not to record");
         }));
-        assert!(matches!(recorded, Recorded::Incomplete));
+        assert!(matches!(recorded, Recorded::Skipped));
+        let pending = Pending::on_write(entry(), |_: &u32, _: &mut AuditEntry| {});
+        let ((), recorded) = run(pending.record(async { writing(&"another type") }));
+        assert!(matches!(recorded, Recorded::Incomplete), "nothing of its type was written");
     }
 
     #[test]

@@ -224,6 +224,9 @@ impl<S: Store + ?Sized> Ticketing<S> {
             Source::Staff(_) => None,
         };
         crate::audit::writing(&refund);
+        if let Some(delivery) = &delivery {
+            crate::audit::writing(delivery);
+        }
         let entry = crate::audit::due();
         let step = RefundStep {
             order: &next,

@@ -605,6 +605,7 @@ impl<S: Store + ?Sized> Ticketing<S> {
     /// Records a delivery that changes no order, with `outcome`; the first record for a repeat.
     pub(super) async fn record(&self, delivery: PaymentDelivery, outcome: DeliveryOutcome) -> Result<Delivered, Error> {
         let delivery = PaymentDelivery { outcome, ..delivery };
+        audit::writing(&delivery);
         Ok(match self.store.record_delivery(&delivery).await? {
             Some(first) => Delivered { delivery: first, order: None, repeat: true },
             None => Delivered { delivery, order: None, repeat: false },

@@ -194,11 +194,12 @@ impl MagicLinkRepository for MemoryStore {
 
     async fn revoke_magic_links(&self, ticket_id: TicketId, at: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut s = self.state();
+        let live = |l: &MagicLink| l.ticket_id == ticket_id && l.revoked_at.is_none();
+        let n = s.magic_links.values().filter(|l| live(l)).count() as u64;
+        audit::writing(&crate::magic_link::LinksRevoked(n));
         let due = s.audit_due()?;
-        let mut n = 0;
-        for link in s.magic_links.values_mut().filter(|l| l.ticket_id == ticket_id && l.revoked_at.is_none()) {
+        for link in s.magic_links.values_mut().filter(|l| live(l)) {
             link.revoked_at = Some(at);
-            n += 1;
         }
         if n > 0 {
             s.audit_commit(due);

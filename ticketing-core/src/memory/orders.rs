@@ -91,10 +91,12 @@ impl OrderRepository for MemoryStore {
         s.check_audit(placement.audit)?;
         s.insert_batches(order, placement.batches, placement.jobs)?;
         let mut stored = order.clone();
+        let mut audit = placement.audit.cloned();
         if placement.receipt {
             let next = s.receipts.entry(event_id).or_default();
             *next += 1;
             stored = stored.with_receipt(*next);
+            audit = audit.map(|entry| entry.with_after_field("receipt", (*next).into()));
         }
         if let Some(key) = placement.idempotency_key {
             s.order_keys.insert((event_id, key.to_owned()), order.id());
@@ -102,7 +104,7 @@ impl OrderRepository for MemoryStore {
         s.order_by_token.insert(*order.token_hash(), order.id());
         s.order_seq.push(order.id());
         s.orders.insert(order.id(), stored.clone());
-        s.push_carried(placement.audit);
+        s.push_carried(audit.as_ref());
         Ok(Placement::Placed(stored))
     }
 

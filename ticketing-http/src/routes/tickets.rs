@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ticketing_core::engine::IssueRequest;
 use ticketing_core::ids::{EventId, TicketId, TicketTypeId};
-use ticketing_core::magic_link::MagicLink;
+use ticketing_core::magic_link::{LinksRevoked, MagicLink};
 use ticketing_core::status::{TicketAction, TicketStatus};
 use ticketing_core::store::TicketFilter;
 use ticketing_core::ticket::{HolderSpec, Ticket};
@@ -472,7 +472,8 @@ pub async fn revoke_links(
 ) -> Result<StatusCode, ApiError> {
     let ticket = reach_ticket(&state, &caller, id, Reach::Manage).await?;
     let target = format!("ticket:{}", ticket.id());
-    let entry = Entry::by(&state, &caller, "ticket.magic_link_revoke", target, Some(ticket.event_id()));
-    audit::run(entry.ready(), state.store().revoke_magic_links(ticket.id(), state.clock.now())).await?;
+    let entry = Entry::by(&state, &caller, "ticket.magic_link_revoke", target, Some(ticket.event_id()))
+        .on_write(|revoked: &LinksRevoked, entry| entry.after = summary(&revoked.0));
+    audit::run(entry, state.store().revoke_magic_links(ticket.id(), state.clock.now())).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use sqlx::Row;
 use ticketing_core::audit::{self, Actor, AuditEntry};
 use ticketing_core::fleet::{KeyFingerprint, KeyKind};
 use ticketing_core::ids::{AuditId, EventId, TicketId};
-use ticketing_core::magic_link::{MagicLink, TokenHash};
+use ticketing_core::magic_link::{LinksRevoked, MagicLink, TokenHash};
 use ticketing_core::store::{AuditRepository, KeyRegistry, Locks, MagicLinkRepository, StoreError};
 use uuid::Uuid;
 
@@ -162,7 +162,17 @@ impl MagicLinkRepository for DbStore {
         let revoke = sqlx::query("UPDATE magic_links SET revoked_at = $2 WHERE ticket_id = $1 AND revoked_at IS NULL")
             .bind(*ticket_id.as_uuid())
             .bind(micros(at));
-        write_one(self, revoke, db_error).await
+        if !audit::pending() {
+            return revoke.execute(self.writer()).await.map(|done| done.rows_affected()).map_err(db_error);
+        }
+        // The entry waiting for this change learns how many links went, and goes with them.
+        let mut tx = self.begin_write().await?;
+        let revoked = revoke.execute(&mut *tx).await.map_err(db_error)?.rows_affected();
+        audit::writing(&LinksRevoked(revoked));
+        if revoked > 0 {
+            commit(tx).await?;
+        }
+        Ok(revoked)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(call = "unrevoked_magic_links"))]

@@ -256,6 +256,7 @@ pub(super) async fn place_in<E: Exec>(
     }
     take(e, order.event_id(), &wanted(order.event_id(), placement.batches)?).await?;
     let mut stored = order.clone();
+    let mut audit = placement.audit.cloned();
     if placement.receipt {
         // A desk sale's number is written in the order; after its places (the event's counters
         // are the last row a sale takes).
@@ -266,11 +267,12 @@ pub(super) async fn place_in<E: Exec>(
             .await?
             .ok_or(StoreError::NotFound("event"))?;
         stored = stored.with_receipt(u64::try_from(receipt).map_err(|_| corrupt("receipt", receipt))?);
+        audit = audit.map(|entry| entry.with_after_field("receipt", receipt.into()));
     }
     write_batches(e, placement.batches, placement.jobs).await?;
     e.execute(ORDERS.insert(1).into(), order_params(&stored, placement.idempotency_key)?).await?;
     link_tickets(e, &stored, placement.batches).await?;
-    extras::audit_on(e, placement.audit).await?;
+    extras::audit_on(e, audit.as_ref()).await?;
     Ok(Decided::Commit(Placement::Placed(stored)))
 }
 

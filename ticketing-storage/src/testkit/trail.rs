@@ -137,6 +137,14 @@ pub async fn an_audit_entry_and_its_change_commit_or_roll_back_together(backend:
     let vip_live = async |w: &World| assert_eq!(w.engine.store().allocation(w.vip.id()).await.unwrap().type_live, 0);
     let sold = refused_then_kept(&w, 60, || w.engine.sell_at_desk(&sale), vip_live).await;
     assert_eq!(sold.order.status(), OrderStatus::Paid);
+    // The receipt number, taken in the step, joins the entry's state after.
+    let with_after = AuditEntry { after: Some(r#"{"status":"paid"}"#.into()), ..entry(61, "order.sell") };
+    let (again, _) = Pending::ready(with_after).record(w.engine.sell_at_desk(&sale)).await;
+    let receipt = again.unwrap().order.receipt().expect("a desk sale takes a receipt");
+    let trail = w.engine.store().audit_entries(None, 1000).await.unwrap();
+    let written = trail.iter().find(|e| e.id == entry(61, "").id).expect("the second sale's entry");
+    let after: serde_json::Value = serde_json::from_str(written.after.as_deref().expect("after")).unwrap();
+    assert_eq!(after, serde_json::json!({"receipt": receipt, "status": "paid"}));
 
     let pending = place(&w, &[(&w.standard, 1)]).await;
     let notice = succeeded("evt_trail", pending.order.id(), pending.order.total());
