@@ -7,7 +7,7 @@ use ticketing_core::ids::UserId;
 use ticketing_core::store::{StoreError, UserRepository};
 use ticketing_core::user::{LAST_SUPERADMIN, PasswordHash, Role, User};
 
-use super::{DbRow, DbStore, FOR_UPDATE, extras};
+use super::{DbRow, DbStore, FOR_UPDATE, Query, extras};
 use crate::codec::{corrupt, db_error, instant, micros, missing};
 
 fn user_from_row(row: &DbRow) -> Result<User, StoreError> {
@@ -56,20 +56,8 @@ impl UserRepository for DbStore {
     async fn insert_user(&self, user: &User) -> Result<(), StoreError> {
         let sql = "INSERT INTO users (id, email, email_key, name, role, password_hash, active, created_at) \
                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-        extras::write_one(
-            self,
-            sqlx::query(sql)
-                .bind(*user.id.as_uuid())
-                .bind(user.email.as_str())
-                .bind(user.email_key())
-                .bind(&user.name)
-                .bind(user.role.as_str())
-                .bind(user.password_hash.as_str())
-                .bind(user.active)
-                .bind(micros(user.created_at)),
-            missing("role"),
-        )
-        .await?;
+        extras::write_one(self, bind_user(sqlx::query(sql), user).bind(micros(user.created_at)), missing("role"))
+            .await?;
         Ok(())
     }
 
@@ -118,17 +106,7 @@ impl UserRepository for DbStore {
                 return Err(StoreError::Conflict(LAST_SUPERADMIN.into()));
             }
         }
-        let done = sqlx::query(sql)
-            .bind(*user.id.as_uuid())
-            .bind(user.email.as_str())
-            .bind(user.email_key())
-            .bind(&user.name)
-            .bind(user.role.as_str())
-            .bind(user.password_hash.as_str())
-            .bind(user.active)
-            .execute(&mut *tx)
-            .await
-            .map_err(missing("role"))?;
+        let done = bind_user(sqlx::query(sql), user).execute(&mut *tx).await.map_err(missing("role"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }
@@ -146,4 +124,16 @@ impl UserRepository for DbStore {
             .map_err(db_error)?;
         rows.iter().map(user_from_row).collect()
     }
+}
+
+/// `user`'s columns as `$1`…`$7`: id, email, its key, name, role, password hash, active.
+fn bind_user<'q>(query: Query<'q>, user: &'q User) -> Query<'q> {
+    query
+        .bind(*user.id.as_uuid())
+        .bind(user.email.as_str())
+        .bind(user.email_key())
+        .bind(&user.name)
+        .bind(user.role.as_str())
+        .bind(user.password_hash.as_str())
+        .bind(user.active)
 }
