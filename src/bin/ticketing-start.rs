@@ -5,6 +5,11 @@
 
 use std::process::ExitCode;
 
+/// The server's allocator (see `ticketing-server`).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     ticketing_http::run("ticketing").await

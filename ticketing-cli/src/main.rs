@@ -15,6 +15,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc keeps the blocks a ticket's deflate streams take for the next ticket, where glibc's
+/// allocator gave them back to the kernel and faulted them in again (BENCHMARKS.md, issue 20).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Render tickets and QR codes, check templates.
 #[derive(Parser)]
 #[command(name = "ticketing", version, about)]

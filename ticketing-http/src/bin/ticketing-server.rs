@@ -4,6 +4,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc keeps freed blocks for the next request where glibc's allocator took its locks and
+/// gave large blocks back to the kernel (BENCHMARKS.md, issue 20).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     ticketing_http::run("ticketing-server").await
