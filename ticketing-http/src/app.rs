@@ -216,6 +216,14 @@ impl Server {
         self.metrics.as_ref().map(|(listener, _)| listener.local_addr())
     }
 
+    /// The application as a router, to mount under another server or to drive in process (a
+    /// benchmark through every layer but the socket). Handlers that read the client's address
+    /// find it in the request's `ConnectInfo<SocketAddr>` extension, which
+    /// [`serve`](Self::serve) sets and an in-process caller sets itself.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
     /// A handle on the server's engine, store and settings, which outlives [`serve`](Self::serve)'s
     /// taking of the server: for an application (or a test) that reaches under the API.
     pub fn handle(&self) -> Handle {
