@@ -50,12 +50,7 @@ pub(super) fn audit_params(entry: &AuditEntry) -> Vec<Param> {
 /// [`ticketing_core::audit::Pending`]): the change and its entry commit together or not at all.
 pub(super) async fn commit(mut tx: sqlx::Transaction<'_, super::Db>) -> Result<(), StoreError> {
     let due = audit::due();
-    if let Some(entry) = &due {
-        rows::bind(sqlx::query(sqlx::AssertSqlSafe(AUDIT.insert(1))), audit_params(entry))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-    }
+    audit_on(&mut *tx, due.as_ref()).await?;
     tx.commit().await.map_err(db_error)?;
     if due.is_some() {
         audit::committed();

@@ -64,14 +64,12 @@ async fn title(w: &World) -> String {
 pub async fn an_audit_entry_and_its_change_commit_or_roll_back_together(backend: &Backend) {
     let w = World::new(backend, Options::default()).await;
     w.engine.store().append_audit(&entry(1, "taken")).await.unwrap();
-    let before = title(&w).await;
 
     // A change in a write transaction of its own (the event's).
     let renamed = ticketing_core::event::EventSpec { title: "Renamed".into(), ..w.event.spec() };
     let unchanged = async |w: &World| assert_eq!(title(w).await, "Festival d'été");
     let event: Event = refused_then_kept(&w, 10, || w.engine.update_event(w.event.id(), &renamed), unchanged).await;
     assert_eq!((title(&w).await, event.title()), ("Renamed".to_owned(), "Renamed"));
-    assert_ne!(before, "Renamed");
 
     // A creation, its entry completed with what it writes.
     let spec = ticketing_core::ticket_type::TicketTypeSpec { name: "Balcony".into(), ..w.standard.spec() };
