@@ -17,10 +17,9 @@ static DEJAVU_SANS_BOLD: LazyLock<FontData> =
 /// Text wider than its box is shrunk down to this share of its size before it is cut.
 const MIN_SHRINK: f32 = 0.6;
 
-/// One face: its bytes for shaping, and the PDF writer's handle on it.
+/// One face: its bytes, and its vertical metrics.
 pub(crate) struct Face {
     data: Arc<Vec<u8>>,
-    pub(crate) pdf: krilla::text::Font,
     /// Ascender and descender as shares of the em (the descender negative).
     pub(crate) ascent: f32,
     pub(crate) descent: f32,
@@ -32,9 +31,12 @@ impl Face {
         let face = rustybuzz::Face::from_slice(&data, 0).ok_or("the font cannot be read")?;
         let upem = f32::from(face.units_per_em() as u16).max(1.0);
         let (ascent, descent) = (f32::from(face.ascender()) / upem, f32::from(face.descender()) / upem);
-        let pdf = krilla::text::Font::new(krilla::Data::from(Arc::clone(&data)), 0)
-            .ok_or("the PDF writer cannot read the font")?;
-        Ok(Self { data, pdf, ascent, descent })
+        Ok(Self { data, ascent, descent })
+    }
+
+    /// The font file.
+    pub(crate) fn data(&self) -> &Arc<Vec<u8>> {
+        &self.data
     }
 }
 

@@ -1,6 +1,9 @@
 //! A template filled with one ticket's values: a list of drawing operations in points, with text
 //! already fitted to its box. The PDF writer draws it; nothing here knows about PDF.
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use crate::color::Color;
 use crate::data::TicketData;
 use crate::font::{FontSet, Shaped, Shaper};
@@ -50,7 +53,7 @@ pub(crate) enum Op {
         bold: bool,
         color: Color,
         opacity: f32,
-        line: Shaped,
+        line: Arc<Shaped>,
         rotation: Option<Rotation>,
     },
     Qr {
@@ -71,24 +74,67 @@ pub(crate) struct Rotation {
     pub(crate) pivot: (f32, f32),
 }
 
-/// The lines of text that hold no placeholder, shaped and fitted once per template rather than
-/// once per ticket (labels, instructions): by element index.
-pub(crate) struct StaticLines(Vec<Option<(f32, Shaped)>>);
+/// How many filled-in lines an element keeps shaped: enough for every value that repeats across
+/// a batch (the event's title, venue, date, price), not one per ticket for those that never do
+/// (a short code).
+const REMEMBERED_PER_ELEMENT: usize = 64;
 
-impl StaticLines {
+/// Text shaped and fitted once rather than once per ticket. The lines that hold no placeholder
+/// (labels, instructions) are shaped when the template is prepared; a filled-in line is kept the
+/// first time it is drawn, up to [`REMEMBERED_PER_ELEMENT`] for each element (the watermark
+/// last). A kept line is exactly what shaping the same text again gives.
+pub(crate) struct FittedLines {
+    fixed: Vec<Option<Fitted>>,
+    filled: Vec<RwLock<HashMap<String, Fitted>>>,
+}
+
+/// A line shaped, and the size it is drawn at to fit its box.
+type Fitted = (f32, Arc<Shaped>);
+
+impl FittedLines {
     pub(crate) fn new(template: &Template, fonts: &FontSet) -> Self {
         let shaper = fonts.shaper();
-        let lines = template
+        let fixed = template
             .elements
             .iter()
             .map(|element| match element {
                 Element::Text(t) if t.text.fields().next().is_none() => {
-                    Some(fit_text(&shaper, t, t.text.source().to_owned()))
+                    let (size, line) = fit_text(&shaper, t, t.text.source().to_owned());
+                    Some((size, Arc::new(line)))
                 }
                 _ => None,
             })
             .collect();
-        Self(lines)
+        let filled = (0..=template.elements.len()).map(|_| RwLock::default()).collect();
+        Self { fixed, filled }
+    }
+
+    /// The fixed lines drawn in the regular or bold face.
+    pub(crate) fn fixed<'a>(&'a self, template: &'a Template, bold: bool) -> impl Iterator<Item = &'a Shaped> + 'a {
+        self.fixed.iter().zip(&template.elements).filter_map(move |(line, element)| match (line, element) {
+            (Some((_, shaped)), Element::Text(t)) if t.bold == bold => Some(&**shaped),
+            _ => None,
+        })
+    }
+
+    /// `text` as element `slot` draws it (the watermark's slot is the number of elements),
+    /// shaped by `fit` unless it was already.
+    fn filled(&self, slot: usize, text: String, fit: impl FnOnce(&str) -> (f32, Shaped)) -> Fitted {
+        let Some(memo) = self.filled.get(slot) else {
+            let (size, line) = fit(&text);
+            return (size, Arc::new(line));
+        };
+        // A poisoned memo only holds finished lines: use it as it is.
+        if let Some((size, line)) = memo.read().unwrap_or_else(|p| p.into_inner()).get(&text) {
+            return (*size, Arc::clone(line));
+        }
+        let (size, line) = fit(&text);
+        let line = Arc::new(line);
+        let mut memo = memo.write().unwrap_or_else(|p| p.into_inner());
+        if memo.len() < REMEMBERED_PER_ELEMENT {
+            memo.insert(text, (size, Arc::clone(&line)));
+        }
+        (size, line)
     }
 }
 
@@ -102,7 +148,7 @@ fn fit_text(shaper: &Shaper<'_>, t: &TextElement, text: String) -> (f32, Shaped)
 pub(crate) fn lay_out(
     template: &Template,
     fonts: &FontSet,
-    statics: &StaticLines,
+    lines: &FittedLines,
     ticket: &TicketData,
 ) -> Result<Layout, QrError> {
     let mm = |v: f32| v * PT_PER_MM;
@@ -110,7 +156,9 @@ pub(crate) fn lay_out(
     let (width, height) = (mm(w), mm(h));
     let language = template.language;
     let value = |field| ticket.value(field, language);
-    let shaper = fonts.shaper();
+    // Parsed only if a line must be shaped.
+    let parsed = std::cell::OnceCell::new();
+    let shaper = || parsed.get_or_init(|| fonts.shaper());
     let mut ops = Vec::with_capacity(template.elements.len() + 2);
     ops.push(Op::Rect { x: 0.0, y: 0.0, width, height, color: template.background, opacity: 1.0 });
     if let Some(image) = &template.background_image {
@@ -123,7 +171,8 @@ pub(crate) fn lay_out(
         let face = fonts.face(true);
         // Fit along the page's diagonal, less a margin.
         let room = (width * width + height * height).sqrt() * 0.8;
-        let (size, line) = shaper.fit(&text, true, mark.size, room);
+        let (size, line) =
+            lines.filled(template.elements.len(), text, |text| shaper().fit(text, true, mark.size, room));
         let drawn = line.width * size;
         let pivot = (width / 2.0, height / 2.0);
         let baseline = pivot.1 + (face.ascent + face.descent) * size / 2.0;
@@ -158,11 +207,11 @@ pub(crate) fn lay_out(
             Element::Text(t) => {
                 let face = fonts.face(t.bold);
                 let box_width = mm(t.width);
-                let (size, line) = match statics.0.get(index) {
-                    Some(Some(fitted)) => fitted.clone(),
+                let (size, line) = match lines.fixed.get(index) {
+                    Some(Some((size, line))) => (*size, Arc::clone(line)),
                     _ => {
                         let Some(text) = t.text.render(value, t.hide_if_empty) else { continue };
-                        fit_text(&shaper, t, text)
+                        lines.filled(index, text, |text| fit_text(shaper(), t, text.to_owned()))
                     }
                 };
                 let drawn = line.width * size;

@@ -10,7 +10,7 @@
 //! - [`library`]: templates saved as versions in a store; a ticket keeps the version it was first
 //!   rendered with.
 //!
-//! The PDF writer (krilla) and the rasteriser (hayro) are implementation details: the API speaks
+//! The PDF writer (pdf-writer) and the rasteriser (hayro) are implementation details: the API speaks
 //! bytes, templates and [`TicketData`].
 //!
 //! ```

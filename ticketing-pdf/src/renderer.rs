@@ -6,8 +6,8 @@ use ticketing_core::signing::Keyring;
 
 use crate::data::{TicketData, sample_ticket, trial_ticket};
 use crate::font::FontSet;
-use crate::layout::{StaticLines, lay_out};
-use crate::pdf::{PdfDocument, PdfImages};
+use crate::layout::{FittedLines, lay_out};
+use crate::pdf::PdfAssets;
 use crate::qr::QrError;
 use crate::raster;
 use crate::template::{Template, TemplateError};
@@ -37,8 +37,8 @@ pub enum RenderError {
 pub struct Renderer {
     template: Template,
     fonts: FontSet,
-    images: PdfImages,
-    statics: StaticLines,
+    lines: FittedLines,
+    pdf: PdfAssets,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -56,9 +56,9 @@ impl Renderer {
     pub fn new(template: Template) -> Result<Self, TemplateError> {
         template.validate()?;
         let fonts = FontSet::new(&template.fonts).map_err(|e| TemplateError::one("fonts", e))?;
-        let images = PdfImages::new(&template).map_err(|e| TemplateError::one("images", e))?;
-        let statics = StaticLines::new(&template, &fonts);
-        let renderer = Self { template, fonts, images, statics };
+        let lines = FittedLines::new(&template, &fonts);
+        let pdf = PdfAssets::new(&template, &fonts, &lines).map_err(|(path, e)| TemplateError::one(path, e))?;
+        let renderer = Self { template, fonts, lines, pdf };
         let trial = renderer.pdf(&trial_ticket()).map_err(|e| TemplateError::one("", e.to_string()))?;
         if trial.len() > MAX_PDF_BYTES {
             let message = format!("a ticket renders to {} bytes; the limit is {MAX_PDF_BYTES}", trial.len());
@@ -89,12 +89,11 @@ impl Renderer {
             [first, ..] => format!("{} — {} tickets", first.event_title, tickets.len()),
             [] => self.template.name.clone(),
         };
-        let mut doc = PdfDocument::new(&title);
-        for ticket in tickets {
-            let layout = lay_out(&self.template, &self.fonts, &self.statics, ticket)?;
-            doc.add_page(&layout, &self.fonts, &self.images);
-        }
-        doc.finish().map_err(RenderError::Pdf)
+        let layouts = tickets
+            .iter()
+            .map(|ticket| lay_out(&self.template, &self.fonts, &self.lines, ticket))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.pdf.document(&title, &layouts).map_err(RenderError::Pdf)
     }
 
     /// One ticket as a PNG at `dpi` dots per inch (clamped to 1–[`MAX_DPI`](crate::MAX_DPI), and

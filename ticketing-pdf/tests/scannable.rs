@@ -275,3 +275,59 @@ fn a_failing_sink_stops_the_batch_and_keeps_what_it_took() {
     assert!(matches!(result, Err(BatchError::Sink("disk full"))));
     assert_eq!(taken, 3);
 }
+
+/// Holders whose names need glyphs beyond a face's prepared subset (Greek, Cyrillic, Polish, a
+/// ligature, a combining accent), mixed with names that need none.
+fn worldwide_tickets(count: u64) -> Vec<TicketData> {
+    const NAMES: [&str; 6] = [
+        "Ἀθηνᾶ Παπαδοπούλου",
+        "Иван Петров",
+        "Zoé Lefèvre-Château",
+        "Łucja Wójcik-Żak",
+        "office affluence",
+        "Rene\u{301}e Dupont",
+    ];
+    let mut tickets = sample_tickets(&keyring(), 300, count).expect("signs");
+    for (i, ticket) in tickets.iter_mut().enumerate() {
+        if i % 3 != 2 {
+            ticket.holder_name = Some(NAMES[i % NAMES.len()].to_owned());
+        }
+    }
+    tickets
+}
+
+#[test]
+fn names_beyond_the_prepared_glyphs_are_embedded_and_extract_exactly() {
+    let renderer = Renderer::default_ticket();
+    for ticket in worldwide_tickets(6) {
+        let pdf = renderer.pdf(&ticket).unwrap();
+        qpdf_check(&pdf);
+        let name = ticket.holder_name.clone().unwrap_or_default();
+        // pdftotext gives the text as drawn; a combining accent may come back composed.
+        let text = pdf_text(&pdf);
+        let composed = name.replace("e\u{301}", "é");
+        assert!(text.contains(&name) || text.contains(&composed), "{name:?} not in:\n{text}");
+        let dir = TempDir::new("worldwide");
+        let pages = rasterise(&pdf, 120, &dir.0);
+        assert_eq!(zbar(&pages[0]), std::slice::from_ref(&ticket.qr_payload), "{name}");
+    }
+}
+
+#[test]
+fn a_ticket_rendered_alone_is_the_same_file_as_in_a_batch() {
+    let tickets = worldwide_tickets(24);
+    // A fresh renderer for each ticket alone: nothing another ticket prepared can help it.
+    let alone: Vec<(String, Vec<u8>)> = tickets
+        .iter()
+        .map(|t| (format!("ticket-{}.pdf", t.short_code), Renderer::default_ticket().pdf(t).unwrap()))
+        .collect();
+    let renderer = Renderer::default_ticket();
+    let (zip, _) = zip_batch(&renderer, tickets.into_iter(), 3, Format::Pdf, Vec::new(), |_| {}).unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    for (name, bytes) in alone {
+        let mut entry = archive.by_name(&name).unwrap();
+        let mut batched = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut batched).unwrap();
+        assert!(batched == bytes, "{name} differs between alone and in the batch");
+    }
+}
