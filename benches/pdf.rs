@@ -57,9 +57,14 @@ fn tickets(c: &mut Criterion) {
     let logo = with_logo();
     c.bench_function("render/pdf one page (default template)", |b| b.iter(|| plain.pdf(black_box(&ticket))));
     c.bench_function("render/pdf one page (logo + qr)", |b| b.iter(|| logo.pdf(black_box(&ticket))));
+    // A complete ticket as in a batch: each iteration the next of 1,000 distinct tickets (their
+    // short codes and QR texts differ; the event's fields repeat, as they do in a real batch).
+    let distinct = sample_tickets(&keys, 0, 1_000).expect("signs");
+    let mut next = 0;
     c.bench_function("render/sign + pdf (logo + qr)", |b| {
         b.iter(|| {
-            let mut t = ticket.clone();
+            let mut t = distinct[next % distinct.len()].clone();
+            next += 1;
             let claims = QrClaims { ticket: t.short_code, expires_at: None };
             t.qr_payload = keys.sign_qr(Algorithm::HmacSha256, &claims).expect("signs");
             logo.pdf(black_box(&t))

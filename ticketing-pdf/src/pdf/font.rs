@@ -92,7 +92,7 @@ impl EmbeddableFace {
         }
         for line in fixed {
             for (id, text) in glyph_texts(line) {
-                base_glyphs.entry(id).or_insert_with(|| (!unicode.contains_key(&id)).then_some(text));
+                base_glyphs.entry(id).or_insert_with(|| (!unicode.contains_key(&id)).then(|| text.into()));
             }
         }
         base_glyphs.remove(&0);
@@ -111,7 +111,7 @@ impl EmbeddableFace {
         for line in lines {
             for (id, text) in glyph_texts(line) {
                 if !self.in_base.get(usize::from(id)).copied().unwrap_or(true) {
-                    extras.entry(id).or_insert_with(|| (!self.unicode.contains_key(&id)).then_some(text));
+                    extras.entry(id).or_insert_with(|| (!self.unicode.contains_key(&id)).then(|| text.into()));
                 }
             }
         }
@@ -136,14 +136,14 @@ impl EmbeddableFace {
 
 /// Each glyph of `line` with the text it draws: its cluster's text for the cluster's first glyph,
 /// nothing for the others.
-fn glyph_texts(line: &Shaped) -> impl Iterator<Item = (u16, Box<str>)> + '_ {
+fn glyph_texts(line: &Shaped) -> impl Iterator<Item = (u16, &str)> + '_ {
     let mut previous = None;
     line.glyphs.iter().filter_map(move |g| {
         let id = u16::try_from(g.id).ok()?;
         let first = previous != Some(g.range.start);
         previous = Some(g.range.start);
         let text = if first { line.text.get(g.range.clone()).unwrap_or_default() } else { "" };
-        Some((id, text.into()))
+        Some((id, text))
     })
 }
 

@@ -119,6 +119,8 @@ impl PdfAssets {
             }
             drop(res);
             drop(page);
+            // Left uncompressed: deflating its 11 KB (mostly a QR code's coordinates) even at
+            // level 1 costs a third more instructions a ticket, for 7 KB less (BENCHMARKS.md).
             pdf.stream(contents, &stream);
         }
         for subset in subsets.iter().flatten() {
