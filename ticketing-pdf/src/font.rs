@@ -1,8 +1,8 @@
 //! Fonts: the bundled DejaVu Sans, or a template's own, measured with rustybuzz.
 //!
 //! DejaVu Sans covers Latin (with Latin Extended-A and B: French, German, Polish, Nordic…), Greek
-//! and Cyrillic. Its licence is in `fonts/LICENSE-DejaVu.txt`. The PDF writer embeds only the
-//! glyphs a document uses.
+//! and Cyrillic. Its licence is in `fonts/LICENSE-DejaVu.txt`. The PDF writer embeds a subset of
+//! each face (see `pdf/font.rs`).
 
 use std::sync::{Arc, LazyLock};
 

@@ -213,8 +213,8 @@ fn draw(stream: &mut Stream, op: &Op, resources: &mut PageResources<'_>) {
 /// lowered by the shaper are drawn with a text rise.
 fn show_glyphs(content: &mut Content, line: &crate::font::Shaped, subset: &Subset, size: f32) {
     let (mut pen, mut at, mut rise) = (0.0_f32, 0.0_f32, 0.0_f32);
-    let mut glyphs = line.glyphs.iter().filter_map(|g| Some((g, subset.glyph(g.id)?))).peekable();
-    while let Some(&(first, _)) = glyphs.peek() {
+    let mut glyphs = line.glyphs.iter().peekable();
+    while let Some(first) = glyphs.peek() {
         if first.y_offset != rise {
             rise = first.y_offset;
             content.set_rise(rise * size);
@@ -222,18 +222,21 @@ fn show_glyphs(content: &mut Content, line: &crate::font::Shaped, subset: &Subse
         let mut shown = content.show_positioned();
         let mut items = shown.items();
         let mut run = Vec::new();
-        while let Some((glyph, entry)) = glyphs.next_if(|(g, _)| g.y_offset == rise) {
-            let target = pen + glyph.x_offset;
-            let shift = target - at;
-            if shift.abs() > 1e-4 {
-                if !run.is_empty() {
-                    items.show(Str(&run));
-                    run.clear();
+        while let Some(glyph) = glyphs.next_if(|g| g.y_offset == rise) {
+            // A glyph not in the subset (an id past a broken font's glyphs) keeps its room.
+            if let Some(entry) = subset.glyph(glyph.id) {
+                let target = pen + glyph.x_offset;
+                let shift = target - at;
+                if shift.abs() > 1e-4 {
+                    if !run.is_empty() {
+                        items.show(Str(&run));
+                        run.clear();
+                    }
+                    items.adjust(-shift * 1000.0);
                 }
-                items.adjust(-shift * 1000.0);
+                run.extend(entry.cid.to_be_bytes());
+                at = target + entry.width;
             }
-            run.extend(entry.cid.to_be_bytes());
-            at = target + entry.width;
             pen += glyph.advance;
         }
         if !run.is_empty() {

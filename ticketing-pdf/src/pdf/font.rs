@@ -50,27 +50,26 @@ pub(super) struct Subset {
 }
 
 impl Subset {
-    /// The glyph `id` of the original font; every glyph the document draws is in its subset.
+    /// The glyph `id` of the original font: every glyph the document draws is in its subset (an
+    /// id past the font's glyphs, from a broken font, is not, and is not drawn).
     pub(super) fn glyph(&self, id: u32) -> Option<&SubsetGlyph> {
         let id = u16::try_from(id).ok()?;
         self.glyphs.binary_search_by_key(&id, |(g, _)| *g).ok().map(|i| &self.glyphs[i].1)
     }
 }
 
-/// The glyphs beyond the base that a document needs, with the text of those the font's
-/// character map does not name (ligatures): what a cached subset is looked up by.
-type Extras = Vec<(u16, Option<Box<str>>)>;
+/// The glyphs beyond the base that a document needs, each with the text it first drew there:
+/// what a cached subset is looked up by.
+type Extras = Vec<(u16, Box<str>)>;
 
 /// A face ready to embed: its base subset and the cache of larger ones.
 pub(super) struct EmbeddableFace {
     data: Arc<Vec<u8>>,
     at: Ref,
     info: FaceInfo,
-    /// The character each glyph stands for, from the font's character map (the lowest one where
-    /// several share a glyph).
-    unicode: HashMap<u16, char>,
-    /// The base subset's glyphs, with the text of those the character map does not name.
-    base_glyphs: BTreeMap<u16, Option<Box<str>>>,
+    /// The base subset's glyphs, each with its text: the ASCII character looked up, or the text
+    /// of its first cluster in the fixed lines.
+    base_glyphs: BTreeMap<u16, Box<str>>,
     /// Whether each glyph id is in the base subset.
     in_base: Vec<bool>,
     base: Arc<Subset>,
@@ -83,35 +82,39 @@ impl EmbeddableFace {
         let data = Arc::clone(face.data());
         let parsed = ttf_parser::Face::parse(&data, 0).map_err(|e| format!("the font cannot be read: {e}"))?;
         let info = FaceInfo::new(&parsed)?;
-        let unicode = reverse_cmap(&parsed);
+        // Glyph 0 (.notdef, what a missing character is drawn with) is always in a subset, first.
+        // An id past the font's glyphs (a broken character map or substitution) is never drawn.
+        let mut in_base = vec![false; usize::from(parsed.number_of_glyphs()).max(1)];
+        in_base[0] = true;
         let mut base_glyphs = BTreeMap::new();
+        let mut add = |id: u16, text: &str| {
+            if let Some(known @ false) = in_base.get_mut(usize::from(id)) {
+                *known = true;
+                base_glyphs.insert(id, text.into());
+            }
+        };
         for c in ' '..='~' {
             if let Some(id) = parsed.glyph_index(c) {
-                base_glyphs.insert(id.0, None);
+                add(id.0, c.encode_utf8(&mut [0; 4]));
             }
         }
         for line in fixed {
             for (id, text) in glyph_texts(line) {
-                base_glyphs.entry(id).or_insert_with(|| (!unicode.contains_key(&id)).then(|| text.into()));
+                add(id, text);
             }
         }
-        base_glyphs.remove(&0);
-        let mut in_base = vec![false; usize::from(parsed.number_of_glyphs())];
-        in_base[0] = true;
-        for &id in base_glyphs.keys() {
-            in_base[usize::from(id)] = true;
-        }
-        let base = Arc::new(write_subset(&data, &info, &unicode, &base_glyphs, at)?);
-        Ok(Self { data, at, info, unicode, base_glyphs, in_base, base, cache: Mutex::new(HashMap::new()) })
+        let base = Arc::new(write_subset(&data, &info, &base_glyphs, at)?);
+        Ok(Self { data, at, info, base_glyphs, in_base, base, cache: Mutex::new(HashMap::new()) })
     }
 
     /// The subset for a document that draws `lines` in this face.
     pub(super) fn subset<'a>(&self, lines: impl Iterator<Item = &'a Shaped>) -> Result<Arc<Subset>, String> {
-        let mut extras: BTreeMap<u16, Option<Box<str>>> = BTreeMap::new();
+        let mut extras: BTreeMap<u16, Box<str>> = BTreeMap::new();
         for line in lines {
             for (id, text) in glyph_texts(line) {
+                // An id past the font's glyphs counts as in the base: it is never drawn.
                 if !self.in_base.get(usize::from(id)).copied().unwrap_or(true) {
-                    extras.entry(id).or_insert_with(|| (!self.unicode.contains_key(&id)).then(|| text.into()));
+                    extras.entry(id).or_insert_with(|| text.into());
                 }
             }
         }
@@ -125,7 +128,7 @@ impl EmbeddableFace {
         }
         let mut glyphs = self.base_glyphs.clone();
         glyphs.extend(key.iter().cloned());
-        let subset = Arc::new(write_subset(&self.data, &self.info, &self.unicode, &glyphs, self.at)?);
+        let subset = Arc::new(write_subset(&self.data, &self.info, &glyphs, self.at)?);
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() < CACHED_SUBSETS {
             cache.insert(key, Arc::clone(&subset));
@@ -147,22 +150,6 @@ fn glyph_texts(line: &Shaped) -> impl Iterator<Item = (u16, &str)> + '_ {
     })
 }
 
-/// The character each glyph of `face` stands for: the lowest Unicode code point that maps to it.
-fn reverse_cmap(face: &ttf_parser::Face<'_>) -> HashMap<u16, char> {
-    let mut map: HashMap<u16, char> = HashMap::new();
-    let Some(cmap) = face.tables().cmap else { return map };
-    for table in cmap.subtables.into_iter().filter(|t| t.is_unicode()) {
-        table.codepoints(|code| {
-            let (Some(c), Some(id)) = (char::from_u32(code), table.glyph_index(code)) else { return };
-            let entry = map.entry(id.0).or_insert(c);
-            if c < *entry {
-                *entry = c;
-            }
-        });
-    }
-    map
-}
-
 /// What the font's descriptor says, read once.
 struct FaceInfo {
     postscript_name: String,
@@ -181,9 +168,10 @@ struct FaceInfo {
 
 impl FaceInfo {
     fn new(face: &ttf_parser::Face<'_>) -> Result<Self, String> {
-        let tables = face.tables();
-        let cff = tables.cff.is_some();
-        if tables.glyf.is_none() && !cff {
+        // As the subsetter decides: TrueType outlines whenever there is a `glyf` table.
+        let raw = face.raw_face();
+        let cff = raw.table(ttf_parser::Tag::from_bytes(b"glyf")).is_none();
+        if cff && raw.table(ttf_parser::Tag::from_bytes(b"CFF ")).is_none() {
             return Err("the font has neither TrueType nor CFF outlines".to_owned());
         }
         let postscript_name = face
@@ -224,15 +212,9 @@ impl FaceInfo {
 
 const SYSTEM_INFO: SystemInfo = SystemInfo { registry: Str(b"Adobe"), ordering: Str(b"Identity"), supplement: 0 };
 
-/// Subsets the font to `glyphs` (in their order, after `.notdef`) and writes its five objects
-/// from `at`.
-fn write_subset(
-    data: &[u8],
-    info: &FaceInfo,
-    unicode: &HashMap<u16, char>,
-    glyphs: &BTreeMap<u16, Option<Box<str>>>,
-    at: Ref,
-) -> Result<Subset, String> {
+/// Subsets the font to `glyphs` (in their order, after `.notdef`), each with its ToUnicode text,
+/// and writes its five objects from `at`.
+fn write_subset(data: &[u8], info: &FaceInfo, glyphs: &BTreeMap<u16, Box<str>>, at: Ref) -> Result<Subset, String> {
     let mut remapper = subsetter::GlyphRemapper::new();
     for &id in glyphs.keys() {
         remapper.remap(id);
@@ -245,21 +227,17 @@ fn write_subset(
         program
     };
     let em = |id: u16| f32::from(info.advances.get(usize::from(id)).copied().unwrap_or(0)) / info.units_per_em;
-    let mut table = Vec::with_capacity(glyphs.len());
+    let mut table = Vec::with_capacity(glyphs.len() + 1);
+    table.push((0, SubsetGlyph { cid: 0, width: em(0), text: "".into() }));
     let mut cmap = UnicodeCmap::new(Name(b"Custom"), SYSTEM_INFO);
     let mut widths = vec![em(0) * PDF_UNITS];
     for (&id, text) in glyphs {
         let cid = remapper.get(id).ok_or("the subsetter dropped a glyph")?;
-        let text: Box<str> = match (text, unicode.get(&id)) {
-            (Some(text), _) => text.clone(),
-            (None, Some(c)) => c.to_string().into(),
-            (None, None) => "".into(),
-        };
         if !text.is_empty() {
             cmap.pair_with_multiple(cid, text.chars());
         }
         widths.push(em(id) * PDF_UNITS);
-        table.push((id, SubsetGlyph { cid, width: em(id), text }));
+        table.push((id, SubsetGlyph { cid, width: em(id), text: text.clone() }));
     }
 
     let [type0, cid_font, descriptor, to_unicode, file] = [0, 1, 2, 3, 4].map(|i| Ref::new(at.get() + i));
@@ -313,7 +291,7 @@ fn write_subset(
 }
 
 /// Six capital letters naming a subset, the same for the same glyphs.
-fn subset_tag(glyphs: &BTreeMap<u16, Option<Box<str>>>) -> String {
+fn subset_tag(glyphs: &BTreeMap<u16, Box<str>>) -> String {
     let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
     glyphs.hash(&mut hasher);
     let mut hash = Hasher::finish(&hasher);

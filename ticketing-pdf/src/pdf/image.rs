@@ -92,9 +92,10 @@ fn write_png(chunk: &mut Chunk, bytes: &[u8], at: Ref) -> Result<(u32, u32), Str
 /// Images are compressed once per renderer, so at the level that makes them smallest.
 const IMAGE_LEVEL: u32 = 9;
 
-/// A JPEG as it is: PDF readers decode baseline and progressive JPEG themselves.
+/// A JPEG as it is: PDF readers decode baseline and progressive 8-bit JPEG themselves (the
+/// lossless, arithmetic-coded and 12-bit kinds are refused, as many readers cannot show them).
 fn write_jpeg(chunk: &mut Chunk, bytes: &[u8], at: Ref) -> Result<(u32, u32), String> {
-    let frame = jpeg_frame(bytes).ok_or("the JPEG has no frame header")?;
+    let frame = jpeg_frame(bytes).ok_or("the JPEG is not an 8-bit baseline or progressive one")?;
     let mut image = chunk.image_xobject(at, bytes);
     image.width(to_i32(frame.width)?).height(to_i32(frame.height)?);
     image.filter(Filter::DctDecode);
@@ -150,12 +151,17 @@ fn jpeg_frame(bytes: &[u8]) -> Option<JpegFrame> {
         let segment = bytes.get(at + 4..at + 2 + length)?;
         match marker {
             0xEE if segment.starts_with(b"Adobe") => adobe = true,
-            // SOF0–SOF15, less DHT (C4), JPG (C8) and DAC (CC).
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+            // Baseline, extended and progressive Huffman-coded frames.
+            0xC0..=0xC2 => {
+                if *segment.first()? != 8 {
+                    return None;
+                }
                 let height = u32::from(u16::from_be_bytes([*segment.get(1)?, *segment.get(2)?]));
                 let width = u32::from(u16::from_be_bytes([*segment.get(3)?, *segment.get(4)?]));
                 return Some(JpegFrame { width, height, components: *segment.get(5)?, adobe });
             }
+            // The other frame kinds (less DHT, JPG and DAC, which are not frames).
+            0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
             _ => {}
         }
         at += 2 + length;
@@ -176,5 +182,11 @@ mod tests {
         assert_eq!((frame.width, frame.height, frame.components, frame.adobe), (3, 2, 4, true));
         assert!(jpeg_frame(&jpeg[..8]).is_none(), "cut before its frame");
         assert!(jpeg_frame(b"GIF89a").is_none());
+        let mut lossless = jpeg.clone();
+        lossless[12] = 0xC3;
+        assert!(jpeg_frame(&lossless).is_none(), "a lossless frame");
+        let mut twelve_bit = jpeg;
+        twelve_bit[15] = 12;
+        assert!(jpeg_frame(&twelve_bit).is_none(), "12-bit samples");
     }
 }
