@@ -8,6 +8,7 @@ use pdf_writer::{Content, Name, Str, TextStr};
 
 use super::font::Subset;
 use super::image::{PdfImage, find_image};
+use super::resource_name;
 use crate::color::Color;
 use crate::layout::{Layout, Op};
 use crate::qr::logo_boxes;
@@ -40,7 +41,7 @@ impl PageResources<'_> {
                 self.opacities.len() - 1
             }
         };
-        content.set_parameters(Name(format!("G{index}").as_bytes()));
+        content.set_parameters(Name(resource_name('G', index).as_bytes()));
     }
 }
 
@@ -103,7 +104,7 @@ fn image(content: &mut Content, index: usize, x: f32, y: f32, width: f32, height
     content.save_state();
     // The image's first row is at the top of its unit square: in y-down coordinates, flip again.
     content.transform([width, 0.0, 0.0, -height, x, y + height]);
-    content.x_object(Name(format!("I{index}").as_bytes()));
+    content.x_object(Name(resource_name('I', index).as_bytes()));
     content.restore_state();
 }
 
@@ -154,7 +155,7 @@ fn draw(stream: &mut Stream, op: &Op, resources: &mut PageResources<'_>) {
                     .actual_text(TextStr(&line.text));
             }
             content.begin_text();
-            content.set_font(Name(if *bold { b"F1" } else { b"F0" }), *size);
+            content.set_font(Name(resource_name('F', usize::from(*bold)).as_bytes()), *size);
             content.set_text_matrix([1.0, 0.0, 0.0, -1.0, *x, *baseline]);
             show_glyphs(content, line, subset, *size);
             content.end_text();

@@ -50,29 +50,23 @@ impl PdfAssets {
         fonts: &FontSet,
         lines: &FittedLines,
     ) -> Result<Self, (&'static str, String)> {
-        let faces = [false, true].map(|bold| {
-            let at = Ref::new(FIRST_FONT + REFS_PER_FONT * i32::from(bold));
-            EmbeddableFace::new(fonts.face(bold), at, lines.fixed(template, bold))
-        });
-        let [regular, bold] = faces;
-        let faces = [regular, bold].map(|face| face.map_err(|e| ("fonts", e)));
-        let [regular, bold] = faces;
-        let faces = [regular?, bold?];
-        let mut next = FIRST_FONT + 2 * REFS_PER_FONT;
+        let face = |bold: bool| {
+            EmbeddableFace::new(fonts.face(bold), font_ref(usize::from(bold)), lines.fixed(template, bold))
+                .map_err(|e| ("fonts", e))
+        };
+        let faces = [face(false)?, face(true)?];
         let mut images = Vec::with_capacity(template.images.len());
-        for (name, data) in &template.images {
-            let image = PdfImage::new(data, Ref::new(next)).map_err(|e| ("images", format!("image `{name}`: {e}")))?;
+        for (index, (name, data)) in template.images.iter().enumerate() {
+            let image =
+                PdfImage::new(data, image_ref(index)).map_err(|e| ("images", format!("image `{name}`: {e}")))?;
             images.push((name.clone(), image));
-            next += REFS_PER_IMAGE;
         }
-        Ok(Self { faces, images, first_free: next })
+        Ok(Self { faces, first_free: image_ref(images.len()).get(), images })
     }
 
     /// A document titled `title` with a page for each layout.
     pub(crate) fn document(&self, title: &str, layouts: &[Layout]) -> Result<Vec<u8>, String> {
-        let subsets = [false, true].map(|bold| self.subset(layouts, bold));
-        let [regular, bold] = subsets;
-        let subsets: [Option<Arc<Subset>>; 2] = [regular?, bold?];
+        let subsets = [self.subset(layouts, false)?, self.subset(layouts, true)?];
         let mut used_images = vec![false; self.images.len()];
 
         let mut pdf = Pdf::with_capacity(32 * 1024);
@@ -94,7 +88,7 @@ impl PdfAssets {
             let mut fonts = res.fonts();
             for (i, subset) in subsets.iter().enumerate() {
                 if subset.is_some() {
-                    fonts.pair(Name(format!("F{i}").as_bytes()), Ref::new(FIRST_FONT + REFS_PER_FONT * i as i32));
+                    fonts.pair(Name(resource_name('F', i).as_bytes()), font_ref(i));
                 }
             }
             drop(fonts);
@@ -103,15 +97,14 @@ impl PdfAssets {
                 let mut objects = res.x_objects();
                 for index in images_drawn {
                     used_images[index] = true;
-                    let at = Ref::new(FIRST_FONT + 2 * REFS_PER_FONT + REFS_PER_IMAGE * index as i32);
-                    objects.pair(Name(format!("I{index}").as_bytes()), at);
+                    objects.pair(Name(resource_name('I', index).as_bytes()), image_ref(index));
                 }
             }
             if !resources.opacities.is_empty() {
                 let mut states = res.ext_g_states();
                 for (i, opacity) in resources.opacities.iter().enumerate() {
                     states
-                        .insert(Name(format!("G{i}").as_bytes()))
+                        .insert(Name(resource_name('G', i).as_bytes()))
                         .start::<ExtGraphicsState>()
                         .non_stroking_alpha(*opacity)
                         .stroking_alpha(*opacity);
@@ -149,6 +142,22 @@ impl PdfAssets {
         }
         self.faces[usize::from(bold)].subset(lines).map(Some)
     }
+}
+
+/// The first object of face `face` (0 regular, 1 bold).
+fn font_ref(face: usize) -> Ref {
+    Ref::new(FIRST_FONT + REFS_PER_FONT * face as i32)
+}
+
+/// The first object of the template's image `index`, after both faces'.
+fn image_ref(index: usize) -> Ref {
+    Ref::new(FIRST_FONT + 2 * REFS_PER_FONT + REFS_PER_IMAGE * index as i32)
+}
+
+/// A page's name for a resource: `F0` and `F1` the regular and bold faces, `I{n}` the template's
+/// image `n`, `G{n}` the page's graphics state `n`.
+fn resource_name(kind: char, index: usize) -> String {
+    format!("{kind}{index}")
 }
 
 /// The indexes of the images `layout` draws, each once, in order.
